@@ -1,0 +1,339 @@
+//! `latchkey client …`: register, inspect, change and remove OAuth clients.
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::{CliError, Context};
+use crate::clock::format_rfc3339;
+use crate::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
+use crate::domain::scope::ScopeSet;
+
+/// Client commands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and, for confidential clients, its secret (shown once).
+    Create(CreateArgs),
+    /// List clients.
+    List,
+    /// Show one client.
+    Show {
+        /// The client id.
+        client_id: String,
+    },
+    /// Change a client; a list flag given replaces that whole list.
+    Update(UpdateArgs),
+    /// Delete a client and every grant and token issued to it.
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
+    /// Replace a confidential client's secret; prints the new secret (shown once).
+    RotateSecret {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+/// `client create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Display name, shown on the consent page.
+    #[arg(long)]
+    name: String,
+    /// Choose the client id (default: 128 random bits).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// A redirect URI (repeatable; exact match, RFC 6749 §3.1.2).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// A post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A grant type: authorization_code, client_credentials, refresh_token (repeatable).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// Space-delimited scopes the client may request (each must exist).
+    #[arg(long, default_value = "")]
+    scope: String,
+    /// client_secret_basic, client_secret_post, or none (a public client).
+    #[arg(long, default_value = "client_secret_basic")]
+    auth_method: String,
+    /// First-party client: users are not asked for consent.
+    #[arg(long)]
+    skip_consent: bool,
+    /// A resource server that may introspect any token.
+    #[arg(long)]
+    introspect_any: bool,
+    /// Let a confidential client skip PKCE (public clients always use it).
+    #[arg(long)]
+    allow_no_pkce: bool,
+}
+
+/// `client update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The client id.
+    client_id: String,
+    /// New display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Replace the redirect URIs (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Replace the post-logout redirect URIs (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Replace the grant types (repeatable).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// Replace the allowed scopes.
+    #[arg(long)]
+    scope: Option<String>,
+    /// Switch between client_secret_basic and client_secret_post.
+    #[arg(long)]
+    auth_method: Option<String>,
+    /// First-party client (true/false).
+    #[arg(long)]
+    skip_consent: Option<bool>,
+    /// Resource server (true/false).
+    #[arg(long)]
+    introspect_any: Option<bool>,
+    /// Let a confidential client skip PKCE (true/false).
+    #[arg(long)]
+    allow_no_pkce: Option<bool>,
+}
+
+/// A client as printed: never its secret hash.
+#[derive(Serialize)]
+struct ClientView<'a> {
+    client_id: &'a str,
+    client_name: &'a str,
+    auth_method: &'a str,
+    redirect_uris: Vec<&'a str>,
+    post_logout_redirect_uris: Vec<&'a str>,
+    grant_types: Vec<&'a str>,
+    scope: String,
+    require_pkce: bool,
+    skip_consent: bool,
+    introspect_any: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'a> From<&'a Client> for ClientView<'a> {
+    fn from(c: &'a Client) -> Self {
+        Self {
+            client_id: c.client_id.as_str(),
+            client_name: &c.client_name,
+            auth_method: c.auth_method.as_str(),
+            redirect_uris: c.redirect_uris.iter().map(|u| u.as_str()).collect(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.iter().map(|u| u.as_str()).collect(),
+            grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
+            scope: c.scopes.to_string(),
+            require_pkce: c.require_pkce,
+            skip_consent: c.skip_consent,
+            introspect_any: c.introspect_any,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+fn describe(c: &Client) -> String {
+    let list = |items: Vec<&str>| if items.is_empty() { "-".to_owned() } else { items.join(" ") };
+    format!(
+        "client_id:                 {}\nname:                      {}\nauth_method:               {}\n\
+         redirect_uris:             {}\npost_logout_redirect_uris: {}\ngrant_types:               {}\n\
+         scope:                     {}\nrequire_pkce:              {}\nskip_consent:              {}\n\
+         introspect_any:            {}\ncreated:                   {}\nupdated:                   {}\n",
+        c.client_id,
+        c.client_name,
+        c.auth_method.as_str(),
+        list(c.redirect_uris.iter().map(|u| u.as_str()).collect()),
+        list(c.post_logout_redirect_uris.iter().map(|u| u.as_str()).collect()),
+        list(c.grant_types.iter().map(|g| g.as_str()).collect()),
+        if c.scopes.is_empty() { "-".to_owned() } else { c.scopes.to_string() },
+        c.require_pkce,
+        c.skip_consent,
+        c.introspect_any,
+        format_rfc3339(c.created_at),
+        format_rfc3339(c.updated_at),
+    )
+}
+
+/// Every scope of `scopes` must be registered.
+async fn check_scopes_exist(ctx: &Context, scopes: &ScopeSet) -> Result<(), CliError> {
+    let known: ScopeSet = ctx.store.list_scopes().await?.into_iter().map(|s| s.name).collect();
+    let unknown: Vec<&str> = scopes.difference(&known).collect();
+    if !unknown.is_empty() {
+        return Err(CliError::Invalid(format!(
+            "unknown scope(s): {} (create them first with `latchkey scope create`)",
+            unknown.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+async fn find(ctx: &Context, client_id: &str) -> Result<Client, CliError> {
+    ctx.store
+        .find_client(client_id)
+        .await?
+        .ok_or_else(|| CliError::Invalid(format!("no client with id '{client_id}'")))
+}
+
+/// Run a client command.
+pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> {
+    let now = ctx.clock.now();
+    match command {
+        ClientCommand::Create(args) => {
+            let client_id = match &args.client_id {
+                Some(raw) => ClientId::parse(raw).map_err(|e| CliError::Invalid(e.0))?,
+                None => ClientId::generate(),
+            };
+            let spec = ClientSpec {
+                client_name: args.name,
+                redirect_uris: args.redirect_uris,
+                post_logout_redirect_uris: args.post_logout_redirect_uris,
+                grant_types: args.grant_types,
+                scope: args.scope,
+                auth_method: args.auth_method,
+                allow_no_pkce: args.allow_no_pkce,
+                skip_consent: args.skip_consent,
+                introspect_any: args.introspect_any,
+            };
+            let mut client = Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
+            check_scopes_exist(ctx, &client.scopes).await?;
+            let secret = client.auth_method.is_confidential().then(ClientSecret::generate);
+            client.secret_hash = secret.as_ref().map(ClientSecret::hash);
+            ctx.store.create_client(&client).await?;
+
+            #[derive(Serialize)]
+            struct Created<'a> {
+                client_id: &'a str,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                client_secret: Option<&'a str>,
+                #[serde(flatten)]
+                client: ClientView<'a>,
+            }
+            let secret_value = secret.as_ref().map(ClientSecret::expose);
+            ctx.print(
+                &Created {
+                    client_id: client.client_id.as_str(),
+                    client_secret: secret_value,
+                    client: ClientView::from(&client),
+                },
+                || {
+                    let mut text = describe(&client);
+                    if let Some(secret) = secret_value {
+                        text.push_str(&format!(
+                            "client_secret:             {secret}\n\nStore the secret now: it is shown only once.\n"
+                        ));
+                    }
+                    text
+                },
+            );
+            Ok(())
+        }
+        ClientCommand::List => {
+            let clients = ctx.store.list_clients().await?;
+            let views: Vec<ClientView> = clients.iter().map(ClientView::from).collect();
+            ctx.print(&views, || {
+                let mut text = format!("{:<24} {:<20} {:<20} {}\n", "CLIENT_ID", "AUTH_METHOD", "GRANT_TYPES", "NAME");
+                for c in &clients {
+                    let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                    text.push_str(&format!(
+                        "{:<24} {:<20} {:<20} {}\n",
+                        c.client_id,
+                        c.auth_method.as_str(),
+                        grants.join(","),
+                        c.client_name
+                    ));
+                }
+                text
+            });
+            Ok(())
+        }
+        ClientCommand::Show { client_id } => {
+            let client = find(ctx, &client_id).await?;
+            ctx.print(&ClientView::from(&client), || describe(&client));
+            Ok(())
+        }
+        ClientCommand::Update(args) => {
+            let existing = find(ctx, &args.client_id).await?;
+            let mut spec = existing.to_spec();
+            if let Some(name) = args.name {
+                spec.client_name = name;
+            }
+            if !args.redirect_uris.is_empty() {
+                spec.redirect_uris = args.redirect_uris;
+            }
+            if !args.post_logout_redirect_uris.is_empty() {
+                spec.post_logout_redirect_uris = args.post_logout_redirect_uris;
+            }
+            if !args.grant_types.is_empty() {
+                spec.grant_types = args.grant_types;
+            }
+            if let Some(scope) = args.scope {
+                spec.scope = scope;
+            }
+            if let Some(method) = args.auth_method {
+                spec.auth_method = method;
+            }
+            if let Some(flag) = args.skip_consent {
+                spec.skip_consent = flag;
+            }
+            if let Some(flag) = args.introspect_any {
+                spec.introspect_any = flag;
+            }
+            if let Some(flag) = args.allow_no_pkce {
+                spec.allow_no_pkce = flag;
+            }
+            let mut updated = Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)
+                .map_err(|e| CliError::Invalid(e.0))?;
+            if updated.auth_method.is_confidential() != existing.auth_method.is_confidential() {
+                return Err(CliError::Invalid(
+                    "a client cannot switch between public (none) and confidential; delete and re-create it".into(),
+                ));
+            }
+            check_scopes_exist(ctx, &updated.scopes).await?;
+            updated.secret_hash = existing.secret_hash.clone();
+            updated.updated_at = now;
+            if !ctx.store.update_client(&updated).await? {
+                return Err(CliError::Invalid(format!("no client with id '{}'", args.client_id)));
+            }
+            ctx.print(&ClientView::from(&updated), || describe(&updated));
+            Ok(())
+        }
+        ClientCommand::Delete { client_id } => {
+            if !ctx.store.delete_client(&client_id).await? {
+                return Err(CliError::Invalid(format!("no client with id '{client_id}'")));
+            }
+            ctx.print(&serde_json::json!({ "deleted": client_id }), || {
+                format!("deleted client {client_id}")
+            });
+            Ok(())
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let client = find(ctx, &client_id).await?;
+            if !client.auth_method.is_confidential() {
+                return Err(CliError::Invalid(format!(
+                    "client '{client_id}' is public (auth method none) and has no secret"
+                )));
+            }
+            let secret = ClientSecret::generate();
+            if !ctx.store.set_client_secret(&client.client_id, &secret.hash(), now).await? {
+                return Err(CliError::Invalid(format!("no client with id '{client_id}'")));
+            }
+            ctx.print(
+                &serde_json::json!({ "client_id": client_id, "client_secret": secret.expose() }),
+                || {
+                    format!(
+                        "client_id:     {client_id}\nclient_secret: {}\n\nThe old secret no longer works. Store the new one now: it is shown only once.",
+                        secret.expose()
+                    )
+                },
+            );
+            Ok(())
+        }
+    }
+}

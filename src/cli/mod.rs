@@ -1,0 +1,153 @@
+//! The command line: `serve`, `migrate`, and the admin commands that talk to the store directly.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, Settings};
+use crate::store::{self, Store, StoreError};
+
+pub mod client;
+pub mod keys;
+pub mod scope;
+pub mod serve;
+pub mod user;
+
+/// Latchkey: a self-hosted OAuth 2.0 / OpenID Connect authorization server.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Register and manage OAuth clients.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// Manage users who sign in.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Manage the scopes clients may be given.
+    #[command(subcommand)]
+    Scope(scope::ScopeCommand),
+    /// List and rotate signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+/// A command that failed; printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The server could not start.
+    #[error(transparent)]
+    Start(#[from] crate::app::StartError),
+    /// Signing keys.
+    #[error("signing keys: {0}")]
+    Keys(#[from] crate::keys::KeyError),
+    /// Bad input to a command.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Everything a command needs: settings, the store, the clock, the output mode.
+pub struct Context {
+    /// Validated settings.
+    pub settings: Settings,
+    /// The store, migrated.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Print JSON.
+    pub json: bool,
+}
+
+impl Context {
+    async fn open(settings: Settings, json: bool) -> Result<Self, CliError> {
+        let store = store::connect(&settings).await?;
+        store.migrate().await?;
+        Ok(Self {
+            settings,
+            store,
+            clock: Arc::new(SystemClock),
+            json,
+        })
+    }
+
+    /// Print a value as JSON, or the text `human` builds.
+    pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
+        if self.json {
+            match serde_json::to_string_pretty(value) {
+                Ok(text) => println!("{text}"),
+                Err(err) => eprintln!("error: cannot encode output: {err}"),
+            }
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+        }
+    }
+}
+
+/// Run a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let settings = cli.config.validate()?;
+    match cli.command {
+        Command::Serve => serve::run(settings).await,
+        Command::Migrate => {
+            let ctx = Context::open(settings, cli.json).await?;
+            ctx.print(&serde_json::json!({ "migrated": true }), || {
+                "migrations applied".to_owned()
+            });
+            Ok(())
+        }
+        Command::Client(command) => client::run(&Context::open(settings, cli.json).await?, command).await,
+        Command::User(command) => user::run(&Context::open(settings, cli.json).await?, command).await,
+        Command::Scope(command) => scope::run(&Context::open(settings, cli.json).await?, command).await,
+        Command::Keys(command) => keys::run(&Context::open(settings, cli.json).await?, command).await,
+    }
+}
+
+/// Read a password from standard input (never from the command line, where `ps` would show it).
+/// One trailing newline is dropped.
+pub fn read_password_stdin() -> Result<SecretString, CliError> {
+    let mut raw = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut raw)
+        .map_err(|e| CliError::Invalid(format!("cannot read the password from standard input: {e}")))?;
+    let trimmed = raw
+        .strip_suffix("\r\n")
+        .or_else(|| raw.strip_suffix('\n'))
+        .unwrap_or(&raw);
+    Ok(SecretString::from(trimmed.to_owned()))
+}
+
+/// Format an optional value for text output.
+pub(crate) fn or_dash(value: Option<&str>) -> &str {
+    value.unwrap_or("-")
+}

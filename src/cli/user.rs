@@ -1,0 +1,216 @@
+//! `latchkey user …`: the people who sign in.
+
+use clap::{Args, Subcommand};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use super::{CliError, Context, or_dash, read_password_stdin};
+use crate::clock::format_rfc3339;
+use crate::domain::password::hash_password;
+use crate::domain::user::{User, UserId, check_email, normalize_username};
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create(CreateArgs),
+    /// List users.
+    List,
+    /// Show one user.
+    Show {
+        /// The username.
+        username: String,
+    },
+    /// Set a user's password, read from standard input.
+    SetPassword {
+        /// The username.
+        username: String,
+        /// Read the password from standard input (required: never pass it as an argument).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Stop a user from signing in (their refresh tokens stop working too).
+    Disable {
+        /// The username.
+        username: String,
+    },
+    /// Let a disabled user sign in again.
+    Enable {
+        /// The username.
+        username: String,
+    },
+    /// Delete a user and everything issued to them.
+    Delete {
+        /// The username.
+        username: String,
+    },
+}
+
+/// `user create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Sign-in name (case-insensitive).
+    #[arg(long)]
+    username: String,
+    /// Email address (released with the `email` scope, marked verified).
+    #[arg(long)]
+    email: Option<String>,
+    /// Full name (released with the `profile` scope).
+    #[arg(long)]
+    name: Option<String>,
+    /// Read the password from standard input (required: never pass it as an argument).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+/// A user as printed: never the password hash.
+#[derive(Serialize)]
+struct UserView<'a> {
+    user_id: &'a str,
+    username: &'a str,
+    email: Option<&'a str>,
+    email_verified: bool,
+    name: Option<&'a str>,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'a> From<&'a User> for UserView<'a> {
+    fn from(u: &'a User) -> Self {
+        Self {
+            user_id: u.user_id.as_str(),
+            username: &u.username,
+            email: u.email.as_deref(),
+            email_verified: u.email_verified,
+            name: u.name.as_deref(),
+            disabled: u.disabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+fn describe(u: &User) -> String {
+    format!(
+        "user_id:  {}\nusername: {}\nemail:    {}\nname:     {}\ndisabled: {}\ncreated:  {}\n",
+        u.user_id,
+        u.username,
+        or_dash(u.email.as_deref()),
+        or_dash(u.name.as_deref()),
+        u.disabled,
+        format_rfc3339(u.created_at)
+    )
+}
+
+/// Hash off the async runtime: argon2id is deliberately slow.
+async fn hash(password: SecretString) -> Result<String, CliError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|_| CliError::Invalid("password hashing was interrupted".into()))?
+        .map_err(|e| CliError::Invalid(e.to_string()))
+}
+
+async fn find(ctx: &Context, username: &str) -> Result<User, CliError> {
+    let normalized = normalize_username(username).map_err(|e| CliError::Invalid(e.0))?;
+    ctx.store
+        .find_user_by_username(&normalized)
+        .await?
+        .ok_or_else(|| CliError::Invalid(format!("no user named '{normalized}'")))
+}
+
+fn gone(id: &UserId) -> CliError {
+    CliError::Invalid(format!("user {id} was deleted meanwhile"))
+}
+
+/// Run a user command.
+pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
+    let now = ctx.clock.now();
+    match command {
+        UserCommand::Create(args) => {
+            let username = normalize_username(&args.username).map_err(|e| CliError::Invalid(e.0))?;
+            let email = args
+                .email
+                .as_deref()
+                .map(check_email)
+                .transpose()
+                .map_err(|e| CliError::Invalid(e.0))?;
+            let name = args.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+            if ctx.store.find_user_by_username(&username).await?.is_some() {
+                return Err(CliError::Invalid(format!("the username '{username}' is taken")));
+            }
+            let password_hash = hash(read_password_stdin()?).await?;
+            let user = User {
+                user_id: UserId::generate(),
+                email_verified: email.is_some(),
+                username,
+                email,
+                name,
+                password_hash,
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            };
+            ctx.store.create_user(&user).await?;
+            ctx.print(&UserView::from(&user), || describe(&user));
+            Ok(())
+        }
+        UserCommand::List => {
+            let users = ctx.store.list_users().await?;
+            let views: Vec<UserView> = users.iter().map(UserView::from).collect();
+            ctx.print(&views, || {
+                let mut text = format!("{:<24} {:<24} {:<30} {}\n", "USER_ID", "USERNAME", "EMAIL", "DISABLED");
+                for u in &users {
+                    text.push_str(&format!(
+                        "{:<24} {:<24} {:<30} {}\n",
+                        u.user_id,
+                        u.username,
+                        or_dash(u.email.as_deref()),
+                        u.disabled
+                    ));
+                }
+                text
+            });
+            Ok(())
+        }
+        UserCommand::Show { username } => {
+            let user = find(ctx, &username).await?;
+            ctx.print(&UserView::from(&user), || describe(&user));
+            Ok(())
+        }
+        UserCommand::SetPassword { username, .. } => {
+            let user = find(ctx, &username).await?;
+            let password_hash = hash(read_password_stdin()?).await?;
+            if !ctx.store.set_user_password(&user.user_id, &password_hash, now).await? {
+                return Err(gone(&user.user_id));
+            }
+            ctx.print(&serde_json::json!({ "username": user.username, "password_changed": true }), || {
+                format!("password changed for {}", user.username)
+            });
+            Ok(())
+        }
+        UserCommand::Disable { username } => set_disabled(ctx, &username, true, now).await,
+        UserCommand::Enable { username } => set_disabled(ctx, &username, false, now).await,
+        UserCommand::Delete { username } => {
+            let user = find(ctx, &username).await?;
+            if !ctx.store.delete_user(&user.user_id).await? {
+                return Err(gone(&user.user_id));
+            }
+            ctx.print(&serde_json::json!({ "deleted": user.username }), || {
+                format!("deleted user {}", user.username)
+            });
+            Ok(())
+        }
+    }
+}
+
+async fn set_disabled(ctx: &Context, username: &str, disabled: bool, now: i64) -> Result<(), CliError> {
+    let user = find(ctx, username).await?;
+    if !ctx.store.set_user_disabled(&user.user_id, disabled, now).await? {
+        return Err(gone(&user.user_id));
+    }
+    ctx.print(&serde_json::json!({ "username": user.username, "disabled": disabled }), || {
+        format!("{} {}", if disabled { "disabled" } else { "enabled" }, user.username)
+    });
+    Ok(())
+}

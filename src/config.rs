@@ -1,0 +1,393 @@
+//! Configuration: one clap struct whose every field is also a `LATCHKEY_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
+
+/// The settings every command reads: flags, each also an environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// The issuer identifier (OIDC Discovery §3): the public base URL of this server, no query or fragment.
+    #[arg(
+        long,
+        env = "LATCHKEY_ISSUER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub issuer: String,
+
+    /// The address the HTTP server listens on.
+    #[arg(
+        long,
+        env = "LATCHKEY_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+
+    /// Where state lives: `sqlite://FILE` (created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        default_value = "sqlite://latchkey.db",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: SecretString,
+
+    /// The largest number of pooled database connections.
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub database_max_connections: u32,
+
+    /// The secret that encrypts signing keys at rest (at least 32 characters).
+    /// Required with PostgreSQL; with SQLite a secret file beside the database is created when absent.
+    #[arg(
+        long,
+        env = "LATCHKEY_KEY_ENCRYPTION_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub key_encryption_secret: Option<SecretString>,
+
+    /// A file holding the key-encryption secret (instead of `--key-encryption-secret`).
+    #[arg(long, env = "LATCHKEY_KEY_ENCRYPTION_SECRET_FILE", global = true)]
+    pub key_encryption_secret_file: Option<PathBuf>,
+
+    /// Lifetime of access tokens (e.g. `600`, `10m`, `1h`).
+    #[arg(long, env = "LATCHKEY_ACCESS_TOKEN_TTL", default_value = "10m", value_parser = parse_duration, global = true)]
+    pub access_token_ttl: Duration,
+
+    /// Lifetime of ID tokens.
+    #[arg(long, env = "LATCHKEY_ID_TOKEN_TTL", default_value = "10m", value_parser = parse_duration, global = true)]
+    pub id_token_ttl: Duration,
+
+    /// Lifetime of refresh tokens.
+    #[arg(long, env = "LATCHKEY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration, global = true)]
+    pub refresh_token_ttl: Duration,
+
+    /// How long after rotation a retried refresh token is answered instead of revoking its grant.
+    #[arg(long, env = "LATCHKEY_REFRESH_TOKEN_GRACE", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub refresh_token_grace: Duration,
+
+    /// Lifetime of a browser sign-in session.
+    #[arg(long, env = "LATCHKEY_SESSION_TTL", default_value = "8h", value_parser = parse_duration, global = true)]
+    pub session_ttl: Duration,
+
+    /// How often each instance re-reads the signing keys from the store.
+    #[arg(long, env = "LATCHKEY_KEY_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub key_refresh_interval: Duration,
+}
+
+/// A setting that stopped start-up, named as the user wrote it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {setting}: {message}")]
+pub struct ConfigError {
+    /// The flag and environment variable at fault.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+const ISSUER: &str = "--issuer (LATCHKEY_ISSUER)";
+const DATABASE_URL: &str = "--database-url (LATCHKEY_DATABASE_URL)";
+pub(crate) const KEY_SECRET: &str = "--key-encryption-secret (LATCHKEY_KEY_ENCRYPTION_SECRET)";
+pub(crate) const KEY_SECRET_FILE: &str =
+    "--key-encryption-secret-file (LATCHKEY_KEY_ENCRYPTION_SECRET_FILE)";
+
+/// The minimum length of a key-encryption secret, in characters.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The issuer identifier, validated (OIDC Discovery §3) and kept exactly as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    /// OIDC Discovery §3 / RFC 8414 §2: an `http(s)` URL with no query or fragment.
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let url = url::Url::parse(raw)
+            .map_err(|e| ConfigError::new(ISSUER, format!("'{raw}' is not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::new(ISSUER, "must use the https (or http) scheme"));
+        }
+        if url.query().is_some() || raw.contains('?') {
+            return Err(ConfigError::new(ISSUER, "must not contain a query"));
+        }
+        if url.fragment().is_some() || raw.contains('#') {
+            return Err(ConfigError::new(ISSUER, "must not contain a fragment"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ConfigError::new(ISSUER, "must not contain user information"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(ConfigError::new(ISSUER, "must name a host"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The issuer exactly as configured (the `iss` claim and the discovery `issuer`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The public URL of a path on this server (OIDC Discovery §4: a trailing `/` is dropped first).
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.0.trim_end_matches('/'))
+    }
+
+    /// Whether the issuer is served over TLS (cookies get `Secure`, HSTS is sent).
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https:")
+    }
+}
+
+/// Which database backend a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// A SQLite file (the path) or, with `None`, an in-memory database.
+    Sqlite(Option<PathBuf>),
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl DatabaseKind {
+    /// The backend is chosen by the URL scheme.
+    pub fn of(url: &str) -> Result<Self, ConfigError> {
+        let (scheme, rest) = url.split_once(':').ok_or_else(|| {
+            ConfigError::new(
+                DATABASE_URL,
+                "expected sqlite://FILE or postgres://USER@HOST/DB",
+            )
+        })?;
+        match scheme {
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            "sqlite" => {
+                let path = rest.trim_start_matches("//");
+                let path = path.split('?').next().unwrap_or_default();
+                if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+                    Ok(Self::Sqlite(None))
+                } else {
+                    Ok(Self::Sqlite(Some(PathBuf::from(path))))
+                }
+            }
+            other => Err(ConfigError::new(
+                DATABASE_URL,
+                format!("unknown scheme '{other}' (expected sqlite or postgres)"),
+            )),
+        }
+    }
+}
+
+/// Where the key-encryption secret comes from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// Given directly.
+    Value(SecretString),
+    /// Read from a file the operator manages; it must exist.
+    File(PathBuf),
+    /// The embedded default: a file beside the SQLite database, created (mode 0600) if missing.
+    DefaultFile(PathBuf),
+    /// An in-memory database: a fresh random secret for this process.
+    Ephemeral,
+    /// None given, and the backend has no default (PostgreSQL): commands that need keys refuse to run.
+    Missing,
+}
+
+/// Token and session lifetimes, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Access token lifetime (RFC 9068 `exp - iat`).
+    pub access_token: i64,
+    /// ID token lifetime (OIDC Core §2 `exp - iat`).
+    pub id_token: i64,
+    /// Refresh token lifetime.
+    pub refresh_token: i64,
+    /// Grace window for a retried, already-rotated refresh token.
+    pub refresh_token_grace: i64,
+    /// Browser session lifetime.
+    pub session: i64,
+    /// Authorization code lifetime: 60 s (RFC 6749 §4.1.2 recommends at most ten minutes).
+    pub authorization_code: i64,
+}
+
+impl Lifetimes {
+    /// How long a retired signing key stays published: until every token it signed has expired.
+    pub fn key_retention(&self) -> i64 {
+        self.access_token.max(self.id_token)
+    }
+}
+
+/// The validated configuration the server and the CLI run with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The issuer identifier.
+    pub issuer: Issuer,
+    /// The listen address.
+    pub bind: SocketAddr,
+    /// The database URL (may hold a password, so it is secret).
+    pub database_url: SecretString,
+    /// The backend the URL names.
+    pub database_kind: DatabaseKind,
+    /// Pool size.
+    pub database_max_connections: u32,
+    /// Where the key-encryption secret comes from.
+    pub key_secret: SecretSource,
+    /// Lifetimes.
+    pub lifetimes: Lifetimes,
+    /// How often instances re-read the key set.
+    pub key_refresh_interval: Duration,
+}
+
+impl Config {
+    /// Validate every setting; the first problem is returned naming its flag and variable.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let issuer = Issuer::parse(&self.issuer)?;
+        let database_kind = DatabaseKind::of(self.database_url.expose_secret())?;
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::new(
+                "--database-max-connections (LATCHKEY_DATABASE_MAX_CONNECTIONS)",
+                "must be at least 1",
+            ));
+        }
+        let key_secret = match (&self.key_encryption_secret, &self.key_encryption_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    KEY_SECRET,
+                    "give either the secret or the secret file, not both",
+                ));
+            }
+            (Some(secret), None) => {
+                check_secret_strength(secret.expose_secret(), KEY_SECRET)?;
+                SecretSource::Value(secret.clone())
+            }
+            (None, Some(path)) => SecretSource::File(path.clone()),
+            (None, None) => match &database_kind {
+                DatabaseKind::Sqlite(Some(path)) => SecretSource::DefaultFile(default_secret_path(path)),
+                DatabaseKind::Sqlite(None) => SecretSource::Ephemeral,
+                DatabaseKind::Postgres => SecretSource::Missing,
+            },
+        };
+        let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let lifetimes = Lifetimes {
+            access_token: positive(seconds(self.access_token_ttl), "--access-token-ttl (LATCHKEY_ACCESS_TOKEN_TTL)")?,
+            id_token: positive(seconds(self.id_token_ttl), "--id-token-ttl (LATCHKEY_ID_TOKEN_TTL)")?,
+            refresh_token: positive(seconds(self.refresh_token_ttl), "--refresh-token-ttl (LATCHKEY_REFRESH_TOKEN_TTL)")?,
+            refresh_token_grace: seconds(self.refresh_token_grace),
+            session: positive(seconds(self.session_ttl), "--session-ttl (LATCHKEY_SESSION_TTL)")?,
+            authorization_code: 60,
+        };
+        if self.key_refresh_interval.is_zero() {
+            return Err(ConfigError::new(
+                "--key-refresh-interval (LATCHKEY_KEY_REFRESH_INTERVAL)",
+                "must be greater than zero",
+            ));
+        }
+        Ok(Settings {
+            issuer,
+            bind: self.bind,
+            database_url: self.database_url.clone(),
+            database_kind,
+            database_max_connections: self.database_max_connections,
+            key_secret,
+            lifetimes,
+            key_refresh_interval: self.key_refresh_interval,
+        })
+    }
+}
+
+/// The embedded default's secret file: `<database file>.secret`, beside the database.
+pub fn default_secret_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".secret");
+    PathBuf::from(name)
+}
+
+/// A key-encryption secret must be long enough to resist guessing.
+pub(crate) fn check_secret_strength(secret: &str, setting: &'static str) -> Result<(), ConfigError> {
+    if secret.chars().count() < MIN_SECRET_LEN {
+        return Err(ConfigError::new(
+            setting,
+            format!("must be at least {MIN_SECRET_LEN} characters (try: openssl rand -base64 32)"),
+        ));
+    }
+    Ok(())
+}
+
+fn positive(value: i64, setting: &'static str) -> Result<i64, ConfigError> {
+    if value <= 0 {
+        return Err(ConfigError::new(setting, "must be at least one second"));
+    }
+    Ok(value)
+}
+
+/// Parse `600`, `10m`, `1h30m`, `30d` into a duration (a bare number is seconds).
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    if let Ok(seconds) = raw.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(raw).map_err(|e| format!("'{raw}' is not a duration ({e}); try 600, 10m or 1h"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_with_a_query_or_fragment_is_refused() {
+        assert!(Issuer::parse("https://id.example.com?x=1").is_err());
+        assert!(Issuer::parse("https://id.example.com#frag").is_err());
+        assert!(Issuer::parse("ftp://id.example.com").is_err());
+        assert!(Issuer::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn issuer_is_kept_exactly_and_endpoints_drop_its_trailing_slash() {
+        let issuer = Issuer::parse("https://id.example.com/tenant/").unwrap();
+        assert_eq!(issuer.as_str(), "https://id.example.com/tenant/");
+        assert_eq!(issuer.endpoint("/jwks"), "https://id.example.com/tenant/jwks");
+    }
+
+    #[test]
+    fn database_kind_follows_the_scheme() {
+        assert_eq!(
+            DatabaseKind::of("sqlite://latchkey.db").unwrap(),
+            DatabaseKind::Sqlite(Some(PathBuf::from("latchkey.db")))
+        );
+        assert_eq!(DatabaseKind::of("sqlite::memory:").unwrap(), DatabaseKind::Sqlite(None));
+        assert_eq!(DatabaseKind::of("postgres://u@h/db").unwrap(), DatabaseKind::Postgres);
+        let err = DatabaseKind::of("mysql://u@h/db").unwrap_err();
+        assert!(err.to_string().contains("LATCHKEY_DATABASE_URL"));
+    }
+
+    #[test]
+    fn durations_accept_seconds_and_units() {
+        assert_eq!(parse_duration("600").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn default_secret_sits_beside_the_database() {
+        assert_eq!(
+            default_secret_path(Path::new("data/latchkey.db")),
+            PathBuf::from("data/latchkey.db.secret")
+        );
+    }
+}

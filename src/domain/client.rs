@@ -1,0 +1,502 @@
+//! OAuth clients: identifiers, redirect URIs, grant types, authentication methods, registration rules.
+
+use std::fmt;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::scope::ScopeSet;
+use super::secret::{TokenHash, random_string, random_token};
+
+/// The prefix of every client secret, so secret scanners can recognise one.
+pub const CLIENT_SECRET_PREFIX: &str = "lk_cs_";
+
+/// A client identifier (RFC 6749 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// A fresh random identifier (128 bits).
+    pub fn generate() -> Self {
+        Self(random_string(16))
+    }
+
+    /// Validate an identifier chosen by the operator: 1–128 of `A-Z a-z 0-9 . _ - :`.
+    pub fn parse(raw: &str) -> Result<Self, ClientError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 128
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'));
+        if !ok {
+            return Err(ClientError(format!(
+                "client id '{}' must be 1-128 characters of A-Z a-z 0-9 . _ - :",
+                raw.chars().take(128).collect::<String>()
+            )));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Wrap an identifier read back from the store.
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
+    /// The identifier as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A rule a client registration broke, worded for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ClientError(pub String);
+
+/// Client authentication at the token endpoint (RFC 6749 §2.3, OIDC Core §9, RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// A public client: no secret, PKCE required (RFC 7636, RFC 8252 §8.4).
+    None,
+}
+
+impl AuthMethod {
+    /// The registered name (RFC 7591 §2 `token_endpoint_auth_method`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    /// Whether the client holds a secret (RFC 6749 §2.1 confidential client).
+    pub fn is_confidential(self) -> bool {
+        self != Self::None
+    }
+}
+
+impl FromStr for AuthMethod {
+    type Err = ClientError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "client_secret_basic" => Ok(Self::ClientSecretBasic),
+            "client_secret_post" => Ok(Self::ClientSecretPost),
+            "none" => Ok(Self::None),
+            other => Err(ClientError(format!(
+                "unknown auth method '{other}' (expected client_secret_basic, client_secret_post or none)"
+            ))),
+        }
+    }
+}
+
+/// The grant types a client may be registered for (RFC 6749 §4, §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GrantType {
+    /// RFC 6749 §4.1.
+    AuthorizationCode,
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+    /// RFC 6749 §6.
+    RefreshToken,
+}
+
+impl GrantType {
+    /// The `grant_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = ClientError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "authorization_code" => Ok(Self::AuthorizationCode),
+            "client_credentials" => Ok(Self::ClientCredentials),
+            "refresh_token" => Ok(Self::RefreshToken),
+            other => Err(ClientError(format!(
+                "unknown grant type '{other}' (expected authorization_code, client_credentials or refresh_token)"
+            ))),
+        }
+    }
+}
+
+/// A registered redirect URI (RFC 6749 §3.1.2), compared by exact string match.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RedirectUri(String);
+
+/// Hosts for which plain `http` is acceptable (RFC 8252 §7.3, §8.3).
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+impl RedirectUri {
+    /// RFC 6749 §3.1.2: an absolute URI without a fragment. Plain `http` only for loopback hosts
+    /// (RFC 8252 §7.3); other schemes only as RFC 8252 §7.1 private-use schemes (`com.example.app:`).
+    pub fn parse(raw: &str) -> Result<Self, ClientError> {
+        let bad = |why: &str| ClientError(format!("redirect URI '{raw}' {why}"));
+        if raw.len() > 2000 {
+            return Err(ClientError("redirect URI is longer than 2000 characters".into()));
+        }
+        let url = url::Url::parse(raw).map_err(|e| bad(&format!("is not an absolute URI ({e})")))?;
+        if url.fragment().is_some() || raw.contains('#') {
+            return Err(bad("must not contain a fragment (RFC 6749 §3.1.2)"));
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" => match url.host() {
+                Some(host) if is_loopback_host(&host) => {}
+                _ => return Err(bad("uses http for a host that is not loopback; use https")),
+            },
+            scheme if scheme.contains('.') => {} // RFC 8252 §7.1 reverse-domain private-use scheme
+            _ => {
+                return Err(bad(
+                    "must use https, http on a loopback host, or a reverse-domain scheme",
+                ));
+            }
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Wrap a URI read back from the store (it was validated when registered).
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
+    /// The URI exactly as registered.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// RFC 8252 §7.3: a loopback IP-literal redirect (`http://127.0.0.1:{port}/…`, `http://[::1]:{port}/…`)
+    /// matches a presented one that differs only in the port.
+    pub fn matches(&self, presented: &str) -> bool {
+        if self.0 == presented {
+            return true;
+        }
+        let (Ok(registered), Ok(presented)) = (url::Url::parse(&self.0), url::Url::parse(presented))
+        else {
+            return false;
+        };
+        let loopback_ip = |u: &url::Url| {
+            u.scheme() == "http"
+                && match u.host() {
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    _ => false,
+                }
+        };
+        loopback_ip(&registered)
+            && loopback_ip(&presented)
+            && registered.host() == presented.host()
+            && registered.path() == presented.path()
+            && registered.query() == presented.query()
+            && presented.fragment().is_none()
+            && presented.username().is_empty()
+            && presented.password().is_none()
+    }
+}
+
+/// A newly generated client secret: shown once, then only its hash is kept.
+pub struct ClientSecret(SecretString);
+
+impl ClientSecret {
+    /// 256 random bits behind the `lk_cs_` prefix.
+    pub fn generate() -> Self {
+        Self(SecretString::from(random_token(CLIENT_SECRET_PREFIX)))
+    }
+
+    /// The value, to print once.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// What the store keeps: a SHA-256 digest (a 256-bit random secret needs no slow hash).
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(self.0.expose_secret())
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// RFC 6749 §2.2.
+    pub client_id: ClientId,
+    /// Shown on the consent page.
+    pub client_name: String,
+    /// SHA-256 of the secret, for confidential clients.
+    pub secret_hash: Option<TokenHash>,
+    /// How it authenticates at the token endpoint.
+    pub auth_method: AuthMethod,
+    /// Registered redirect URIs (RFC 6749 §3.1.2.2).
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Registered post-logout redirect URIs (OIDC RP-Initiated Logout §3.1).
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Grant types it may use.
+    pub grant_types: Vec<GrantType>,
+    /// Scopes it may request; with client credentials and no `scope`, all of them.
+    pub scopes: ScopeSet,
+    /// Whether PKCE is required (always for public clients).
+    pub require_pkce: bool,
+    /// First-party client: no consent page.
+    pub skip_consent: bool,
+    /// A resource server that may introspect any token (RFC 7662 §2.1).
+    pub introspect_any: bool,
+    /// Created, and last changed (Unix seconds).
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+}
+
+/// What an operator asks for when registering or updating a client.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSpec {
+    /// Display name.
+    pub client_name: String,
+    /// Redirect URIs, raw.
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs, raw.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grant types, raw; empty means "the sensible default".
+    pub grant_types: Vec<String>,
+    /// Allowed scopes, space-delimited.
+    pub scope: String,
+    /// Authentication method, raw.
+    pub auth_method: String,
+    /// Let a confidential client skip PKCE.
+    pub allow_no_pkce: bool,
+    /// First-party client.
+    pub skip_consent: bool,
+    /// Resource server.
+    pub introspect_any: bool,
+}
+
+impl Client {
+    /// Check a spec against the registration rules and build the client (without a secret).
+    pub fn from_spec(client_id: ClientId, spec: &ClientSpec, now: i64) -> Result<Self, ClientError> {
+        let client_name = spec.client_name.trim().to_owned();
+        if client_name.is_empty() || client_name.chars().count() > 200 {
+            return Err(ClientError("client name must be 1-200 characters".into()));
+        }
+        let auth_method: AuthMethod = spec.auth_method.parse()?;
+        let redirect_uris = parse_uris(&spec.redirect_uris)?;
+        let post_logout_redirect_uris = parse_uris(&spec.post_logout_redirect_uris)?;
+        let mut grant_types = spec
+            .grant_types
+            .iter()
+            .map(|g| g.parse())
+            .collect::<Result<Vec<GrantType>, _>>()?;
+        if grant_types.is_empty() {
+            grant_types.push(if redirect_uris.is_empty() && auth_method.is_confidential() {
+                GrantType::ClientCredentials
+            } else {
+                GrantType::AuthorizationCode
+            });
+        }
+        grant_types.sort();
+        grant_types.dedup();
+        let scopes = ScopeSet::parse(&spec.scope).map_err(|e| ClientError(e.to_string()))?;
+
+        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+            return Err(ClientError(
+                "the authorization_code grant needs at least one --redirect-uri".into(),
+            ));
+        }
+        if !auth_method.is_confidential() && grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(ClientError(
+                "a public client (auth method none) cannot use client_credentials (RFC 6749 §4.4)".into(),
+            ));
+        }
+        if grant_types == [GrantType::RefreshToken] {
+            return Err(ClientError(
+                "the refresh_token grant needs authorization_code as well".into(),
+            ));
+        }
+        if spec.allow_no_pkce && !auth_method.is_confidential() {
+            return Err(ClientError(
+                "a public client must use PKCE (RFC 7636, RFC 9700 §2.1.1)".into(),
+            ));
+        }
+        Ok(Self {
+            client_id,
+            client_name,
+            secret_hash: None,
+            auth_method,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            scopes,
+            require_pkce: !spec.allow_no_pkce,
+            skip_consent: spec.skip_consent,
+            introspect_any: spec.introspect_any,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The spec this client was built from, for updating some fields and keeping the rest.
+    pub fn to_spec(&self) -> ClientSpec {
+        ClientSpec {
+            client_name: self.client_name.clone(),
+            redirect_uris: self.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect(),
+            post_logout_redirect_uris: self
+                .post_logout_redirect_uris
+                .iter()
+                .map(|u| u.as_str().to_owned())
+                .collect(),
+            grant_types: self.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
+            scope: self.scopes.to_string(),
+            auth_method: self.auth_method.as_str().to_owned(),
+            allow_no_pkce: !self.require_pkce,
+            skip_consent: self.skip_consent,
+            introspect_any: self.introspect_any,
+        }
+    }
+
+    /// Whether the client is registered for `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// The registered redirect URI matching `presented` (RFC 6749 §3.1.2.3, RFC 8252 §7.3).
+    pub fn redirect_uri(&self, presented: &str) -> Option<&RedirectUri> {
+        self.redirect_uris.iter().find(|uri| uri.matches(presented))
+    }
+
+    /// Check a presented secret against the stored hash in constant time (RFC 6749 §2.3.1).
+    pub fn secret_matches(&self, presented: &str) -> bool {
+        self.secret_hash
+            .as_ref()
+            .is_some_and(|hash| hash.matches(presented))
+    }
+}
+
+fn parse_uris(raw: &[String]) -> Result<Vec<RedirectUri>, ClientError> {
+    let mut uris = Vec::with_capacity(raw.len());
+    for uri in raw {
+        let uri = RedirectUri::parse(uri)?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    Ok(uris)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ClientSpec {
+        ClientSpec {
+            client_name: "Web app".into(),
+            redirect_uris: vec!["https://app.example.com/callback".into()],
+            auth_method: "client_secret_basic".into(),
+            scope: "openid".into(),
+            ..ClientSpec::default()
+        }
+    }
+
+    #[test]
+    fn redirect_uris_must_be_absolute_without_fragment() {
+        assert!(RedirectUri::parse("https://app.example.com/cb").is_ok());
+        assert!(RedirectUri::parse("/relative").is_err());
+        assert!(RedirectUri::parse("https://app.example.com/cb#frag").is_err());
+        assert!(RedirectUri::parse("http://app.example.com/cb").is_err());
+        assert!(RedirectUri::parse("http://127.0.0.1:9000/cb").is_ok());
+        assert!(RedirectUri::parse("http://localhost/cb").is_ok());
+        assert!(RedirectUri::parse("com.example.app:/oauth2redirect").is_ok());
+        assert!(RedirectUri::parse("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn loopback_redirects_match_on_any_port_only() {
+        let uri = RedirectUri::parse("http://127.0.0.1/callback").unwrap();
+        assert!(uri.matches("http://127.0.0.1:51000/callback"));
+        assert!(!uri.matches("http://127.0.0.1:51000/other"));
+        assert!(!uri.matches("http://127.0.0.2:51000/callback"));
+        let v6 = RedirectUri::parse("http://[::1]:80/cb").unwrap();
+        assert!(v6.matches("http://[::1]:4321/cb"));
+        let https = RedirectUri::parse("https://app.example.com/cb").unwrap();
+        assert!(!https.matches("https://app.example.com:444/cb"));
+        assert!(!https.matches("https://app.example.com/cb/"));
+    }
+
+    #[test]
+    fn default_grant_follows_redirect_uris() {
+        let client = Client::from_spec(ClientId::generate(), &spec(), 0).unwrap();
+        assert_eq!(client.grant_types, vec![GrantType::AuthorizationCode]);
+        let service = ClientSpec {
+            redirect_uris: vec![],
+            ..spec()
+        };
+        let client = Client::from_spec(ClientId::generate(), &service, 0).unwrap();
+        assert_eq!(client.grant_types, vec![GrantType::ClientCredentials]);
+    }
+
+    #[test]
+    fn public_clients_cannot_use_client_credentials_or_skip_pkce() {
+        let public = ClientSpec {
+            auth_method: "none".into(),
+            grant_types: vec!["client_credentials".into()],
+            ..spec()
+        };
+        assert!(Client::from_spec(ClientId::generate(), &public, 0).is_err());
+        let no_pkce = ClientSpec {
+            auth_method: "none".into(),
+            allow_no_pkce: true,
+            ..spec()
+        };
+        assert!(Client::from_spec(ClientId::generate(), &no_pkce, 0).is_err());
+    }
+
+    #[test]
+    fn unknown_grant_and_auth_method_are_named() {
+        let bad = ClientSpec {
+            grant_types: vec!["password".into()],
+            ..spec()
+        };
+        let err = Client::from_spec(ClientId::generate(), &bad, 0).unwrap_err();
+        assert!(err.0.contains("unknown grant type 'password'"));
+        let bad = ClientSpec {
+            auth_method: "private_key_jwt".into(),
+            ..spec()
+        };
+        assert!(Client::from_spec(ClientId::generate(), &bad, 0).is_err());
+    }
+
+    #[test]
+    fn secrets_are_prefixed_and_verified_by_hash() {
+        let secret = ClientSecret::generate();
+        assert!(secret.expose().starts_with(CLIENT_SECRET_PREFIX));
+        let mut client = Client::from_spec(ClientId::generate(), &spec(), 0).unwrap();
+        client.secret_hash = Some(secret.hash());
+        assert!(client.secret_matches(secret.expose()));
+        assert!(!client.secret_matches("lk_cs_wrong"));
+        assert_eq!(format!("{secret:?}"), "ClientSecret([redacted])");
+    }
+}

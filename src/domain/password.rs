@@ -1,0 +1,106 @@
+//! User passwords: argon2id with the OWASP parameters, and a dummy hash so unknown users cost the same.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The shortest password accepted (NIST SP 800-63B §5.1.1.2).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest password accepted, in bytes: bounds the hashing work a request can ask for.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A password that breaks the policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Too short, or empty.
+    #[error("the password must be at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    /// Too long.
+    #[error("the password must be at most {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+    /// The hashing library failed.
+    #[error("could not hash the password")]
+    Hashing,
+}
+
+/// The OWASP Password Storage Cheat Sheet's argon2id parameters: m = 19 MiB, t = 2, p = 1.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Check the policy and hash a new password into a PHC string. CPU-heavy: call off the async runtime.
+pub fn hash_password(password: &SecretString) -> Result<String, PasswordError> {
+    let value = password.expose_secret();
+    if value.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    if value.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordError::TooLong);
+    }
+    let mut salt = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|_| PasswordError::Hashing)?;
+    argon2()
+        .hash_password(value.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| PasswordError::Hashing)
+}
+
+/// Verify a password against a stored PHC string (constant-time inside argon2). CPU-heavy.
+///
+/// With `None` (an unknown user) a dummy hash is checked, so the answer takes as long as a wrong password.
+pub fn verify_password(password: &SecretString, stored: Option<&str>) -> bool {
+    let value = password.expose_secret();
+    if value.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
+    let known = stored.is_some();
+    let stored = stored.unwrap_or_else(|| dummy_hash());
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    argon2().verify_password(value.as_bytes(), &parsed).is_ok() && known
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_password(&SecretString::from("dummy password for unknown users".to_owned()))
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    #[test]
+    fn hashes_with_argon2id_owasp_parameters_and_verifies() {
+        let hash = hash_password(&secret("correct horse")).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password(&secret("correct horse"), Some(&hash)));
+        assert!(!verify_password(&secret("wrong horse"), Some(&hash)));
+    }
+
+    #[test]
+    fn unknown_users_never_verify() {
+        assert!(!verify_password(&secret("dummy password for unknown users"), None));
+    }
+
+    #[test]
+    fn policy_refuses_empty_and_huge_passwords() {
+        assert_eq!(hash_password(&secret("")), Err(PasswordError::TooShort));
+        assert_eq!(hash_password(&secret("short")), Err(PasswordError::TooShort));
+        assert_eq!(
+            hash_password(&secret(&"x".repeat(MAX_PASSWORD_BYTES + 1))),
+            Err(PasswordError::TooLong)
+        );
+    }
+}

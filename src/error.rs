@@ -1,0 +1,269 @@
+//! Protocol errors: the RFC 6749 §5.2 / RFC 6750 §3 error codes and their HTTP rendering.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// An OAuth 2.0 error code, spelled exactly as the RFCs define it.
+///
+/// RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, OIDC Core §3.1.2.6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// RFC 6749 §5.2: the request is missing a parameter, repeats one, or is otherwise malformed.
+    InvalidRequest,
+    /// RFC 6749 §5.2: client authentication failed.
+    InvalidClient,
+    /// RFC 6749 §5.2: the grant (code, refresh token) is invalid, expired, revoked or mismatched.
+    InvalidGrant,
+    /// RFC 6749 §5.2: the client may not use this grant type.
+    UnauthorizedClient,
+    /// RFC 6749 §5.2: the grant type is not supported by this server.
+    UnsupportedGrantType,
+    /// RFC 6749 §5.2: the requested scope is invalid, unknown, or exceeds what was granted.
+    InvalidScope,
+    /// RFC 6749 §4.1.2.1: the resource owner or the server denied the request.
+    AccessDenied,
+    /// RFC 6749 §4.1.2.1: the response type is not supported.
+    UnsupportedResponseType,
+    /// RFC 6749 §4.1.2.1: an unexpected condition prevented the server from answering.
+    ServerError,
+    /// RFC 6749 §4.1.2.1: the server is temporarily overloaded or unavailable.
+    TemporarilyUnavailable,
+    /// RFC 6750 §3.1: the access token is expired, revoked, malformed or invalid.
+    InvalidToken,
+    /// RFC 6750 §3.1: the access token lacks the scope the resource requires.
+    InsufficientScope,
+    /// RFC 7009 §2.2.1: the server does not support revoking this token type.
+    UnsupportedTokenType,
+    /// OIDC Core §3.1.2.6: `prompt=none` and the user is not signed in.
+    LoginRequired,
+    /// OIDC Core §3.1.2.6: `prompt=none` and consent is needed.
+    ConsentRequired,
+    /// OIDC Core §3.1.2.6: `prompt=none` and the user must interact.
+    InteractionRequired,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+        }
+    }
+
+    /// The HTTP status this code is sent with (RFC 6749 §5.2, RFC 6750 §3.1).
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a 401 is challenged: RFC 6749 §5.2 (client authentication) or RFC 6750 §3 (bearer token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// `WWW-Authenticate: Basic realm="latchkey"` for a failed client authentication.
+    Basic,
+    /// `WWW-Authenticate: Bearer …` for a protected resource.
+    Bearer,
+}
+
+/// An error answered as the RFC 6749 §5.2 JSON body (or the RFC 6750 §3 bearer challenge).
+///
+/// Internal causes are logged where they are turned into this type; only `error` and a safe
+/// `error_description` ever reach the client.
+#[derive(Debug, Clone)]
+pub struct OAuthError {
+    /// The RFC error code.
+    pub code: ErrorCode,
+    /// A human-readable description, safe to show to the client.
+    pub description: Option<String>,
+    /// Which challenge a 401 carries.
+    pub challenge: Challenge,
+    /// Seconds the client should wait before retrying (503 only).
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<&'a str>,
+}
+
+impl OAuthError {
+    /// An error with a description.
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: Some(description.into()),
+            challenge: Challenge::Basic,
+            retry_after: None,
+        }
+    }
+
+    /// RFC 6749 §5.2 `invalid_request`.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// RFC 6749 §5.2 `invalid_client`, challenged with `Basic` (RFC 6749 §5.2, RFC 7617).
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    /// RFC 6749 §5.2 `invalid_grant`.
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// RFC 6750 §3.1 `invalid_token`, challenged with `Bearer`.
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidToken, description).bearer()
+    }
+
+    /// Switch the 401 challenge to RFC 6750 §3 `Bearer`.
+    pub fn bearer(mut self) -> Self {
+        self.challenge = Challenge::Bearer;
+        self
+    }
+
+    /// RFC 6749 §4.1.2.1 `temporarily_unavailable`, sent as 503 with `Retry-After`.
+    pub fn unavailable(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the server is temporarily unavailable; retry later",
+            )
+        }
+    }
+
+    /// RFC 6749 §4.1.2.1 `server_error`, with a generic description; log the cause first.
+    pub fn server_error() -> Self {
+        Self::new(ErrorCode::ServerError, "internal server error")
+    }
+
+    fn www_authenticate(&self) -> Option<String> {
+        if self.code.status() != StatusCode::UNAUTHORIZED && self.challenge != Challenge::Bearer {
+            return None;
+        }
+        Some(match self.challenge {
+            Challenge::Basic => r#"Basic realm="latchkey""#.to_owned(),
+            // RFC 6750 §3: a request without any token gets a bare challenge; otherwise the code.
+            Challenge::Bearer => {
+                let mut value = r#"Bearer realm="latchkey""#.to_owned();
+                value.push_str(&format!(r#", error="{}""#, self.code));
+                if let Some(description) = &self.description {
+                    // RFC 6750 §3: the description is a quoted-string of %x20-21 / %x23-5B / %x5D-7E.
+                    let safe: String = description
+                        .chars()
+                        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+                        .collect();
+                    value.push_str(&format!(r#", error_description="{safe}""#));
+                }
+                value
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.description {
+            Some(description) => write!(f, "{}: {description}", self.code),
+            None => write!(f, "{}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+impl From<StoreError> for OAuthError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store operation failed");
+        match err {
+            StoreError::Unavailable(_) => Self::unavailable(1),
+            _ => Self::server_error(),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code.as_str(),
+            error_description: self.description.as_deref(),
+        };
+        let mut response = (self.code.status(), axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        // RFC 6749 §5.1/§5.2: token responses, errors included, must not be cached.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(value) = self.www_authenticate()
+            && let Ok(value) = HeaderValue::from_str(&value)
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_client_is_401_with_basic_challenge() {
+        let err = OAuthError::invalid_client("bad secret");
+        assert_eq!(err.code.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            err.www_authenticate().as_deref(),
+            Some(r#"Basic realm="latchkey""#)
+        );
+    }
+
+    #[test]
+    fn bearer_challenge_strips_quotes_from_the_description() {
+        let err = OAuthError::invalid_token(r#"bad "token""#);
+        assert_eq!(
+            err.www_authenticate().as_deref(),
+            Some(r#"Bearer realm="latchkey", error="invalid_token", error_description="bad token""#)
+        );
+    }
+
+    #[test]
+    fn invalid_request_has_no_challenge() {
+        assert_eq!(OAuthError::invalid_request("x").www_authenticate(), None);
+    }
+}

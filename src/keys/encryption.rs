@@ -1,0 +1,190 @@
+//! Signing keys at rest: AES-256-GCM under a key derived (HKDF-SHA256) from the configured secret.
+
+use std::io::Write;
+use std::path::Path;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::{hkdf, rand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{ConfigError, KEY_SECRET_FILE, SecretSource, check_secret_strength};
+use crate::domain::secret::random_string;
+
+/// The HKDF salt: versioned, so a future scheme can derive a different key from the same secret.
+const HKDF_SALT: &[u8] = b"latchkey key-encryption v1";
+
+/// The key that encrypts signing keys at rest.
+pub struct KeyEncryptionKey {
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyEncryptionKey([redacted])")
+    }
+}
+
+/// A sealed key that would not open: a wrong secret, or a damaged record.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot decrypt signing key '{kid}': is the key-encryption secret the one it was stored with?")]
+pub struct DecryptError {
+    /// The key that would not open.
+    pub kid: String,
+}
+
+impl KeyEncryptionKey {
+    /// Derive the AES-256-GCM key from a secret with HKDF-SHA256 (RFC 5869).
+    pub fn derive(secret: &SecretString) -> Result<Self, aws_lc_rs::error::Unspecified> {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, HKDF_SALT)
+            .extract(secret.expose_secret().as_bytes());
+        let okm = prk.expand(&[b"aes-256-gcm"], &AES_256_GCM)?;
+        Ok(Self {
+            key: LessSafeKey::new(UnboundKey::from(okm)),
+        })
+    }
+
+    /// Seal `plaintext`, binding it to `kid` (as associated data): `nonce || ciphertext || tag`.
+    pub fn encrypt(&self, kid: &str, plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        let _ = rand::fill(&mut nonce);
+        let mut sealed = plaintext.to_vec();
+        // Sealing fails only for inputs over 64 GiB.
+        let _ = self.key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(kid.as_bytes()),
+            &mut sealed,
+        );
+        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Open a sealed key stored under `kid`.
+    pub fn decrypt(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        let err = || DecryptError { kid: kid.to_owned() };
+        if sealed.len() < NONCE_LEN {
+            return Err(err());
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| err())?;
+        let mut buffer = ciphertext.to_vec();
+        let plaintext = self
+            .key
+            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buffer)
+            .map_err(|_| err())?;
+        Ok(plaintext.to_vec())
+    }
+
+    /// Resolve the configured secret source into a key, creating the embedded default's file if needed.
+    pub fn load(source: &SecretSource) -> Result<Self, ConfigError> {
+        let secret = match source {
+            SecretSource::Value(secret) => secret.clone(),
+            SecretSource::File(path) => read_secret_file(path)?,
+            SecretSource::DefaultFile(path) => {
+                if path.exists() {
+                    read_secret_file(path)?
+                } else {
+                    create_secret_file(path)?
+                }
+            }
+            SecretSource::Ephemeral => SecretString::from(random_string(32)),
+            SecretSource::Missing => {
+                return Err(ConfigError::new(
+                    crate::config::KEY_SECRET,
+                    "is required with a PostgreSQL database (or set LATCHKEY_KEY_ENCRYPTION_SECRET_FILE)",
+                ));
+            }
+        };
+        Self::derive(&secret).map_err(|_| {
+            ConfigError::new(crate::config::KEY_SECRET, "cannot derive the encryption key")
+        })
+    }
+}
+
+fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
+    let raw = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(KEY_SECRET_FILE, format!("cannot read {}: {e}", path.display()))
+    })?;
+    let secret = raw.trim().to_owned();
+    check_secret_strength(&secret, KEY_SECRET_FILE)?;
+    Ok(SecretString::from(secret))
+}
+
+fn create_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
+    let secret = random_string(32);
+    let cannot = |e: std::io::Error| {
+        ConfigError::new(
+            KEY_SECRET_FILE,
+            format!("cannot create {}: {e}", path.display()),
+        )
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = match options.open(path) {
+        Ok(file) => file,
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return read_secret_file(path),
+        Err(e) => return Err(cannot(e)),
+    };
+    file.write_all(format!("{secret}\n").as_bytes()).map_err(cannot)?;
+    file.sync_all().map_err(cannot)?;
+    tracing::warn!(
+        path = %path.display(),
+        "created a key-encryption secret file beside the database (mode 0600); back it up with the database, \
+         or set LATCHKEY_KEY_ENCRYPTION_SECRET"
+    );
+    Ok(SecretString::from(secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kek(secret: &str) -> KeyEncryptionKey {
+        KeyEncryptionKey::derive(&SecretString::from(secret.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn round_trips_and_binds_to_the_kid() {
+        let kek = kek("a secret that is long enough for the test");
+        let sealed = kek.encrypt("kid-1", b"private key bytes");
+        assert_eq!(kek.decrypt("kid-1", &sealed).unwrap(), b"private key bytes");
+        assert!(kek.decrypt("kid-2", &sealed).is_err());
+    }
+
+    #[test]
+    fn another_secret_cannot_open_it() {
+        let sealed = kek("first secret, long enough to be real").encrypt("k", b"data");
+        assert!(kek("second secret, long enough to be real").decrypt("k", &sealed).is_err());
+        assert!(kek("x").decrypt("k", &[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn default_file_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latchkey.db.secret");
+        let source = SecretSource::DefaultFile(path.clone());
+        let first = KeyEncryptionKey::load(&source).unwrap();
+        let sealed = first.encrypt("k", b"data");
+        let second = KeyEncryptionKey::load(&source).unwrap();
+        assert_eq!(second.decrypt("k", &sealed).unwrap(), b"data");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn postgres_without_a_secret_is_refused_with_the_setting_named() {
+        let err = KeyEncryptionKey::load(&SecretSource::Missing).unwrap_err();
+        assert!(err.to_string().contains("LATCHKEY_KEY_ENCRYPTION_SECRET"));
+    }
+}

@@ -1,0 +1,202 @@
+//! The key ring: signing keys in memory (parsed once), the JWKS, rotation, and refresh from the store.
+//!
+//! A key moves `next → active → retired` (DESIGN.md "Keys"): it is published in the JWKS while `next`,
+//! before it ever signs, and stays published after retirement until every token it signed has expired.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::clock::{Clock, UnixTime};
+use crate::store::{KeyState, SigningKeyRecord, Store, StoreError};
+
+pub mod encryption;
+pub mod jws;
+pub mod material;
+
+pub use encryption::KeyEncryptionKey;
+pub use material::{KeyMaterial, SigningAlg};
+
+/// Why the key ring could not be loaded or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored key would not decrypt.
+    #[error(transparent)]
+    Decrypt(#[from] encryption::DecryptError),
+    /// Key material could not be generated or parsed.
+    #[error(transparent)]
+    Material(#[from] material::KeyMaterialError),
+    /// Key generation was interrupted.
+    #[error("key generation did not finish")]
+    Interrupted,
+}
+
+/// The keys in force at one moment.
+#[derive(Debug, Default)]
+struct KeySet {
+    active: HashMap<SigningAlg, Arc<KeyMaterial>>,
+    published: HashMap<String, Arc<KeyMaterial>>,
+    jwks: Arc<str>,
+}
+
+/// Every signing and verification key this instance knows, refreshed from the store.
+#[derive(Debug)]
+pub struct KeyRing {
+    kek: KeyEncryptionKey,
+    retention: i64,
+    current: RwLock<Arc<KeySet>>,
+}
+
+impl KeyRing {
+    /// An empty ring; call [`KeyRing::refresh`] to load it.
+    pub fn new(kek: KeyEncryptionKey, retention_seconds: i64) -> Self {
+        Self {
+            kek,
+            retention: retention_seconds,
+            current: RwLock::new(Arc::new(KeySet::default())),
+        }
+    }
+
+    fn snapshot(&self) -> Arc<KeySet> {
+        // A poisoned lock only means a writer panicked mid-swap of an Arc; the value is still whole.
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The active signing key for `alg`.
+    pub fn signing_key(&self, alg: SigningAlg) -> Option<Arc<KeyMaterial>> {
+        self.snapshot().active.get(&alg).cloned()
+    }
+
+    /// A published key by `kid`: what a token's signature is checked against.
+    pub fn verification_key(&self, kid: &str) -> Option<Arc<KeyMaterial>> {
+        self.snapshot().published.get(kid).cloned()
+    }
+
+    /// The JWK Set document (RFC 7517 §5), serialised once per refresh.
+    pub fn jwks(&self) -> Arc<str> {
+        self.snapshot().jwks.clone()
+    }
+
+    /// Re-read the key set from the store. Keys already in memory are reused, not decrypted again.
+    pub async fn refresh(&self, store: &dyn Store, now: UnixTime) -> Result<(), KeyError> {
+        let records = store.list_signing_keys().await?;
+        let previous = self.snapshot();
+        let mut next = KeySet::default();
+        let mut jwks = Vec::new();
+        for record in records {
+            let published = match record.state {
+                KeyState::Next | KeyState::Active => true,
+                KeyState::Retired => record
+                    .retired_at
+                    .is_some_and(|at| at.saturating_add(self.retention) > now),
+            };
+            if !published {
+                continue;
+            }
+            let material = match previous.published.get(&record.kid) {
+                Some(known) => known.clone(),
+                None => Arc::new(self.open(&record)?),
+            };
+            if record.state == KeyState::Active {
+                next.active.insert(material.alg, material.clone());
+            }
+            jwks.push(material.public_jwk.clone());
+            next.published.insert(record.kid, material);
+        }
+        next.jwks = serde_json::json!({ "keys": jwks }).to_string().into();
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(next);
+        Ok(())
+    }
+
+    fn open(&self, record: &SigningKeyRecord) -> Result<KeyMaterial, KeyError> {
+        let alg: SigningAlg = record
+            .alg
+            .parse()
+            .map_err(|e: String| StoreError::Corrupt(format!("key {}: {e}", record.kid)))?;
+        let pkcs8 = self.kek.decrypt(&record.kid, &record.private_key)?;
+        Ok(KeyMaterial::from_pkcs8(alg, &pkcs8)?)
+    }
+
+    /// Generate a key off the async runtime and seal it for storage.
+    async fn generate(&self, alg: SigningAlg, state: KeyState, now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
+        let (material, pkcs8) = tokio::task::spawn_blocking(move || KeyMaterial::generate(alg))
+            .await
+            .map_err(|_| KeyError::Interrupted)??;
+        Ok(SigningKeyRecord {
+            private_key: self.kek.encrypt(&material.kid, &pkcs8),
+            kid: material.kid,
+            alg: alg.as_str().to_owned(),
+            state,
+            public_jwk: material.public_jwk.to_string(),
+            created_at: now,
+            activated_at: (state == KeyState::Active).then_some(now),
+            retired_at: None,
+        })
+    }
+
+    /// Make sure `alg` has an active key and a published next key; create what is missing.
+    /// Returns the kids created. Safe when several instances start at once: the store refuses a
+    /// second active (or next) key per algorithm, and the loser simply uses the winner's.
+    pub async fn ensure(&self, store: &dyn Store, alg: SigningAlg, now: UnixTime) -> Result<Vec<String>, KeyError> {
+        let records = store.list_signing_keys().await?;
+        let has = |state: KeyState| {
+            records
+                .iter()
+                .any(|r| r.alg == alg.as_str() && r.state == state)
+        };
+        let mut created = Vec::new();
+        for state in [KeyState::Active, KeyState::Next] {
+            if has(state) {
+                continue;
+            }
+            let record = self.generate(alg, state, now).await?;
+            match store.insert_signing_key(&record).await {
+                Ok(()) => created.push(record.kid),
+                Err(StoreError::Conflict(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(created)
+    }
+
+    /// Rotate `alg`: the next key (published since the last rotation) starts signing, the active key
+    /// retires (still published until its tokens expire), and a new next key is published.
+    /// Returns the kid that became active.
+    pub async fn rotate(&self, store: &dyn Store, alg: SigningAlg, now: UnixTime) -> Result<String, KeyError> {
+        self.ensure(store, alg, now).await?;
+        let new_next = self.generate(alg, KeyState::Next, now).await?;
+        store
+            .rotate_signing_keys(&new_next, now)
+            .await?
+            .ok_or_else(|| StoreError::Conflict("another rotation ran at the same time; try again".into()).into())
+    }
+
+    /// Re-read the keys every `interval`, so rotations made by another process take effect here.
+    pub fn spawn_refresh(
+        self: Arc<Self>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        interval: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                if let Err(err) = self.refresh(store.as_ref(), clock.now()).await {
+                    tracing::warn!(error = %err, "could not refresh signing keys; keeping the current set");
+                }
+            }
+        })
+    }
+}

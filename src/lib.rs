@@ -1,0 +1,11 @@
+//! Latchkey: a self-hosted OAuth 2.0 / OpenID Connect authorization server.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod endpoints;
+pub mod error;
+pub mod keys;
+pub mod store;

@@ -1,0 +1,182 @@
+//! Storage: the `Store` trait of whole domain operations, its error, and `connect(url)`.
+//!
+//! Each backend (`sqlite.rs`, `postgres.rs`) implements every operation with its own SQL; operations
+//! that must be atomic are single statements or transactions inside the backend, never read-then-write
+//! in the caller.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::{DatabaseKind, Settings};
+use crate::domain::client::{Client, ClientId};
+use crate::domain::scope::Scope;
+use crate::domain::secret::TokenHash;
+use crate::domain::user::{User, UserId};
+
+mod postgres;
+mod rows;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (the message names what already exists).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Unavailable(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored record could not be read back into a domain value.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// The life-cycle state of a signing key (`next → active → retired`, DESIGN.md "Keys").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published in the JWKS, not yet signing.
+    Next,
+    /// Signing, and published.
+    Active,
+    /// No longer signing; published until every token it signed has expired.
+    Retired,
+}
+
+impl KeyState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Active => "active",
+            Self::Retired => "retired",
+        }
+    }
+
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "next" => Some(Self::Next),
+            "active" => Some(Self::Active),
+            "retired" => Some(Self::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// A signing key as stored: the private part encrypted (AES-256-GCM), the public part as a JWK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// Key id (the JWS `kid`).
+    pub kid: String,
+    /// JWS algorithm (`RS256`, `ES256`, `EdDSA`).
+    pub alg: String,
+    /// Life-cycle state.
+    pub state: KeyState,
+    /// Encrypted PKCS#8 private key.
+    pub private_key: Vec<u8>,
+    /// The public JWK, serialised.
+    pub public_jwk: String,
+    /// Created.
+    pub created_at: i64,
+    /// Became active.
+    pub activated_at: Option<i64>,
+    /// Retired.
+    pub retired_at: Option<i64>,
+}
+
+/// The storage operations Latchkey needs, each a whole domain operation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Apply pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Check the database answers (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Register a client; `Conflict` if the id exists.
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Find a client by id.
+    async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    /// All clients, by name.
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Replace a client's registration (not its secret); false if it does not exist.
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
+    /// Replace a client's secret hash; false if it does not exist.
+    async fn set_client_secret(
+        &self,
+        client_id: &ClientId,
+        secret_hash: &TokenHash,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Delete a client and everything issued to it; false if it did not exist.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    /// Create a user; `Conflict` if the username is taken.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Find a user by `sub`.
+    async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError>;
+    /// Find a user by (normalised) username.
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// All users, by username.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Replace a user's password hash; false if the user does not exist.
+    async fn set_user_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Disable or enable a user; false if the user does not exist.
+    async fn set_user_disabled(
+        &self,
+        user_id: &UserId,
+        disabled: bool,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Delete a user and everything issued to them; false if they did not exist.
+    async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError>;
+
+    /// Create a scope; `Conflict` if it exists.
+    async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError>;
+    /// All scopes, by name.
+    async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError>;
+    /// Delete a non-builtin scope; false if there was no such scope.
+    async fn delete_scope(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Store a new signing key; `Conflict` if its alg already has a key in the same `active`/`next` state.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// All signing keys, newest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// In one transaction: retire the active key of `new_next.alg`, promote its next key to active,
+    /// and store `new_next` as the next key. Returns the kid that became active, or `None` (and
+    /// nothing changed) if the alg has no next key.
+    async fn rotate_signing_keys(
+        &self,
+        new_next: &SigningKeyRecord,
+        now: i64,
+    ) -> Result<Option<String>, StoreError>;
+}
+
+/// Connect to the database the settings name (the backend is chosen by the URL scheme).
+pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+    use secrecy::ExposeSecret;
+    let url = settings.database_url.expose_secret();
+    let max = settings.database_max_connections;
+    Ok(match &settings.database_kind {
+        DatabaseKind::Sqlite(_) => Arc::new(SqliteStore::connect(url, max).await?),
+        DatabaseKind::Postgres => Arc::new(PostgresStore::connect(url, max).await?),
+    })
+}
+
+/// Map a unique-constraint violation to `Conflict` with `what`, anything else to `Unavailable`.
+pub(crate) fn conflict_as(what: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |err| match err.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict(what()),
+        _ => StoreError::Unavailable(err),
+    }
+}

@@ -1,0 +1,210 @@
+//! Row types shared by both backends, and their conversion to and from domain values.
+
+use crate::domain::client::{Client, ClientId, RedirectUri};
+use crate::domain::scope::{Scope, ScopeSet};
+use crate::domain::secret::TokenHash;
+use crate::domain::user::{User, UserId};
+
+use super::{KeyState, SigningKeyRecord, StoreError};
+
+/// The client columns, in the order every backend selects and inserts them.
+macro_rules! client_columns {
+    () => {
+        "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
+         grant_types, scopes, require_pkce, skip_consent, introspect_any, created_at, updated_at"
+    };
+}
+pub(crate) use client_columns;
+
+/// The user columns.
+macro_rules! user_columns {
+    () => {
+        "user_id, username, email, email_verified, name, password_hash, disabled, created_at, updated_at"
+    };
+}
+pub(crate) use user_columns;
+
+/// The signing key columns.
+macro_rules! key_columns {
+    () => {
+        "kid, alg, state, private_key, public_jwk, created_at, activated_at, retired_at"
+    };
+}
+pub(crate) use key_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    client_id: String,
+    client_name: String,
+    secret_hash: Option<Vec<u8>>,
+    auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    require_pkce: bool,
+    skip_consent: bool,
+    introspect_any: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// A client flattened into column values.
+pub(crate) struct ClientColumns {
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grant_types: String,
+    pub scopes: String,
+    pub secret_hash: Option<Vec<u8>>,
+}
+
+impl ClientColumns {
+    pub(crate) fn of(client: &Client) -> Self {
+        let uris = |list: &[RedirectUri]| {
+            serde_json::to_string(&list.iter().map(RedirectUri::as_str).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".to_owned())
+        };
+        Self {
+            redirect_uris: uris(&client.redirect_uris),
+            post_logout_redirect_uris: uris(&client.post_logout_redirect_uris),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            scopes: client.scopes.to_string(),
+            secret_hash: client.secret_hash.as_ref().map(|h| h.0.to_vec()),
+        }
+    }
+}
+
+fn corrupt(what: &str, id: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} of {id}"))
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(row: ClientRow) -> Result<Self, StoreError> {
+        let id = row.client_id.clone();
+        let uris = |raw: &str| {
+            serde_json::from_str::<Vec<String>>(raw)
+                .map(|list| list.into_iter().map(RedirectUri::from_stored).collect())
+                .map_err(|_| corrupt("redirect URIs", &id))
+        };
+        let secret_hash = match row.secret_hash {
+            Some(bytes) => Some(TokenHash::from_slice(&bytes).ok_or_else(|| corrupt("secret hash", &id))?),
+            None => None,
+        };
+        Ok(Client {
+            redirect_uris: uris(&row.redirect_uris)?,
+            post_logout_redirect_uris: uris(&row.post_logout_redirect_uris)?,
+            grant_types: row
+                .grant_types
+                .split(' ')
+                .filter(|g| !g.is_empty())
+                .map(|g| g.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| corrupt("grant types", &id))?,
+            scopes: ScopeSet::parse(&row.scopes).map_err(|_| corrupt("scopes", &id))?,
+            auth_method: row
+                .auth_method
+                .parse()
+                .map_err(|_| corrupt("auth method", &id))?,
+            secret_hash,
+            client_id: ClientId::from_stored(row.client_id),
+            client_name: row.client_name,
+            require_pkce: row.require_pkce,
+            skip_consent: row.skip_consent,
+            introspect_any: row.introspect_any,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    user_id: String,
+    username: String,
+    email: Option<String>,
+    email_verified: bool,
+    name: Option<String>,
+    password_hash: String,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            user_id: UserId::from_stored(row.user_id),
+            username: row.username,
+            email: row.email,
+            email_verified: row.email_verified,
+            name: row.name,
+            password_hash: row.password_hash,
+            disabled: row.disabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ScopeRow {
+    name: String,
+    description: String,
+    builtin: bool,
+    created_at: i64,
+}
+
+impl From<ScopeRow> for Scope {
+    fn from(row: ScopeRow) -> Self {
+        Scope {
+            name: row.name,
+            description: row.description,
+            builtin: row.builtin,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    kid: String,
+    alg: String,
+    state: String,
+    private_key: Vec<u8>,
+    public_jwk: String,
+    created_at: i64,
+    activated_at: Option<i64>,
+    retired_at: Option<i64>,
+}
+
+impl TryFrom<KeyRow> for SigningKeyRecord {
+    type Error = StoreError;
+
+    fn try_from(row: KeyRow) -> Result<Self, StoreError> {
+        Ok(SigningKeyRecord {
+            state: KeyState::parse(&row.state).ok_or_else(|| corrupt("state", &row.kid))?,
+            kid: row.kid,
+            alg: row.alg,
+            private_key: row.private_key,
+            public_jwk: row.public_jwk,
+            created_at: row.created_at,
+            activated_at: row.activated_at,
+            retired_at: row.retired_at,
+        })
+    }
+}
+
+/// Convert every row, failing on the first corrupt one.
+pub(crate) fn convert_all<R, T>(rows: Vec<R>) -> Result<Vec<T>, StoreError>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    rows.into_iter().map(T::try_from).collect()
+}

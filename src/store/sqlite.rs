@@ -1,0 +1,375 @@
+//! The SQLite backend: the embedded default (`sqlite://latchkey.db`).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::rows::{
+    ClientColumns, ClientRow, KeyRow, ScopeRow, UserRow, client_columns, convert_all, key_columns,
+    user_columns,
+};
+use super::{SigningKeyRecord, Store, StoreError, conflict_as};
+use crate::domain::client::{Client, ClientId};
+use crate::domain::scope::Scope;
+use crate::domain::secret::TokenHash;
+use crate::domain::user::{User, UserId};
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// A SQLite database file (WAL mode), or an in-memory database for throwaway use.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if missing) the database at `url`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        // Every connection to `:memory:` is its own database, so an in-memory store has exactly one.
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(max_connections)
+        }
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        let cols = ClientColumns::of(client);
+        sqlx::query(concat!(
+            "INSERT INTO clients (",
+            client_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(client.client_id.as_str())
+        .bind(&client.client_name)
+        .bind(cols.secret_hash)
+        .bind(client.auth_method.as_str())
+        .bind(cols.redirect_uris)
+        .bind(cols.post_logout_redirect_uris)
+        .bind(cols.grant_types)
+        .bind(cols.scopes)
+        .bind(client.require_pkce)
+        .bind(client.skip_consent)
+        .bind(client.introspect_any)
+        .bind(client.created_at)
+        .bind(client.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as(|| {
+            format!("a client with id '{}' already exists", client.client_id)
+        }))?;
+        Ok(())
+    }
+
+    async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        let row: Option<ClientRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE client_id = ?"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Client::try_from).transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows: Vec<ClientRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients ORDER BY client_name, client_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        convert_all(rows)
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
+        let cols = ClientColumns::of(client);
+        let done = sqlx::query(
+            "UPDATE clients SET client_name = ?, auth_method = ?, redirect_uris = ?, \
+             post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, require_pkce = ?, \
+             skip_consent = ?, introspect_any = ?, updated_at = ? WHERE client_id = ?",
+        )
+        .bind(&client.client_name)
+        .bind(client.auth_method.as_str())
+        .bind(cols.redirect_uris)
+        .bind(cols.post_logout_redirect_uris)
+        .bind(cols.grant_types)
+        .bind(cols.scopes)
+        .bind(client.require_pkce)
+        .bind(client.skip_consent)
+        .bind(client.introspect_any)
+        .bind(client.updated_at)
+        .bind(client.client_id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_client_secret(
+        &self,
+        client_id: &ClientId,
+        secret_hash: &TokenHash,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE clients SET secret_hash = ?, updated_at = ? WHERE client_id = ?")
+                .bind(secret_hash.0.as_slice())
+                .bind(now)
+                .bind(client_id.as_str())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = ?")
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(user.user_id.as_str())
+        .bind(&user.username)
+        .bind(&user.email)
+        .bind(user.email_verified)
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.disabled)
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as(|| {
+            format!("the username '{}' is taken", user.username)
+        }))?;
+        Ok(())
+    }
+
+    async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE user_id = ?"
+        ))
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(User::from))
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username = ?"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(User::from))
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows: Vec<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY username"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn set_user_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?")
+                .bind(password_hash)
+                .bind(now)
+                .bind(user_id.as_str())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_disabled(
+        &self,
+        user_id: &UserId,
+        disabled: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET disabled = ?, updated_at = ? WHERE user_id = ?")
+            .bind(disabled)
+            .bind(now)
+            .bind(user_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE user_id = ?")
+            .bind(user_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO scopes (name, description, builtin, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&scope.name)
+        .bind(&scope.description)
+        .bind(scope.builtin)
+        .bind(scope.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as(|| {
+            format!("the scope '{}' already exists", scope.name)
+        }))?;
+        Ok(())
+    }
+
+    async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
+        let rows: Vec<ScopeRow> = sqlx::query_as(
+            "SELECT name, description, builtin, created_at FROM scopes ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Scope::from).collect())
+    }
+
+    async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM scopes WHERE name = ? AND builtin = 0")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO signing_keys (",
+            key_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(key.state.as_str())
+        .bind(&key.private_key)
+        .bind(&key.public_jwk)
+        .bind(key.created_at)
+        .bind(key.activated_at)
+        .bind(key.retired_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_as(|| {
+            format!("{} already has a {} key", key.alg, key.state.as_str())
+        }))?;
+        Ok(())
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows: Vec<KeyRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM signing_keys ORDER BY created_at DESC, kid"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        convert_all(rows)
+    }
+
+    async fn rotate_signing_keys(
+        &self,
+        new_next: &SigningKeyRecord,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE alg = ? AND state = 'active'",
+        )
+        .bind(now)
+        .bind(&new_next.alg)
+        .execute(&mut *tx)
+        .await?;
+        let promoted: Option<(String,)> = sqlx::query_as(
+            "UPDATE signing_keys SET state = 'active', activated_at = ? \
+             WHERE alg = ? AND state = 'next' RETURNING kid",
+        )
+        .bind(now)
+        .bind(&new_next.alg)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((promoted,)) = promoted else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query(concat!(
+            "INSERT INTO signing_keys (",
+            key_columns!(),
+            ") VALUES (?, ?, 'next', ?, ?, ?, NULL, NULL)"
+        ))
+        .bind(&new_next.kid)
+        .bind(&new_next.alg)
+        .bind(&new_next.private_key)
+        .bind(&new_next.public_jwk)
+        .bind(new_next.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_as(|| "another rotation ran at the same time; try again".to_owned()))?;
+        tx.commit().await?;
+        Ok(Some(promoted))
+    }
+}
