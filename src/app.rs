@@ -6,7 +6,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::routing::get;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -76,7 +78,10 @@ impl AppState {
         let store = store::connect(&settings).await?;
         store.migrate().await?;
         let keys = Arc::new(KeyRing::new(kek, settings.lifetimes.key_retention()));
-        for kid in keys.ensure(store.as_ref(), SigningAlg::RS256, clock.now()).await? {
+        for kid in keys
+            .ensure(store.as_ref(), SigningAlg::RS256, clock.now())
+            .await?
+        {
             tracing::info!(%kid, alg = "RS256", "created signing key (first start, or a state was missing)");
         }
         keys.refresh(store.as_ref(), clock.now()).await?;

@@ -124,7 +124,10 @@ impl Issuer {
         let url = url::Url::parse(raw)
             .map_err(|e| ConfigError::new(ISSUER, format!("'{raw}' is not a URL ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConfigError::new(ISSUER, "must use the https (or http) scheme"));
+            return Err(ConfigError::new(
+                ISSUER,
+                "must use the https (or http) scheme",
+            ));
         }
         if url.query().is_some() || raw.contains('?') {
             return Err(ConfigError::new(ISSUER, "must not contain a query"));
@@ -133,7 +136,10 @@ impl Issuer {
             return Err(ConfigError::new(ISSUER, "must not contain a fragment"));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(ConfigError::new(ISSUER, "must not contain user information"));
+            return Err(ConfigError::new(
+                ISSUER,
+                "must not contain user information",
+            ));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(ConfigError::new(ISSUER, "must name a host"));
@@ -265,7 +271,10 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        let key_secret = match (&self.key_encryption_secret, &self.key_encryption_secret_file) {
+        let key_secret = match (
+            &self.key_encryption_secret,
+            &self.key_encryption_secret_file,
+        ) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
                     KEY_SECRET,
@@ -278,18 +287,32 @@ impl Config {
             }
             (None, Some(path)) => SecretSource::File(path.clone()),
             (None, None) => match &database_kind {
-                DatabaseKind::Sqlite(Some(path)) => SecretSource::DefaultFile(default_secret_path(path)),
+                DatabaseKind::Sqlite(Some(path)) => {
+                    SecretSource::DefaultFile(default_secret_path(path))
+                }
                 DatabaseKind::Sqlite(None) => SecretSource::Ephemeral,
                 DatabaseKind::Postgres => SecretSource::Missing,
             },
         };
         let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let lifetimes = Lifetimes {
-            access_token: positive(seconds(self.access_token_ttl), "--access-token-ttl (LATCHKEY_ACCESS_TOKEN_TTL)")?,
-            id_token: positive(seconds(self.id_token_ttl), "--id-token-ttl (LATCHKEY_ID_TOKEN_TTL)")?,
-            refresh_token: positive(seconds(self.refresh_token_ttl), "--refresh-token-ttl (LATCHKEY_REFRESH_TOKEN_TTL)")?,
+            access_token: positive(
+                seconds(self.access_token_ttl),
+                "--access-token-ttl (LATCHKEY_ACCESS_TOKEN_TTL)",
+            )?,
+            id_token: positive(
+                seconds(self.id_token_ttl),
+                "--id-token-ttl (LATCHKEY_ID_TOKEN_TTL)",
+            )?,
+            refresh_token: positive(
+                seconds(self.refresh_token_ttl),
+                "--refresh-token-ttl (LATCHKEY_REFRESH_TOKEN_TTL)",
+            )?,
             refresh_token_grace: seconds(self.refresh_token_grace),
-            session: positive(seconds(self.session_ttl), "--session-ttl (LATCHKEY_SESSION_TTL)")?,
+            session: positive(
+                seconds(self.session_ttl),
+                "--session-ttl (LATCHKEY_SESSION_TTL)",
+            )?,
             authorization_code: 60,
         };
         if self.key_refresh_interval.is_zero() {
@@ -319,7 +342,10 @@ pub fn default_secret_path(database: &Path) -> PathBuf {
 }
 
 /// A key-encryption secret must be long enough to resist guessing.
-pub(crate) fn check_secret_strength(secret: &str, setting: &'static str) -> Result<(), ConfigError> {
+pub(crate) fn check_secret_strength(
+    secret: &str,
+    setting: &'static str,
+) -> Result<(), ConfigError> {
     if secret.chars().count() < MIN_SECRET_LEN {
         return Err(ConfigError::new(
             setting,
@@ -342,7 +368,8 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
     if let Ok(seconds) = raw.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));
     }
-    humantime::parse_duration(raw).map_err(|e| format!("'{raw}' is not a duration ({e}); try 600, 10m or 1h"))
+    humantime::parse_duration(raw)
+        .map_err(|e| format!("'{raw}' is not a duration ({e}); try 600, 10m or 1h"))
 }
 
 #[cfg(test)]
@@ -361,7 +388,10 @@ mod tests {
     fn issuer_is_kept_exactly_and_endpoints_drop_its_trailing_slash() {
         let issuer = Issuer::parse("https://id.example.com/tenant/").unwrap();
         assert_eq!(issuer.as_str(), "https://id.example.com/tenant/");
-        assert_eq!(issuer.endpoint("/jwks"), "https://id.example.com/tenant/jwks");
+        assert_eq!(
+            issuer.endpoint("/jwks"),
+            "https://id.example.com/tenant/jwks"
+        );
     }
 
     #[test]
@@ -370,8 +400,14 @@ mod tests {
             DatabaseKind::of("sqlite://latchkey.db").unwrap(),
             DatabaseKind::Sqlite(Some(PathBuf::from("latchkey.db")))
         );
-        assert_eq!(DatabaseKind::of("sqlite::memory:").unwrap(), DatabaseKind::Sqlite(None));
-        assert_eq!(DatabaseKind::of("postgres://u@h/db").unwrap(), DatabaseKind::Postgres);
+        assert_eq!(
+            DatabaseKind::of("sqlite::memory:").unwrap(),
+            DatabaseKind::Sqlite(None)
+        );
+        assert_eq!(
+            DatabaseKind::of("postgres://u@h/db").unwrap(),
+            DatabaseKind::Postgres
+        );
         let err = DatabaseKind::of("mysql://u@h/db").unwrap_err();
         assert!(err.to_string().contains("LATCHKEY_DATABASE_URL"));
     }

@@ -258,7 +258,9 @@ mod tests {
         let err = OAuthError::invalid_token(r#"bad "token""#);
         assert_eq!(
             err.www_authenticate().as_deref(),
-            Some(r#"Bearer realm="latchkey", error="invalid_token", error_description="bad token""#)
+            Some(
+                r#"Bearer realm="latchkey", error="invalid_token", error_description="bad token""#
+            )
         );
     }
 

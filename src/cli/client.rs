@@ -127,7 +127,11 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             client_name: &c.client_name,
             auth_method: c.auth_method.as_str(),
             redirect_uris: c.redirect_uris.iter().map(|u| u.as_str()).collect(),
-            post_logout_redirect_uris: c.post_logout_redirect_uris.iter().map(|u| u.as_str()).collect(),
+            post_logout_redirect_uris: c
+                .post_logout_redirect_uris
+                .iter()
+                .map(|u| u.as_str())
+                .collect(),
             grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
             scope: c.scopes.to_string(),
             require_pkce: c.require_pkce,
@@ -140,7 +144,13 @@ impl<'a> From<&'a Client> for ClientView<'a> {
 }
 
 fn describe(c: &Client) -> String {
-    let list = |items: Vec<&str>| if items.is_empty() { "-".to_owned() } else { items.join(" ") };
+    let list = |items: Vec<&str>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(" ")
+        }
+    };
     format!(
         "client_id:                 {}\nname:                      {}\nauth_method:               {}\n\
          redirect_uris:             {}\npost_logout_redirect_uris: {}\ngrant_types:               {}\n\
@@ -150,9 +160,18 @@ fn describe(c: &Client) -> String {
         c.client_name,
         c.auth_method.as_str(),
         list(c.redirect_uris.iter().map(|u| u.as_str()).collect()),
-        list(c.post_logout_redirect_uris.iter().map(|u| u.as_str()).collect()),
+        list(
+            c.post_logout_redirect_uris
+                .iter()
+                .map(|u| u.as_str())
+                .collect()
+        ),
         list(c.grant_types.iter().map(|g| g.as_str()).collect()),
-        if c.scopes.is_empty() { "-".to_owned() } else { c.scopes.to_string() },
+        if c.scopes.is_empty() {
+            "-".to_owned()
+        } else {
+            c.scopes.to_string()
+        },
         c.require_pkce,
         c.skip_consent,
         c.introspect_any,
@@ -163,7 +182,13 @@ fn describe(c: &Client) -> String {
 
 /// Every scope of `scopes` must be registered.
 async fn check_scopes_exist(ctx: &Context, scopes: &ScopeSet) -> Result<(), CliError> {
-    let known: ScopeSet = ctx.store.list_scopes().await?.into_iter().map(|s| s.name).collect();
+    let known: ScopeSet = ctx
+        .store
+        .list_scopes()
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     let unknown: Vec<&str> = scopes.difference(&known).collect();
     if !unknown.is_empty() {
         return Err(CliError::Invalid(format!(
@@ -201,9 +226,13 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 skip_consent: args.skip_consent,
                 introspect_any: args.introspect_any,
             };
-            let mut client = Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
+            let mut client =
+                Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
             check_scopes_exist(ctx, &client.scopes).await?;
-            let secret = client.auth_method.is_confidential().then(ClientSecret::generate);
+            let secret = client
+                .auth_method
+                .is_confidential()
+                .then(ClientSecret::generate);
             client.secret_hash = secret.as_ref().map(ClientSecret::hash);
             ctx.store.create_client(&client).await?;
 
@@ -238,7 +267,10 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             let clients = ctx.store.list_clients().await?;
             let views: Vec<ClientView> = clients.iter().map(ClientView::from).collect();
             ctx.print(&views, || {
-                let mut text = format!("{:<24} {:<20} {:<20} {}\n", "CLIENT_ID", "AUTH_METHOD", "GRANT_TYPES", "NAME");
+                let mut text = format!(
+                    "{:<24} {:<20} {:<20} {}\n",
+                    "CLIENT_ID", "AUTH_METHOD", "GRANT_TYPES", "NAME"
+                );
                 for c in &clients {
                     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
                     text.push_str(&format!(
@@ -288,8 +320,9 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             if let Some(flag) = args.allow_no_pkce {
                 spec.allow_no_pkce = flag;
             }
-            let mut updated = Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)
-                .map_err(|e| CliError::Invalid(e.0))?;
+            let mut updated =
+                Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)
+                    .map_err(|e| CliError::Invalid(e.0))?;
             if updated.auth_method.is_confidential() != existing.auth_method.is_confidential() {
                 return Err(CliError::Invalid(
                     "a client cannot switch between public (none) and confidential; delete and re-create it".into(),
@@ -299,14 +332,19 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             updated.secret_hash = existing.secret_hash.clone();
             updated.updated_at = now;
             if !ctx.store.update_client(&updated).await? {
-                return Err(CliError::Invalid(format!("no client with id '{}'", args.client_id)));
+                return Err(CliError::Invalid(format!(
+                    "no client with id '{}'",
+                    args.client_id
+                )));
             }
             ctx.print(&ClientView::from(&updated), || describe(&updated));
             Ok(())
         }
         ClientCommand::Delete { client_id } => {
             if !ctx.store.delete_client(&client_id).await? {
-                return Err(CliError::Invalid(format!("no client with id '{client_id}'")));
+                return Err(CliError::Invalid(format!(
+                    "no client with id '{client_id}'"
+                )));
             }
             ctx.print(&serde_json::json!({ "deleted": client_id }), || {
                 format!("deleted client {client_id}")
@@ -321,8 +359,14 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 )));
             }
             let secret = ClientSecret::generate();
-            if !ctx.store.set_client_secret(&client.client_id, &secret.hash(), now).await? {
-                return Err(CliError::Invalid(format!("no client with id '{client_id}'")));
+            if !ctx
+                .store
+                .set_client_secret(&client.client_id, &secret.hash(), now)
+                .await?
+            {
+                return Err(CliError::Invalid(format!(
+                    "no client with id '{client_id}'"
+                )));
             }
             ctx.print(
                 &serde_json::json!({ "client_id": client_id, "client_secret": secret.expose() }),

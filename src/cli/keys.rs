@@ -75,7 +75,9 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
             let ring = KeyRing::new(kek, retention);
             // Refuse to rotate under a secret that cannot open the stored keys.
             ring.refresh(ctx.store.as_ref(), ctx.clock.now()).await?;
-            let kid = ring.rotate(ctx.store.as_ref(), alg, ctx.clock.now()).await?;
+            let kid = ring
+                .rotate(ctx.store.as_ref(), alg, ctx.clock.now())
+                .await?;
             ctx.print(&serde_json::json!({ "alg": alg.as_str(), "active_kid": kid }), || {
                 format!("{alg} now signs with {kid}; the previous key stays published until its tokens expire")
             });

@@ -125,10 +125,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             });
             Ok(())
         }
-        Command::Client(command) => client::run(&Context::open(settings, cli.json).await?, command).await,
-        Command::User(command) => user::run(&Context::open(settings, cli.json).await?, command).await,
-        Command::Scope(command) => scope::run(&Context::open(settings, cli.json).await?, command).await,
-        Command::Keys(command) => keys::run(&Context::open(settings, cli.json).await?, command).await,
+        Command::Client(command) => {
+            client::run(&Context::open(settings, cli.json).await?, command).await
+        }
+        Command::User(command) => {
+            user::run(&Context::open(settings, cli.json).await?, command).await
+        }
+        Command::Scope(command) => {
+            scope::run(&Context::open(settings, cli.json).await?, command).await
+        }
+        Command::Keys(command) => {
+            keys::run(&Context::open(settings, cli.json).await?, command).await
+        }
     }
 }
 
@@ -139,7 +147,9 @@ pub fn read_password_stdin() -> Result<SecretString, CliError> {
     std::io::stdin()
         .take(64 * 1024)
         .read_to_string(&mut raw)
-        .map_err(|e| CliError::Invalid(format!("cannot read the password from standard input: {e}")))?;
+        .map_err(|e| {
+            CliError::Invalid(format!("cannot read the password from standard input: {e}"))
+        })?;
     let trimmed = raw
         .strip_suffix("\r\n")
         .or_else(|| raw.strip_suffix('\n'))

@@ -44,7 +44,9 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             }
             let description = description.trim().to_owned();
             if description.is_empty() || description.chars().count() > 200 {
-                return Err(CliError::Invalid("the description must be 1-200 characters".into()));
+                return Err(CliError::Invalid(
+                    "the description must be 1-200 characters".into(),
+                ));
             }
             let scope = Scope {
                 name,
@@ -76,7 +78,10 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             ctx.print(&views, || {
                 let mut text = format!("{:<24} {:<8} {}\n", "SCOPE", "BUILTIN", "DESCRIPTION");
                 for s in &scopes {
-                    text.push_str(&format!("{:<24} {:<8} {}\n", s.name, s.builtin, s.description));
+                    text.push_str(&format!(
+                        "{:<24} {:<8} {}\n",
+                        s.name, s.builtin, s.description
+                    ));
                 }
                 text
             });
@@ -87,7 +92,9 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             match scopes.iter().find(|s| s.name == name) {
                 None => return Err(CliError::Invalid(format!("no scope named '{name}'"))),
                 Some(s) if s.builtin => {
-                    return Err(CliError::Invalid(format!("'{name}' is an OIDC scope and cannot be deleted")));
+                    return Err(CliError::Invalid(format!(
+                        "'{name}' is an OIDC scope and cannot be deleted"
+                    )));
                 }
                 Some(_) => {}
             }
@@ -108,7 +115,9 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             if !ctx.store.delete_scope(&name).await? {
                 return Err(CliError::Invalid(format!("no scope named '{name}'")));
             }
-            ctx.print(&serde_json::json!({ "deleted": name }), || format!("deleted scope {name}"));
+            ctx.print(&serde_json::json!({ "deleted": name }), || {
+                format!("deleted scope {name}")
+            });
             Ok(())
         }
     }

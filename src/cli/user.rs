@@ -128,16 +128,22 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
     let now = ctx.clock.now();
     match command {
         UserCommand::Create(args) => {
-            let username = normalize_username(&args.username).map_err(|e| CliError::Invalid(e.0))?;
+            let username =
+                normalize_username(&args.username).map_err(|e| CliError::Invalid(e.0))?;
             let email = args
                 .email
                 .as_deref()
                 .map(check_email)
                 .transpose()
                 .map_err(|e| CliError::Invalid(e.0))?;
-            let name = args.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+            let name = args
+                .name
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty());
             if ctx.store.find_user_by_username(&username).await?.is_some() {
-                return Err(CliError::Invalid(format!("the username '{username}' is taken")));
+                return Err(CliError::Invalid(format!(
+                    "the username '{username}' is taken"
+                )));
             }
             let password_hash = hash(read_password_stdin()?).await?;
             let user = User {
@@ -159,7 +165,10 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
             let users = ctx.store.list_users().await?;
             let views: Vec<UserView> = users.iter().map(UserView::from).collect();
             ctx.print(&views, || {
-                let mut text = format!("{:<24} {:<24} {:<30} {}\n", "USER_ID", "USERNAME", "EMAIL", "DISABLED");
+                let mut text = format!(
+                    "{:<24} {:<24} {:<30} {}\n",
+                    "USER_ID", "USERNAME", "EMAIL", "DISABLED"
+                );
                 for u in &users {
                     text.push_str(&format!(
                         "{:<24} {:<24} {:<30} {}\n",
@@ -181,12 +190,17 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         UserCommand::SetPassword { username, .. } => {
             let user = find(ctx, &username).await?;
             let password_hash = hash(read_password_stdin()?).await?;
-            if !ctx.store.set_user_password(&user.user_id, &password_hash, now).await? {
+            if !ctx
+                .store
+                .set_user_password(&user.user_id, &password_hash, now)
+                .await?
+            {
                 return Err(gone(&user.user_id));
             }
-            ctx.print(&serde_json::json!({ "username": user.username, "password_changed": true }), || {
-                format!("password changed for {}", user.username)
-            });
+            ctx.print(
+                &serde_json::json!({ "username": user.username, "password_changed": true }),
+                || format!("password changed for {}", user.username),
+            );
             Ok(())
         }
         UserCommand::Disable { username } => set_disabled(ctx, &username, true, now).await,
@@ -204,13 +218,29 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
     }
 }
 
-async fn set_disabled(ctx: &Context, username: &str, disabled: bool, now: i64) -> Result<(), CliError> {
+async fn set_disabled(
+    ctx: &Context,
+    username: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<(), CliError> {
     let user = find(ctx, username).await?;
-    if !ctx.store.set_user_disabled(&user.user_id, disabled, now).await? {
+    if !ctx
+        .store
+        .set_user_disabled(&user.user_id, disabled, now)
+        .await?
+    {
         return Err(gone(&user.user_id));
     }
-    ctx.print(&serde_json::json!({ "username": user.username, "disabled": disabled }), || {
-        format!("{} {}", if disabled { "disabled" } else { "enabled" }, user.username)
-    });
+    ctx.print(
+        &serde_json::json!({ "username": user.username, "disabled": disabled }),
+        || {
+            format!(
+                "{} {}",
+                if disabled { "disabled" } else { "enabled" },
+                user.username
+            )
+        },
+    );
     Ok(())
 }

@@ -155,9 +155,12 @@ impl RedirectUri {
     pub fn parse(raw: &str) -> Result<Self, ClientError> {
         let bad = |why: &str| ClientError(format!("redirect URI '{raw}' {why}"));
         if raw.len() > 2000 {
-            return Err(ClientError("redirect URI is longer than 2000 characters".into()));
+            return Err(ClientError(
+                "redirect URI is longer than 2000 characters".into(),
+            ));
         }
-        let url = url::Url::parse(raw).map_err(|e| bad(&format!("is not an absolute URI ({e})")))?;
+        let url =
+            url::Url::parse(raw).map_err(|e| bad(&format!("is not an absolute URI ({e})")))?;
         if url.fragment().is_some() || raw.contains('#') {
             return Err(bad("must not contain a fragment (RFC 6749 §3.1.2)"));
         }
@@ -193,7 +196,8 @@ impl RedirectUri {
         if self.0 == presented {
             return true;
         }
-        let (Ok(registered), Ok(presented)) = (url::Url::parse(&self.0), url::Url::parse(presented))
+        let (Ok(registered), Ok(presented)) =
+            (url::Url::parse(&self.0), url::Url::parse(presented))
         else {
             return false;
         };
@@ -298,7 +302,11 @@ pub struct ClientSpec {
 
 impl Client {
     /// Check a spec against the registration rules and build the client (without a secret).
-    pub fn from_spec(client_id: ClientId, spec: &ClientSpec, now: i64) -> Result<Self, ClientError> {
+    pub fn from_spec(
+        client_id: ClientId,
+        spec: &ClientSpec,
+        now: i64,
+    ) -> Result<Self, ClientError> {
         let client_name = spec.client_name.trim().to_owned();
         if client_name.is_empty() || client_name.chars().count() > 200 {
             return Err(ClientError("client name must be 1-200 characters".into()));
@@ -312,11 +320,13 @@ impl Client {
             .map(|g| g.parse())
             .collect::<Result<Vec<GrantType>, _>>()?;
         if grant_types.is_empty() {
-            grant_types.push(if redirect_uris.is_empty() && auth_method.is_confidential() {
-                GrantType::ClientCredentials
-            } else {
-                GrantType::AuthorizationCode
-            });
+            grant_types.push(
+                if redirect_uris.is_empty() && auth_method.is_confidential() {
+                    GrantType::ClientCredentials
+                } else {
+                    GrantType::AuthorizationCode
+                },
+            );
         }
         grant_types.sort();
         grant_types.dedup();
@@ -329,7 +339,8 @@ impl Client {
         }
         if !auth_method.is_confidential() && grant_types.contains(&GrantType::ClientCredentials) {
             return Err(ClientError(
-                "a public client (auth method none) cannot use client_credentials (RFC 6749 §4.4)".into(),
+                "a public client (auth method none) cannot use client_credentials (RFC 6749 §4.4)"
+                    .into(),
             ));
         }
         if grant_types == [GrantType::RefreshToken] {
@@ -363,13 +374,21 @@ impl Client {
     pub fn to_spec(&self) -> ClientSpec {
         ClientSpec {
             client_name: self.client_name.clone(),
-            redirect_uris: self.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect(),
+            redirect_uris: self
+                .redirect_uris
+                .iter()
+                .map(|u| u.as_str().to_owned())
+                .collect(),
             post_logout_redirect_uris: self
                 .post_logout_redirect_uris
                 .iter()
                 .map(|u| u.as_str().to_owned())
                 .collect(),
-            grant_types: self.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
+            grant_types: self
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
             scope: self.scopes.to_string(),
             auth_method: self.auth_method.as_str().to_owned(),
             allow_no_pkce: !self.require_pkce,

@@ -68,8 +68,10 @@ pub fn verify_password(password: &SecretString, stored: Option<&str>) -> bool {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        hash_password(&SecretString::from("dummy password for unknown users".to_owned()))
-            .unwrap_or_default()
+        hash_password(&SecretString::from(
+            "dummy password for unknown users".to_owned(),
+        ))
+        .unwrap_or_default()
     })
 }
 
@@ -91,13 +93,19 @@ mod tests {
 
     #[test]
     fn unknown_users_never_verify() {
-        assert!(!verify_password(&secret("dummy password for unknown users"), None));
+        assert!(!verify_password(
+            &secret("dummy password for unknown users"),
+            None
+        ));
     }
 
     #[test]
     fn policy_refuses_empty_and_huge_passwords() {
         assert_eq!(hash_password(&secret("")), Err(PasswordError::TooShort));
-        assert_eq!(hash_password(&secret("short")), Err(PasswordError::TooShort));
+        assert_eq!(
+            hash_password(&secret("short")),
+            Err(PasswordError::TooShort)
+        );
         assert_eq!(
             hash_password(&secret(&"x".repeat(MAX_PASSWORD_BYTES + 1))),
             Err(PasswordError::TooLong)

@@ -41,7 +41,9 @@ pub fn normalize_username(raw: &str) -> Result<String, UserError> {
     let username = raw.trim().to_lowercase();
     let ok = !username.is_empty()
         && username.chars().count() <= 64
-        && username.chars().all(|c| !c.is_whitespace() && !c.is_control());
+        && username
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control());
     if !ok {
         return Err(UserError(
             "username must be 1-64 characters with no spaces or control characters".into(),

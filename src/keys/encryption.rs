@@ -26,7 +26,9 @@ impl std::fmt::Debug for KeyEncryptionKey {
 
 /// A sealed key that would not open: a wrong secret, or a damaged record.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot decrypt signing key '{kid}': is the key-encryption secret the one it was stored with?")]
+#[error(
+    "cannot decrypt signing key '{kid}': is the key-encryption secret the one it was stored with?"
+)]
 pub struct DecryptError {
     /// The key that would not open.
     pub kid: String,
@@ -62,7 +64,9 @@ impl KeyEncryptionKey {
 
     /// Open a sealed key stored under `kid`.
     pub fn decrypt(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, DecryptError> {
-        let err = || DecryptError { kid: kid.to_owned() };
+        let err = || DecryptError {
+            kid: kid.to_owned(),
+        };
         if sealed.len() < NONCE_LEN {
             return Err(err());
         }
@@ -97,14 +101,20 @@ impl KeyEncryptionKey {
             }
         };
         Self::derive(&secret).map_err(|_| {
-            ConfigError::new(crate::config::KEY_SECRET, "cannot derive the encryption key")
+            ConfigError::new(
+                crate::config::KEY_SECRET,
+                "cannot derive the encryption key",
+            )
         })
     }
 }
 
 fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
     let raw = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(KEY_SECRET_FILE, format!("cannot read {}: {e}", path.display()))
+        ConfigError::new(
+            KEY_SECRET_FILE,
+            format!("cannot read {}: {e}", path.display()),
+        )
     })?;
     let secret = raw.trim().to_owned();
     check_secret_strength(&secret, KEY_SECRET_FILE)?;
@@ -132,7 +142,8 @@ fn create_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return read_secret_file(path),
         Err(e) => return Err(cannot(e)),
     };
-    file.write_all(format!("{secret}\n").as_bytes()).map_err(cannot)?;
+    file.write_all(format!("{secret}\n").as_bytes())
+        .map_err(cannot)?;
     file.sync_all().map_err(cannot)?;
     tracing::warn!(
         path = %path.display(),
@@ -161,7 +172,11 @@ mod tests {
     #[test]
     fn another_secret_cannot_open_it() {
         let sealed = kek("first secret, long enough to be real").encrypt("k", b"data");
-        assert!(kek("second secret, long enough to be real").decrypt("k", &sealed).is_err());
+        assert!(
+            kek("second secret, long enough to be real")
+                .decrypt("k", &sealed)
+                .is_err()
+        );
         assert!(kek("x").decrypt("k", &[1, 2, 3]).is_err());
     }
 

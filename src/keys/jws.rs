@@ -19,7 +19,11 @@ struct Header<'a> {
 }
 
 /// Sign `claims` as a compact JWS (RFC 7515 §7.1) with header `{alg, typ, kid}`.
-pub fn sign_compact(key: &KeyMaterial, typ: &str, claims: &impl Serialize) -> Result<String, KeyMaterialError> {
+pub fn sign_compact(
+    key: &KeyMaterial,
+    typ: &str,
+    claims: &impl Serialize,
+) -> Result<String, KeyMaterialError> {
     let header = serde_json::to_vec(&Header {
         alg: key.alg.as_str(),
         typ,
@@ -61,7 +65,8 @@ mod tests {
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()));
             assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-            let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk.clone()).unwrap();
+            let jwk: jsonwebtoken::jwk::Jwk =
+                serde_json::from_value(key.public_jwk.clone()).unwrap();
             let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
             let mut validation = jsonwebtoken::Validation::new(header.alg);
             validation.validate_aud = false;
@@ -73,7 +78,15 @@ mod tests {
     #[test]
     fn a_tampered_token_does_not_verify() {
         let (key, _) = KeyMaterial::generate(SigningAlg::ES256).unwrap();
-        let token = sign_compact(&key, TYP_JWT, &Claims { sub: "a".into(), exp: 4_000_000_000 }).unwrap();
+        let token = sign_compact(
+            &key,
+            TYP_JWT,
+            &Claims {
+                sub: "a".into(),
+                exp: 4_000_000_000,
+            },
+        )
+        .unwrap();
         let forged = token.replacen('.', ".eyJzdWIiOiJtYWxsb3J5IiwiZXhwIjo0MDAwMDAwMDAwfQ.", 1);
         let forged: String = {
             let parts: Vec<&str> = forged.split('.').collect();

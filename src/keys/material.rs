@@ -108,8 +108,10 @@ impl KeyMaterial {
     pub fn generate(alg: SigningAlg) -> Result<(Self, Vec<u8>), KeyMaterialError> {
         let pkcs8 = match alg {
             SigningAlg::RS256 => {
-                let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(failed("generate an RSA key"))?;
-                let der: Pkcs8V1Der<'static> = pair.as_der().map_err(failed("encode the RSA key"))?;
+                let pair = RsaKeyPair::generate(KeySize::Rsa2048)
+                    .map_err(failed("generate an RSA key"))?;
+                let der: Pkcs8V1Der<'static> =
+                    pair.as_der().map_err(failed("encode the RSA key"))?;
                 der.as_ref().to_vec()
             }
             SigningAlg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
@@ -128,7 +130,8 @@ impl KeyMaterial {
 
     /// Parse a PKCS#8 private key of `alg`.
     pub fn from_pkcs8(alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, KeyMaterialError> {
-        let rejected = |e: aws_lc_rs::error::KeyRejected| KeyMaterialError(format!("{alg} key rejected: {e}"));
+        let rejected =
+            |e: aws_lc_rs::error::KeyRejected| KeyMaterialError(format!("{alg} key rejected: {e}"));
         let (signer, thumbprint_members, extra) = match alg {
             SigningAlg::RS256 => {
                 let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(rejected)?;
@@ -136,7 +139,11 @@ impl KeyMaterial {
                 let (n, e) = (b64(&public.n), b64(&public.e));
                 // RFC 7638 §3.2: required members in lexicographic order.
                 let members = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-                (Signer::Rsa(pair), members, json!({"kty": "RSA", "n": n, "e": e}))
+                (
+                    Signer::Rsa(pair),
+                    members,
+                    json!({"kty": "RSA", "n": n, "e": e}),
+                )
             }
             SigningAlg::ES256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
@@ -144,7 +151,9 @@ impl KeyMaterial {
                 // Uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
                 let point = pair.public_key().as_ref();
                 if point.len() != 65 {
-                    return Err(KeyMaterialError("unexpected P-256 public key encoding".into()));
+                    return Err(KeyMaterialError(
+                        "unexpected P-256 public key encoding".into(),
+                    ));
                 }
                 let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
                 let members = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
@@ -185,8 +194,13 @@ impl KeyMaterial {
         match &self.signer {
             Signer::Rsa(pair) => {
                 let mut signature = vec![0u8; pair.public_modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &rand::SystemRandom::new(), message, &mut signature)
-                    .map_err(failed("sign with RS256"))?;
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &rand::SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(failed("sign with RS256"))?;
                 Ok(signature)
             }
             Signer::Ecdsa(pair) => pair
@@ -220,6 +234,9 @@ mod tests {
         // RFC 7638 §3.1's example RSA key and its thumbprint.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
         let members = format!(r#"{{"e":"AQAB","kty":"RSA","n":"{n}"}}"#);
-        assert_eq!(jwk_thumbprint(&members), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk_thumbprint(&members),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

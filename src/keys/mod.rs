@@ -127,7 +127,12 @@ impl KeyRing {
     }
 
     /// Generate a key off the async runtime and seal it for storage.
-    async fn generate(&self, alg: SigningAlg, state: KeyState, now: UnixTime) -> Result<SigningKeyRecord, KeyError> {
+    async fn generate(
+        &self,
+        alg: SigningAlg,
+        state: KeyState,
+        now: UnixTime,
+    ) -> Result<SigningKeyRecord, KeyError> {
         let (material, pkcs8) = tokio::task::spawn_blocking(move || KeyMaterial::generate(alg))
             .await
             .map_err(|_| KeyError::Interrupted)??;
@@ -146,7 +151,12 @@ impl KeyRing {
     /// Make sure `alg` has an active key and a published next key; create what is missing.
     /// Returns the kids created. Safe when several instances start at once: the store refuses a
     /// second active (or next) key per algorithm, and the loser simply uses the winner's.
-    pub async fn ensure(&self, store: &dyn Store, alg: SigningAlg, now: UnixTime) -> Result<Vec<String>, KeyError> {
+    pub async fn ensure(
+        &self,
+        store: &dyn Store,
+        alg: SigningAlg,
+        now: UnixTime,
+    ) -> Result<Vec<String>, KeyError> {
         let records = store.list_signing_keys().await?;
         let has = |state: KeyState| {
             records
@@ -171,13 +181,21 @@ impl KeyRing {
     /// Rotate `alg`: the next key (published since the last rotation) starts signing, the active key
     /// retires (still published until its tokens expire), and a new next key is published.
     /// Returns the kid that became active.
-    pub async fn rotate(&self, store: &dyn Store, alg: SigningAlg, now: UnixTime) -> Result<String, KeyError> {
+    pub async fn rotate(
+        &self,
+        store: &dyn Store,
+        alg: SigningAlg,
+        now: UnixTime,
+    ) -> Result<String, KeyError> {
         self.ensure(store, alg, now).await?;
         let new_next = self.generate(alg, KeyState::Next, now).await?;
         store
             .rotate_signing_keys(&new_next, now)
             .await?
-            .ok_or_else(|| StoreError::Conflict("another rotation ran at the same time; try again".into()).into())
+            .ok_or_else(|| {
+                StoreError::Conflict("another rotation ran at the same time; try again".into())
+                    .into()
+            })
     }
 
     /// Re-read the keys every `interval`, so rotations made by another process take effect here.

@@ -128,13 +128,14 @@ impl Store for PostgresStore {
         secret_hash: &TokenHash,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")
-                .bind(secret_hash.0.as_slice())
-                .bind(now)
-                .bind(client_id.as_str())
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3",
+        )
+        .bind(secret_hash.0.as_slice())
+        .bind(now)
+        .bind(client_id.as_str())
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -226,12 +227,13 @@ impl Store for PostgresStore {
         disabled: bool,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE user_id = $3")
-            .bind(disabled)
-            .bind(now)
-            .bind(user_id.as_str())
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE user_id = $3")
+                .bind(disabled)
+                .bind(now)
+                .bind(user_id.as_str())
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -346,7 +348,9 @@ impl Store for PostgresStore {
         .bind(new_next.created_at)
         .execute(&mut *tx)
         .await
-        .map_err(conflict_as(|| "another rotation ran at the same time; try again".to_owned()))?;
+        .map_err(conflict_as(|| {
+            "another rotation ran at the same time; try again".to_owned()
+        }))?;
         tx.commit().await?;
         Ok(Some(promoted))
     }

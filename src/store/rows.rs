@@ -94,7 +94,9 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|_| corrupt("redirect URIs", &id))
         };
         let secret_hash = match row.secret_hash {
-            Some(bytes) => Some(TokenHash::from_slice(&bytes).ok_or_else(|| corrupt("secret hash", &id))?),
+            Some(bytes) => {
+                Some(TokenHash::from_slice(&bytes).ok_or_else(|| corrupt("secret hash", &id))?)
+            }
             None => None,
         };
         Ok(Client {

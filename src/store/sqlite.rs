@@ -368,7 +368,9 @@ impl Store for SqliteStore {
         .bind(new_next.created_at)
         .execute(&mut *tx)
         .await
-        .map_err(conflict_as(|| "another rotation ran at the same time; try again".to_owned()))?;
+        .map_err(conflict_as(|| {
+            "another rotation ran at the same time; try again".to_owned()
+        }))?;
         tx.commit().await?;
         Ok(Some(promoted))
     }

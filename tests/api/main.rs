@@ -1,1 +1,10 @@
+//! The one integration-test binary: every test runs on SQLite, and on PostgreSQL when
+//! `LATCHKEY_TEST_DATABASE_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
+mod discovery;
+mod health;
+mod helpers;
+mod jwks;
+mod store;

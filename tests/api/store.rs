@@ -1,0 +1,347 @@
+//! The Store contract: the same suite against every backend.
+
+use latchkey::clock::{Clock, FixedClock};
+use latchkey::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
+use latchkey::domain::scope::Scope;
+use latchkey::domain::user::{User, UserId};
+use latchkey::keys::{KeyEncryptionKey, KeyRing, SigningAlg};
+use latchkey::store::{KeyState, StoreError};
+use secrecy::SecretString;
+
+use crate::helpers::{Backend, TEST_SECRET, TestDb};
+
+crate::backend_tests!(
+    a_client_round_trips_and_its_id_is_unique,
+    a_client_can_be_updated_and_deleted,
+    a_duplicate_username_is_rejected,
+    users_can_be_disabled_re_passworded_and_deleted,
+    the_oidc_scopes_exist_and_custom_scopes_round_trip,
+    signing_keys_are_stored_encrypted_and_round_trip,
+    rotation_promotes_next_retires_active_and_publishes_a_new_next,
+    retired_keys_leave_the_jwks_after_their_tokens_expire,
+    migrations_can_run_twice,
+);
+
+fn web_client(now: i64) -> Client {
+    let spec = ClientSpec {
+        client_name: "Web app".into(),
+        redirect_uris: vec![
+            "https://app.example.com/cb".into(),
+            "http://127.0.0.1/cb".into(),
+        ],
+        post_logout_redirect_uris: vec!["https://app.example.com/bye".into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: "openid email".into(),
+        auth_method: "client_secret_post".into(),
+        skip_consent: true,
+        ..ClientSpec::default()
+    };
+    let mut client = Client::from_spec(ClientId::generate(), &spec, now).unwrap();
+    client.secret_hash = Some(ClientSecret::generate().hash());
+    client
+}
+
+fn user(username: &str, now: i64) -> User {
+    User {
+        user_id: UserId::generate(),
+        username: username.into(),
+        email: Some(format!("{username}@example.com")),
+        email_verified: true,
+        name: Some("Test User".into()),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn a_client_round_trips_and_its_id_is_unique(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let client = web_client(1_000);
+    store.create_client(&client).await.unwrap();
+    let found = store
+        .find_client(client.client_id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, client);
+    assert!(store.find_client("nobody").await.unwrap().is_none());
+    let err = store.create_client(&client).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.list_clients().await.unwrap(), vec![client]);
+}
+
+async fn a_client_can_be_updated_and_deleted(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let mut client = web_client(1_000);
+    store.create_client(&client).await.unwrap();
+    client.client_name = "Renamed".into();
+    client.skip_consent = false;
+    client.updated_at = 2_000;
+    assert!(store.update_client(&client).await.unwrap());
+    assert_eq!(
+        store
+            .find_client(client.client_id.as_str())
+            .await
+            .unwrap()
+            .unwrap(),
+        client
+    );
+
+    let secret = ClientSecret::generate();
+    assert!(
+        store
+            .set_client_secret(&client.client_id, &secret.hash(), 3_000)
+            .await
+            .unwrap()
+    );
+    let found = store
+        .find_client(client.client_id.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.secret_matches(secret.expose()));
+
+    assert!(
+        store
+            .delete_client(client.client_id.as_str())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_client(client.client_id.as_str())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .find_client(client.client_id.as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let ghost = web_client(1_000);
+    assert!(!store.update_client(&ghost).await.unwrap());
+}
+
+async fn a_duplicate_username_is_rejected(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let alice = user("alice", 1_000);
+    store.create_user(&alice).await.unwrap();
+    let err = store.create_user(&user("alice", 1_001)).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("alice")),
+        "{err:?}"
+    );
+    assert_eq!(store.list_users().await.unwrap(), vec![alice.clone()]);
+    assert_eq!(
+        store.find_user_by_username("alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.find_user(alice.user_id.as_str()).await.unwrap(),
+        Some(alice)
+    );
+}
+
+async fn users_can_be_disabled_re_passworded_and_deleted(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let bob = user("bob", 1_000);
+    store.create_user(&bob).await.unwrap();
+    assert!(
+        store
+            .set_user_disabled(&bob.user_id, true, 2_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_user_password(&bob.user_id, "$argon2id$new", 2_001)
+            .await
+            .unwrap()
+    );
+    let found = store.find_user_by_username("bob").await.unwrap().unwrap();
+    assert!(found.disabled);
+    assert_eq!(found.password_hash, "$argon2id$new");
+    assert_eq!(found.updated_at, 2_001);
+    assert!(store.delete_user(&bob.user_id).await.unwrap());
+    assert!(!store.delete_user(&bob.user_id).await.unwrap());
+    assert!(
+        !store
+            .set_user_disabled(&bob.user_id, false, 3_000)
+            .await
+            .unwrap()
+    );
+}
+
+async fn the_oidc_scopes_exist_and_custom_scopes_round_trip(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let names = |scopes: Vec<Scope>| scopes.into_iter().map(|s| s.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_scopes().await.unwrap()),
+        vec!["email", "offline_access", "openid", "profile"]
+    );
+    let orders = Scope {
+        name: "orders:read".into(),
+        description: "Read your orders".into(),
+        builtin: false,
+        created_at: 1_000,
+    };
+    store.create_scope(&orders).await.unwrap();
+    assert!(matches!(
+        store.create_scope(&orders).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.list_scopes().await.unwrap().contains(&orders));
+    assert!(
+        !store.delete_scope("openid").await.unwrap(),
+        "builtin scopes stay"
+    );
+    assert!(store.delete_scope("orders:read").await.unwrap());
+    assert!(!store.delete_scope("orders:read").await.unwrap());
+}
+
+fn key_ring() -> KeyRing {
+    KeyRing::new(
+        KeyEncryptionKey::derive(&SecretString::from(TEST_SECRET.to_owned())).unwrap(),
+        600,
+    )
+}
+
+async fn signing_keys_are_stored_encrypted_and_round_trip(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let ring = key_ring();
+    let created = ring
+        .ensure(store.as_ref(), SigningAlg::RS256, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 2, "an active and a next key");
+    assert!(
+        ring.ensure(store.as_ref(), SigningAlg::RS256, 1_001)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let records = store.list_signing_keys().await.unwrap();
+    let active = records
+        .iter()
+        .find(|r| r.state == KeyState::Active)
+        .unwrap();
+    // PKCS#8 DER starts with a SEQUENCE tag (0x30); the stored bytes are sealed instead.
+    assert!(active.private_key.len() > 1_000);
+    assert!(!active.public_jwk.contains("\"d\""));
+    let kek = KeyEncryptionKey::derive(&SecretString::from(TEST_SECRET.to_owned())).unwrap();
+    let pkcs8 = kek.decrypt(&active.kid, &active.private_key).unwrap();
+    assert_eq!(pkcs8[0], 0x30);
+    assert_ne!(
+        active.private_key[..pkcs8.len().min(64)],
+        pkcs8[..pkcs8.len().min(64)]
+    );
+
+    ring.refresh(store.as_ref(), 1_000).await.unwrap();
+    assert_eq!(ring.signing_key(SigningAlg::RS256).unwrap().kid, active.kid);
+
+    let stranger = KeyRing::new(
+        KeyEncryptionKey::derive(&SecretString::from(
+            "another secret, also long enough!!".to_owned(),
+        ))
+        .unwrap(),
+        600,
+    );
+    let err = stranger.refresh(store.as_ref(), 1_000).await.unwrap_err();
+    assert!(err.to_string().contains("cannot decrypt"), "{err}");
+}
+
+async fn rotation_promotes_next_retires_active_and_publishes_a_new_next(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let ring = key_ring();
+    ring.ensure(store.as_ref(), SigningAlg::RS256, 1_000)
+        .await
+        .unwrap();
+    let before = store.list_signing_keys().await.unwrap();
+    let old_active = before
+        .iter()
+        .find(|r| r.state == KeyState::Active)
+        .unwrap()
+        .kid
+        .clone();
+    let old_next = before
+        .iter()
+        .find(|r| r.state == KeyState::Next)
+        .unwrap()
+        .kid
+        .clone();
+
+    let promoted = ring
+        .rotate(store.as_ref(), SigningAlg::RS256, 2_000)
+        .await
+        .unwrap();
+    assert_eq!(promoted, old_next, "the pre-published key starts signing");
+
+    let after = store.list_signing_keys().await.unwrap();
+    assert_eq!(after.len(), 3);
+    let state_of = |kid: &str| after.iter().find(|r| r.kid == kid).unwrap().state;
+    assert_eq!(state_of(&old_active), KeyState::Retired);
+    assert_eq!(state_of(&old_next), KeyState::Active);
+    assert_eq!(
+        after.iter().filter(|r| r.state == KeyState::Next).count(),
+        1
+    );
+
+    ring.refresh(store.as_ref(), 2_000).await.unwrap();
+    assert_eq!(ring.signing_key(SigningAlg::RS256).unwrap().kid, old_next);
+    assert!(
+        ring.verification_key(&old_active).is_some(),
+        "the retired key still verifies"
+    );
+    let jwks: serde_json::Value = serde_json::from_str(&ring.jwks()).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
+}
+
+async fn retired_keys_leave_the_jwks_after_their_tokens_expire(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let ring = key_ring();
+    let clock = FixedClock::new(10_000);
+    ring.ensure(store.as_ref(), SigningAlg::RS256, clock.now())
+        .await
+        .unwrap();
+    let retired = ring
+        .rotate(store.as_ref(), SigningAlg::RS256, clock.now())
+        .await
+        .unwrap();
+    let retired = store
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.state == KeyState::Retired)
+        .map(|r| r.kid)
+        .unwrap_or(retired);
+    clock.advance(599);
+    ring.refresh(store.as_ref(), clock.now()).await.unwrap();
+    assert!(ring.verification_key(&retired).is_some());
+    clock.advance(1);
+    ring.refresh(store.as_ref(), clock.now()).await.unwrap();
+    assert!(
+        ring.verification_key(&retired).is_none(),
+        "retention (600 s) is over"
+    );
+    assert!(!ring.jwks().contains(&retired));
+}
+
+async fn migrations_can_run_twice(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+}
