@@ -5,16 +5,22 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::endpoints::{discovery, health, jwks};
+use crate::endpoints::login::{LoginThrottle, PasswordSlots};
+use crate::endpoints::session::StoreSessions;
+use crate::endpoints::{
+    authorize, consent, discovery, health, jwks, login, logout, page, token, userinfo,
+};
 use crate::keys::{KeyEncryptionKey, KeyError, KeyRing, SigningAlg};
 use crate::store::{self, Store, StoreError};
 
@@ -24,6 +30,20 @@ pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 pub const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 /// The `jwks_uri` (RFC 7517 §5).
 pub const JWKS_PATH: &str = "/jwks";
+/// RFC 6749 §3.1 authorization endpoint.
+pub const AUTHORIZE_PATH: &str = "/authorize";
+/// RFC 6749 §3.2 token endpoint.
+pub const TOKEN_PATH: &str = "/token";
+/// OIDC Core §5.3 UserInfo endpoint.
+pub const USERINFO_PATH: &str = "/userinfo";
+/// OIDC RP-Initiated Logout §2 end-session endpoint.
+pub const END_SESSION_PATH: &str = "/end_session";
+/// The sign-in page.
+pub const LOGIN_PATH: &str = "/login";
+/// The consent page.
+pub const CONSENT_PATH: &str = "/consent";
+/// The pages' stylesheet.
+pub const STYLESHEET_PATH: &str = "/static/style.css";
 /// Liveness.
 pub const HEALTHZ_PATH: &str = "/healthz";
 /// Readiness: the store answers and keys are loaded.
@@ -47,6 +67,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The discovery document, serialised once.
     pub metadata: Arc<str>,
+    /// Failed sign-in counters.
+    pub login_throttle: Arc<LoginThrottle>,
+    /// Bounded argon2 work.
+    pub passwords: Arc<PasswordSlots>,
 }
 
 /// Why the server could not start.
@@ -77,7 +101,7 @@ impl AppState {
         let kek = KeyEncryptionKey::load(&settings.key_secret)?;
         let store = store::connect(&settings).await?;
         store.migrate().await?;
-        let keys = Arc::new(KeyRing::new(kek, settings.lifetimes.key_retention()));
+        let keys = Arc::new(KeyRing::new(kek, settings.key_retention()));
         for kid in keys
             .ensure(store.as_ref(), SigningAlg::RS256, clock.now())
             .await?
@@ -92,6 +116,10 @@ impl AppState {
             settings: Arc::new(settings),
             clock,
             metadata,
+            login_throttle: Arc::new(LoginThrottle::default()),
+            passwords: Arc::new(PasswordSlots::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            )),
         })
     }
 }
@@ -110,12 +138,45 @@ impl MakeRequestId for RandomRequestId {
 /// THE route table, with its layers.
 pub fn router(state: AppState) -> Router {
     let https = state.settings.issuer.is_https();
+    let sessions =
+        SessionManagerLayer::new(StoreSessions::new(state.store.clone(), state.clock.clone()))
+            .with_name("latchkey_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(https)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+                state.settings.lifetimes.session,
+            )));
+    // Pages that use the browser session; the API endpoints never touch it.
+    let pages = Router::new()
+        .route(
+            AUTHORIZE_PATH,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(LOGIN_PATH, get(login::login_page).post(login::login_submit))
+        .route(
+            CONSENT_PATH,
+            get(consent::consent_page).post(consent::consent_submit),
+        )
+        .route(
+            END_SESSION_PATH,
+            get(logout::end_session_get).post(logout::end_session_post),
+        )
+        .layer(sessions);
     let mut app = Router::new()
         .route(OPENID_CONFIGURATION_PATH, get(discovery::metadata))
         .route(OAUTH_METADATA_PATH, get(discovery::metadata))
         .route(JWKS_PATH, get(jwks::jwks))
+        .route(TOKEN_PATH, post(token::token))
+        .route(
+            USERINFO_PATH,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .route(STYLESHEET_PATH, get(page::stylesheet))
         .route(HEALTHZ_PATH, get(health::healthz))
         .route(READYZ_PATH, get(health::readyz))
+        .merge(pages)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     app = security_headers(app);
@@ -161,9 +222,12 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
         state.clock.clone(),
         state.settings.key_refresh_interval,
     );
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let result = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     refresh.abort();
     result
 }

@@ -65,6 +65,10 @@ pub struct Config {
     #[arg(long, env = "LATCHKEY_ACCESS_TOKEN_TTL", default_value = "10m", value_parser = parse_duration, global = true)]
     pub access_token_ttl: Duration,
 
+    /// The `aud` of access tokens (RFC 9068 §3 default resource); defaults to the issuer.
+    #[arg(long, env = "LATCHKEY_ACCESS_TOKEN_AUDIENCE", global = true)]
+    pub access_token_audience: Option<String>,
+
     /// Lifetime of ID tokens.
     #[arg(long, env = "LATCHKEY_ID_TOKEN_TTL", default_value = "10m", value_parser = parse_duration, global = true)]
     pub id_token_ttl: Duration,
@@ -239,11 +243,22 @@ impl Lifetimes {
     }
 }
 
+impl Settings {
+    /// How long a retired key stays published: its tokens' lifetime, plus the refresh interval during
+    /// which another instance may still sign with it before it sees the rotation.
+    pub fn key_retention(&self) -> i64 {
+        let refresh = i64::try_from(self.key_refresh_interval.as_secs()).unwrap_or(i64::MAX);
+        self.lifetimes.key_retention().saturating_add(refresh)
+    }
+}
+
 /// The validated configuration the server and the CLI run with.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The issuer identifier.
     pub issuer: Issuer,
+    /// The `aud` of access tokens.
+    pub access_token_audience: String,
     /// The listen address.
     pub bind: SocketAddr,
     /// The database URL (may hold a password, so it is secret).
@@ -321,7 +336,18 @@ impl Config {
                 "must be greater than zero",
             ));
         }
+        let access_token_audience = match self.access_token_audience.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(ConfigError::new(
+                    "--access-token-audience (LATCHKEY_ACCESS_TOKEN_AUDIENCE)",
+                    "must not be empty",
+                ));
+            }
+            Some(audience) => audience.to_owned(),
+            None => issuer.as_str().to_owned(),
+        };
         Ok(Settings {
+            access_token_audience,
             issuer,
             bind: self.bind,
             database_url: self.database_url.clone(),

@@ -43,6 +43,10 @@ pub enum ErrorCode {
     ConsentRequired,
     /// OIDC Core §3.1.2.6: `prompt=none` and the user must interact.
     InteractionRequired,
+    /// OIDC Core §3.1.2.6: the `request` parameter is not supported.
+    RequestNotSupported,
+    /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
+    RequestUriNotSupported,
 }
 
 impl ErrorCode {
@@ -65,6 +69,8 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 
@@ -149,6 +155,14 @@ impl OAuthError {
         Self::new(ErrorCode::InvalidToken, description).bearer()
     }
 
+    /// RFC 6750 §3.1: a request without a token gets a bare `Bearer` challenge and no error code.
+    pub fn missing_bearer() -> Self {
+        Self {
+            description: None,
+            ..Self::invalid_token("")
+        }
+    }
+
     /// Switch the 401 challenge to RFC 6750 §3 `Bearer`.
     pub fn bearer(mut self) -> Self {
         self.challenge = Challenge::Bearer;
@@ -178,6 +192,11 @@ impl OAuthError {
         Some(match self.challenge {
             Challenge::Basic => r#"Basic realm="latchkey""#.to_owned(),
             // RFC 6750 §3: a request without any token gets a bare challenge; otherwise the code.
+            Challenge::Bearer
+                if self.code == ErrorCode::InvalidToken && self.description.is_none() =>
+            {
+                r#"Bearer realm="latchkey""#.to_owned()
+            }
             Challenge::Bearer => {
                 let mut value = r#"Bearer realm="latchkey""#.to_owned();
                 value.push_str(&format!(r#", error="{}""#, self.code));
@@ -234,6 +253,100 @@ impl IntoResponse for OAuthError {
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// An error shown to a person as an HTML page (never a redirect): a bad client or redirect URI at
+/// `/authorize`, a failed CSRF check, an unavailable store.
+#[derive(Debug, Clone)]
+pub struct PageError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Heading.
+    pub title: &'static str,
+    /// What happened and what to do, safe to show.
+    pub message: String,
+    /// Seconds to wait before retrying (429/503).
+    pub retry_after: Option<u64>,
+}
+
+impl PageError {
+    /// 400 with a message.
+    pub fn bad_request(title: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            title,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 403: a failed CSRF check.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            title: "Request refused",
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: too many attempts.
+    pub fn too_many(message: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            title: "Too many attempts",
+            message: message.into(),
+            retry_after: Some(retry_after),
+        }
+    }
+
+    /// 503: the store is unreachable; log the cause first.
+    pub fn unavailable() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Temporarily unavailable",
+            message:
+                "The sign-in service is temporarily unavailable. Please try again in a moment."
+                    .into(),
+            retry_after: Some(1),
+        }
+    }
+
+    /// 500; log the cause first.
+    pub fn internal() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Something went wrong",
+            message: "An internal error occurred. Please try again.".into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store operation failed");
+        match err {
+            StoreError::Unavailable(_) => Self::unavailable(),
+            _ => Self::internal(),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = crate::endpoints::page::ErrorPage {
+            title: self.title,
+            message: &self.message,
+        };
+        let mut response = crate::endpoints::page::render(self.status, &page);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

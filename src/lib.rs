@@ -9,3 +9,4 @@ pub mod endpoints;
 pub mod error;
 pub mod keys;
 pub mod store;
+pub mod tokens;

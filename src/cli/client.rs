@@ -238,7 +238,6 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
 
             #[derive(Serialize)]
             struct Created<'a> {
-                client_id: &'a str,
                 #[serde(skip_serializing_if = "Option::is_none")]
                 client_secret: Option<&'a str>,
                 #[serde(flatten)]
@@ -247,7 +246,6 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             let secret_value = secret.as_ref().map(ClientSecret::expose);
             ctx.print(
                 &Created {
-                    client_id: client.client_id.as_str(),
                     client_secret: secret_value,
                     client: ClientView::from(&client),
                 },

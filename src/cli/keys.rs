@@ -37,7 +37,7 @@ struct KeyView<'a> {
 
 /// Run a keys command.
 pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
-    let retention = ctx.settings.lifetimes.key_retention();
+    let retention = ctx.settings.key_retention();
     match command {
         KeysCommand::List => {
             let keys = ctx.store.list_signing_keys().await?;

@@ -99,16 +99,21 @@ impl Context {
 
     /// Print a value as JSON, or the text `human` builds.
     pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
-        if self.json {
+        use std::io::Write;
+        let text = if self.json {
             match serde_json::to_string_pretty(value) {
-                Ok(text) => println!("{text}"),
-                Err(err) => eprintln!("error: cannot encode output: {err}"),
+                Ok(text) => text,
+                Err(err) => {
+                    eprintln!("error: cannot encode output: {err}");
+                    return;
+                }
             }
         } else {
-            let text = human();
-            if !text.is_empty() {
-                println!("{}", text.trim_end());
-            }
+            human().trim_end().to_owned()
+        };
+        if !text.is_empty() {
+            // A closed pipe (`latchkey … | head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
     }
 }

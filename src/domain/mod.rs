@@ -1,7 +1,10 @@
 //! Plain protocol types and rules: no HTTP, no SQL, no clock reads.
 
+pub mod claims;
 pub mod client;
+pub mod grant;
 pub mod password;
+pub mod pkce;
 pub mod scope;
 pub mod secret;
 pub mod user;

@@ -1,5 +1,14 @@
 //! Everything that speaks HTTP: one file per endpoint.
 
+pub mod authorize;
+pub mod consent;
 pub mod discovery;
+pub mod extract;
 pub mod health;
 pub mod jwks;
+pub mod login;
+pub mod logout;
+pub mod page;
+pub mod session;
+pub mod token;
+pub mod userinfo;

@@ -29,6 +29,15 @@ impl SigningAlg {
     /// Every algorithm, in the order they are offered.
     pub const ALL: [SigningAlg; 3] = [Self::RS256, Self::ES256, Self::EdDSA];
 
+    /// The same algorithm as jsonwebtoken names it (for verification).
+    pub fn jwt_algorithm(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Self::RS256 => jsonwebtoken::Algorithm::RS256,
+            Self::ES256 => jsonwebtoken::Algorithm::ES256,
+            Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+        }
+    }
+
     /// The JOSE `alg` name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,6 +87,8 @@ pub struct KeyMaterial {
     pub kid: String,
     /// The public JWK (with `kid`, `alg`, `use`), as published in the JWKS.
     pub public_jwk: Value,
+    /// The public key, parsed once for verification through jsonwebtoken (aws-lc-rs backend).
+    pub decoding_key: jsonwebtoken::DecodingKey,
     signer: Signer,
 }
 
@@ -181,10 +192,15 @@ impl KeyMaterial {
             map.insert("alg".into(), json!(alg.as_str()));
             map.insert("kid".into(), json!(kid));
         }
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(public_jwk.clone())
+            .map_err(|e| KeyMaterialError(format!("cannot read back the public JWK: {e}")))?;
+        let decoding_key = jsonwebtoken::DecodingKey::from_jwk(&jwk)
+            .map_err(|e| KeyMaterialError(format!("cannot build the verification key: {e}")))?;
         Ok(Self {
             alg,
             kid,
             public_jwk,
+            decoding_key,
             signer,
         })
     }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 
 use crate::config::{DatabaseKind, Settings};
 use crate::domain::client::{Client, ClientId};
+use crate::domain::grant::{AuthorizationCode, Grant, Redemption};
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
@@ -160,8 +161,64 @@ pub trait Store: Send + Sync + 'static {
         new_next: &SigningKeyRecord,
         now: i64,
     ) -> Result<Option<String>, StoreError>;
+
+    /// Insert a new browser session; false (nothing written) if the id is taken.
+    async fn create_session(
+        &self,
+        id: &str,
+        data: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
+    /// Insert or replace a browser session.
+    async fn save_session(&self, id: &str, data: &[u8], expires_at: i64) -> Result<(), StoreError>;
+    /// A browser session that has not expired at `now`.
+    async fn load_session(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Delete a browser session.
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
+
+    /// The scopes `user_id` has consented to for `client_id` (space-delimited), if any.
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError>;
+    /// Record (replacing) the scopes `user_id` consented to for `client_id`.
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Store a new authorization code.
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Find a code by its hash (consumed or not).
+    async fn find_authorization_code(
+        &self,
+        code_hash: &TokenHash,
+    ) -> Result<Option<AuthorizationCode>, StoreError>;
+    /// Atomically consume the code (only if unconsumed) and record `grant` in the same transaction.
+    /// Of any number of concurrent calls for one code, exactly one gets `Redeemed`.
+    async fn redeem_authorization_code(
+        &self,
+        code_hash: &TokenHash,
+        grant: &Grant,
+        now: i64,
+    ) -> Result<Redemption, StoreError>;
+
+    /// Mark a grant revoked and record the revocation until `keep_until` (when its last token expires).
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+        keep_until: i64,
+    ) -> Result<(), StoreError>;
+    /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
+    async fn is_revoked(&self, jti: &str, grant_id: &str) -> Result<bool, StoreError>;
 }
 
+/// Browser sessions (tower-sessions records), consents, codes, grants and revocations.
 /// Connect to the database the settings name (the backend is chosen by the URL scheme).
 pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
     use secrecy::ExposeSecret;

@@ -1,6 +1,7 @@
 //! Row types shared by both backends, and their conversion to and from domain values.
 
 use crate::domain::client::{Client, ClientId, RedirectUri};
+use crate::domain::grant::AuthorizationCode;
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
@@ -209,4 +210,51 @@ where
     T: TryFrom<R, Error = StoreError>,
 {
     rows.into_iter().map(T::try_from).collect()
+}
+
+/// The authorization code columns.
+macro_rules! code_columns {
+    () => {
+        "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
+         auth_time, created_at, expires_at, consumed_at"
+    };
+}
+pub(crate) use code_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CodeRow {
+    code_hash: Vec<u8>,
+    grant_id: String,
+    client_id: String,
+    user_id: String,
+    redirect_uri: String,
+    scope: String,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: i64,
+    consumed_at: Option<i64>,
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+
+    fn try_from(row: CodeRow) -> Result<Self, StoreError> {
+        Ok(AuthorizationCode {
+            code_hash: TokenHash::from_slice(&row.code_hash)
+                .ok_or_else(|| corrupt("code hash", &row.grant_id))?,
+            scope: ScopeSet::parse(&row.scope).map_err(|_| corrupt("scope", &row.grant_id))?,
+            grant_id: row.grant_id,
+            client_id: row.client_id,
+            user_id: row.user_id,
+            redirect_uri: row.redirect_uri,
+            nonce: row.nonce,
+            code_challenge: row.code_challenge,
+            auth_time: row.auth_time,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            consumed_at: row.consumed_at,
+        })
+    }
 }

@@ -10,11 +10,12 @@ use sqlx::sqlite::{
 };
 
 use super::rows::{
-    ClientColumns, ClientRow, KeyRow, ScopeRow, UserRow, client_columns, convert_all, key_columns,
-    user_columns,
+    ClientColumns, ClientRow, CodeRow, KeyRow, ScopeRow, UserRow, client_columns, code_columns,
+    convert_all, key_columns, user_columns,
 };
 use super::{SigningKeyRecord, Store, StoreError, conflict_as};
 use crate::domain::client::{Client, ClientId};
+use crate::domain::grant::{AuthorizationCode, Grant, Redemption};
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
@@ -373,5 +374,194 @@ impl Store for SqliteStore {
         }))?;
         tx.commit().await?;
         Ok(Some(promoted))
+    }
+
+    async fn create_session(
+        &self,
+        id: &str,
+        data: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sessions (id, data, expiry_date) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn save_session(&self, id: &str, data: &[u8], expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expiry_date) VALUES (?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn load_session(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM sessions WHERE id = ? AND expiry_date > ?")
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(data,)| data))
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT scope FROM consents WHERE user_id = ? AND client_id = ?")
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(scope,)| scope))
+    }
+
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO authorization_codes (",
+            code_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+        ))
+        .bind(code.code_hash.0.as_slice())
+        .bind(&code.grant_id)
+        .bind(&code.client_id)
+        .bind(&code.user_id)
+        .bind(&code.redirect_uri)
+        .bind(code.scope.to_string())
+        .bind(&code.nonce)
+        .bind(&code.code_challenge)
+        .bind(code.auth_time)
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_authorization_code(
+        &self,
+        code_hash: &TokenHash,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let row: Option<CodeRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            code_columns!(),
+            " FROM authorization_codes WHERE code_hash = ?"
+        ))
+        .bind(code_hash.0.as_slice())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(AuthorizationCode::try_from).transpose()
+    }
+
+    async fn redeem_authorization_code(
+        &self,
+        code_hash: &TokenHash,
+        grant: &Grant,
+        now: i64,
+    ) -> Result<Redemption, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The conditional UPDATE is the atomic consume: one statement, so concurrent callers serialise on it.
+        let consumed = sqlx::query(
+            "UPDATE authorization_codes SET consumed_at = ? WHERE code_hash = ? AND consumed_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash.0.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        if consumed.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Redemption::AlreadyUsed);
+        }
+        sqlx::query(
+            "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+        )
+        .bind(&grant.grant_id)
+        .bind(&grant.client_id)
+        .bind(&grant.user_id)
+        .bind(grant.scope.to_string())
+        .bind(grant.auth_time)
+        .bind(grant.created_at)
+        .bind(grant.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Redemption::Redeemed)
+    }
+
+    async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        now: i64,
+        keep_until: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE grants SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(grant_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO revocations (id, expires_at) VALUES (?, ?) \
+             ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+        )
+        .bind(grant_id)
+        .bind(keep_until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn is_revoked(&self, jti: &str, grant_id: &str) -> Result<bool, StoreError> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM revocations WHERE id = ? OR id = ?")
+                .bind(jti)
+                .bind(grant_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count > 0)
     }
 }

@@ -115,6 +115,14 @@ impl TestDb {
         }
     }
 
+    /// A handle on the same database; it removes nothing when dropped.
+    pub fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            _dir: None,
+        }
+    }
+
     /// Settings for this database, as `latchkey` would parse them, plus `extra` flags.
     pub fn settings(&self, issuer: &str, extra: &[&str]) -> Settings {
         let mut args = vec![
@@ -270,4 +278,235 @@ pub fn failure_of(output: &Output) -> String {
         "expected one clear line, got: {stderr}"
     );
     stderr
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A registered test client.
+pub struct TestClient {
+    /// Its id.
+    pub client_id: String,
+    /// Its secret (confidential clients).
+    pub secret: Option<String>,
+    /// Its first redirect URI.
+    pub redirect_uri: String,
+}
+
+impl TestApp {
+    /// Register a client directly in the store.
+    pub async fn register_client(&self, spec: latchkey::domain::client::ClientSpec) -> TestClient {
+        use latchkey::domain::client::{Client, ClientId, ClientSecret};
+        let mut client = Client::from_spec(ClientId::generate(), &spec, self.clock_now()).unwrap();
+        let secret = client
+            .auth_method
+            .is_confidential()
+            .then(ClientSecret::generate);
+        client.secret_hash = secret.as_ref().map(ClientSecret::hash);
+        self.state.store.create_client(&client).await.unwrap();
+        TestClient {
+            client_id: client.client_id.to_string(),
+            secret: secret.map(|s| s.expose().to_owned()),
+            redirect_uri: spec.redirect_uris.first().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// A confidential web client (`client_secret_basic`) for `openid profile email`.
+    pub async fn web_client(&self) -> TestClient {
+        self.register_client(latchkey::domain::client::ClientSpec {
+            client_name: "Web App".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
+            scope: "openid profile email".into(),
+            auth_method: "client_secret_basic".into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Create a user with [`PASSWORD`].
+    pub async fn create_user(&self, username: &str) -> latchkey::domain::user::User {
+        use latchkey::domain::user::{User, UserId};
+        let now = self.clock_now();
+        let user = User {
+            user_id: UserId::generate(),
+            username: username.into(),
+            email: Some(format!("{username}@example.com")),
+            email_verified: true,
+            name: Some(format!("{username} Example")),
+            password_hash: latchkey::domain::password::hash_password(&secrecy::SecretString::from(
+                PASSWORD.to_owned(),
+            ))
+            .unwrap(),
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        self.state.store.create_user(&user).await.unwrap();
+        user
+    }
+
+    fn clock_now(&self) -> i64 {
+        use latchkey::clock::Clock;
+        self.clock.now()
+    }
+
+    /// `GET` an absolute URL with the cookie-keeping client.
+    pub async fn get_url(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.unwrap()
+    }
+
+    /// `POST` a form to a path on this server.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token of the page at `path`.
+    pub async fn csrf_of(&self, path: &str) -> String {
+        let html = self.get(path).await.text().await.unwrap();
+        hidden_value(&html, "csrf_token")
+    }
+
+    /// Submit the login form as `username`.
+    pub async fn post_login(&self, username: &str, password: &str) -> reqwest::Response {
+        let csrf = self.csrf_of("/login").await;
+        self.post_form(
+            "/login",
+            &[
+                ("csrf_token", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Allow (or deny) on the consent page.
+    pub async fn post_consent(&self, decision: &str) -> reqwest::Response {
+        let html = self.get("/consent").await.text().await.unwrap();
+        let csrf = hidden_value(&html, "csrf_token");
+        let request_id = hidden_value(&html, "request_id");
+        self.post_form(
+            "/consent",
+            &[
+                ("csrf_token", &csrf),
+                ("request_id", &request_id),
+                ("decision", decision),
+            ],
+        )
+        .await
+    }
+
+    /// Follow an authorization URL through login and consent (whichever are shown) to the client's
+    /// redirect; returns that final Location.
+    pub async fn sign_in_through(&self, authorize_url: &str, username: &str) -> url::Url {
+        let mut response = self.get_url(authorize_url).await;
+        for _ in 0..4 {
+            assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+            let location =
+                url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+            response = match location.path() {
+                "/login" if location.as_str().starts_with(&self.address) => {
+                    self.post_login(username, PASSWORD).await
+                }
+                "/consent" if location.as_str().starts_with(&self.address) => {
+                    self.post_consent("allow").await
+                }
+                _ => return location,
+            };
+        }
+        panic!("sign-in did not reach the client");
+    }
+
+    /// The `authorize` URL for `client` with PKCE; returns it and the verifier.
+    pub fn authorize_url(
+        &self,
+        client: &TestClient,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, String) {
+        let verifier = latchkey::domain::secret::random_string(32);
+        let challenge = {
+            use base64::Engine;
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+        };
+        let mut url = url::Url::parse(&format!("{}/authorize", self.address)).unwrap();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &client.client_id)
+            .append_pair("redirect_uri", &client.redirect_uri)
+            .append_pair("scope", scope)
+            .append_pair("state", "st-123")
+            .append_pair("nonce", "n-456")
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        for (name, value) in extra {
+            url.query_pairs_mut().append_pair(name, value);
+        }
+        (url.to_string(), verifier)
+    }
+
+    /// `POST /token` with Basic authentication when the client has a secret.
+    pub async fn post_token(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}/token", self.address));
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        match &client.secret {
+            Some(secret) => request = request.basic_auth(&client.client_id, Some(secret)),
+            None => form.push(("client_id", &client.client_id)),
+        }
+        request.form(&form).send().await.unwrap()
+    }
+
+    /// Sign `username` in for `client` and redeem the code; returns the token response JSON.
+    pub async fn tokens_for(
+        &self,
+        client: &TestClient,
+        username: &str,
+        scope: &str,
+    ) -> serde_json::Value {
+        let (url, verifier) = self.authorize_url(client, scope, &[]);
+        let location = self.sign_in_through(&url, username).await;
+        let code = query_param(&location, "code").unwrap();
+        let response = self
+            .post_token(
+                client,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", &client.redirect_uri),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+/// The value of a hidden form field in `html`.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page: {html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }

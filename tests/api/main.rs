@@ -2,9 +2,16 @@
 //! `LATCHKEY_TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod authorize;
+mod browser;
 mod cli;
 mod discovery;
+mod flows;
 mod health;
 mod helpers;
 mod jwks;
+mod logout;
+mod pages;
 mod store;
+mod token;
+mod userinfo;

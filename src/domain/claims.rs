@@ -1,0 +1,130 @@
+//! The claims Latchkey signs: RFC 9068 access tokens, OIDC Core §2 ID tokens, and §5.1 standard claims.
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use super::scope::ScopeSet;
+use super::user::User;
+
+/// The prefix of access token `jti` values.
+pub const JTI_PREFIX: &str = "at_";
+
+/// RFC 9068 §2.2 access-token claims (plus `gid`, the grant the token belongs to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// The user, or the client itself for client credentials (RFC 9068 §2.2).
+    pub sub: String,
+    /// The resource the token is for.
+    pub aud: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Unique id (RFC 7519 §4.1.7), used to revoke this one token.
+    pub jti: String,
+    /// The client it was issued to (RFC 8693 §4.3).
+    pub client_id: String,
+    /// Granted scopes, space-delimited (RFC 8693 §4.2).
+    pub scope: String,
+    /// The grant this token belongs to (private claim).
+    pub gid: String,
+    /// When the user authenticated (RFC 9068 §2.2.1), for user tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+/// OIDC Core §5.1 standard claims released for the granted scopes (§5.4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandardClaims {
+    /// `profile`: full name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `profile`: the username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// `profile`: last change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// `email`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// `email`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+impl StandardClaims {
+    /// OIDC Core §5.4: `profile` releases name and username, `email` the address.
+    pub fn for_scopes(user: &User, scope: &ScopeSet) -> Self {
+        let mut claims = Self::default();
+        if scope.contains("profile") {
+            claims.name = user.name.clone();
+            claims.preferred_username = Some(user.username.clone());
+            claims.updated_at = Some(user.updated_at);
+        }
+        if scope.contains("email") && user.email.is_some() {
+            claims.email = user.email.clone();
+            claims.email_verified = Some(user.email_verified);
+        }
+        claims
+    }
+}
+
+/// OIDC Core §2 ID token claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject.
+    pub sub: String,
+    /// The client.
+    pub aud: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// The authorization request's nonce.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// OIDC Core §3.1.3.6 access token hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// Authorized party (OIDC Core §2): the client.
+    pub azp: String,
+    /// Released profile and email claims.
+    #[serde(flatten)]
+    pub standard: StandardClaims,
+}
+
+/// OIDC Core §3.1.3.6: the base64url of the left half of the hash of the access token, using the hash
+/// of the ID token's `alg` (SHA-256 for RS256/ES256; SHA-512 for EdDSA with Ed25519).
+pub fn at_hash(access_token: &str, alg: &str) -> String {
+    let algorithm = if alg == "EdDSA" {
+        &digest::SHA512
+    } else {
+        &digest::SHA256
+    };
+    let hash = digest::digest(algorithm, access_token.as_bytes());
+    let bytes = hash.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_sha256() {
+        // OIDC Core Appendix A.3's access token and its at_hash.
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y", "RS256"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+}

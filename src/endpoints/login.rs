@@ -1,0 +1,262 @@
+//! `GET/POST /login`: the sign-in page. Plain HTML form, CSRF token, argon2id off the async runtime,
+//! the same answer (and cost) for an unknown user as for a wrong password, and failed attempts
+//! throttled per username and per client address.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::authorize::{PendingAuthorization, resume};
+use super::page::{MessagePage, render};
+use super::session::{BrowserSession, SignedIn};
+use crate::app::AppState;
+use crate::domain::password::verify_password;
+use crate::domain::user::normalize_username;
+use crate::error::PageError;
+
+/// Failed sign-ins allowed per username within [`WINDOW`] before further attempts are refused.
+pub const MAX_FAILURES_PER_USERNAME: u32 = 5;
+/// Failed sign-ins allowed per client address within [`WINDOW`].
+pub const MAX_FAILURES_PER_ADDRESS: u32 = 20;
+/// The throttling window, in seconds.
+pub const WINDOW: i64 = 15 * 60;
+const MAX_TRACKED: usize = 100_000;
+
+/// Counts failed sign-ins per username and per address, in memory, per instance.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, i64)>>,
+}
+
+impl LoginThrottle {
+    fn keys(username: &str, address: IpAddr) -> [(String, u32); 2] {
+        [
+            (format!("user:{username}"), MAX_FAILURES_PER_USERNAME),
+            (format!("addr:{address}"), MAX_FAILURES_PER_ADDRESS),
+        ]
+    }
+
+    /// Seconds until another attempt is allowed, if the username or address is locked out.
+    pub fn locked_for(&self, username: &str, address: IpAddr, now: i64) -> Option<i64> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        Self::keys(username, address)
+            .iter()
+            .filter_map(|(key, max)| {
+                let (count, since) = failures.get(key)?;
+                (*count >= *max && now - since < WINDOW).then(|| WINDOW - (now - since))
+            })
+            .max()
+    }
+
+    /// Count a failed attempt.
+    pub fn record_failure(&self, username: &str, address: IpAddr, now: i64) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= MAX_TRACKED {
+            failures.retain(|_, (_, since)| now - *since < WINDOW);
+        }
+        for (key, _) in Self::keys(username, address) {
+            let entry = failures.entry(key).or_insert((0, now));
+            if now - entry.1 >= WINDOW {
+                *entry = (0, now);
+            }
+            entry.0 += 1;
+        }
+    }
+
+    /// Forget a username's failures after a successful sign-in.
+    pub fn record_success(&self, username: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.remove(&format!("user:{username}"));
+    }
+}
+
+/// Argon2id verifications run on the blocking pool, at most one per CPU at a time; when too many are
+/// already waiting, new sign-ins get 503 + `Retry-After` instead of piling up.
+#[derive(Debug)]
+pub struct PasswordSlots {
+    running: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+/// Every password slot is taken and the queue is full.
+#[derive(Debug)]
+pub struct Busy;
+
+impl Busy {
+    /// The page answered: 503 with `Retry-After`.
+    pub fn into_page(self) -> PageError {
+        PageError {
+            retry_after: Some(1),
+            ..PageError::unavailable()
+        }
+    }
+}
+
+impl PasswordSlots {
+    /// `cpus` concurrent verifications, and up to `cpus * 16` waiting.
+    pub fn new(cpus: usize) -> Self {
+        let cpus = cpus.max(1);
+        Self {
+            running: tokio::sync::Semaphore::new(cpus),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            max_waiting: cpus * 16,
+        }
+    }
+
+    /// Run CPU-heavy `work` off the async runtime when a slot is free.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Busy);
+        }
+        let permit = self.running.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _permit = permit.map_err(|_| Busy)?;
+        tokio::task::spawn_blocking(work).await.map_err(|_| Busy)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    client_name: Option<&'a str>,
+    error: Option<&'a str>,
+    username: &'a str,
+    csrf_token: &'a str,
+}
+
+async fn show(
+    state: &AppState,
+    session: &BrowserSession,
+    status: StatusCode,
+    username: &str,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let pending: Option<PendingAuthorization> = session.pending().await?;
+    let client = match &pending {
+        Some(p) => state.store.find_client(&p.client_id).await?,
+        None => None,
+    };
+    let hint = pending
+        .as_ref()
+        .and_then(|p| p.login_hint.as_deref())
+        .unwrap_or_default();
+    let page = LoginPage {
+        client_name: client.as_ref().map(|c| c.client_name.as_str()),
+        error,
+        username: if username.is_empty() { hint } else { username },
+        csrf_token: &session.csrf_token().await?,
+    };
+    Ok(render(status, &page))
+}
+
+/// `GET /login`.
+pub async fn login_page(State(state): State<AppState>, session: BrowserSession) -> Response {
+    show(&state, &session, StatusCode::OK, "", None)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The login form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /login`.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: BrowserSession,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    sign_in(&state, &session, peer.ip(), form)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+const WRONG: &str = "Incorrect username or password.";
+
+async fn sign_in(
+    state: &AppState,
+    session: &BrowserSession,
+    address: IpAddr,
+    form: LoginForm,
+) -> Result<Response, PageError> {
+    session.check_csrf(form.csrf_token.as_deref()).await?;
+    let now = state.clock.now();
+    let username = normalize_username(&form.username).unwrap_or_default();
+    if let Some(wait) = state.login_throttle.locked_for(&username, address, now) {
+        let minutes = (wait + 59) / 60;
+        return Err(PageError::too_many(
+            format!("Too many failed sign-in attempts. Try again in {minutes} minute(s)."),
+            u64::try_from(wait).unwrap_or(60),
+        ));
+    }
+    let user = if username.is_empty() {
+        None
+    } else {
+        state.store.find_user_by_username(&username).await?
+    };
+    let password = SecretString::from(form.password);
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = state
+        .passwords
+        .run(move || verify_password(&password, stored.as_deref()))
+        .await
+        .map_err(|busy| busy.into_page())?;
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            state.login_throttle.record_failure(&username, address, now);
+            return show(state, session, StatusCode::OK, &form.username, Some(WRONG)).await;
+        }
+    };
+    if user.disabled {
+        return show(
+            state,
+            session,
+            StatusCode::OK,
+            &form.username,
+            Some("This account is disabled."),
+        )
+        .await;
+    }
+    state.login_throttle.record_success(&username);
+    tracing::info!(user_id = %user.user_id, "user signed in");
+    session
+        .sign_in(SignedIn {
+            user_id: user.user_id.to_string(),
+            auth_time: now,
+        })
+        .await?;
+    match session.pending::<PendingAuthorization>().await? {
+        Some(mut pending) => {
+            pending.authenticated = true;
+            Ok(resume(state, session, pending).await?.into_response(state))
+        }
+        None => Ok(render(
+            StatusCode::OK,
+            &MessagePage {
+                title: "Signed in",
+                message: "You are signed in to Latchkey. You can close this page.",
+            },
+        )),
+    }
+}

@@ -1,0 +1,209 @@
+//! Browser sessions: tower-sessions records kept in Latchkey's own store (so any instance serves any
+//! request), and a typed wrapper with constant keys.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+use crate::clock::Clock;
+use crate::domain::secret::random_string;
+use crate::error::PageError;
+use crate::store::Store;
+
+/// tower-sessions' store interface over [`Store`]; expiry is judged by the injected clock.
+#[derive(Clone)]
+pub struct StoreSessions {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for StoreSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreSessions")
+    }
+}
+
+impl StoreSessions {
+    /// Sessions in `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+}
+
+fn backend(err: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
+    serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+#[async_trait]
+impl SessionStore for StoreSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A fresh random id until one is free: ids never collide silently.
+        loop {
+            let data = encode(record)?;
+            let created = self
+                .store
+                .create_session(
+                    &record.id.to_string(),
+                    &data,
+                    record.expiry_date.unix_timestamp(),
+                )
+                .await
+                .map_err(backend)?;
+            if created {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.store
+            .save_session(
+                &record.id.to_string(),
+                &encode(record)?,
+                record.expiry_date.unix_timestamp(),
+            )
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let data = self
+            .store
+            .load_session(&id.to_string(), self.clock.now())
+            .await
+            .map_err(backend)?;
+        match data {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| session_store::Error::Decode(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.store
+            .delete_session(&id.to_string())
+            .await
+            .map_err(backend)
+    }
+}
+
+/// The signed-in user of a browser session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The user's `sub`.
+    pub user_id: String,
+    /// When they authenticated (OIDC Core §2 `auth_time`).
+    pub auth_time: i64,
+}
+
+const SIGNED_IN: &str = "signed_in";
+const CSRF: &str = "csrf";
+const PENDING: &str = "pending_authorization";
+
+/// The browser session, with typed accessors under constant keys.
+pub struct BrowserSession(Session);
+
+impl<S: Send + Sync> FromRequestParts<S> for BrowserSession {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Session::from_request_parts(parts, state)
+            .await
+            .map(Self)
+            .map_err(|_| PageError::internal())
+    }
+}
+
+fn session_failed(err: tower_sessions::session::Error) -> PageError {
+    tracing::error!(error = %err, "browser session store failed");
+    PageError::unavailable()
+}
+
+impl BrowserSession {
+    /// Who is signed in, if anyone.
+    pub async fn signed_in(&self) -> Result<Option<SignedIn>, PageError> {
+        self.0.get(SIGNED_IN).await.map_err(session_failed)
+    }
+
+    /// Record a successful sign-in under a NEW session id (no session fixation), keeping the
+    /// pending authorization request.
+    pub async fn sign_in(&self, user: SignedIn) -> Result<(), PageError> {
+        self.0.cycle_id().await.map_err(session_failed)?;
+        self.0
+            .insert(SIGNED_IN, user)
+            .await
+            .map_err(session_failed)?;
+        // A new CSRF token for the new session.
+        self.0.remove_value(CSRF).await.map_err(session_failed)?;
+        Ok(())
+    }
+
+    /// End the session: every value is dropped and the record deleted.
+    pub async fn sign_out(&self) -> Result<(), PageError> {
+        self.0.flush().await.map_err(session_failed)
+    }
+
+    /// The session's CSRF token, created on first use.
+    pub async fn csrf_token(&self) -> Result<String, PageError> {
+        if let Some(token) = self.0.get::<String>(CSRF).await.map_err(session_failed)? {
+            return Ok(token);
+        }
+        let token = random_string(32);
+        self.0.insert(CSRF, &token).await.map_err(session_failed)?;
+        Ok(token)
+    }
+
+    /// Check a form's CSRF token against the session's, in constant time.
+    pub async fn check_csrf(&self, presented: Option<&str>) -> Result<(), PageError> {
+        let expected: Option<String> = self.0.get(CSRF).await.map_err(session_failed)?;
+        let ok = match (expected, presented) {
+            (Some(expected), Some(presented)) => aws_lc_rs::constant_time::verify_slices_are_equal(
+                expected.as_bytes(),
+                presented.as_bytes(),
+            )
+            .is_ok(),
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(PageError::forbidden(
+                "This form has expired or was not sent by this site. Go back, reload the page and try again.",
+            ))
+        }
+    }
+
+    /// The authorization request waiting for sign-in or consent.
+    pub async fn pending<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, PageError> {
+        self.0.get(PENDING).await.map_err(session_failed)
+    }
+
+    /// Keep an authorization request server-side while the user signs in or consents.
+    pub async fn set_pending<T: Serialize>(&self, pending: &T) -> Result<(), PageError> {
+        self.0
+            .insert(PENDING, pending)
+            .await
+            .map_err(session_failed)
+    }
+
+    /// Forget the pending authorization request.
+    pub async fn clear_pending(&self) -> Result<(), PageError> {
+        self.0
+            .remove_value(PENDING)
+            .await
+            .map_err(session_failed)
+            .map(|_| ())
+    }
+}

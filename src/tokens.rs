@@ -1,0 +1,117 @@
+//! Issuing and verifying Latchkey's JWTs: RFC 9068 access tokens and OIDC Core §2 ID tokens.
+
+use serde::de::DeserializeOwned;
+
+use crate::config::Settings;
+use crate::domain::claims::{AccessTokenClaims, IdTokenClaims};
+use crate::error::OAuthError;
+use crate::keys::jws::{TYP_ACCESS_TOKEN, TYP_JWT, sign_compact};
+use crate::keys::{KeyRing, SigningAlg};
+
+/// Sign with the active key of `alg`; a missing key or a signing failure is a logged server error.
+fn sign(
+    keys: &KeyRing,
+    alg: SigningAlg,
+    typ: &str,
+    claims: &impl serde::Serialize,
+) -> Result<String, OAuthError> {
+    let key = keys.signing_key(alg).ok_or_else(|| {
+        tracing::error!(%alg, "no active signing key");
+        OAuthError::server_error()
+    })?;
+    sign_compact(&key, typ, claims).map_err(|err| {
+        tracing::error!(error = %err, "signing failed");
+        OAuthError::server_error()
+    })
+}
+
+/// RFC 9068 §2.1: an access token is a JWS with `typ: at+jwt`.
+pub fn sign_access_token(
+    keys: &KeyRing,
+    alg: SigningAlg,
+    claims: &AccessTokenClaims,
+) -> Result<String, OAuthError> {
+    sign(keys, alg, TYP_ACCESS_TOKEN, claims)
+}
+
+/// OIDC Core §2: the ID token, signed (never encrypted).
+pub fn sign_id_token(
+    keys: &KeyRing,
+    alg: SigningAlg,
+    claims: &IdTokenClaims,
+) -> Result<String, OAuthError> {
+    sign(keys, alg, TYP_JWT, claims)
+}
+
+/// Why a presented JWT was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejected {
+    /// Not a JWT, unknown key, bad signature, wrong type or issuer.
+    #[error("the token is malformed or its signature is invalid")]
+    Invalid,
+    /// `exp` has passed.
+    #[error("the token has expired")]
+    Expired,
+}
+
+/// Verify a JWT signed by one of our published keys: the header `alg` must be the key's own (no algorithm
+/// confusion), the `typ` must be `expected_typ`, and `iss` must be this issuer. `exp` is checked by the
+/// caller against its `now` (time is an argument), so it is returned here unchecked.
+fn verify<T: DeserializeOwned>(
+    keys: &KeyRing,
+    settings: &Settings,
+    token: &str,
+    expected_typ: &[&str],
+) -> Result<T, TokenRejected> {
+    if token.len() > 16 * 1024 {
+        return Err(TokenRejected::Invalid);
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejected::Invalid)?;
+    let typ_ok = header
+        .typ
+        .as_deref()
+        .is_some_and(|typ| expected_typ.iter().any(|t| t.eq_ignore_ascii_case(typ)));
+    if !typ_ok {
+        return Err(TokenRejected::Invalid);
+    }
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.verification_key(kid))
+        .ok_or(TokenRejected::Invalid)?;
+    if header.alg != key.alg.jwt_algorithm() {
+        return Err(TokenRejected::Invalid);
+    }
+    let mut validation = jsonwebtoken::Validation::new(key.alg.jwt_algorithm());
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    validation.set_issuer(&[settings.issuer.as_str()]);
+    jsonwebtoken::decode::<T>(token, &key.decoding_key, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| TokenRejected::Invalid)
+}
+
+/// Verify one of our access tokens (RFC 9068 §4) and that it has not expired at `now`.
+pub fn verify_access_token(
+    keys: &KeyRing,
+    settings: &Settings,
+    token: &str,
+    now: i64,
+) -> Result<AccessTokenClaims, TokenRejected> {
+    let claims: AccessTokenClaims =
+        verify(keys, settings, token, &["at+jwt", "application/at+jwt"])?;
+    if claims.exp <= now {
+        return Err(TokenRejected::Expired);
+    }
+    Ok(claims)
+}
+
+/// Verify an ID token we issued, expired or not (OIDC RP-Initiated Logout §2 accepts expired hints).
+pub fn verify_id_token_hint(
+    keys: &KeyRing,
+    settings: &Settings,
+    token: &str,
+) -> Result<IdTokenClaims, TokenRejected> {
+    verify(keys, settings, token, &["JWT"])
+}
