@@ -259,15 +259,6 @@ async fn a_sign_in_started_on_one_instance_completes_on_another(backend: Backend
     assert_eq!(response.status(), 303);
     let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
     let code = query_param(&location, "code").unwrap();
-    let tokens = second
-        .post_token(
-            &client,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
+    let tokens = second.redeem_code(&client, &code, &verifier).await;
     assert_eq!(tokens.status(), 200);
 }

@@ -467,6 +467,24 @@ impl TestApp {
         request.form(&form).send().await.unwrap()
     }
 
+    /// `POST /token` redeeming `code` with its PKCE `verifier`.
+    pub async fn redeem_code(
+        &self,
+        client: &TestClient,
+        code: &str,
+        verifier: &str,
+    ) -> reqwest::Response {
+        self.post_token(
+            client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
     /// Sign `username` in for `client` and redeem the code; returns the token response JSON.
     pub async fn tokens_for(
         &self,

@@ -76,16 +76,7 @@ async fn a_person_signs_in_through_the_login_and_consent_pages_in_chromium(backe
         Some(app.address.as_str())
     );
     let code = query_param(&landed, "code").unwrap();
-    let response = app
-        .post_token(
-            &client,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
+    let response = app.redeem_code(&client, &code, &verifier).await;
     assert_eq!(
         response.status(),
         200,

@@ -91,16 +91,7 @@ async fn an_expired_code_is_invalid_grant(backend: Backend) {
     app.create_user("alice").await;
     let (code, verifier) = code_for(&app, &client, "alice").await;
     app.clock.advance(61);
-    let response = app
-        .post_token(
-            &client,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
+    let response = app.redeem_code(&client, &code, &verifier).await;
     assert_eq!(
         error_body(response, 400).await,
         json!({"error": "invalid_grant", "error_description": "the authorization code has expired"})
@@ -113,16 +104,7 @@ async fn a_code_issued_to_another_client_is_invalid_grant(backend: Backend) {
     let other = app.web_client().await;
     app.create_user("alice").await;
     let (code, verifier) = code_for(&app, &client, "alice").await;
-    let response = app
-        .post_token(
-            &other,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
+    let response = app.redeem_code(&other, &code, &verifier).await;
     assert_eq!(error_body(response, 400).await["error"], "invalid_grant");
 }
 
