@@ -19,7 +19,8 @@ use crate::config::Settings;
 use crate::endpoints::login::{LoginThrottle, PasswordSlots};
 use crate::endpoints::session::StoreSessions;
 use crate::endpoints::{
-    authorize, consent, discovery, health, jwks, login, logout, page, token, userinfo,
+    authorize, consent, discovery, health, introspect, jwks, login, logout, page, revoke, token,
+    userinfo,
 };
 use crate::keys::{KeyEncryptionKey, KeyError, KeyRing, SigningAlg};
 use crate::store::{self, Store, StoreError};
@@ -34,6 +35,10 @@ pub const JWKS_PATH: &str = "/jwks";
 pub const AUTHORIZE_PATH: &str = "/authorize";
 /// RFC 6749 §3.2 token endpoint.
 pub const TOKEN_PATH: &str = "/token";
+/// RFC 7662 introspection endpoint.
+pub const INTROSPECT_PATH: &str = "/introspect";
+/// RFC 7009 revocation endpoint.
+pub const REVOKE_PATH: &str = "/revoke";
 /// OIDC Core §5.3 UserInfo endpoint.
 pub const USERINFO_PATH: &str = "/userinfo";
 /// OIDC RP-Initiated Logout §2 end-session endpoint.
@@ -169,6 +174,8 @@ pub fn router(state: AppState) -> Router {
         .route(OAUTH_METADATA_PATH, get(discovery::metadata))
         .route(JWKS_PATH, get(jwks::jwks))
         .route(TOKEN_PATH, post(token::token))
+        .route(INTROSPECT_PATH, post(introspect::introspect))
+        .route(REVOKE_PATH, post(revoke::revoke))
         .route(
             USERINFO_PATH,
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
@@ -222,6 +229,11 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
         state.clock.clone(),
         state.settings.key_refresh_interval,
     );
+    let housekeeping = crate::housekeeping::spawn(
+        state.store.clone(),
+        state.clock.clone(),
+        state.settings.gc_interval,
+    );
     let result = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -229,6 +241,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
     .with_graceful_shutdown(shutdown_signal())
     .await;
     refresh.abort();
+    housekeeping.abort();
     result
 }
 

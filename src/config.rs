@@ -85,6 +85,10 @@ pub struct Config {
     #[arg(long, env = "LATCHKEY_SESSION_TTL", default_value = "8h", value_parser = parse_duration, global = true)]
     pub session_ttl: Duration,
 
+    /// How often expired codes, tokens, revocations and sessions are deleted.
+    #[arg(long, env = "LATCHKEY_GC_INTERVAL", default_value = "10m", value_parser = parse_duration, global = true)]
+    pub gc_interval: Duration,
+
     /// How often each instance re-reads the signing keys from the store.
     #[arg(long, env = "LATCHKEY_KEY_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration, global = true)]
     pub key_refresh_interval: Duration,
@@ -273,6 +277,8 @@ pub struct Settings {
     pub lifetimes: Lifetimes,
     /// How often instances re-read the key set.
     pub key_refresh_interval: Duration,
+    /// How often housekeeping runs.
+    pub gc_interval: Duration,
 }
 
 impl Config {
@@ -330,6 +336,12 @@ impl Config {
             )?,
             authorization_code: 60,
         };
+        if self.gc_interval.is_zero() {
+            return Err(ConfigError::new(
+                "--gc-interval (LATCHKEY_GC_INTERVAL)",
+                "must be greater than zero",
+            ));
+        }
         if self.key_refresh_interval.is_zero() {
             return Err(ConfigError::new(
                 "--key-refresh-interval (LATCHKEY_KEY_REFRESH_INTERVAL)",
@@ -356,6 +368,7 @@ impl Config {
             key_secret,
             lifetimes,
             key_refresh_interval: self.key_refresh_interval,
+            gc_interval: self.gc_interval,
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod endpoints;
 pub mod error;
+pub mod housekeeping;
 pub mod keys;
 pub mod store;
 pub mod tokens;

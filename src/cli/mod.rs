@@ -39,6 +39,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Delete expired codes, refresh tokens, revocation records, grants and sessions now.
+    Gc,
     /// Register and manage OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
@@ -127,6 +129,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let ctx = Context::open(settings, cli.json).await?;
             ctx.print(&serde_json::json!({ "migrated": true }), || {
                 "migrations applied".to_owned()
+            });
+            Ok(())
+        }
+        Command::Gc => {
+            let ctx = Context::open(settings, cli.json).await?;
+            let done = crate::housekeeping::run_once(ctx.store.as_ref(), ctx.clock.now()).await?;
+            ctx.print(&done, || {
+                format!(
+                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions",
+                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions
+                )
             });
             Ok(())
         }

@@ -3,6 +3,10 @@
 use super::scope::ScopeSet;
 use super::secret::TokenHash;
 
+/// The prefix of the ids of grants made by a user's authorization (client-credentials grant ids
+/// start with `cc_`), so the two kinds can never be confused.
+pub const USER_GRANT_PREFIX: &str = "gr_";
+
 /// The prefix of authorization codes (DESIGN.md "Tokens": readable prefixes).
 pub const CODE_PREFIX: &str = "lk_ac_";
 
@@ -63,4 +67,74 @@ pub enum Redemption {
     Redeemed,
     /// The code had already been consumed (a replay, or a concurrent loser).
     AlreadyUsed,
+}
+
+/// The prefix of refresh tokens.
+pub const REFRESH_TOKEN_PREFIX: &str = "lk_rt_";
+
+/// A new refresh token to store (only its SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// The grant it belongs to.
+    pub grant_id: String,
+    /// Its scope: always the grant's (RFC 6749 §6: a rotated token keeps the original scope).
+    pub scope: ScopeSet,
+    /// Issued.
+    pub created_at: i64,
+    /// Expires.
+    pub expires_at: i64,
+}
+
+/// A stored refresh token with what is needed to judge it: its grant, client and user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenState {
+    /// The grant.
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user, if any.
+    pub user_id: Option<String>,
+    /// Its scope.
+    pub scope: ScopeSet,
+    /// When the user authenticated.
+    pub auth_time: Option<i64>,
+    /// Issued.
+    pub created_at: i64,
+    /// Expires.
+    pub expires_at: i64,
+    /// When it was rotated (spent), if it was.
+    pub rotated_at: Option<i64>,
+    /// Whether its grant has been revoked.
+    pub grant_revoked: bool,
+}
+
+/// The outcome of presenting a refresh token for rotation (RFC 9700 §4.14.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live; it is now spent and the new token stored.
+    Rotated,
+    /// The token was spent moments ago (within the grace window) and its successor never used: the
+    /// successor is retired and the new token replaces it, so there is still exactly one live token.
+    Reissued,
+    /// A spent token came back outside the grace window: the whole grant has been revoked.
+    Reused,
+    /// Unknown, expired, or lost a race inside the grace window: refused, nothing revoked.
+    Refused,
+}
+
+/// What a housekeeping pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Housekeeping {
+    /// Expired authorization codes.
+    pub authorization_codes: u64,
+    /// Expired refresh tokens, and spent ones past the reuse-detection horizon.
+    pub refresh_tokens: u64,
+    /// Revocation records whose tokens have all expired.
+    pub revocations: u64,
+    /// Expired grants with no refresh token left.
+    pub grants: u64,
+    /// Expired browser sessions.
+    pub sessions: u64,
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::session::{BrowserSession, SignedIn};
 use crate::app::{AppState, CONSENT_PATH, LOGIN_PATH};
 use crate::domain::client::Client;
-use crate::domain::grant::{AuthorizationCode, CODE_PREFIX};
+use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, USER_GRANT_PREFIX};
 use crate::domain::pkce::is_valid_s256_challenge;
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_string, random_token};
@@ -450,7 +450,7 @@ pub async fn resume(
         .store
         .create_authorization_code(&AuthorizationCode {
             code_hash: TokenHash::of(&code),
-            grant_id: random_string(16),
+            grant_id: format!("{USER_GRANT_PREFIX}{}", random_string(16)),
             client_id: pending.client_id.clone(),
             user_id,
             redirect_uri: pending.redirect_uri.clone(),

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::app::{
-    AUTHORIZE_PATH, AppState, END_SESSION_PATH, JWKS_PATH, TOKEN_PATH, USERINFO_PATH,
+    AUTHORIZE_PATH, AppState, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH,
+    TOKEN_PATH, USERINFO_PATH,
 };
 use crate::config::Settings;
 use crate::domain::scope::BUILTIN_SCOPES;
@@ -24,9 +25,13 @@ pub fn document(settings: &Settings) -> String {
         "userinfo_endpoint": issuer.endpoint(USERINFO_PATH),
         "end_session_endpoint": issuer.endpoint(END_SESSION_PATH),
         "jwks_uri": issuer.endpoint(JWKS_PATH),
+        "introspection_endpoint": issuer.endpoint(INTROSPECT_PATH),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint": issuer.endpoint(REVOKE_PATH),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],

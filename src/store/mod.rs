@@ -10,7 +10,10 @@ use async_trait::async_trait;
 
 use crate::config::{DatabaseKind, Settings};
 use crate::domain::client::{Client, ClientId};
-use crate::domain::grant::{AuthorizationCode, Grant, Redemption};
+use crate::domain::grant::{
+    AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption, RefreshTokenState,
+    Rotation,
+};
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
@@ -198,14 +201,39 @@ pub trait Store: Send + Sync + 'static {
         &self,
         code_hash: &TokenHash,
     ) -> Result<Option<AuthorizationCode>, StoreError>;
-    /// Atomically consume the code (only if unconsumed) and record `grant` in the same transaction.
-    /// Of any number of concurrent calls for one code, exactly one gets `Redeemed`.
+    /// Atomically consume the code (only if unconsumed) and record `grant` (and its first refresh
+    /// token) in the same transaction. Of any number of concurrent calls for one code, exactly one
+    /// gets `Redeemed`.
     async fn redeem_authorization_code(
         &self,
         code_hash: &TokenHash,
         grant: &Grant,
+        refresh_token: Option<&NewRefreshToken>,
         now: i64,
     ) -> Result<Redemption, StoreError>;
+
+    /// A refresh token by its hash, with its grant's client, user and revocation.
+    async fn find_refresh_token(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenState>, StoreError>;
+    /// Rotate a refresh token in one transaction (RFC 9700 §4.14.2): spend `presented` and store
+    /// `next`; or, if `presented` was spent at or after `grace_since` and its successor is unused,
+    /// retire the successor instead; or, if it was spent before that, revoke the whole grant
+    /// (recorded until `keep_until`).
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenHash,
+        next: &NewRefreshToken,
+        now: i64,
+        grace_since: i64,
+        keep_until: i64,
+    ) -> Result<Rotation, StoreError>;
+    /// Record one access token (`jti`) as revoked until it expires.
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// Delete what can no longer matter at `now`; spent refresh tokens are kept for reuse detection
+    /// until `spent_before`.
+    async fn housekeep(&self, now: i64, spent_before: i64) -> Result<Housekeeping, StoreError>;
 
     /// Mark a grant revoked and record the revocation until `keep_until` (when its last token expires).
     async fn revoke_grant(

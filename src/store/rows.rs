@@ -1,7 +1,7 @@
 //! Row types shared by both backends, and their conversion to and from domain values.
 
 use crate::domain::client::{Client, ClientId, RedirectUri};
-use crate::domain::grant::AuthorizationCode;
+use crate::domain::grant::{AuthorizationCode, RefreshTokenState};
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
@@ -255,6 +255,37 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             created_at: row.created_at,
             expires_at: row.expires_at,
             consumed_at: row.consumed_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshRow {
+    grant_id: String,
+    client_id: String,
+    user_id: Option<String>,
+    scope: String,
+    auth_time: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<RefreshRow> for RefreshTokenState {
+    type Error = StoreError;
+
+    fn try_from(row: RefreshRow) -> Result<Self, StoreError> {
+        Ok(RefreshTokenState {
+            scope: ScopeSet::parse(&row.scope).map_err(|_| corrupt("scope", &row.grant_id))?,
+            grant_id: row.grant_id,
+            client_id: row.client_id,
+            user_id: row.user_id,
+            auth_time: row.auth_time,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            rotated_at: row.rotated_at,
+            grant_revoked: row.revoked_at.is_some(),
         })
     }
 }

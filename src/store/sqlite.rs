@@ -10,12 +10,15 @@ use sqlx::sqlite::{
 };
 
 use super::rows::{
-    ClientColumns, ClientRow, CodeRow, KeyRow, ScopeRow, UserRow, client_columns, code_columns,
-    convert_all, key_columns, user_columns,
+    ClientColumns, ClientRow, CodeRow, KeyRow, RefreshRow, ScopeRow, UserRow, client_columns,
+    code_columns, convert_all, key_columns, user_columns,
 };
 use super::{SigningKeyRecord, Store, StoreError, conflict_as};
 use crate::domain::client::{Client, ClientId};
-use crate::domain::grant::{AuthorizationCode, Grant, Redemption};
+use crate::domain::grant::{
+    AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption, RefreshTokenState,
+    Rotation,
+};
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
@@ -499,6 +502,7 @@ impl Store for SqliteStore {
         &self,
         code_hash: &TokenHash,
         grant: &Grant,
+        refresh_token: Option<&NewRefreshToken>,
         now: i64,
     ) -> Result<Redemption, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -527,6 +531,19 @@ impl Store for SqliteStore {
         .bind(grant.expires_at)
         .execute(&mut *tx)
         .await?;
+        if let Some(token) = refresh_token {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at, rotated_at, successor_hash) \
+                 VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+            )
+            .bind(token.token_hash.0.as_slice())
+            .bind(&token.grant_id)
+            .bind(token.scope.to_string())
+            .bind(token.created_at)
+            .bind(token.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(Redemption::Redeemed)
     }
@@ -563,5 +580,161 @@ impl Store for SqliteStore {
                 .fetch_one(&self.pool)
                 .await?;
         Ok(count > 0)
+    }
+
+    async fn find_refresh_token(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenState>, StoreError> {
+        let row: Option<RefreshRow> = sqlx::query_as(
+            "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
+             r.rotated_at, g.revoked_at FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+             WHERE r.token_hash = ?",
+        )
+        .bind(token_hash.0.as_slice())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(RefreshTokenState::try_from).transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenHash,
+        next: &NewRefreshToken,
+        now: i64,
+        grace_since: i64,
+        keep_until: i64,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The conditional UPDATE is the atomic spend: of concurrent callers, exactly one matches.
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? \
+             WHERE token_hash = ? AND rotated_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(next.token_hash.0.as_slice())
+        .bind(presented.0.as_slice())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let outcome = if spent.rows_affected() == 1 {
+            Rotation::Rotated
+        } else {
+            let row: Option<(Option<i64>, Option<Vec<u8>>, String)> = sqlx::query_as(
+                "SELECT rotated_at, successor_hash, grant_id FROM refresh_tokens WHERE token_hash = ?",
+            )
+            .bind(presented.0.as_slice())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match row {
+                Some((Some(rotated_at), Some(successor), _)) if rotated_at >= grace_since => {
+                    // Within the grace window: retire the successor if it was never used.
+                    let retired = sqlx::query(
+                        "UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? \
+                         WHERE token_hash = ? AND rotated_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(next.token_hash.0.as_slice())
+                    .bind(successor.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                    if retired.rows_affected() == 1 {
+                        sqlx::query(
+                            "UPDATE refresh_tokens SET successor_hash = ? WHERE token_hash = ?",
+                        )
+                        .bind(next.token_hash.0.as_slice())
+                        .bind(presented.0.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                        Rotation::Reissued
+                    } else {
+                        Rotation::Refused
+                    }
+                }
+                Some((Some(_), _, grant_id)) => {
+                    sqlx::query("UPDATE grants SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL")
+                        .bind(now)
+                        .bind(&grant_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO revocations (id, expires_at) VALUES (?, ?) \
+                         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+                    )
+                    .bind(&grant_id)
+                    .bind(keep_until)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(Rotation::Reused);
+                }
+                _ => Rotation::Refused,
+            }
+        };
+        if outcome == Rotation::Refused {
+            tx.rollback().await?;
+            return Ok(outcome);
+        }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at, rotated_at, successor_hash) \
+             VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+        )
+        .bind(next.token_hash.0.as_slice())
+        .bind(&next.grant_id)
+        .bind(next.scope.to_string())
+        .bind(next.created_at)
+        .bind(next.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE grants SET expires_at = ? WHERE grant_id = ? AND expires_at < ?")
+            .bind(next.expires_at)
+            .bind(&next.grant_id)
+            .bind(next.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revocations (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn housekeep(&self, now: i64, spent_before: i64) -> Result<Housekeeping, StoreError> {
+        let run = |sql: &'static str, first: i64, second: Option<i64>| {
+            let pool = self.pool.clone();
+            async move {
+                let mut query = sqlx::query(sql).bind(first);
+                if let Some(second) = second {
+                    query = query.bind(second);
+                }
+                query.execute(&pool).await.map(|done| done.rows_affected())
+            }
+        };
+        Ok(Housekeeping {
+            authorization_codes: run("DELETE FROM authorization_codes WHERE expires_at <= ?", now, None).await?,
+            refresh_tokens: run(
+                "DELETE FROM refresh_tokens WHERE expires_at <= ? OR (rotated_at IS NOT NULL AND rotated_at < ?)",
+                now,
+                Some(spent_before),
+            )
+            .await?,
+            revocations: run("DELETE FROM revocations WHERE expires_at <= ?", now, None).await?,
+            grants: run(
+                "DELETE FROM grants WHERE expires_at <= ? \
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.grant_id)",
+                now,
+                None,
+            )
+            .await?,
+            sessions: run("DELETE FROM sessions WHERE expiry_date <= ?", now, None).await?,
+        })
     }
 }

@@ -14,7 +14,17 @@ crate::backend_tests!(
     bad_scope_input_exits_non_zero_and_changes_nothing,
     keys_list_and_rotate,
     keys_rotate_with_the_wrong_secret_changes_nothing,
+    gc_reports_what_it_deleted,
 );
+
+async fn gc_reports_what_it_deleted(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    store.create_session("expired", b"{}", 1).await.unwrap();
+    let out = json_of(&db.cli(&["gc", "--json"], None));
+    assert_eq!(out["sessions"], 1);
+    assert_eq!(out["authorization_codes"], 0);
+}
 
 async fn client_create_prints_the_id_and_a_secret_shown_once(backend: Backend) {
     let db = TestDb::new(&backend).await;

@@ -8,7 +8,7 @@ use openidconnect::{
     Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
-use crate::helpers::{Backend, TestApp, TestDb, query_param};
+use crate::helpers::{Backend, TestApp, query_param};
 
 crate::backend_tests!(
     a_confidential_client_signs_a_user_in_with_openidconnect,
@@ -175,11 +175,10 @@ async fn a_public_client_signs_a_user_in_with_pkce_and_no_secret(backend: Backen
 }
 
 async fn a_sign_in_started_on_one_instance_completes_on_another(backend: Backend) {
-    let db = TestDb::new(&backend).await;
-    let first = TestApp::spawn_on(db, &[]).await;
+    let first = TestApp::spawn(&backend).await;
     let client = first.web_client().await;
     first.create_user("carol").await;
-    let second = TestApp::spawn_on(first.db.shared(), &[]).await;
+    let second = first.spawn_sibling().await;
 
     // Authorize on the first instance; sign in and consent on the second, with the same cookie.
     let (url, verifier) = first.authorize_url(&client, "openid", &[]);

@@ -210,14 +210,26 @@ impl TestApp {
         Self::spawn_on(TestDb::new(backend).await, &[]).await
     }
 
-    /// Start a server on an existing database (a second instance shares it), with extra flags.
+    /// Start a server on an existing database, with extra flags.
     pub async fn spawn_on(db: TestDb, extra: &[&str]) -> Self {
+        Self::start(db, extra, None).await
+    }
+
+    /// A second instance behind the same issuer, sharing this one's database (as behind a load balancer).
+    pub async fn spawn_sibling(&self) -> Self {
+        Self::start(self.db.shared(), &[], Some(&self.address)).await
+    }
+
+    async fn start(db: TestDb, extra: &[&str], issuer: Option<&str>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let clock = FixedClock::starting_now();
-        let state = AppState::build(db.settings(&address, extra), Arc::new(clock.clone()))
-            .await
-            .unwrap();
+        let state = AppState::build(
+            db.settings(issuer.unwrap_or(&address), extra),
+            Arc::new(clock.clone()),
+        )
+        .await
+        .unwrap();
         tokio::spawn(app::serve(listener, state.clone()));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -458,13 +470,7 @@ impl TestApp {
         client: &TestClient,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut request = self.http.post(format!("{}/token", self.address));
-        let mut form: Vec<(&str, &str)> = form.to_vec();
-        match &client.secret {
-            Some(secret) => request = request.basic_auth(&client.client_id, Some(secret)),
-            None => form.push(("client_id", &client.client_id)),
-        }
-        request.form(&form).send().await.unwrap()
+        self.post_client_form("/token", client, form).await
     }
 
     /// `POST /token` redeeming `code` with its PKCE `verifier`.
@@ -527,4 +533,125 @@ pub fn query_param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+impl TestApp {
+    /// A confidential service client for `client_credentials` with the given scopes (created here).
+    pub async fn service_client(&self, scopes: &[&str], auth_method: &str) -> TestClient {
+        for scope in scopes {
+            let _ = self
+                .state
+                .store
+                .create_scope(&latchkey::domain::scope::Scope {
+                    name: (*scope).to_owned(),
+                    description: format!("{scope} access"),
+                    builtin: false,
+                    created_at: 0,
+                })
+                .await;
+        }
+        self.register_client(latchkey::domain::client::ClientSpec {
+            client_name: "Orders Service".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: scopes.join(" "),
+            auth_method: auth_method.into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A web client registered for `authorization_code` and `refresh_token`, first-party.
+    pub async fn refreshing_client(&self) -> TestClient {
+        self.register_client(latchkey::domain::client::ClientSpec {
+            client_name: "Dashboard".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scope: "openid profile email offline_access".into(),
+            auth_method: "client_secret_basic".into(),
+            skip_consent: true,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// `POST /token` with `grant_type=client_credentials`.
+    pub async fn client_credentials(
+        &self,
+        client: &TestClient,
+        scope: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        self.post_token(client, &form).await
+    }
+
+    /// `POST /token` with `grant_type=refresh_token`.
+    pub async fn refresh(
+        &self,
+        client: &TestClient,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        self.post_token(client, &form).await
+    }
+
+    /// `POST /introspect` as `caller`; the JSON answer (panics unless 200).
+    pub async fn introspect(&self, caller: &TestClient, token: &str) -> serde_json::Value {
+        let response = self
+            .post_client_form("/introspect", caller, &[("token", token)])
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// `POST /revoke` as `caller`.
+    pub async fn revoke(&self, caller: &TestClient, token: &str) -> reqwest::Response {
+        self.post_client_form("/revoke", caller, &[("token", token)])
+            .await
+    }
+
+    /// POST a form to `path` authenticated as `client` (Basic, or `client_id` for public clients).
+    pub async fn post_client_form(
+        &self,
+        path: &str,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}{path}", self.address));
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        match &client.secret {
+            Some(secret) => request = request.basic_auth(&client.client_id, Some(secret)),
+            None => form.push(("client_id", &client.client_id)),
+        }
+        request.form(&form).send().await.unwrap()
+    }
+
+    /// The status of `GET /userinfo` with `token`.
+    pub async fn userinfo_status(&self, token: &str) -> u16 {
+        self.http
+            .get(format!("{}/userinfo", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
+/// A string field of a JSON value.
+pub fn text(value: &serde_json::Value, field: &str) -> String {
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {value}"))
+        .to_owned()
 }

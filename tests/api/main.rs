@@ -5,13 +5,16 @@
 mod authorize;
 mod browser;
 mod cli;
+mod client_credentials;
 mod discovery;
 mod flows;
 mod health;
 mod helpers;
+mod introspect;
 mod jwks;
 mod logout;
 mod pages;
+mod refresh;
 mod store;
 mod token;
 mod userinfo;

@@ -2,7 +2,10 @@
 
 use latchkey::clock::{Clock, FixedClock};
 use latchkey::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
+use latchkey::domain::grant::{AuthorizationCode, Grant, NewRefreshToken, Redemption, Rotation};
 use latchkey::domain::scope::Scope;
+use latchkey::domain::scope::ScopeSet;
+use latchkey::domain::secret::TokenHash;
 use latchkey::domain::user::{User, UserId};
 use latchkey::keys::{KeyEncryptionKey, KeyRing, SigningAlg};
 use latchkey::store::{KeyState, StoreError};
@@ -20,6 +23,7 @@ crate::backend_tests!(
     rotation_promotes_next_retires_active_and_publishes_a_new_next,
     retired_keys_leave_the_jwks_after_their_tokens_expire,
     migrations_can_run_twice,
+    housekeeping_deletes_only_what_can_no_longer_matter,
 );
 
 fn web_client(now: i64) -> Client {
@@ -344,4 +348,105 @@ async fn migrations_can_run_twice(backend: Backend) {
     let store = db.store().await;
     store.migrate().await.unwrap();
     store.ping().await.unwrap();
+}
+
+async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let client = web_client(0);
+    store.create_client(&client).await.unwrap();
+    let alice = user("alice", 0);
+    store.create_user(&alice).await.unwrap();
+    let scope = ScopeSet::parse("openid").unwrap();
+    let code = |hash: &str, expires_at: i64| AuthorizationCode {
+        code_hash: TokenHash::of(hash),
+        grant_id: format!("grant-{hash}"),
+        client_id: client.client_id.to_string(),
+        user_id: alice.user_id.to_string(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        scope: scope.clone(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: 0,
+        created_at: 0,
+        expires_at,
+        consumed_at: None,
+    };
+    store
+        .create_authorization_code(&code("old", 100))
+        .await
+        .unwrap();
+    store
+        .create_authorization_code(&code("fresh", 500))
+        .await
+        .unwrap();
+
+    let refresh = |token: &str, expires_at: i64| NewRefreshToken {
+        token_hash: TokenHash::of(token),
+        grant_id: "grant-fresh".into(),
+        scope: scope.clone(),
+        created_at: 0,
+        expires_at,
+    };
+    let grant = Grant {
+        grant_id: "grant-fresh".into(),
+        client_id: client.client_id.to_string(),
+        user_id: Some(alice.user_id.to_string()),
+        scope: scope.clone(),
+        auth_time: Some(0),
+        created_at: 0,
+        expires_at: 1_000,
+        revoked_at: None,
+    };
+    let redeemed = store
+        .redeem_authorization_code(
+            &TokenHash::of("fresh"),
+            &grant,
+            Some(&refresh("rt1", 1_000)),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(redeemed, Redemption::Redeemed);
+    let rotated = store
+        .rotate_refresh_token(
+            &TokenHash::of("rt1"),
+            &refresh("rt2", 1_000),
+            150,
+            i64::MAX,
+            2_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated, Rotation::Rotated);
+    store.revoke_access_token("at_old", 150).await.unwrap();
+    store.revoke_access_token("at_live", 900).await.unwrap();
+    store.create_session("s-old", b"{}", 150).await.unwrap();
+    store.create_session("s-live", b"{}", 900).await.unwrap();
+
+    let done = store.housekeep(200, 160).await.unwrap();
+    assert_eq!(done.authorization_codes, 1, "only the expired code");
+    assert_eq!(
+        done.refresh_tokens, 1,
+        "only the spent token past the reuse horizon"
+    );
+    assert_eq!(done.revocations, 1);
+    assert_eq!(done.sessions, 1);
+    assert_eq!(done.grants, 0, "a grant with a live refresh token stays");
+    assert!(
+        store
+            .find_refresh_token(&TokenHash::of("rt2"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.is_revoked("at_live", "-").await.unwrap());
+    assert!(store.load_session("s-live", 200).await.unwrap().is_some());
+
+    let later = store.housekeep(1_000, 990).await.unwrap();
+    assert_eq!(
+        (later.refresh_tokens, later.grants),
+        (1, 1),
+        "expired token, then its grant"
+    );
 }

@@ -2,18 +2,13 @@
 
 use std::collections::HashMap;
 
-use super::TokenResponse;
+use super::{Issuance, TokenResponse, issue};
 use crate::app::AppState;
-use crate::domain::claims::{
-    AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
-};
-use crate::domain::client::Client;
-use crate::domain::grant::{Grant, Redemption};
+use crate::domain::client::{Client, GrantType};
+use crate::domain::grant::{Grant, NewRefreshToken, REFRESH_TOKEN_PREFIX, Redemption};
 use crate::domain::pkce::verify_s256;
-use crate::domain::secret::{TokenHash, random_string};
+use crate::domain::secret::{TokenHash, random_token};
 use crate::error::OAuthError;
-use crate::keys::SigningAlg;
-use crate::tokens::{sign_access_token, sign_id_token};
 
 /// Redeem a code for tokens. The code is consumed atomically: of any number of concurrent
 /// redemptions exactly one succeeds, and a code presented again revokes what it produced
@@ -84,6 +79,16 @@ pub async fn redeem(
         .filter(|user| !user.disabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
 
+    let refresh_token = client
+        .allows_grant(GrantType::RefreshToken)
+        .then(|| random_token(REFRESH_TOKEN_PREFIX));
+    let new_refresh = refresh_token.as_ref().map(|token| NewRefreshToken {
+        token_hash: TokenHash::of(token),
+        grant_id: record.grant_id.clone(),
+        scope: record.scope.clone(),
+        created_at: now,
+        expires_at: now + lifetimes.refresh_token,
+    });
     let grant = Grant {
         grant_id: record.grant_id.clone(),
         client_id: record.client_id.clone(),
@@ -91,67 +96,34 @@ pub async fn redeem(
         scope: record.scope.clone(),
         auth_time: Some(record.auth_time),
         created_at: now,
-        expires_at: now + lifetimes.access_token,
+        expires_at: new_refresh
+            .as_ref()
+            .map_or(now + lifetimes.access_token, |r| r.expires_at),
         revoked_at: None,
     };
-    if state
+    let redemption = state
         .store
-        .redeem_authorization_code(&hash, &grant, now)
-        .await?
-        == Redemption::AlreadyUsed
-    {
+        .redeem_authorization_code(&hash, &grant, new_refresh.as_ref(), now)
+        .await?;
+    if redemption == Redemption::AlreadyUsed {
         revoke_replayed(state, &record.grant_id, now).await?;
         return Err(OAuthError::invalid_grant(
             "the authorization code has already been used",
         ));
     }
-
-    let alg = SigningAlg::RS256;
-    let scope = record.scope.to_string();
-    let access_token = sign_access_token(
-        &state.keys,
-        alg,
-        &AccessTokenClaims {
-            iss: state.settings.issuer.as_str().to_owned(),
-            sub: record.user_id.clone(),
-            aud: state.settings.access_token_audience.clone(),
-            exp: now + lifetimes.access_token,
-            iat: now,
-            jti: format!("{JTI_PREFIX}{}", random_string(16)),
-            client_id: record.client_id.clone(),
-            scope: scope.clone(),
-            gid: record.grant_id.clone(),
+    issue(
+        state,
+        Issuance {
+            client_id: &record.client_id,
+            subject: &record.user_id,
+            scope: &record.scope,
+            grant_id: &record.grant_id,
             auth_time: Some(record.auth_time),
+            id_token_for: Some((&user, record.nonce.as_deref())),
+            refresh_token,
         },
-    )?;
-    let id_token = if record.scope.contains("openid") {
-        Some(sign_id_token(
-            &state.keys,
-            alg,
-            &IdTokenClaims {
-                iss: state.settings.issuer.as_str().to_owned(),
-                sub: record.user_id.clone(),
-                aud: record.client_id.clone(),
-                exp: now + lifetimes.id_token,
-                iat: now,
-                auth_time: record.auth_time,
-                nonce: record.nonce.clone(),
-                at_hash: Some(at_hash(&access_token, alg.as_str())),
-                azp: record.client_id.clone(),
-                standard: StandardClaims::for_scopes(&user, &record.scope),
-            },
-        )?)
-    } else {
-        None
-    };
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: lifetimes.access_token,
-        scope,
-        id_token,
-        refresh_token: None,
-    })
+        now,
+    )
 }
 
 /// RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it.

@@ -10,10 +10,20 @@ use serde::Serialize;
 
 use super::extract::{authenticate_client, single_params};
 use crate::app::AppState;
+use crate::domain::claims::{
+    AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
+};
 use crate::domain::client::GrantType;
+use crate::domain::scope::ScopeSet;
+use crate::domain::secret::random_string;
+use crate::domain::user::User;
 use crate::error::{ErrorCode, OAuthError};
+use crate::keys::SigningAlg;
+use crate::tokens::{sign_access_token, sign_id_token};
 
 pub mod authorization_code;
+pub mod client_credentials;
+pub mod refresh_token;
 
 /// RFC 6749 §5.1 successful token response (plus OIDC Core §3.1.3.3 `id_token`).
 #[derive(Debug, Serialize)]
@@ -70,6 +80,8 @@ async fn exchange(
     let grant_type = match params.get("grant_type").map(String::as_str) {
         None | Some("") => return Err(OAuthError::invalid_request("grant_type is required")),
         Some("authorization_code") => GrantType::AuthorizationCode,
+        Some("client_credentials") => GrantType::ClientCredentials,
+        Some("refresh_token") => GrantType::RefreshToken,
         Some(other) => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
@@ -85,9 +97,79 @@ async fn exchange(
     }
     match grant_type {
         GrantType::AuthorizationCode => authorization_code::redeem(state, &client, &params).await,
-        GrantType::ClientCredentials | GrantType::RefreshToken => Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            format!("grant_type {} is not supported", grant_type.as_str()),
-        )),
+        GrantType::ClientCredentials => client_credentials::issue_to(state, &client, &params),
+        GrantType::RefreshToken => refresh_token::rotate(state, &client, &params).await,
     }
+}
+
+/// What a grant produces, before signing.
+pub struct Issuance<'a> {
+    /// The client.
+    pub client_id: &'a str,
+    /// `sub`: the user, or the client itself.
+    pub subject: &'a str,
+    /// The access token's scope.
+    pub scope: &'a ScopeSet,
+    /// The grant the tokens belong to (`gid`).
+    pub grant_id: &'a str,
+    /// When the user authenticated.
+    pub auth_time: Option<i64>,
+    /// The user and nonce, when an ID token may be issued (only if `openid` is in scope).
+    pub id_token_for: Option<(&'a User, Option<&'a str>)>,
+    /// A refresh token already stored, to hand out.
+    pub refresh_token: Option<String>,
+}
+
+/// Sign the access token (RFC 9068) and, for `openid`, the ID token (OIDC Core §2, §3.1.3.6 `at_hash`).
+pub fn issue(
+    state: &AppState,
+    issuance: Issuance<'_>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let alg = SigningAlg::RS256;
+    let lifetimes = &state.settings.lifetimes;
+    let issuer = state.settings.issuer.as_str();
+    let access_token = sign_access_token(
+        &state.keys,
+        alg,
+        &AccessTokenClaims {
+            iss: issuer.to_owned(),
+            sub: issuance.subject.to_owned(),
+            aud: state.settings.access_token_audience.clone(),
+            exp: now + lifetimes.access_token,
+            iat: now,
+            jti: format!("{JTI_PREFIX}{}", random_string(16)),
+            client_id: issuance.client_id.to_owned(),
+            scope: issuance.scope.to_string(),
+            gid: issuance.grant_id.to_owned(),
+            auth_time: issuance.auth_time,
+        },
+    )?;
+    let id_token = match issuance.id_token_for {
+        Some((user, nonce)) if issuance.scope.contains("openid") => Some(sign_id_token(
+            &state.keys,
+            alg,
+            &IdTokenClaims {
+                iss: issuer.to_owned(),
+                sub: issuance.subject.to_owned(),
+                aud: issuance.client_id.to_owned(),
+                exp: now + lifetimes.id_token,
+                iat: now,
+                auth_time: issuance.auth_time.unwrap_or(now),
+                nonce: nonce.map(str::to_owned),
+                at_hash: Some(at_hash(&access_token, alg.as_str())),
+                azp: issuance.client_id.to_owned(),
+                standard: StandardClaims::for_scopes(user, issuance.scope),
+            },
+        )?),
+        _ => None,
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: lifetimes.access_token,
+        scope: issuance.scope.to_string(),
+        id_token,
+        refresh_token: issuance.refresh_token,
+    })
 }

@@ -1,0 +1,41 @@
+//! Housekeeping: delete expired codes, refresh tokens, revocation records, grants and sessions so
+//! tables do not grow without bound. Runs in the background of `serve` and as `latchkey gc`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, UnixTime};
+use crate::domain::grant::Housekeeping;
+use crate::store::{Store, StoreError};
+
+/// How long a spent refresh token is kept so that presenting it again is recognised as reuse
+/// (and revokes its grant) rather than as an unknown token.
+pub const SPENT_REFRESH_TOKEN_RETENTION: i64 = 7 * 24 * 60 * 60;
+
+/// One pass at `now`.
+pub async fn run_once(store: &dyn Store, now: UnixTime) -> Result<Housekeeping, StoreError> {
+    store
+        .housekeep(now, now - SPENT_REFRESH_TOKEN_RETENTION)
+        .await
+}
+
+/// Run a pass every `interval` (the first one `interval` after start). Several instances may run it
+/// at once: every statement is an idempotent DELETE.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            match run_once(store.as_ref(), clock.now()).await {
+                Ok(done) => tracing::debug!(?done, "housekeeping pass"),
+                Err(err) => tracing::warn!(error = %err, "housekeeping failed; will retry"),
+            }
+        }
+    })
+}
