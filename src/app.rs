@@ -107,11 +107,12 @@ impl AppState {
         let store = store::connect(&settings).await?;
         store.migrate().await?;
         let keys = Arc::new(KeyRing::new(kek, settings.key_retention()));
-        for kid in keys
-            .ensure(store.as_ref(), SigningAlg::RS256, clock.now())
-            .await?
-        {
-            tracing::info!(%kid, alg = "RS256", "created signing key (first start, or a state was missing)");
+        // Every algorithm has keys, published in the JWKS, so a client's ID-token override or a
+        // change of the server setting never meets an unknown key.
+        for alg in SigningAlg::ALL {
+            for kid in keys.ensure(store.as_ref(), alg, clock.now()).await? {
+                tracing::info!(%kid, %alg, "created signing key (first start, or a state was missing)");
+            }
         }
         keys.refresh(store.as_ref(), clock.now()).await?;
         let metadata = discovery::document(&settings).into();

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+
+use crate::keys::SigningAlg;
 use secrecy::{ExposeSecret, SecretString};
 
 /// The settings every command reads: flags, each also an environment variable.
@@ -68,6 +70,24 @@ pub struct Config {
     /// The `aud` of access tokens (RFC 9068 §3 default resource); defaults to the issuer.
     #[arg(long, env = "LATCHKEY_ACCESS_TOKEN_AUDIENCE", global = true)]
     pub access_token_audience: Option<String>,
+
+    /// How access tokens are signed: RS256, ES256 or EdDSA (RFC 7518 §3.1, RFC 8037).
+    #[arg(
+        long,
+        env = "LATCHKEY_ACCESS_TOKEN_ALG",
+        default_value = "RS256",
+        global = true
+    )]
+    pub access_token_alg: SigningAlg,
+
+    /// How ID tokens are signed by default (a client may override it): RS256, ES256 or EdDSA.
+    #[arg(
+        long,
+        env = "LATCHKEY_ID_TOKEN_ALG",
+        default_value = "RS256",
+        global = true
+    )]
+    pub id_token_alg: SigningAlg,
 
     /// Lifetime of ID tokens.
     #[arg(long, env = "LATCHKEY_ID_TOKEN_TTL", default_value = "10m", value_parser = parse_duration, global = true)]
@@ -263,6 +283,10 @@ pub struct Settings {
     pub issuer: Issuer,
     /// The `aud` of access tokens.
     pub access_token_audience: String,
+    /// The access-token signing algorithm.
+    pub access_token_alg: SigningAlg,
+    /// The default ID-token signing algorithm.
+    pub id_token_alg: SigningAlg,
     /// The listen address.
     pub bind: SocketAddr,
     /// The database URL (may hold a password, so it is secret).
@@ -360,6 +384,8 @@ impl Config {
         };
         Ok(Settings {
             access_token_audience,
+            access_token_alg: self.access_token_alg,
+            id_token_alg: self.id_token_alg,
             issuer,
             bind: self.bind,
             database_url: self.database_url.clone(),

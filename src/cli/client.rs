@@ -67,6 +67,9 @@ pub struct CreateArgs {
     /// Let a confidential client skip PKCE (public clients always use it).
     #[arg(long)]
     allow_no_pkce: bool,
+    /// Sign this client's ID tokens with RS256, ES256 or EdDSA (default: the server's --id-token-alg).
+    #[arg(long = "id-token-signed-response-alg")]
+    id_token_signed_response_alg: Option<String>,
 }
 
 /// `client update`.
@@ -101,6 +104,9 @@ pub struct UpdateArgs {
     /// Let a confidential client skip PKCE (true/false).
     #[arg(long)]
     allow_no_pkce: Option<bool>,
+    /// ID token signing algorithm (RS256, ES256, EdDSA; an empty value returns to the server default).
+    #[arg(long = "id-token-signed-response-alg")]
+    id_token_signed_response_alg: Option<String>,
 }
 
 /// A client as printed: never its secret hash.
@@ -116,6 +122,7 @@ struct ClientView<'a> {
     require_pkce: bool,
     skip_consent: bool,
     introspect_any: bool,
+    id_token_signed_response_alg: Option<&'static str>,
     created_at: i64,
     updated_at: i64,
 }
@@ -137,6 +144,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             require_pkce: c.require_pkce,
             skip_consent: c.skip_consent,
             introspect_any: c.introspect_any,
+            id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -225,6 +233,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 allow_no_pkce: args.allow_no_pkce,
                 skip_consent: args.skip_consent,
                 introspect_any: args.introspect_any,
+                id_token_alg: args.id_token_signed_response_alg,
             };
             let mut client =
                 Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
@@ -317,6 +326,9 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             }
             if let Some(flag) = args.allow_no_pkce {
                 spec.allow_no_pkce = flag;
+            }
+            if let Some(alg) = args.id_token_signed_response_alg {
+                spec.id_token_alg = Some(alg);
             }
             let mut updated =
                 Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)

@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::scope::ScopeSet;
 use super::secret::{TokenHash, random_string, random_token};
+use crate::keys::SigningAlg;
 
 /// The prefix of every client secret, so secret scanners can recognise one.
 pub const CLIENT_SECRET_PREFIX: &str = "lk_cs_";
@@ -271,6 +272,8 @@ pub struct Client {
     pub skip_consent: bool,
     /// A resource server that may introspect any token (RFC 7662 §2.1).
     pub introspect_any: bool,
+    /// OIDC Dynamic Registration §2 `id_token_signed_response_alg`; `None` = the server's default.
+    pub id_token_alg: Option<SigningAlg>,
     /// Created, and last changed (Unix seconds).
     pub created_at: i64,
     /// Last changed.
@@ -298,6 +301,8 @@ pub struct ClientSpec {
     pub skip_consent: bool,
     /// Resource server.
     pub introspect_any: bool,
+    /// ID token signing algorithm override, raw (`RS256`, `ES256`, `EdDSA`; empty = server default).
+    pub id_token_alg: Option<String>,
 }
 
 impl Client {
@@ -348,6 +353,13 @@ impl Client {
                 "the refresh_token grant needs authorization_code as well".into(),
             ));
         }
+        let id_token_alg = spec
+            .id_token_alg
+            .as_deref()
+            .filter(|alg| !alg.is_empty())
+            .map(str::parse::<SigningAlg>)
+            .transpose()
+            .map_err(ClientError)?;
         if spec.allow_no_pkce && !auth_method.is_confidential() {
             return Err(ClientError(
                 "a public client must use PKCE (RFC 7636, RFC 9700 §2.1.1)".into(),
@@ -365,6 +377,7 @@ impl Client {
             require_pkce: !spec.allow_no_pkce,
             skip_consent: spec.skip_consent,
             introspect_any: spec.introspect_any,
+            id_token_alg,
             created_at: now,
             updated_at: now,
         })
@@ -394,6 +407,7 @@ impl Client {
             allow_no_pkce: !self.require_pkce,
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
+            id_token_alg: self.id_token_alg.map(|alg| alg.as_str().to_owned()),
         }
     }
 

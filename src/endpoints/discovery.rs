@@ -18,6 +18,8 @@ use crate::keys::SigningAlg;
 pub fn document(settings: &Settings) -> String {
     let issuer = &settings.issuer;
     let scopes: Vec<&str> = BUILTIN_SCOPES.iter().map(|(name, _)| *name).collect();
+    // OIDC Discovery §3: RS256 MUST be included; every algorithm has keys, and a client may pick any.
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
     let metadata: Value = json!({
         "issuer": issuer.as_str(),
         "authorization_endpoint": issuer.endpoint(AUTHORIZE_PATH),
@@ -35,7 +37,7 @@ pub fn document(settings: &Settings) -> String {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [SigningAlg::RS256.as_str()],
+        "id_token_signing_alg_values_supported": algs,
         "scopes_supported": scopes,
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",

@@ -1,4 +1,5 @@
-//! `GET /healthz` (the process is up) and `GET /readyz` (the store answers and a signing key is loaded).
+//! `GET /healthz` (the process is up) and `GET /readyz` (the store answers and every algorithm has an
+//! active signing key).
 
 use axum::Json;
 use axum::extract::State;
@@ -22,7 +23,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Json(json!({ "status": "unavailable", "reason": "store unreachable" })),
         );
     }
-    if state.keys.signing_key(SigningAlg::RS256).is_none() {
+    if SigningAlg::ALL
+        .iter()
+        .any(|alg| state.keys.signing_key(*alg).is_none())
+    {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable", "reason": "no signing key" })),

@@ -57,7 +57,7 @@ impl Store for PostgresStore {
         sqlx::query(concat!(
             "INSERT INTO clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(client.client_id.as_str())
         .bind(&client.client_name)
@@ -70,6 +70,7 @@ impl Store for PostgresStore {
         .bind(client.require_pkce)
         .bind(client.skip_consent)
         .bind(client.introspect_any)
+        .bind(client.id_token_alg.map(|alg| alg.as_str()))
         .bind(client.created_at)
         .bind(client.updated_at)
         .execute(&self.pool)
@@ -108,7 +109,7 @@ impl Store for PostgresStore {
         let done = sqlx::query(
             "UPDATE clients SET client_name = $1, auth_method = $2, redirect_uris = $3, \
              post_logout_redirect_uris = $4, grant_types = $5, scopes = $6, require_pkce = $7, \
-             skip_consent = $8, introspect_any = $9, updated_at = $10 WHERE client_id = $11",
+             skip_consent = $8, introspect_any = $9, id_token_alg = $10, updated_at = $11 WHERE client_id = $12",
         )
         .bind(&client.client_name)
         .bind(client.auth_method.as_str())
@@ -119,6 +120,7 @@ impl Store for PostgresStore {
         .bind(client.require_pkce)
         .bind(client.skip_consent)
         .bind(client.introspect_any)
+        .bind(client.id_token_alg.map(|alg| alg.as_str()))
         .bind(client.updated_at)
         .bind(client.client_id.as_str())
         .execute(&self.pool)

@@ -12,7 +12,7 @@ use super::{KeyState, SigningKeyRecord, StoreError};
 macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
-         grant_types, scopes, require_pkce, skip_consent, introspect_any, created_at, updated_at"
+         grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at"
     };
 }
 pub(crate) use client_columns;
@@ -46,6 +46,7 @@ pub(crate) struct ClientRow {
     require_pkce: bool,
     skip_consent: bool,
     introspect_any: bool,
+    id_token_alg: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -121,6 +122,12 @@ impl TryFrom<ClientRow> for Client {
             require_pkce: row.require_pkce,
             skip_consent: row.skip_consent,
             introspect_any: row.introspect_any,
+            id_token_alg: row
+                .id_token_alg
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|_| corrupt("id_token_alg", &id))?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -79,7 +79,7 @@ impl Store for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO clients (",
             client_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(client.client_id.as_str())
         .bind(&client.client_name)
@@ -92,6 +92,7 @@ impl Store for SqliteStore {
         .bind(client.require_pkce)
         .bind(client.skip_consent)
         .bind(client.introspect_any)
+        .bind(client.id_token_alg.map(|alg| alg.as_str()))
         .bind(client.created_at)
         .bind(client.updated_at)
         .execute(&self.pool)
@@ -130,7 +131,7 @@ impl Store for SqliteStore {
         let done = sqlx::query(
             "UPDATE clients SET client_name = ?, auth_method = ?, redirect_uris = ?, \
              post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, require_pkce = ?, \
-             skip_consent = ?, introspect_any = ?, updated_at = ? WHERE client_id = ?",
+             skip_consent = ?, introspect_any = ?, id_token_alg = ?, updated_at = ? WHERE client_id = ?",
         )
         .bind(&client.client_name)
         .bind(client.auth_method.as_str())
@@ -141,6 +142,7 @@ impl Store for SqliteStore {
         .bind(client.require_pkce)
         .bind(client.skip_consent)
         .bind(client.introspect_any)
+        .bind(client.id_token_alg.map(|alg| alg.as_str()))
         .bind(client.updated_at)
         .bind(client.client_id.as_str())
         .execute(&self.pool)

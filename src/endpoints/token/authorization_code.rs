@@ -114,7 +114,7 @@ pub async fn redeem(
     issue(
         state,
         Issuance {
-            client_id: &record.client_id,
+            client,
             subject: &record.user_id,
             scope: &record.scope,
             grant_id: &record.grant_id,

@@ -59,7 +59,7 @@ pub fn issue_to(
     issue(
         state,
         Issuance {
-            client_id: client.client_id.as_str(),
+            client,
             subject: client.client_id.as_str(),
             scope: &scope,
             grant_id: &grant_id,

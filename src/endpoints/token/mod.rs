@@ -13,12 +13,11 @@ use crate::app::AppState;
 use crate::domain::claims::{
     AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
 };
-use crate::domain::client::GrantType;
+use crate::domain::client::{Client, GrantType};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::random_string;
 use crate::domain::user::User;
 use crate::error::{ErrorCode, OAuthError};
-use crate::keys::SigningAlg;
 use crate::tokens::{sign_access_token, sign_id_token};
 
 pub mod authorization_code;
@@ -105,7 +104,7 @@ async fn exchange(
 /// What a grant produces, before signing.
 pub struct Issuance<'a> {
     /// The client.
-    pub client_id: &'a str,
+    pub client: &'a Client,
     /// `sub`: the user, or the client itself.
     pub subject: &'a str,
     /// The access token's scope.
@@ -126,12 +125,12 @@ pub fn issue(
     issuance: Issuance<'_>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let alg = SigningAlg::RS256;
     let lifetimes = &state.settings.lifetimes;
+    let client_id = issuance.client.client_id.as_str();
     let issuer = state.settings.issuer.as_str();
     let access_token = sign_access_token(
         &state.keys,
-        alg,
+        state.settings.access_token_alg,
         &AccessTokenClaims {
             iss: issuer.to_owned(),
             sub: issuance.subject.to_owned(),
@@ -139,26 +138,31 @@ pub fn issue(
             exp: now + lifetimes.access_token,
             iat: now,
             jti: format!("{JTI_PREFIX}{}", random_string(16)),
-            client_id: issuance.client_id.to_owned(),
+            client_id: client_id.to_owned(),
             scope: issuance.scope.to_string(),
             gid: issuance.grant_id.to_owned(),
             auth_time: issuance.auth_time,
         },
     )?;
+    // OIDC Dynamic Registration §2: the client's `id_token_signed_response_alg`, else the default.
+    let id_alg = issuance
+        .client
+        .id_token_alg
+        .unwrap_or(state.settings.id_token_alg);
     let id_token = match issuance.id_token_for {
         Some((user, nonce)) if issuance.scope.contains("openid") => Some(sign_id_token(
             &state.keys,
-            alg,
+            id_alg,
             &IdTokenClaims {
                 iss: issuer.to_owned(),
                 sub: issuance.subject.to_owned(),
-                aud: issuance.client_id.to_owned(),
+                aud: client_id.to_owned(),
                 exp: now + lifetimes.id_token,
                 iat: now,
                 auth_time: issuance.auth_time.unwrap_or(now),
                 nonce: nonce.map(str::to_owned),
-                at_hash: Some(at_hash(&access_token, alg.as_str())),
-                azp: issuance.client_id.to_owned(),
+                at_hash: Some(at_hash(&access_token, id_alg.as_str())),
+                azp: client_id.to_owned(),
                 standard: StandardClaims::for_scopes(user, issuance.scope),
             },
         )?),

@@ -101,7 +101,7 @@ pub async fn rotate(
     issue(
         state,
         Issuance {
-            client_id: &token.client_id,
+            client,
             subject: token.user_id.as_deref().unwrap_or(&token.client_id),
             scope: &scope,
             grant_id: &token.grant_id,
