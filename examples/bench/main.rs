@@ -1,0 +1,278 @@
+//! Latchkey's benchmark: starts the release binary on loopback on each backend, registers its own
+//! clients and user, measures every phase with a fixed concurrency and bounded time, and reports
+//! throughput as a fraction of the in-process ceilings measured in the same run.
+//!
+//! Run it with `bench/run.sh` (which builds the release binary and, when it can, a PostgreSQL).
+
+mod ceiling;
+mod load;
+mod phases;
+mod report;
+mod server;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use clap::Parser;
+
+use crate::load::Measured;
+use crate::phases::{Credentials, Shape};
+use crate::report::{BackendResult, Report};
+use crate::server::{Server, Setup};
+
+/// Benchmark a release build of Latchkey.
+#[derive(Parser)]
+struct Args {
+    /// The `latchkey` release binary.
+    #[arg(long, default_value = "target/release/latchkey")]
+    binary: PathBuf,
+    /// Also benchmark PostgreSQL at this server URL (a fresh database is created on it).
+    #[arg(long, env = "LATCHKEY_BENCH_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// Measured seconds per phase.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Warm-up seconds before each phase is measured.
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+    /// Concurrent connections per phase.
+    #[arg(long, default_value_t = 32)]
+    workers: usize,
+    /// Concurrent sign-in workers in the password storm.
+    #[arg(long, default_value_t = 8)]
+    sign_in_workers: usize,
+    /// Where the Markdown and JSON results go.
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+}
+
+const PASSWORD: &str = "bench password 0123456789";
+const SECRET: &str = "benchmark-key-encryption-secret-0123456789";
+const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+
+fn creds(value: &serde_json::Value) -> Result<Credentials> {
+    Ok(Credentials {
+        id: value["client_id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no client_id"))?
+            .to_owned(),
+        secret: value["client_secret"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no client_secret"))?
+            .to_owned(),
+    })
+}
+
+/// Register the benchmark's scope, clients and user through the admin CLI.
+fn register(setup: &Setup) -> Result<(Credentials, Credentials, Credentials)> {
+    setup.cli(
+        &[
+            "scope",
+            "create",
+            "orders:read",
+            "--description",
+            "Read orders",
+        ],
+        None,
+    )?;
+    let service = creds(&setup.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "bench-service",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "orders:read",
+        ],
+        None,
+    )?)?;
+    let gateway = creds(&setup.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "bench-gateway",
+            "--grant-type",
+            "client_credentials",
+            "--introspect-any",
+        ],
+        None,
+    )?)?;
+    let web = creds(&setup.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "bench-web",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--scope",
+            "openid",
+            "--skip-consent",
+        ],
+        None,
+    )?)?;
+    setup.cli(
+        &["user", "create", "--username", "bench", "--password-stdin"],
+        Some(PASSWORD),
+    )?;
+    Ok((service, gateway, web))
+}
+
+async fn bench_backend(
+    args: &Args,
+    name: &str,
+    postgres_url: Option<&str>,
+) -> Result<BackendResult> {
+    let dir = tempfile::tempdir()?;
+    let setup = Setup {
+        binary: args.binary.clone(),
+        database_url: server::fresh_database(dir.path(), postgres_url).await?,
+        dir: dir.path().to_path_buf(),
+        secret: SECRET.to_owned(),
+    };
+    let shape = Shape {
+        workers: args.workers,
+        warmup: Duration::from_secs(args.warmup),
+        duration: Duration::from_secs(args.seconds),
+    };
+    let mut result = BackendResult::new(name);
+
+    // First start creates the schema and keys; the measured start finds them present.
+    let first = Server::start(&setup, &[]).await?;
+    result.first_start_ms = first.start_to_ready.as_secs_f64() * 1000.0;
+    first.stop();
+    let (service, gateway, web) = register(&setup)?;
+
+    let server = Server::start(&setup, &[]).await?;
+    result.start_to_ready_ms = server.start_to_ready.as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    result.idle_rss_mib = server.rss_mib();
+    eprintln!(
+        "[{name}] ready in {:.1} ms, idle RSS {:.1} MiB",
+        result.start_to_ready_ms, result.idle_rss_mib
+    );
+
+    let base = server.base.clone();
+    let phase = |label: &str, measured: &Measured| {
+        eprintln!(
+            "[{name}] {label}: {:.0}/s p99 {:.2} ms ({} failed)",
+            measured.per_second, measured.p99_ms, measured.failed
+        )
+    };
+    let m = phases::get(&base, "/.well-known/openid-configuration", shape).await?;
+    phase("discovery", &m);
+    result.phases.insert("discovery".into(), m);
+    let m = phases::get(&base, "/jwks", shape).await?;
+    phase("jwks", &m);
+    result.phases.insert("jwks".into(), m);
+    let m = phases::client_credentials(&base, &service, shape, None).await?;
+    phase("client_credentials RS256", &m);
+    let max_rs256 = m.per_second;
+    result.phases.insert("client_credentials_rs256".into(), m);
+
+    // Latency at half the maximum load: paced, open loop.
+    if max_rs256 > 0.0 {
+        let per_worker = Duration::from_secs_f64(shape.workers as f64 / (max_rs256 / 2.0));
+        let m = phases::client_credentials(&base, &service, shape, Some(per_worker)).await?;
+        phase("client_credentials RS256 at half load", &m);
+        result
+            .phases
+            .insert("client_credentials_rs256_half_load".into(), m);
+    }
+
+    let token = phases::one_token(&base, &service).await?;
+    let m = phases::introspection(&base, &gateway, &token, shape).await?;
+    phase("introspection", &m);
+    result.phases.insert("introspection".into(), m);
+
+    let m = phases::code_flows(&base, &web, REDIRECT_URI, "bench", PASSWORD, shape).await?;
+    phase("authorization-code flows", &m);
+    result.phases.insert("code_flows".into(), m);
+
+    // The sign-in storm, with a paced token probe (200 requests/s) measuring the token endpoint meanwhile.
+    let storm_shape = Shape {
+        workers: args.sign_in_workers,
+        ..shape
+    };
+    let probe_shape = Shape {
+        workers: 4,
+        ..shape
+    };
+    let (storm, probe) = tokio::join!(
+        phases::sign_ins(&base, "bench", PASSWORD, storm_shape),
+        phases::client_credentials(
+            &base,
+            &service,
+            probe_shape,
+            Some(Duration::from_millis(20))
+        ),
+    );
+    let (storm, probe) = (storm?, probe?);
+    phase("password sign-ins", &storm);
+    phase("token probe during the storm", &probe);
+    result.phases.insert("sign_ins".into(), storm);
+    result
+        .phases
+        .insert("token_during_sign_in_storm".into(), probe);
+    result.peak_rss_mib = server.peak_rss_mib();
+    server.stop();
+
+    for (alg, key) in [
+        ("ES256", "client_credentials_es256"),
+        ("EdDSA", "client_credentials_eddsa"),
+    ] {
+        let server = Server::start(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
+        let m = phases::client_credentials(&server.base, &service, shape, None).await?;
+        phase(&format!("client_credentials {alg}"), &m);
+        result.phases.insert(key.into(), m);
+        result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
+        server.stop();
+    }
+    Ok(result)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if !args.binary.exists() {
+        return Err(anyhow!(
+            "{} not found: build it with `cargo build --release`",
+            args.binary.display()
+        ));
+    }
+    eprintln!("measuring in-process ceilings…");
+    let ceilings = ceiling::measure();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut backends = vec![
+        runtime
+            .block_on(bench_backend(&args, "sqlite", None))
+            .context("SQLite run")?,
+    ];
+    if let Some(url) = &args.postgres_url {
+        backends.push(
+            runtime
+                .block_on(bench_backend(&args, "postgres", Some(url)))
+                .context("PostgreSQL run")?,
+        );
+    }
+    let report = Report::new(ceilings, backends, args.workers, args.seconds);
+    let markdown = report.markdown();
+    println!("{markdown}");
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(args.out.join("latest.md"), &markdown)?;
+    std::fs::write(
+        args.out.join("latest.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    eprintln!(
+        "wrote {0}/latest.md and {0}/latest.json",
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! The Latchkey process under test: start it, time it to ready, read its memory, drive its CLI.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+/// How a server is configured: its binary, database, and extra settings.
+#[derive(Clone)]
+pub struct Setup {
+    /// The release binary.
+    pub binary: PathBuf,
+    /// `LATCHKEY_DATABASE_URL`.
+    pub database_url: String,
+    /// Working directory (SQLite file and secret live here).
+    pub dir: PathBuf,
+    /// `LATCHKEY_KEY_ENCRYPTION_SECRET`.
+    pub secret: String,
+}
+
+impl Setup {
+    fn command(&self, extra_env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(&self.binary);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("LATCHKEY_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .current_dir(&self.dir)
+            .env("LATCHKEY_DATABASE_URL", &self.database_url)
+            .env("LATCHKEY_KEY_ENCRYPTION_SECRET", &self.secret)
+            .env("LATCHKEY_LOG", "warn")
+            .envs(extra_env.iter().copied());
+        command
+    }
+
+    /// Run an admin command with `--json` and return its output.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<serde_json::Value> {
+        let mut child = self
+            .command(&[])
+            .args(args)
+            .arg("--json")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run latchkey")?;
+        if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+            pipe.write_all(input.as_bytes())?;
+        }
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!(
+                "latchkey {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(serde_json::from_slice(&output.stdout)?)
+    }
+}
+
+/// A running server.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Process start → first `200` from `/readyz`.
+    pub start_to_ready: Duration,
+}
+
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+impl Server {
+    /// Start `latchkey serve` with `extra_env` and wait (bounded) until `/readyz` answers 200.
+    pub async fn start(setup: &Setup, extra_env: &[(&str, &str)]) -> Result<Self> {
+        let port = free_port()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let began = Instant::now();
+        let child = setup
+            .command(extra_env)
+            .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
+            .env("LATCHKEY_ISSUER", &base)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start latchkey serve")?;
+        let mut server = Self {
+            child,
+            base,
+            start_to_ready: Duration::ZERO,
+        };
+        let deadline = began + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = http.get(format!("{}/readyz", server.base)).send().await
+                && response.status().is_success()
+            {
+                server.start_to_ready = began.elapsed();
+                return Ok(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                bail!("latchkey serve exited early: {status}");
+            }
+            if Instant::now() > deadline {
+                bail!("latchkey serve was not ready within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn status_field(&self, field: &str) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| anyhow!("no {field} in /proc status"))
+    }
+
+    /// Resident memory now, MiB.
+    pub fn rss_mib(&self) -> f64 {
+        self.status_field("VmRSS:")
+            .map_or(f64::NAN, |kib| kib as f64 / 1024.0)
+    }
+
+    /// The most resident memory the process has had, MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        self.status_field("VmHWM:")
+            .map_or(f64::NAN, |kib| kib as f64 / 1024.0)
+    }
+
+    /// Stop the server (SIGTERM, then SIGKILL if it lingers).
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh database for one backend run: a SQLite file in `dir`, or a new database on the server at
+/// `postgres_url`.
+pub async fn fresh_database(dir: &Path, postgres_url: Option<&str>) -> Result<String> {
+    match postgres_url {
+        None => Ok(format!("sqlite://{}", dir.join("latchkey.db").display())),
+        Some(base) => {
+            use sqlx::Connection;
+            let name = format!("lk_bench_{}", std::process::id());
+            let mut admin = sqlx::PgConnection::connect(base).await?;
+            sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}""#))
+                .execute(&mut admin)
+                .await?;
+            sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+                .execute(&mut admin)
+                .await?;
+            let mut url = url::Url::parse(base)?;
+            url.set_path(&format!("/{name}"));
+            Ok(url.to_string())
+        }
+    }
+}
