@@ -14,6 +14,7 @@ mod helpers;
 mod introspect;
 mod jwks;
 mod logout;
+mod microservices;
 mod pages;
 mod refresh;
 mod store;

@@ -1,0 +1,243 @@
+//! The API gateway: `/service1`, `/service2` and `/service3` verify the bearer JWT locally and forward
+//! the request, with the token, to Services A, B and C; `/verify` answers the same question for another
+//! proxy in front. The BFF routes (see `bff.rs`) live here too.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::bearer::{BearerError, bearer_token};
+use super::bff::{self, Bff};
+use super::provider::{AccessClaims, Provider};
+use super::services::{CLIENT_ID_HEADER, SCOPE_HEADER, SUB_HEADER};
+use super::{ClientCredentials, DemoError, Running, Trust, serve};
+
+/// The largest request body forwarded.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Where the gateway forwards each route.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    /// Service A, behind `/service1`.
+    pub service1: String,
+    /// Service B, behind `/service2`.
+    pub service2: String,
+    /// Service C, behind `/service3`.
+    pub service3: String,
+}
+
+/// The gateway's configuration beyond [`Trust`].
+pub struct GatewayConfig {
+    /// The services behind it.
+    pub upstreams: Upstreams,
+    /// The BFF's client: confidential, registered for `authorization_code` and `refresh_token` with the
+    /// redirect URI `{public_url}/callback` and the post-logout redirect URI `{public_url}/logged-out`.
+    pub bff: ClientCredentials,
+    /// The scope the BFF asks for.
+    pub bff_scope: String,
+    /// The gateway's public base URL; defaults to `http://` + the listener's address.
+    pub public_url: Option<String>,
+}
+
+/// The gateway's state.
+pub struct Gateway {
+    /// Latchkey, as the gateway sees it.
+    pub provider: Arc<Provider>,
+    /// The BFF's sessions and client.
+    pub bff: Bff,
+    upstreams: Upstreams,
+}
+
+/// A route of the gateway and the service behind it.
+#[derive(Debug, Clone, Copy)]
+pub enum Route {
+    /// `/service1` → A.
+    Service1,
+    /// `/service2` → B.
+    Service2,
+    /// `/service3` → C.
+    Service3,
+}
+
+impl Route {
+    const ALL: [Self; 3] = [Self::Service1, Self::Service2, Self::Service3];
+
+    /// The path segment, `service1` …
+    fn name(self) -> &'static str {
+        match self {
+            Self::Service1 => "service1",
+            Self::Service2 => "service2",
+            Self::Service3 => "service3",
+        }
+    }
+}
+
+/// Serve the gateway and its BFF.
+pub async fn start_gateway(
+    listener: TcpListener,
+    trust: &Trust,
+    config: GatewayConfig,
+) -> Result<Running, DemoError> {
+    let provider = Provider::discover(trust).await?;
+    let public_url = match config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    let state = Arc::new(Gateway {
+        bff: Bff::new(config.bff, config.bff_scope, &public_url),
+        provider,
+        upstreams: config.upstreams,
+    });
+    serve(listener, router(state))
+}
+
+fn router(state: Arc<Gateway>) -> Router {
+    let mut router = bff::routes()
+        .route("/healthz", get(healthz))
+        .route("/verify", any(verify));
+    for route in Route::ALL {
+        let bearer = move |State(state): State<Arc<Gateway>>, request: Request| async move {
+            bearer_route(&state, route, request).await
+        };
+        let cookie = move |State(state): State<Arc<Gateway>>, request: Request| async move {
+            bff::app_route(&state, route, request).await
+        };
+        let name = route.name();
+        router = router
+            .route(&format!("/{name}"), any(bearer))
+            .route(&format!("/{name}/{{*rest}}"), any(bearer))
+            .route(&format!("/app/{name}"), any(cookie))
+            .route(&format!("/app/{name}/{{*rest}}"), any(cookie));
+    }
+    router.with_state(state)
+}
+
+/// `GET /healthz`, with the JWKS cache's counters.
+async fn healthz(State(state): State<Arc<Gateway>>) -> Json<serde_json::Value> {
+    let (keys, fetches) = state.provider.jwks.stats().await;
+    Json(json!({ "status": "ok", "jwks": { "keys": keys, "fetches": fetches } }))
+}
+
+/// `/verify`: the gateway as a verifier for another proxy (NGINX `auth_request`, Traefik `forwardAuth`,
+/// Envoy `ext_authz`): 204 with the identity headers for a valid bearer token, 401 otherwise. Those
+/// proxies pass only 2xx, 401 and 403 through, so a malformed header is a 401 here, not RFC 6750's 400.
+async fn verify(State(state): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let token = match bearer_token(&headers) {
+        Ok(token) => token,
+        Err(BearerError::Malformed) => {
+            return BearerError::InvalidToken("the Authorization header is malformed")
+                .into_response();
+        }
+        Err(err) => return err.into_response(),
+    };
+    match state.provider.verify_access_token(token).await {
+        Ok(claims) => (
+            StatusCode::NO_CONTENT,
+            [
+                (SUB_HEADER, claims.sub),
+                (CLIENT_ID_HEADER, claims.client_id),
+                (SCOPE_HEADER, claims.scope),
+            ],
+        )
+            .into_response(),
+        Err(rejected) => BearerError::from(rejected).into_response(),
+    }
+}
+
+/// `/serviceN…`: RFC 6750 bearer authentication, verified locally, then forwarded.
+async fn bearer_route(state: &Gateway, route: Route, request: Request) -> Response {
+    let token = match bearer_token(request.headers()) {
+        Ok(token) => token.to_owned(),
+        Err(err) => return err.into_response(),
+    };
+    match state.provider.verify_access_token(&token).await {
+        Ok(claims) => forward(state, route, request, &token, &claims).await,
+        Err(rejected) => BearerError::from(rejected).into_response(),
+    }
+}
+
+/// Forward `request` to the service behind `route` with `token` and the identity it carries. Only the
+/// headers listed here travel upstream, so a caller cannot forge the identity headers.
+pub async fn forward(
+    state: &Gateway,
+    route: Route,
+    request: Request,
+    token: &str,
+    claims: &AccessClaims,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let upstream = match route {
+        Route::Service1 => &state.upstreams.service1,
+        Route::Service2 => &state.upstreams.service2,
+        Route::Service3 => &state.upstreams.service3,
+    };
+    // `/service1/x` and `/app/service1/x` both become `/x` upstream.
+    let path = parts.uri.path();
+    let rest = path
+        .find(route.name())
+        .map_or("", |at| &path[at + route.name().len()..]);
+    let mut url = format!(
+        "{}{}",
+        upstream.trim_end_matches('/'),
+        if rest.is_empty() { "/" } else { rest }
+    );
+    if let Some(query) = parts.uri.query() {
+        url.push('?');
+        url.push_str(query);
+    }
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let mut upstream_request = state
+        .provider
+        .http
+        .request(parts.method, url)
+        .bearer_auth(token)
+        .header(SUB_HEADER, &claims.sub)
+        .header(CLIENT_ID_HEADER, &claims.client_id)
+        .header(SCOPE_HEADER, &claims.scope)
+        .body(body);
+    for name in [header::CONTENT_TYPE, header::ACCEPT] {
+        if let Some(value) = parts.headers.get(&name) {
+            upstream_request = upstream_request.header(name, value);
+        }
+    }
+    let response = match upstream_request.send().await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::warn!(error = %err, route = route.name(), "upstream unreachable");
+            return (
+                StatusCode::BAD_GATEWAY,
+                Json(json!({ "error": "upstream_unavailable" })),
+            )
+                .into_response();
+        }
+    };
+    let status = response.status();
+    let copied: Vec<(header::HeaderName, HeaderValue)> = [
+        header::CONTENT_TYPE,
+        header::WWW_AUTHENTICATE,
+        header::CACHE_CONTROL,
+    ]
+    .into_iter()
+    .filter_map(|name| {
+        let value = response.headers().get(&name)?.clone();
+        Some((name, value))
+    })
+    .collect();
+    let Ok(bytes) = response.bytes().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let mut out = Response::new(Body::from(bytes));
+    *out.status_mut() = status;
+    out.headers_mut().extend(copied);
+    out
+}

@@ -1,0 +1,342 @@
+//! The four services, each trusting tokens in its own way.
+//!
+//! - A trusts the gateway (it reads the identity the gateway verified) and calls D with its own token.
+//! - B verifies the JWT itself and requires [`ORDERS_SCOPE`](super::ORDERS_SCOPE).
+//! - C asks Latchkey's introspection endpoint (RFC 7662) on every request: revocation takes effect at once.
+//! - D accepts only client-credentials tokens carrying [`INVENTORY_SCOPE`](super::INVENTORY_SCOPE).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use super::bearer::{BearerError, bearer_token};
+use super::provider::Provider;
+use super::{
+    ClientCredentials, DemoError, INVENTORY_SCOPE, ORDERS_SCOPE, RENEW_BEFORE_SECONDS, Running,
+    Trust, serve,
+};
+
+/// The identity headers the gateway sets after verifying a token (and strips from incoming requests).
+pub const SUB_HEADER: &str = "x-authenticated-sub";
+/// See [`SUB_HEADER`].
+pub const CLIENT_ID_HEADER: &str = "x-authenticated-client-id";
+/// See [`SUB_HEADER`].
+pub const SCOPE_HEADER: &str = "x-authenticated-scope";
+
+/// A service's routes: every path answers with `handler`, plus `/healthz`.
+fn routes<S: Clone + Send + Sync + 'static>(
+    handler: axum::routing::MethodRouter<S>,
+    state: S,
+) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
+        .route("/", handler.clone())
+        .route("/{*path}", handler)
+        .with_state(state)
+}
+
+// --- Service A ---------------------------------------------------------------------------------
+
+struct ServiceA {
+    provider: Arc<Provider>,
+    token: ServiceToken,
+    service_d: String,
+}
+
+/// Service A, behind `/service1`: it does not verify tokens itself but trusts the identity headers
+/// the gateway sets, so it must only be reachable through the gateway. It calls Service D with a
+/// token of its own, obtained with client credentials and cached until shortly before it expires.
+pub async fn start_service_a(
+    listener: TcpListener,
+    trust: &Trust,
+    credentials: ClientCredentials,
+    service_d: &str,
+) -> Result<Running, DemoError> {
+    let provider = Provider::discover(trust).await?;
+    let state = Arc::new(ServiceA {
+        token: ServiceToken::new(provider.clone(), credentials, INVENTORY_SCOPE),
+        provider,
+        service_d: format!("{}/inventory", service_d.trim_end_matches('/')),
+    });
+    serve(listener, routes(get(service_a), state))
+}
+
+async fn service_a(State(state): State<Arc<ServiceA>>, headers: HeaderMap) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let Some(sub) = header(SUB_HEADER) else {
+        return BearerError::InvalidToken("this service is reached through the gateway only")
+            .into_response();
+    };
+    match call_service_d(&state).await {
+        Ok(inventory) => Json(json!({
+            "service": "A",
+            "sub": sub,
+            "client_id": header(CLIENT_ID_HEADER),
+            "inventory": inventory,
+        }))
+        .into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "service A could not call service D");
+            (
+                StatusCode::BAD_GATEWAY,
+                Json(json!({ "error": "inventory_unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Call D with A's own token; if D refuses it (revoked, or signed by a key D has not seen), get a new
+/// token once and retry.
+async fn call_service_d(state: &ServiceA) -> Result<Value, DemoError> {
+    for attempt in 0..2 {
+        let token = state.token.get().await?;
+        let response = state
+            .provider
+            .http
+            .get(&state.service_d)
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+            state.token.forget(&token).await;
+            continue;
+        }
+        if !response.status().is_success() {
+            return Err(DemoError::Refused(format!(
+                "service D answered {}",
+                response.status()
+            )));
+        }
+        return Ok(response.json().await?);
+    }
+    Err(DemoError::Refused("service D refused a fresh token".into()))
+}
+
+/// A service's own access token (RFC 6749 §4.4), cached until [`RENEW_BEFORE_SECONDS`] before it expires.
+pub struct ServiceToken {
+    provider: Arc<Provider>,
+    credentials: ClientCredentials,
+    scope: &'static str,
+    cached: tokio::sync::Mutex<Option<(String, i64)>>,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: i64,
+    /// A refresh token, for the authorization code and refresh grants.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// An ID token, when `openid` was granted.
+    #[serde(default)]
+    pub id_token: Option<String>,
+}
+
+impl ServiceToken {
+    fn new(provider: Arc<Provider>, credentials: ClientCredentials, scope: &'static str) -> Self {
+        Self {
+            provider,
+            credentials,
+            scope,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The cached token, or a new one. The lock makes concurrent callers share one token request.
+    async fn get(&self) -> Result<String, DemoError> {
+        let mut cached = self.cached.lock().await;
+        let now = self.provider.now();
+        if let Some((token, expires_at)) = cached.as_ref()
+            && expires_at - now > RENEW_BEFORE_SECONDS
+        {
+            return Ok(token.clone());
+        }
+        let response: TokenResponse = self
+            .provider
+            .post_form(
+                &self.provider.metadata.token_endpoint,
+                &self.credentials,
+                &[("grant_type", "client_credentials"), ("scope", self.scope)],
+            )
+            .await?;
+        *cached = Some((response.access_token.clone(), now + response.expires_in));
+        Ok(response.access_token)
+    }
+
+    /// Drop `token` from the cache (unless another caller already replaced it).
+    async fn forget(&self, token: &str) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|(t, _)| t == token) {
+            *cached = None;
+        }
+    }
+}
+
+// --- Service B ---------------------------------------------------------------------------------
+
+/// Service B, behind `/service2`: verifies every JWT itself (defence in depth: it does not rely on the
+/// gateway) and requires the `orders:read` scope.
+pub async fn start_service_b(listener: TcpListener, trust: &Trust) -> Result<Running, DemoError> {
+    let provider = Provider::discover(trust).await?;
+    serve(listener, routes(get(service_b), provider))
+}
+
+async fn service_b(State(provider): State<Arc<Provider>>, headers: HeaderMap) -> Response {
+    let result = async {
+        let claims = provider
+            .verify_access_token(bearer_token(&headers)?)
+            .await?;
+        if !claims.has_scope(ORDERS_SCOPE) {
+            return Err(BearerError::InsufficientScope {
+                scope: ORDERS_SCOPE,
+                description: "this resource requires the orders:read scope",
+            });
+        }
+        Ok(Json(json!({
+            "service": "B",
+            "sub": claims.sub,
+            "client_id": claims.client_id,
+            "scope": claims.scope,
+            "exp": claims.exp,
+            "orders": [{ "id": 1042, "item": "brass latch", "quantity": 3 }],
+        })))
+    };
+    result.await.into_response()
+}
+
+// --- Service C ---------------------------------------------------------------------------------
+
+struct ServiceC {
+    provider: Arc<Provider>,
+    credentials: ClientCredentials,
+    introspection_endpoint: String,
+}
+
+/// Service C, behind `/service3`: asks Latchkey about every token (RFC 7662), as a client registered
+/// with `--introspect-any`. A revoked token is refused at once, at the price of one call per request.
+pub async fn start_service_c(
+    listener: TcpListener,
+    trust: &Trust,
+    credentials: ClientCredentials,
+) -> Result<Running, DemoError> {
+    let provider = Provider::discover(trust).await?;
+    let introspection_endpoint = provider
+        .metadata
+        .introspection_endpoint
+        .clone()
+        .ok_or_else(|| DemoError::Discovery("no introspection_endpoint advertised".into()))?;
+    let state = Arc::new(ServiceC {
+        provider,
+        credentials,
+        introspection_endpoint,
+    });
+    serve(listener, routes(get(service_c), state))
+}
+
+async fn service_c(State(state): State<Arc<ServiceC>>, headers: HeaderMap) -> Response {
+    let token = match bearer_token(&headers) {
+        Ok(token) => token,
+        Err(err) => return err.into_response(),
+    };
+    let answer: Result<Value, DemoError> = state
+        .provider
+        .post_form(
+            &state.introspection_endpoint,
+            &state.credentials,
+            &[("token", token), ("token_type_hint", "access_token")],
+        )
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err) => {
+            tracing::warn!(error = %err, "introspection failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "temporarily_unavailable" })),
+            )
+                .into_response();
+        }
+    };
+    // RFC 7662 §2.2: only `active` is guaranteed; an access token must also be for our audience.
+    let audience = state.provider.audience();
+    let aud_ok = match &answer["aud"] {
+        Value::String(aud) => aud == audience,
+        Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    };
+    if answer["active"] != true || answer["token_type"] == "refresh_token" {
+        return BearerError::InvalidToken("the token is not active (expired or revoked)")
+            .into_response();
+    }
+    if !aud_ok {
+        return BearerError::InvalidToken("the token is not meant for this audience")
+            .into_response();
+    }
+    let mut body = json!({
+        "service": "C",
+        "sub": answer["sub"],
+        "client_id": answer["client_id"],
+        "scope": answer["scope"],
+        "exp": answer["exp"],
+    });
+    // Latchkey names the user for user tokens; client-credentials tokens have none.
+    if let Some(username) = answer["username"].as_str() {
+        body["username"] = json!(username);
+    }
+    Json(body).into_response()
+}
+
+// --- Service D ---------------------------------------------------------------------------------
+
+/// Service D, called by A only: verifies the JWT itself and accepts only client-credentials tokens
+/// (`sub` is the client) carrying `inventory:read`. A user's token is refused even with a valid signature.
+pub async fn start_service_d(listener: TcpListener, trust: &Trust) -> Result<Running, DemoError> {
+    let provider = Provider::discover(trust).await?;
+    serve(listener, routes(get(service_d), provider))
+}
+
+async fn service_d(State(provider): State<Arc<Provider>>, headers: HeaderMap) -> Response {
+    let result = async {
+        let claims = provider
+            .verify_access_token(bearer_token(&headers)?)
+            .await?;
+        if !claims.is_client_credentials() {
+            return Err(BearerError::InsufficientScope {
+                scope: INVENTORY_SCOPE,
+                description: "only services' own client-credentials tokens are accepted here",
+            });
+        }
+        if !claims.has_scope(INVENTORY_SCOPE) {
+            return Err(BearerError::InsufficientScope {
+                scope: INVENTORY_SCOPE,
+                description: "this resource requires the inventory:read scope",
+            });
+        }
+        Ok(Json(json!({
+            "service": "D",
+            "caller": claims.client_id,
+            "caller_token_jti": claims.jti,
+            "items": [{ "sku": "LATCH-7", "in_stock": 12 }],
+        })))
+    };
+    result.await.into_response()
+}

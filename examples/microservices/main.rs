@@ -1,0 +1,155 @@
+//! The microservices demo: an API gateway with a BFF, and Services A–D, all secured by a running
+//! Latchkey. See `examples/microservices/README.md`.
+//!
+//! ```sh
+//! cargo run --example microservices -- --issuer http://127.0.0.1:8080
+//! ```
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use latchkey::clock::{Clock, SystemClock};
+use secrecy::SecretString;
+
+/// Every flag is also an environment variable; `register.sh` writes the `DEMO_*` ones to `demo.env`.
+#[derive(Debug, Parser)]
+#[command(about = "A gateway, a BFF and four services secured by Latchkey")]
+struct Args {
+    /// Latchkey's issuer, exactly as it is configured; everything else is discovered from it.
+    #[arg(long, env = "DEMO_ISSUER", default_value = "http://127.0.0.1:8080")]
+    issuer: String,
+    /// The `aud` access tokens must carry: Latchkey's --access-token-audience (default: the issuer).
+    #[arg(long, env = "DEMO_AUDIENCE")]
+    audience: Option<String>,
+    /// Where the gateway listens. Its URL is registered with Latchkey (redirect and post-logout URIs).
+    #[arg(long, env = "DEMO_GATEWAY_BIND", default_value = "127.0.0.1:8000")]
+    gateway_bind: SocketAddr,
+    /// The gateway's public base URL, if it is not `http://` + --gateway-bind.
+    #[arg(long, env = "DEMO_GATEWAY_URL")]
+    gateway_url: Option<String>,
+    /// The scope the BFF asks for when a user signs in.
+    #[arg(
+        long,
+        env = "DEMO_BFF_SCOPE",
+        default_value = "openid profile orders:read"
+    )]
+    bff_scope: String,
+    /// The gateway's BFF client id.
+    #[arg(long, env = "DEMO_BFF_CLIENT_ID", default_value = "demo-gateway")]
+    bff_client_id: String,
+    /// Its secret (prefer the environment variable: flags show in `ps`).
+    #[arg(long, env = "DEMO_BFF_CLIENT_SECRET", hide_env_values = true)]
+    bff_client_secret: SecretString,
+    /// Service A's client id.
+    #[arg(
+        long,
+        env = "DEMO_SERVICE_A_CLIENT_ID",
+        default_value = "demo-service-a"
+    )]
+    service_a_client_id: String,
+    /// Its secret.
+    #[arg(long, env = "DEMO_SERVICE_A_CLIENT_SECRET", hide_env_values = true)]
+    service_a_client_secret: SecretString,
+    /// Service C's client id (registered with --introspect-any).
+    #[arg(
+        long,
+        env = "DEMO_SERVICE_C_CLIENT_ID",
+        default_value = "demo-service-c"
+    )]
+    service_c_client_id: String,
+    /// Its secret.
+    #[arg(long, env = "DEMO_SERVICE_C_CLIENT_SECRET", hide_env_values = true)]
+    service_c_client_secret: SecretString,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DEMO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let credentials = |client_id: String, client_secret: SecretString| demo::ClientCredentials {
+        client_id,
+        client_secret,
+    };
+    let config = demo::DemoConfig {
+        trust: demo::Trust {
+            audience: args.audience.unwrap_or_else(|| args.issuer.clone()),
+            issuer: args.issuer,
+            clock: Arc::new(|| SystemClock.now()),
+        },
+        bff: credentials(args.bff_client_id, args.bff_client_secret),
+        bff_scope: args.bff_scope,
+        gateway_public_url: args.gateway_url,
+        service_a: credentials(args.service_a_client_id, args.service_a_client_secret),
+        service_c: credentials(args.service_c_client_id, args.service_c_client_secret),
+    };
+    let listeners = demo::Listeners::bind(args.gateway_bind)
+        .await
+        .map_err(|err| {
+            format!(
+                "cannot listen on {} (--gateway-bind): {err}",
+                args.gateway_bind
+            )
+        })?;
+    let running = demo::start(config, listeners)
+        .await
+        .map_err(|err| err.to_string())?;
+    println!("gateway + BFF  {}", running.gateway.url);
+    println!("  sign in      {}/login", running.gateway.url);
+    println!(
+        "  bearer       {0}/service1  {0}/service2  {0}/service3",
+        running.gateway.url
+    );
+    println!(
+        "service A      {}  (behind /service1; calls D)",
+        running.service_a.url
+    );
+    println!(
+        "service B      {}  (behind /service2; needs {})",
+        running.service_b.url,
+        demo::ORDERS_SCOPE
+    );
+    println!(
+        "service C      {}  (behind /service3; introspects)",
+        running.service_c.url
+    );
+    println!(
+        "service D      {}  (called by A; needs {})",
+        running.service_d.url,
+        demo::INVENTORY_SCOPE
+    );
+    println!("Ctrl-C to stop.");
+    let failed = tokio::select! {
+        _ = tokio::signal::ctrl_c() => return Ok(()),
+        result = running.gateway.task => ("gateway", result),
+        result = running.service_a.task => ("service A", result),
+        result = running.service_b.task => ("service B", result),
+        result = running.service_c.task => ("service C", result),
+        result = running.service_d.task => ("service D", result),
+    };
+    let (name, result) = failed;
+    let why = match result {
+        Ok(Ok(())) => "stopped".to_owned(),
+        Ok(Err(err)) => err.to_string(),
+        Err(err) => err.to_string(),
+    };
+    Err(format!("{name} stopped: {why}"))
+}

@@ -1,0 +1,822 @@
+//! The microservice architecture Latchkey exists for, end to end: the demo in `examples/microservices`
+//! (a gateway with a BFF and Services A–D) against a real Latchkey, every authentication pattern
+//! asserted over HTTP; and Apache httpd with mod_auth_openidc signing a user in through Latchkey.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey::clock::Clock;
+use latchkey::domain::client::ClientSpec;
+use latchkey::keys::SigningAlg;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, TestClient, query_param, text};
+
+#[path = "../../examples/microservices/demo.rs"]
+mod demo;
+
+crate::backend_tests!(
+    every_pattern_of_the_microservices_demo_holds_against_latchkey,
+    apache_with_mod_auth_openidc_signs_a_user_in_knowing_only_the_discovery_url,
+);
+
+/// Latchkey with the demo's scopes and clients, and the demo running in front of it.
+struct System {
+    app: TestApp,
+    demo: demo::Demo,
+    /// The gateway's URL.
+    gateway: String,
+    /// The BFF's client.
+    bff: TestClient,
+    /// Service A's own client.
+    service_a: TestClient,
+    /// A command-line caller allowed `orders:read reports:read`.
+    cli: TestClient,
+}
+
+fn credentials(client: &TestClient) -> demo::ClientCredentials {
+    demo::ClientCredentials {
+        client_id: client.client_id.clone(),
+        client_secret: client.secret.clone().unwrap().into(),
+    }
+}
+
+/// Trust in `app`, on Latchkey's own fixed clock, so tests move time for everyone at once.
+fn trust(app: &TestApp, audience: &str) -> demo::Trust {
+    let clock = app.clock.clone();
+    demo::Trust {
+        issuer: app.address.clone(),
+        audience: audience.to_owned(),
+        clock: Arc::new(move || clock.now()),
+    }
+}
+
+async fn start_system(backend: &Backend) -> System {
+    let app = TestApp::spawn(backend).await;
+    // Registered as `examples/microservices/register.sh` does with the CLI.
+    let service_a = app
+        .service_client(&[demo::INVENTORY_SCOPE], "client_secret_basic")
+        .await;
+    let cli = app
+        .service_client(&[demo::ORDERS_SCOPE, "reports:read"], "client_secret_basic")
+        .await;
+    let service_c = app
+        .register_client(ClientSpec {
+            client_name: "Service C".into(),
+            grant_types: vec!["client_credentials".into()],
+            auth_method: "client_secret_basic".into(),
+            introspect_any: true,
+            ..Default::default()
+        })
+        .await;
+    let listeners = demo::Listeners::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gateway = format!("http://{}", listeners.gateway.local_addr().unwrap());
+    let bff = app
+        .register_client(ClientSpec {
+            client_name: "Demo gateway (BFF)".into(),
+            redirect_uris: vec![format!("{gateway}/callback")],
+            post_logout_redirect_uris: vec![format!("{gateway}/logged-out")],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scope: format!("openid profile email {}", demo::ORDERS_SCOPE),
+            auth_method: "client_secret_basic".into(),
+            skip_consent: true,
+            ..Default::default()
+        })
+        .await;
+    let config = demo::DemoConfig {
+        trust: trust(&app, &app.address),
+        bff: credentials(&bff),
+        bff_scope: format!("openid profile {}", demo::ORDERS_SCOPE),
+        gateway_public_url: None,
+        service_a: credentials(&service_a),
+        service_c: credentials(&service_c),
+    };
+    let demo = demo::start(config, listeners).await.unwrap();
+    assert_eq!(demo.gateway.url, gateway);
+    System {
+        app,
+        demo,
+        gateway,
+        bff,
+        service_a,
+        cli,
+    }
+}
+
+/// A response reduced to what the assertions read.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    /// `WWW-Authenticate`, or empty.
+    challenge: String,
+    body: Value,
+}
+
+async fn call(app: &TestApp, url: &str, token: Option<&str>) -> Answer {
+    let mut request = app.http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.json().await.unwrap_or(Value::Null);
+    Answer {
+        status,
+        challenge,
+        body,
+    }
+}
+
+/// A client-credentials access token.
+async fn service_token(app: &TestApp, client: &TestClient, scope: &str) -> String {
+    let response = app.client_credentials(client, Some(scope)).await;
+    assert_eq!(response.status(), 200);
+    text(&response.json().await.unwrap(), "access_token")
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A compact JWS signed RS256 with `key`: what an attacker with their own key can produce.
+fn forge(header: &Value, claims: &Value, key: &aws_lc_rs::rsa::KeyPair) -> String {
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let mut signature = vec![0; key.public_modulus_len()];
+    key.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
+    format!("{input}.{}", b64(signature))
+}
+
+/// The claims of a JWT, unverified.
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// How many times the gateway has fetched the JWKS.
+async fn jwks_fetches(system: &System) -> u64 {
+    let health = call(&system.app, &format!("{}/healthz", system.gateway), None).await;
+    health.body["jwks"]["fetches"].as_u64().unwrap()
+}
+
+fn assert_invalid_token(answer: &Answer, what: &str) {
+    assert_eq!(answer.status, 401, "{what}: {answer:?}");
+    assert!(
+        answer
+            .challenge
+            .starts_with(r#"Bearer realm="latchkey-demo", error="invalid_token""#),
+        "{what}: {answer:?}"
+    );
+}
+
+async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend: Backend) {
+    let system = start_system(&backend).await;
+    let app = &system.app;
+    let gateway = system.gateway.as_str();
+    let alice = app.create_user("alice").await;
+
+    bff_signs_a_browser_in_and_keeps_the_tokens(&system, alice.user_id.as_str()).await;
+    gateway_rejects_missing_forged_and_expired_tokens(&system).await;
+
+    // Service A (`/service1`) calls D with its own client-credentials token, cached between calls.
+    let orders = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
+    let first = call(app, &format!("{gateway}/service1"), Some(&orders)).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.body["service"], "A");
+    assert_eq!(first.body["sub"], system.cli.client_id.as_str());
+    assert_eq!(first.body["inventory"]["service"], "D");
+    assert_eq!(
+        first.body["inventory"]["caller"],
+        system.service_a.client_id.as_str(),
+        "A calls D as itself"
+    );
+    let again = call(app, &format!("{gateway}/service1"), Some(&orders)).await;
+    assert_eq!(
+        again.body["inventory"]["caller_token_jti"], first.body["inventory"]["caller_token_jti"],
+        "A reuses its cached token"
+    );
+    // D takes only client-credentials tokens with its machine scope: not a user's, not the CLI's.
+    let service_d = format!("{}/inventory", system.demo.service_d.url);
+    let user_tokens = app
+        .tokens_for(&system.bff, "alice", "openid orders:read")
+        .await;
+    let user_token = text(&user_tokens, "access_token");
+    for (token, what) in [
+        (&user_token, "a user token"),
+        (&orders, "no inventory:read"),
+    ] {
+        let refused = call(app, &service_d, Some(token)).await;
+        assert_eq!(refused.status, 403, "{what}: {refused:?}");
+        assert!(refused.challenge.contains(r#"error="insufficient_scope""#));
+        assert!(refused.challenge.contains(r#"scope="inventory:read""#));
+    }
+    // A trusts the gateway's identity headers: called directly, it refuses.
+    let direct = call(app, &system.demo.service_a.url, Some(&orders)).await;
+    assert_eq!(direct.status, 401, "{direct:?}");
+
+    // Service B (`/service2`) requires orders:read.
+    let reports = service_token(app, &system.cli, "reports:read").await;
+    let refused = call(app, &format!("{gateway}/service2"), Some(&reports)).await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert_eq!(
+        refused.challenge,
+        r#"Bearer realm="latchkey-demo", error="insufficient_scope", error_description="this resource requires the orders:read scope", scope="orders:read""#
+    );
+    assert_eq!(refused.body["error"], "insufficient_scope");
+    let accepted = call(app, &format!("{gateway}/service2"), Some(&orders)).await;
+    assert_eq!(accepted.status, 200, "{accepted:?}");
+    assert_eq!(accepted.body["service"], "B");
+    let user = call(app, &format!("{gateway}/service2"), Some(&user_token)).await;
+    assert_eq!(user.body["sub"], alice.user_id.as_str());
+
+    // Service C (`/service3`) introspects: a revoked token is refused at once, while A (trusting the
+    // gateway's local check) and B (its own local check) accept it until it expires.
+    let live = call(app, &format!("{gateway}/service3"), Some(&orders)).await;
+    assert_eq!(live.status, 200, "{live:?}");
+    assert_eq!(live.body["service"], "C");
+    assert_eq!(app.revoke(&system.cli, &orders).await.status(), 200);
+    assert_invalid_token(
+        &call(app, &format!("{gateway}/service3"), Some(&orders)).await,
+        "revoked, at C",
+    );
+    for route in ["service1", "service2"] {
+        let stale = call(app, &format!("{gateway}/{route}"), Some(&orders)).await;
+        assert_eq!(stale.status, 200, "revoked but unexpired, at {route}");
+    }
+
+    key_rotation_makes_the_gateway_refetch_the_jwks(&system).await;
+    bff_refreshes_near_expiry_and_logs_out(&system).await;
+
+    for running in [
+        &system.demo.gateway,
+        &system.demo.service_a,
+        &system.demo.service_b,
+        &system.demo.service_c,
+        &system.demo.service_d,
+    ] {
+        running.task.abort();
+    }
+}
+
+async fn gateway_rejects_missing_forged_and_expired_tokens(system: &System) {
+    let app = &system.app;
+    let service2 = format!("{}/service2", system.gateway);
+    let valid = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
+    assert_eq!(call(app, &service2, Some(&valid)).await.status, 200);
+
+    // RFC 6750 §3.1: no credentials, a bare challenge.
+    let missing = call(app, &service2, None).await;
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.challenge, r#"Bearer realm="latchkey-demo""#);
+    assert_invalid_token(&call(app, &service2, Some("not-a-jwt")).await, "garbage");
+
+    // The payload changed after signing: the signature no longer matches.
+    let header = valid.split('.').next().unwrap();
+    let signature = valid.split('.').nth(2).unwrap();
+    let mut claims = claims_of(&valid);
+    claims["scope"] = json!("orders:read orders:write");
+    let tampered = format!("{header}.{}.{signature}", b64(claims.to_string()));
+    assert_invalid_token(&call(app, &service2, Some(&tampered)).await, "tampered");
+
+    // Signed by an attacker's key under Latchkey's kid; and `alg: none`.
+    let attacker = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let kid = jsonwebtoken::decode_header(&valid).unwrap().kid.unwrap();
+    let forged = forge(
+        &json!({ "alg": "RS256", "typ": "at+jwt", "kid": kid }),
+        &claims_of(&valid),
+        &attacker,
+    );
+    assert_invalid_token(&call(app, &service2, Some(&forged)).await, "forged");
+    let unsigned = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "at+jwt", "kid": kid }).to_string()),
+        b64(claims_of(&valid).to_string())
+    );
+    assert_invalid_token(&call(app, &service2, Some(&unsigned)).await, "alg none");
+
+    // An ID token is signed by the same key but is not an access token (RFC 9068 §4: typ at+jwt).
+    let id_token = text(
+        &app.tokens_for(&system.bff, "alice", "openid orders:read")
+            .await,
+        "id_token",
+    );
+    let wrong_type = call(app, &service2, Some(&id_token)).await;
+    assert_invalid_token(&wrong_type, "an ID token");
+    assert_eq!(
+        wrong_type.body["error_description"],
+        "the token has the wrong type"
+    );
+
+    // Issued 10,000 s ago by Latchkey itself: genuine, and expired.
+    app.clock.advance(-10_000);
+    let old = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
+    app.clock.advance(10_000);
+    let expired = call(app, &service2, Some(&old)).await;
+    assert_invalid_token(&expired, "expired");
+    assert_eq!(expired.body["error_description"], "the token has expired");
+
+    // `/verify`, for NGINX `auth_request` and similar: 204 with the identity, or the same refusals.
+    let verify = format!("{}/verify", system.gateway);
+    let verified = app
+        .http
+        .get(&verify)
+        .bearer_auth(&valid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 204);
+    assert_eq!(
+        verified.headers()["x-authenticated-sub"],
+        system.cli.client_id.as_str()
+    );
+    assert_eq!(
+        verified.headers()["x-authenticated-scope"],
+        demo::ORDERS_SCOPE
+    );
+    assert_invalid_token(&call(app, &verify, Some(&forged)).await, "verify forged");
+    assert_eq!(call(app, &verify, None).await.status, 401);
+
+    // A gateway configured for another audience refuses tokens minted for the issuer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = demo::start_gateway(
+        listener,
+        &trust(app, "https://api.example.com"),
+        demo::GatewayConfig {
+            upstreams: demo::Upstreams {
+                service1: system.demo.service_a.url.clone(),
+                service2: system.demo.service_b.url.clone(),
+                service3: system.demo.service_c.url.clone(),
+            },
+            bff: credentials(&system.bff),
+            bff_scope: "openid".into(),
+            public_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    let wrong_audience = call(app, &format!("{}/service2", other.url), Some(&valid)).await;
+    assert_invalid_token(&wrong_audience, "another audience");
+    assert_eq!(
+        wrong_audience.body["error_description"],
+        "the token is not meant for this audience"
+    );
+    other.task.abort();
+}
+
+async fn key_rotation_makes_the_gateway_refetch_the_jwks(system: &System) {
+    let app = &system.app;
+    let service2 = format!("{}/service2", system.gateway);
+    let before = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
+    assert_eq!(call(app, &service2, Some(&before)).await.status, 200);
+    let fetches = jwks_fetches(system).await;
+
+    // Latchkey publishes its next key ahead of time, so one rotation activates a key the gateway has
+    // already seen; the second activates one created after the gateway's last fetch.
+    let store = app.state.store.as_ref();
+    for _ in 0..2 {
+        app.state
+            .keys
+            .rotate(store, SigningAlg::RS256, app.clock.now())
+            .await
+            .unwrap();
+    }
+    app.state
+        .keys
+        .refresh(store, app.clock.now())
+        .await
+        .unwrap();
+    let after = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
+    let new_kid = jsonwebtoken::decode_header(&after).unwrap().kid.unwrap();
+    assert_ne!(
+        jsonwebtoken::decode_header(&before).unwrap().kid.unwrap(),
+        new_kid
+    );
+
+    let accepted = call(app, &service2, Some(&after)).await;
+    assert_eq!(accepted.status, 200, "new kid: {accepted:?}");
+    assert_eq!(
+        jwks_fetches(system).await,
+        fetches + 1,
+        "one refetch for the unknown kid"
+    );
+    assert_eq!(
+        call(app, &service2, Some(&before)).await.status,
+        200,
+        "the retired key is still published, so its tokens still verify"
+    );
+
+    // Made-up kids cannot make the gateway hammer Latchkey: refetches are rate-limited.
+    let attacker = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let before_flood = jwks_fetches(system).await;
+    for n in 0..20 {
+        let forged = forge(
+            &json!({ "alg": "RS256", "typ": "at+jwt", "kid": format!("made-up-{n}") }),
+            &claims_of(&after),
+            &attacker,
+        );
+        assert_invalid_token(&call(app, &service2, Some(&forged)).await, "unknown kid");
+    }
+    let flood = jwks_fetches(system).await - before_flood;
+    assert!(flood <= 5, "{flood} JWKS fetches for 20 unknown kids");
+    assert_eq!(call(app, &service2, Some(&after)).await.status, 200);
+}
+
+async fn bff_signs_a_browser_in_and_keeps_the_tokens(system: &System, alice: &str) {
+    let app = &system.app;
+    let gateway = system.gateway.as_str();
+    let signed_out = call(app, &format!("{gateway}/app/service1"), None).await;
+    assert_eq!(signed_out.status, 401);
+    assert_eq!(signed_out.body["error"], "login_required");
+
+    // A response to someone else's sign-in (wrong state) is refused.
+    let login = app.get_url(&format!("{gateway}/login")).await;
+    assert_eq!(login.status(), 303);
+    let forged_callback = format!(
+        "{gateway}/callback?code=lk_ac_stolen&state=not-mine&iss={}",
+        url::form_urlencoded::byte_serialize(app.address.as_bytes()).collect::<String>()
+    );
+    assert_eq!(app.get_url(&forged_callback).await.status(), 400);
+
+    // `/login` sends the browser to Latchkey with PKCE S256, state and nonce.
+    let login = app.get_url(&format!("{gateway}/login")).await;
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("bff_login=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+    );
+    let authorize = url::Url::parse(&location(&login)).unwrap();
+    assert!(
+        authorize
+            .as_str()
+            .starts_with(&format!("{}/authorize?", app.address))
+    );
+    assert_eq!(
+        query_param(&authorize, "client_id").unwrap(),
+        system.bff.client_id
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").unwrap(),
+        "S256"
+    );
+    assert_eq!(query_param(&authorize, "code_challenge").unwrap().len(), 43);
+    assert!(
+        query_param(&authorize, "state").is_some() && query_param(&authorize, "nonce").is_some()
+    );
+
+    // Latchkey's sign-in page, then back to the BFF, which redeems the code and starts a session.
+    let callback = app.sign_in_through(authorize.as_str(), "alice").await;
+    assert!(
+        callback
+            .as_str()
+            .starts_with(&format!("{gateway}/callback?"))
+    );
+    let done = app.get_url(callback.as_str()).await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(&done), "/");
+    let cookies: Vec<String> = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("bff_session="))
+        .unwrap();
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"));
+    // The browser gets a cookie and nothing else: no token in any header.
+    for (name, value) in done.headers() {
+        let value = value.to_str().unwrap();
+        assert!(
+            !value.contains("eyJ") && !value.contains("lk_rt_"),
+            "{name}: {value}"
+        );
+    }
+    assert_eq!(
+        app.get_url(callback.as_str()).await.status(),
+        400,
+        "a callback is used once"
+    );
+
+    let me = call(app, &format!("{gateway}/app/me"), None).await;
+    assert_eq!(me.body["preferred_username"], "alice");
+    let one = call(app, &format!("{gateway}/app/service1"), None).await;
+    assert_eq!(one.status, 200, "{one:?}");
+    assert_eq!(one.body["sub"], alice);
+    assert_eq!(
+        one.body["inventory"]["caller"],
+        system.service_a.client_id.as_str()
+    );
+    let two = call(app, &format!("{gateway}/app/service2"), None).await;
+    assert_eq!(two.status, 200, "{two:?}");
+    assert_eq!(two.body["client_id"], system.bff.client_id.as_str());
+    let three = call(app, &format!("{gateway}/app/service3"), None).await;
+    assert_eq!(three.status, 200, "{three:?}");
+    assert_eq!(three.body["username"], "alice");
+}
+
+async fn bff_refreshes_near_expiry_and_logs_out(system: &System) {
+    let app = &system.app;
+    let gateway = system.gateway.as_str();
+    let service2 = format!("{gateway}/app/service2");
+    let mut exp = call(app, &service2, None).await.body["exp"]
+        .as_i64()
+        .unwrap();
+    let a_token = call(app, &format!("{gateway}/app/service1"), None)
+        .await
+        .body["inventory"]["caller_token_jti"]
+        .clone();
+    let lifetime = app.state.settings.lifetimes.access_token;
+
+    // Twice to within 25 s of expiry: each time the BFF refreshes, and it keeps the rotated refresh
+    // token (presenting the spent one would revoke the whole grant).
+    for _ in 0..2 {
+        let step = exp - app.clock.now() - demo::RENEW_BEFORE_SECONDS + 5;
+        app.clock.advance(step);
+        let refreshed = call(app, &service2, None).await;
+        assert_eq!(refreshed.status, 200, "{refreshed:?}");
+        let new_exp = refreshed.body["exp"].as_i64().unwrap();
+        assert_eq!(new_exp, app.clock.now() + lifetime, "a fresh access token");
+        exp = new_exp;
+    }
+    // Service A renewed its own token as well.
+    let renewed = call(app, &format!("{gateway}/app/service1"), None).await;
+    assert_eq!(renewed.status, 200);
+    assert_ne!(renewed.body["inventory"]["caller_token_jti"], a_token);
+
+    // Logout: the session ends here and at Latchkey, via its end-session endpoint.
+    let logout = app
+        .http
+        .post(format!("{gateway}/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    let end_session = url::Url::parse(&location(&logout)).unwrap();
+    assert!(
+        end_session
+            .as_str()
+            .starts_with(&format!("{}/end_session?", app.address))
+    );
+    assert!(query_param(&end_session, "id_token_hint").is_some());
+    assert_eq!(
+        query_param(&end_session, "post_logout_redirect_uri").unwrap(),
+        format!("{gateway}/logged-out")
+    );
+    let back = app.get_url(end_session.as_str()).await;
+    assert_eq!(back.status(), 303);
+    let back = location(&back);
+    assert!(
+        back.starts_with(&format!("{gateway}/logged-out?state=")),
+        "{back}"
+    );
+    assert_eq!(app.get_url(&back).await.status(), 200);
+    assert_eq!(call(app, &service2, None).await.status, 401);
+    // Signing in again needs the password again.
+    let login = app.get_url(&format!("{gateway}/login")).await;
+    let authorize = app.get_url(&location(&login)).await;
+    assert!(location(&authorize).ends_with("/login"));
+}
+
+// --- Apache httpd + mod_auth_openidc -------------------------------------------------------------
+
+const APACHE: &str = "/usr/sbin/apache2";
+const MOD_AUTH_OPENIDC: &str = "/usr/lib/apache2/modules/mod_auth_openidc.so";
+
+/// Apache httpd in the foreground, killed when dropped.
+struct Apache {
+    child: std::process::Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Apache {
+    /// Whether Debian's apache2 and libapache2-mod-auth-openidc are installed; announces a skip once,
+    /// and fails under `CI=true`.
+    fn available() -> bool {
+        let missing = [APACHE, MOD_AUTH_OPENIDC]
+            .iter()
+            .any(|path| !std::path::Path::new(path).exists());
+        if missing {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "CI=true but apache2 or mod_auth_openidc is missing: apt-get install apache2 libapache2-mod-auth-openidc (see .ci/run)"
+                );
+            }
+            static NOTICE: std::sync::Once = std::sync::Once::new();
+            NOTICE.call_once(|| {
+                use std::io::Write;
+                let _ = std::io::stderr().write_all(
+                    b"\nnote: apache2 or mod_auth_openidc not found: the Apache test is skipped (it passes vacuously); apt-get install apache2 libapache2-mod-auth-openidc to run it\n",
+                );
+            });
+        }
+        !missing
+    }
+
+    /// Start Apache on a free loopback port, protecting `/protected/` with mod_auth_openidc for
+    /// `client`, configured with the discovery URL and the client's own settings only.
+    async fn start(discovery: &str, client: &TestClient, port: u16) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let protected = root.join("www/protected");
+        std::fs::create_dir_all(&protected).unwrap();
+        std::fs::write(
+            protected.join("whoami.shtml"),
+            "user=<!--#echo var=\"REMOTE_USER\" --> email=<!--#echo var=\"OIDC_CLAIM_email\" -->\n",
+        )
+        .unwrap();
+        // Run as root, Apache serves as www-data: the files must be readable by it.
+        for path in [root, &root.join("www"), &protected] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::set_permissions(
+            protected.join("whoami.shtml"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let modules = "/usr/lib/apache2/modules";
+        let config = format!(
+            r#"ServerRoot "{root}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile "{root}/httpd.pid"
+DefaultRuntimeDir "{root}"
+Mutex file:{root} default
+ErrorLog "{root}/error.log"
+LogLevel warn
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authn_core_module {modules}/mod_authn_core.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+LoadModule authz_user_module {modules}/mod_authz_user.so
+LoadModule include_module {modules}/mod_include.so
+LoadModule mime_module {modules}/mod_mime.so
+LoadModule auth_openidc_module {modules}/mod_auth_openidc.so
+User www-data
+Group www-data
+TypesConfig /dev/null
+DocumentRoot "{root}/www"
+
+OIDCProviderMetadataURL {discovery}
+OIDCClientID {client_id}
+OIDCClientSecret {secret}
+OIDCRedirectURI {url}/protected/redirect_uri
+OIDCCryptoPassphrase {passphrase}
+OIDCScope "openid profile email"
+OIDCPKCEMethod S256
+OIDCRemoteUserClaim preferred_username
+
+<Location /protected>
+  AuthType openid-connect
+  Require valid-user
+  Options +Includes
+  AddOutputFilter INCLUDES .shtml
+</Location>
+"#,
+            root = root.display(),
+            client_id = client.client_id,
+            secret = client.secret.as_deref().unwrap(),
+            passphrase = latchkey::domain::secret::random_string(32),
+        );
+        let config_path = root.join("httpd.conf");
+        std::fs::write(&config_path, config).unwrap();
+        let child = std::process::Command::new(APACHE)
+            .arg("-X")
+            .arg("-f")
+            .arg(&config_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut apache = Self { child, url, dir };
+        // Bounded polling until it accepts connections (or exits).
+        for _ in 0..200 {
+            if let Some(status) = apache.child.try_wait().unwrap() {
+                panic!("apache2 exited with {status}: {}", apache.log());
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return apache;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("apache2 did not listen within 10 s: {}", apache.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+async fn apache_with_mod_auth_openidc_signs_a_user_in_knowing_only_the_discovery_url(
+    backend: Backend,
+) {
+    if !Apache::available() {
+        return;
+    }
+    let app = TestApp::spawn(&backend).await;
+    app.create_user("alice").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // As in docs/gateways.md: a confidential client, client_secret_basic, PKCE S256.
+    let client = app
+        .register_client(ClientSpec {
+            client_name: "Apache".into(),
+            redirect_uris: vec![format!("http://127.0.0.1:{port}/protected/redirect_uri")],
+            post_logout_redirect_uris: vec![format!("http://127.0.0.1:{port}/")],
+            scope: "openid profile email".into(),
+            auth_method: "client_secret_basic".into(),
+            ..Default::default()
+        })
+        .await;
+    let discovery = format!("{}/.well-known/openid-configuration", app.address);
+    let apache = Apache::start(&discovery, &client, port).await;
+    let page = format!("{}/protected/whoami.shtml", apache.url);
+
+    // Apache sends the browser to Latchkey with PKCE; the user signs in and consents.
+    let first = app.get_url(&page).await;
+    assert_eq!(first.status(), 302, "{}", apache.log());
+    let authorize = url::Url::parse(&location(&first)).unwrap();
+    assert!(
+        authorize
+            .as_str()
+            .starts_with(&format!("{}/authorize?", app.address))
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").unwrap(),
+        "S256"
+    );
+    let callback = app.sign_in_through(authorize.as_str(), "alice").await;
+    assert!(
+        callback
+            .as_str()
+            .starts_with(&format!("{}/protected/redirect_uri?", apache.url))
+    );
+    // Apache redeems the code (client_secret_basic), validates the ID token against the JWKS, and
+    // returns the browser to the page it asked for.
+    let redeemed = app.get_url(callback.as_str()).await;
+    assert_eq!(redeemed.status(), 302, "{}", apache.log());
+    assert_eq!(location(&redeemed), page);
+    let shown = app.get_url(&page).await;
+    assert_eq!(shown.status(), 200, "{}", apache.log());
+    assert_eq!(
+        shown.text().await.unwrap().trim(),
+        "user=alice email=alice@example.com"
+    );
+
+    // RP-initiated logout through mod_auth_openidc reaches Latchkey's end-session endpoint.
+    let logout = app
+        .get_url(&format!(
+            "{}/protected/redirect_uri?logout={}",
+            apache.url,
+            url::form_urlencoded::byte_serialize(format!("{}/", apache.url).as_bytes())
+                .collect::<String>()
+        ))
+        .await;
+    let end_session = location(&logout);
+    assert!(
+        end_session.starts_with(&format!("{}/end_session?id_token_hint=", app.address)),
+        "{end_session}"
+    );
+    let back = app.get_url(&end_session).await;
+    assert_eq!(location(&back), format!("{}/", apache.url));
+    let again = app.get_url(&page).await;
+    assert_eq!(again.status(), 302, "signed out: sign in again");
+    // The password is needed again: Latchkey's session ended too.
+    let authorize = app.get_url(&location(&again)).await;
+    assert!(location(&authorize).ends_with("/login"));
+}
