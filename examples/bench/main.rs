@@ -157,20 +157,20 @@ async fn bench_backend(
     );
 
     let base = server.base.clone();
-    let phase = |label: &str, measured: &Measured| {
+    let phase = |label: &str, measured: &Measured, rss: f64| {
         eprintln!(
-            "[{name}] {label}: {:.0}/s p99 {:.2} ms ({} failed)",
+            "[{name}] {label}: {:.0}/s p99 {:.2} ms ({} failed), RSS {rss:.1} MiB",
             measured.per_second, measured.p99_ms, measured.failed
         )
     };
     let m = phases::get(&base, "/.well-known/openid-configuration", shape).await?;
-    phase("discovery", &m);
+    phase("discovery", &m, server.rss_mib());
     result.phases.insert("discovery".into(), m);
     let m = phases::get(&base, "/jwks", shape).await?;
-    phase("jwks", &m);
+    phase("jwks", &m, server.rss_mib());
     result.phases.insert("jwks".into(), m);
     let m = phases::client_credentials(&base, &service, shape, None).await?;
-    phase("client_credentials RS256", &m);
+    phase("client_credentials RS256", &m, server.rss_mib());
     let max_rs256 = m.per_second;
     result.phases.insert("client_credentials_rs256".into(), m);
 
@@ -178,7 +178,11 @@ async fn bench_backend(
     if max_rs256 > 0.0 {
         let per_worker = Duration::from_secs_f64(shape.workers as f64 / (max_rs256 / 2.0));
         let m = phases::client_credentials(&base, &service, shape, Some(per_worker)).await?;
-        phase("client_credentials RS256 at half load", &m);
+        phase(
+            "client_credentials RS256 at half load",
+            &m,
+            server.rss_mib(),
+        );
         result
             .phases
             .insert("client_credentials_rs256_half_load".into(), m);
@@ -186,11 +190,11 @@ async fn bench_backend(
 
     let token = phases::one_token(&base, &service).await?;
     let m = phases::introspection(&base, &gateway, &token, shape).await?;
-    phase("introspection", &m);
+    phase("introspection", &m, server.rss_mib());
     result.phases.insert("introspection".into(), m);
 
     let m = phases::code_flows(&base, &web, REDIRECT_URI, "bench", PASSWORD, shape).await?;
-    phase("authorization-code flows", &m);
+    phase("authorization-code flows", &m, server.rss_mib());
     result.phases.insert("code_flows".into(), m);
 
     // The sign-in storm, with a paced token probe (200 requests/s) measuring the token endpoint meanwhile.
@@ -212,8 +216,8 @@ async fn bench_backend(
         ),
     );
     let (storm, probe) = (storm?, probe?);
-    phase("password sign-ins", &storm);
-    phase("token probe during the storm", &probe);
+    phase("password sign-ins", &storm, server.rss_mib());
+    phase("token probe during the storm", &probe, server.rss_mib());
     result.phases.insert("sign_ins".into(), storm);
     result
         .phases
@@ -227,7 +231,7 @@ async fn bench_backend(
     ] {
         let server = Server::start(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
         let m = phases::client_credentials(&server.base, &service, shape, None).await?;
-        phase(&format!("client_credentials {alg}"), &m);
+        phase(&format!("client_credentials {alg}"), &m, server.rss_mib());
         result.phases.insert(key.into(), m);
         result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
         server.stop();
@@ -236,13 +240,14 @@ async fn bench_backend(
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
-    if !args.binary.exists() {
-        return Err(anyhow!(
+    let mut args = Args::parse();
+    // The server runs in a temporary directory, so the binary's path must not be relative.
+    args.binary = std::fs::canonicalize(&args.binary).map_err(|_| {
+        anyhow!(
             "{} not found: build it with `cargo build --release`",
             args.binary.display()
-        ));
-    }
+        )
+    })?;
     eprintln!("measuring in-process ceilings…");
     let ceilings = ceiling::measure();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -2,8 +2,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The shortest password accepted (NIST SP 800-63B §5.1.1.2).
@@ -49,7 +49,17 @@ pub fn hash_password(password: &SecretString) -> Result<String, PasswordError> {
         .map_err(|_| PasswordError::Hashing)
 }
 
-/// Verify a password against a stored PHC string (constant-time inside argon2). CPU-heavy.
+/// The largest argon2 memory cost (KiB) a stored hash may ask for: bounds the work and memory that
+/// one verification can take, whatever was written to the database.
+const MAX_VERIFY_MEMORY_KIB: usize = 256 * 1024;
+
+thread_local! {
+    /// Each thread's argon2 working memory, allocated once and reused: verifications allocate nothing,
+    /// so a fixed pool of threads keeps the process's memory fixed too.
+    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Verify a password against a stored PHC string (constant-time compare). CPU-heavy.
 ///
 /// With `None` (an unknown user) a dummy hash is checked, so the answer takes as long as a wrong password.
 pub fn verify_password(password: &SecretString, stored: Option<&str>) -> bool {
@@ -59,10 +69,39 @@ pub fn verify_password(password: &SecretString, stored: Option<&str>) -> bool {
     }
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| dummy_hash());
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        return false;
+    verify_phc(value.as_bytes(), stored).unwrap_or(false) && known
+}
+
+fn verify_phc(password: &[u8], stored: &str) -> Option<bool> {
+    let parsed = PasswordHash::new(stored).ok()?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
     };
-    argon2().verify_password(value.as_bytes(), &parsed).is_ok() && known
+    let params = Params::try_from(&parsed).ok()?;
+    if params.block_count() > MAX_VERIFY_MEMORY_KIB {
+        return None;
+    }
+    let expected = parsed.hash?;
+    let mut salt = [0u8; 64];
+    let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+    let mut computed = vec![0u8; expected.len()];
+    let hashed = BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < params.block_count() {
+            blocks.resize(params.block_count(), Block::default());
+        }
+        let count = params.block_count();
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(password, salt, &mut computed, &mut blocks[..count])
+            .is_ok()
+    });
+    Some(
+        hashed
+            && aws_lc_rs::constant_time::verify_slices_are_equal(&computed, expected.as_bytes())
+                .is_ok(),
+    )
 }
 
 fn dummy_hash() -> &'static str {
@@ -89,6 +128,16 @@ mod tests {
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify_password(&secret("correct horse"), Some(&hash)));
         assert!(!verify_password(&secret("wrong horse"), Some(&hash)));
+    }
+
+    #[test]
+    fn a_stored_hash_demanding_huge_memory_is_refused_not_computed() {
+        let huge = "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        assert!(!verify_password(&secret("whatever"), Some(huge)));
+        assert!(!verify_password(
+            &secret("whatever"),
+            Some("not a phc string")
+        ));
     }
 
     #[test]

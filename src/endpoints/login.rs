@@ -77,14 +77,16 @@ impl LoginThrottle {
     }
 }
 
-/// Argon2id verifications run on the blocking pool, at most one per CPU at a time; when too many are
-/// already waiting, new sign-ins get 503 + `Retry-After` instead of piling up.
+/// Argon2id verifications run on a fixed pool of one thread per CPU, never on the async runtime.
+/// A fixed pool also bounds memory: each verification takes 19 MiB, and the allocator keeps freed
+/// memory per thread, so a growing thread pool would keep growing the process. When the queue in
+/// front of the pool is full, new sign-ins get 503 + `Retry-After` instead of piling up.
 #[derive(Debug)]
 pub struct PasswordSlots {
-    running: tokio::sync::Semaphore,
-    waiting: std::sync::atomic::AtomicUsize,
-    max_waiting: usize,
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 /// Every password slot is taken and the queue is full.
 #[derive(Debug)]
@@ -101,30 +103,44 @@ impl Busy {
 }
 
 impl PasswordSlots {
-    /// `cpus` concurrent verifications, and up to `cpus * 16` waiting.
+    /// `cpus` worker threads, and up to `cpus * 16` verifications waiting.
     pub fn new(cpus: usize) -> Self {
         let cpus = cpus.max(1);
-        Self {
-            running: tokio::sync::Semaphore::new(cpus),
-            waiting: std::sync::atomic::AtomicUsize::new(0),
-            max_waiting: cpus * 16,
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(cpus * 16);
+        let queue = std::sync::Arc::new(Mutex::new(queue));
+        for n in 0..cpus {
+            let queue = std::sync::Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job, not while running it.
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => return, // the application was dropped
+                        }
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "cannot start a password-hashing thread");
+            }
         }
+        Self { jobs }
     }
 
-    /// Run CPU-heavy `work` off the async runtime when a slot is free.
+    /// Run CPU-heavy `work` on the pool; `Busy` when the queue is full.
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        use std::sync::atomic::Ordering;
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(Busy);
-        }
-        let permit = self.running.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let _permit = permit.map_err(|_| Busy)?;
-        tokio::task::spawn_blocking(work).await.map_err(|_| Busy)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Box::new(move || {
+                let _ = reply.send(work());
+            }))
+            .map_err(|_| Busy)?;
+        answer.await.map_err(|_| Busy)
     }
 }
 
