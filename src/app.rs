@@ -14,6 +14,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::endpoints::login::{LoginThrottle, PasswordSlots};
@@ -76,6 +77,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// Bounded argon2 work.
     pub passwords: Arc<PasswordSlots>,
+    /// Client registrations for the hot endpoints.
+    pub clients: Arc<ClientCache>,
 }
 
 /// Why the server could not start.
@@ -116,6 +119,7 @@ impl AppState {
         }
         keys.refresh(store.as_ref(), clock.now()).await?;
         let metadata = discovery::document(&settings).into();
+        let client_cache_ttl = settings.client_cache_ttl;
         Ok(Self {
             store,
             keys,
@@ -123,6 +127,7 @@ impl AppState {
             clock,
             metadata,
             login_throttle: Arc::new(LoginThrottle::default()),
+            clients: Arc::new(ClientCache::new(client_cache_ttl)),
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),

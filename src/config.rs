@@ -109,6 +109,11 @@ pub struct Config {
     #[arg(long, env = "LATCHKEY_GC_INTERVAL", default_value = "10m", value_parser = parse_duration, global = true)]
     pub gc_interval: Duration,
 
+    /// How long a client registration read from the store is reused by the token, introspection and
+    /// revocation endpoints (0 = read it every time).
+    #[arg(long, env = "LATCHKEY_CLIENT_CACHE_TTL", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub client_cache_ttl: Duration,
+
     /// How often each instance re-reads the signing keys from the store.
     #[arg(long, env = "LATCHKEY_KEY_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration, global = true)]
     pub key_refresh_interval: Duration,
@@ -303,6 +308,8 @@ pub struct Settings {
     pub key_refresh_interval: Duration,
     /// How often housekeeping runs.
     pub gc_interval: Duration,
+    /// Seconds a client registration is cached.
+    pub client_cache_ttl: i64,
 }
 
 impl Config {
@@ -395,6 +402,7 @@ impl Config {
             lifetimes,
             key_refresh_interval: self.key_refresh_interval,
             gc_interval: self.gc_interval,
+            client_cache_ttl: seconds(self.client_cache_ttl),
         })
     }
 }

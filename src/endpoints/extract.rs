@@ -1,14 +1,15 @@
 //! Request extraction: client authentication (RFC 6749 §2.3) and bearer tokens (RFC 6750 §2).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::app::AppState;
 use crate::domain::client::{AuthMethod, Client};
 use crate::error::OAuthError;
-use crate::store::Store;
 
 /// Form parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be included more than once).
 pub fn single_params(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, OAuthError> {
@@ -102,10 +103,10 @@ fn presented(
 /// `client_secret_post` (secrets compared as SHA-256 in constant time), or `none` for public clients.
 /// The method used must be the one the client is registered for (RFC 7591 §2 `token_endpoint_auth_method`).
 pub async fn authenticate_client(
-    store: &dyn Store,
+    state: &AppState,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let presented = presented(headers, params)?;
     let (client_id, secret, method) = match &presented {
         Presented::Basic { client_id, secret } => {
@@ -116,8 +117,9 @@ pub async fn authenticate_client(
         }
         Presented::None { client_id } => (client_id, None, AuthMethod::None),
     };
-    let client = store
-        .find_client(client_id)
+    let client = state
+        .clients
+        .find(state.store.as_ref(), client_id, state.clock.now())
         .await?
         .ok_or_else(|| bad_client("unknown client or wrong credentials"))?;
     match secret {

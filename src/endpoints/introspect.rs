@@ -47,7 +47,7 @@ async fn answer(
         OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
     })?;
     let params = single_params(pairs)?;
-    let client = authenticate_client(state.store.as_ref(), headers, &params).await?;
+    let client = authenticate_client(state, headers, &params).await?;
     // RFC 7662 §2.1: the caller must be authorized; a public client holds no credential to show.
     if !client.auth_method.is_confidential() {
         return Err(OAuthError::invalid_client(

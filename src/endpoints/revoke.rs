@@ -47,7 +47,7 @@ async fn answer(
         OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
     })?;
     let params = single_params(pairs)?;
-    let client = authenticate_client(state.store.as_ref(), headers, &params).await?;
+    let client = authenticate_client(state, headers, &params).await?;
     let token = params
         .get("token")
         .filter(|t| !t.is_empty())

@@ -8,7 +8,37 @@ crate::backend_tests!(
     a_service_gets_a_token_with_basic_and_with_post_authentication,
     the_token_verifies_against_the_jwks_with_an_independent_library,
     client_credentials_errors_are_exact,
+    a_rotated_secret_takes_effect_within_the_client_cache_ttl,
 );
+
+async fn a_rotated_secret_takes_effect_within_the_client_cache_ttl(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let mut service = app
+        .service_client(&["orders:read"], "client_secret_basic")
+        .await;
+    assert_eq!(app.client_credentials(&service, None).await.status(), 200);
+
+    let new_secret = latchkey::domain::client::ClientSecret::generate();
+    let client_id = latchkey::domain::client::ClientId::parse(&service.client_id).unwrap();
+    app.state
+        .store
+        .set_client_secret(&client_id, &new_secret.hash(), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.client_credentials(&service, None).await.status(),
+        200,
+        "the cached registration still accepts the old secret within --client-cache-ttl (5 s)"
+    );
+    app.clock.advance(5);
+    assert_eq!(
+        app.client_credentials(&service, None).await.status(),
+        401,
+        "then the old secret stops working"
+    );
+    service.secret = Some(new_secret.expose().to_owned());
+    assert_eq!(app.client_credentials(&service, None).await.status(), 200);
+}
 
 async fn a_service_gets_a_token_with_basic_and_with_post_authentication(backend: Backend) {
     let app = TestApp::spawn(&backend).await;

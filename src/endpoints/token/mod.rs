@@ -75,7 +75,7 @@ async fn exchange(
         OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
     })?;
     let params = single_params(pairs)?;
-    let client = authenticate_client(state.store.as_ref(), headers, &params).await?;
+    let client = authenticate_client(state, headers, &params).await?;
     let grant_type = match params.get("grant_type").map(String::as_str) {
         None | Some("") => return Err(OAuthError::invalid_request("grant_type is required")),
         Some("authorization_code") => GrantType::AuthorizationCode,
