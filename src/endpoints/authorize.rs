@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{BrowserSession, SignedIn};
 use crate::app::{AppState, CONSENT_PATH, LOGIN_PATH};
-use crate::domain::client::Client;
 use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, USER_GRANT_PREFIX};
 use crate::domain::pkce::is_valid_s256_challenge;
 use crate::domain::scope::ScopeSet;
@@ -200,9 +199,13 @@ async fn validate(
         return Err(bad_client("The request repeats client_id or redirect_uri."));
     }
     let client_id = get("client_id").ok_or_else(|| bad_client("The request has no client_id."))?;
-    let client: Client = state.store.find_client(client_id).await?.ok_or_else(|| {
-        bad_client("The application that sent you here is not registered (unknown client_id).")
-    })?;
+    let client = state
+        .clients
+        .find(state.store.as_ref(), client_id, now)
+        .await?
+        .ok_or_else(|| {
+            bad_client("The application that sent you here is not registered (unknown client_id).")
+        })?;
     let redirect_uri = match get("redirect_uri") {
         Some(presented) => client
             .redirect_uri(presented)
@@ -392,7 +395,11 @@ pub async fn resume(
     pending: PendingAuthorization,
 ) -> Result<Outcome, PageError> {
     let now = state.clock.now();
-    let Some(client) = state.store.find_client(&pending.client_id).await? else {
+    let Some(client) = state
+        .clients
+        .find(state.store.as_ref(), &pending.client_id, now)
+        .await?
+    else {
         session.clear_pending().await?;
         return Err(bad_client(
             "The application that sent you here is no longer registered.",

@@ -198,12 +198,18 @@ impl BrowserSession {
             .map_err(session_failed)
     }
 
-    /// Forget the pending authorization request.
+    /// Forget the pending authorization request. (Removing marks the session modified, which costs a
+    /// store write, so only when there is something to remove: SSO requests stay read-only.)
     pub async fn clear_pending(&self) -> Result<(), PageError> {
-        self.0
-            .remove_value(PENDING)
+        if self
+            .0
+            .get_value(PENDING)
             .await
-            .map_err(session_failed)
-            .map(|_| ())
+            .map_err(session_failed)?
+            .is_some()
+        {
+            self.0.remove_value(PENDING).await.map_err(session_failed)?;
+        }
+        Ok(())
     }
 }
