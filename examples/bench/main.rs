@@ -42,6 +42,11 @@ struct Args {
     /// Concurrent sign-in workers in the password storm.
     #[arg(long, default_value_t = 8)]
     sign_in_workers: usize,
+    /// Run only these phases (comma-separated keys as in the JSON: discovery, jwks,
+    /// client_credentials_rs256, client_credentials_rs256_half_load, introspection, code_flows,
+    /// sign_ins, client_credentials_es256, client_credentials_eddsa).
+    #[arg(long, value_delimiter = ',')]
+    only: Option<Vec<String>>,
     /// Where the Markdown and JSON results go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
@@ -163,19 +168,31 @@ async fn bench_backend(
             measured.per_second, measured.p99_ms, measured.failed
         )
     };
-    let m = phases::get(&base, "/.well-known/openid-configuration", shape).await?;
-    phase("discovery", &m, server.rss_mib());
-    result.phases.insert("discovery".into(), m);
-    let m = phases::get(&base, "/jwks", shape).await?;
-    phase("jwks", &m, server.rss_mib());
-    result.phases.insert("jwks".into(), m);
-    let m = phases::client_credentials(&base, &service, shape, None).await?;
-    phase("client_credentials RS256", &m, server.rss_mib());
-    let max_rs256 = m.per_second;
-    result.phases.insert("client_credentials_rs256".into(), m);
+    let wanted = |key: &str| {
+        args.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|k| k == key))
+    };
+    for (key, path) in [
+        ("discovery", "/.well-known/openid-configuration"),
+        ("jwks", "/jwks"),
+    ] {
+        if wanted(key) {
+            let m = phases::get(&base, path, shape).await?;
+            phase(key, &m, server.rss_mib());
+            result.phases.insert(key.into(), m);
+        }
+    }
+    let mut max_rs256 = 0.0;
+    if wanted("client_credentials_rs256") || wanted("client_credentials_rs256_half_load") {
+        let m = phases::client_credentials(&base, &service, shape, None).await?;
+        phase("client_credentials RS256", &m, server.rss_mib());
+        max_rs256 = m.per_second;
+        result.phases.insert("client_credentials_rs256".into(), m);
+    }
 
     // Latency at half the maximum load: paced, open loop.
-    if max_rs256 > 0.0 {
+    if max_rs256 > 0.0 && wanted("client_credentials_rs256_half_load") {
         let per_worker = Duration::from_secs_f64(shape.workers as f64 / (max_rs256 / 2.0));
         let m = phases::client_credentials(&base, &service, shape, Some(per_worker)).await?;
         phase(
@@ -188,16 +205,50 @@ async fn bench_backend(
             .insert("client_credentials_rs256_half_load".into(), m);
     }
 
-    let token = phases::one_token(&base, &service).await?;
-    let m = phases::introspection(&base, &gateway, &token, shape).await?;
-    phase("introspection", &m, server.rss_mib());
-    result.phases.insert("introspection".into(), m);
+    if wanted("introspection") {
+        let token = phases::one_token(&base, &service).await?;
+        let m = phases::introspection(&base, &gateway, &token, shape).await?;
+        phase("introspection", &m, server.rss_mib());
+        result.phases.insert("introspection".into(), m);
+    }
+    if wanted("code_flows") {
+        let m = phases::code_flows(&base, &web, REDIRECT_URI, "bench", PASSWORD, shape).await?;
+        phase("authorization-code flows", &m, server.rss_mib());
+        result.phases.insert("code_flows".into(), m);
+    }
+    if wanted("sign_ins") {
+        sign_in_storm(args, &base, &service, shape, &mut result, &phase, &server).await?;
+    }
+    result.peak_rss_mib = server.peak_rss_mib();
+    server.stop();
 
-    let m = phases::code_flows(&base, &web, REDIRECT_URI, "bench", PASSWORD, shape).await?;
-    phase("authorization-code flows", &m, server.rss_mib());
-    result.phases.insert("code_flows".into(), m);
+    for (alg, key) in [
+        ("ES256", "client_credentials_es256"),
+        ("EdDSA", "client_credentials_eddsa"),
+    ] {
+        if !wanted(key) {
+            continue;
+        }
+        let server = Server::start(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
+        let m = phases::client_credentials(&server.base, &service, shape, None).await?;
+        phase(&format!("client_credentials {alg}"), &m, server.rss_mib());
+        result.phases.insert(key.into(), m);
+        result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
+        server.stop();
+    }
+    Ok(result)
+}
 
-    // The sign-in storm, with a paced token probe (200 requests/s) measuring the token endpoint meanwhile.
+/// The sign-in storm, with a paced token probe (200 requests/s) measuring the token endpoint meanwhile.
+async fn sign_in_storm(
+    args: &Args,
+    base: &str,
+    service: &Credentials,
+    shape: Shape,
+    result: &mut BackendResult,
+    phase: &impl Fn(&str, &Measured, f64),
+    server: &Server,
+) -> Result<()> {
     let storm_shape = Shape {
         workers: args.sign_in_workers,
         ..shape
@@ -207,13 +258,8 @@ async fn bench_backend(
         ..shape
     };
     let (storm, probe) = tokio::join!(
-        phases::sign_ins(&base, "bench", PASSWORD, storm_shape),
-        phases::client_credentials(
-            &base,
-            &service,
-            probe_shape,
-            Some(Duration::from_millis(20))
-        ),
+        phases::sign_ins(base, "bench", PASSWORD, storm_shape),
+        phases::client_credentials(base, service, probe_shape, Some(Duration::from_millis(20))),
     );
     let (storm, probe) = (storm?, probe?);
     phase("password sign-ins", &storm, server.rss_mib());
@@ -222,21 +268,7 @@ async fn bench_backend(
     result
         .phases
         .insert("token_during_sign_in_storm".into(), probe);
-    result.peak_rss_mib = server.peak_rss_mib();
-    server.stop();
-
-    for (alg, key) in [
-        ("ES256", "client_credentials_es256"),
-        ("EdDSA", "client_credentials_eddsa"),
-    ] {
-        let server = Server::start(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
-        let m = phases::client_credentials(&server.base, &service, shape, None).await?;
-        phase(&format!("client_credentials {alg}"), &m, server.rss_mib());
-        result.phases.insert(key.into(), m);
-        result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
-        server.stop();
-    }
-    Ok(result)
+    Ok(())
 }
 
 fn main() -> Result<()> {
