@@ -588,69 +588,72 @@ impl Store for PostgresStore {
         keep_until: i64,
     ) -> Result<Rotation, StoreError> {
         let mut tx = self.pool.begin().await?;
-        // The conditional UPDATE is the atomic spend: of concurrent callers, exactly one matches.
-        let spent = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $1, successor_hash = $2 \
-             WHERE token_hash = $3 AND rotated_at IS NULL AND expires_at > $4",
+        // Lock the presented token's row first: concurrent refreshes of one token queue here, and
+        // every transaction takes row locks in chain order (older token, then its successor), so
+        // they can never wait on each other in a cycle.
+        let row: Option<(Option<i64>, Option<Vec<u8>>, String, i64)> = sqlx::query_as(
+            "SELECT rotated_at, successor_hash, grant_id, expires_at FROM refresh_tokens \
+             WHERE token_hash = $1 FOR UPDATE",
         )
-        .bind(now)
-        .bind(next.token_hash.0.as_slice())
         .bind(presented.0.as_slice())
-        .bind(now)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        let outcome = if spent.rows_affected() == 1 {
-            Rotation::Rotated
-        } else {
-            let row: Option<(Option<i64>, Option<Vec<u8>>, String)> = sqlx::query_as(
-                "SELECT rotated_at, successor_hash, grant_id FROM refresh_tokens WHERE token_hash = $1",
-            )
-            .bind(presented.0.as_slice())
-            .fetch_optional(&mut *tx)
-            .await?;
-            match row {
-                Some((Some(rotated_at), Some(successor), _)) if rotated_at >= grace_since => {
-                    // Within the grace window: retire the successor if it was never used.
-                    let retired = sqlx::query(
-                        "UPDATE refresh_tokens SET rotated_at = $1, successor_hash = $2 \
-                         WHERE token_hash = $3 AND rotated_at IS NULL",
-                    )
-                    .bind(now)
-                    .bind(next.token_hash.0.as_slice())
-                    .bind(successor.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
-                    if retired.rows_affected() == 1 {
-                        sqlx::query(
-                            "UPDATE refresh_tokens SET successor_hash = $1 WHERE token_hash = $2",
-                        )
-                        .bind(next.token_hash.0.as_slice())
-                        .bind(presented.0.as_slice())
-                        .execute(&mut *tx)
-                        .await?;
-                        Rotation::Reissued
-                    } else {
-                        Rotation::Refused
-                    }
-                }
-                Some((Some(_), _, grant_id)) => {
-                    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
-                        .bind(now)
-                        .bind(&grant_id)
-                        .execute(&mut *tx)
-                        .await?;
+        let outcome = match row {
+            None => Rotation::Refused,
+            Some((None, _, _, expires_at)) if expires_at > now => {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $1, successor_hash = $2 WHERE token_hash = $3",
+                )
+                .bind(now)
+                .bind(next.token_hash.0.as_slice())
+                .bind(presented.0.as_slice())
+                .execute(&mut *tx)
+                .await?;
+                Rotation::Rotated
+            }
+            Some((None, _, _, _)) => Rotation::Refused,
+            Some((Some(rotated_at), Some(successor), _, _)) if rotated_at >= grace_since => {
+                // Within the grace window: retire the successor if it was never used.
+                let retired = sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $1, successor_hash = $2 \
+                     WHERE token_hash = $3 AND rotated_at IS NULL",
+                )
+                .bind(now)
+                .bind(next.token_hash.0.as_slice())
+                .bind(successor.as_slice())
+                .execute(&mut *tx)
+                .await?;
+                if retired.rows_affected() == 1 {
                     sqlx::query(
-                        "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) \
-                         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+                        "UPDATE refresh_tokens SET successor_hash = $1 WHERE token_hash = $2",
                     )
-                    .bind(&grant_id)
-                    .bind(keep_until)
+                    .bind(next.token_hash.0.as_slice())
+                    .bind(presented.0.as_slice())
                     .execute(&mut *tx)
                     .await?;
-                    tx.commit().await?;
-                    return Ok(Rotation::Reused);
+                    Rotation::Reissued
+                } else {
+                    Rotation::Refused
                 }
-                _ => Rotation::Refused,
+            }
+            Some((Some(_), _, grant_id, _)) => {
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(&grant_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+                )
+                .bind(&grant_id)
+                .bind(keep_until)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(Rotation::Reused);
             }
         };
         if outcome == Rotation::Refused {

@@ -221,6 +221,13 @@ impl TestApp {
     }
 
     async fn start(db: TestDb, extra: &[&str], issuer: Option<&str>) -> Self {
+        // LATCHKEY_TEST_LOG=debug (an EnvFilter) shows the servers' logs in failing tests' output.
+        if let Ok(filter) = std::env::var("LATCHKEY_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let clock = FixedClock::starting_now();
