@@ -26,12 +26,9 @@ pub fn spawn(
     clock: Arc<dyn Clock>,
     interval: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
+    crate::periodic::spawn_every(interval, move || {
+        let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
+        async move {
             match run_once(store.as_ref(), clock.now()).await {
                 Ok(done) => tracing::debug!(?done, "housekeeping pass"),
                 Err(err) => tracing::warn!(error = %err, "housekeeping failed; will retry"),

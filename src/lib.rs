@@ -10,5 +10,6 @@ pub mod endpoints;
 pub mod error;
 pub mod housekeeping;
 pub mod keys;
+pub mod periodic;
 pub mod store;
 pub mod tokens;

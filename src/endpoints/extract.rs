@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::Form;
+use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,6 +12,25 @@ use base64::engine::general_purpose::STANDARD;
 use crate::app::AppState;
 use crate::domain::client::{AuthMethod, Client};
 use crate::error::OAuthError;
+
+/// A urlencoded form body as axum hands it over (a rejection when it is not one).
+pub type FormBody = Result<Form<Vec<(String, String)>>, FormRejection>;
+
+/// The prologue of every client-authenticated endpoint (token, introspection, revocation): an
+/// `application/x-www-form-urlencoded` body (RFC 6749 §3.2), each parameter at most once, and an
+/// authenticated client.
+pub async fn authenticated_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: FormBody,
+) -> Result<(Arc<Client>, HashMap<String, String>), OAuthError> {
+    let Form(pairs) = body.map_err(|_| {
+        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+    })?;
+    let params = single_params(pairs)?;
+    let client = authenticate_client(state, headers, &params).await?;
+    Ok((client, params))
+}
 
 /// Form parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be included more than once).
 pub fn single_params(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, OAuthError> {

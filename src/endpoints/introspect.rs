@@ -5,13 +5,12 @@
 //! expired, revoked, malformed, forged, unknown, or someone else's — is `{"active": false}`.
 
 use axum::Json;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::extract::{authenticate_client, single_params};
+use super::extract::{FormBody, authenticated_form};
 use super::token::client_credentials::CC_GRANT_PREFIX;
 use crate::app::AppState;
 use crate::domain::client::Client;
@@ -24,7 +23,7 @@ use crate::tokens::verify_access_token;
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    body: FormBody,
 ) -> Response {
     match answer(&state, &headers, body).await {
         Ok(body) => {
@@ -41,13 +40,9 @@ pub async fn introspect(
 async fn answer(
     state: &AppState,
     headers: &HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    body: FormBody,
 ) -> Result<Value, OAuthError> {
-    let Form(pairs) = body.map_err(|_| {
-        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
-    })?;
-    let params = single_params(pairs)?;
-    let client = authenticate_client(state, headers, &params).await?;
+    let (client, params) = authenticated_form(state, headers, body).await?;
     // RFC 7662 §2.1: the caller must be authorized; a public client holds no credential to show.
     if !client.auth_method.is_confidential() {
         return Err(OAuthError::invalid_client(

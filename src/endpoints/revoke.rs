@@ -1,12 +1,11 @@
 //! `POST /revoke` (RFC 7009): a client revokes one of its own tokens. An access token is revoked by
 //! its `jti`; a refresh token revokes its whole grant. Unknown or malformed tokens get 200 (§2.2).
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::{authenticate_client, single_params};
+use super::extract::{FormBody, authenticated_form};
 use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::grant::REFRESH_TOKEN_PREFIX;
@@ -15,11 +14,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::tokens::verify_access_token_signature;
 
 /// `POST /revoke`.
-pub async fn revoke(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: FormBody) -> Response {
     match answer(&state, &headers, body).await {
         Ok(()) => (
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
@@ -38,16 +33,8 @@ fn not_yours() -> OAuthError {
     )
 }
 
-async fn answer(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<(), OAuthError> {
-    let Form(pairs) = body.map_err(|_| {
-        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
-    })?;
-    let params = single_params(pairs)?;
-    let client = authenticate_client(state, headers, &params).await?;
+async fn answer(state: &AppState, headers: &HeaderMap, body: FormBody) -> Result<(), OAuthError> {
+    let (client, params) = authenticated_form(state, headers, body).await?;
     let token = params
         .get("token")
         .filter(|t| !t.is_empty())

@@ -205,13 +205,10 @@ impl KeyRing {
         clock: Arc<dyn Clock>,
         interval: Duration,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticker.tick().await;
-            loop {
-                ticker.tick().await;
-                if let Err(err) = self.refresh(store.as_ref(), clock.now()).await {
+        crate::periodic::spawn_every(interval, move || {
+            let (ring, store, clock) = (Arc::clone(&self), Arc::clone(&store), Arc::clone(&clock));
+            async move {
+                if let Err(err) = ring.refresh(store.as_ref(), clock.now()).await {
                     tracing::warn!(error = %err, "could not refresh signing keys; keeping the current set");
                 }
             }

@@ -2,13 +2,12 @@
 //! with tokens or an RFC 6749 §5.2 error. Every answer carries `Cache-Control: no-store`.
 
 use axum::Json;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::extract::{authenticate_client, single_params};
+use super::extract::{FormBody, authenticated_form};
 use crate::app::AppState;
 use crate::domain::claims::{
     AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
@@ -55,11 +54,7 @@ impl IntoResponse for TokenResponse {
 }
 
 /// `POST /token`.
-pub async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: FormBody) -> Response {
     match exchange(&state, &headers, body).await {
         Ok(tokens) => tokens.into_response(),
         Err(err) => err.into_response(),
@@ -69,13 +64,9 @@ pub async fn token(
 async fn exchange(
     state: &AppState,
     headers: &HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    body: FormBody,
 ) -> Result<TokenResponse, OAuthError> {
-    let Form(pairs) = body.map_err(|_| {
-        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
-    })?;
-    let params = single_params(pairs)?;
-    let client = authenticate_client(state, headers, &params).await?;
+    let (client, params) = authenticated_form(state, headers, body).await?;
     let grant_type = match params.get("grant_type").map(String::as_str) {
         None | Some("") => return Err(OAuthError::invalid_request("grant_type is required")),
         Some("authorization_code") => GrantType::AuthorizationCode,
