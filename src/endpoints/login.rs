@@ -276,3 +276,50 @@ async fn sign_in(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_password_queue_answers_busy_instead_of_piling_up() {
+        let slots = std::sync::Arc::new(PasswordSlots::new(1));
+        // Hold the only worker until released, so every further job waits in the queue.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = std::sync::Arc::new(Mutex::new(held));
+        let first = {
+            let (slots, held) = (std::sync::Arc::clone(&slots), std::sync::Arc::clone(&held));
+            tokio::spawn(async move {
+                slots
+                    .run(move || {
+                        let _ = held.lock().map(|rx| rx.recv());
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let mut queued = Vec::new();
+        let mut busy = 0;
+        for _ in 0..40 {
+            let slots = std::sync::Arc::clone(&slots);
+            let job = tokio::spawn(async move { slots.run(|| 1).await });
+            queued.push(job);
+        }
+        // On this single-threaded test runtime, yielding once runs every spawned submission up to its
+        // `try_send` while the worker is still held: 16 fit in the queue, the rest are refused.
+        tokio::task::yield_now().await;
+        drop(release);
+        let _ = first.await;
+        for job in queued {
+            if job.await.unwrap().is_err() {
+                busy += 1;
+            }
+        }
+        // One running, up to 16 waiting: at least 40 - 17 submissions were refused at once.
+        assert!(busy >= 23, "{busy} refused");
+        assert!(
+            matches!(slots.run(|| 2).await, Ok(2)),
+            "the pool works again afterwards"
+        );
+    }
+}
