@@ -257,10 +257,13 @@ async fn sign_in(
     state.login_throttle.record_success(&username);
     tracing::info!(user_id = %user.user_id, "user signed in");
     session
-        .sign_in(SignedIn {
-            user_id: user.user_id.to_string(),
-            auth_time: now,
-        })
+        .sign_in(
+            SignedIn {
+                user_id: user.user_id.to_string(),
+                auth_time: now,
+            },
+            state.settings.lifetimes.session,
+        )
         .await?;
     match session.pending::<PendingAuthorization>().await? {
         Some(mut pending) => {

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
-use tower_sessions::Session;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::{Expiry, Session};
 
 use crate::clock::Clock;
 use crate::domain::secret::random_string;
@@ -109,6 +109,10 @@ pub struct SignedIn {
 }
 
 const SIGNED_IN: &str = "signed_in";
+/// How long a session nobody has signed in to lives without activity. Anyone can create one (by
+/// opening the login page, or an authorization URL with a public client id), so it must not
+/// occupy the store for the whole `--session-ttl`; housekeeping deletes it soon after.
+pub const ANONYMOUS_TTL: i64 = 15 * 60;
 const CSRF: &str = "csrf";
 const PENDING: &str = "pending_authorization";
 
@@ -132,6 +136,17 @@ fn session_failed(err: tower_sessions::session::Error) -> PageError {
 }
 
 impl BrowserSession {
+    /// Give a session that nobody has signed in to the short [`ANONYMOUS_TTL`].
+    async fn limit_if_anonymous(&self) -> Result<(), PageError> {
+        if self.signed_in().await?.is_none() {
+            self.0
+                .set_expiry(Some(Expiry::OnInactivity(time::Duration::seconds(
+                    ANONYMOUS_TTL,
+                ))));
+        }
+        Ok(())
+    }
+
     /// Who is signed in, if anyone.
     pub async fn signed_in(&self) -> Result<Option<SignedIn>, PageError> {
         self.0.get(SIGNED_IN).await.map_err(session_failed)
@@ -139,8 +154,13 @@ impl BrowserSession {
 
     /// Record a successful sign-in under a NEW session id (no session fixation), keeping the
     /// pending authorization request.
-    pub async fn sign_in(&self, user: SignedIn) -> Result<(), PageError> {
+    pub async fn sign_in(&self, user: SignedIn, session_ttl: i64) -> Result<(), PageError> {
         self.0.cycle_id().await.map_err(session_failed)?;
+        // Signed in: the full `--session-ttl` (anonymous sessions get ANONYMOUS_TTL).
+        self.0
+            .set_expiry(Some(Expiry::OnInactivity(time::Duration::seconds(
+                session_ttl,
+            ))));
         self.0
             .insert(SIGNED_IN, user)
             .await
@@ -161,6 +181,7 @@ impl BrowserSession {
             return Ok(token);
         }
         let token = random_string(32);
+        self.limit_if_anonymous().await?;
         self.0.insert(CSRF, &token).await.map_err(session_failed)?;
         Ok(token)
     }
@@ -192,6 +213,7 @@ impl BrowserSession {
 
     /// Keep an authorization request server-side while the user signs in or consents.
     pub async fn set_pending<T: Serialize>(&self, pending: &T) -> Result<(), PageError> {
+        self.limit_if_anonymous().await?;
         self.0
             .insert(PENDING, pending)
             .await

@@ -16,7 +16,69 @@ crate::backend_tests!(
     denying_consent_sends_access_denied,
     a_signed_in_user_is_not_asked_again_unless_prompt_login,
     login_renews_the_session_id_and_sets_safe_cookie_flags,
+    anonymous_sessions_expire_soon_and_signed_in_ones_last,
 );
+
+fn session_id(response: &reqwest::Response) -> String {
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+async fn anonymous_sessions_expire_soon_and_signed_in_ones_last(backend: Backend) {
+    use latchkey::clock::Clock;
+    let app = TestApp::spawn(&backend).await;
+    app.create_user("jane").await;
+    let page = app.get("/login").await;
+    let anonymous = session_id(&page);
+    let now = app.clock.now();
+    let store = &app.state.store;
+    assert!(
+        store
+            .load_session(&anonymous, now + 14 * 60)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .load_session(&anonymous, now + 16 * 60)
+            .await
+            .unwrap()
+            .is_none(),
+        "a session nobody signed in to lives 15 minutes, not --session-ttl"
+    );
+    let csrf = crate::helpers::hidden_value(&page.text().await.unwrap(), "csrf_token");
+    let response = app
+        .post_form(
+            "/login",
+            &[
+                ("csrf_token", &csrf),
+                ("username", "jane"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let signed_in = session_id(&response);
+    assert!(
+        store.load_session(&anonymous, now).await.unwrap().is_none(),
+        "the old id is gone"
+    );
+    assert!(
+        store
+            .load_session(&signed_in, now + 7 * 3600)
+            .await
+            .unwrap()
+            .is_some(),
+        "signed in: --session-ttl (8 h)"
+    );
+}
 
 async fn an_unknown_client_gets_an_error_page_and_no_redirect(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
