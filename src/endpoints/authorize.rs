@@ -248,7 +248,7 @@ async fn validate(
         return fail(
             &pending,
             ErrorCode::InvalidRequest,
-            &format!("the {name} parameter is repeated"),
+            &format!("{} is repeated", super::extract::quoted_name(&name)),
         );
     }
     // OIDC Core §6: request objects are not supported.

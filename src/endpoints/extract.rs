@@ -24,12 +24,28 @@ pub async fn authenticated_form(
     headers: &HeaderMap,
     body: FormBody,
 ) -> Result<(Arc<Client>, HashMap<String, String>), OAuthError> {
-    let Form(pairs) = body.map_err(|_| {
-        OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+    let Form(pairs) = body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            OAuthError::invalid_request("the request body is larger than 64 KiB")
+        } else {
+            OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+        }
     })?;
     let params = single_params(pairs)?;
     let client = authenticate_client(state, headers, &params).await?;
     Ok((client, params))
+}
+
+/// A parameter name fit to quote in an error description: short and plain, or not quoted at all.
+pub fn quoted_name(name: &str) -> String {
+    if !name.is_empty()
+        && name.len() <= 40
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        format!("the {name} parameter")
+    } else {
+        "a parameter".to_owned()
+    }
 }
 
 /// Form parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be included more than once).
@@ -38,7 +54,8 @@ pub fn single_params(pairs: Vec<(String, String)>) -> Result<HashMap<String, Str
     for (name, value) in pairs {
         if params.contains_key(&name) {
             return Err(OAuthError::invalid_request(format!(
-                "the {name} parameter is repeated"
+                "{} is repeated",
+                quoted_name(&name)
             )));
         }
         params.insert(name, value);

@@ -12,7 +12,56 @@ crate::backend_tests!(
     a_wrong_client_secret_is_invalid_client_with_a_basic_challenge,
     an_unknown_grant_type_is_unsupported_grant_type,
     twenty_concurrent_redemptions_of_one_code_yield_exactly_one_success,
+    oversized_and_garbled_bodies_get_clear_errors,
 );
+
+async fn oversized_and_garbled_bodies_get_clear_errors(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .http
+                .post(format!("{}/token", app.address))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let big = format!("grant_type=client_credentials&pad={}", "a".repeat(100_000)).into_bytes();
+    assert_eq!(
+        post(big, "application/x-www-form-urlencoded").await,
+        (
+            400,
+            json!({"error": "invalid_request", "error_description": "the request body is larger than 64 KiB"})
+        )
+    );
+    assert_eq!(
+        post(
+            br#"{"grant_type":"client_credentials"}"#.to_vec(),
+            "application/json"
+        )
+        .await
+        .1["error"],
+        "invalid_request"
+    );
+    let (status, body) = post(
+        b"%01%02=a&%01%02=b".to_vec(),
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error_description"], "a parameter is repeated",
+        "odd names are not echoed back"
+    );
+}
 
 async fn code_for(app: &TestApp, client: &TestClient, user: &str) -> (String, String) {
     let (url, verifier) = app.authorize_url(client, "openid email", &[]);
