@@ -11,7 +11,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, Session};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock};
 use crate::domain::secret::random_string;
 use crate::error::PageError;
 use crate::store::Store;
@@ -40,6 +40,15 @@ fn backend(err: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
 
+impl StoreSessions {
+    /// tower-sessions stamps `expiry_date` from the wall clock; re-base it onto the injected clock so
+    /// the same time source stamps and judges expiry (the offset is zero outside tests).
+    fn expires_at(&self, record: &Record) -> i64 {
+        let offset = self.clock.now() - SystemClock.now();
+        record.expiry_date.unix_timestamp().saturating_add(offset)
+    }
+}
+
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
@@ -52,11 +61,7 @@ impl SessionStore for StoreSessions {
             let data = encode(record)?;
             let created = self
                 .store
-                .create_session(
-                    &record.id.to_string(),
-                    &data,
-                    record.expiry_date.unix_timestamp(),
-                )
+                .create_session(&record.id.to_string(), &data, self.expires_at(record))
                 .await
                 .map_err(backend)?;
             if created {
@@ -71,7 +76,7 @@ impl SessionStore for StoreSessions {
             .save_session(
                 &record.id.to_string(),
                 &encode(record)?,
-                record.expiry_date.unix_timestamp(),
+                self.expires_at(record),
             )
             .await
             .map_err(backend)
