@@ -662,3 +662,8 @@ pub fn text(value: &serde_json::Value, field: &str) -> String {
         .unwrap_or_else(|| panic!("no {field} in {value}"))
         .to_owned()
 }
+
+/// The `Location` of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod algorithms;
+mod apache;
 mod authorize;
 mod browser;
 mod cli;
