@@ -36,14 +36,7 @@ async fn access_tokens_can_be_signed_with_es256_or_eddsa(backend: Backend) {
         let service = app
             .service_client(&["orders:read"], "client_secret_basic")
             .await;
-        let token = text(
-            &app.client_credentials(&service, None)
-                .await
-                .json()
-                .await
-                .unwrap(),
-            "access_token",
-        );
+        let token = app.service_token(&service).await;
         let (header, claims) = verify_with_jwks(&token, app.get_jwks().await, &app.address);
         assert_eq!(header.alg, expected);
         assert_eq!(claims["sub"], service.client_id.as_str());

@@ -20,15 +20,8 @@ crate::backend_tests!(
 );
 
 fn session_id(response: &reqwest::Response) -> String {
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned()
+    let cookie = crate::helpers::session_cookie(response);
+    cookie.split_once('=').unwrap().1.to_owned()
 }
 
 async fn anonymous_sessions_expire_soon_and_signed_in_ones_last(backend: Backend) {

@@ -151,15 +151,7 @@ async fn client_credentials_errors_are_exact(backend: Backend) {
         response.json::<serde_json::Value>().await.unwrap()["error"],
         "unauthorized_client"
     );
-    let public = app
-        .register_client(latchkey::domain::client::ClientSpec {
-            client_name: "SPA".into(),
-            redirect_uris: vec!["http://127.0.0.1/cb".into()],
-            scope: "openid".into(),
-            auth_method: "none".into(),
-            ..Default::default()
-        })
-        .await;
+    let public = app.public_client().await;
     let response = app.client_credentials(&public, None).await;
     assert_eq!(response.status(), 400);
     assert_eq!(

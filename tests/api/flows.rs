@@ -8,7 +8,7 @@ use openidconnect::{
     Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
-use crate::helpers::{Backend, TestApp, query_param};
+use crate::helpers::{Backend, TestApp, query_param, session_cookie};
 
 crate::backend_tests!(
     a_confidential_client_signs_a_user_in_with_openidconnect,
@@ -184,13 +184,7 @@ async fn a_sign_in_started_on_one_instance_completes_on_another(backend: Backend
     let (url, verifier) = first.authorize_url(&client, "openid", &[]);
     let response = first.get_url(&url).await;
     assert_eq!(response.status(), 303);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = session_cookie(&response);
     let csrf_page = second
         .http
         .get(format!("{}/login", second.address))
@@ -219,13 +213,7 @@ async fn a_sign_in_started_on_one_instance_completes_on_another(backend: Backend
         .await
         .unwrap();
     assert_eq!(response.status(), 303);
-    let new_cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let new_cookie = session_cookie(&response);
     assert_ne!(new_cookie, cookie, "the session id is renewed at sign-in");
     let consent = second
         .http

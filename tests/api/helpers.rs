@@ -667,3 +667,73 @@ pub fn text(value: &serde_json::Value, field: &str) -> String {
 pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
+
+impl TestApp {
+    /// One `client_credentials` access token for `client`.
+    pub async fn service_token(&self, client: &TestClient) -> String {
+        let body: serde_json::Value = self
+            .client_credentials(client, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        text(&body, "access_token")
+    }
+
+    /// A public client (auth method `none`, PKCE required) for `openid`.
+    pub async fn public_client(&self) -> TestClient {
+        self.register_client(latchkey::domain::client::ClientSpec {
+            client_name: "SPA".into(),
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            scope: "openid".into(),
+            auth_method: "none".into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// `n` copies of one `POST /token` sent at once from separate tasks; each status and JSON body.
+    pub async fn post_token_concurrently(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+        n: usize,
+    ) -> Vec<(u16, serde_json::Value)> {
+        let form: Vec<(String, String)> = form
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut attempts = Vec::with_capacity(n);
+        for _ in 0..n {
+            let http = self.http.clone();
+            let url = format!("{}/token", self.address);
+            let (id, secret, form) = (
+                client.client_id.clone(),
+                client.secret.clone(),
+                form.clone(),
+            );
+            attempts.push(tokio::spawn(async move {
+                let response = http
+                    .post(url)
+                    .basic_auth(id, secret)
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                (status, response.json::<serde_json::Value>().await.unwrap())
+            }));
+        }
+        let mut results = Vec::with_capacity(n);
+        for attempt in attempts {
+            results.push(attempt.await.unwrap());
+        }
+        results
+    }
+}
+
+/// The `name=value` of a response's `Set-Cookie` (the session cookie).
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}

@@ -55,14 +55,7 @@ async fn anything_not_valid_now_is_inactive(backend: Backend) {
     let service = app
         .service_client(&["orders:read"], "client_secret_basic")
         .await;
-    let token = text(
-        &app.client_credentials(&service, None)
-            .await
-            .json()
-            .await
-            .unwrap(),
-        "access_token",
-    );
+    let token = app.service_token(&service).await;
     assert_eq!(app.introspect(&service, &token).await["active"], true);
 
     let (stranger, _) =
@@ -94,14 +87,7 @@ async fn another_clients_token_is_inactive_unless_the_caller_may_introspect_any(
     let other = app
         .service_client(&["orders:read"], "client_secret_basic")
         .await;
-    let token = text(
-        &app.client_credentials(&owner, None)
-            .await
-            .json()
-            .await
-            .unwrap(),
-        "access_token",
-    );
+    let token = app.service_token(&owner).await;
     assert_eq!(app.introspect(&other, &token).await["active"], false);
     let gateway = app
         .register_client(latchkey::domain::client::ClientSpec {
@@ -137,15 +123,7 @@ async fn introspection_requires_client_authentication(backend: Backend) {
         response.json::<serde_json::Value>().await.unwrap()["error"],
         "invalid_client"
     );
-    let public = app
-        .register_client(latchkey::domain::client::ClientSpec {
-            client_name: "SPA".into(),
-            redirect_uris: vec!["http://127.0.0.1/cb".into()],
-            scope: "openid".into(),
-            auth_method: "none".into(),
-            ..Default::default()
-        })
-        .await;
+    let public = app.public_client().await;
     let response = app
         .post_client_form("/introspect", &public, &[("token", "x")])
         .await;
@@ -215,14 +193,7 @@ async fn revoking_unknown_tokens_succeeds_and_another_clients_token_is_refused(b
             "RFC 7009 §2.2"
         );
     }
-    let token = text(
-        &app.client_credentials(&owner, None)
-            .await
-            .json()
-            .await
-            .unwrap(),
-        "access_token",
-    );
+    let token = app.service_token(&owner).await;
     let refused = app.revoke(&other, &token).await;
     assert_eq!(refused.status(), 400);
     assert_eq!(
@@ -246,15 +217,7 @@ async fn a_token_from_one_instance_is_introspected_and_revoked_at_another(backen
     let service = first
         .service_client(&["orders:read"], "client_secret_basic")
         .await;
-    let token = text(
-        &first
-            .client_credentials(&service, None)
-            .await
-            .json()
-            .await
-            .unwrap(),
-        "access_token",
-    );
+    let token = first.service_token(&service).await;
     assert_eq!(second.introspect(&service, &token).await["active"], true);
     assert_eq!(second.revoke(&service, &token).await.status(), 200);
     assert_eq!(

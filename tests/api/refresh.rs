@@ -135,30 +135,12 @@ async fn twenty_concurrent_refreshes_leave_exactly_one_live_token(backend: Backe
     app.create_user("alice").await;
     let first = app.tokens_for(&client, "alice", "openid").await;
     let rt1 = text(&first, "refresh_token");
-    let mut attempts = Vec::new();
-    for _ in 0..20 {
-        let http = app.http.clone();
-        let url = format!("{}/token", app.address);
-        let (id, secret) = (client.client_id.clone(), client.secret.clone());
-        let form = [
-            ("grant_type", "refresh_token".to_owned()),
-            ("refresh_token", rt1.clone()),
-        ];
-        attempts.push(tokio::spawn(async move {
-            let response = http
-                .post(url)
-                .basic_auth(id, secret)
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            (status, response.json::<serde_json::Value>().await.unwrap())
-        }));
-    }
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt1.as_str()),
+    ];
     let mut issued = Vec::new();
-    for attempt in attempts {
-        let (status, body) = attempt.await.unwrap();
+    for (status, body) in app.post_token_concurrently(&client, &form, 20).await {
         match status {
             200 => issued.push(text(&body, "refresh_token")),
             400 => assert_eq!(body["error"], "invalid_grant"),

@@ -199,31 +199,17 @@ async fn twenty_concurrent_redemptions_of_one_code_yield_exactly_one_success(bac
     let client = app.web_client().await;
     app.create_user("alice").await;
     let (code, verifier) = code_for(&app, &client, "alice").await;
-    let mut attempts = Vec::new();
-    for _ in 0..20 {
-        let http = app.http.clone();
-        let url = format!("{}/token", app.address);
-        let (id, secret) = (client.client_id.clone(), client.secret.clone());
-        let form = [
-            ("grant_type", "authorization_code".to_owned()),
-            ("code", code.clone()),
-            ("code_verifier", verifier.clone()),
-        ];
-        attempts.push(tokio::spawn(async move {
-            http.post(url)
-                .basic_auth(id, secret)
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for attempt in attempts {
-        statuses.push(attempt.await.unwrap());
-    }
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let statuses: Vec<u16> = app
+        .post_token_concurrently(&client, &form, 20)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
