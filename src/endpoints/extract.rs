@@ -92,13 +92,14 @@ fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
     let (id, secret) = decoded
         .split_once(':')
         .ok_or_else(|| bad_client("malformed Basic credentials"))?;
-    let unescape = |s: &str| {
-        url::form_urlencoded::parse(format!("v={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+    // RFC 6749 §2.3.1 / Appendix B: each part is application/x-www-form-urlencoded ('+' is a space).
+    let unescape = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .map(|decoded| decoded.into_owned())
+            .map_err(|_| bad_client("malformed Basic credentials"))
     };
-    Ok((unescape(id), unescape(secret)))
+    Ok((unescape(id)?, unescape(secret)?))
 }
 
 fn presented(
@@ -225,6 +226,14 @@ mod tests {
         let (id, secret) = parse_basic(&format!("Basic {encoded}")).unwrap();
         assert_eq!(id, "my client");
         assert_eq!(secret, "s:cret");
+        // Raw '&' and '=' are ordinary characters here, and '+' is a space (RFC 6749 Appendix B).
+        let encoded = STANDARD.encode("a&b=c:x+y%2B");
+        assert_eq!(
+            parse_basic(&format!("Basic {encoded}")).unwrap(),
+            ("a&b=c".to_owned(), "x y+".to_owned())
+        );
+        let invalid_utf8 = STANDARD.encode("%ff:secret");
+        assert!(parse_basic(&format!("Basic {invalid_utf8}")).is_err());
     }
 
     #[test]
