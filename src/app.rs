@@ -1,6 +1,4 @@
-//! The application: shared state, every path constant, THE route table, its layers, and `serve`.
-
-use std::sync::Arc;
+//! THE route table, its layers, and `serve`.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -14,126 +12,18 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::client_cache::ClientCache;
-use crate::clock::Clock;
-use crate::config::Settings;
-use crate::endpoints::login::{LoginThrottle, PasswordSlots};
 use crate::endpoints::session::StoreSessions;
 use crate::endpoints::{
     authorize, consent, discovery, health, introspect, jwks, login, logout, page, revoke, token,
     userinfo,
 };
-use crate::keys::{KeyEncryptionKey, KeyError, KeyRing, SigningAlg};
-use crate::store::{self, Store, StoreError};
-
-/// OIDC Discovery 1.0 §4.
-pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
-/// RFC 8414 §3.
-pub const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
-/// The `jwks_uri` (RFC 7517 §5).
-pub const JWKS_PATH: &str = "/jwks";
-/// RFC 6749 §3.1 authorization endpoint.
-pub const AUTHORIZE_PATH: &str = "/authorize";
-/// RFC 6749 §3.2 token endpoint.
-pub const TOKEN_PATH: &str = "/token";
-/// RFC 7662 introspection endpoint.
-pub const INTROSPECT_PATH: &str = "/introspect";
-/// RFC 7009 revocation endpoint.
-pub const REVOKE_PATH: &str = "/revoke";
-/// OIDC Core §5.3 UserInfo endpoint.
-pub const USERINFO_PATH: &str = "/userinfo";
-/// OIDC RP-Initiated Logout §2 end-session endpoint.
-pub const END_SESSION_PATH: &str = "/end_session";
-/// The sign-in page.
-pub const LOGIN_PATH: &str = "/login";
-/// The consent page.
-pub const CONSENT_PATH: &str = "/consent";
-/// The pages' stylesheet.
-pub const STYLESHEET_PATH: &str = "/static/style.css";
-/// Liveness.
-pub const HEALTHZ_PATH: &str = "/healthz";
-/// Readiness: the store answers and keys are loaded.
-pub const READYZ_PATH: &str = "/readyz";
+use crate::paths::*;
+use crate::state::AppState;
 
 /// The largest request body accepted (form posts are small; this bounds hostile input).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Everything a handler may need, cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// The signing and verification keys.
-    pub keys: Arc<KeyRing>,
-    /// Validated configuration.
-    pub settings: Arc<Settings>,
-    /// The time source.
-    pub clock: Arc<dyn Clock>,
-    /// The discovery document, serialised once.
-    pub metadata: Arc<str>,
-    /// Failed sign-in counters.
-    pub login_throttle: Arc<LoginThrottle>,
-    /// Bounded argon2 work.
-    pub passwords: Arc<PasswordSlots>,
-    /// Client registrations for the hot endpoints.
-    pub clients: Arc<ClientCache>,
-}
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A setting is wrong.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// The database could not be opened or migrated.
-    #[error("database: {0}")]
-    Store(#[from] StoreError),
-    /// Signing keys could not be loaded or created.
-    #[error("signing keys: {0}")]
-    Keys(#[from] KeyError),
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
-
-impl AppState {
-    /// Connect the store, apply migrations, load (creating on first start) the signing keys.
-    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let kek = KeyEncryptionKey::load(&settings.key_secret)?;
-        let store = store::connect(&settings).await?;
-        store.migrate().await?;
-        let keys = Arc::new(KeyRing::new(kek, settings.key_retention()));
-        // Every algorithm has keys, published in the JWKS, so a client's ID-token override or a
-        // change of the server setting never meets an unknown key.
-        for alg in SigningAlg::ALL {
-            for kid in keys.ensure(store.as_ref(), alg, clock.now()).await? {
-                tracing::info!(%kid, %alg, "created signing key (first start, or a state was missing)");
-            }
-        }
-        keys.refresh(store.as_ref(), clock.now()).await?;
-        let metadata = discovery::document(&settings).into();
-        let client_cache_ttl = settings.client_cache_ttl;
-        Ok(Self {
-            store,
-            keys,
-            settings: Arc::new(settings),
-            clock,
-            metadata,
-            login_throttle: Arc::new(LoginThrottle::default()),
-            clients: Arc::new(ClientCache::new(client_cache_ttl)),
-            passwords: Arc::new(PasswordSlots::new(
-                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            )),
-        })
-    }
-}
 
 /// Request ids: 96 random bits, echoed in `x-request-id` and attached to every log line of the request.
 #[derive(Clone, Copy, Default)]

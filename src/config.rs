@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::keys::SigningAlg;
+use crate::domain::alg::SigningAlg;
 use secrecy::{ExposeSecret, SecretString};
 
 /// The settings every command reads: flags, each also an environment variable.

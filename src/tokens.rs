@@ -3,10 +3,12 @@
 use serde::de::DeserializeOwned;
 
 use crate::config::Settings;
+use crate::domain::alg::SigningAlg;
 use crate::domain::claims::{AccessTokenClaims, IdTokenClaims};
 use crate::error::OAuthError;
+use crate::keys::KeyRing;
 use crate::keys::jws::{TYP_ACCESS_TOKEN, TYP_JWT, sign_compact};
-use crate::keys::{KeyRing, SigningAlg};
+use crate::keys::material::jwt_algorithm;
 
 /// Sign with the active key of `alg`; a missing key or a signing failure is a logged server error.
 fn sign(
@@ -79,10 +81,10 @@ fn verify<T: DeserializeOwned>(
         .as_deref()
         .and_then(|kid| keys.verification_key(kid))
         .ok_or(TokenRejected::Invalid)?;
-    if header.alg != key.alg.jwt_algorithm() {
+    if header.alg != jwt_algorithm(key.alg) {
         return Err(TokenRejected::Invalid);
     }
-    let mut validation = jsonwebtoken::Validation::new(key.alg.jwt_algorithm());
+    let mut validation = jsonwebtoken::Validation::new(jwt_algorithm(key.alg));
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();

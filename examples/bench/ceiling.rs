@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use latchkey::domain::alg::SigningAlg;
 use latchkey::domain::claims::AccessTokenClaims;
 use latchkey::domain::password::{hash_password, verify_password};
+use latchkey::keys::KeyMaterial;
 use latchkey::keys::jws::{TYP_ACCESS_TOKEN, sign_compact};
-use latchkey::keys::{KeyMaterial, SigningAlg};
 use secrecy::SecretString;
 
 /// The ceilings.

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::{CliError, Context};
 use crate::clock::format_rfc3339;
-use crate::keys::{KeyEncryptionKey, KeyRing, SigningAlg};
+use crate::domain::alg::SigningAlg;
+use crate::keys::{KeyEncryptionKey, KeyRing};
 use crate::store::KeyState;
 
 /// Key commands.

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, Settings};
-use crate::store::{self, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 pub mod client;
 pub mod keys;
@@ -66,7 +66,7 @@ pub enum CliError {
     Store(#[from] StoreError),
     /// The server could not start.
     #[error(transparent)]
-    Start(#[from] crate::app::StartError),
+    Start(#[from] crate::state::StartError),
     /// Signing keys.
     #[error("signing keys: {0}")]
     Keys(#[from] crate::keys::KeyError),
@@ -89,7 +89,7 @@ pub struct Context {
 
 impl Context {
     async fn open(settings: Settings, json: bool) -> Result<Self, CliError> {
-        let store = store::connect(&settings).await?;
+        let store = crate::state::connect_store(&settings).await?;
         store.migrate().await?;
         Ok(Self {
             settings,

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use super::CliError;
-use crate::app::{self, AppState, StartError};
+use crate::app;
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::state::{AppState, StartError};
 
 /// Start the server on the configured address.
 pub async fn run(settings: Settings) -> Result<(), CliError> {

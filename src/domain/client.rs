@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::scope::ScopeSet;
 use super::secret::{TokenHash, random_string, random_token};
-use crate::keys::SigningAlg;
+use crate::domain::alg::SigningAlg;
 
 /// The prefix of every client secret, so secret scanners can recognise one.
 pub const CLIENT_SECRET_PREFIX: &str = "lk_cs_";

@@ -12,13 +12,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
+use super::page::PageError;
 use super::session::{BrowserSession, SignedIn};
-use crate::app::{AppState, CONSENT_PATH, LOGIN_PATH};
 use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, USER_GRANT_PREFIX};
 use crate::domain::pkce::is_valid_s256_challenge;
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_string, random_token};
-use crate::error::{ErrorCode, PageError};
+use crate::error::ErrorCode;
+use crate::paths::{CONSENT_PATH, LOGIN_PATH};
+use crate::state::AppState;
 
 /// OIDC Core §3.1.2.1 `prompt` values Latchkey honours.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]

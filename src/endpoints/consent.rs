@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::authorize::{Outcome, PendingAuthorization, error_redirect, no_pending_request, resume};
+use super::page::PageError;
 use super::page::render;
 use super::session::BrowserSession;
-use crate::app::AppState;
 use crate::domain::scope::ScopeSet;
-use crate::error::{ErrorCode, PageError};
+use crate::error::ErrorCode;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "consent.html")]

@@ -4,53 +4,8 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
-use crate::app::{
-    AUTHORIZE_PATH, AppState, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH,
-    TOKEN_PATH, USERINFO_PATH,
-};
-use crate::config::Settings;
-use crate::domain::scope::BUILTIN_SCOPES;
-use crate::keys::SigningAlg;
-
-/// The provider metadata (OIDC Discovery §3, RFC 8414 §2): only what this server really does.
-pub fn document(settings: &Settings) -> String {
-    let issuer = &settings.issuer;
-    let scopes: Vec<&str> = BUILTIN_SCOPES.iter().map(|(name, _)| *name).collect();
-    // OIDC Discovery §3: RS256 MUST be included; every algorithm has keys, and a client may pick any.
-    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
-    let metadata: Value = json!({
-        "issuer": issuer.as_str(),
-        "authorization_endpoint": issuer.endpoint(AUTHORIZE_PATH),
-        "token_endpoint": issuer.endpoint(TOKEN_PATH),
-        "userinfo_endpoint": issuer.endpoint(USERINFO_PATH),
-        "end_session_endpoint": issuer.endpoint(END_SESSION_PATH),
-        "jwks_uri": issuer.endpoint(JWKS_PATH),
-        "introspection_endpoint": issuer.endpoint(INTROSPECT_PATH),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint": issuer.endpoint(REVOKE_PATH),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "code_challenge_methods_supported": ["S256"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": algs,
-        "scopes_supported": scopes,
-        "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-            "name", "preferred_username", "updated_at", "email", "email_verified"
-        ],
-        "prompt_values_supported": ["none", "login", "consent"],
-        "authorization_response_iss_parameter_supported": true,
-        "request_parameter_supported": false,
-        "request_uri_parameter_supported": false,
-        "claims_parameter_supported": false,
-    });
-    metadata.to_string()
-}
+use crate::state::AppState;
 
 /// Serve the metadata, cacheable for a few minutes and readable cross-origin by browser apps.
 pub async fn metadata(State(state): State<AppState>) -> Response {

@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::app::AppState;
 use crate::domain::client::{AuthMethod, Client};
 use crate::error::OAuthError;
+use crate::state::AppState;
 
 /// A urlencoded form body as axum hands it over (a rejection when it is not one).
 pub type FormBody = Result<Form<Vec<(String, String)>>, FormRejection>;

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use super::extract::{FormBody, authenticated_form};
 use super::token::client_credentials::CC_GRANT_PREFIX;
-use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::grant::REFRESH_TOKEN_PREFIX;
 use crate::domain::secret::TokenHash;
 use crate::error::OAuthError;
+use crate::state::AppState;
 use crate::tokens::verify_access_token;
 
 /// `POST /introspect`.

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The public keys (next, active, and retired-but-unexpired), with `kid`, `alg` and `use: sig`.
 pub async fn jwks(State(state): State<AppState>) -> Response {

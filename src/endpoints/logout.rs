@@ -9,10 +9,10 @@ use axum::extract::{Form, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::page::PageError;
 use super::page::{MessagePage, render};
 use super::session::BrowserSession;
-use crate::app::AppState;
-use crate::error::PageError;
+use crate::state::AppState;
 use crate::tokens::verify_id_token_hint;
 
 #[derive(Template)]

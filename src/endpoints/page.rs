@@ -1,8 +1,12 @@
-//! HTML pages: askama templates from `templates/`, rendered through one wrapper with the page CSP.
+//! HTML pages: askama templates from `templates/`, rendered through one wrapper with the page CSP, and
+//! `PageError`, the error shown to a person as a page.
 
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
+
 use axum::response::{Html, IntoResponse, Response};
+
+use crate::store::StoreError;
 
 /// Pages load only our stylesheet; no scripts at all. No `form-action`: Chromium applies it to the
 /// redirect chain after a form post, which ends at the client's redirect URI.
@@ -68,4 +72,98 @@ pub struct MessagePage<'a> {
     pub title: &'a str,
     /// Body text.
     pub message: &'a str,
+}
+
+/// An error shown to a person as an HTML page (never a redirect): a bad client or redirect URI at
+/// `/authorize`, a failed CSRF check, an unavailable store.
+#[derive(Debug, Clone)]
+pub struct PageError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Heading.
+    pub title: &'static str,
+    /// What happened and what to do, safe to show.
+    pub message: String,
+    /// Seconds to wait before retrying (429/503).
+    pub retry_after: Option<u64>,
+}
+
+impl PageError {
+    /// 400 with a message.
+    pub fn bad_request(title: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            title,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 403: a failed CSRF check.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            title: "Request refused",
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: too many attempts.
+    pub fn too_many(message: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            title: "Too many attempts",
+            message: message.into(),
+            retry_after: Some(retry_after),
+        }
+    }
+
+    /// 503: the store is unreachable; log the cause first.
+    pub fn unavailable() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Temporarily unavailable",
+            message:
+                "The sign-in service is temporarily unavailable. Please try again in a moment."
+                    .into(),
+            retry_after: Some(1),
+        }
+    }
+
+    /// 500; log the cause first.
+    pub fn internal() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Something went wrong",
+            message: "An internal error occurred. Please try again.".into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store operation failed");
+        match err {
+            StoreError::Unavailable(_) => Self::unavailable(),
+            _ => Self::internal(),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            title: self.title,
+            message: &self.message,
+        };
+        let mut response = render(self.status, &page);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
 }

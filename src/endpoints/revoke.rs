@@ -6,11 +6,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::{FormBody, authenticated_form};
-use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::grant::REFRESH_TOKEN_PREFIX;
 use crate::domain::secret::TokenHash;
 use crate::error::{ErrorCode, OAuthError};
+use crate::state::AppState;
 use crate::tokens::verify_access_token_signature;
 
 /// `POST /revoke`.

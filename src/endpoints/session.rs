@@ -11,9 +11,9 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, Session};
 
+use super::page::PageError;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::secret::random_string;
-use crate::error::PageError;
 use crate::store::Store;
 
 /// tower-sessions' store interface over [`Store`]; expiry is judged by the injected clock.

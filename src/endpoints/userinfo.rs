@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::extract::bearer_token;
-use crate::app::AppState;
 use crate::domain::claims::StandardClaims;
 use crate::domain::scope::ScopeSet;
 use crate::error::{ErrorCode, OAuthError};
+use crate::state::AppState;
 use crate::tokens::{TokenRejected, verify_access_token};
 
 #[derive(Serialize)]

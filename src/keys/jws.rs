@@ -45,7 +45,7 @@ pub fn sign_compact(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::material::SigningAlg;
+    use crate::domain::alg::SigningAlg;
 
     #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
     struct Claims {

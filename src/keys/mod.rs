@@ -14,8 +14,9 @@ pub mod encryption;
 pub mod jws;
 pub mod material;
 
+use crate::domain::alg::SigningAlg;
 pub use encryption::KeyEncryptionKey;
-pub use material::{KeyMaterial, SigningAlg};
+pub use material::KeyMaterial;
 
 /// Why the key ring could not be loaded or changed.
 #[derive(Debug, thiserror::Error)]

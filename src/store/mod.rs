@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::config::{DatabaseKind, Settings};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
     AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption, RefreshTokenState,
@@ -246,15 +245,15 @@ pub trait Store: Send + Sync + 'static {
     async fn is_revoked(&self, jti: &str, grant_id: &str) -> Result<bool, StoreError>;
 }
 
-/// Browser sessions (tower-sessions records), consents, codes, grants and revocations.
-/// Connect to the database the settings name (the backend is chosen by the URL scheme).
-pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
-    use secrecy::ExposeSecret;
-    let url = settings.database_url.expose_secret();
-    let max = settings.database_max_connections;
-    Ok(match &settings.database_kind {
-        DatabaseKind::Sqlite(_) => Arc::new(SqliteStore::connect(url, max).await?),
-        DatabaseKind::Postgres => Arc::new(PostgresStore::connect(url, max).await?),
+/// Connect to the database `url` names, with at most `max_connections` pooled connections. The
+/// backend is chosen by the URL scheme: `sqlite:` or `postgres:` / `postgresql:`.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    let scheme = url.split_once(':').map(|(scheme, _)| scheme);
+    Ok(match scheme {
+        Some("postgres" | "postgresql") => {
+            Arc::new(PostgresStore::connect(url, max_connections).await?)
+        }
+        _ => Arc::new(SqliteStore::connect(url, max_connections).await?),
     })
 }
 

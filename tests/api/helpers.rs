@@ -5,10 +5,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Once};
 
 use clap::Parser;
-use latchkey::app::{self, AppState};
+use latchkey::app;
 use latchkey::cli::Cli;
 use latchkey::clock::FixedClock;
 use latchkey::config::Settings;
+use latchkey::state::AppState;
 use latchkey::store::{self, Store};
 use sqlx::Connection;
 
@@ -147,9 +148,7 @@ impl TestDb {
 
     /// Open the store directly (migrated).
     pub async fn store(&self) -> Arc<dyn Store> {
-        let store = store::connect(&self.settings("http://127.0.0.1:1", &[]))
-            .await
-            .unwrap();
+        let store = store::connect(&self.url, 5).await.unwrap();
         store.migrate().await.unwrap();
         store
     }

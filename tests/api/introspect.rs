@@ -59,7 +59,7 @@ async fn anything_not_valid_now_is_inactive(backend: Backend) {
     assert_eq!(app.introspect(&service, &token).await["active"], true);
 
     let (stranger, _) =
-        latchkey::keys::KeyMaterial::generate(latchkey::keys::SigningAlg::RS256).unwrap();
+        latchkey::keys::KeyMaterial::generate(latchkey::domain::alg::SigningAlg::RS256).unwrap();
     let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode(&token)
         .unwrap()
         .claims;

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use latchkey::clock::Clock;
-use latchkey::keys::SigningAlg;
+use latchkey::domain::alg::SigningAlg;
 use latchkey::keys::jws::{TYP_JWT, sign_compact};
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet};
 use openidconnect::{ClientId, IssuerUrl, JsonWebKeySetUrl, Nonce};

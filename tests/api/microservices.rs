@@ -7,8 +7,8 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey::clock::Clock;
+use latchkey::domain::alg::SigningAlg;
 use latchkey::domain::client::ClientSpec;
-use latchkey::keys::SigningAlg;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, TestClient, location, query_param, text};

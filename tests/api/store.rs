@@ -1,13 +1,14 @@
 //! The Store contract: the same suite against every backend.
 
 use latchkey::clock::{Clock, FixedClock};
+use latchkey::domain::alg::SigningAlg;
 use latchkey::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
 use latchkey::domain::grant::{AuthorizationCode, Grant, NewRefreshToken, Redemption, Rotation};
 use latchkey::domain::scope::Scope;
 use latchkey::domain::scope::ScopeSet;
 use latchkey::domain::secret::TokenHash;
 use latchkey::domain::user::{User, UserId};
-use latchkey::keys::{KeyEncryptionKey, KeyRing, SigningAlg};
+use latchkey::keys::{KeyEncryptionKey, KeyRing};
 use latchkey::store::{KeyState, StoreError};
 use secrecy::SecretString;
 

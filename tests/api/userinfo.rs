@@ -67,7 +67,7 @@ async fn userinfo_refuses_missing_forged_and_expired_tokens(backend: Backend) {
 
     // A token signed by a key that is not ours.
     let (stranger, _) =
-        latchkey::keys::KeyMaterial::generate(latchkey::keys::SigningAlg::RS256).unwrap();
+        latchkey::keys::KeyMaterial::generate(latchkey::domain::alg::SigningAlg::RS256).unwrap();
     let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode(&token)
         .unwrap()
         .claims;

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 
 use super::{Issuance, TokenResponse, issue};
-use crate::app::AppState;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::grant::{Grant, NewRefreshToken, REFRESH_TOKEN_PREFIX, Redemption};
 use crate::domain::pkce::verify_s256;
 use crate::domain::secret::{TokenHash, random_token};
 use crate::error::OAuthError;
+use crate::state::AppState;
 
 /// Redeem a code for tokens. The code is consumed atomically: of any number of concurrent
 /// redemptions exactly one succeeds, and a code presented again revokes what it produced

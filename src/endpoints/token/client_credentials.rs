@@ -8,11 +8,11 @@
 use std::collections::HashMap;
 
 use super::{Issuance, TokenResponse, issue};
-use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::random_string;
 use crate::error::{ErrorCode, OAuthError};
+use crate::state::AppState;
 
 /// The prefix of client-credentials grant ids (they are not stored).
 pub const CC_GRANT_PREFIX: &str = "cc_";

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::extract::{FormBody, authenticated_form};
-use crate::app::AppState;
 use crate::domain::claims::{
     AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
 };
@@ -17,6 +16,7 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::secret::random_string;
 use crate::domain::user::User;
 use crate::error::{ErrorCode, OAuthError};
+use crate::state::AppState;
 use crate::tokens::{sign_access_token, sign_id_token};
 
 pub mod authorization_code;

@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 
 use super::{Issuance, TokenResponse, issue};
-use crate::app::AppState;
 use crate::domain::client::Client;
 use crate::domain::grant::{NewRefreshToken, REFRESH_TOKEN_PREFIX, Rotation};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_token};
 use crate::error::{ErrorCode, OAuthError};
+use crate::state::AppState;
 
 /// Rotate the presented refresh token and issue fresh tokens.
 pub async fn rotate(

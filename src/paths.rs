@@ -1,0 +1,31 @@
+//! Every path this server answers on: one constant each, used by the route table and by discovery
+//! alike, so the two cannot drift. A leaf module.
+
+/// OIDC Discovery 1.0 §4.
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
+/// RFC 8414 §3.
+pub const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// The `jwks_uri` (RFC 7517 §5).
+pub const JWKS_PATH: &str = "/jwks";
+/// RFC 6749 §3.1 authorization endpoint.
+pub const AUTHORIZE_PATH: &str = "/authorize";
+/// RFC 6749 §3.2 token endpoint.
+pub const TOKEN_PATH: &str = "/token";
+/// RFC 7662 introspection endpoint.
+pub const INTROSPECT_PATH: &str = "/introspect";
+/// RFC 7009 revocation endpoint.
+pub const REVOKE_PATH: &str = "/revoke";
+/// OIDC Core §5.3 UserInfo endpoint.
+pub const USERINFO_PATH: &str = "/userinfo";
+/// OIDC RP-Initiated Logout §2 end-session endpoint.
+pub const END_SESSION_PATH: &str = "/end_session";
+/// The sign-in page.
+pub const LOGIN_PATH: &str = "/login";
+/// The consent page.
+pub const CONSENT_PATH: &str = "/consent";
+/// The pages' stylesheet.
+pub const STYLESHEET_PATH: &str = "/static/style.css";
+/// Liveness.
+pub const HEALTHZ_PATH: &str = "/healthz";
+/// Readiness: the store answers and keys are loaded.
+pub const READYZ_PATH: &str = "/readyz";

@@ -1,0 +1,98 @@
+//! The application state every handler shares, and how it is built at start-up.
+
+use std::sync::Arc;
+
+use crate::client_cache::ClientCache;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::alg::SigningAlg;
+use crate::keys::{KeyEncryptionKey, KeyError, KeyRing};
+use crate::oauth::metadata;
+use crate::oauth::throttle::LoginThrottle;
+use crate::password_pool::PasswordSlots;
+use crate::store::{self, Store, StoreError};
+
+/// Everything a handler may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The signing and verification keys.
+    pub keys: Arc<KeyRing>,
+    /// Validated configuration.
+    pub settings: Arc<Settings>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// The discovery document, serialised once.
+    pub metadata: Arc<str>,
+    /// Failed sign-in counters.
+    pub login_throttle: Arc<LoginThrottle>,
+    /// Bounded argon2 work.
+    pub passwords: Arc<PasswordSlots>,
+    /// Client registrations for the hot endpoints.
+    pub clients: Arc<ClientCache>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is wrong.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// Signing keys could not be loaded or created.
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Connect the store, apply migrations, load (creating on first start) the signing keys.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let kek = KeyEncryptionKey::load(&settings.key_secret)?;
+        let store = connect_store(&settings).await?;
+        store.migrate().await?;
+        let keys = Arc::new(KeyRing::new(kek, settings.key_retention()));
+        // Every algorithm has keys, published in the JWKS, so a client's ID-token override or a
+        // change of the server setting never meets an unknown key.
+        for alg in SigningAlg::ALL {
+            for kid in keys.ensure(store.as_ref(), alg, clock.now()).await? {
+                tracing::info!(%kid, %alg, "created signing key (first start, or a state was missing)");
+            }
+        }
+        keys.refresh(store.as_ref(), clock.now()).await?;
+        let metadata = metadata::document(&settings).into();
+        let client_cache_ttl = settings.client_cache_ttl;
+        Ok(Self {
+            store,
+            keys,
+            settings: Arc::new(settings),
+            clock,
+            metadata,
+            login_throttle: Arc::new(LoginThrottle::default()),
+            clients: Arc::new(ClientCache::new(client_cache_ttl)),
+            passwords: Arc::new(PasswordSlots::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            )),
+        })
+    }
+}
+
+/// Open the store the settings name (not yet migrated).
+pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+    use secrecy::ExposeSecret;
+    store::connect(
+        settings.database_url.expose_secret(),
+        settings.database_max_connections,
+    )
+    .await
+}
