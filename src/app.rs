@@ -20,9 +20,6 @@ use crate::endpoints::{
 use crate::paths::*;
 use crate::state::AppState;
 
-/// The largest request body accepted (form posts are small; this bounds hostile input).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Request ids: 96 random bits, echoed in `x-request-id` and attached to every log line of the request.
@@ -74,7 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route(REVOKE_PATH, post(revoke::revoke))
         .route(
             USERINFO_PATH,
-            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+            get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route(STYLESHEET_PATH, get(page::stylesheet))
         .route(HEALTHZ_PATH, get(health::healthz))

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::clock::UnixTime;
-use crate::domain::client::Client;
+use crate::domain::client::{Client, ClientId};
 use crate::store::{Store, StoreError};
 
 /// The most clients kept; past it the cache starts over (registrations are few; this bounds abuse).
@@ -18,7 +18,7 @@ const MAX_ENTRIES: usize = 10_000;
 #[derive(Debug)]
 pub struct ClientCache {
     ttl: i64,
-    entries: RwLock<HashMap<String, (Arc<Client>, UnixTime)>>,
+    entries: RwLock<HashMap<ClientId, (Arc<Client>, UnixTime)>>,
 }
 
 impl ClientCache {
@@ -35,7 +35,7 @@ impl ClientCache {
     pub async fn find(
         &self,
         store: &dyn Store,
-        client_id: &str,
+        client_id: &ClientId,
         now: UnixTime,
     ) -> Result<Option<Arc<Client>>, StoreError> {
         if self.ttl > 0 {
@@ -54,7 +54,7 @@ impl ClientCache {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
-            entries.insert(client_id.to_owned(), (Arc::clone(&client), now));
+            entries.insert(client_id.clone(), (Arc::clone(&client), now));
         }
         Ok(Some(client))
     }

@@ -97,6 +97,11 @@ pub struct Config {
     #[arg(long, env = "LATCHKEY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration, global = true)]
     pub refresh_token_ttl: Duration,
 
+    /// The most a grant's refresh tokens can live, however often they are refreshed: counted from the
+    /// user's authorization (RFC 9700 §4.14.2 "refresh token expiration").
+    #[arg(long, env = "LATCHKEY_REFRESH_TOKEN_ABSOLUTE_TTL", default_value = "90d", value_parser = parse_duration, global = true)]
+    pub refresh_token_absolute_ttl: Duration,
+
     /// How long after rotation a retried refresh token is answered instead of revoking its grant.
     #[arg(long, env = "LATCHKEY_REFRESH_TOKEN_GRACE", default_value = "5s", value_parser = parse_duration, global = true)]
     pub refresh_token_grace: Duration,
@@ -255,8 +260,10 @@ pub struct Lifetimes {
     pub access_token: i64,
     /// ID token lifetime (OIDC Core §2 `exp - iat`).
     pub id_token: i64,
-    /// Refresh token lifetime.
+    /// Refresh token lifetime (sliding: each rotation starts it again).
     pub refresh_token: i64,
+    /// The absolute cap on a grant's refresh tokens, counted from the authorization.
+    pub refresh_token_absolute: i64,
     /// Grace window for a retried, already-rotated refresh token.
     pub refresh_token_grace: i64,
     /// Browser session lifetime.
@@ -269,6 +276,19 @@ impl Lifetimes {
     /// How long a retired signing key stays published: until every token it signed has expired.
     pub fn key_retention(&self) -> i64 {
         self.access_token.max(self.id_token)
+    }
+
+    /// How long a grant revocation is remembered: as long as anything issued from the grant (an
+    /// access token, a refresh token) could still be presented.
+    pub fn revocation_retention(&self) -> i64 {
+        self.access_token.max(self.refresh_token)
+    }
+
+    /// When a refresh token issued at `now` for a grant made at `grant_created_at` expires: the
+    /// sliding `--refresh-token-ttl`, capped by `--refresh-token-absolute-ttl`.
+    pub fn refresh_token_expiry(&self, grant_created_at: i64, now: i64) -> i64 {
+        (now.saturating_add(self.refresh_token))
+            .min(grant_created_at.saturating_add(self.refresh_token_absolute))
     }
 }
 
@@ -359,6 +379,10 @@ impl Config {
             refresh_token: positive(
                 seconds(self.refresh_token_ttl),
                 "--refresh-token-ttl (LATCHKEY_REFRESH_TOKEN_TTL)",
+            )?,
+            refresh_token_absolute: positive(
+                seconds(self.refresh_token_absolute_ttl),
+                "--refresh-token-absolute-ttl (LATCHKEY_REFRESH_TOKEN_ABSOLUTE_TTL)",
             )?,
             refresh_token_grace: seconds(self.refresh_token_grace),
             session: positive(

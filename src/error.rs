@@ -258,6 +258,35 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// How an authorization request (RFC 6749 §4.1.1) failed, and so how the user agent is answered.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// The client or redirect URI is missing, unknown or in doubt: the user sees an error page and is
+    /// NEVER redirected (RFC 6749 §4.1.2.1, §10.15).
+    BadClient(&'static str),
+    /// The pending request is gone, expired, or was already completed: the user starts again.
+    NothingPending,
+    /// RFC 6749 §4.1.2.1 / OIDC Core §3.1.2.6: redirected to the client with `error`, `state`, `iss`.
+    Redirect {
+        /// The (registered) redirect URI.
+        redirect_uri: String,
+        /// The client's `state`, echoed.
+        state: Option<String>,
+        /// The error code.
+        code: ErrorCode,
+        /// A safe description.
+        description: String,
+    },
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for AuthorizeError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,3 +29,6 @@ pub const STYLESHEET_PATH: &str = "/static/style.css";
 pub const HEALTHZ_PATH: &str = "/healthz";
 /// Readiness: the store answers and keys are loaded.
 pub const READYZ_PATH: &str = "/readyz";
+
+/// The largest request body accepted (form posts are small; this bounds hostile input).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -33,6 +33,19 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
 }
 
+impl AppState {
+    /// The protocol layer's view of this request: `now` is the request's one reading of the clock.
+    pub fn context(&self, now: crate::clock::UnixTime) -> crate::oauth::Context<'_> {
+        crate::oauth::Context {
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            settings: &self.settings,
+            clients: &self.clients,
+            now,
+        }
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -70,6 +70,10 @@ pub struct CreateArgs {
     /// Sign this client's ID tokens with RS256, ES256 or EdDSA (default: the server's --id-token-alg).
     #[arg(long = "id-token-signed-response-alg")]
     id_token_signed_response_alg: Option<String>,
+    /// `web` (exact redirect URI matching) or `native` (RFC 8252: any loopback port, private-use
+    /// schemes, always asked for consent when public). OIDC Dynamic Registration §2.
+    #[arg(long, default_value = "web")]
+    application_type: String,
 }
 
 /// `client update`.
@@ -107,6 +111,9 @@ pub struct UpdateArgs {
     /// ID token signing algorithm (RS256, ES256, EdDSA; an empty value returns to the server default).
     #[arg(long = "id-token-signed-response-alg")]
     id_token_signed_response_alg: Option<String>,
+    /// `web` or `native`.
+    #[arg(long)]
+    application_type: Option<String>,
 }
 
 /// A client as printed: never its secret hash.
@@ -123,6 +130,7 @@ struct ClientView<'a> {
     skip_consent: bool,
     introspect_any: bool,
     id_token_signed_response_alg: Option<&'static str>,
+    application_type: &'static str,
     created_at: i64,
     updated_at: i64,
 }
@@ -145,6 +153,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             skip_consent: c.skip_consent,
             introspect_any: c.introspect_any,
             id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
+            application_type: c.application_type.as_str(),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -160,12 +169,14 @@ fn describe(c: &Client) -> String {
         }
     };
     format!(
-        "client_id:                 {}\nname:                      {}\nauth_method:               {}\n\
+        "client_id:                 {}\nname:                      {}\napplication_type:          {}\n\
+         auth_method:               {}\n\
          redirect_uris:             {}\npost_logout_redirect_uris: {}\ngrant_types:               {}\n\
          scope:                     {}\nrequire_pkce:              {}\nskip_consent:              {}\n\
          introspect_any:            {}\ncreated:                   {}\nupdated:                   {}\n",
         c.client_id,
         c.client_name,
+        c.application_type.as_str(),
         c.auth_method.as_str(),
         list(c.redirect_uris.iter().map(|u| u.as_str()).collect()),
         list(
@@ -208,10 +219,9 @@ async fn check_scopes_exist(ctx: &Context, scopes: &ScopeSet) -> Result<(), CliE
 }
 
 async fn find(ctx: &Context, client_id: &str) -> Result<Client, CliError> {
-    ctx.store
-        .find_client(client_id)
-        .await?
-        .ok_or_else(|| CliError::Invalid(format!("no client with id '{client_id}'")))
+    let unknown = || CliError::Invalid(format!("no client with id '{client_id}'"));
+    let parsed = ClientId::parse(client_id).map_err(|_| unknown())?;
+    ctx.store.find_client(&parsed).await?.ok_or_else(unknown)
 }
 
 /// Run a client command.
@@ -234,6 +244,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 skip_consent: args.skip_consent,
                 introspect_any: args.introspect_any,
                 id_token_alg: args.id_token_signed_response_alg,
+                application_type: Some(args.application_type),
             };
             let mut client =
                 Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
@@ -329,6 +340,9 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             }
             if let Some(alg) = args.id_token_signed_response_alg {
                 spec.id_token_alg = Some(alg);
+            }
+            if let Some(kind) = args.application_type {
+                spec.application_type = Some(kind);
             }
             let mut updated =
                 Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)

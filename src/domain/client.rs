@@ -137,6 +137,41 @@ impl FromStr for GrantType {
     }
 }
 
+/// OIDC Dynamic Client Registration 1.0 §2 `application_type`: what kind of software the client is.
+/// It decides the redirect URI rules: RFC 8252 §7.3's any-port loopback rule and §7.1's private-use
+/// URI schemes are for native apps only; a web client's redirect URIs match exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApplicationType {
+    /// A web application (the default).
+    #[default]
+    Web,
+    /// A native application (desktop or mobile; RFC 8252).
+    Native,
+}
+
+impl ApplicationType {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+}
+
+impl FromStr for ApplicationType {
+    type Err = ClientError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "web" => Ok(Self::Web),
+            "native" => Ok(Self::Native),
+            other => Err(ClientError(format!(
+                "unknown application type '{other}' (expected web or native)"
+            ))),
+        }
+    }
+}
+
 /// A registered redirect URI (RFC 6749 §3.1.2), compared by exact string match.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RedirectUri(String);
@@ -191,11 +226,20 @@ impl RedirectUri {
         &self.0
     }
 
-    /// RFC 8252 §7.3: a loopback IP-literal redirect (`http://127.0.0.1:{port}/…`, `http://[::1]:{port}/…`)
-    /// matches a presented one that differs only in the port.
-    pub fn matches(&self, presented: &str) -> bool {
+    /// RFC 8252 §7.1: a private-use (reverse-domain) URI scheme such as `com.example.app:/cb`.
+    pub fn is_private_use_scheme(&self) -> bool {
+        !self.0.starts_with("https:") && !self.0.starts_with("http:")
+    }
+
+    /// RFC 6749 §3.1.2.3: the presented URI is compared with the registered one by exact string
+    /// match. For native clients only, RFC 8252 §7.3: a loopback IP-literal redirect
+    /// (`http://127.0.0.1:{port}/…`, `http://[::1]:{port}/…`) matches one that differs only in the port.
+    pub fn matches(&self, presented: &str, application_type: ApplicationType) -> bool {
         if self.0 == presented {
             return true;
+        }
+        if application_type != ApplicationType::Native {
+            return false;
         }
         let (Ok(registered), Ok(presented)) =
             (url::Url::parse(&self.0), url::Url::parse(presented))
@@ -274,6 +318,8 @@ pub struct Client {
     pub introspect_any: bool,
     /// OIDC Dynamic Registration §2 `id_token_signed_response_alg`; `None` = the server's default.
     pub id_token_alg: Option<SigningAlg>,
+    /// OIDC Dynamic Registration §2 `application_type`.
+    pub application_type: ApplicationType,
     /// Created, and last changed (Unix seconds).
     pub created_at: i64,
     /// Last changed.
@@ -303,6 +349,8 @@ pub struct ClientSpec {
     pub introspect_any: bool,
     /// ID token signing algorithm override, raw (`RS256`, `ES256`, `EdDSA`; empty = server default).
     pub id_token_alg: Option<String>,
+    /// `web` or `native`, raw; empty = `web`.
+    pub application_type: Option<String>,
 }
 
 impl Client {
@@ -365,6 +413,31 @@ impl Client {
                 "a public client must use PKCE (RFC 7636, RFC 9700 §2.1.1)".into(),
             ));
         }
+        let application_type: ApplicationType = spec
+            .application_type
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(str::parse)
+            .transpose()?
+            .unwrap_or_default();
+        if application_type == ApplicationType::Web
+            && let Some(uri) = redirect_uris.iter().find(|u| u.is_private_use_scheme())
+        {
+            return Err(ClientError(format!(
+                "redirect URI '{}' uses a private-use scheme, which only native clients may register \
+                 (RFC 8252 §7.1); add --application-type native",
+                uri.as_str()
+            )));
+        }
+        if spec.skip_consent
+            && application_type == ApplicationType::Native
+            && !auth_method.is_confidential()
+        {
+            return Err(ClientError(
+                "a native public client cannot skip consent: its identity cannot be assured (RFC 8252 §8.6)"
+                    .into(),
+            ));
+        }
         Ok(Self {
             client_id,
             client_name,
@@ -378,6 +451,7 @@ impl Client {
             skip_consent: spec.skip_consent,
             introspect_any: spec.introspect_any,
             id_token_alg,
+            application_type,
             created_at: now,
             updated_at: now,
         })
@@ -408,7 +482,14 @@ impl Client {
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
             id_token_alg: self.id_token_alg.map(|alg| alg.as_str().to_owned()),
+            application_type: Some(self.application_type.as_str().to_owned()),
         }
+    }
+
+    /// RFC 8252 §8.6: a native app without a secret cannot prove its identity, so an authorization
+    /// for it is never silent (no remembered consent, no skipped consent, `prompt=none` refused).
+    pub fn is_native_public(&self) -> bool {
+        self.application_type == ApplicationType::Native && !self.auth_method.is_confidential()
     }
 
     /// Whether the client is registered for `grant`.
@@ -418,7 +499,9 @@ impl Client {
 
     /// The registered redirect URI matching `presented` (RFC 6749 §3.1.2.3, RFC 8252 §7.3).
     pub fn redirect_uri(&self, presented: &str) -> Option<&RedirectUri> {
-        self.redirect_uris.iter().find(|uri| uri.matches(presented))
+        self.redirect_uris
+            .iter()
+            .find(|uri| uri.matches(presented, self.application_type))
     }
 
     /// Check a presented secret against the stored hash in constant time (RFC 6749 §2.3.1).
@@ -468,15 +551,47 @@ mod tests {
 
     #[test]
     fn loopback_redirects_match_on_any_port_only() {
+        let native = ApplicationType::Native;
         let uri = RedirectUri::parse("http://127.0.0.1/callback").unwrap();
-        assert!(uri.matches("http://127.0.0.1:51000/callback"));
-        assert!(!uri.matches("http://127.0.0.1:51000/other"));
-        assert!(!uri.matches("http://127.0.0.2:51000/callback"));
+        assert!(uri.matches("http://127.0.0.1:51000/callback", native));
+        assert!(!uri.matches("http://127.0.0.1:51000/other", native));
+        assert!(!uri.matches("http://127.0.0.2:51000/callback", native));
         let v6 = RedirectUri::parse("http://[::1]:80/cb").unwrap();
-        assert!(v6.matches("http://[::1]:4321/cb"));
+        assert!(v6.matches("http://[::1]:4321/cb", native));
         let https = RedirectUri::parse("https://app.example.com/cb").unwrap();
-        assert!(!https.matches("https://app.example.com:444/cb"));
-        assert!(!https.matches("https://app.example.com/cb/"));
+        assert!(!https.matches("https://app.example.com:444/cb", native));
+        assert!(!https.matches("https://app.example.com/cb/", native));
+    }
+
+    #[test]
+    fn web_clients_get_exact_redirect_matching_only() {
+        // RFC 8252 §7.3 is for native apps: a web client's loopback redirect keeps its port.
+        let uri = RedirectUri::parse("http://127.0.0.1:9000/cb").unwrap();
+        assert!(uri.matches("http://127.0.0.1:9000/cb", ApplicationType::Web));
+        assert!(!uri.matches("http://127.0.0.1:9001/cb", ApplicationType::Web));
+        assert!(uri.matches("http://127.0.0.1:9001/cb", ApplicationType::Native));
+    }
+
+    #[test]
+    fn private_use_schemes_and_skipped_consent_follow_the_application_type() {
+        let app_scheme = ClientSpec {
+            redirect_uris: vec!["com.example.app:/cb".into()],
+            auth_method: "none".into(),
+            ..spec()
+        };
+        let err = Client::from_spec(ClientId::generate(), &app_scheme, 0).unwrap_err();
+        assert!(err.0.contains("private-use scheme"), "{err}");
+        let native = ClientSpec {
+            application_type: Some("native".into()),
+            ..app_scheme
+        };
+        let client = Client::from_spec(ClientId::generate(), &native, 0).unwrap();
+        assert!(client.is_native_public());
+        let skipping = ClientSpec {
+            skip_consent: true,
+            ..native
+        };
+        assert!(Client::from_spec(ClientId::generate(), &skipping, 0).is_err());
     }
 
     #[test]

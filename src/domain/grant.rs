@@ -3,9 +3,68 @@
 use super::scope::ScopeSet;
 use super::secret::TokenHash;
 
-/// The prefix of the ids of grants made by a user's authorization (client-credentials grant ids
-/// start with `cc_`), so the two kinds can never be confused.
-pub const USER_GRANT_PREFIX: &str = "gr_";
+/// The prefix of the ids of grants made by a user's authorization.
+const USER_GRANT_PREFIX: &str = "gr_";
+/// The prefix of client-credentials grant ids (such grants are not stored; the id lives in `gid`).
+const CLIENT_GRANT_PREFIX: &str = "cc_";
+
+/// A grant identifier (the access token's `gid`). Its kind is part of the value, so a service's own
+/// token can never be taken for a user's (RFC 9068 §5).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GrantId(String);
+
+/// Who a grant was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantKind {
+    /// A user authorized a client (authorization code; refreshes of it).
+    User,
+    /// A client acting for itself (RFC 6749 §4.4 client credentials).
+    ClientCredentials,
+}
+
+impl GrantId {
+    /// A fresh id for a grant of `kind` (128 random bits).
+    pub fn generate(kind: GrantKind) -> Self {
+        let prefix = match kind {
+            GrantKind::User => USER_GRANT_PREFIX,
+            GrantKind::ClientCredentials => CLIENT_GRANT_PREFIX,
+        };
+        Self(format!("{prefix}{}", super::secret::random_string(16)))
+    }
+
+    /// Wrap an id read back from the store or from a token we signed.
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The kind of grant. Anything not minted as a client-credentials id counts as a user's grant
+    /// only if it carries the user prefix; an unknown shape is neither and is refused where it matters.
+    pub fn kind(&self) -> Option<GrantKind> {
+        if self.0.starts_with(USER_GRANT_PREFIX) {
+            Some(GrantKind::User)
+        } else if self.0.starts_with(CLIENT_GRANT_PREFIX) {
+            Some(GrantKind::ClientCredentials)
+        } else {
+            None
+        }
+    }
+
+    /// Whether this grant was made by a user's authorization.
+    pub fn is_user_grant(&self) -> bool {
+        self.kind() == Some(GrantKind::User)
+    }
+}
+
+impl std::fmt::Display for GrantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// The prefix of authorization codes (DESIGN.md "Tokens": readable prefixes).
 pub const CODE_PREFIX: &str = "lk_ac_";
@@ -23,6 +82,9 @@ pub struct AuthorizationCode {
     pub user_id: String,
     /// The redirect URI of the authorization request (RFC 6749 §4.1.3 requires the same at the token endpoint).
     pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri` (else it was the one registered URI):
+    /// RFC 6749 §4.1.3 then requires it, identical, in the token request.
+    pub redirect_uri_sent: bool,
     /// The granted scope.
     pub scope: ScopeSet,
     /// OIDC Core §3.1.2.1 `nonce`, echoed in the ID token.
@@ -108,6 +170,8 @@ pub struct RefreshTokenState {
     pub rotated_at: Option<i64>,
     /// Whether its grant has been revoked.
     pub grant_revoked: bool,
+    /// When its grant was made: `--refresh-token-absolute-ttl` counts from here.
+    pub grant_created_at: i64,
 }
 
 /// The outcome of presenting a refresh token for rotation (RFC 9700 §4.14.2).
@@ -137,4 +201,18 @@ pub struct Housekeeping {
     pub grants: u64,
     /// Expired browser sessions.
     pub sessions: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_id_knows_its_kind() {
+        assert!(GrantId::generate(GrantKind::User).is_user_grant());
+        let service = GrantId::generate(GrantKind::ClientCredentials);
+        assert_eq!(service.kind(), Some(GrantKind::ClientCredentials));
+        assert!(!service.is_user_grant());
+        assert_eq!(GrantId::from_stored("other".into()).kind(), None);
+    }
 }

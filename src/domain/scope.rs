@@ -45,6 +45,11 @@ pub struct ScopeSet(BTreeSet<String>);
 #[error("'{0}' is not a valid scope token (RFC 6749 §3.3)")]
 pub struct InvalidScope(pub String);
 
+/// Scopes beyond what may be granted (space-delimited).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not allowed: {0}")]
+pub struct ScopeExceeded(pub String);
+
 impl ScopeSet {
     /// Parse a space-delimited scope string (RFC 6749 §3.3); duplicate tokens collapse.
     pub fn parse(raw: &str) -> Result<Self, InvalidScope> {
@@ -76,6 +81,17 @@ impl ScopeSet {
     /// The scopes, in sorted order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
+    }
+
+    /// RFC 6749 §3.3, §6: a requested scope must lie within what may be granted (the client's allowed
+    /// scopes, or a grant's original scope when refreshing). `Err` names the scopes beyond it.
+    pub fn ensure_within(&self, allowed: &ScopeSet) -> Result<(), ScopeExceeded> {
+        if self.is_subset(allowed) {
+            return Ok(());
+        }
+        Err(ScopeExceeded(
+            self.difference(allowed).collect::<Vec<_>>().join(" "),
+        ))
     }
 
     /// The scopes of `self` that are not in `other`.
@@ -130,5 +146,7 @@ mod tests {
         assert!(narrow.is_subset(&wide));
         assert!(!wide.is_subset(&narrow));
         assert_eq!(wide.difference(&narrow).collect::<Vec<_>>(), vec!["b"]);
+        assert!(narrow.ensure_within(&wide).is_ok());
+        assert_eq!(wide.ensure_within(&narrow), Err(ScopeExceeded("b".into())));
     }
 }

@@ -1,5 +1,5 @@
 //! `GET/POST /consent`: the user allows or denies the client the requested scopes (remembered per
-//! user and client; first-party clients never show it).
+//! user and client; first-party clients never show it; native public clients always do).
 
 use askama::Template;
 use axum::extract::{Form, State};
@@ -7,12 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::authorize::{Outcome, PendingAuthorization, error_redirect, no_pending_request, resume};
-use super::page::PageError;
-use super::page::render;
+use super::authorize::{client_of, no_pending_request, respond, signed_in};
+use super::page::{PageError, render};
 use super::session::BrowserSession;
 use crate::domain::scope::ScopeSet;
-use crate::error::ErrorCode;
+use crate::oauth::authorize::{PendingAuthorization, decide_consent, resume};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -40,9 +39,10 @@ async fn show(state: &AppState, session: &BrowserSession) -> Result<Response, Pa
         Some(signed_in) => state.store.find_user(&signed_in.user_id).await?,
         None => None,
     };
-    let (Some(user), Some(client)) = (user, state.store.find_client(&pending.client_id).await?)
-    else {
-        return Ok(resume(state, session, pending).await?.into_response(state));
+    let (Some(user), Some(client)) = (user, client_of(state, &pending).await?) else {
+        let ctx = state.context(state.clock.now());
+        let outcome = resume(&ctx, pending, signed_in(session).await?).await;
+        return Ok(respond(state, session, outcome).await);
     };
     let known = state.store.list_scopes().await?;
     let requested = ScopeSet::parse(&pending.scope).unwrap_or_default();
@@ -92,56 +92,26 @@ async fn decide(
     form: ConsentForm,
 ) -> Result<Response, PageError> {
     session.check_csrf(form.csrf_token.as_deref()).await?;
-    let Some(mut pending) = session.pending::<PendingAuthorization>().await? else {
+    let Some(pending) = session.pending::<PendingAuthorization>().await? else {
         return Ok(no_pending_request());
     };
     if form.request_id.as_deref() != Some(pending.id.as_str()) {
         return Ok(no_pending_request());
     }
-    let Some(signed_in) = session.signed_in().await? else {
-        return Ok(resume(state, session, pending).await?.into_response(state));
+    let allow = match form.decision.as_deref() {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => {
+            return Err(PageError::bad_request(
+                "Invalid form",
+                "Choose Allow or Deny.",
+            ));
+        }
     };
-    match form.decision.as_deref() {
-        Some("allow") => {
-            let mut granted: Vec<String> = state
-                .store
-                .find_consent(&signed_in.user_id, &pending.client_id)
-                .await?
-                .map(|s| {
-                    s.split(' ')
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
-            granted.extend(pending.scope.split(' ').map(str::to_owned));
-            let granted: ScopeSet = granted.into_iter().collect();
-            state
-                .store
-                .save_consent(
-                    &signed_in.user_id,
-                    &pending.client_id,
-                    &granted.to_string(),
-                    state.clock.now(),
-                )
-                .await?;
-            pending.consented = true;
-            Ok(resume(state, session, pending).await?.into_response(state))
-        }
-        Some("deny") => {
-            session.clear_pending().await?;
-            // RFC 6749 §4.1.2.1: the resource owner denied the request.
-            let outcome: Outcome = error_redirect(
-                state,
-                &pending,
-                ErrorCode::AccessDenied,
-                "the user denied access",
-            );
-            Ok(outcome.into_response(state))
-        }
-        _ => Err(PageError::bad_request(
-            "Invalid form",
-            "Choose Allow or Deny.",
-        )),
-    }
+    let ctx = state.context(state.clock.now());
+    let outcome = match signed_in(session).await? {
+        Some(user) => decide_consent(&ctx, pending, user, allow).await,
+        None => resume(&ctx, pending, None).await,
+    };
+    Ok(respond(state, session, outcome).await)
 }

@@ -1,56 +1,28 @@
-//! Request extraction: client authentication (RFC 6749 §2.3) and bearer tokens (RFC 6750 §2).
+//! Extractors: raw HTTP stops here. `ClientForm` (a form body and an authenticated client, RFC 6749
+//! §2.3, §3.2), `TokenForm` (the same, with the token request parsed by `grant_type`) and
+//! `BearerToken` (RFC 6750 §2).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::Form;
 use axum::extract::rejection::FormRejection;
-use axum::http::{HeaderMap, header};
+use axum::extract::{Form, FromRequest, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::domain::client::{AuthMethod, Client};
+use crate::clock::UnixTime;
+use crate::domain::client::{Client, ClientId};
 use crate::error::OAuthError;
+use crate::oauth::authorize::quoted_name;
+use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::token::TokenRequest;
+use crate::oauth::{Context, Params};
+use crate::paths::MAX_BODY_BYTES;
 use crate::state::AppState;
 
-/// A urlencoded form body as axum hands it over (a rejection when it is not one).
-pub type FormBody = Result<Form<Vec<(String, String)>>, FormRejection>;
-
-/// The prologue of every client-authenticated endpoint (token, introspection, revocation): an
-/// `application/x-www-form-urlencoded` body (RFC 6749 §3.2), each parameter at most once, and an
-/// authenticated client.
-pub async fn authenticated_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: FormBody,
-) -> Result<(Arc<Client>, HashMap<String, String>), OAuthError> {
-    let Form(pairs) = body.map_err(|rejection| {
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            OAuthError::invalid_request("the request body is larger than 64 KiB")
-        } else {
-            OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
-        }
-    })?;
-    let params = single_params(pairs)?;
-    let client = authenticate_client(state, headers, &params).await?;
-    Ok((client, params))
-}
-
-/// A parameter name fit to quote in an error description: short and plain, or not quoted at all.
-pub fn quoted_name(name: &str) -> String {
-    if !name.is_empty()
-        && name.len() <= 40
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        format!("the {name} parameter")
-    } else {
-        "a parameter".to_owned()
-    }
-}
-
 /// Form parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be included more than once).
-pub fn single_params(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, OAuthError> {
-    let mut params = HashMap::with_capacity(pairs.len());
+pub fn single_params(pairs: Vec<(String, String)>) -> Result<Params, OAuthError> {
+    let mut params = Params::with_capacity(pairs.len());
     for (name, value) in pairs {
         if params.contains_key(&name) {
             return Err(OAuthError::invalid_request(format!(
@@ -63,11 +35,92 @@ pub fn single_params(pairs: Vec<(String, String)>) -> Result<HashMap<String, Str
     Ok(params)
 }
 
-/// The credentials a client presented.
-enum Presented {
-    Basic { client_id: String, secret: String },
-    Post { client_id: String, secret: String },
-    None { client_id: String },
+/// An `application/x-www-form-urlencoded` body (RFC 6749 §3.2), each parameter at most once.
+async fn form_params(req: Request, state: &AppState) -> Result<Params, OAuthError> {
+    let body: Result<Form<Vec<(String, String)>>, FormRejection> =
+        Form::from_request(req, state).await;
+    let Form(pairs) = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            OAuthError::invalid_request(format!(
+                "the request body is larger than {} KiB",
+                MAX_BODY_BYTES / 1024
+            ))
+        } else {
+            OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+        }
+    })?;
+    single_params(pairs)
+}
+
+/// The prologue of every client-authenticated endpoint (token, introspection, revocation): the form
+/// and the client it authenticated as, with the request's one reading of the clock.
+pub struct ClientForm {
+    /// The authenticated client.
+    pub client: Arc<Client>,
+    /// The other parameters.
+    pub params: Params,
+    /// When the request arrived.
+    pub now: UnixTime,
+}
+
+impl FromRequest<AppState> for ClientForm {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
+        let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+        let params = form_params(req, state).await?;
+        let presented = presented(authorization.as_ref(), &params)?;
+        let now = state.clock.now();
+        let client = client_auth::authenticate(&state.context(now), presented).await?;
+        Ok(Self {
+            client,
+            params,
+            now,
+        })
+    }
+}
+
+/// `POST /token`'s input: the authenticated client and the request parsed by `grant_type`.
+pub struct TokenForm {
+    /// The authenticated client.
+    pub client: Arc<Client>,
+    /// The grant and its parameters.
+    pub request: TokenRequest,
+    /// When the request arrived.
+    pub now: UnixTime,
+}
+
+impl FromRequest<AppState> for TokenForm {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
+        let ClientForm {
+            client,
+            params,
+            now,
+        } = ClientForm::from_request(req, state).await?;
+        Ok(Self {
+            client,
+            request: TokenRequest::parse(&params)?,
+            now,
+        })
+    }
+}
+
+impl ClientForm {
+    /// The protocol context of this request.
+    pub fn context<'a>(&self, state: &'a AppState) -> Context<'a> {
+        state.context(self.now)
+    }
+
+    /// The non-empty `token` parameter (RFC 7009 §2.1, RFC 7662 §2.1).
+    pub fn token(&self) -> Result<&str, OAuthError> {
+        self.params
+            .get("token")
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))
+    }
 }
 
 fn bad_client(description: &str) -> OAuthError {
@@ -102,90 +155,89 @@ fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
     Ok((unescape(id)?, unescape(secret)?))
 }
 
+/// A presented client id, parsed: a malformed one (control characters, NUL, over-long) is answered
+/// like an unknown client and never reaches the store.
+fn client_id(raw: &str) -> Result<ClientId, OAuthError> {
+    ClientId::parse(raw).map_err(|_| client_auth::unknown_client())
+}
+
+/// The credentials a client presented: the Basic header, or `client_id` (and `client_secret`) in the body.
 fn presented(
-    headers: &HeaderMap,
-    params: &HashMap<String, String>,
+    authorization: Option<&HeaderValue>,
+    params: &Params,
 ) -> Result<Presented, OAuthError> {
     let form_id = params.get("client_id").filter(|v| !v.is_empty());
     let form_secret = params.get("client_secret");
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
+    if let Some(value) = authorization {
         let value = value
             .to_str()
             .map_err(|_| bad_client("malformed Authorization header"))?;
-        let (client_id, secret) = parse_basic(value)?;
+        let (id, secret) = parse_basic(value)?;
         // RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
         if form_secret.is_some() {
             return Err(OAuthError::invalid_request(
                 "use one client authentication method, not two",
             ));
         }
-        if form_id.is_some_and(|id| *id != client_id) {
+        if form_id.is_some_and(|form_id| *form_id != id) {
             return Err(OAuthError::invalid_request(
                 "client_id does not match the Basic credentials",
             ));
         }
-        return Ok(Presented::Basic { client_id, secret });
+        return Ok(Presented::Basic {
+            client_id: client_id(&id)?,
+            secret,
+        });
     }
     match (form_id, form_secret) {
         (Some(id), Some(secret)) => Ok(Presented::Post {
-            client_id: id.clone(),
+            client_id: client_id(id)?,
             secret: secret.clone(),
         }),
         (Some(id), None) => Ok(Presented::None {
-            client_id: id.clone(),
+            client_id: client_id(id)?,
         }),
         (None, _) => Err(bad_client("client authentication is required")),
     }
 }
 
-/// Authenticate the client at the token, introspection or revocation endpoint: `client_secret_basic`,
-/// `client_secret_post` (secrets compared as SHA-256 in constant time), or `none` for public clients.
-/// The method used must be the one the client is registered for (RFC 7591 §2 `token_endpoint_auth_method`).
-pub async fn authenticate_client(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &HashMap<String, String>,
-) -> Result<Arc<Client>, OAuthError> {
-    let presented = presented(headers, params)?;
-    let (client_id, secret, method) = match &presented {
-        Presented::Basic { client_id, secret } => {
-            (client_id, Some(secret), AuthMethod::ClientSecretBasic)
-        }
-        Presented::Post { client_id, secret } => {
-            (client_id, Some(secret), AuthMethod::ClientSecretPost)
-        }
-        Presented::None { client_id } => (client_id, None, AuthMethod::None),
-    };
-    let client = state
-        .clients
-        .find(state.store.as_ref(), client_id, state.clock.now())
-        .await?
-        .ok_or_else(|| bad_client("unknown client or wrong credentials"))?;
-    match secret {
-        Some(secret) if !client.secret_matches(secret) => {
-            return Err(bad_client("unknown client or wrong credentials"));
-        }
-        None if client.auth_method.is_confidential() => {
-            return Err(bad_client("this client must authenticate with its secret"));
-        }
-        _ => {}
+/// An access token presented to a protected resource: RFC 6750 §2.1 `Authorization: Bearer`, or
+/// §2.2 the `access_token` parameter of a form-encoded POST body.
+pub struct BearerToken(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for BearerToken {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, OAuthError> {
+        let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let form = if req.method() == Method::POST && is_form {
+            Form::<Vec<(String, String)>>::from_request(req, state)
+                .await
+                .ok()
+                .map(|Form(pairs)| pairs)
+        } else {
+            None
+        };
+        let from_form = form
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(name, value)| name == "access_token" && !value.is_empty())
+            .map(|(_, value)| value);
+        bearer_token(authorization.as_ref(), from_form).map(Self)
     }
-    if client.auth_method != method {
-        return Err(bad_client(&format!(
-            "this client is registered for {}",
-            client.auth_method.as_str()
-        )));
-    }
-    Ok(client)
 }
 
-/// RFC 6750 §2.1 `Authorization: Bearer`, or §2.2 the `access_token` form parameter.
-pub fn bearer_token(
-    headers: &HeaderMap,
-    form: Option<&HashMap<String, String>>,
+/// RFC 6750 §2: the token from the header or the form, sent one way only.
+fn bearer_token(
+    authorization: Option<&HeaderValue>,
+    from_form: Option<String>,
 ) -> Result<String, OAuthError> {
-    let from_header = headers
-        .get(header::AUTHORIZATION)
+    let from_header = authorization
         .map(|value| {
             let value = value.to_str().map_err(|_| {
                 OAuthError::invalid_request("malformed Authorization header").bearer()
@@ -202,10 +254,6 @@ pub fn bearer_token(
             }
         })
         .transpose()?;
-    let from_form = form
-        .and_then(|f| f.get("access_token"))
-        .filter(|t| !t.is_empty())
-        .cloned();
     match (from_header, from_form) {
         // RFC 6750 §2: a client MUST NOT use more than one method to send the token.
         (Some(_), Some(_)) => {
@@ -237,11 +285,36 @@ mod tests {
     }
 
     #[test]
+    fn a_client_id_with_control_characters_is_an_unknown_client() {
+        for raw in ["web\u{0}", "a\nb", "", &"x".repeat(129)] {
+            let mut params = Params::new();
+            params.insert("client_id".into(), raw.to_owned());
+            let result = presented(None, &params);
+            if raw.is_empty() {
+                assert!(result.is_err());
+                continue;
+            }
+            let err = result.unwrap_err();
+            assert_eq!(err.code.as_str(), "invalid_client", "{raw:?}");
+        }
+        let encoded = STANDARD.encode("web%00:secret");
+        let header = HeaderValue::from_str(&format!("Basic {encoded}")).unwrap();
+        assert_eq!(
+            presented(Some(&header), &Params::new())
+                .unwrap_err()
+                .code
+                .as_str(),
+            "invalid_client"
+        );
+    }
+
+    #[test]
     fn bearer_needs_a_token() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
-        assert_eq!(bearer_token(&headers, None).unwrap(), "abc");
-        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert!(bearer_token(&headers, None).is_err());
+        let header = HeaderValue::from_static("Bearer abc");
+        assert_eq!(bearer_token(Some(&header), None).unwrap(), "abc");
+        let basic = HeaderValue::from_static("Basic abc");
+        assert!(bearer_token(Some(&basic), None).is_err());
+        assert!(bearer_token(Some(&header), Some("abc".into())).is_err());
+        assert_eq!(bearer_token(None, Some("t".into())).unwrap(), "t");
     }
 }

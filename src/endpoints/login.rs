@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::authorize::{PendingAuthorization, resume};
+use super::authorize::{client_of, respond};
 use super::page::PageError;
 use super::page::{MessagePage, render};
 use super::session::{BrowserSession, SignedIn};
 use crate::domain::password::verify_password;
 use crate::domain::user::normalize_username;
+use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -37,7 +38,7 @@ async fn show(
 ) -> Result<Response, PageError> {
     let pending: Option<PendingAuthorization> = session.pending().await?;
     let client = match &pending {
-        Some(p) => state.store.find_client(&p.client_id).await?,
+        Some(p) => client_of(state, p).await?,
         None => None,
     };
     let hint = pending
@@ -131,19 +132,25 @@ async fn sign_in(
     }
     state.login_throttle.record_success(&username);
     tracing::info!(user_id = %user.user_id, "user signed in");
+    // OIDC Core §2 auth_time: the moment the password was verified, not when the request arrived
+    // (argon2 may have queued for a while).
+    let auth_time = state.clock.now();
+    let user_id = user.user_id.to_string();
     session
         .sign_in(
             SignedIn {
-                user_id: user.user_id.to_string(),
-                auth_time: now,
+                user_id: user_id.clone(),
+                auth_time,
             },
             state.settings.lifetimes.session,
         )
         .await?;
     match session.pending::<PendingAuthorization>().await? {
-        Some(mut pending) => {
-            pending.authenticated = true;
-            Ok(resume(state, session, pending).await?.into_response(state))
+        Some(pending) => {
+            let pending = pending.signed_in_as(&user_id);
+            let signed_in = SignIn { user_id, auth_time };
+            let outcome = resume(&state.context(auth_time), pending, Some(signed_in)).await;
+            Ok(respond(state, session, outcome).await)
         }
         None => Ok(render(
             StatusCode::OK,

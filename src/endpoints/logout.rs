@@ -95,7 +95,10 @@ async fn end_session(
     // §3: only a post_logout_redirect_uri registered for the client is ever redirected to.
     let redirect = match (get("post_logout_redirect_uri"), &client_id) {
         (Some(uri), Some(client_id)) => {
-            let client = state.store.find_client(client_id).await?;
+            let client = match crate::domain::client::ClientId::parse(client_id) {
+                Ok(id) => state.store.find_client(&id).await?,
+                Err(_) => None,
+            };
             let registered = client.is_some_and(|c| {
                 c.post_logout_redirect_uris
                     .iter()

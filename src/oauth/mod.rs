@@ -1,5 +1,49 @@
 //! THE PROTOCOL LAYER: the OAuth 2.0 / OpenID Connect decisions, as plain functions over a narrow
-//! context (store, keys, settings, `now`) and typed input. No axum types here.
+//! [`Context`] (store, keys, settings, the client cache, and `now` read once at the edge) and typed
+//! input. No axum types here: `endpoints/` extracts, calls one function, and maps the result.
 
+use std::collections::HashMap;
+
+use crate::client_cache::ClientCache;
+use crate::clock::UnixTime;
+use crate::config::Settings;
+use crate::domain::user::User;
+use crate::keys::KeyRing;
+use crate::store::{Store, StoreError};
+
+pub mod authorize;
+pub mod client_auth;
+pub mod introspect;
 pub mod metadata;
+pub mod revoke;
 pub mod throttle;
+pub mod token;
+pub mod userinfo;
+
+/// Request parameters, each present at most once (RFC 6749 §3.1, §3.2), as the edge collected them.
+pub type Params = HashMap<String, String>;
+
+/// What a protocol decision may use: the store, the keys, the settings, the client cache, and the
+/// request's one reading of the clock.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The store.
+    pub store: &'a dyn Store,
+    /// Signing and verification keys.
+    pub keys: &'a KeyRing,
+    /// Validated settings.
+    pub settings: &'a Settings,
+    /// Client registrations, cached for `--client-cache-ttl`.
+    pub clients: &'a ClientCache,
+    /// The time of this request.
+    pub now: UnixTime,
+}
+
+/// The one rule for "the user is active": they still exist and are not disabled. A user who is not
+/// active signs in to nothing and their tokens stop working.
+pub async fn active_user(store: &dyn Store, user_id: &str) -> Result<Option<User>, StoreError> {
+    Ok(store
+        .find_user(user_id)
+        .await?
+        .filter(|user| !user.disabled))
+}

@@ -104,7 +104,7 @@ pub trait Store: Send + Sync + 'static {
     /// Register a client; `Conflict` if the id exists.
     async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
     /// Find a client by id.
-    async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError>;
     /// All clients, by name.
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
     /// Replace a client's registration (not its secret); false if it does not exist.

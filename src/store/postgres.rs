@@ -20,6 +20,11 @@ use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
 
+/// Unredeemed codes go when they expire; a consumed code stays while its grant lives, so a replay
+/// still finds it and revokes what it produced (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
+const CODES_PAST_REPLAY_DETECTION: &str = "DELETE FROM authorization_codes WHERE expires_at <= $1 \
+     AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = authorization_codes.grant_id)";
+
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// A PostgreSQL database shared by every Latchkey instance.
@@ -54,10 +59,11 @@ impl Store for PostgresStore {
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let cols = ClientColumns::of(client);
-        sqlx::query(concat!(
+        let done = sqlx::query(concat!(
             "INSERT INTO clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE user_id = $1)"
         ))
         .bind(client.client_id.as_str())
         .bind(&client.client_name)
@@ -73,21 +79,30 @@ impl Store for PostgresStore {
         .bind(client.id_token_alg.map(|alg| alg.as_str()))
         .bind(client.created_at)
         .bind(client.updated_at)
+        .bind(client.application_type.as_str())
         .execute(&self.pool)
         .await
         .map_err(conflict_as(|| {
             format!("a client with id '{}' already exists", client.client_id)
         }))?;
+        // RFC 9068 §5: a client id must never equal a user's `sub`, so a client's own token can never
+        // pass for a user's.
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "the id '{}' belongs to a user; choose another client id",
+                client.client_id
+            )));
+        }
         Ok(())
     }
 
-    async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
         let row: Option<ClientRow> = sqlx::query_as(concat!(
             "SELECT ",
             client_columns!(),
             " FROM clients WHERE client_id = $1"
         ))
-        .bind(client_id)
+        .bind(client_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(Client::try_from).transpose()
@@ -109,7 +124,8 @@ impl Store for PostgresStore {
         let done = sqlx::query(
             "UPDATE clients SET client_name = $1, auth_method = $2, redirect_uris = $3, \
              post_logout_redirect_uris = $4, grant_types = $5, scopes = $6, require_pkce = $7, \
-             skip_consent = $8, introspect_any = $9, id_token_alg = $10, updated_at = $11 WHERE client_id = $12",
+             skip_consent = $8, introspect_any = $9, id_token_alg = $10, updated_at = $11, \
+             application_type = $13 WHERE client_id = $12",
         )
         .bind(&client.client_name)
         .bind(client.auth_method.as_str())
@@ -123,6 +139,7 @@ impl Store for PostgresStore {
         .bind(client.id_token_alg.map(|alg| alg.as_str()))
         .bind(client.updated_at)
         .bind(client.client_id.as_str())
+        .bind(client.application_type.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -447,7 +464,7 @@ impl Store for PostgresStore {
         sqlx::query(concat!(
             "INSERT INTO authorization_codes (",
             code_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)"
         ))
         .bind(code.code_hash.0.as_slice())
         .bind(&code.grant_id)
@@ -460,6 +477,7 @@ impl Store for PostgresStore {
         .bind(code.auth_time)
         .bind(code.created_at)
         .bind(code.expires_at)
+        .bind(code.redirect_uri_sent)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -570,7 +588,7 @@ impl Store for PostgresStore {
     ) -> Result<Option<RefreshTokenState>, StoreError> {
         let row: Option<RefreshRow> = sqlx::query_as(
             "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
-             r.rotated_at, g.revoked_at FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+             r.rotated_at, g.revoked_at, g.created_at AS grant_created_at FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
              WHERE r.token_hash = $1",
         )
         .bind(token_hash.0.as_slice())
@@ -704,7 +722,7 @@ impl Store for PostgresStore {
             }
         };
         Ok(Housekeeping {
-            authorization_codes: run("DELETE FROM authorization_codes WHERE expires_at <= $1", now, None).await?,
+            authorization_codes: run(CODES_PAST_REPLAY_DETECTION, now, None).await?,
             refresh_tokens: run(
                 "DELETE FROM refresh_tokens WHERE expires_at <= $1 OR (rotated_at IS NOT NULL AND rotated_at < $2)",
                 now,

@@ -12,7 +12,8 @@ use super::{KeyState, SigningKeyRecord, StoreError};
 macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
-         grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at"
+         grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
+         application_type"
     };
 }
 pub(crate) use client_columns;
@@ -49,6 +50,7 @@ pub(crate) struct ClientRow {
     id_token_alg: Option<String>,
     created_at: i64,
     updated_at: i64,
+    application_type: String,
 }
 
 /// A client flattened into column values.
@@ -128,6 +130,10 @@ impl TryFrom<ClientRow> for Client {
                 .map(str::parse)
                 .transpose()
                 .map_err(|_| corrupt("id_token_alg", &id))?,
+            application_type: row
+                .application_type
+                .parse()
+                .map_err(|_| corrupt("application_type", &id))?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -223,7 +229,7 @@ where
 macro_rules! code_columns {
     () => {
         "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
-         auth_time, created_at, expires_at, consumed_at"
+         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent"
     };
 }
 pub(crate) use code_columns;
@@ -242,6 +248,7 @@ pub(crate) struct CodeRow {
     created_at: i64,
     expires_at: i64,
     consumed_at: Option<i64>,
+    redirect_uri_sent: bool,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -256,6 +263,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             client_id: row.client_id,
             user_id: row.user_id,
             redirect_uri: row.redirect_uri,
+            redirect_uri_sent: row.redirect_uri_sent,
             nonce: row.nonce,
             code_challenge: row.code_challenge,
             auth_time: row.auth_time,
@@ -277,6 +285,7 @@ pub(crate) struct RefreshRow {
     expires_at: i64,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+    grant_created_at: i64,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenState {
@@ -293,6 +302,7 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
             expires_at: row.expires_at,
             rotated_at: row.rotated_at,
             grant_revoked: row.revoked_at.is_some(),
+            grant_created_at: row.grant_created_at,
         })
     }
 }

@@ -23,6 +23,11 @@ use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
 
+/// Unredeemed codes go when they expire; a consumed code stays while its grant lives, so a replay
+/// still finds it and revokes what it produced (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
+const CODES_PAST_REPLAY_DETECTION: &str = "DELETE FROM authorization_codes WHERE expires_at <= ? \
+     AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = authorization_codes.grant_id)";
+
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// A SQLite database file (WAL mode), or an in-memory database for throwaway use.
@@ -76,10 +81,11 @@ impl Store for SqliteStore {
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let cols = ClientColumns::of(client);
-        sqlx::query(concat!(
+        let done = sqlx::query(concat!(
             "INSERT INTO clients (",
             client_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE user_id = ?)"
         ))
         .bind(client.client_id.as_str())
         .bind(&client.client_name)
@@ -95,21 +101,31 @@ impl Store for SqliteStore {
         .bind(client.id_token_alg.map(|alg| alg.as_str()))
         .bind(client.created_at)
         .bind(client.updated_at)
+        .bind(client.application_type.as_str())
+        .bind(client.client_id.as_str())
         .execute(&self.pool)
         .await
         .map_err(conflict_as(|| {
             format!("a client with id '{}' already exists", client.client_id)
         }))?;
+        // RFC 9068 §5: a client id must never equal a user's `sub`, so a client's own token can never
+        // pass for a user's.
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "the id '{}' belongs to a user; choose another client id",
+                client.client_id
+            )));
+        }
         Ok(())
     }
 
-    async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
         let row: Option<ClientRow> = sqlx::query_as(concat!(
             "SELECT ",
             client_columns!(),
             " FROM clients WHERE client_id = ?"
         ))
-        .bind(client_id)
+        .bind(client_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(Client::try_from).transpose()
@@ -131,7 +147,8 @@ impl Store for SqliteStore {
         let done = sqlx::query(
             "UPDATE clients SET client_name = ?, auth_method = ?, redirect_uris = ?, \
              post_logout_redirect_uris = ?, grant_types = ?, scopes = ?, require_pkce = ?, \
-             skip_consent = ?, introspect_any = ?, id_token_alg = ?, updated_at = ? WHERE client_id = ?",
+             skip_consent = ?, introspect_any = ?, id_token_alg = ?, updated_at = ?, application_type = ? \
+             WHERE client_id = ?",
         )
         .bind(&client.client_name)
         .bind(client.auth_method.as_str())
@@ -144,6 +161,7 @@ impl Store for SqliteStore {
         .bind(client.introspect_any)
         .bind(client.id_token_alg.map(|alg| alg.as_str()))
         .bind(client.updated_at)
+        .bind(client.application_type.as_str())
         .bind(client.client_id.as_str())
         .execute(&self.pool)
         .await?;
@@ -467,7 +485,7 @@ impl Store for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO authorization_codes (",
             code_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"
         ))
         .bind(code.code_hash.0.as_slice())
         .bind(&code.grant_id)
@@ -480,6 +498,7 @@ impl Store for SqliteStore {
         .bind(code.auth_time)
         .bind(code.created_at)
         .bind(code.expires_at)
+        .bind(code.redirect_uri_sent)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -590,7 +609,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<RefreshTokenState>, StoreError> {
         let row: Option<RefreshRow> = sqlx::query_as(
             "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
-             r.rotated_at, g.revoked_at FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+             r.rotated_at, g.revoked_at, g.created_at AS grant_created_at FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
              WHERE r.token_hash = ?",
         )
         .bind(token_hash.0.as_slice())
@@ -721,7 +740,7 @@ impl Store for SqliteStore {
             }
         };
         Ok(Housekeeping {
-            authorization_codes: run("DELETE FROM authorization_codes WHERE expires_at <= ?", now, None).await?,
+            authorization_codes: run(CODES_PAST_REPLAY_DETECTION, now, None).await?,
             refresh_tokens: run(
                 "DELETE FROM refresh_tokens WHERE expires_at <= ? OR (rotated_at IS NOT NULL AND rotated_at < ?)",
                 now,

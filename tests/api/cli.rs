@@ -1,5 +1,7 @@
 //! The admin CLI, run as the real binary: happy paths, and bad input that changes nothing.
 
+use latchkey::domain::client::ClientId;
+
 use crate::helpers::{Backend, TestDb, failure_of, json_of, run_cli};
 
 crate::backend_tests!(
@@ -57,7 +59,11 @@ async fn client_create_prints_the_id_and_a_secret_shown_once(backend: Backend) {
     assert_eq!(out["auth_method"], "client_secret_post");
 
     let store = db.store().await;
-    let stored = store.find_client(client_id).await.unwrap().unwrap();
+    let stored = store
+        .find_client(&ClientId::parse(client_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         stored.secret_matches(secret),
         "the stored hash verifies the printed secret"
@@ -94,7 +100,7 @@ async fn a_public_client_gets_no_secret(backend: Backend) {
     let client = db
         .store()
         .await
-        .find_client(out["client_id"].as_str().unwrap())
+        .find_client(&ClientId::parse(out["client_id"].as_str().unwrap()).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -161,7 +167,7 @@ async fn client_list_show_update_rotate_and_delete(backend: Backend) {
     let client = db
         .store()
         .await
-        .find_client("orders-service")
+        .find_client(&ClientId::parse("orders-service").unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -175,7 +181,7 @@ async fn client_list_show_update_rotate_and_delete(backend: Backend) {
     assert!(
         db.store()
             .await
-            .find_client("orders-service")
+            .find_client(&ClientId::parse("orders-service").unwrap())
             .await
             .unwrap()
             .is_none()

@@ -130,6 +130,7 @@ async fn a_public_client_signs_a_user_in_with_pkce_and_no_secret(backend: Backen
             redirect_uris: vec!["http://127.0.0.1/callback".into()],
             scope: "openid".into(),
             auth_method: "none".into(),
+            application_type: Some("native".into()),
             ..Default::default()
         })
         .await;

@@ -491,6 +491,7 @@ impl TestApp {
             &[
                 ("grant_type", "authorization_code"),
                 ("code", code),
+                ("redirect_uri", &client.redirect_uri),
                 ("code_verifier", verifier),
             ],
         )

@@ -65,13 +65,15 @@ async fn a_client_round_trips_and_its_id_is_unique(backend: Backend) {
     let store = db.store().await;
     let client = web_client(1_000);
     store.create_client(&client).await.unwrap();
-    let found = store
-        .find_client(client.client_id.as_str())
-        .await
-        .unwrap()
-        .unwrap();
+    let found = store.find_client(&client.client_id).await.unwrap().unwrap();
     assert_eq!(found, client);
-    assert!(store.find_client("nobody").await.unwrap().is_none());
+    assert!(
+        store
+            .find_client(&ClientId::parse("nobody").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
     let err = store.create_client(&client).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.list_clients().await.unwrap(), vec![client]);
@@ -87,11 +89,7 @@ async fn a_client_can_be_updated_and_deleted(backend: Backend) {
     client.updated_at = 2_000;
     assert!(store.update_client(&client).await.unwrap());
     assert_eq!(
-        store
-            .find_client(client.client_id.as_str())
-            .await
-            .unwrap()
-            .unwrap(),
+        store.find_client(&client.client_id).await.unwrap().unwrap(),
         client
     );
 
@@ -102,11 +100,7 @@ async fn a_client_can_be_updated_and_deleted(backend: Backend) {
             .await
             .unwrap()
     );
-    let found = store
-        .find_client(client.client_id.as_str())
-        .await
-        .unwrap()
-        .unwrap();
+    let found = store.find_client(&client.client_id).await.unwrap().unwrap();
     assert!(found.secret_matches(secret.expose()));
 
     assert!(
@@ -123,7 +117,7 @@ async fn a_client_can_be_updated_and_deleted(backend: Backend) {
     );
     assert!(
         store
-            .find_client(client.client_id.as_str())
+            .find_client(&client.client_id)
             .await
             .unwrap()
             .is_none()
@@ -365,6 +359,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
         client_id: client.client_id.to_string(),
         user_id: alice.user_id.to_string(),
         redirect_uri: "https://app.example.com/cb".into(),
+        redirect_uri_sent: true,
         scope: scope.clone(),
         nonce: None,
         code_challenge: None,

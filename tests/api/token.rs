@@ -87,6 +87,7 @@ async fn a_wrong_code_verifier_is_invalid_grant(backend: Backend) {
             &[
                 ("grant_type", "authorization_code"),
                 ("code", &code),
+                ("redirect_uri", &client.redirect_uri),
                 ("code_verifier", &wrong),
             ],
         )
@@ -105,6 +106,7 @@ async fn a_reused_code_fails_and_revokes_the_tokens_of_its_first_use(backend: Ba
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
         ("code_verifier", verifier.as_str()),
     ];
     let first: serde_json::Value = app.post_token(&client, &form).await.json().await.unwrap();
@@ -202,6 +204,7 @@ async fn twenty_concurrent_redemptions_of_one_code_yield_exactly_one_success(bac
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
         ("code_verifier", verifier.as_str()),
     ];
     let statuses: Vec<u16> = app

@@ -1,0 +1,626 @@
+//! The authorization endpoint's decisions (RFC 6749 §4.1.1, RFC 7636, OIDC Core §3.1.2, RFC 8252).
+//!
+//! [`start`] turns the raw parameters into a [`PendingAuthorization`]: the client and redirect URI are
+//! checked first, and when either is in doubt the answer is a page, never a redirect. [`next_step`] is
+//! the pure decision — sign in, consent, or issue a code — over the pending request, the browser's
+//! sign-in and the remembered consent; [`resume`] gathers those and acts on it.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Context, active_user};
+use crate::domain::client::{Client, ClientId, GrantType};
+use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, GrantId, GrantKind};
+use crate::domain::pkce::is_valid_s256_challenge;
+use crate::domain::scope::ScopeSet;
+use crate::domain::secret::{TokenHash, random_string, random_token};
+use crate::error::{AuthorizeError, ErrorCode};
+
+/// How long a user has to sign in and consent before the request must be started again.
+pub const PENDING_TTL: i64 = 10 * 60;
+
+/// The longest `state`, `nonce` or `login_hint` accepted.
+pub const MAX_ECHOED_LEN: usize = 2048;
+
+/// OIDC Core §3.1.2.1 `prompt` values Latchkey honours.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Prompt {
+    /// `none`: never show a page.
+    pub none: bool,
+    /// `login`: authenticate again.
+    pub login: bool,
+    /// `consent`: ask again.
+    pub consent: bool,
+}
+
+/// A validated authorization request, kept server-side in the browser session while the user signs
+/// in and consents, so nothing a user could edit into an open redirect travels through the browser.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    /// Random id carried by the consent form, so a stale tab cannot approve a newer request.
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// The redirect URI as presented (it matched a registered one), or the one registered URI.
+    pub redirect_uri: String,
+    /// Whether the request carried `redirect_uri` (RFC 6749 §4.1.3 then requires it at the token endpoint).
+    pub redirect_uri_sent: bool,
+    /// Requested scope.
+    pub scope: String,
+    /// Opaque client state, echoed back.
+    pub state: Option<String>,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// `max_age` in seconds.
+    pub max_age: Option<i64>,
+    /// `login_hint`, to prefill the username.
+    pub login_hint: Option<String>,
+    /// When the request arrived.
+    pub created_at: i64,
+    /// The user who signed in on the login page for THIS request: satisfies `prompt=login` and
+    /// `max_age` for that user only.
+    pub authenticated_as: Option<String>,
+    /// The user who allowed this request on the consent page: it counts for that user only.
+    pub consented_by: Option<String>,
+}
+
+impl PendingAuthorization {
+    /// Record that `user_id` signed in on the login page for this request. A consent given by
+    /// someone else mid-flow does not carry over to them.
+    pub fn signed_in_as(mut self, user_id: &str) -> Self {
+        if self.consented_by.as_deref() != Some(user_id) {
+            self.consented_by = None;
+        }
+        self.authenticated_as = Some(user_id.to_owned());
+        self
+    }
+
+    fn fail(&self, code: ErrorCode, description: impl Into<String>) -> AuthorizeError {
+        AuthorizeError::Redirect {
+            redirect_uri: self.redirect_uri.clone(),
+            state: self.state.clone(),
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+/// The browser's signed-in user, as the session records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// The user's `sub`.
+    pub user_id: String,
+    /// When they authenticated (OIDC Core §2 `auth_time`).
+    pub auth_time: i64,
+}
+
+/// What the request needs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Show the login page.
+    Login,
+    /// Show the consent page.
+    Consent,
+    /// Issue a code to this signed-in user.
+    IssueCode,
+}
+
+/// What the user agent is told to do next.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Keep the request and show the login page.
+    Login(PendingAuthorization),
+    /// Keep the request and show the consent page.
+    Consent(PendingAuthorization),
+    /// The request is finished: redirect to the client (RFC 6749 §4.1.2) with a code.
+    Redirect(String),
+}
+
+/// Build the client redirect: the redirect URI plus response parameters (RFC 6749 §4.1.2) and `iss`
+/// (RFC 9207 §2). The URI's own query is kept.
+pub fn client_redirect(redirect_uri: &str, params: &[(&str, &str)], issuer: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut query = url.query_pairs_mut();
+                for (name, value) in params {
+                    query.append_pair(name, value);
+                }
+                query.append_pair("iss", issuer);
+            }
+            url.to_string()
+        }
+        // Registered URIs were validated as absolute; this branch is unreachable in practice.
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+/// RFC 6749 §4.1.2.1: where an error is sent back to the client, with `error_description`, `state`
+/// and `iss`. `None` for errors shown as a page.
+pub fn error_location(err: &AuthorizeError, issuer: &str) -> Option<String> {
+    let AuthorizeError::Redirect {
+        redirect_uri,
+        state,
+        code,
+        description,
+    } = err
+    else {
+        return None;
+    };
+    let mut params = vec![
+        ("error", code.as_str()),
+        ("error_description", description.as_str()),
+    ];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    Some(client_redirect(redirect_uri, &params, issuer))
+}
+
+/// The parameters, each once (RFC 6749 §3.1: parameters MUST NOT be included more than once), and
+/// the name of the first repeated one.
+fn collect(pairs: Vec<(String, String)>) -> (HashMap<String, String>, Option<String>) {
+    let mut params = HashMap::new();
+    let mut repeated = None;
+    for (name, value) in pairs {
+        match params.entry(name) {
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                repeated.get_or_insert_with(|| entry.key().clone());
+            }
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(value);
+            }
+        }
+    }
+    (params, repeated)
+}
+
+/// A parameter name fit to quote in an error description: short and plain, or not quoted at all.
+pub fn quoted_name(name: &str) -> String {
+    if !name.is_empty()
+        && name.len() <= 40
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        format!("the {name} parameter")
+    } else {
+        "a parameter".to_owned()
+    }
+}
+
+const UNKNOWN_CLIENT: &str =
+    "The application that sent you here is not registered (unknown client_id).";
+
+/// RFC 6749 §4.1.1: check an authorization request's client and parameters.
+pub async fn start(
+    ctx: &Context<'_>,
+    pairs: Vec<(String, String)>,
+) -> Result<PendingAuthorization, AuthorizeError> {
+    let (params, repeated) = collect(pairs);
+    // RFC 6749 §4.1.2.1: never redirect when the client or redirect URI is in doubt.
+    if matches!(repeated.as_deref(), Some("client_id" | "redirect_uri")) {
+        return Err(AuthorizeError::BadClient(
+            "The request repeats client_id or redirect_uri.",
+        ));
+    }
+    let raw_id = params
+        .get("client_id")
+        .filter(|v| !v.is_empty())
+        .ok_or(AuthorizeError::BadClient("The request has no client_id."))?;
+    // Parsed at the edge: a malformed id (control characters, NUL) never reaches the store.
+    let client_id =
+        ClientId::parse(raw_id).map_err(|_| AuthorizeError::BadClient(UNKNOWN_CLIENT))?;
+    let client = ctx
+        .clients
+        .find(ctx.store, &client_id, ctx.now)
+        .await?
+        .ok_or(AuthorizeError::BadClient(UNKNOWN_CLIENT))?;
+    validate(&client, &params, repeated, ctx.now)
+}
+
+fn has_control_characters(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+/// Check the parameters of a request from `client` (pure). `repeated` names a parameter sent twice.
+pub fn validate(
+    client: &Client,
+    params: &HashMap<String, String>,
+    repeated: Option<String>,
+    now: i64,
+) -> Result<PendingAuthorization, AuthorizeError> {
+    let get = |name: &str| {
+        params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let (redirect_uri, redirect_uri_sent) = match get("redirect_uri") {
+        Some(presented) => match client.redirect_uri(presented) {
+            Some(_) => (presented.to_owned(), true),
+            None => {
+                return Err(AuthorizeError::BadClient(
+                    "The redirect_uri is not registered for this application.",
+                ));
+            }
+        },
+        // RFC 6749 §3.1.2.3: may be omitted only when exactly one is registered; OIDC Core
+        // §3.1.2.1 always requires it.
+        None if client.redirect_uris.len() == 1
+            && !get("scope")
+                .unwrap_or_default()
+                .split(' ')
+                .any(|s| s == "openid") =>
+        {
+            (client.redirect_uris[0].as_str().to_owned(), false)
+        }
+        None => {
+            return Err(AuthorizeError::BadClient(
+                "The request has no redirect_uri.",
+            ));
+        }
+    };
+
+    let mut pending = PendingAuthorization {
+        id: random_string(16),
+        client_id: client.client_id.to_string(),
+        redirect_uri,
+        redirect_uri_sent,
+        scope: String::new(),
+        state: get("state").map(str::to_owned),
+        nonce: get("nonce").map(str::to_owned),
+        code_challenge: None,
+        prompt: Prompt::default(),
+        max_age: None,
+        login_hint: get("login_hint").map(str::to_owned),
+        created_at: now,
+        authenticated_as: None,
+        consented_by: None,
+    };
+    let fail = |pending: &PendingAuthorization, code, why: &str| Err(pending.fail(code, why));
+
+    if let Some(name) = repeated {
+        return fail(
+            &pending,
+            ErrorCode::InvalidRequest,
+            &format!("{} is repeated", quoted_name(&name)),
+        );
+    }
+    // OIDC Core §6: request objects are not supported.
+    if params.contains_key("request") {
+        return fail(
+            &pending,
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        );
+    }
+    if params.contains_key("request_uri") {
+        return fail(
+            &pending,
+            ErrorCode::RequestUriNotSupported,
+            "request objects are not supported",
+        );
+    }
+    match get("response_type") {
+        Some("code") => {}
+        None => {
+            return fail(
+                &pending,
+                ErrorCode::InvalidRequest,
+                "response_type is required",
+            );
+        }
+        Some(_) => {
+            return fail(
+                &pending,
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            );
+        }
+    }
+    // RFC 6749 §4.1.2.1 unauthorized_client: not registered for the authorization code grant.
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return fail(
+            &pending,
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for authorization_code",
+        );
+    }
+    if get("response_mode").is_some_and(|mode| mode != "query") {
+        return fail(
+            &pending,
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        );
+    }
+    let Ok(scope) = ScopeSet::parse(get("scope").unwrap_or_default()) else {
+        return fail(&pending, ErrorCode::InvalidScope, "the scope is malformed");
+    };
+    if scope.is_empty() {
+        return fail(&pending, ErrorCode::InvalidScope, "scope is required");
+    }
+    if let Err(extra) = scope.ensure_within(&client.scopes) {
+        return fail(
+            &pending,
+            ErrorCode::InvalidScope,
+            &format!("the client may not request: {}", extra.0),
+        );
+    }
+    pending.scope = scope.to_string();
+
+    // RFC 7636 §4.3, RFC 9700 §2.1.1: S256 only, required for public clients and by default for all.
+    match (get("code_challenge"), get("code_challenge_method")) {
+        (Some(challenge), Some("S256")) if is_valid_s256_challenge(challenge) => {
+            pending.code_challenge = Some(challenge.to_owned());
+        }
+        (Some(_), Some("S256")) => {
+            return fail(
+                &pending,
+                ErrorCode::InvalidRequest,
+                "code_challenge is malformed",
+            );
+        }
+        (Some(_), _) => {
+            return fail(
+                &pending,
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256 (plain is not allowed)",
+            );
+        }
+        (None, Some(_)) => {
+            return fail(
+                &pending,
+                ErrorCode::InvalidRequest,
+                "code_challenge is required with code_challenge_method",
+            );
+        }
+        (None, None) if client.require_pkce => {
+            return fail(
+                &pending,
+                ErrorCode::InvalidRequest,
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            );
+        }
+        (None, None) => {}
+    }
+
+    // OIDC Core §3.1.2.1 prompt: space-delimited; `none` must stand alone.
+    for value in get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+    {
+        match value {
+            "none" => pending.prompt.none = true,
+            "login" => pending.prompt.login = true,
+            "consent" => pending.prompt.consent = true,
+            "select_account" => {}
+            _ => {
+                return fail(
+                    &pending,
+                    ErrorCode::InvalidRequest,
+                    "prompt has an unknown value",
+                );
+            }
+        }
+    }
+    if pending.prompt.none && (pending.prompt.login || pending.prompt.consent) {
+        return fail(
+            &pending,
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        );
+    }
+    if let Some(raw) = get("max_age") {
+        match raw.parse::<i64>() {
+            Ok(seconds) if seconds >= 0 => pending.max_age = Some(seconds),
+            _ => {
+                return fail(
+                    &pending,
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                );
+            }
+        }
+    }
+    let echoed = [&pending.state, &pending.nonce, &pending.login_hint];
+    if echoed
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| v.len() > MAX_ECHOED_LEN))
+    {
+        return fail(
+            &pending,
+            ErrorCode::InvalidRequest,
+            "state, nonce or login_hint is too long",
+        );
+    }
+    // Bad input never reaches the store: the nonce is kept with the code, and PostgreSQL text
+    // cannot even hold a NUL.
+    if echoed
+        .iter()
+        .any(|v| v.as_deref().is_some_and(has_control_characters))
+    {
+        return fail(
+            &pending,
+            ErrorCode::InvalidRequest,
+            "state, nonce or login_hint contains control characters",
+        );
+    }
+    Ok(pending)
+}
+
+/// The pure decision: what does this pending request need next, given the browser's sign-in (of a
+/// user already known to be active), the scopes that user once allowed this client, and `now`?
+pub fn next_step(
+    pending: &PendingAuthorization,
+    client: &Client,
+    signed_in: Option<&SignIn>,
+    remembered: Option<&ScopeSet>,
+    now: i64,
+) -> Result<Step, AuthorizeError> {
+    if now - pending.created_at > PENDING_TTL {
+        return Err(AuthorizeError::NothingPending);
+    }
+    // The registration may have changed while the user was signing in.
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(pending.fail(
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for authorization_code",
+        ));
+    }
+    let fresh = |s: &&SignIn| {
+        // A sign-in made on the login page for this very request satisfies `prompt=login` and
+        // `max_age` (even `max_age=0`), however long the password check took (OIDC Core §3.1.2.1).
+        let for_this_request = pending.authenticated_as.as_deref() == Some(s.user_id.as_str());
+        for_this_request
+            || (!pending.prompt.login
+                && pending
+                    .max_age
+                    .is_none_or(|max| now.saturating_sub(s.auth_time) <= max))
+    };
+    let Some(user) = signed_in.filter(fresh) else {
+        // OIDC Core §3.1.2.6 login_required.
+        if pending.prompt.none {
+            return Err(pending.fail(ErrorCode::LoginRequired, "the user is not signed in"));
+        }
+        return Ok(Step::Login);
+    };
+    let requested = ScopeSet::parse(&pending.scope).unwrap_or_default();
+    let consent_needed = if pending.consented_by.as_deref() == Some(user.user_id.as_str()) {
+        false
+    } else if client.is_native_public() {
+        // RFC 8252 §8.6: a native app's identity cannot be assured, so its authorization is never
+        // silent: no skipped consent and no remembered consent.
+        true
+    } else if client.skip_consent {
+        false
+    } else {
+        pending.prompt.consent || !remembered.is_some_and(|r| requested.is_subset(r))
+    };
+    if consent_needed {
+        // OIDC Core §3.1.2.6 consent_required.
+        if pending.prompt.none {
+            return Err(pending.fail(ErrorCode::ConsentRequired, "the user has not consented"));
+        }
+        return Ok(Step::Consent);
+    }
+    Ok(Step::IssueCode)
+}
+
+/// Continue a pending request: sign-in, then consent, then a code — whichever is still needed.
+pub async fn resume(
+    ctx: &Context<'_>,
+    pending: PendingAuthorization,
+    signed_in: Option<SignIn>,
+) -> Result<Outcome, AuthorizeError> {
+    let client = match ClientId::parse(&pending.client_id) {
+        Ok(id) => ctx.clients.find(ctx.store, &id, ctx.now).await?,
+        Err(_) => None,
+    }
+    .ok_or(AuthorizeError::BadClient(
+        "The application that sent you here is no longer registered.",
+    ))?;
+    let signed_in = match signed_in {
+        Some(s) if active_user(ctx.store, &s.user_id).await?.is_some() => Some(s),
+        _ => None,
+    };
+    let remembered = match &signed_in {
+        Some(s) if !client.skip_consent && !client.is_native_public() => ctx
+            .store
+            .find_consent(&s.user_id, client.client_id.as_str())
+            .await?
+            .and_then(|scope| ScopeSet::parse(&scope).ok()),
+        _ => None,
+    };
+    match next_step(
+        &pending,
+        &client,
+        signed_in.as_ref(),
+        remembered.as_ref(),
+        ctx.now,
+    )? {
+        Step::Login => Ok(Outcome::Login(pending)),
+        Step::Consent => Ok(Outcome::Consent(pending)),
+        Step::IssueCode => {
+            let Some(user) = signed_in else {
+                return Ok(Outcome::Login(pending));
+            };
+            issue_code(ctx, &pending, &user)
+                .await
+                .map(Outcome::Redirect)
+        }
+    }
+}
+
+/// The user allowed (or denied) the pending request on the consent page.
+pub async fn decide_consent(
+    ctx: &Context<'_>,
+    mut pending: PendingAuthorization,
+    signed_in: SignIn,
+    allow: bool,
+) -> Result<Outcome, AuthorizeError> {
+    if !allow {
+        // RFC 6749 §4.1.2.1: the resource owner denied the request.
+        return Err(pending.fail(ErrorCode::AccessDenied, "the user denied access"));
+    }
+    let client_id = &pending.client_id;
+    let remembered = ctx
+        .store
+        .find_consent(&signed_in.user_id, client_id)
+        .await?
+        .and_then(|scope| ScopeSet::parse(&scope).ok())
+        .unwrap_or_default();
+    let granted: ScopeSet = remembered
+        .iter()
+        .chain(pending.scope.split(' ').filter(|s| !s.is_empty()))
+        .map(str::to_owned)
+        .collect();
+    ctx.store
+        .save_consent(&signed_in.user_id, client_id, &granted.to_string(), ctx.now)
+        .await?;
+    pending.consented_by = Some(signed_in.user_id.clone());
+    resume(ctx, pending, Some(signed_in)).await
+}
+
+/// RFC 6749 §4.1.2: store a code for `user` and build the redirect that carries it.
+async fn issue_code(
+    ctx: &Context<'_>,
+    pending: &PendingAuthorization,
+    user: &SignIn,
+) -> Result<String, AuthorizeError> {
+    let code = random_token(CODE_PREFIX);
+    ctx.store
+        .create_authorization_code(&AuthorizationCode {
+            code_hash: TokenHash::of(&code),
+            grant_id: GrantId::generate(GrantKind::User).to_string(),
+            client_id: pending.client_id.clone(),
+            user_id: user.user_id.clone(),
+            redirect_uri: pending.redirect_uri.clone(),
+            redirect_uri_sent: pending.redirect_uri_sent,
+            scope: ScopeSet::parse(&pending.scope).unwrap_or_default(),
+            nonce: pending.nonce.clone(),
+            code_challenge: pending.code_challenge.clone(),
+            auth_time: user.auth_time,
+            created_at: ctx.now,
+            expires_at: ctx.now + ctx.settings.lifetimes.authorization_code,
+            consumed_at: None,
+        })
+        .await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(client_state) = &pending.state {
+        params.push(("state", client_state));
+    }
+    Ok(client_redirect(
+        &pending.redirect_uri,
+        &params,
+        ctx.settings.issuer.as_str(),
+    ))
+}
+
+#[cfg(test)]
+#[path = "authorize_tests.rs"]
+mod tests;

@@ -1,0 +1,514 @@
+//! Table-driven tests of the authorization endpoint's rules, with a fixed `now` and no socket.
+
+use super::*;
+use crate::domain::client::ClientSpec;
+
+const NOW: i64 = 1_700_000_000;
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn client_with(spec: ClientSpec) -> Client {
+    Client::from_spec(ClientId::parse("app").unwrap(), &spec, 0).unwrap()
+}
+
+fn web() -> Client {
+    client_with(ClientSpec {
+        client_name: "Web".into(),
+        redirect_uris: vec!["http://127.0.0.1:9000/cb".into()],
+        scope: "openid profile".into(),
+        auth_method: "client_secret_basic".into(),
+        ..ClientSpec::default()
+    })
+}
+
+fn native() -> Client {
+    client_with(ClientSpec {
+        client_name: "Desktop".into(),
+        redirect_uris: vec!["http://127.0.0.1/cb".into(), "com.example.app:/cb".into()],
+        scope: "openid profile".into(),
+        auth_method: "none".into(),
+        application_type: Some("native".into()),
+        ..ClientSpec::default()
+    })
+}
+
+fn first_party() -> Client {
+    Client {
+        skip_consent: true,
+        ..web()
+    }
+}
+
+fn service() -> Client {
+    Client {
+        grant_types: vec![GrantType::ClientCredentials],
+        ..web()
+    }
+}
+
+fn request(overrides: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut params: HashMap<String, String> = [
+        ("response_type", "code"),
+        ("client_id", "app"),
+        ("redirect_uri", "http://127.0.0.1:9000/cb"),
+        ("scope", "openid"),
+        ("state", "st"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (name, value) in overrides {
+        if value.is_empty() {
+            params.remove(*name);
+        } else {
+            params.insert((*name).to_owned(), (*value).to_owned());
+        }
+    }
+    params
+}
+
+/// What `validate` answered, as a short string: "ok", "page", or the redirected error code.
+fn outcome(result: &Result<PendingAuthorization, AuthorizeError>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(AuthorizeError::BadClient(_)) => "page".into(),
+        Err(AuthorizeError::Redirect { code, .. }) => code.as_str().into(),
+        Err(other) => format!("{other:?}"),
+    }
+}
+
+#[test]
+#[allow(clippy::type_complexity)] // a table: one row per rule
+fn authorization_request_rules() {
+    let nul = "n\u{0}once";
+    let long = "s".repeat(MAX_ECHOED_LEN + 1);
+    // (case, client, parameter overrides ("" removes one), expected)
+    let cases: Vec<(&str, Client, Vec<(&str, &str)>, &str)> = vec![
+        ("RFC 6749 §4.1.1 a complete request", web(), vec![], "ok"),
+        (
+            "RFC 6749 §3.1.2.3 an unregistered redirect_uri is a page",
+            web(),
+            vec![("redirect_uri", "https://evil.example/cb")],
+            "page",
+        ),
+        (
+            "RFC 8252 §7.3 any loopback port is for native clients only",
+            web(),
+            vec![("redirect_uri", "http://127.0.0.1:9001/cb")],
+            "page",
+        ),
+        (
+            "RFC 8252 §7.3 a native client's loopback redirect on any port",
+            native(),
+            vec![("redirect_uri", "http://127.0.0.1:51234/cb")],
+            "ok",
+        ),
+        (
+            "RFC 8252 §7.1 a native client's private-use scheme",
+            native(),
+            vec![("redirect_uri", "com.example.app:/cb")],
+            "ok",
+        ),
+        (
+            "OIDC Core §3.1.2.1 redirect_uri is required with openid",
+            web(),
+            vec![("redirect_uri", "")],
+            "page",
+        ),
+        (
+            "RFC 6749 §3.1.2.3 omitted with one registered URI and no openid",
+            web(),
+            vec![("redirect_uri", ""), ("scope", "profile")],
+            "ok",
+        ),
+        (
+            "OIDC Core §6 request objects are not supported",
+            web(),
+            vec![("request", "eyJ")],
+            "request_not_supported",
+        ),
+        (
+            "OIDC Core §6 request_uri is not supported",
+            web(),
+            vec![("request_uri", "urn:x")],
+            "request_uri_not_supported",
+        ),
+        (
+            "RFC 6749 §4.1.2.1 response_type is required",
+            web(),
+            vec![("response_type", "")],
+            "invalid_request",
+        ),
+        (
+            "RFC 6749 §4.1.2.1 only code is supported",
+            web(),
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (
+            "RFC 6749 §4.1.2.1 a client not registered for the code grant",
+            service(),
+            vec![],
+            "unauthorized_client",
+        ),
+        (
+            "RFC 6749 §3.3 scope is required",
+            web(),
+            vec![("scope", "")],
+            "invalid_scope",
+        ),
+        (
+            "RFC 6749 §3.3 a malformed scope",
+            web(),
+            vec![("scope", "open\"id")],
+            "invalid_scope",
+        ),
+        (
+            "RFC 6749 §3.3 a scope beyond the client's",
+            web(),
+            vec![("scope", "openid email")],
+            "invalid_scope",
+        ),
+        (
+            "RFC 7636 §4.4.1 PKCE is required",
+            web(),
+            vec![("code_challenge", ""), ("code_challenge_method", "")],
+            "invalid_request",
+        ),
+        (
+            "RFC 9700 §2.1.1 plain is refused",
+            web(),
+            vec![("code_challenge_method", "plain")],
+            "invalid_request",
+        ),
+        (
+            "RFC 7636 §4.2 a malformed challenge",
+            web(),
+            vec![("code_challenge", "short")],
+            "invalid_request",
+        ),
+        (
+            "OIDC Core §3.1.2.1 prompt=none stands alone",
+            web(),
+            vec![("prompt", "none login")],
+            "invalid_request",
+        ),
+        (
+            "OIDC Core §3.1.2.1 an unknown prompt",
+            web(),
+            vec![("prompt", "maybe")],
+            "invalid_request",
+        ),
+        (
+            "OIDC Core §3.1.2.1 max_age is a non-negative integer",
+            web(),
+            vec![("max_age", "-1")],
+            "invalid_request",
+        ),
+        (
+            "control characters never reach the store",
+            web(),
+            vec![("nonce", nul)],
+            "invalid_request",
+        ),
+        (
+            "an over-long state",
+            web(),
+            vec![("state", &long)],
+            "invalid_request",
+        ),
+        (
+            "only response_mode=query",
+            web(),
+            vec![("response_mode", "fragment")],
+            "invalid_request",
+        ),
+    ];
+    for (case, client, overrides, expected) in cases {
+        let result = validate(&client, &request(&overrides), None, NOW);
+        assert_eq!(outcome(&result), expected, "{case}: {result:?}");
+    }
+}
+
+#[test]
+fn a_repeated_parameter_is_invalid_request_and_the_state_is_echoed() {
+    let result = validate(&web(), &request(&[]), Some("scope".into()), NOW);
+    match result {
+        Err(AuthorizeError::Redirect { code, state, .. }) => {
+            assert_eq!(code, ErrorCode::InvalidRequest);
+            assert_eq!(state.as_deref(), Some("st"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn redirect_uri_sent_is_recorded_for_the_token_endpoint() {
+    let sent = validate(&web(), &request(&[]), None, NOW).unwrap();
+    assert!(sent.redirect_uri_sent);
+    let omitted = validate(
+        &web(),
+        &request(&[("redirect_uri", ""), ("scope", "profile")]),
+        None,
+        NOW,
+    )
+    .unwrap();
+    assert!(!omitted.redirect_uri_sent);
+    assert_eq!(omitted.redirect_uri, "http://127.0.0.1:9000/cb");
+}
+
+fn pending(client: &Client, overrides: &[(&str, &str)]) -> PendingAuthorization {
+    let mut params = request(overrides);
+    if client.is_native_public() {
+        params.insert("redirect_uri".into(), "http://127.0.0.1:5000/cb".into());
+    }
+    validate(client, &params, None, NOW).unwrap()
+}
+
+fn alice(auth_time: i64) -> SignIn {
+    SignIn {
+        user_id: "alice".into(),
+        auth_time,
+    }
+}
+
+fn step(result: &Result<Step, AuthorizeError>) -> String {
+    match result {
+        Ok(step) => format!("{step:?}"),
+        Err(AuthorizeError::Redirect { code, .. }) => code.as_str().into(),
+        Err(other) => format!("{other:?}"),
+    }
+}
+
+#[test]
+#[allow(clippy::type_complexity)] // a table: one row per rule
+fn next_step_rules() {
+    let openid = ScopeSet::parse("openid").unwrap();
+    let other = ScopeSet::parse("profile").unwrap();
+    let base = pending(&web(), &[]);
+    let consented_by = |user: &str| PendingAuthorization {
+        consented_by: Some(user.into()),
+        ..base.clone()
+    };
+    let max_age_0 = pending(&web(), &[("max_age", "0")]);
+    let prompt_login = pending(&web(), &[("prompt", "login")]);
+    let prompt_none = pending(&web(), &[("prompt", "none")]);
+    let prompt_consent = pending(&web(), &[("prompt", "consent")]);
+    let native_none = pending(&native(), &[("prompt", "none")]);
+    let signed_in_for_this = |p: &PendingAuthorization| p.clone().signed_in_as("alice");
+    // (case, pending, client, signed in, remembered consent, now, expected)
+    let cases: Vec<(
+        &str,
+        PendingAuthorization,
+        Client,
+        Option<SignIn>,
+        Option<&ScopeSet>,
+        i64,
+        &str,
+    )> = vec![
+        (
+            "not signed in: the login page",
+            base.clone(),
+            web(),
+            None,
+            None,
+            NOW,
+            "Login",
+        ),
+        (
+            "OIDC Core §3.1.2.6 prompt=none and not signed in",
+            prompt_none.clone(),
+            web(),
+            None,
+            None,
+            NOW,
+            "login_required",
+        ),
+        (
+            "signed in, consent remembered: a code",
+            base.clone(),
+            web(),
+            Some(alice(NOW - 60)),
+            Some(&openid),
+            NOW,
+            "IssueCode",
+        ),
+        (
+            "signed in, first-party client: a code",
+            base.clone(),
+            first_party(),
+            Some(alice(NOW - 60)),
+            None,
+            NOW,
+            "IssueCode",
+        ),
+        (
+            "remembered consent does not cover the request",
+            base.clone(),
+            web(),
+            Some(alice(NOW)),
+            Some(&other),
+            NOW,
+            "Consent",
+        ),
+        (
+            "OIDC Core §3.1.2.1 prompt=consent asks again",
+            prompt_consent,
+            web(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW,
+            "Consent",
+        ),
+        (
+            "OIDC Core §3.1.2.6 prompt=none and consent needed",
+            prompt_none.clone(),
+            web(),
+            Some(alice(NOW)),
+            None,
+            NOW,
+            "consent_required",
+        ),
+        (
+            "prompt=none, signed in and consented: silent code",
+            prompt_none,
+            web(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW,
+            "IssueCode",
+        ),
+        (
+            "RFC 8252 §8.6 a native public client always asks",
+            pending(&native(), &[]),
+            native(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW,
+            "Consent",
+        ),
+        (
+            "RFC 8252 §8.6 and prompt=none is consent_required",
+            native_none,
+            native(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW,
+            "consent_required",
+        ),
+        (
+            "consent given on the page for this request",
+            consented_by("alice"),
+            web(),
+            Some(alice(NOW)),
+            None,
+            NOW,
+            "IssueCode",
+        ),
+        (
+            "a consent given by another user does not count",
+            consented_by("mallory"),
+            web(),
+            Some(alice(NOW)),
+            None,
+            NOW,
+            "Consent",
+        ),
+        (
+            "OIDC Core §3.1.2.1 max_age=0 and an older sign-in",
+            max_age_0.clone(),
+            web(),
+            Some(alice(NOW - 1)),
+            Some(&openid),
+            NOW,
+            "Login",
+        ),
+        (
+            "max_age=0 satisfied by a sign-in for this request, however slow",
+            signed_in_for_this(&max_age_0),
+            web(),
+            Some(alice(NOW - 5)),
+            Some(&openid),
+            NOW,
+            "IssueCode",
+        ),
+        (
+            "OIDC Core §3.1.2.1 prompt=login re-authenticates",
+            prompt_login.clone(),
+            web(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW,
+            "Login",
+        ),
+        (
+            "prompt=login satisfied by this request's sign-in",
+            signed_in_for_this(&prompt_login),
+            web(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW,
+            "IssueCode",
+        ),
+        (
+            "a sign-in for this request by someone else does not count",
+            prompt_login.clone().signed_in_as("mallory"),
+            web(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW,
+            "Login",
+        ),
+        (
+            "a pending request expires after ten minutes",
+            base.clone(),
+            web(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW + PENDING_TTL + 1,
+            "NothingPending",
+        ),
+        (
+            "a client that lost the code grant mid-flow",
+            base.clone(),
+            service(),
+            Some(alice(NOW)),
+            Some(&openid),
+            NOW,
+            "unauthorized_client",
+        ),
+    ];
+    for (case, pending, client, signed_in, remembered, now, expected) in cases {
+        let result = next_step(&pending, &client, signed_in.as_ref(), remembered, now);
+        assert_eq!(step(&result), expected, "{case}");
+    }
+}
+
+#[test]
+fn signing_in_as_someone_else_drops_the_previous_consent() {
+    let consented = PendingAuthorization {
+        consented_by: Some("mallory".into()),
+        ..pending(&web(), &[])
+    };
+    let after = consented.signed_in_as("alice");
+    assert_eq!(after.consented_by, None);
+    assert_eq!(after.authenticated_as.as_deref(), Some("alice"));
+    let same = PendingAuthorization {
+        consented_by: Some("alice".into()),
+        ..pending(&web(), &[])
+    }
+    .signed_in_as("alice");
+    assert_eq!(same.consented_by.as_deref(), Some("alice"));
+}
+
+#[test]
+fn errors_are_redirected_with_state_and_iss() {
+    let err = pending(&web(), &[]).fail(ErrorCode::AccessDenied, "no");
+    let location = error_location(&err, "https://id.example.com").unwrap();
+    assert_eq!(
+        location,
+        "http://127.0.0.1:9000/cb?error=access_denied&error_description=no&state=st&iss=https%3A%2F%2Fid.example.com"
+    );
+    assert_eq!(error_location(&AuthorizeError::NothingPending, "x"), None);
+}

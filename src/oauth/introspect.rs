@@ -1,0 +1,155 @@
+//! Token introspection (RFC 7662): is this token valid now, and what does it carry?
+//!
+//! Only authenticated confidential clients may ask. A client learns about its own tokens; a client
+//! registered as a resource server (`--introspect-any`) about any token. Anything not valid now —
+//! expired, revoked, malformed, forged, unknown, someone else's, of a deleted client or of a user who
+//! is no longer active — is `{"active": false}`.
+
+use serde_json::{Value, json};
+
+use super::{Context, active_user};
+use crate::domain::claims::AccessTokenClaims;
+use crate::domain::client::{Client, ClientId};
+use crate::domain::grant::{GrantId, GrantKind, REFRESH_TOKEN_PREFIX};
+use crate::domain::secret::TokenHash;
+use crate::error::OAuthError;
+use crate::store::StoreError;
+use crate::tokens::verify_access_token;
+
+/// RFC 7662 §2.2: the introspection answer for `token`, asked by `caller`.
+pub async fn introspect(
+    ctx: &Context<'_>,
+    caller: &Client,
+    token: &str,
+) -> Result<Value, OAuthError> {
+    // RFC 7662 §2.1: the caller must be authorized; a public client holds no credential to show.
+    if !caller.auth_method.is_confidential() {
+        return Err(OAuthError::invalid_client(
+            "public clients cannot use introspection",
+        ));
+    }
+    // `token_type_hint` (RFC 7662 §2.1) is not needed: the two kinds are told apart exactly by form.
+    let active = if token.starts_with(REFRESH_TOKEN_PREFIX) {
+        refresh_token(ctx, caller, token).await?
+    } else {
+        access_token(ctx, caller, token).await?
+    };
+    Ok(active.unwrap_or_else(|| json!({ "active": false })))
+}
+
+fn may_see(caller: &Client, token_client_id: &str) -> bool {
+    caller.introspect_any || caller.client_id.as_str() == token_client_id
+}
+
+/// The client a token was issued to, if it is still registered: a deleted client's tokens stop
+/// working at once (within the client cache's lifetime), not when they expire.
+pub async fn client_still_registered(
+    ctx: &Context<'_>,
+    client_id: &str,
+) -> Result<bool, StoreError> {
+    let Ok(client_id) = ClientId::parse(client_id) else {
+        return Ok(false);
+    };
+    Ok(ctx
+        .clients
+        .find(ctx.store, &client_id, ctx.now)
+        .await?
+        .is_some())
+}
+
+/// An access token is still good: signed by us, unexpired, not revoked (by `jti` or grant), its
+/// client registered, and — for a user's token — its user active. RFC 9068 §5: the grant id tells a
+/// user's token from a client's own, never the shape of `sub`.
+pub async fn live_access_token(
+    ctx: &Context<'_>,
+    token: &str,
+) -> Result<Option<(AccessTokenClaims, Option<crate::domain::user::User>)>, StoreError> {
+    let Ok(claims) = verify_access_token(ctx.keys, ctx.settings, token, ctx.now) else {
+        return Ok(None);
+    };
+    let grant = GrantId::from_stored(claims.gid.clone());
+    let Some(kind) = grant.kind() else {
+        return Ok(None);
+    };
+    if ctx.store.is_revoked(&claims.jti, &claims.gid).await?
+        || !client_still_registered(ctx, &claims.client_id).await?
+    {
+        return Ok(None);
+    }
+    match kind {
+        GrantKind::ClientCredentials if claims.sub == claims.client_id => Ok(Some((claims, None))),
+        GrantKind::ClientCredentials => Ok(None),
+        GrantKind::User => match active_user(ctx.store, &claims.sub).await? {
+            Some(user) => Ok(Some((claims, Some(user)))),
+            None => Ok(None),
+        },
+    }
+}
+
+async fn access_token(
+    ctx: &Context<'_>,
+    caller: &Client,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
+    let Some((claims, user)) = live_access_token(ctx, token).await? else {
+        return Ok(None);
+    };
+    if !may_see(caller, &claims.client_id) {
+        return Ok(None);
+    }
+    let mut body = json!({
+        "active": true,
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "iss": claims.iss,
+        "aud": claims.aud,
+        "jti": claims.jti,
+        "token_type": "Bearer",
+    });
+    // RFC 7662 §2.2 `username`: only ever for a user's token.
+    if let Some(user) = user {
+        body["username"] = json!(user.username);
+    }
+    Ok(Some(body))
+}
+
+async fn refresh_token(
+    ctx: &Context<'_>,
+    caller: &Client,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
+    let Some(stored) = ctx.store.find_refresh_token(&TokenHash::of(token)).await? else {
+        return Ok(None);
+    };
+    let absolute_end = stored
+        .grant_created_at
+        .saturating_add(ctx.settings.lifetimes.refresh_token_absolute);
+    if stored.rotated_at.is_some()
+        || stored.grant_revoked
+        || stored.expires_at <= ctx.now
+        || absolute_end <= ctx.now
+        || !may_see(caller, &stored.client_id)
+    {
+        return Ok(None);
+    }
+    let mut body = json!({
+        "active": true,
+        "scope": stored.scope.to_string(),
+        "client_id": stored.client_id,
+        "sub": stored.user_id.as_deref().unwrap_or(&stored.client_id),
+        "exp": stored.expires_at.min(absolute_end),
+        "iat": stored.created_at,
+        "iss": ctx.settings.issuer.as_str(),
+        "token_type": "refresh_token",
+    });
+    if let Some(user_id) = &stored.user_id {
+        match active_user(ctx.store, user_id).await? {
+            Some(user) => body["username"] = json!(user.username),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(body))
+}

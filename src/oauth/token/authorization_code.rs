@@ -1,0 +1,288 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3).
+
+use super::{Issuance, TokenResponse, issue};
+use crate::domain::client::{Client, GrantType};
+use crate::domain::grant::{
+    AuthorizationCode, Grant, GrantId, NewRefreshToken, REFRESH_TOKEN_PREFIX, Redemption,
+};
+use crate::domain::pkce::verify_s256;
+use crate::domain::secret::{TokenHash, random_token};
+use crate::error::OAuthError;
+use crate::oauth::{Context, active_user};
+
+/// RFC 6749 §4.1.3 and RFC 7636 §4.6: may this client redeem this (unconsumed, unexpired) code with
+/// these parameters? A pure check, done before the atomic consume.
+pub fn check_code(
+    record: &AuthorizationCode,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+    now: i64,
+) -> Result<(), OAuthError> {
+    // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
+    if record.client_id != client.client_id.as_str() {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if record.expires_at <= now {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
+    }
+    // RFC 6749 §4.1.3: redirect_uri is REQUIRED if the authorization request included it, and the
+    // values MUST be identical; when sent without having been required it must still match.
+    match redirect_uri {
+        None if record.redirect_uri_sent => {
+            return Err(OAuthError::invalid_request(
+                "redirect_uri is required: the authorization request carried it",
+            ));
+        }
+        Some(uri) if uri != record.redirect_uri => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        _ => {}
+    }
+    // RFC 7636 §4.6; RFC 9700 §2.1.1: a verifier without a challenge is refused (no PKCE downgrade).
+    match (&record.code_challenge, code_verifier) {
+        (Some(challenge), Some(verifier)) if verify_s256(verifier, challenge) => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_grant(
+            "PKCE verification failed: wrong code_verifier",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_request("code_verifier is required")),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier sent for a code issued without PKCE",
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
+/// Redeem a code for tokens. The code is consumed atomically: of any number of concurrent
+/// redemptions exactly one succeeds, and a code presented again revokes what it produced
+/// (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
+pub async fn redeem(
+    ctx: &Context<'_>,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
+    let hash = TokenHash::of(code);
+    let record = ctx
+        .store
+        .find_authorization_code(&hash)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
+    let grant_id = GrantId::from_stored(record.grant_id.clone());
+    if record.consumed_at.is_some() && record.client_id == client.client_id.as_str() {
+        revoke_replayed(ctx, &grant_id).await?;
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has already been used",
+        ));
+    }
+    check_code(&record, client, redirect_uri, code_verifier, now)?;
+    let user = active_user(ctx.store, &record.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
+
+    let refresh_token = client
+        .allows_grant(GrantType::RefreshToken)
+        .then(|| random_token(REFRESH_TOKEN_PREFIX));
+    let new_refresh = refresh_token.as_ref().map(|token| NewRefreshToken {
+        token_hash: TokenHash::of(token),
+        grant_id: record.grant_id.clone(),
+        scope: record.scope.clone(),
+        created_at: now,
+        expires_at: lifetimes.refresh_token_expiry(now, now),
+    });
+    let grant = Grant {
+        grant_id: record.grant_id.clone(),
+        client_id: record.client_id.clone(),
+        user_id: Some(record.user_id.clone()),
+        scope: record.scope.clone(),
+        auth_time: Some(record.auth_time),
+        created_at: now,
+        expires_at: new_refresh
+            .as_ref()
+            .map_or(now + lifetimes.access_token, |r| r.expires_at),
+        revoked_at: None,
+    };
+    let redemption = ctx
+        .store
+        .redeem_authorization_code(&hash, &grant, new_refresh.as_ref(), now)
+        .await?;
+    if redemption == Redemption::AlreadyUsed {
+        revoke_replayed(ctx, &grant_id).await?;
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has already been used",
+        ));
+    }
+    issue(
+        ctx,
+        Issuance {
+            client,
+            subject: &record.user_id,
+            scope: &record.scope,
+            grant_id: &grant_id,
+            auth_time: Some(record.auth_time),
+            id_token_for: Some((&user, record.nonce.as_deref())),
+            refresh_token,
+        },
+    )
+}
+
+/// RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it.
+async fn revoke_replayed(ctx: &Context<'_>, grant_id: &GrantId) -> Result<(), OAuthError> {
+    tracing::warn!(%grant_id, "authorization code replayed; revoking its grant");
+    let keep_until = ctx.now + ctx.settings.lifetimes.revocation_retention();
+    ctx.store
+        .revoke_grant(grant_id.as_str(), ctx.now, keep_until)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::client::{ClientId, ClientSpec};
+    use crate::domain::scope::ScopeSet;
+
+    const NOW: i64 = 1_700_000_000;
+    // RFC 7636 Appendix B.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn client() -> Client {
+        Client::from_spec(
+            ClientId::parse("web").unwrap(),
+            &ClientSpec {
+                client_name: "Web".into(),
+                redirect_uris: vec!["https://app.example.com/cb".into()],
+                scope: "openid".into(),
+                auth_method: "client_secret_basic".into(),
+                ..ClientSpec::default()
+            },
+            0,
+        )
+        .unwrap()
+    }
+
+    fn code(redirect_uri_sent: bool) -> AuthorizationCode {
+        AuthorizationCode {
+            code_hash: TokenHash::of("lk_ac_x"),
+            grant_id: "gr_x".into(),
+            client_id: "web".into(),
+            user_id: "u".into(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            redirect_uri_sent,
+            scope: ScopeSet::parse("openid").unwrap(),
+            nonce: None,
+            code_challenge: Some(CHALLENGE.into()),
+            auth_time: NOW,
+            created_at: NOW,
+            expires_at: NOW + 60,
+            consumed_at: None,
+        }
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table: one row per rule
+    fn code_redemption_rules() {
+        let uri = Some("https://app.example.com/cb");
+        let other = Some("https://app.example.com/other");
+        let v = Some(VERIFIER);
+        // (case, redirect_uri sent at /authorize, redirect_uri at /token, verifier, now, expected error)
+        let cases: &[(&str, bool, Option<&str>, Option<&str>, i64, Option<&str>)] = &[
+            (
+                "RFC 6749 §4.1.3 all present and identical",
+                true,
+                uri,
+                v,
+                NOW,
+                None,
+            ),
+            (
+                "RFC 6749 §4.1.3 redirect_uri required when it was sent",
+                true,
+                None,
+                v,
+                NOW,
+                Some("invalid_request"),
+            ),
+            (
+                "RFC 6749 §4.1.3 redirect_uri must be identical",
+                true,
+                other,
+                v,
+                NOW,
+                Some("invalid_grant"),
+            ),
+            (
+                "RFC 6749 §4.1.3 not required when it was not sent",
+                false,
+                None,
+                v,
+                NOW,
+                None,
+            ),
+            (
+                "RFC 6749 §4.1.3 but must match when given anyway",
+                false,
+                other,
+                v,
+                NOW,
+                Some("invalid_grant"),
+            ),
+            (
+                "RFC 7636 §4.6 verifier required",
+                true,
+                uri,
+                None,
+                NOW,
+                Some("invalid_request"),
+            ),
+            (
+                "RFC 7636 §4.6 wrong verifier",
+                true,
+                uri,
+                Some("wrong-verifier-wrong-verifier-wrong-verifier"),
+                NOW,
+                Some("invalid_grant"),
+            ),
+            (
+                "RFC 6749 §4.1.2 an expired code",
+                true,
+                uri,
+                v,
+                NOW + 60,
+                Some("invalid_grant"),
+            ),
+        ];
+        for (case, sent, redirect_uri, verifier, now, expected) in cases {
+            let result = check_code(&code(*sent), &client(), *redirect_uri, *verifier, *now);
+            assert_eq!(
+                result.as_ref().err().map(|e| e.code.as_str()),
+                *expected,
+                "{case}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_of_another_client_is_invalid_grant() {
+        let mut record = code(true);
+        record.client_id = "someone-else".into();
+        let err = check_code(
+            &record,
+            &client(),
+            Some("https://app.example.com/cb"),
+            Some(VERIFIER),
+            NOW,
+        )
+        .unwrap_err();
+        assert_eq!(err.code.as_str(), "invalid_grant");
+    }
+}

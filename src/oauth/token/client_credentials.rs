@@ -1,0 +1,66 @@
+//! `grant_type=client_credentials` (RFC 6749 §4.4): a service's own token, `sub` = its client id.
+//!
+//! The hot path of a microservice system, so it does no store write: the grant is not recorded
+//! (its id is minted into the token's `gid`, marked as a client-credentials grant), and revoking such
+//! a token writes a revocation record keyed by `jti` or `gid` that introspection checks. Client
+//! authentication already cost one read (usually cached) and a SHA-256.
+
+use super::{Issuance, TokenResponse, issue};
+use crate::domain::client::Client;
+use crate::domain::grant::{GrantId, GrantKind};
+use crate::domain::scope::ScopeSet;
+use crate::error::{ErrorCode, OAuthError};
+use crate::oauth::Context;
+
+/// Scopes that mean nothing without a user and are never part of a default client-credentials scope.
+const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// RFC 6749 §3.3, §4.4.2: the scope of a client-credentials token: what was requested, within the
+/// client's allowed scopes; when none was requested, the client's service scopes.
+pub fn granted_scope(client: &Client, requested: Option<ScopeSet>) -> Result<ScopeSet, OAuthError> {
+    match requested {
+        Some(requested) => {
+            requested.ensure_within(&client.scopes).map_err(|extra| {
+                OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!("the client may not request: {}", extra.0),
+                )
+            })?;
+            Ok(requested)
+        }
+        None => Ok(client
+            .scopes
+            .iter()
+            .filter(|s| !USER_SCOPES.contains(s))
+            .map(str::to_owned)
+            .collect()),
+    }
+}
+
+/// Issue an access token to the authenticated `client` for itself.
+pub fn issue_to(
+    ctx: &Context<'_>,
+    client: &Client,
+    requested: Option<ScopeSet>,
+) -> Result<TokenResponse, OAuthError> {
+    // RFC 6749 §4.4: confidential clients only.
+    if !client.auth_method.is_confidential() {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "a public client cannot use client_credentials",
+        ));
+    }
+    let scope = granted_scope(client, requested)?;
+    issue(
+        ctx,
+        Issuance {
+            client,
+            subject: client.client_id.as_str(),
+            scope: &scope,
+            grant_id: &GrantId::generate(GrantKind::ClientCredentials),
+            auth_time: None,
+            id_token_for: None,
+            refresh_token: None,
+        },
+    )
+}

@@ -1,0 +1,328 @@
+//! The token endpoint's decisions (RFC 6749 §3.2): a request parsed into a [`TokenRequest`] tagged by
+//! `grant_type`, checked against the authenticated client, and answered with tokens or an
+//! RFC 6749 §5.2 error.
+
+use serde::Serialize;
+
+use super::{Context, Params};
+use crate::domain::claims::{
+    AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
+};
+use crate::domain::client::{Client, GrantType};
+use crate::domain::grant::GrantId;
+use crate::domain::scope::ScopeSet;
+use crate::domain::secret::random_string;
+use crate::domain::user::User;
+use crate::error::{ErrorCode, OAuthError};
+use crate::tokens::{sign_access_token, sign_id_token};
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod refresh_token;
+
+/// A token request, parsed at the edge (RFC 6749 §4.1.3, §4.4.2, §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRequest {
+    /// RFC 6749 §4.1.3: redeem an authorization code.
+    AuthorizationCode {
+        /// The code.
+        code: String,
+        /// Required when the authorization request carried it.
+        redirect_uri: Option<String>,
+        /// RFC 7636 §4.5.
+        code_verifier: Option<String>,
+    },
+    /// RFC 6749 §4.4.2: a client's own token.
+    ClientCredentials {
+        /// The requested scope, if any.
+        scope: Option<ScopeSet>,
+    },
+    /// RFC 6749 §6: refresh.
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: String,
+        /// A narrower scope, if any.
+        scope: Option<ScopeSet>,
+    },
+}
+
+/// A parameter's value, with an empty value read as absent (RFC 6749 §3.1).
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn required(params: &Params, name: &str) -> Result<String, OAuthError> {
+    param(params, name)
+        .map(str::to_owned)
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+}
+
+/// RFC 6749 §3.3: `scope` is a list of scope tokens; a malformed one is `invalid_scope`.
+fn scope(params: &Params) -> Result<Option<ScopeSet>, OAuthError> {
+    param(params, "scope")
+        .map(|raw| {
+            ScopeSet::parse(raw)
+                .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))
+        })
+        .transpose()
+}
+
+impl TokenRequest {
+    /// Parse the form by its `grant_type` (RFC 6749 §4.1.3, §4.4.2, §6; §5.2 errors).
+    pub fn parse(params: &Params) -> Result<Self, OAuthError> {
+        match param(params, "grant_type") {
+            None => Err(OAuthError::invalid_request("grant_type is required")),
+            Some("authorization_code") => Ok(Self::AuthorizationCode {
+                code: required(params, "code")?,
+                redirect_uri: param(params, "redirect_uri").map(str::to_owned),
+                code_verifier: param(params, "code_verifier").map(str::to_owned),
+            }),
+            Some("client_credentials") => Ok(Self::ClientCredentials {
+                scope: scope(params)?,
+            }),
+            Some("refresh_token") => Ok(Self::RefreshToken {
+                refresh_token: required(params, "refresh_token")?,
+                scope: scope(params)?,
+            }),
+            Some(other) => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant_type {} is not supported",
+                    other.chars().take(64).collect::<String>()
+                ),
+            )),
+        }
+    }
+
+    /// The grant type this request uses.
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::ClientCredentials { .. } => GrantType::ClientCredentials,
+            Self::RefreshToken { .. } => GrantType::RefreshToken,
+        }
+    }
+}
+
+/// RFC 6749 §5.1 successful token response (plus OIDC Core §3.1.3.3 `id_token`).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// The access token (an RFC 9068 JWT).
+    pub access_token: String,
+    /// Always `Bearer` (RFC 6750).
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The granted scope.
+    pub scope: String,
+    /// OIDC ID token, for `openid` requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// A refresh token, when one is issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Answer a token request from the authenticated `client`.
+pub async fn exchange(
+    ctx: &Context<'_>,
+    client: &Client,
+    request: TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    // RFC 6749 §5.2 unauthorized_client: the client is not registered for this grant type.
+    let grant_type = request.grant_type();
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client is not registered for {}", grant_type.as_str()),
+        ));
+    }
+    match request {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            authorization_code::redeem(
+                ctx,
+                client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+            )
+            .await
+        }
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::issue_to(ctx, client, scope)
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh_token::rotate(ctx, client, &refresh_token, scope).await,
+    }
+}
+
+/// What a grant produces, before signing.
+pub struct Issuance<'a> {
+    /// The client.
+    pub client: &'a Client,
+    /// `sub`: the user, or the client itself.
+    pub subject: &'a str,
+    /// The access token's scope.
+    pub scope: &'a ScopeSet,
+    /// The grant the tokens belong to (`gid`).
+    pub grant_id: &'a GrantId,
+    /// When the user authenticated.
+    pub auth_time: Option<i64>,
+    /// The user and nonce, when an ID token may be issued (only if `openid` is in scope).
+    pub id_token_for: Option<(&'a User, Option<&'a str>)>,
+    /// A refresh token already stored, to hand out.
+    pub refresh_token: Option<String>,
+}
+
+/// Sign the access token (RFC 9068) and, for `openid`, the ID token (OIDC Core §2, §3.1.3.6 `at_hash`).
+pub fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenResponse, OAuthError> {
+    let (settings, now) = (ctx.settings, ctx.now);
+    let lifetimes = &settings.lifetimes;
+    let client_id = issuance.client.client_id.as_str();
+    let issuer = settings.issuer.as_str();
+    let access_token = sign_access_token(
+        ctx.keys,
+        settings.access_token_alg,
+        &AccessTokenClaims {
+            iss: issuer.to_owned(),
+            sub: issuance.subject.to_owned(),
+            aud: settings.access_token_audience.clone(),
+            exp: now + lifetimes.access_token,
+            iat: now,
+            jti: format!("{JTI_PREFIX}{}", random_string(16)),
+            client_id: client_id.to_owned(),
+            scope: issuance.scope.to_string(),
+            gid: issuance.grant_id.to_string(),
+            auth_time: issuance.auth_time,
+        },
+    )?;
+    // OIDC Dynamic Registration §2: the client's `id_token_signed_response_alg`, else the default.
+    let id_alg = issuance
+        .client
+        .id_token_alg
+        .unwrap_or(settings.id_token_alg);
+    let id_token = match issuance.id_token_for {
+        Some((user, nonce)) if issuance.scope.contains("openid") => Some(sign_id_token(
+            ctx.keys,
+            id_alg,
+            &IdTokenClaims {
+                iss: issuer.to_owned(),
+                sub: issuance.subject.to_owned(),
+                aud: client_id.to_owned(),
+                exp: now + lifetimes.id_token,
+                iat: now,
+                auth_time: issuance.auth_time.unwrap_or(now),
+                nonce: nonce.map(str::to_owned),
+                at_hash: Some(at_hash(&access_token, id_alg.as_str())),
+                azp: client_id.to_owned(),
+                standard: StandardClaims::for_scopes(user, issuance.scope),
+            },
+        )?),
+        _ => None,
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: lifetimes.access_token,
+        scope: issuance.scope.to_string(),
+        id_token,
+        refresh_token: issuance.refresh_token,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table: one row per rule
+    fn token_requests_are_parsed_by_grant_type() {
+        // (case, form, expected error code or None)
+        let cases: &[(&str, &[(&str, &str)], Option<&str>)] = &[
+            (
+                "RFC 6749 §4.1.3 a code request",
+                &[("grant_type", "authorization_code"), ("code", "c")],
+                None,
+            ),
+            (
+                "RFC 6749 §4.1.3 code is required",
+                &[("grant_type", "authorization_code")],
+                Some("invalid_request"),
+            ),
+            (
+                "RFC 6749 §4.1.3 an empty code is absent",
+                &[("grant_type", "authorization_code"), ("code", "")],
+                Some("invalid_request"),
+            ),
+            (
+                "RFC 6749 §4.4.2 client credentials",
+                &[("grant_type", "client_credentials"), ("scope", "a b")],
+                None,
+            ),
+            (
+                "RFC 6749 §3.3 a malformed scope is invalid_scope",
+                &[("grant_type", "client_credentials"), ("scope", "a\"b")],
+                Some("invalid_scope"),
+            ),
+            (
+                "RFC 6749 §6 refresh_token is required",
+                &[("grant_type", "refresh_token")],
+                Some("invalid_request"),
+            ),
+            (
+                "RFC 6749 §6 a refresh request",
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", "lk_rt_x"),
+                ],
+                None,
+            ),
+            (
+                "RFC 6749 §5.2 grant_type is required",
+                &[],
+                Some("invalid_request"),
+            ),
+            (
+                "RFC 6749 §5.2 an unknown grant type",
+                &[("grant_type", "password")],
+                Some("unsupported_grant_type"),
+            ),
+        ];
+        for (case, form, expected) in cases {
+            let parsed = TokenRequest::parse(&params(form));
+            assert_eq!(
+                parsed.as_ref().err().map(|e| e.code.as_str()),
+                *expected,
+                "{case}: {parsed:?}"
+            );
+        }
+        assert_eq!(
+            TokenRequest::parse(&params(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "t"),
+                ("scope", "b a")
+            ]))
+            .unwrap(),
+            TokenRequest::RefreshToken {
+                refresh_token: "t".into(),
+                scope: Some(ScopeSet::parse("a b").unwrap())
+            }
+        );
+    }
+}

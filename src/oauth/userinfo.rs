@@ -1,0 +1,64 @@
+//! The UserInfo endpoint's decision (OIDC Core §5.3): the user's claims, by the access token's scopes.
+
+use serde::Serialize;
+
+use super::Context;
+use super::introspect::client_still_registered;
+use crate::domain::claims::StandardClaims;
+use crate::domain::grant::GrantId;
+use crate::domain::scope::ScopeSet;
+use crate::error::{ErrorCode, OAuthError};
+use crate::oauth::active_user;
+use crate::tokens::{TokenRejected, verify_access_token};
+
+/// OIDC Core §5.3.2 successful UserInfo response.
+#[derive(Debug, Serialize)]
+pub struct UserInfo {
+    /// The user's `sub`.
+    pub sub: String,
+    /// Claims released for the token's scopes (OIDC Core §5.4).
+    #[serde(flatten)]
+    pub claims: StandardClaims,
+}
+
+/// OIDC Core §5.3: the claims of the user `token` was issued for; RFC 6750 §3.1 errors.
+pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthError> {
+    let claims =
+        verify_access_token(ctx.keys, ctx.settings, token, ctx.now).map_err(|why| match why {
+            TokenRejected::Expired => OAuthError::invalid_token("the access token has expired"),
+            TokenRejected::Invalid => OAuthError::invalid_token("the access token is invalid"),
+        })?;
+    // RFC 9068 §5: a client's own (client-credentials) token never passes for a user's, whatever
+    // its scope or `sub`.
+    if !GrantId::from_stored(claims.gid.clone()).is_user_grant() {
+        return Err(OAuthError::invalid_token(
+            "the access token was not issued for a user",
+        ));
+    }
+    if ctx.store.is_revoked(&claims.jti, &claims.gid).await? {
+        return Err(OAuthError::invalid_token(
+            "the access token has been revoked",
+        ));
+    }
+    if !client_still_registered(ctx, &claims.client_id).await? {
+        return Err(OAuthError::invalid_token(
+            "the access token's client is no longer registered",
+        ));
+    }
+    let scope = ScopeSet::parse(&claims.scope).unwrap_or_default();
+    // OIDC Core §5.3: the UserInfo endpoint serves tokens granted with `openid`.
+    if !scope.contains("openid") {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "the access token lacks the openid scope",
+        )
+        .bearer());
+    }
+    let user = active_user(ctx.store, &claims.sub)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the user is no longer active"))?;
+    Ok(UserInfo {
+        sub: user.user_id.to_string(),
+        claims: StandardClaims::for_scopes(&user, &scope),
+    })
+}
