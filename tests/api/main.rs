@@ -10,6 +10,7 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod flows;
+mod hardening;
 mod health;
 mod helpers;
 mod introspect;
