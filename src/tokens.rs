@@ -118,11 +118,40 @@ pub fn verify_access_token(
     Ok(claims)
 }
 
-/// Verify an ID token we issued, expired or not (OIDC RP-Initiated Logout §2 accepts expired hints).
-pub fn verify_id_token_hint(
+/// How far an `id_token_hint` can be trusted (OIDC RP-Initiated Logout 1.0 §2, §6).
+#[derive(Debug, Clone)]
+pub enum IdTokenHint {
+    /// Ours, unexpired, and signed by a key that is still the active one: it proves which session
+    /// the client holds, so the user may be signed out without being asked.
+    Current(IdTokenClaims),
+    /// Ours (the signature holds) but expired, or signed by a key retired since: it still names its
+    /// client (`aud`), but the user is asked before being signed out.
+    Stale(IdTokenClaims),
+    /// Not verifiable: malformed, forged, or signed by a key no longer published.
+    Unverifiable,
+}
+
+/// Judge an ID token presented as `id_token_hint` at `now`.
+pub fn check_id_token_hint(
     keys: &KeyRing,
     settings: &Settings,
     token: &str,
-) -> Result<IdTokenClaims, TokenRejected> {
-    verify(keys, settings, token, &["JWT"])
+    now: i64,
+) -> IdTokenHint {
+    let Ok(claims) = verify::<IdTokenClaims>(keys, settings, token, &["JWT"]) else {
+        return IdTokenHint::Unverifiable;
+    };
+    let kid = jsonwebtoken::decode_header(token)
+        .ok()
+        .and_then(|header| header.kid);
+    let signed_by_active = kid
+        .as_deref()
+        .and_then(|kid| keys.verification_key(kid))
+        .and_then(|key| keys.signing_key(key.alg))
+        .is_some_and(|active| Some(active.kid.as_str()) == kid.as_deref());
+    if claims.exp > now && signed_by_active {
+        IdTokenHint::Current(claims)
+    } else {
+        IdTokenHint::Stale(claims)
+    }
 }

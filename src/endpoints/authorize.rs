@@ -18,7 +18,7 @@ use crate::error::AuthorizeError;
 use crate::oauth::authorize::{
     Outcome, PendingAuthorization, SignIn, error_location, resume, start,
 };
-use crate::paths::{CONSENT_PATH, LOGIN_PATH};
+use crate::paths::{AUTHORIZE_PATH, CONSENT_PATH, LOGIN_PATH};
 use crate::state::AppState;
 
 /// `GET /authorize`.
@@ -33,13 +33,19 @@ pub async fn authorize_get(
     authorize(state, session, pairs).await
 }
 
-/// `POST /authorize` (OIDC Core §3.1.2.1: form-serialised parameters).
+/// `POST /authorize` (OIDC Core §3.1.2.1: form-serialised parameters), answered with a redirect to the
+/// same request as a GET. A cross-site POST arrives without the `SameSite=Lax` session cookie; handled
+/// here, the pending request would be kept in a fresh anonymous session whose cookie replaces the
+/// signed-in user's. The GET that follows is a top-level navigation, which carries the cookie.
 pub async fn authorize_post(
     State(state): State<AppState>,
-    session: BrowserSession,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    authorize(state, session, pairs).await
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let location = state.settings.issuer.endpoint(AUTHORIZE_PATH);
+    Redirect::to(&format!("{location}?{query}")).into_response()
 }
 
 async fn authorize(

@@ -13,6 +13,7 @@ use crate::store::{Store, StoreError};
 
 pub mod authorize;
 pub mod client_auth;
+pub mod end_session;
 pub mod introspect;
 pub mod metadata;
 pub mod revoke;
