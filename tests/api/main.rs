@@ -20,5 +20,6 @@ mod microservices;
 mod pages;
 mod refresh;
 mod store;
+mod store_grants;
 mod token;
 mod userinfo;

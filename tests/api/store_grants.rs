@@ -1,0 +1,397 @@
+//! The Store contract for what one authorization produces: codes, grants, refresh-token rotation
+//! (every outcome, and under concurrency), revocations and consents, on every backend.
+
+use std::sync::Arc;
+
+use latchkey::domain::client::{Client, ClientId, ClientSpec};
+use latchkey::domain::grant::{
+    AuthorizationCode, Grant, NewRefreshToken, Redemption, RefreshTokenState, Rotation,
+};
+use latchkey::domain::scope::ScopeSet;
+use latchkey::domain::secret::TokenHash;
+use latchkey::domain::user::{User, UserId};
+use latchkey::store::Store;
+
+use crate::helpers::{Backend, TestDb};
+
+crate::backend_tests!(
+    a_code_is_redeemed_once_and_its_grant_recorded_with_it,
+    of_twenty_concurrent_redemptions_exactly_one_wins,
+    refresh_rotation_has_four_outcomes,
+    twenty_concurrent_rotations_leave_exactly_one_live_token,
+    revocations_cover_one_token_or_a_whole_grant,
+    consents_are_remembered_and_replaced,
+    lookups_lists_secrets_and_scopes_round_trip,
+);
+
+const GRANT: &str = "gr_contract";
+
+struct Fixture {
+    store: Arc<dyn Store>,
+    client: Client,
+    user: User,
+    _db: TestDb,
+}
+
+async fn fixture(backend: &Backend) -> Fixture {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let client = Client::from_spec(
+        ClientId::parse("dashboard").unwrap(),
+        &ClientSpec {
+            client_name: "Dashboard".into(),
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scope: "openid email".into(),
+            auth_method: "client_secret_basic".into(),
+            ..ClientSpec::default()
+        },
+        0,
+    )
+    .unwrap();
+    store.create_client(&client).await.unwrap();
+    let user = User {
+        user_id: UserId::generate(),
+        username: "alice".into(),
+        email: None,
+        email_verified: false,
+        name: None,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        disabled: false,
+        created_at: 0,
+        updated_at: 0,
+    };
+    store.create_user(&user).await.unwrap();
+    Fixture {
+        store,
+        client,
+        user,
+        _db: db,
+    }
+}
+
+fn scope() -> ScopeSet {
+    ScopeSet::parse("openid email").unwrap()
+}
+
+impl Fixture {
+    fn code(&self, value: &str) -> AuthorizationCode {
+        AuthorizationCode {
+            code_hash: TokenHash::of(value),
+            grant_id: GRANT.into(),
+            client_id: self.client.client_id.to_string(),
+            user_id: self.user.user_id.to_string(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            redirect_uri_sent: false,
+            scope: scope(),
+            nonce: Some("n".into()),
+            code_challenge: None,
+            auth_time: 5,
+            created_at: 10,
+            expires_at: 70,
+            consumed_at: None,
+        }
+    }
+
+    fn grant(&self) -> Grant {
+        Grant {
+            grant_id: GRANT.into(),
+            client_id: self.client.client_id.to_string(),
+            user_id: Some(self.user.user_id.to_string()),
+            scope: scope(),
+            auth_time: Some(5),
+            created_at: 20,
+            expires_at: 10_000,
+            revoked_at: None,
+        }
+    }
+
+    /// A code redeemed at 20 with refresh token `rt0`.
+    async fn redeemed(&self) {
+        self.store
+            .create_authorization_code(&self.code("code"))
+            .await
+            .unwrap();
+        let redeemed = self
+            .store
+            .redeem_authorization_code(
+                &TokenHash::of("code"),
+                &self.grant(),
+                Some(&refresh("rt0", 20)),
+                20,
+            )
+            .await
+            .unwrap();
+        assert_eq!(redeemed, Redemption::Redeemed);
+    }
+
+    async fn token(&self, value: &str) -> RefreshTokenState {
+        self.store
+            .find_refresh_token(&TokenHash::of(value))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no refresh token {value}"))
+    }
+
+    async fn rotate(&self, presented: &str, next: &str, now: i64, grace: i64) -> Rotation {
+        self.store
+            .rotate_refresh_token(
+                &TokenHash::of(presented),
+                &refresh(next, now),
+                now,
+                now - grace,
+                now + 10_000,
+            )
+            .await
+            .unwrap()
+    }
+}
+
+fn refresh(value: &str, now: i64) -> NewRefreshToken {
+    NewRefreshToken {
+        token_hash: TokenHash::of(value),
+        grant_id: GRANT.into(),
+        scope: scope(),
+        created_at: now,
+        expires_at: now + 1_000,
+    }
+}
+
+async fn a_code_is_redeemed_once_and_its_grant_recorded_with_it(backend: Backend) {
+    let f = fixture(&backend).await;
+    f.store
+        .create_authorization_code(&f.code("code"))
+        .await
+        .unwrap();
+    let stored = f
+        .store
+        .find_authorization_code(&TokenHash::of("code"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, f.code("code"), "every field round-trips");
+    let grant = f.grant();
+    let first = f
+        .store
+        .redeem_authorization_code(
+            &TokenHash::of("code"),
+            &grant,
+            Some(&refresh("rt0", 20)),
+            20,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, Redemption::Redeemed);
+    let again = f
+        .store
+        .redeem_authorization_code(&TokenHash::of("code"), &grant, None, 21)
+        .await
+        .unwrap();
+    assert_eq!(again, Redemption::AlreadyUsed);
+    let consumed = f
+        .store
+        .find_authorization_code(&TokenHash::of("code"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(consumed.consumed_at, Some(20));
+    let token = f.token("rt0").await;
+    assert_eq!(token.grant_id, GRANT);
+    assert_eq!(token.client_id, "dashboard");
+    assert_eq!(token.grant_created_at, 20);
+    assert_eq!(token.auth_time, Some(5));
+    assert!(!token.grant_revoked && token.rotated_at.is_none());
+    assert!(
+        f.store
+            .find_authorization_code(&TokenHash::of("unknown"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn of_twenty_concurrent_redemptions_exactly_one_wins(backend: Backend) {
+    let f = fixture(&backend).await;
+    f.store
+        .create_authorization_code(&f.code("code"))
+        .await
+        .unwrap();
+    let mut attempts = Vec::new();
+    for n in 0..20 {
+        let (store, grant) = (Arc::clone(&f.store), f.grant());
+        attempts.push(tokio::spawn(async move {
+            let token = refresh(&format!("rt-{n}"), 20);
+            store
+                .redeem_authorization_code(&TokenHash::of("code"), &grant, Some(&token), 20)
+                .await
+        }));
+    }
+    let mut redeemed = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap().unwrap() == Redemption::Redeemed {
+            redeemed += 1;
+        }
+    }
+    assert_eq!(redeemed, 1);
+}
+
+async fn refresh_rotation_has_four_outcomes(backend: Backend) {
+    let f = fixture(&backend).await;
+    f.redeemed().await;
+    // Rotated: a live token is spent and its successor stored.
+    assert_eq!(f.rotate("rt0", "rt1", 100, 5).await, Rotation::Rotated);
+    assert_eq!(f.token("rt0").await.rotated_at, Some(100));
+    // Reissued: the spent token again, within the grace window, its successor unused: the
+    // successor is retired and a new token takes its place.
+    assert_eq!(f.rotate("rt0", "rt2", 102, 5).await, Rotation::Reissued);
+    assert!(f.token("rt1").await.rotated_at.is_some(), "rt1 retired");
+    assert!(f.token("rt2").await.rotated_at.is_none(), "rt2 live");
+    // Refused: within the window, but the current successor has been used since; nothing revoked.
+    assert_eq!(f.rotate("rt2", "rt3", 103, 5).await, Rotation::Rotated);
+    assert_eq!(f.rotate("rt0", "rt4", 104, 5).await, Rotation::Refused);
+    assert!(!f.token("rt3").await.grant_revoked);
+    assert!(
+        f.store
+            .find_refresh_token(&TokenHash::of("rt4"))
+            .await
+            .unwrap()
+            .is_none(),
+        "a refused rotation stores nothing"
+    );
+    // Reused: a spent token after the window revokes the whole grant.
+    assert_eq!(f.rotate("rt0", "rt5", 500, 5).await, Rotation::Reused);
+    assert!(f.token("rt3").await.grant_revoked);
+    assert!(f.store.is_revoked("-", GRANT).await.unwrap());
+    // An unknown or expired token is refused.
+    assert_eq!(f.rotate("nope", "rt6", 501, 5).await, Rotation::Refused);
+}
+
+async fn twenty_concurrent_rotations_leave_exactly_one_live_token(backend: Backend) {
+    let f = fixture(&backend).await;
+    f.redeemed().await;
+    let mut attempts = Vec::new();
+    for n in 0..20 {
+        let store = Arc::clone(&f.store);
+        attempts.push(tokio::spawn(async move {
+            store
+                .rotate_refresh_token(
+                    &TokenHash::of("rt0"),
+                    &refresh(&format!("next-{n}"), 100),
+                    100,
+                    95,
+                    10_000,
+                )
+                .await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for attempt in attempts {
+        outcomes.push(attempt.await.unwrap().unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Rotation::Rotated).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(!outcomes.contains(&Rotation::Reused), "{outcomes:?}");
+    let mut live = 0;
+    for n in 0..20 {
+        if let Some(token) = f
+            .store
+            .find_refresh_token(&TokenHash::of(&format!("next-{n}")))
+            .await
+            .unwrap()
+            && token.rotated_at.is_none()
+        {
+            live += 1;
+        }
+    }
+    assert_eq!(live, 1, "exactly one live refresh token");
+}
+
+async fn revocations_cover_one_token_or_a_whole_grant(backend: Backend) {
+    let f = fixture(&backend).await;
+    f.redeemed().await;
+    assert!(!f.store.is_revoked("at_1", GRANT).await.unwrap());
+    f.store.revoke_access_token("at_1", 600).await.unwrap();
+    f.store.revoke_access_token("at_1", 600).await.unwrap();
+    assert!(f.store.is_revoked("at_1", "gr_other").await.unwrap());
+    assert!(!f.store.is_revoked("at_2", GRANT).await.unwrap());
+    f.store.revoke_grant(GRANT, 30, 10_000).await.unwrap();
+    assert!(f.store.is_revoked("at_2", GRANT).await.unwrap());
+    assert!(f.token("rt0").await.grant_revoked);
+}
+
+async fn consents_are_remembered_and_replaced(backend: Backend) {
+    let f = fixture(&backend).await;
+    let user = f.user.user_id.as_str();
+    assert_eq!(f.store.find_consent(user, "dashboard").await.unwrap(), None);
+    f.store
+        .save_consent(user, "dashboard", "openid", 1)
+        .await
+        .unwrap();
+    f.store
+        .save_consent(user, "dashboard", "email openid", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .find_consent(user, "dashboard")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("email openid")
+    );
+}
+
+async fn lookups_lists_secrets_and_scopes_round_trip(backend: Backend) {
+    let f = fixture(&backend).await;
+    let by_name = f.store.find_user_by_username("alice").await.unwrap();
+    assert_eq!(by_name.as_ref().map(|u| &u.user_id), Some(&f.user.user_id));
+    assert!(
+        f.store
+            .find_user_by_username("bob")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(f.store.list_users().await.unwrap().len(), 1);
+    assert_eq!(
+        f.store.list_clients().await.unwrap(),
+        vec![f.client.clone()]
+    );
+    let secret = TokenHash::of("lk_cs_new");
+    assert!(
+        f.store
+            .set_client_secret(&f.client.client_id, &secret, 9)
+            .await
+            .unwrap()
+    );
+    let stored = f
+        .store
+        .find_client(&f.client.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.secret_matches("lk_cs_new"));
+    assert!(
+        !f.store
+            .set_client_secret(&ClientId::parse("nobody").unwrap(), &secret, 9)
+            .await
+            .unwrap()
+    );
+    // Built-in scopes cannot be deleted; custom ones can, once.
+    assert!(!f.store.delete_scope("openid").await.unwrap());
+    f.store
+        .create_scope(&latchkey::domain::scope::Scope {
+            name: "orders:read".into(),
+            description: "Read orders".into(),
+            builtin: false,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    assert!(f.store.delete_scope("orders:read").await.unwrap());
+    assert!(!f.store.delete_scope("orders:read").await.unwrap());
+    assert!(f.store.ping().await.is_ok());
+}
