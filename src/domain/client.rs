@@ -17,9 +17,15 @@ pub const CLIENT_SECRET_PREFIX: &str = "lk_cs_";
 pub struct ClientId(String);
 
 impl ClientId {
-    /// A fresh random identifier (128 bits).
+    /// A fresh random identifier (128 bits). It never starts with `-`, so it can be given to the CLI
+    /// as a plain argument (`latchkey client show ID`) without being taken for a flag.
     pub fn generate() -> Self {
-        Self(random_string(16))
+        loop {
+            let id = random_string(16);
+            if !id.starts_with('-') {
+                return Self(id);
+            }
+        }
     }
 
     /// Validate an identifier chosen by the operator: 1–128 of `A-Z a-z 0-9 . _ - :`.
@@ -561,6 +567,11 @@ mod tests {
         let https = RedirectUri::parse("https://app.example.com/cb").unwrap();
         assert!(!https.matches("https://app.example.com:444/cb", native));
         assert!(!https.matches("https://app.example.com/cb/", native));
+    }
+
+    #[test]
+    fn generated_client_ids_never_look_like_a_flag() {
+        assert!((0..2_000).all(|_| !ClientId::generate().as_str().starts_with('-')));
     }
 
     #[test]

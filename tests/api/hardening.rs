@@ -222,8 +222,7 @@ async fn a_client_id_can_never_equal_a_user_id(backend: Backend) {
             "create",
             "--name",
             "Twin",
-            "--client-id",
-            alice.user_id.as_str(),
+            &format!("--client-id={}", alice.user_id),
             "--grant-type",
             "client_credentials",
         ],
@@ -233,25 +232,22 @@ async fn a_client_id_can_never_equal_a_user_id(backend: Backend) {
     assert!(err.contains("belongs to a user"), "{err}");
 }
 
+/// A resource server: a confidential client that may introspect any token (RFC 7662 §2.1).
+async fn resource_server(app: &TestApp) -> TestClient {
+    app.register_client(ClientSpec {
+        client_name: "Orders API".into(),
+        grant_types: vec!["client_credentials".into()],
+        auth_method: "client_secret_basic".into(),
+        introspect_any: true,
+        ..Default::default()
+    })
+    .await
+}
+
 async fn a_code_replayed_after_housekeeping_still_revokes_its_tokens(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     let client = app.web_client().await;
-    let resource = app
-        .service_client(&["orders:read"], "client_secret_basic")
-        .await;
-    let mut resource_client = app
-        .state
-        .store
-        .find_client(&latchkey::domain::client::ClientId::parse(&resource.client_id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    resource_client.introspect_any = true;
-    app.state
-        .store
-        .update_client(&resource_client)
-        .await
-        .unwrap();
+    let resource = resource_server(&app).await;
     app.create_user("alice").await;
     let (code, verifier) = code_for(&app, &client, "alice").await;
     let first: Value = app
@@ -361,22 +357,7 @@ async fn refresh_tokens_end_at_the_absolute_lifetime(backend: Backend) {
 async fn a_deleted_clients_tokens_stop_working_at_once(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     let client = app.web_client().await;
-    let resource = app
-        .service_client(&["orders:read"], "client_secret_basic")
-        .await;
-    let mut resource_client = app
-        .state
-        .store
-        .find_client(&latchkey::domain::client::ClientId::parse(&resource.client_id).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    resource_client.introspect_any = true;
-    app.state
-        .store
-        .update_client(&resource_client)
-        .await
-        .unwrap();
+    let resource = resource_server(&app).await;
     app.create_user("alice").await;
     let tokens = app.tokens_for(&client, "alice", "openid").await;
     let access_token = text(&tokens, "access_token");
