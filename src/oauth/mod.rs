@@ -48,3 +48,8 @@ pub async fn active_user(store: &dyn Store, user_id: &str) -> Result<Option<User
         .await?
         .filter(|user| !user.disabled))
 }
+
+#[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,180 @@
+//! The protocol layer end to end over a real (in-memory SQLite) store and a fixed clock: an
+//! authorization, its code, the token grants, introspection, userinfo and revocation.
+
+use std::collections::HashMap;
+
+use super::authorize::{Outcome, SignIn, resume, validate};
+use super::introspect::introspect;
+use super::revoke::revoke;
+use super::testing::{Harness, NOW};
+use super::token::{TokenRequest, TokenResponse, exchange};
+use super::userinfo::userinfo;
+use crate::domain::client::{Client, ClientSpec};
+use crate::domain::scope::ScopeSet;
+use crate::domain::user::User;
+
+// RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const REDIRECT: &str = "https://app.example.com/cb";
+
+fn web_spec() -> ClientSpec {
+    ClientSpec {
+        client_name: "Dashboard".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: "openid offline_access".into(),
+        auth_method: "client_secret_basic".into(),
+        skip_consent: true,
+        ..ClientSpec::default()
+    }
+}
+
+fn service_spec() -> ClientSpec {
+    ClientSpec {
+        client_name: "Orders".into(),
+        grant_types: vec!["client_credentials".into()],
+        scope: "openid".into(),
+        auth_method: "client_secret_basic".into(),
+        introspect_any: true,
+        ..ClientSpec::default()
+    }
+}
+
+/// Sign `user` in for `client` at the protocol layer and return the code.
+async fn code(h: &Harness, client: &Client, user: &User) -> String {
+    let params: HashMap<String, String> = [
+        ("response_type", "code"),
+        ("client_id", client.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid offline_access"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let pending = validate(client, &params, None, h.now).unwrap();
+    let signed_in = SignIn {
+        user_id: user.user_id.to_string(),
+        auth_time: h.now,
+    };
+    let Ok(Outcome::Redirect(location)) = resume(&h.ctx(), pending, Some(signed_in)).await else {
+        panic!("no code")
+    };
+    let url = url::Url::parse(&location).unwrap();
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+fn redeem(code: &str) -> TokenRequest {
+    TokenRequest::AuthorizationCode {
+        code: code.to_owned(),
+        redirect_uri: Some(REDIRECT.into()),
+        code_verifier: Some(VERIFIER.into()),
+    }
+}
+
+fn refresh(tokens: &TokenResponse) -> TokenRequest {
+    TokenRequest::RefreshToken {
+        refresh_token: tokens.refresh_token.clone().unwrap(),
+        scope: None,
+    }
+}
+
+async fn active(h: &Harness, caller: &Client, token: &str) -> bool {
+    introspect(&h.ctx(), caller, token).await.unwrap()["active"] == true
+}
+
+#[tokio::test]
+async fn a_replayed_code_revokes_what_its_first_use_issued() {
+    let h = Harness::new(&[]).await;
+    let client = h.client("dashboard", web_spec()).await;
+    let resource = h.client("orders", service_spec()).await;
+    let alice = h.user("alice").await;
+    let code = code(&h, &client, &alice).await;
+    let tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    assert!(tokens.id_token.is_some() && tokens.refresh_token.is_some());
+    assert!(active(&h, &resource, &tokens.access_token).await);
+    // RFC 6749 §4.1.2: the replay is refused and the first use's tokens revoked.
+    let replay = exchange(&h.ctx(), &client, redeem(&code))
+        .await
+        .unwrap_err();
+    assert_eq!(replay.code.as_str(), "invalid_grant");
+    assert!(!active(&h, &resource, &tokens.access_token).await);
+    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens)).await;
+    assert_eq!(refreshed.unwrap_err().code.as_str(), "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_grant_ends_at_the_absolute_refresh_lifetime() {
+    let mut h = Harness::new(&[
+        "--refresh-token-ttl",
+        "1h",
+        "--refresh-token-absolute-ttl",
+        "2h",
+    ])
+    .await;
+    let client = h.client("dashboard", web_spec()).await;
+    let alice = h.user("alice").await;
+    let code = code(&h, &client, &alice).await;
+    let mut tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    for _ in 0..2 {
+        h.now += 40 * 60;
+        tokens = exchange(&h.ctx(), &client, refresh(&tokens)).await.unwrap();
+    }
+    // 2 h after the authorization, though the last refresh token was issued only 40 minutes ago.
+    h.now = NOW + 2 * 3600;
+    let ended = exchange(&h.ctx(), &client, refresh(&tokens))
+        .await
+        .unwrap_err();
+    assert_eq!(ended.code.as_str(), "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_is_never_a_users_token() {
+    let h = Harness::new(&[]).await;
+    let service = h.client("orders", service_spec()).await;
+    let scope = Some(ScopeSet::parse("openid").unwrap());
+    let tokens = exchange(
+        &h.ctx(),
+        &service,
+        TokenRequest::ClientCredentials { scope },
+    )
+    .await
+    .unwrap();
+    // RFC 9068 §5.
+    let refused = userinfo(&h.ctx(), &tokens.access_token).await.unwrap_err();
+    assert_eq!(refused.code.as_str(), "invalid_token");
+    let answer = introspect(&h.ctx(), &service, &tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["sub"], "orders");
+    assert!(answer.get("username").is_none());
+}
+
+#[tokio::test]
+async fn a_deleted_client_s_tokens_stop_at_once_and_revocation_is_owner_only() {
+    let h = Harness::new(&[]).await;
+    let client = h.client("dashboard", web_spec()).await;
+    let resource = h.client("orders", service_spec()).await;
+    let alice = h.user("alice").await;
+    let code = code(&h, &client, &alice).await;
+    let tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    assert_eq!(
+        userinfo(&h.ctx(), &tokens.access_token).await.unwrap().sub,
+        alice.user_id.as_str()
+    );
+    // RFC 7009 §2.1: another client may not revoke it.
+    let refused = revoke(&h.ctx(), &resource, &tokens.access_token)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code.as_str(), "unauthorized_client");
+    h.store.delete_client("dashboard").await.unwrap();
+    assert!(!active(&h, &resource, &tokens.access_token).await);
+    let gone = userinfo(&h.ctx(), &tokens.access_token).await.unwrap_err();
+    assert_eq!(gone.code.as_str(), "invalid_token");
+}
