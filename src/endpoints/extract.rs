@@ -1,4 +1,4 @@
-//! Extractors: raw HTTP stops here. `ClientForm` (a form body and an authenticated client, RFC 6749
+//! Extractors: raw HTTP stops here. `ClientAuth` (a form body and an authenticated client, RFC 6749
 //! §2.3, §3.2), `TokenForm` (the same, with the token request parsed by `grant_type`) and
 //! `BearerToken` (RFC 6750 §2).
 
@@ -54,7 +54,7 @@ async fn form_params(req: Request, state: &AppState) -> Result<Params, OAuthErro
 
 /// The prologue of every client-authenticated endpoint (token, introspection, revocation): the form
 /// and the client it authenticated as, with the request's one reading of the clock.
-pub struct ClientForm {
+pub struct ClientAuth {
     /// The authenticated client.
     pub client: Arc<Client>,
     /// The other parameters.
@@ -63,7 +63,7 @@ pub struct ClientForm {
     pub now: UnixTime,
 }
 
-impl FromRequest<AppState> for ClientForm {
+impl FromRequest<AppState> for ClientAuth {
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
@@ -94,11 +94,11 @@ impl FromRequest<AppState> for TokenForm {
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
-        let ClientForm {
+        let ClientAuth {
             client,
             params,
             now,
-        } = ClientForm::from_request(req, state).await?;
+        } = ClientAuth::from_request(req, state).await?;
         Ok(Self {
             client,
             request: TokenRequest::parse(&params)?,
@@ -107,7 +107,7 @@ impl FromRequest<AppState> for TokenForm {
     }
 }
 
-impl ClientForm {
+impl ClientAuth {
     /// The protocol context of this request.
     pub fn context<'a>(&self, state: &'a AppState) -> Context<'a> {
         state.context(self.now)

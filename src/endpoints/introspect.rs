@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::ClientForm;
+use super::extract::ClientAuth;
 use crate::oauth::introspect::introspect as answer;
 use crate::state::AppState;
 
 /// `POST /introspect`.
-pub async fn introspect(State(state): State<AppState>, form: ClientForm) -> Response {
+pub async fn introspect(State(state): State<AppState>, form: ClientAuth) -> Response {
     let result = match form.token() {
         Ok(token) => answer(&form.context(&state), &form.client, token).await,
         Err(err) => Err(err),

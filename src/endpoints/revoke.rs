@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::ClientForm;
+use super::extract::ClientAuth;
 use crate::oauth::revoke::revoke as revoke_token;
 use crate::state::AppState;
 
 /// `POST /revoke`.
-pub async fn revoke(State(state): State<AppState>, form: ClientForm) -> Response {
+pub async fn revoke(State(state): State<AppState>, form: ClientAuth) -> Response {
     let result = match form.token() {
         Ok(token) => revoke_token(&form.context(&state), &form.client, token).await,
         Err(err) => Err(err),
