@@ -45,6 +45,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        if !in_memory {
+            create_private(options.get_filename())?;
+        }
         // Every connection to `:memory:` is its own database, so an in-memory store has exactly one.
         let pool = if in_memory {
             SqlitePoolOptions::new()
@@ -59,6 +62,25 @@ impl SqliteStore {
         .connect_with(options)
         .await?;
         Ok(Self { pool })
+    }
+}
+
+/// Create the database file, if it does not exist yet, readable and writable by its owner only (mode
+/// 0600), like the key secret file beside it: it holds password hashes and session data. SQLite
+/// gives the `-wal` and `-shm` files it creates later the database file's mode. An existing file's
+/// mode is left as the operator set it.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(sqlx::Error::Io(e))),
     }
 }
 
