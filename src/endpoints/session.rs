@@ -1,11 +1,14 @@
 //! Browser sessions: tower-sessions records kept in Latchkey's own store (so any instance serves any
 //! request), and a typed wrapper with constant keys.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -49,6 +52,37 @@ impl StoreSessions {
     }
 }
 
+tokio::task_local! {
+    /// Set when the store fails to save the current request's session; read by [`unavailable_when_save_fails`].
+    static SAVE_FAILED: Cell<bool>;
+}
+
+/// A failed write of the session: noted for [`unavailable_when_save_fails`], then passed on.
+fn save_failed(err: impl std::fmt::Display) -> session_store::Error {
+    // Outside the middleware (no scope) there is no one to tell; the error still propagates.
+    let _ = SAVE_FAILED.try_with(|failed| failed.set(true));
+    backend(err)
+}
+
+/// Middleware around tower-sessions' layer: a session the store could not save answers the 503
+/// page with `Retry-After`, like every other store outage (DESIGN.md "Errors and bad input").
+///
+/// The layer saves after the handler has answered and, when the store fails, replaces the answer
+/// with a bare 500 it builds itself. Its save runs inside this middleware's future (no task is
+/// spawned in between), so the store adapter can report the failure through a task-local flag.
+pub async fn unavailable_when_save_fails(request: Request, next: Next) -> Response {
+    SAVE_FAILED
+        .scope(Cell::new(false), async move {
+            let response = next.run(request).await;
+            if SAVE_FAILED.with(Cell::get) {
+                PageError::unavailable().into_response()
+            } else {
+                response
+            }
+        })
+        .await
+}
+
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
 }
@@ -63,7 +97,7 @@ impl SessionStore for StoreSessions {
                 .store
                 .create_session(&record.id.to_string(), &data, self.expires_at(record))
                 .await
-                .map_err(backend)?;
+                .map_err(save_failed)?;
             if created {
                 return Ok(());
             }
@@ -79,7 +113,7 @@ impl SessionStore for StoreSessions {
                 self.expires_at(record),
             )
             .await
-            .map_err(backend)
+            .map_err(save_failed)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -1,6 +1,43 @@
-//! Accounts and what is kept about them at rest.
+//! Accounts and browser sessions: what is kept about them at rest, and a session that cannot be
+//! saved gets the 503 page.
 
-use crate::helpers::{Backend, TestApp};
+use sqlx::Connection;
+
+use crate::helpers::{Backend, TestApp, TestDb};
+
+crate::backend_tests!(a_session_that_cannot_be_saved_gets_the_503_page);
+
+async fn sql_execute(db: &TestDb, sql: &str) {
+    if db.url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+async fn a_session_that_cannot_be_saved_gets_the_503_page(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    // Only session writes fail: the table they go to is gone.
+    sql_execute(&app.db, "ALTER TABLE sessions RENAME TO sessions_elsewhere").await;
+    let response = app.get("/login").await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("temporarily unavailable")
+    );
+}
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
