@@ -39,6 +39,24 @@ impl StoreSessions {
     }
 }
 
+impl StoreSessions {
+    /// When `record` expires. tower-sessions stamps every save with the layer's `--session-ttl` (an
+    /// expiry set during an earlier request is not remembered), so a session nobody has signed in
+    /// to is held to [`ANONYMOUS_TTL`] here, on every write.
+    fn stored_expiry(&self, record: &Record) -> i64 {
+        let expires_at = self.expires_at(record);
+        let signed_in = record
+            .data
+            .get(SIGNED_IN)
+            .is_some_and(|value| SignedIn::deserialize(value).is_ok());
+        if signed_in {
+            expires_at
+        } else {
+            expires_at.min(self.clock.now().saturating_add(ANONYMOUS_TTL))
+        }
+    }
+}
+
 fn backend(err: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
@@ -95,7 +113,7 @@ impl SessionStore for StoreSessions {
             let data = encode(record)?;
             let created = self
                 .store
-                .create_session(&record.id.to_string(), &data, self.expires_at(record))
+                .create_session(&record.id.to_string(), &data, self.stored_expiry(record))
                 .await
                 .map_err(save_failed)?;
             if created {
@@ -110,7 +128,7 @@ impl SessionStore for StoreSessions {
             .save_session(
                 &record.id.to_string(),
                 &encode(record)?,
-                self.expires_at(record),
+                self.stored_expiry(record),
             )
             .await
             .map_err(save_failed)
@@ -175,7 +193,9 @@ fn session_failed(err: tower_sessions::session::Error) -> PageError {
 }
 
 impl BrowserSession {
-    /// Give a session that nobody has signed in to the short [`ANONYMOUS_TTL`].
+    /// Give a session that nobody has signed in to the short [`ANONYMOUS_TTL`] in its cookie's
+    /// `Max-Age` too. (The stored expiry is capped by [`StoreSessions`] on every save, whatever
+    /// this request set.)
     async fn limit_if_anonymous(&self) -> Result<(), PageError> {
         if self.signed_in().await?.is_none() {
             self.0

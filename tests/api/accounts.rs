@@ -1,11 +1,24 @@
-//! Accounts and browser sessions: what is kept about them at rest, and a session that cannot be
-//! saved gets the 503 page.
+//! Accounts and browser sessions: what is kept about them at rest, anonymous sessions stay
+//! short-lived, and a session that cannot be saved gets the 503 page.
 
 use sqlx::Connection;
 
-use crate::helpers::{Backend, TestApp, TestDb};
+use crate::helpers::{Backend, TestApp, TestDb, location, query_param};
 
-crate::backend_tests!(a_session_that_cannot_be_saved_gets_the_503_page);
+crate::backend_tests!(
+    an_anonymous_session_saved_again_still_expires_within_the_anonymous_ttl,
+    a_session_that_cannot_be_saved_gets_the_503_page,
+);
+
+async fn sql_i64(db: &TestDb, sql: &str) -> i64 {
+    if db.url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    }
+}
 
 async fn sql_execute(db: &TestDb, sql: &str) {
     if db.url.starts_with("sqlite:") {
@@ -15,6 +28,32 @@ async fn sql_execute(db: &TestDb, sql: &str) {
         let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
+}
+
+async fn an_anonymous_session_saved_again_still_expires_within_the_anonymous_ttl(backend: Backend) {
+    use latchkey::clock::Clock;
+    use latchkey::endpoints::session::ANONYMOUS_TTL;
+    let app = TestApp::spawn(&backend).await;
+    let client = app.web_client().await;
+    // First save: the pending request of an anonymous visitor.
+    let (url, _) = app.authorize_url(&client, "openid", &[]);
+    assert_eq!(app.get_url(&url).await.status(), 303);
+    // A later request modifies the same session: prompt=none drops the pending request.
+    app.clock.advance(60);
+    let (url, _) = app.authorize_url(&client, "openid", &[("prompt", "none")]);
+    let redirect = url::Url::parse(&location(&app.get_url(&url).await)).unwrap();
+    assert_eq!(
+        query_param(&redirect, "error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(sql_i64(&app.db, "SELECT COUNT(*) FROM sessions").await, 1);
+    let expiry = sql_i64(&app.db, "SELECT MAX(expiry_date) FROM sessions").await;
+    let now = app.clock.now();
+    assert!(
+        expiry > now && expiry <= now + ANONYMOUS_TTL,
+        "an anonymous session saved again expires {}s from now, not within {ANONYMOUS_TTL}s",
+        expiry - now
+    );
 }
 
 async fn a_session_that_cannot_be_saved_gets_the_503_page(backend: Backend) {
