@@ -12,7 +12,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::endpoints::session::StoreSessions;
+use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
     authorize, consent, discovery, health, introspect, jwks, login, logout, page, revoke, token,
     userinfo,
@@ -61,7 +61,10 @@ pub fn router(state: AppState) -> Router {
             END_SESSION_PATH,
             get(logout::end_session_get).post(logout::end_session_post),
         )
-        .layer(sessions);
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(
+            session::unavailable_when_save_fails,
+        ));
     let mut app = Router::new()
         .route(OPENID_CONFIGURATION_PATH, get(discovery::metadata))
         .route(OAUTH_METADATA_PATH, get(discovery::metadata))

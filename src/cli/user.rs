@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{CliError, Context, or_dash, read_password_stdin};
 use crate::clock::format_rfc3339;
+use crate::domain::grant::SignOut;
 use crate::domain::password::hash_password;
 use crate::domain::user::{User, UserId, check_email, normalize_username};
 
@@ -21,7 +22,7 @@ pub enum UserCommand {
         /// The username.
         username: String,
     },
-    /// Set a user's password, read from standard input.
+    /// Set a user's password, read from standard input, and sign them out everywhere.
     SetPassword {
         /// The username.
         username: String,
@@ -29,13 +30,19 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// Stop a user from signing in (their refresh tokens stop working too).
+    /// Stop a user from signing in, and sign them out everywhere.
     Disable {
         /// The username.
         username: String,
     },
     /// Let a disabled user sign in again.
     Enable {
+        /// The username.
+        username: String,
+    },
+    /// Sign a user out everywhere without changing their password: end their browser sessions,
+    /// revoke their grants (refresh and access tokens) and void their unredeemed authorization codes.
+    RevokeSessions {
         /// The username.
         username: String,
     },
@@ -190,21 +197,51 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         UserCommand::SetPassword { username, .. } => {
             let user = find(ctx, &username).await?;
             let password_hash = hash(read_password_stdin()?).await?;
-            if !ctx
+            let signed_out = ctx
                 .store
-                .set_user_password(&user.user_id, &password_hash, now)
+                .set_user_password(&user.user_id, &password_hash, now, keep_until(ctx, now))
                 .await?
-            {
-                return Err(gone(&user.user_id));
-            }
-            ctx.print(
-                &serde_json::json!({ "username": user.username, "password_changed": true }),
-                || format!("password changed for {}", user.username),
+                .ok_or_else(|| gone(&user.user_id))?;
+            report(
+                ctx,
+                &user,
+                Some(("password_changed", true)),
+                signed_out,
+                "password changed",
             );
             Ok(())
         }
-        UserCommand::Disable { username } => set_disabled(ctx, &username, true, now).await,
-        UserCommand::Enable { username } => set_disabled(ctx, &username, false, now).await,
+        UserCommand::Disable { username } => {
+            let user = find(ctx, &username).await?;
+            let signed_out = ctx
+                .store
+                .disable_user(&user.user_id, now, keep_until(ctx, now))
+                .await?
+                .ok_or_else(|| gone(&user.user_id))?;
+            report(ctx, &user, Some(("disabled", true)), signed_out, "disabled");
+            Ok(())
+        }
+        UserCommand::Enable { username } => {
+            let user = find(ctx, &username).await?;
+            if !ctx.store.enable_user(&user.user_id, now).await? {
+                return Err(gone(&user.user_id));
+            }
+            ctx.print(
+                &serde_json::json!({ "username": user.username, "disabled": false }),
+                || format!("enabled {}", user.username),
+            );
+            Ok(())
+        }
+        UserCommand::RevokeSessions { username } => {
+            let user = find(ctx, &username).await?;
+            let signed_out = ctx
+                .store
+                .revoke_user_sessions(&user.user_id, now, keep_until(ctx, now))
+                .await?
+                .ok_or_else(|| gone(&user.user_id))?;
+            report(ctx, &user, None, signed_out, "signed out");
+            Ok(())
+        }
         UserCommand::Delete { username } => {
             let user = find(ctx, &username).await?;
             if !ctx.store.delete_user(&user.user_id).await? {
@@ -218,29 +255,30 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
     }
 }
 
-async fn set_disabled(
-    ctx: &Context,
-    username: &str,
-    disabled: bool,
-    now: i64,
-) -> Result<(), CliError> {
-    let user = find(ctx, username).await?;
-    if !ctx
-        .store
-        .set_user_disabled(&user.user_id, disabled, now)
-        .await?
-    {
-        return Err(gone(&user.user_id));
+/// How long grant revocations are kept: until every token they cover has expired.
+fn keep_until(ctx: &Context, now: i64) -> i64 {
+    let lifetimes = &ctx.settings.lifetimes;
+    now.saturating_add(lifetimes.access_token.max(lifetimes.refresh_token))
+}
+
+/// Print what a command that signs a user out everywhere did.
+fn report(ctx: &Context, user: &User, flag: Option<(&str, bool)>, signed_out: SignOut, done: &str) {
+    let mut json = serde_json::json!({
+        "username": user.username,
+        "sessions": signed_out.sessions,
+        "grants": signed_out.grants,
+        "authorization_codes": signed_out.authorization_codes,
+    });
+    if let Some((name, value)) = flag {
+        json[name] = value.into();
     }
-    ctx.print(
-        &serde_json::json!({ "username": user.username, "disabled": disabled }),
-        || {
-            format!(
-                "{} {}",
-                if disabled { "disabled" } else { "enabled" },
-                user.username
-            )
-        },
-    );
-    Ok(())
+    ctx.print(&json, || {
+        format!(
+            "{done}: {}; ended {} browser sessions, revoked {} grants, voided {} unredeemed authorization codes",
+            user.username,
+            signed_out.sessions,
+            signed_out.grants,
+            signed_out.authorization_codes
+        )
+    });
 }

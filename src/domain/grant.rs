@@ -188,6 +188,18 @@ pub enum Rotation {
     Refused,
 }
 
+/// What signing a user out everywhere ended: on a password change, when the user is disabled, and
+/// on `latchkey user revoke-sessions`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SignOut {
+    /// Browser sessions deleted.
+    pub sessions: u64,
+    /// Grants revoked: their refresh tokens are refused and their access tokens inactive (RFC 7009 §2.1).
+    pub grants: u64,
+    /// Authorization codes deleted before they were redeemed.
+    pub authorization_codes: u64,
+}
+
 /// What a housekeeping pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Housekeeping {

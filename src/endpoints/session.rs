@@ -1,11 +1,19 @@
 //! Browser sessions: tower-sessions records kept in Latchkey's own store (so any instance serves any
 //! request), and a typed wrapper with constant keys.
+//!
+//! The store adapter is the one place every write passes through, so the rules that must hold for
+//! every session are kept there: the id is stored only as its SHA-256 (DESIGN.md "Tokens"), the
+//! record is linked to its signed-in user (so all of a user's sessions can be ended at once), and a
+//! session nobody has signed in to never lives longer than [`ANONYMOUS_TTL`].
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -13,7 +21,7 @@ use tower_sessions::{Expiry, Session};
 
 use super::page::PageError;
 use crate::clock::{Clock, SystemClock};
-use crate::domain::secret::random_string;
+use crate::domain::secret::{TokenHash, random_string};
 use crate::store::Store;
 
 /// tower-sessions' store interface over [`Store`]; expiry is judged by the injected clock.
@@ -36,8 +44,12 @@ impl StoreSessions {
     }
 }
 
-fn backend(err: impl std::fmt::Display) -> session_store::Error {
-    session_store::Error::Backend(err.to_string())
+/// A session as written to the store.
+struct Stored {
+    id_hash: TokenHash,
+    user_id: Option<String>,
+    data: Vec<u8>,
+    expires_at: i64,
 }
 
 impl StoreSessions {
@@ -47,10 +59,69 @@ impl StoreSessions {
         let offset = self.clock.now() - SystemClock.now();
         record.expiry_date.unix_timestamp().saturating_add(offset)
     }
+
+    /// What is written for `record`: the hash of its id, its signed-in user, its values (never its
+    /// id), and its expiry. tower-sessions stamps every save with the layer's `--session-ttl`
+    /// (an expiry set during an earlier request is not remembered), so the anonymous limit is
+    /// applied here, on every write.
+    fn stored(&self, record: &Record) -> session_store::Result<Stored> {
+        let user_id = record
+            .data
+            .get(SIGNED_IN)
+            .and_then(|value| SignedIn::deserialize(value).ok())
+            .map(|signed_in| signed_in.user_id);
+        let mut expires_at = self.expires_at(record);
+        if user_id.is_none() {
+            expires_at = expires_at.min(self.clock.now().saturating_add(ANONYMOUS_TTL));
+        }
+        Ok(Stored {
+            id_hash: hash_id(&record.id),
+            user_id,
+            data: serde_json::to_vec(&record.data)
+                .map_err(|e| session_store::Error::Encode(e.to_string()))?,
+            expires_at,
+        })
+    }
 }
 
-fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
-    serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+/// The stored key of a session: the SHA-256 of its id, so the database never holds a usable cookie.
+fn hash_id(id: &Id) -> TokenHash {
+    TokenHash::of(&id.to_string())
+}
+
+fn backend(err: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+tokio::task_local! {
+    /// Set when the store fails to save the current request's session; read by [`unavailable_when_save_fails`].
+    static SAVE_FAILED: Cell<bool>;
+}
+
+/// A failed write of the session: noted for [`unavailable_when_save_fails`], then passed on.
+fn save_failed(err: impl std::fmt::Display) -> session_store::Error {
+    // Outside the middleware (no scope) there is no one to tell; the error still propagates.
+    let _ = SAVE_FAILED.try_with(|failed| failed.set(true));
+    backend(err)
+}
+
+/// Middleware around tower-sessions' layer: a session the store could not save answers the 503
+/// page with `Retry-After`, like every other store outage (DESIGN.md "Errors and bad input").
+///
+/// The layer saves after the handler has answered and, when the store fails, replaces the answer
+/// with a bare 500 it builds itself. Its save runs inside this middleware's future (no task is
+/// spawned in between), so the store adapter can report the failure through a task-local flag.
+pub async fn unavailable_when_save_fails(request: Request, next: Next) -> Response {
+    SAVE_FAILED
+        .scope(Cell::new(false), async move {
+            let response = next.run(request).await;
+            if SAVE_FAILED.with(Cell::get) {
+                PageError::unavailable().into_response()
+            } else {
+                response
+            }
+        })
+        .await
 }
 
 #[async_trait]
@@ -58,12 +129,17 @@ impl SessionStore for StoreSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A fresh random id until one is free: ids never collide silently.
         loop {
-            let data = encode(record)?;
+            let stored = self.stored(record)?;
             let created = self
                 .store
-                .create_session(&record.id.to_string(), &data, self.expires_at(record))
+                .create_session(
+                    &stored.id_hash,
+                    stored.user_id.as_deref(),
+                    &stored.data,
+                    stored.expires_at,
+                )
                 .await
-                .map_err(backend)?;
+                .map_err(save_failed)?;
             if created {
                 return Ok(());
             }
@@ -72,33 +148,48 @@ impl SessionStore for StoreSessions {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.store
+        let stored = self.stored(record)?;
+        let saved = self
+            .store
             .save_session(
-                &record.id.to_string(),
-                &encode(record)?,
-                self.expires_at(record),
+                &stored.id_hash,
+                stored.user_id.as_deref(),
+                &stored.data,
+                stored.expires_at,
             )
             .await
-            .map_err(backend)
+            .map_err(save_failed)?;
+        if !saved {
+            // Ended by another request meanwhile (sign-out, or the user's sessions revoked): it
+            // stays ended, and the browser's next request starts a new session.
+            tracing::info!("browser session ended during the request; not saved again");
+        }
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let now = self.clock.now();
         let data = self
             .store
-            .load_session(&id.to_string(), self.clock.now())
+            .load_session(&hash_id(id), now)
             .await
             .map_err(backend)?;
         match data {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| session_store::Error::Decode(e.to_string())),
+            Some(bytes) => Ok(Some(Record {
+                id: *id,
+                data: serde_json::from_slice(&bytes)
+                    .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+                // Never read: tower-sessions stamps a new expiry on every save.
+                expiry_date: time::OffsetDateTime::from_unix_timestamp(now)
+                    .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            })),
             None => Ok(None),
         }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.store
-            .delete_session(&id.to_string())
+            .delete_session(&hash_id(id))
             .await
             .map_err(backend)
     }
@@ -141,7 +232,9 @@ fn session_failed(err: tower_sessions::session::Error) -> PageError {
 }
 
 impl BrowserSession {
-    /// Give a session that nobody has signed in to the short [`ANONYMOUS_TTL`].
+    /// Give a session that nobody has signed in to the short [`ANONYMOUS_TTL`] in its cookie's
+    /// `Max-Age` too. (The stored expiry is capped by [`StoreSessions`] on every save, whatever
+    /// this request set.)
     async fn limit_if_anonymous(&self) -> Result<(), PageError> {
         if self.signed_in().await?.is_none() {
             self.0

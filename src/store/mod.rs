@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
     AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption, RefreshTokenState,
-    Rotation,
+    Rotation, SignOut,
 };
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
@@ -127,20 +127,36 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
-    /// Replace a user's password hash; false if the user does not exist.
+    /// Replace a user's password hash and, in the same transaction, sign them out everywhere as
+    /// [`Store::revoke_user_sessions`] does; `None` if the user does not exist.
     async fn set_user_password(
         &self,
         user_id: &UserId,
         password_hash: &str,
         now: i64,
-    ) -> Result<bool, StoreError>;
-    /// Disable or enable a user; false if the user does not exist.
-    async fn set_user_disabled(
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError>;
+    /// Disable a user and, in the same transaction, sign them out everywhere as
+    /// [`Store::revoke_user_sessions`] does (so enabling them again brings nothing old back);
+    /// `None` if the user does not exist.
+    async fn disable_user(
         &self,
         user_id: &UserId,
-        disabled: bool,
         now: i64,
-    ) -> Result<bool, StoreError>;
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError>;
+    /// Let a disabled user sign in again; false if the user does not exist.
+    async fn enable_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError>;
+    /// In one transaction: delete the user's browser sessions and unredeemed authorization codes,
+    /// and revoke every grant of theirs (RFC 7009 §2.1: with its refresh and access tokens),
+    /// recording the revocations until `keep_until`, when every token they cover has expired.
+    /// `None` (and nothing changed) if the user does not exist.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &UserId,
+        now: i64,
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError>;
     /// Delete a user and everything issued to them; false if they did not exist.
     async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError>;
 
@@ -164,19 +180,32 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Insert a new browser session; false (nothing written) if the id is taken.
+    /// Insert a new browser session, keyed by the SHA-256 of its id and linked to its signed-in
+    /// user, if any; false (nothing written) if the id is taken.
     async fn create_session(
         &self,
-        id: &str,
+        id_hash: &TokenHash,
+        user_id: Option<&str>,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError>;
-    /// Insert or replace a browser session.
-    async fn save_session(&self, id: &str, data: &[u8], expires_at: i64) -> Result<(), StoreError>;
+    /// Replace an existing browser session; false (nothing written) if it no longer exists, so a
+    /// session ended meanwhile (signed out, or its user's sessions revoked) is never brought back.
+    async fn save_session(
+        &self,
+        id_hash: &TokenHash,
+        user_id: Option<&str>,
+        data: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// A browser session that has not expired at `now`.
-    async fn load_session(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn load_session(
+        &self,
+        id_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
     /// Delete a browser session.
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
+    async fn delete_session(&self, id_hash: &TokenHash) -> Result<(), StoreError>;
 
     /// The scopes `user_id` has consented to for `client_id` (space-delimited), if any.
     async fn find_consent(

@@ -14,11 +14,13 @@ use super::{SigningKeyRecord, Store, StoreError, conflict_as};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
     AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption, RefreshTokenState,
-    Rotation,
+    Rotation, SignOut,
 };
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
+
+mod accounts;
 
 /// Unredeemed codes go when they expire; a consumed code stays while its grant lives, so a replay
 /// still finds it and revokes what it produced (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
@@ -233,31 +235,31 @@ impl Store for PostgresStore {
         user_id: &UserId,
         password_hash: &str,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE user_id = $3")
-                .bind(password_hash)
-                .bind(now)
-                .bind(user_id.as_str())
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError> {
+        accounts::set_user_password(&self.pool, user_id, password_hash, now, keep_until).await
     }
 
-    async fn set_user_disabled(
+    async fn disable_user(
         &self,
         user_id: &UserId,
-        disabled: bool,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE user_id = $3")
-                .bind(disabled)
-                .bind(now)
-                .bind(user_id.as_str())
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError> {
+        accounts::disable_user(&self.pool, user_id, now, keep_until).await
+    }
+
+    async fn enable_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
+        accounts::enable_user(&self.pool, user_id, now).await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &UserId,
+        now: i64,
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError> {
+        accounts::revoke_user_sessions(&self.pool, user_id, now, keep_until).await
     }
 
     async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
@@ -380,50 +382,34 @@ impl Store for PostgresStore {
 
     async fn create_session(
         &self,
-        id: &str,
+        id_hash: &TokenHash,
+        user_id: Option<&str>,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(data)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        accounts::create_session(&self.pool, id_hash, user_id, data, expires_at).await
     }
 
-    async fn save_session(&self, id: &str, data: &[u8], expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
-        )
-        .bind(id)
-        .bind(data)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn save_session(
+        &self,
+        id_hash: &TokenHash,
+        user_id: Option<&str>,
+        data: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        accounts::save_session(&self.pool, id_hash, user_id, data, expires_at).await
     }
 
-    async fn load_session(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let row: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM sessions WHERE id = $1 AND expiry_date > $2")
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(data,)| data))
+    async fn load_session(
+        &self,
+        id_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        accounts::load_session(&self.pool, id_hash, now).await
     }
 
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn delete_session(&self, id_hash: &TokenHash) -> Result<(), StoreError> {
+        accounts::delete_session(&self.pool, id_hash).await
     }
 
     async fn find_consent(

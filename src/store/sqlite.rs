@@ -17,11 +17,13 @@ use super::{SigningKeyRecord, Store, StoreError, conflict_as};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
     AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption, RefreshTokenState,
-    Rotation,
+    Rotation, SignOut,
 };
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
+
+mod accounts;
 
 /// Unredeemed codes go when they expire; a consumed code stays while its grant lives, so a replay
 /// still finds it and revokes what it produced (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
@@ -50,6 +52,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        if !in_memory {
+            create_private(options.get_filename())?;
+        }
         // Every connection to `:memory:` is its own database, so an in-memory store has exactly one.
         let pool = if in_memory {
             SqlitePoolOptions::new()
@@ -64,6 +69,25 @@ impl SqliteStore {
         .connect_with(options)
         .await?;
         Ok(Self { pool })
+    }
+}
+
+/// Create the database file, if it does not exist yet, readable and writable by its owner only (mode
+/// 0600), like the key secret file beside it: it holds password hashes and session data. SQLite
+/// gives the `-wal` and `-shm` files it creates later the database file's mode. An existing file's
+/// mode is left as the operator set it.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(sqlx::Error::Io(e))),
     }
 }
 
@@ -255,30 +279,31 @@ impl Store for SqliteStore {
         user_id: &UserId,
         password_hash: &str,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?")
-                .bind(password_hash)
-                .bind(now)
-                .bind(user_id.as_str())
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError> {
+        accounts::set_user_password(&self.pool, user_id, password_hash, now, keep_until).await
     }
 
-    async fn set_user_disabled(
+    async fn disable_user(
         &self,
         user_id: &UserId,
-        disabled: bool,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET disabled = ?, updated_at = ? WHERE user_id = ?")
-            .bind(disabled)
-            .bind(now)
-            .bind(user_id.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError> {
+        accounts::disable_user(&self.pool, user_id, now, keep_until).await
+    }
+
+    async fn enable_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
+        accounts::enable_user(&self.pool, user_id, now).await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &UserId,
+        now: i64,
+        keep_until: i64,
+    ) -> Result<Option<SignOut>, StoreError> {
+        accounts::revoke_user_sessions(&self.pool, user_id, now, keep_until).await
     }
 
     async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
@@ -401,50 +426,34 @@ impl Store for SqliteStore {
 
     async fn create_session(
         &self,
-        id: &str,
+        id_hash: &TokenHash,
+        user_id: Option<&str>,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sessions (id, data, expiry_date) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(data)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        accounts::create_session(&self.pool, id_hash, user_id, data, expires_at).await
     }
 
-    async fn save_session(&self, id: &str, data: &[u8], expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, data, expiry_date) VALUES (?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
-        )
-        .bind(id)
-        .bind(data)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn save_session(
+        &self,
+        id_hash: &TokenHash,
+        user_id: Option<&str>,
+        data: &[u8],
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        accounts::save_session(&self.pool, id_hash, user_id, data, expires_at).await
     }
 
-    async fn load_session(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let row: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM sessions WHERE id = ? AND expiry_date > ?")
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(data,)| data))
+    async fn load_session(
+        &self,
+        id_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        accounts::load_session(&self.pool, id_hash, now).await
     }
 
-    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn delete_session(&self, id_hash: &TokenHash) -> Result<(), StoreError> {
+        accounts::delete_session(&self.pool, id_hash).await
     }
 
     async fn find_consent(

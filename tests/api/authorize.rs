@@ -26,6 +26,7 @@ fn session_id(response: &reqwest::Response) -> String {
 
 async fn anonymous_sessions_expire_soon_and_signed_in_ones_last(backend: Backend) {
     use latchkey::clock::Clock;
+    use latchkey::domain::secret::TokenHash;
     let app = TestApp::spawn(&backend).await;
     app.create_user("jane").await;
     let page = app.get("/login").await;
@@ -34,14 +35,14 @@ async fn anonymous_sessions_expire_soon_and_signed_in_ones_last(backend: Backend
     let store = &app.state.store;
     assert!(
         store
-            .load_session(&anonymous, now + 14 * 60)
+            .load_session(&TokenHash::of(&anonymous), now + 14 * 60)
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .load_session(&anonymous, now + 16 * 60)
+            .load_session(&TokenHash::of(&anonymous), now + 16 * 60)
             .await
             .unwrap()
             .is_none(),
@@ -60,12 +61,16 @@ async fn anonymous_sessions_expire_soon_and_signed_in_ones_last(backend: Backend
         .await;
     let signed_in = session_id(&response);
     assert!(
-        store.load_session(&anonymous, now).await.unwrap().is_none(),
+        store
+            .load_session(&TokenHash::of(&anonymous), now)
+            .await
+            .unwrap()
+            .is_none(),
         "the old id is gone"
     );
     assert!(
         store
-            .load_session(&signed_in, now + 7 * 3600)
+            .load_session(&TokenHash::of(&signed_in), now + 7 * 3600)
             .await
             .unwrap()
             .is_some(),
@@ -210,7 +215,7 @@ async fn a_disabled_user_cannot_sign_in(backend: Backend) {
     let user = app.create_user("eve").await;
     app.state
         .store
-        .set_user_disabled(&user.user_id, true, 0)
+        .disable_user(&user.user_id, 0, i64::MAX)
         .await
         .unwrap();
     let client = app.web_client().await;

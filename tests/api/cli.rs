@@ -1,6 +1,7 @@
 //! The admin CLI, run as the real binary: happy paths, and bad input that changes nothing.
 
 use latchkey::domain::client::ClientId;
+use latchkey::domain::secret::TokenHash;
 
 use crate::helpers::{Backend, TestDb, failure_of, json_of, run_cli};
 
@@ -22,7 +23,10 @@ crate::backend_tests!(
 async fn gc_reports_what_it_deleted(backend: Backend) {
     let db = TestDb::new(&backend).await;
     let store = db.store().await;
-    store.create_session("expired", b"{}", 1).await.unwrap();
+    store
+        .create_session(&TokenHash::of("expired"), None, b"{}", 1)
+        .await
+        .unwrap();
     let out = json_of(&db.cli(&["gc", "--json"], None));
     assert_eq!(out["sessions"], 1);
     assert_eq!(out["authorization_codes"], 0);

@@ -295,17 +295,19 @@ async fn a_pending_authorization_expires_after_ten_minutes(backend: Backend) {
 async fn a_consent_does_not_carry_over_to_another_user_signing_in_mid_flow(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     let client = app.web_client().await;
-    let alice = app.create_user("alice").await;
+    app.create_user("alice").await;
     app.create_user("bob").await;
-    let (url, _) = app.authorize_url(&client, "openid", &[]);
-    app.get_url(&url).await;
+    // Alice is signed in already; the client asks for a sign-in at most a minute old.
     app.post_login("alice", crate::helpers::PASSWORD).await;
-    // Alice is disabled while the consent page is open; her "allow" sends the browser to sign in.
-    app.state
-        .store
-        .set_user_disabled(&alice.user_id, true, app.clock.now())
-        .await
-        .unwrap();
+    let (url, _) = app.authorize_url(&client, "openid", &[("max_age", "60")]);
+    let response = app.get_url(&url).await;
+    assert!(
+        location(&response).ends_with("/consent"),
+        "{}",
+        location(&response)
+    );
+    // She takes two minutes to allow: her sign-in is now too old, so she is sent to sign in.
+    app.clock.advance(120);
     let response = app.post_consent("allow").await;
     assert!(
         location(&response).ends_with("/login"),

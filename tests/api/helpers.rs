@@ -184,7 +184,10 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outp
     if let Some(mut pipe) = child.stdin.take()
         && let Some(input) = stdin
     {
-        pipe.write_all(input.as_bytes()).unwrap();
+        // A command that refuses its arguments exits without reading standard input.
+        if let Err(err) = pipe.write_all(input.as_bytes()) {
+            assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err}");
+        }
     }
     child.wait_with_output().unwrap()
 }

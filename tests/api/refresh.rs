@@ -169,7 +169,7 @@ async fn a_disabled_users_refresh_token_stops_working(backend: Backend) {
     let first = app.tokens_for(&client, "alice", "openid").await;
     app.state
         .store
-        .set_user_disabled(&user.user_id, true, 0)
+        .disable_user(&user.user_id, 0, i64::MAX)
         .await
         .unwrap();
     let response = app

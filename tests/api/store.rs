@@ -3,7 +3,9 @@
 use latchkey::clock::{Clock, FixedClock};
 use latchkey::domain::alg::SigningAlg;
 use latchkey::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
-use latchkey::domain::grant::{AuthorizationCode, Grant, NewRefreshToken, Redemption, Rotation};
+use latchkey::domain::grant::{
+    AuthorizationCode, Grant, NewRefreshToken, Redemption, Rotation, SignOut,
+};
 use latchkey::domain::scope::Scope;
 use latchkey::domain::scope::ScopeSet;
 use latchkey::domain::secret::TokenHash;
@@ -25,6 +27,8 @@ crate::backend_tests!(
     retired_keys_leave_the_jwks_after_their_tokens_expire,
     migrations_can_run_twice,
     housekeeping_deletes_only_what_can_no_longer_matter,
+    signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_elses,
+    a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_back,
 );
 
 fn web_client(now: i64) -> Client {
@@ -154,27 +158,47 @@ async fn users_can_be_disabled_re_passworded_and_deleted(backend: Backend) {
     store.create_user(&bob).await.unwrap();
     assert!(
         store
-            .set_user_disabled(&bob.user_id, true, 2_000)
+            .disable_user(&bob.user_id, 2_000, 3_000)
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
         store
-            .set_user_password(&bob.user_id, "$argon2id$new", 2_001)
+            .set_user_password(&bob.user_id, "$argon2id$new", 2_001, 3_000)
             .await
             .unwrap()
+            .is_some()
     );
     let found = store.find_user_by_username("bob").await.unwrap().unwrap();
     assert!(found.disabled);
     assert_eq!(found.password_hash, "$argon2id$new");
     assert_eq!(found.updated_at, 2_001);
-    assert!(store.delete_user(&bob.user_id).await.unwrap());
-    assert!(!store.delete_user(&bob.user_id).await.unwrap());
+    assert!(store.enable_user(&bob.user_id, 2_002).await.unwrap());
     assert!(
         !store
-            .set_user_disabled(&bob.user_id, false, 3_000)
+            .find_user(bob.user_id.as_str())
             .await
             .unwrap()
+            .unwrap()
+            .disabled
+    );
+    assert!(store.delete_user(&bob.user_id).await.unwrap());
+    assert!(!store.delete_user(&bob.user_id).await.unwrap());
+    assert!(!store.enable_user(&bob.user_id, 3_000).await.unwrap());
+    assert!(
+        store
+            .disable_user(&bob.user_id, 3_000, 4_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .set_user_password(&bob.user_id, "$argon2id$x", 3_000, 4_000)
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 
@@ -417,8 +441,14 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
     assert_eq!(rotated, Rotation::Rotated);
     store.revoke_access_token("at_old", 150).await.unwrap();
     store.revoke_access_token("at_live", 900).await.unwrap();
-    store.create_session("s-old", b"{}", 150).await.unwrap();
-    store.create_session("s-live", b"{}", 900).await.unwrap();
+    store
+        .create_session(&TokenHash::of("s-old"), None, b"{}", 150)
+        .await
+        .unwrap();
+    store
+        .create_session(&TokenHash::of("s-live"), None, b"{}", 900)
+        .await
+        .unwrap();
 
     let done = store.housekeep(200, 160).await.unwrap();
     assert_eq!(done.authorization_codes, 1, "only the expired code");
@@ -437,7 +467,13 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
             .is_some()
     );
     assert!(store.is_revoked("at_live", "-").await.unwrap());
-    assert!(store.load_session("s-live", 200).await.unwrap().is_some());
+    assert!(
+        store
+            .load_session(&TokenHash::of("s-live"), 200)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let later = store.housekeep(1_000, 990).await.unwrap();
     assert_eq!(
@@ -445,4 +481,217 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
         (1, 1),
         "expired token, then its grant"
     );
+}
+
+async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_elses(
+    backend: Backend,
+) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let client = web_client(0);
+    store.create_client(&client).await.unwrap();
+    let (alice, bob) = (user("alice", 0), user("bob", 0));
+    store.create_user(&alice).await.unwrap();
+    store.create_user(&bob).await.unwrap();
+    let scope = ScopeSet::parse("openid").unwrap();
+    let code = |name: &str, owner: &User| AuthorizationCode {
+        code_hash: TokenHash::of(name),
+        grant_id: format!("grant-{name}"),
+        client_id: client.client_id.to_string(),
+        user_id: owner.user_id.to_string(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        redirect_uri_sent: true,
+        scope: scope.clone(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: 0,
+        created_at: 0,
+        expires_at: 500,
+        consumed_at: None,
+    };
+    let grant = |name: &str, owner: &User| Grant {
+        grant_id: format!("grant-{name}"),
+        client_id: client.client_id.to_string(),
+        user_id: Some(owner.user_id.to_string()),
+        scope: scope.clone(),
+        auth_time: Some(0),
+        created_at: 0,
+        expires_at: 1_000,
+        revoked_at: None,
+    };
+    let refresh = |name: &str| NewRefreshToken {
+        token_hash: TokenHash::of(&format!("rt-{name}")),
+        grant_id: format!("grant-{name}"),
+        scope: scope.clone(),
+        created_at: 0,
+        expires_at: 1_000,
+    };
+    for (name, owner) in [("a1", &alice), ("a2", &alice), ("b1", &bob)] {
+        store
+            .create_authorization_code(&code(name, owner))
+            .await
+            .unwrap();
+        store
+            .redeem_authorization_code(
+                &TokenHash::of(name),
+                &grant(name, owner),
+                Some(&refresh(name)),
+                10,
+            )
+            .await
+            .unwrap();
+    }
+    // Revoked earlier, its record kept only briefly: signing out extends it.
+    store.revoke_grant("grant-a2", 20, 30).await.unwrap();
+    store
+        .create_authorization_code(&code("a-unredeemed", &alice))
+        .await
+        .unwrap();
+    store
+        .create_authorization_code(&code("b-unredeemed", &bob))
+        .await
+        .unwrap();
+    let session = |name: &str| TokenHash::of(&format!("session-{name}"));
+    for (name, owner) in [
+        ("alice", Some(alice.user_id.as_str())),
+        ("bob", Some(bob.user_id.as_str())),
+        ("anonymous", None),
+    ] {
+        assert!(
+            store
+                .create_session(&session(name), owner, b"{}", 900)
+                .await
+                .unwrap()
+        );
+    }
+
+    let done = store
+        .revoke_user_sessions(&alice.user_id, 100, 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        Some(SignOut {
+            sessions: 1,
+            grants: 1,
+            authorization_codes: 1
+        })
+    );
+    for name in ["a1", "a2"] {
+        let token = store
+            .find_refresh_token(&TokenHash::of(&format!("rt-{name}")))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(token.grant_revoked, "{name}");
+        assert!(
+            store
+                .is_revoked("-", &format!("grant-{name}"))
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .find_authorization_code(&TokenHash::of("a-unredeemed"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .load_session(&session("alice"), 100)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Bob and the anonymous session are untouched.
+    let bobs = store
+        .find_refresh_token(&TokenHash::of("rt-b1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!bobs.grant_revoked);
+    assert!(!store.is_revoked("-", "grant-b1").await.unwrap());
+    assert!(
+        store
+            .find_authorization_code(&TokenHash::of("b-unredeemed"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .load_session(&session("bob"), 100)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .load_session(&session("anonymous"), 100)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The revocations last until `keep_until`, the earlier short one included.
+    let gc = store.housekeep(1_999, 0).await.unwrap();
+    assert_eq!(gc.revocations, 0);
+    assert!(store.is_revoked("-", "grant-a2").await.unwrap());
+
+    assert_eq!(
+        store
+            .revoke_user_sessions(&UserId::generate(), 100, 2_000)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_back(
+    backend: Backend,
+) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let alice = user("alice", 0);
+    store.create_user(&alice).await.unwrap();
+    let id = TokenHash::of("s1");
+    assert!(store.create_session(&id, None, b"{}", 100).await.unwrap());
+    assert!(
+        !store.create_session(&id, None, b"{}", 100).await.unwrap(),
+        "taken"
+    );
+    assert!(
+        store
+            .save_session(&id, Some(alice.user_id.as_str()), b"{\"a\":1}", 900)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.load_session(&id, 800).await.unwrap().as_deref(),
+        Some(&b"{\"a\":1}"[..])
+    );
+    assert!(
+        store.load_session(&id, 900).await.unwrap().is_none(),
+        "expired"
+    );
+    store.delete_session(&id).await.unwrap();
+    assert!(
+        !store
+            .save_session(&id, Some(alice.user_id.as_str()), b"{}", 900)
+            .await
+            .unwrap(),
+        "a deleted session stays deleted"
+    );
+    assert!(store.load_session(&id, 0).await.unwrap().is_none());
+    // Deleting a user deletes their sessions.
+    let other = TokenHash::of("s2");
+    store
+        .create_session(&other, Some(alice.user_id.as_str()), b"{}", 900)
+        .await
+        .unwrap();
+    assert!(store.delete_user(&alice.user_id).await.unwrap());
+    assert!(store.load_session(&other, 0).await.unwrap().is_none());
 }

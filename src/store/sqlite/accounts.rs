@@ -1,0 +1,204 @@
+//! The sqlite backend's account operations: browser sessions (keyed by the SHA-256 of their
+//! id, linked to their signed-in user), and the user changes that sign a user out everywhere in one
+//! transaction.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::domain::grant::SignOut;
+use crate::domain::secret::TokenHash;
+use crate::domain::user::UserId;
+use crate::store::StoreError;
+
+/// [`Store::set_user_password`](crate::store::Store::set_user_password).
+pub(super) async fn set_user_password(
+    pool: &SqlitePool,
+    user_id: &UserId,
+    password_hash: &str,
+    now: i64,
+    keep_until: i64,
+) -> Result<Option<SignOut>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?")
+        .bind(password_hash)
+        .bind(now)
+        .bind(user_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
+    tx.commit().await?;
+    Ok(Some(signed_out))
+}
+
+/// [`Store::disable_user`](crate::store::Store::disable_user).
+pub(super) async fn disable_user(
+    pool: &SqlitePool,
+    user_id: &UserId,
+    now: i64,
+    keep_until: i64,
+) -> Result<Option<SignOut>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("UPDATE users SET disabled = 1, updated_at = ? WHERE user_id = ?")
+        .bind(now)
+        .bind(user_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
+    tx.commit().await?;
+    Ok(Some(signed_out))
+}
+
+/// [`Store::enable_user`](crate::store::Store::enable_user).
+pub(super) async fn enable_user(
+    pool: &SqlitePool,
+    user_id: &UserId,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE users SET disabled = 0, updated_at = ? WHERE user_id = ?")
+        .bind(now)
+        .bind(user_id.as_str())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::revoke_user_sessions`](crate::store::Store::revoke_user_sessions).
+pub(super) async fn revoke_user_sessions(
+    pool: &SqlitePool,
+    user_id: &UserId,
+    now: i64,
+    keep_until: i64,
+) -> Result<Option<SignOut>, StoreError> {
+    let mut tx = pool.begin().await?;
+    // Writes first, the existence check after: the transaction holds the write lock from its
+    // first statement, so it never has to upgrade a read.
+    let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
+    let (exists,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE user_id = ?)")
+            .bind(user_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+    if !exists {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(signed_out))
+}
+
+/// [`Store::create_session`](crate::store::Store::create_session).
+pub(super) async fn create_session(
+    pool: &SqlitePool,
+    id_hash: &TokenHash,
+    user_id: Option<&str>,
+    data: &[u8],
+    expires_at: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, data, expiry_date) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (id_hash) DO NOTHING",
+    )
+    .bind(id_hash.0.as_slice())
+    .bind(user_id)
+    .bind(data)
+    .bind(expires_at)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::save_session`](crate::store::Store::save_session).
+pub(super) async fn save_session(
+    pool: &SqlitePool,
+    id_hash: &TokenHash,
+    user_id: Option<&str>,
+    data: &[u8],
+    expires_at: i64,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE sessions SET user_id = ?, data = ?, expiry_date = ? WHERE id_hash = ?")
+            .bind(user_id)
+            .bind(data)
+            .bind(expires_at)
+            .bind(id_hash.0.as_slice())
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::load_session`](crate::store::Store::load_session).
+pub(super) async fn load_session(
+    pool: &SqlitePool,
+    id_hash: &TokenHash,
+    now: i64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let row: Option<(Vec<u8>,)> =
+        sqlx::query_as("SELECT data FROM sessions WHERE id_hash = ? AND expiry_date > ?")
+            .bind(id_hash.0.as_slice())
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(data,)| data))
+}
+
+/// [`Store::delete_session`](crate::store::Store::delete_session).
+pub(super) async fn delete_session(
+    pool: &SqlitePool,
+    id_hash: &TokenHash,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        .bind(id_hash.0.as_slice())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Sign `user_id` out everywhere inside the caller's transaction (see
+/// [`Store::revoke_user_sessions`](crate::store::Store::revoke_user_sessions)).
+async fn sign_out(
+    tx: &mut SqliteConnection,
+    user_id: &str,
+    now: i64,
+    keep_until: i64,
+) -> Result<SignOut, sqlx::Error> {
+    let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let authorization_codes =
+        sqlx::query("DELETE FROM authorization_codes WHERE user_id = ? AND consumed_at IS NULL")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    let grants =
+        sqlx::query("UPDATE grants SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    // Every grant of the user, revoked before or not: access tokens carry the grant id (`gid`), and
+    // a record kept too briefly by an earlier revocation is extended.
+    sqlx::query(
+        "INSERT INTO revocations (id, expires_at) SELECT grant_id, ? FROM grants WHERE user_id = ? \
+         ON CONFLICT (id) DO UPDATE SET expires_at = MAX(revocations.expires_at, excluded.expires_at)",
+    )
+    .bind(keep_until)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(SignOut {
+        sessions,
+        grants,
+        authorization_codes,
+    })
+}
