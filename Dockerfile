@@ -21,6 +21,7 @@ RUN mkdir src \
 
 # The real sources. sqlx's migrate! macro embeds migrations/ into the binary at compile time, and
 # askama compiles templates/ in the same way, so both must be present before the real build.
+COPY build.rs ./
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
