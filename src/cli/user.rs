@@ -257,8 +257,7 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
 
 /// How long grant revocations are kept: until every token they cover has expired.
 fn keep_until(ctx: &Context, now: i64) -> i64 {
-    let lifetimes = &ctx.settings.lifetimes;
-    now.saturating_add(lifetimes.access_token.max(lifetimes.refresh_token))
+    now.saturating_add(ctx.settings.lifetimes.revocation_retention())
 }
 
 /// Print what a command that signs a user out everywhere did.
