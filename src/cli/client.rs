@@ -365,10 +365,10 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             Ok(())
         }
         ClientCommand::Delete { client_id } => {
-            if !ctx.store.delete_client(&client_id).await? {
-                return Err(CliError::Invalid(format!(
-                    "no client with id '{client_id}'"
-                )));
+            let unknown = || CliError::Invalid(format!("no client with id '{client_id}'"));
+            let id = ClientId::parse(&client_id).map_err(|_| unknown())?;
+            if !ctx.store.delete_client(&id).await? {
+                return Err(unknown());
             }
             ctx.print(&serde_json::json!({ "deleted": client_id }), || {
                 format!("deleted client {client_id}")

@@ -173,7 +173,7 @@ async fn a_deleted_client_s_tokens_stop_at_once_and_revocation_is_owner_only() {
         .await
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "unauthorized_client");
-    h.store.delete_client("dashboard").await.unwrap();
+    h.store.delete_client(&client.client_id).await.unwrap();
     assert!(!active(&h, &resource, &tokens.access_token).await);
     let gone = userinfo(&h.ctx(), &tokens.access_token).await.unwrap_err();
     assert_eq!(gone.code.as_str(), "invalid_token");

@@ -117,7 +117,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<bool, StoreError>;
     /// Delete a client and everything issued to it; false if it did not exist.
-    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError>;
 
     /// Create a user; `Conflict` if the username is taken.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;

@@ -164,9 +164,9 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+    async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-            .bind(client_id)
+            .bind(client_id.as_str())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

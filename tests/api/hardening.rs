@@ -366,7 +366,7 @@ async fn a_deleted_clients_tokens_stop_working_at_once(backend: Backend) {
     assert_eq!(app.userinfo_status(&access_token).await, 200);
     app.state
         .store
-        .delete_client(&client.client_id)
+        .delete_client(&latchkey::domain::client::ClientId::parse(&client.client_id).unwrap())
         .await
         .unwrap();
     // Within the client cache's lifetime (5 s), not when the token expires (10 min).

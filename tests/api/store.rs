@@ -109,13 +109,13 @@ async fn a_client_can_be_updated_and_deleted(backend: Backend) {
 
     assert!(
         store
-            .delete_client(client.client_id.as_str())
+            .delete_client(&client.client_id)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .delete_client(client.client_id.as_str())
+            .delete_client(&client.client_id)
             .await
             .unwrap()
     );
