@@ -201,7 +201,11 @@ mod tests {
     fn a_failed_nonce_draw_seals_nothing() {
         let kek = kek("a secret that is long enough for the test");
         let err = kek
-            .seal("kid-1", b"private key bytes", Err(aws_lc_rs::error::Unspecified))
+            .seal(
+                "kid-1",
+                b"private key bytes",
+                Err(aws_lc_rs::error::Unspecified),
+            )
             .unwrap_err();
         assert_eq!(err.kid, "kid-1");
     }
@@ -214,7 +218,11 @@ mod tests {
         assert_eq!(sealed.len(), NONCE_LEN + plaintext.len() + 16);
         assert!(!sealed.windows(plaintext.len()).any(|w| w == plaintext));
         let again = kek.encrypt("kid-1", plaintext).unwrap();
-        assert_ne!(sealed[..NONCE_LEN], again[..NONCE_LEN], "fresh nonce each time");
+        assert_ne!(
+            sealed[..NONCE_LEN],
+            again[..NONCE_LEN],
+            "fresh nonce each time"
+        );
     }
 
     #[test]

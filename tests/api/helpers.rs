@@ -214,6 +214,12 @@ impl TestApp {
         Self::start(db, extra, None).await
     }
 
+    /// Start a server on a fresh database whose configured issuer is `issuer` (requests still go to
+    /// `address`, as through a proxy).
+    pub async fn spawn_with_issuer(backend: &Backend, issuer: &str) -> Self {
+        Self::start(TestDb::new(backend).await, &[], Some(issuer)).await
+    }
+
     /// A second instance behind the same issuer, sharing this one's database (as behind a load balancer).
     pub async fn spawn_sibling(&self) -> Self {
         Self::start(self.db.shared(), &[], Some(&self.address)).await

@@ -8,6 +8,7 @@ mod authorize;
 mod browser;
 mod cli;
 mod client_credentials;
+mod config;
 mod discovery;
 mod flows;
 mod health;
