@@ -36,16 +36,24 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// THE route table, with its layers.
+/// THE route table, with its layers. Every route lives under the issuer's path (OIDC Discovery §4:
+/// the configuration is at `<issuer>/.well-known/openid-configuration`), so an issuer such as
+/// `https://id.example.com/tenant` needs no path-stripping proxy.
 pub fn router(state: AppState) -> Router {
     let https = state.settings.issuer.is_https();
+    let prefix = state.settings.issuer.path().to_owned();
     let sessions =
         SessionManagerLayer::new(StoreSessions::new(state.store.clone(), state.clock.clone()))
             .with_name("latchkey_session")
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(https)
-            .with_path("/")
+            // The cookie goes only to this issuer's paths, not to other tenants on the same host.
+            .with_path(if prefix.is_empty() {
+                "/".to_owned()
+            } else {
+                prefix.clone()
+            })
             .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
                 state.settings.lifetimes.session,
             )));
@@ -65,7 +73,7 @@ pub fn router(state: AppState) -> Router {
             get(logout::end_session_get).post(logout::end_session_post),
         )
         .layer(sessions);
-    let mut app = Router::new()
+    let routes = Router::new()
         .route(OPENID_CONFIGURATION_PATH, get(discovery::metadata))
         .route(OAUTH_METADATA_PATH, get(discovery::metadata))
         .route(JWKS_PATH, get(jwks::jwks))
@@ -79,7 +87,20 @@ pub fn router(state: AppState) -> Router {
         .route(STYLESHEET_PATH, get(page::stylesheet))
         .route(HEALTHZ_PATH, get(health::healthz))
         .route(READYZ_PATH, get(health::readyz))
-        .merge(pages)
+        .merge(pages);
+    let routes = if prefix.is_empty() {
+        routes
+    } else {
+        Router::new()
+            .nest(&prefix, routes)
+            // RFC 8414 §3.1: the metadata of an issuer with a path is at the host's root, with the
+            // well-known segment inserted before the path.
+            .route(
+                &format!("{OAUTH_METADATA_PATH}{prefix}"),
+                get(discovery::metadata),
+            )
+    };
+    let mut app = routes
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     app = security_headers(app);

@@ -225,7 +225,16 @@ impl TestApp {
         Self::start(self.db.shared(), &[], Some(&self.address)).await
     }
 
+    /// Start a server whose issuer (and `address`) has a path: `http://127.0.0.1:PORT{path}`.
+    pub async fn spawn_with_issuer_path(backend: &Backend, path: &str) -> Self {
+        Self::start_under(TestDb::new(backend).await, &[], None, path).await
+    }
+
     async fn start(db: TestDb, extra: &[&str], issuer: Option<&str>) -> Self {
+        Self::start_under(db, extra, issuer, "").await
+    }
+
+    async fn start_under(db: TestDb, extra: &[&str], issuer: Option<&str>, path: &str) -> Self {
         // LATCHKEY_TEST_LOG=debug (an EnvFilter) shows the servers' logs in failing tests' output.
         if let Ok(filter) = std::env::var("LATCHKEY_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -234,7 +243,7 @@ impl TestApp {
                 .try_init();
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
+        let address = format!("http://{}{path}", listener.local_addr().unwrap());
         let clock = FixedClock::starting_now();
         let state = AppState::build(
             db.settings(issuer.unwrap_or(&address), extra),
@@ -434,13 +443,13 @@ impl TestApp {
             assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
             let location =
                 url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-            response = match location.path() {
-                "/login" if location.as_str().starts_with(&self.address) => {
-                    self.post_login(username, PASSWORD).await
-                }
-                "/consent" if location.as_str().starts_with(&self.address) => {
-                    self.post_consent("allow").await
-                }
+            let page = location
+                .as_str()
+                .strip_prefix(&self.address)
+                .map(|rest| rest.split('?').next().unwrap_or_default());
+            response = match page {
+                Some("/login") => self.post_login(username, PASSWORD).await,
+                Some("/consent") => self.post_consent("allow").await,
                 _ => return location,
             };
         }

@@ -14,6 +14,7 @@ mod flows;
 mod health;
 mod helpers;
 mod introspect;
+mod issuer_path;
 mod jwks;
 mod logout;
 mod microservices;
