@@ -33,16 +33,24 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// THE route table, with its layers.
+/// THE route table, with its layers. Every route lives under the issuer's path (OIDC Discovery §4:
+/// the configuration is at `<issuer>/.well-known/openid-configuration`), so an issuer such as
+/// `https://id.example.com/tenant` needs no path-stripping proxy.
 pub fn router(state: AppState) -> Router {
     let https = state.settings.issuer.is_https();
+    let prefix = state.settings.issuer.path().to_owned();
     let sessions =
         SessionManagerLayer::new(StoreSessions::new(state.store.clone(), state.clock.clone()))
             .with_name("latchkey_session")
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(https)
-            .with_path("/")
+            // The cookie goes only to this issuer's paths, not to other tenants on the same host.
+            .with_path(if prefix.is_empty() {
+                "/".to_owned()
+            } else {
+                prefix.clone()
+            })
             .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
                 state.settings.lifetimes.session,
             )));
@@ -65,10 +73,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             session::unavailable_when_save_fails,
         ));
-    let mut app = Router::new()
-        .route(OPENID_CONFIGURATION_PATH, get(discovery::metadata))
-        .route(OAUTH_METADATA_PATH, get(discovery::metadata))
-        .route(JWKS_PATH, get(jwks::jwks))
+    // The OAuth API: every answer, errors included, is `Cache-Control: no-store` (RFC 6749 §5.1,
+    // RFC 7662 §2.2, RFC 6750 §3 and OIDC Core §5.3.2 responses carry tokens or personal data).
+    let api = Router::new()
         .route(TOKEN_PATH, post(token::token))
         .route(INTROSPECT_PATH, post(introspect::introspect))
         .route(REVOKE_PATH, post(revoke::revoke))
@@ -76,10 +83,36 @@ pub fn router(state: AppState) -> Router {
             USERINFO_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ));
+    let routes = Router::new()
+        .route(OPENID_CONFIGURATION_PATH, get(discovery::metadata))
+        .route(OAUTH_METADATA_PATH, get(discovery::metadata))
+        .route(JWKS_PATH, get(jwks::jwks))
+        .merge(api)
         .route(STYLESHEET_PATH, get(page::stylesheet))
         .route(HEALTHZ_PATH, get(health::healthz))
         .route(READYZ_PATH, get(health::readyz))
-        .merge(pages)
+        .merge(pages);
+    let routes = if prefix.is_empty() {
+        routes
+    } else {
+        Router::new()
+            .nest(&prefix, routes)
+            // RFC 8414 §3.1: the metadata of an issuer with a path is at the host's root, with the
+            // well-known segment inserted before the path.
+            .route(
+                &format!("{OAUTH_METADATA_PATH}{prefix}"),
+                get(discovery::metadata),
+            )
+    };
+    let mut app = routes
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     app = security_headers(app);

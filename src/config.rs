@@ -21,6 +21,17 @@ pub struct Config {
     )]
     pub issuer: String,
 
+    /// Accept a plain-`http` issuer on a non-loopback host (TLS ends at a proxy on the same trusted
+    /// network). Without it such an issuer is refused (OIDC Discovery §3 requires https).
+    #[arg(
+        long,
+        env = "LATCHKEY_INSECURE_HTTP_ISSUER",
+        default_value_t = false,
+        value_parser = clap::builder::FalseyValueParser::new(),
+        global = true
+    )]
+    pub insecure_http_issuer: bool,
+
     /// The address the HTTP server listens on.
     #[arg(
         long,
@@ -144,6 +155,7 @@ impl ConfigError {
 }
 
 const ISSUER: &str = "--issuer (LATCHKEY_ISSUER)";
+const INSECURE_HTTP_ISSUER: &str = "--insecure-http-issuer (LATCHKEY_INSECURE_HTTP_ISSUER)";
 const DATABASE_URL: &str = "--database-url (LATCHKEY_DATABASE_URL)";
 pub(crate) const KEY_SECRET: &str = "--key-encryption-secret (LATCHKEY_KEY_ENCRYPTION_SECRET)";
 pub(crate) const KEY_SECRET_FILE: &str =
@@ -152,21 +164,38 @@ pub(crate) const KEY_SECRET_FILE: &str =
 /// The minimum length of a key-encryption secret, in characters.
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// The issuer identifier, validated (OIDC Discovery §3) and kept exactly as configured.
+/// The issuer identifier, validated (OIDC Discovery §3) and normalised: the scheme and host in lower
+/// case (RFC 3986 §6.2.2.1), a default port dropped, percent-encoding as the WHATWG URL parser leaves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issuer(String);
+pub struct Issuer {
+    url: String,
+    https: bool,
+    loopback: bool,
+}
 
 impl Issuer {
-    /// OIDC Discovery §3 / RFC 8414 §2: an `http(s)` URL with no query or fragment.
-    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
-        let url = url::Url::parse(raw)
-            .map_err(|e| ConfigError::new(ISSUER, format!("'{raw}' is not a URL ({e})")))?;
-        if !matches!(url.scheme(), "http" | "https") {
+    /// OIDC Discovery §3 / RFC 8414 §2: an `https` URL with no query, fragment or user information.
+    /// Plain `http` is accepted for a loopback host (a developer's machine, RFC 8252 §8.3), and for any
+    /// other host only when `allow_insecure_http` says the operator chose it (`--insecure-http-issuer`).
+    pub fn parse(raw: &str, allow_insecure_http: bool) -> Result<Self, ConfigError> {
+        if raw.trim() != raw {
             return Err(ConfigError::new(
                 ISSUER,
-                "must use the https (or http) scheme",
+                "must not start or end with spaces",
             ));
         }
+        let url = url::Url::parse(raw)
+            .map_err(|e| ConfigError::new(ISSUER, format!("'{raw}' is not a URL ({e})")))?;
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => {
+                return Err(ConfigError::new(
+                    ISSUER,
+                    "must use the https (or http) scheme",
+                ));
+            }
+        };
         if url.query().is_some() || raw.contains('?') {
             return Err(ConfigError::new(ISSUER, "must not contain a query"));
         }
@@ -179,25 +208,67 @@ impl Issuer {
                 "must not contain user information",
             ));
         }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(ConfigError::new(ISSUER, "must name a host"));
+        let loopback = match url.host() {
+            None => return Err(ConfigError::new(ISSUER, "must name a host")),
+            Some(url::Host::Domain("")) => {
+                return Err(ConfigError::new(ISSUER, "must name a host"));
+            }
+            Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        };
+        // OIDC Discovery §3: "URL using the https scheme". Plain http is only safe where nothing
+        // travels over a network: the loopback interface.
+        if !https && !loopback && !allow_insecure_http {
+            return Err(ConfigError::new(
+                ISSUER,
+                format!(
+                    "'{raw}' uses plain http on a non-loopback host; use https (OIDC Discovery §3), \
+                     or pass {INSECURE_HTTP_ISSUER} if TLS really ends in front of this server"
+                ),
+            ));
         }
-        Ok(Self(raw.to_owned()))
+        // The parser adds a `/` to an empty path; an issuer configured without one keeps none.
+        let mut normalised = url.as_str().to_owned();
+        if url.path() == "/" && !raw.ends_with('/') {
+            normalised.pop();
+        }
+        Ok(Self {
+            url: normalised,
+            https,
+            loopback,
+        })
     }
 
-    /// The issuer exactly as configured (the `iss` claim and the discovery `issuer`).
+    /// The issuer as normalised (the `iss` claim and the discovery `issuer`).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.url
     }
 
     /// The public URL of a path on this server (OIDC Discovery §4: a trailing `/` is dropped first).
     pub fn endpoint(&self, path: &str) -> String {
-        format!("{}{path}", self.0.trim_end_matches('/'))
+        format!("{}{path}", self.url.trim_end_matches('/'))
     }
 
-    /// Whether the issuer is served over TLS (cookies get `Secure`, HSTS is sent).
+    /// The issuer's path without its trailing `/`: `""` for `https://id.example.com`, `/tenant` for
+    /// `https://id.example.com/tenant/`. Every route is served under it (OIDC Discovery §4).
+    pub fn path(&self) -> &str {
+        let after_scheme = self.url.split_once("://").map_or("", |(_, rest)| rest);
+        after_scheme
+            .find('/')
+            .map_or("", |at| &after_scheme[at..])
+            .trim_end_matches('/')
+    }
+
+    /// Whether the issuer is served over TLS (cookies get `Secure`, HSTS is sent): decided from the
+    /// parsed scheme, so `HTTPS://` counts.
     pub fn is_https(&self) -> bool {
-        self.0.starts_with("https:")
+        self.https
+    }
+
+    /// Whether the issuer names the loopback interface (`localhost`, `127.0.0.0/8`, `::1`).
+    pub fn is_loopback(&self) -> bool {
+        self.loopback
     }
 }
 
@@ -335,7 +406,7 @@ pub struct Settings {
 impl Config {
     /// Validate every setting; the first problem is returned naming its flag and variable.
     pub fn validate(&self) -> Result<Settings, ConfigError> {
-        let issuer = Issuer::parse(&self.issuer)?;
+        let issuer = Issuer::parse(&self.issuer, self.insecure_http_issuer)?;
         let database_kind = DatabaseKind::of(self.database_url.expose_secret())?;
         if self.database_max_connections == 0 {
             return Err(ConfigError::new(
@@ -473,17 +544,91 @@ fn parse_duration(raw: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn issuer_with_a_query_or_fragment_is_refused() {
-        assert!(Issuer::parse("https://id.example.com?x=1").is_err());
-        assert!(Issuer::parse("https://id.example.com#frag").is_err());
-        assert!(Issuer::parse("ftp://id.example.com").is_err());
-        assert!(Issuer::parse("not a url").is_err());
+    fn issuer(raw: &str) -> Result<Issuer, ConfigError> {
+        Issuer::parse(raw, false)
     }
 
     #[test]
-    fn issuer_is_kept_exactly_and_endpoints_drop_its_trailing_slash() {
-        let issuer = Issuer::parse("https://id.example.com/tenant/").unwrap();
+    fn issuer_with_a_query_or_fragment_is_refused() {
+        assert!(issuer("https://id.example.com?x=1").is_err());
+        assert!(issuer("https://id.example.com#frag").is_err());
+        assert!(issuer("ftp://id.example.com").is_err());
+        assert!(issuer("not a url").is_err());
+    }
+
+    #[test]
+    fn issuer_scheme_and_host_case_is_normalised_and_https_is_decided_from_the_url() {
+        let upper = issuer("HTTPS://ID.Example.COM").unwrap();
+        assert_eq!(upper.as_str(), "https://id.example.com");
+        assert!(
+            upper.is_https(),
+            "HTTPS:// still means Secure cookies and HSTS"
+        );
+        assert_eq!(
+            issuer("Https://ID.example.com:443/Tenant")
+                .unwrap()
+                .as_str(),
+            "https://id.example.com/Tenant",
+            "the default port goes; the path keeps its case"
+        );
+        assert!(!issuer("http://127.0.0.1:8080").unwrap().is_https());
+    }
+
+    #[test]
+    fn issuer_with_leading_or_trailing_spaces_is_refused() {
+        for raw in [
+            " https://id.example.com",
+            "https://id.example.com ",
+            "https://id.example.com\n",
+        ] {
+            let err = issuer(raw).unwrap_err();
+            assert!(err.to_string().contains("spaces"), "{raw:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn plain_http_issuer_needs_loopback_or_the_insecure_flag() {
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "http://[::1]:8080",
+        ] {
+            let parsed = issuer(loopback).unwrap();
+            assert!(parsed.is_loopback(), "{loopback}");
+        }
+        for remote in [
+            "http://id.example.com",
+            "HTTP://10.0.0.5:8080",
+            "http://[2001:db8::1]",
+            "http://localhost.example.com",
+        ] {
+            let err = issuer(remote).unwrap_err();
+            assert!(
+                err.to_string().contains("--insecure-http-issuer"),
+                "{remote}: {err}"
+            );
+            let allowed = Issuer::parse(remote, true).unwrap();
+            assert!(!allowed.is_https() && !allowed.is_loopback(), "{remote}");
+        }
+        assert!(!issuer("https://id.example.com").unwrap().is_loopback());
+    }
+
+    #[test]
+    fn issuer_path_is_the_prefix_every_route_lives_under() {
+        assert_eq!(issuer("https://id.example.com").unwrap().path(), "");
+        assert_eq!(issuer("https://id.example.com/").unwrap().path(), "");
+        assert_eq!(
+            issuer("https://id.example.com/tenant/").unwrap().path(),
+            "/tenant"
+        );
+        assert_eq!(issuer("http://127.0.0.1:8080/a/b").unwrap().path(), "/a/b");
+    }
+
+    #[test]
+    fn issuer_is_kept_and_endpoints_drop_its_trailing_slash() {
+        let issuer = issuer("https://id.example.com/tenant/").unwrap();
         assert_eq!(issuer.as_str(), "https://id.example.com/tenant/");
         assert_eq!(
             issuer.endpoint("/jwks"),

@@ -241,11 +241,9 @@ impl IntoResponse for OAuthError {
             error: self.code.as_str(),
             error_description: self.description.as_deref(),
         };
+        // `Cache-Control: no-store` (RFC 6749 §5.1, §5.2) is the API routes' layer, in `app.rs`.
         let mut response = (self.code.status(), axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        // RFC 6749 §5.1/§5.2: token responses, errors included, must not be cached.
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if let Some(value) = self.www_authenticate()
             && let Ok(value) = HeaderValue::from_str(&value)
         {

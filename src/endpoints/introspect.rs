@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::ClientAuth;
@@ -17,13 +16,7 @@ pub async fn introspect(State(state): State<AppState>, form: ClientAuth) -> Resp
         Err(err) => Err(err),
     };
     match result {
-        Ok(body) => {
-            let mut response = Json(body).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(body) => Json(body).into_response(),
         Err(err) => err.into_response(),
     }
 }

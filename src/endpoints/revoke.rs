@@ -2,7 +2,7 @@
 //! `oauth::revoke`. Unknown or malformed tokens get 200 (§2.2).
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::extract::ClientAuth;
@@ -16,11 +16,7 @@ pub async fn revoke(State(state): State<AppState>, form: ClientAuth) -> Response
         Err(err) => Err(err),
     };
     match result {
-        Ok(()) => (
-            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-            StatusCode::OK,
-        )
-            .into_response(),
+        Ok(()) => StatusCode::OK.into_response(),
         Err(err) => err.into_response(),
     }
 }

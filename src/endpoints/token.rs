@@ -1,23 +1,19 @@
 //! `POST /token` (RFC 6749 §3.2): the client authenticated and the request parsed by `grant_type` in
-//! the extractor, the grant decided in `oauth::token`. Every answer carries `Cache-Control: no-store`.
+//! the extractor, the grant decided in `oauth::token`. Every answer carries `Cache-Control: no-store`
+//! (the API routes' layer).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::TokenForm;
 use crate::oauth::token::{TokenResponse, exchange};
 use crate::state::AppState;
 
+/// RFC 6749 §5.1 (its `Cache-Control: no-store` is the API routes' layer, in `app.rs`).
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
-        let mut response = Json(self).into_response();
-        let headers = response.headers_mut();
-        // RFC 6749 §5.1: MUST include Cache-Control: no-store (and Pragma: no-cache).
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        response
+        Json(self).into_response()
     }
 }
 

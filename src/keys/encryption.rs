@@ -34,6 +34,15 @@ pub struct DecryptError {
     pub kid: String,
 }
 
+/// A key that could not be sealed for storage (no randomness for the nonce, or the cipher refused):
+/// nothing is stored.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encrypt signing key '{kid}' for storage")]
+pub struct SealError {
+    /// The key that was not sealed.
+    pub kid: String,
+}
+
 impl KeyEncryptionKey {
     /// Derive the AES-256-GCM key from a secret with HKDF-SHA256 (RFC 5869).
     pub fn derive(secret: &SecretString) -> Result<Self, aws_lc_rs::error::Unspecified> {
@@ -46,20 +55,39 @@ impl KeyEncryptionKey {
     }
 
     /// Seal `plaintext`, binding it to `kid` (as associated data): `nonce || ciphertext || tag`.
-    pub fn encrypt(&self, kid: &str, plaintext: &[u8]) -> Vec<u8> {
+    ///
+    /// Any failure (no randomness for the nonce, a refused seal) is an error and nothing is returned:
+    /// a caller can never store an unsealed, empty or fixed-nonce key (NIST SP 800-38D §8.2: a GCM
+    /// nonce must never repeat under one key).
+    pub fn encrypt(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
-        let _ = rand::fill(&mut nonce);
+        let drawn = rand::fill(&mut nonce).map(|()| nonce);
+        self.seal(kid, plaintext, drawn)
+    }
+
+    /// Seal with a freshly drawn nonce, or fail if the draw failed.
+    fn seal(
+        &self,
+        kid: &str,
+        plaintext: &[u8],
+        nonce: Result<[u8; NONCE_LEN], aws_lc_rs::error::Unspecified>,
+    ) -> Result<Vec<u8>, SealError> {
+        let seal_error = || SealError {
+            kid: kid.to_owned(),
+        };
+        let nonce = nonce.map_err(|_| seal_error())?;
         let mut sealed = plaintext.to_vec();
-        // Sealing fails only for inputs over 64 GiB.
-        let _ = self.key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(kid.as_bytes()),
-            &mut sealed,
-        );
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kid.as_bytes()),
+                &mut sealed,
+            )
+            .map_err(|_| seal_error())?;
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
-        out
+        Ok(out)
     }
 
     /// Open a sealed key stored under `kid`.
@@ -164,14 +192,44 @@ mod tests {
     #[test]
     fn round_trips_and_binds_to_the_kid() {
         let kek = kek("a secret that is long enough for the test");
-        let sealed = kek.encrypt("kid-1", b"private key bytes");
+        let sealed = kek.encrypt("kid-1", b"private key bytes").unwrap();
         assert_eq!(kek.decrypt("kid-1", &sealed).unwrap(), b"private key bytes");
         assert!(kek.decrypt("kid-2", &sealed).is_err());
     }
 
     #[test]
+    fn a_failed_nonce_draw_seals_nothing() {
+        let kek = kek("a secret that is long enough for the test");
+        let err = kek
+            .seal(
+                "kid-1",
+                b"private key bytes",
+                Err(aws_lc_rs::error::Unspecified),
+            )
+            .unwrap_err();
+        assert_eq!(err.kid, "kid-1");
+    }
+
+    #[test]
+    fn sealed_output_never_contains_the_plaintext() {
+        let kek = kek("a secret that is long enough for the test");
+        let plaintext = b"-----PRIVATE KEY BYTES-----";
+        let sealed = kek.encrypt("kid-1", plaintext).unwrap();
+        assert_eq!(sealed.len(), NONCE_LEN + plaintext.len() + 16);
+        assert!(!sealed.windows(plaintext.len()).any(|w| w == plaintext));
+        let again = kek.encrypt("kid-1", plaintext).unwrap();
+        assert_ne!(
+            sealed[..NONCE_LEN],
+            again[..NONCE_LEN],
+            "fresh nonce each time"
+        );
+    }
+
+    #[test]
     fn another_secret_cannot_open_it() {
-        let sealed = kek("first secret, long enough to be real").encrypt("k", b"data");
+        let sealed = kek("first secret, long enough to be real")
+            .encrypt("k", b"data")
+            .unwrap();
         assert!(
             kek("second secret, long enough to be real")
                 .decrypt("k", &sealed)
@@ -186,7 +244,7 @@ mod tests {
         let path = dir.path().join("latchkey.db.secret");
         let source = SecretSource::DefaultFile(path.clone());
         let first = KeyEncryptionKey::load(&source).unwrap();
-        let sealed = first.encrypt("k", b"data");
+        let sealed = first.encrypt("k", b"data").unwrap();
         let second = KeyEncryptionKey::load(&source).unwrap();
         assert_eq!(second.decrypt("k", &sealed).unwrap(), b"data");
         #[cfg(unix)]

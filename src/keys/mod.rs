@@ -27,6 +27,9 @@ pub enum KeyError {
     /// A stored key would not decrypt.
     #[error(transparent)]
     Decrypt(#[from] encryption::DecryptError),
+    /// A new key could not be encrypted for storage (so it was not stored).
+    #[error(transparent)]
+    Seal(#[from] encryption::SealError),
     /// Key material could not be generated or parsed.
     #[error(transparent)]
     Material(#[from] material::KeyMaterialError),
@@ -137,8 +140,9 @@ impl KeyRing {
         let (material, pkcs8) = tokio::task::spawn_blocking(move || KeyMaterial::generate(alg))
             .await
             .map_err(|_| KeyError::Interrupted)??;
+        let private_key = self.kek.encrypt(&material.kid, &pkcs8)?;
         Ok(SigningKeyRecord {
-            private_key: self.kek.encrypt(&material.kid, &pkcs8),
+            private_key,
             kid: material.kid,
             alg: alg.as_str().to_owned(),
             state,

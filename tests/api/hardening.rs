@@ -20,6 +20,7 @@ crate::backend_tests!(
     refresh_tokens_end_at_the_absolute_lifetime,
     a_deleted_clients_tokens_stop_working_at_once,
     a_nul_byte_in_client_id_is_a_client_error_never_a_store_error,
+    every_api_answer_errors_included_is_no_store,
 );
 
 async fn a_web_client_is_never_redirected_to_another_loopback_port(backend: Backend) {
@@ -404,4 +405,36 @@ async fn a_nul_byte_in_client_id_is_a_client_error_never_a_store_error(backend: 
         query_param(&redirect, "error").as_deref(),
         Some("invalid_request")
     );
+}
+
+async fn every_api_answer_errors_included_is_no_store(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let service = resource_server(&app).await;
+    let token = app.service_token(&service).await;
+    let answers = vec![
+        app.post_form("/token", &[("grant_type", "client_credentials")])
+            .await,
+        app.http
+            .post(format!("{}/token", app.address))
+            .body("not a form")
+            .send()
+            .await
+            .unwrap(),
+        app.client_credentials(&service, None).await,
+        app.post_client_form("/introspect", &service, &[("token", &token)])
+            .await,
+        app.post_client_form("/revoke", &service, &[("token", "unknown")])
+            .await,
+        app.get("/userinfo").await,
+    ];
+    // RFC 6749 §5.1: tokens and errors alike are never cached.
+    for response in answers {
+        assert_eq!(
+            response.headers()["cache-control"],
+            "no-store",
+            "{}",
+            response.url()
+        );
+        assert_eq!(response.headers()["pragma"], "no-cache");
+    }
 }

@@ -217,12 +217,27 @@ impl TestApp {
         Self::start(db, extra, None).await
     }
 
+    /// Start a server on a fresh database whose configured issuer is `issuer` (requests still go to
+    /// `address`, as through a proxy).
+    pub async fn spawn_with_issuer(backend: &Backend, issuer: &str) -> Self {
+        Self::start(TestDb::new(backend).await, &[], Some(issuer)).await
+    }
+
     /// A second instance behind the same issuer, sharing this one's database (as behind a load balancer).
     pub async fn spawn_sibling(&self) -> Self {
         Self::start(self.db.shared(), &[], Some(&self.address)).await
     }
 
+    /// Start a server whose issuer (and `address`) has a path: `http://127.0.0.1:PORT{path}`.
+    pub async fn spawn_with_issuer_path(backend: &Backend, path: &str) -> Self {
+        Self::start_under(TestDb::new(backend).await, &[], None, path).await
+    }
+
     async fn start(db: TestDb, extra: &[&str], issuer: Option<&str>) -> Self {
+        Self::start_under(db, extra, issuer, "").await
+    }
+
+    async fn start_under(db: TestDb, extra: &[&str], issuer: Option<&str>, path: &str) -> Self {
         // LATCHKEY_TEST_LOG=debug (an EnvFilter) shows the servers' logs in failing tests' output.
         if let Ok(filter) = std::env::var("LATCHKEY_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -231,7 +246,7 @@ impl TestApp {
                 .try_init();
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
+        let address = format!("http://{}{path}", listener.local_addr().unwrap());
         let clock = FixedClock::starting_now();
         let state = AppState::build(
             db.settings(issuer.unwrap_or(&address), extra),
@@ -431,13 +446,13 @@ impl TestApp {
             assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
             let location =
                 url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-            response = match location.path() {
-                "/login" if location.as_str().starts_with(&self.address) => {
-                    self.post_login(username, PASSWORD).await
-                }
-                "/consent" if location.as_str().starts_with(&self.address) => {
-                    self.post_consent("allow").await
-                }
+            let page = location
+                .as_str()
+                .strip_prefix(&self.address)
+                .map(|rest| rest.split('?').next().unwrap_or_default());
+            response = match page {
+                Some("/login") => self.post_login(username, PASSWORD).await,
+                Some("/consent") => self.post_consent("allow").await,
                 _ => return location,
             };
         }

@@ -107,18 +107,8 @@ async fn a_client_can_be_updated_and_deleted(backend: Backend) {
     let found = store.find_client(&client.client_id).await.unwrap().unwrap();
     assert!(found.secret_matches(secret.expose()));
 
-    assert!(
-        store
-            .delete_client(&client.client_id)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .delete_client(&client.client_id)
-            .await
-            .unwrap()
-    );
+    assert!(store.delete_client(&client.client_id).await.unwrap());
+    assert!(!store.delete_client(&client.client_id).await.unwrap());
     assert!(
         store
             .find_client(&client.client_id)
