@@ -19,6 +19,8 @@ use crate::domain::user::{User, UserId};
 
 mod postgres;
 mod rows;
+mod shared;
+mod shared_accounts;
 mod sqlite;
 
 pub use postgres::PostgresStore;

@@ -1,0 +1,212 @@
+//! The account operations both backends share (generated per backend by [`accounts_impl!`]):
+//! browser sessions keyed by the SHA-256 of their id and linked to their user, and the user changes
+//! that sign a user out everywhere in one transaction.
+
+/// The `accounts` module of a backend with pool `$pool` and connection `$conn`.
+macro_rules! accounts_impl {
+    ($pool:ty, $conn:ty) => {
+        mod accounts {
+            //! Browser sessions (keyed by the SHA-256 of their id, linked to their signed-in user),
+            //! and the user changes that sign a user out everywhere in one transaction.
+
+            use crate::domain::grant::SignOut;
+            use crate::domain::secret::TokenHash;
+            use crate::domain::user::UserId;
+            use crate::store::StoreError;
+
+            /// [`Store::set_user_password`](crate::store::Store::set_user_password).
+            pub(crate) async fn set_user_password(
+                pool: &$pool,
+                user_id: &UserId,
+                password_hash: &str,
+                now: i64,
+                keep_until: i64,
+            ) -> Result<Option<SignOut>, StoreError> {
+                let mut tx = pool.begin().await?;
+                let done =
+                    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE user_id = $3")
+                        .bind(password_hash)
+                        .bind(now)
+                        .bind(user_id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
+                tx.commit().await?;
+                Ok(Some(signed_out))
+            }
+
+            /// [`Store::disable_user`](crate::store::Store::disable_user).
+            pub(crate) async fn disable_user(
+                pool: &$pool,
+                user_id: &UserId,
+                now: i64,
+                keep_until: i64,
+            ) -> Result<Option<SignOut>, StoreError> {
+                let mut tx = pool.begin().await?;
+                let done = sqlx::query("UPDATE users SET disabled = TRUE, updated_at = $1 WHERE user_id = $2")
+                    .bind(now)
+                    .bind(user_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
+                tx.commit().await?;
+                Ok(Some(signed_out))
+            }
+
+            /// [`Store::enable_user`](crate::store::Store::enable_user).
+            pub(crate) async fn enable_user(
+                pool: &$pool,
+                user_id: &UserId,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE users SET disabled = FALSE, updated_at = $1 WHERE user_id = $2")
+                    .bind(now)
+                    .bind(user_id.as_str())
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::revoke_user_sessions`](crate::store::Store::revoke_user_sessions).
+            pub(crate) async fn revoke_user_sessions(
+                pool: &$pool,
+                user_id: &UserId,
+                now: i64,
+                keep_until: i64,
+            ) -> Result<Option<SignOut>, StoreError> {
+                let mut tx = pool.begin().await?;
+                // Writes first and the existence check last, as on SQLite: an unknown user rolls it all back.
+                let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
+                let (exists,): (bool,) =
+                    sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)")
+                        .bind(user_id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if !exists {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                tx.commit().await?;
+                Ok(Some(signed_out))
+            }
+
+            /// [`Store::create_session`](crate::store::Store::create_session).
+            pub(crate) async fn create_session(
+                pool: &$pool,
+                id_hash: &TokenHash,
+                user_id: Option<&str>,
+                data: &[u8],
+                expires_at: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO sessions (id_hash, user_id, data, expiry_date) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id_hash) DO NOTHING",
+                )
+                .bind(id_hash.0.as_slice())
+                .bind(user_id)
+                .bind(data)
+                .bind(expires_at)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::save_session`](crate::store::Store::save_session).
+            pub(crate) async fn save_session(
+                pool: &$pool,
+                id_hash: &TokenHash,
+                user_id: Option<&str>,
+                data: &[u8],
+                expires_at: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE sessions SET user_id = $1, data = $2, expiry_date = $3 WHERE id_hash = $4",
+                )
+                .bind(user_id)
+                .bind(data)
+                .bind(expires_at)
+                .bind(id_hash.0.as_slice())
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::load_session`](crate::store::Store::load_session).
+            pub(crate) async fn load_session(
+                pool: &$pool,
+                id_hash: &TokenHash,
+                now: i64,
+            ) -> Result<Option<Vec<u8>>, StoreError> {
+                let row: Option<(Vec<u8>,)> =
+                    sqlx::query_as("SELECT data FROM sessions WHERE id_hash = $1 AND expiry_date > $2")
+                        .bind(id_hash.0.as_slice())
+                        .bind(now)
+                        .fetch_optional(pool)
+                        .await?;
+                Ok(row.map(|(data,)| data))
+            }
+
+            /// [`Store::delete_session`](crate::store::Store::delete_session).
+            pub(crate) async fn delete_session(pool: &$pool, id_hash: &TokenHash) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                    .bind(id_hash.0.as_slice())
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+
+            /// Sign `user_id` out everywhere inside the caller's transaction (see
+            /// [`Store::revoke_user_sessions`](crate::store::Store::revoke_user_sessions)).
+            async fn sign_out(
+                tx: &mut $conn,
+                user_id: &str,
+                now: i64,
+                keep_until: i64,
+            ) -> Result<SignOut, sqlx::Error> {
+                let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let authorization_codes =
+                    sqlx::query("DELETE FROM authorization_codes WHERE user_id = $1 AND consumed_at IS NULL")
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                let grants =
+                    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                        .bind(now)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                // Every grant of the user, revoked before or not: access tokens carry the grant id (`gid`), and
+                // a record kept too briefly by an earlier revocation is extended.
+                sqlx::query(
+                    "INSERT INTO revocations (id, expires_at) SELECT grant_id, $1 FROM grants WHERE user_id = $2 \
+                     ON CONFLICT (id) DO UPDATE SET expires_at = CASE WHEN revocations.expires_at > excluded.expires_at \
+                     THEN revocations.expires_at ELSE excluded.expires_at END",
+                )
+                .bind(keep_until)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                Ok(SignOut {
+                    sessions,
+                    grants,
+                    authorization_codes,
+                })
+            }
+        }
+    };
+}
+pub(crate) use accounts_impl;
