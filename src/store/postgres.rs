@@ -89,21 +89,7 @@ store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
                 }
             }
             Some((Some(_), _, grant_id, _)) => {
-                sqlx::query(
-                    "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(&grant_id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) \
-                     ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
-                )
-                .bind(&grant_id)
-                .bind(keep_until)
-                .execute(&mut *tx)
-                .await?;
+                grants::revoke(&mut tx, &grant_id, now, keep_until).await?;
                 tx.commit().await?;
                 return Ok(Rotation::Reused);
             }
@@ -112,23 +98,7 @@ store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
             tx.rollback().await?;
             return Ok(outcome);
         }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at, rotated_at, successor_hash) \
-             VALUES ($1, $2, $3, $4, $5, NULL, NULL)",
-        )
-        .bind(next.token_hash.0.as_slice())
-        .bind(&next.grant_id)
-        .bind(next.scope.to_string())
-        .bind(next.created_at)
-        .bind(next.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE grants SET expires_at = $1 WHERE grant_id = $2 AND expires_at < $3")
-            .bind(next.expires_at)
-            .bind(&next.grant_id)
-            .bind(next.expires_at)
-            .execute(&mut *tx)
-            .await?;
+        grants::store_successor(&mut tx, next).await?;
         tx.commit().await?;
         Ok(outcome)
     }

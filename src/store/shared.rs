@@ -10,6 +10,63 @@ macro_rules! store_impl {
     ($store:ty, $pool:ty, $conn:ty, $migrator:path, { $($own:tt)* }) => {
         crate::store::shared_accounts::accounts_impl!($pool, $conn);
 
+        mod grants {
+            //! Steps of the grant transactions that both backends take in the same way.
+
+            use crate::domain::grant::NewRefreshToken;
+
+            /// Revoke a grant and record the revocation until `keep_until` (a longer record stays).
+            pub(crate) async fn revoke(
+                tx: &mut $conn,
+                grant_id: &str,
+                now: i64,
+                keep_until: i64,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET expires_at = CASE \
+                     WHEN revocations.expires_at > excluded.expires_at THEN revocations.expires_at \
+                     ELSE excluded.expires_at END",
+                )
+                .bind(grant_id)
+                .bind(keep_until)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Store a rotated refresh token's successor and extend its grant to cover it.
+            pub(crate) async fn store_successor(
+                tx: &mut $conn,
+                next: &NewRefreshToken,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at, \
+                     rotated_at, successor_hash) VALUES ($1, $2, $3, $4, $5, NULL, NULL)",
+                )
+                .bind(next.token_hash.0.as_slice())
+                .bind(&next.grant_id)
+                .bind(next.scope.to_string())
+                .bind(next.created_at)
+                .bind(next.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE grants SET expires_at = $1 WHERE grant_id = $2 AND expires_at < $1")
+                    .bind(next.expires_at)
+                    .bind(&next.grant_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            }
+        }
+
         const _: () = {
             use async_trait::async_trait;
 
@@ -526,19 +583,7 @@ macro_rules! store_impl {
                     keep_until: i64,
                 ) -> Result<(), StoreError> {
                     let mut tx = self.pool.begin().await?;
-                    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
-                        .bind(now)
-                        .bind(grant_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(
-                        "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) \
-                         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
-                    )
-                    .bind(grant_id)
-                    .bind(keep_until)
-                    .execute(&mut *tx)
-                    .await?;
+                    grants::revoke(&mut tx, grant_id, now, keep_until).await?;
                     tx.commit().await?;
                     Ok(())
                 }
