@@ -37,6 +37,13 @@ pub struct AccessTokenClaims {
     pub auth_time: Option<i64>,
 }
 
+impl AccessTokenClaims {
+    /// The grant the token belongs to; its kind tells a user's token from a client's own.
+    pub fn grant_id(&self) -> super::grant::GrantId {
+        super::grant::GrantId::from_stored(self.gid.clone())
+    }
+}
+
 /// OIDC Core §5.1 standard claims released for the granted scopes (§5.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StandardClaims {

@@ -1,7 +1,9 @@
 //! Grants and authorization codes: what one authorization produced, and what ties its tokens together.
 
+use super::client::ClientId;
 use super::scope::ScopeSet;
 use super::secret::TokenHash;
+use super::user::UserId;
 
 /// The prefix of the ids of grants made by a user's authorization.
 const USER_GRANT_PREFIX: &str = "gr_";
@@ -75,11 +77,11 @@ pub struct AuthorizationCode {
     /// SHA-256 of the code.
     pub code_hash: TokenHash,
     /// The grant the code's tokens will belong to.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The client it was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The signed-in user.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The redirect URI of the authorization request (RFC 6749 §4.1.3 requires the same at the token endpoint).
     pub redirect_uri: String,
     /// Whether the authorization request carried `redirect_uri` (else it was the one registered URI):
@@ -105,11 +107,11 @@ pub struct AuthorizationCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     /// Identifier, carried in access tokens as `gid`.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The user, for user grants; `None` for client credentials.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Granted scope.
     pub scope: ScopeSet,
     /// When the user authenticated.
@@ -140,7 +142,7 @@ pub struct NewRefreshToken {
     /// SHA-256 of the token.
     pub token_hash: TokenHash,
     /// The grant it belongs to.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// Its scope: always the grant's (RFC 6749 §6: a rotated token keeps the original scope).
     pub scope: ScopeSet,
     /// Issued.
@@ -153,11 +155,11 @@ pub struct NewRefreshToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenState {
     /// The grant.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The client it was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The user, if any.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Its scope.
     pub scope: ScopeSet,
     /// When the user authenticated.

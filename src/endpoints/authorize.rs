@@ -67,7 +67,7 @@ async fn authorize(
 /// The browser session's signed-in user, as the protocol layer sees it.
 pub async fn signed_in(session: &BrowserSession) -> Result<Option<SignIn>, PageError> {
     Ok(session.signed_in().await?.map(|s| SignIn {
-        user_id: s.user_id,
+        user_id: crate::domain::user::UserId::from_stored(s.user_id),
         auth_time: s.auth_time,
     }))
 }

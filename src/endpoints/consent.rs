@@ -36,7 +36,10 @@ async fn show(state: &AppState, session: &BrowserSession) -> Result<Response, Pa
         return Ok(no_pending_request());
     };
     let user = match session.signed_in().await? {
-        Some(signed_in) => state.store.find_user(&signed_in.user_id).await?,
+        Some(signed_in) => {
+            let user_id = crate::domain::user::UserId::from_stored(signed_in.user_id);
+            state.store.find_user(&user_id).await?
+        }
         None => None,
     };
     let (Some(user), Some(client)) = (user, client_of(state, &pending).await?) else {

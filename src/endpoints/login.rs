@@ -148,7 +148,10 @@ async fn sign_in(
     match session.pending::<PendingAuthorization>().await? {
         Some(pending) => {
             let pending = pending.signed_in_as(&user_id);
-            let signed_in = SignIn { user_id, auth_time };
+            let signed_in = SignIn {
+                user_id: user.user_id.clone(),
+                auth_time,
+            };
             let outcome = resume(&state.context(auth_time), pending, Some(signed_in)).await;
             Ok(respond(state, session, outcome).await)
         }

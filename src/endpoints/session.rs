@@ -22,6 +22,7 @@ use tower_sessions::{Expiry, Session};
 use super::page::PageError;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::secret::{TokenHash, random_string};
+use crate::domain::user::UserId;
 use crate::store::Store;
 
 /// tower-sessions' store interface over [`Store`]; expiry is judged by the injected clock.
@@ -47,7 +48,7 @@ impl StoreSessions {
 /// A session as written to the store.
 struct Stored {
     id_hash: TokenHash,
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     data: Vec<u8>,
     expires_at: i64,
 }
@@ -69,7 +70,7 @@ impl StoreSessions {
             .data
             .get(SIGNED_IN)
             .and_then(|value| SignedIn::deserialize(value).ok())
-            .map(|signed_in| signed_in.user_id);
+            .map(|signed_in| UserId::from_stored(signed_in.user_id));
         let mut expires_at = self.expires_at(record);
         if user_id.is_none() {
             expires_at = expires_at.min(self.clock.now().saturating_add(ANONYMOUS_TTL));
@@ -134,7 +135,7 @@ impl SessionStore for StoreSessions {
                 .store
                 .create_session(
                     &stored.id_hash,
-                    stored.user_id.as_deref(),
+                    stored.user_id.as_ref(),
                     &stored.data,
                     stored.expires_at,
                 )
@@ -153,7 +154,7 @@ impl SessionStore for StoreSessions {
             .store
             .save_session(
                 &stored.id_hash,
-                stored.user_id.as_deref(),
+                stored.user_id.as_ref(),
                 &stored.data,
                 stored.expires_at,
             )

@@ -15,6 +15,7 @@ use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, GrantId, GrantKind};
 use crate::domain::pkce::is_valid_s256_challenge;
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_string, random_token};
+use crate::domain::user::UserId;
 use crate::error::{AuthorizeError, ErrorCode};
 
 /// How long a user has to sign in and consent before the request must be started again.
@@ -94,7 +95,7 @@ impl PendingAuthorization {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
     /// The user's `sub`.
-    pub user_id: String,
+    pub user_id: UserId,
     /// When they authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: i64,
 }
@@ -531,7 +532,7 @@ pub async fn resume(
     let remembered = match &signed_in {
         Some(s) if !client.skip_consent && !client.is_native_public() => ctx
             .store
-            .find_consent(&s.user_id, client.client_id.as_str())
+            .find_consent(&s.user_id, &client.client_id)
             .await?
             .and_then(|scope| ScopeSet::parse(&scope).ok()),
         _ => None,
@@ -567,10 +568,14 @@ pub async fn decide_consent(
         // RFC 6749 §4.1.2.1: the resource owner denied the request.
         return Err(pending.fail(ErrorCode::AccessDenied, "the user denied access"));
     }
-    let client_id = &pending.client_id;
+    let Ok(client_id) = ClientId::parse(&pending.client_id) else {
+        return Err(AuthorizeError::BadClient(
+            "The application that sent you here is no longer registered.",
+        ));
+    };
     let remembered = ctx
         .store
-        .find_consent(&signed_in.user_id, client_id)
+        .find_consent(&signed_in.user_id, &client_id)
         .await?
         .and_then(|scope| ScopeSet::parse(&scope).ok())
         .unwrap_or_default();
@@ -580,9 +585,14 @@ pub async fn decide_consent(
         .map(str::to_owned)
         .collect();
     ctx.store
-        .save_consent(&signed_in.user_id, client_id, &granted.to_string(), ctx.now)
+        .save_consent(
+            &signed_in.user_id,
+            &client_id,
+            &granted.to_string(),
+            ctx.now,
+        )
         .await?;
-    pending.consented_by = Some(signed_in.user_id.clone());
+    pending.consented_by = Some(signed_in.user_id.to_string());
     resume(ctx, pending, Some(signed_in)).await
 }
 
@@ -596,8 +606,12 @@ async fn issue_code(
     ctx.store
         .create_authorization_code(&AuthorizationCode {
             code_hash: TokenHash::of(&code),
-            grant_id: GrantId::generate(GrantKind::User).to_string(),
-            client_id: pending.client_id.clone(),
+            grant_id: GrantId::generate(GrantKind::User),
+            client_id: ClientId::parse(&pending.client_id).map_err(|_| {
+                AuthorizeError::BadClient(
+                    "The application that sent you here is no longer registered.",
+                )
+            })?,
             user_id: user.user_id.clone(),
             redirect_uri: pending.redirect_uri.clone(),
             redirect_uri_sent: pending.redirect_uri_sent,

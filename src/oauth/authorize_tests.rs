@@ -268,7 +268,7 @@ fn pending(client: &Client, overrides: &[(&str, &str)]) -> PendingAuthorization 
 
 fn alice(auth_time: i64) -> SignIn {
     SignIn {
-        user_id: "alice".into(),
+        user_id: UserId::from_stored("alice".into()),
         auth_time,
     }
 }

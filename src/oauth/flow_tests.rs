@@ -56,7 +56,7 @@ async fn code(h: &Harness, client: &Client, user: &User) -> String {
     .collect();
     let pending = validate(client, &params, None, h.now).unwrap();
     let signed_in = SignIn {
-        user_id: user.user_id.to_string(),
+        user_id: user.user_id.clone(),
         auth_time: h.now,
     };
     let Ok(Outcome::Redirect(location)) = resume(&h.ctx(), pending, Some(signed_in)).await else {

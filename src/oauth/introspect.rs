@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use super::{Context, active_user};
 use crate::domain::claims::AccessTokenClaims;
 use crate::domain::client::{Client, ClientId};
-use crate::domain::grant::{GrantId, GrantKind, REFRESH_TOKEN_PREFIX};
+use crate::domain::grant::{GrantKind, REFRESH_TOKEN_PREFIX};
 use crate::domain::secret::TokenHash;
+use crate::domain::user::{User, UserId};
 use crate::error::OAuthError;
 use crate::store::StoreError;
 use crate::tokens::verify_access_token;
@@ -63,15 +64,15 @@ pub async fn client_still_registered(
 pub async fn live_access_token(
     ctx: &Context<'_>,
     token: &str,
-) -> Result<Option<(AccessTokenClaims, Option<crate::domain::user::User>)>, StoreError> {
+) -> Result<Option<(AccessTokenClaims, Option<User>)>, StoreError> {
     let Ok(claims) = verify_access_token(ctx.keys, ctx.settings, token, ctx.now) else {
         return Ok(None);
     };
-    let grant = GrantId::from_stored(claims.gid.clone());
+    let grant = claims.grant_id();
     let Some(kind) = grant.kind() else {
         return Ok(None);
     };
-    if ctx.store.is_revoked(&claims.jti, &claims.gid).await?
+    if ctx.store.is_revoked(&claims.jti, &grant).await?
         || !client_still_registered(ctx, &claims.client_id).await?
     {
         return Ok(None);
@@ -79,10 +80,12 @@ pub async fn live_access_token(
     match kind {
         GrantKind::ClientCredentials if claims.sub == claims.client_id => Ok(Some((claims, None))),
         GrantKind::ClientCredentials => Ok(None),
-        GrantKind::User => match active_user(ctx.store, &claims.sub).await? {
-            Some(user) => Ok(Some((claims, Some(user)))),
-            None => Ok(None),
-        },
+        GrantKind::User => {
+            match active_user(ctx.store, &UserId::from_stored(claims.sub.clone())).await? {
+                Some(user) => Ok(Some((claims, Some(user)))),
+                None => Ok(None),
+            }
+        }
     }
 }
 
@@ -131,15 +134,15 @@ async fn refresh_token(
         || stored.grant_revoked
         || stored.expires_at <= ctx.now
         || absolute_end <= ctx.now
-        || !may_see(caller, &stored.client_id)
+        || !may_see(caller, stored.client_id.as_str())
     {
         return Ok(None);
     }
     let mut body = json!({
         "active": true,
         "scope": stored.scope.to_string(),
-        "client_id": stored.client_id,
-        "sub": stored.user_id.as_deref().unwrap_or(&stored.client_id),
+        "client_id": stored.client_id.as_str(),
+        "sub": stored.user_id.as_ref().map_or(stored.client_id.as_str(), UserId::as_str),
         "exp": stored.expires_at.min(absolute_end),
         "iat": stored.created_at,
         "iss": ctx.settings.issuer.as_str(),

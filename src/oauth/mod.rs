@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::client_cache::ClientCache;
 use crate::clock::UnixTime;
 use crate::config::Settings;
-use crate::domain::user::User;
+use crate::domain::user::{User, UserId};
 use crate::keys::KeyRing;
 use crate::store::{Store, StoreError};
 
@@ -42,7 +42,7 @@ pub struct Context<'a> {
 
 /// The one rule for "the user is active": they still exist and are not disabled. A user who is not
 /// active signs in to nothing and their tokens stop working.
-pub async fn active_user(store: &dyn Store, user_id: &str) -> Result<Option<User>, StoreError> {
+pub async fn active_user(store: &dyn Store, user_id: &UserId) -> Result<Option<User>, StoreError> {
     Ok(store
         .find_user(user_id)
         .await?

@@ -34,7 +34,7 @@ async fn revoke_refresh_token(
     let Some(stored) = ctx.store.find_refresh_token(&TokenHash::of(token)).await? else {
         return Ok(());
     };
-    if stored.client_id != client.client_id.as_str() {
+    if stored.client_id != client.client_id {
         return Err(not_yours());
     }
     // RFC 7009 §2.1: revoking a refresh token revokes the grant and its access tokens.

@@ -5,8 +5,8 @@ use serde::Serialize;
 use super::Context;
 use super::introspect::client_still_registered;
 use crate::domain::claims::StandardClaims;
-use crate::domain::grant::GrantId;
 use crate::domain::scope::ScopeSet;
+use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::active_user;
 use crate::tokens::{TokenRejected, verify_access_token};
@@ -30,12 +30,13 @@ pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthE
         })?;
     // RFC 9068 §5: a client's own (client-credentials) token never passes for a user's, whatever
     // its scope or `sub`.
-    if !GrantId::from_stored(claims.gid.clone()).is_user_grant() {
+    let grant = claims.grant_id();
+    if !grant.is_user_grant() {
         return Err(OAuthError::invalid_token(
             "the access token was not issued for a user",
         ));
     }
-    if ctx.store.is_revoked(&claims.jti, &claims.gid).await? {
+    if ctx.store.is_revoked(&claims.jti, &grant).await? {
         return Err(OAuthError::invalid_token(
             "the access token has been revoked",
         ));
@@ -54,7 +55,7 @@ pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthE
         )
         .bearer());
     }
-    let user = active_user(ctx.store, &claims.sub)
+    let user = active_user(ctx.store, &UserId::from_stored(claims.sub.clone()))
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the user is no longer active"))?;
     Ok(UserInfo {

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
-    AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption, RefreshTokenState,
-    Rotation, SignOut,
+    AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption,
+    RefreshTokenState, Rotation, SignOut,
 };
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
@@ -124,7 +124,7 @@ pub trait Store: Send + Sync + 'static {
     /// Create a user; `Conflict` if the username is taken.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// Find a user by `sub`.
-    async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError>;
+    async fn find_user(&self, user_id: &UserId) -> Result<Option<User>, StoreError>;
     /// Find a user by (normalised) username.
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
@@ -187,7 +187,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(
         &self,
         id_hash: &TokenHash,
-        user_id: Option<&str>,
+        user_id: Option<&UserId>,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError>;
@@ -196,7 +196,7 @@ pub trait Store: Send + Sync + 'static {
     async fn save_session(
         &self,
         id_hash: &TokenHash,
-        user_id: Option<&str>,
+        user_id: Option<&UserId>,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError>;
@@ -212,14 +212,14 @@ pub trait Store: Send + Sync + 'static {
     /// The scopes `user_id` has consented to for `client_id` (space-delimited), if any.
     async fn find_consent(
         &self,
-        user_id: &str,
-        client_id: &str,
+        user_id: &UserId,
+        client_id: &ClientId,
     ) -> Result<Option<String>, StoreError>;
     /// Record (replacing) the scopes `user_id` consented to for `client_id`.
     async fn save_consent(
         &self,
-        user_id: &str,
-        client_id: &str,
+        user_id: &UserId,
+        client_id: &ClientId,
         scope: &str,
         now: i64,
     ) -> Result<(), StoreError>;
@@ -268,12 +268,12 @@ pub trait Store: Send + Sync + 'static {
     /// Mark a grant revoked and record the revocation until `keep_until` (when its last token expires).
     async fn revoke_grant(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         now: i64,
         keep_until: i64,
     ) -> Result<(), StoreError>;
     /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
-    async fn is_revoked(&self, jti: &str, grant_id: &str) -> Result<bool, StoreError>;
+    async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError>;
 }
 
 /// Connect to the database `url` names, with at most `max_connections` pooled connections. The

@@ -1,7 +1,7 @@
 //! Row types shared by both backends, and their conversion to and from domain values.
 
 use crate::domain::client::{Client, ClientId, RedirectUri};
-use crate::domain::grant::{AuthorizationCode, RefreshTokenState};
+use crate::domain::grant::{AuthorizationCode, GrantId, RefreshTokenState};
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
@@ -259,9 +259,9 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             code_hash: TokenHash::from_slice(&row.code_hash)
                 .ok_or_else(|| corrupt("code hash", &row.grant_id))?,
             scope: ScopeSet::parse(&row.scope).map_err(|_| corrupt("scope", &row.grant_id))?,
-            grant_id: row.grant_id,
-            client_id: row.client_id,
-            user_id: row.user_id,
+            grant_id: GrantId::from_stored(row.grant_id),
+            client_id: ClientId::from_stored(row.client_id),
+            user_id: UserId::from_stored(row.user_id),
             redirect_uri: row.redirect_uri,
             redirect_uri_sent: row.redirect_uri_sent,
             nonce: row.nonce,
@@ -294,9 +294,9 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
     fn try_from(row: RefreshRow) -> Result<Self, StoreError> {
         Ok(RefreshTokenState {
             scope: ScopeSet::parse(&row.scope).map_err(|_| corrupt("scope", &row.grant_id))?,
-            grant_id: row.grant_id,
-            client_id: row.client_id,
-            user_id: row.user_id,
+            grant_id: GrantId::from_stored(row.grant_id),
+            client_id: ClientId::from_stored(row.client_id),
+            user_id: row.user_id.map(UserId::from_stored),
             auth_time: row.auth_time,
             created_at: row.created_at,
             expires_at: row.expires_at,

@@ -52,7 +52,7 @@ macro_rules! store_impl {
                      rotated_at, successor_hash) VALUES ($1, $2, $3, $4, $5, NULL, NULL)",
                 )
                 .bind(next.token_hash.0.as_slice())
-                .bind(&next.grant_id)
+                .bind(next.grant_id.as_str())
                 .bind(next.scope.to_string())
                 .bind(next.created_at)
                 .bind(next.expires_at)
@@ -60,7 +60,7 @@ macro_rules! store_impl {
                 .await?;
                 sqlx::query("UPDATE grants SET expires_at = $1 WHERE grant_id = $2 AND expires_at < $1")
                     .bind(next.expires_at)
-                    .bind(&next.grant_id)
+                    .bind(next.grant_id.as_str())
                     .execute(&mut *tx)
                     .await?;
                 Ok(())
@@ -72,7 +72,7 @@ macro_rules! store_impl {
 
             use crate::domain::client::{Client, ClientId};
             use crate::domain::grant::{
-                AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption,
+                AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption,
                 RefreshTokenState, Rotation, SignOut,
             };
             use crate::domain::scope::Scope;
@@ -237,13 +237,13 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
-                async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+                async fn find_user(&self, user_id: &UserId) -> Result<Option<User>, StoreError> {
                     let row: Option<UserRow> = sqlx::query_as(concat!(
                         "SELECT ",
                         user_columns!(),
                         " FROM users WHERE user_id = $1"
                     ))
-                    .bind(user_id)
+                    .bind(user_id.as_str())
                     .fetch_optional(&self.pool)
                     .await?;
                     Ok(row.map(User::from))
@@ -425,7 +425,7 @@ macro_rules! store_impl {
                 async fn create_session(
                     &self,
                     id_hash: &TokenHash,
-                    user_id: Option<&str>,
+                    user_id: Option<&UserId>,
                     data: &[u8],
                     expires_at: i64,
                 ) -> Result<bool, StoreError> {
@@ -435,7 +435,7 @@ macro_rules! store_impl {
                 async fn save_session(
                     &self,
                     id_hash: &TokenHash,
-                    user_id: Option<&str>,
+                    user_id: Option<&UserId>,
                     data: &[u8],
                     expires_at: i64,
                 ) -> Result<bool, StoreError> {
@@ -456,13 +456,13 @@ macro_rules! store_impl {
 
                 async fn find_consent(
                     &self,
-                    user_id: &str,
-                    client_id: &str,
+                    user_id: &UserId,
+                    client_id: &ClientId,
                 ) -> Result<Option<String>, StoreError> {
                     let row: Option<(String,)> =
                         sqlx::query_as("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
-                            .bind(user_id)
-                            .bind(client_id)
+                            .bind(user_id.as_str())
+                            .bind(client_id.as_str())
                             .fetch_optional(&self.pool)
                             .await?;
                     Ok(row.map(|(scope,)| scope))
@@ -470,8 +470,8 @@ macro_rules! store_impl {
 
                 async fn save_consent(
                     &self,
-                    user_id: &str,
-                    client_id: &str,
+                    user_id: &UserId,
+                    client_id: &ClientId,
                     scope: &str,
                     now: i64,
                 ) -> Result<(), StoreError> {
@@ -479,8 +479,8 @@ macro_rules! store_impl {
                         "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
                          ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
                     )
-                    .bind(user_id)
-                    .bind(client_id)
+                    .bind(user_id.as_str())
+                    .bind(client_id.as_str())
                     .bind(scope)
                     .bind(now)
                     .execute(&self.pool)
@@ -495,9 +495,9 @@ macro_rules! store_impl {
                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)"
                     ))
                     .bind(code.code_hash.0.as_slice())
-                    .bind(&code.grant_id)
-                    .bind(&code.client_id)
-                    .bind(&code.user_id)
+                    .bind(code.grant_id.as_str())
+                    .bind(code.client_id.as_str())
+                    .bind(code.user_id.as_str())
                     .bind(&code.redirect_uri)
                     .bind(code.scope.to_string())
                     .bind(&code.nonce)
@@ -550,9 +550,9 @@ macro_rules! store_impl {
                         "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, revoked_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
                     )
-                    .bind(&grant.grant_id)
-                    .bind(&grant.client_id)
-                    .bind(&grant.user_id)
+                    .bind(grant.grant_id.as_str())
+                    .bind(grant.client_id.as_str())
+                    .bind(grant.user_id.as_ref().map(UserId::as_str))
                     .bind(grant.scope.to_string())
                     .bind(grant.auth_time)
                     .bind(grant.created_at)
@@ -565,7 +565,7 @@ macro_rules! store_impl {
                              VALUES ($1, $2, $3, $4, $5, NULL, NULL)",
                         )
                         .bind(token.token_hash.0.as_slice())
-                        .bind(&token.grant_id)
+                        .bind(token.grant_id.as_str())
                         .bind(token.scope.to_string())
                         .bind(token.created_at)
                         .bind(token.expires_at)
@@ -578,21 +578,21 @@ macro_rules! store_impl {
 
                 async fn revoke_grant(
                     &self,
-                    grant_id: &str,
+                    grant_id: &GrantId,
                     now: i64,
                     keep_until: i64,
                 ) -> Result<(), StoreError> {
                     let mut tx = self.pool.begin().await?;
-                    grants::revoke(&mut tx, grant_id, now, keep_until).await?;
+                    grants::revoke(&mut tx, grant_id.as_str(), now, keep_until).await?;
                     tx.commit().await?;
                     Ok(())
                 }
 
-                async fn is_revoked(&self, jti: &str, grant_id: &str) -> Result<bool, StoreError> {
+                async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError> {
                     let (count,): (i64,) =
                         sqlx::query_as("SELECT COUNT(*) FROM revocations WHERE id = $1 OR id = $2")
                             .bind(jti)
-                            .bind(grant_id)
+                            .bind(grant_id.as_str())
                             .fetch_one(&self.pool)
                             .await?;
                     Ok(count > 0)

@@ -102,7 +102,7 @@ macro_rules! accounts_impl {
             pub(crate) async fn create_session(
                 pool: &$pool,
                 id_hash: &TokenHash,
-                user_id: Option<&str>,
+                user_id: Option<&UserId>,
                 data: &[u8],
                 expires_at: i64,
             ) -> Result<bool, StoreError> {
@@ -111,7 +111,7 @@ macro_rules! accounts_impl {
                      ON CONFLICT (id_hash) DO NOTHING",
                 )
                 .bind(id_hash.0.as_slice())
-                .bind(user_id)
+                .bind(user_id.map(UserId::as_str))
                 .bind(data)
                 .bind(expires_at)
                 .execute(pool)
@@ -123,14 +123,14 @@ macro_rules! accounts_impl {
             pub(crate) async fn save_session(
                 pool: &$pool,
                 id_hash: &TokenHash,
-                user_id: Option<&str>,
+                user_id: Option<&UserId>,
                 data: &[u8],
                 expires_at: i64,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
                     "UPDATE sessions SET user_id = $1, data = $2, expiry_date = $3 WHERE id_hash = $4",
                 )
-                .bind(user_id)
+                .bind(user_id.map(UserId::as_str))
                 .bind(data)
                 .bind(expires_at)
                 .bind(id_hash.0.as_slice())

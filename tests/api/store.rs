@@ -16,6 +16,10 @@ use secrecy::SecretString;
 
 use crate::helpers::{Backend, TEST_SECRET, TestDb};
 
+fn gid(raw: &str) -> latchkey::domain::grant::GrantId {
+    latchkey::domain::grant::GrantId::from_stored(raw.to_owned())
+}
+
 crate::backend_tests!(
     a_client_round_trips_and_its_id_is_unique,
     a_client_can_be_updated_and_deleted,
@@ -135,10 +139,7 @@ async fn a_duplicate_username_is_rejected(backend: Backend) {
         store.find_user_by_username("alice").await.unwrap(),
         Some(alice.clone())
     );
-    assert_eq!(
-        store.find_user(alice.user_id.as_str()).await.unwrap(),
-        Some(alice)
-    );
+    assert_eq!(store.find_user(&alice.user_id).await.unwrap(), Some(alice));
 }
 
 async fn users_can_be_disabled_re_passworded_and_deleted(backend: Backend) {
@@ -167,7 +168,7 @@ async fn users_can_be_disabled_re_passworded_and_deleted(backend: Backend) {
     assert!(store.enable_user(&bob.user_id, 2_002).await.unwrap());
     assert!(
         !store
-            .find_user(bob.user_id.as_str())
+            .find_user(&bob.user_id)
             .await
             .unwrap()
             .unwrap()
@@ -369,9 +370,9 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
     let scope = ScopeSet::parse("openid").unwrap();
     let code = |hash: &str, expires_at: i64| AuthorizationCode {
         code_hash: TokenHash::of(hash),
-        grant_id: format!("grant-{hash}"),
-        client_id: client.client_id.to_string(),
-        user_id: alice.user_id.to_string(),
+        grant_id: gid(&format!("grant-{hash}")),
+        client_id: client.client_id.clone(),
+        user_id: alice.user_id.clone(),
         redirect_uri: "https://app.example.com/cb".into(),
         redirect_uri_sent: true,
         scope: scope.clone(),
@@ -393,15 +394,15 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
 
     let refresh = |token: &str, expires_at: i64| NewRefreshToken {
         token_hash: TokenHash::of(token),
-        grant_id: "grant-fresh".into(),
+        grant_id: gid("grant-fresh"),
         scope: scope.clone(),
         created_at: 0,
         expires_at,
     };
     let grant = Grant {
-        grant_id: "grant-fresh".into(),
-        client_id: client.client_id.to_string(),
-        user_id: Some(alice.user_id.to_string()),
+        grant_id: gid("grant-fresh"),
+        client_id: client.client_id.clone(),
+        user_id: Some(alice.user_id.clone()),
         scope: scope.clone(),
         auth_time: Some(0),
         created_at: 0,
@@ -456,7 +457,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
             .unwrap()
             .is_some()
     );
-    assert!(store.is_revoked("at_live", "-").await.unwrap());
+    assert!(store.is_revoked("at_live", &gid("-")).await.unwrap());
     assert!(
         store
             .load_session(&TokenHash::of("s-live"), 200)
@@ -486,9 +487,9 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
     let scope = ScopeSet::parse("openid").unwrap();
     let code = |name: &str, owner: &User| AuthorizationCode {
         code_hash: TokenHash::of(name),
-        grant_id: format!("grant-{name}"),
-        client_id: client.client_id.to_string(),
-        user_id: owner.user_id.to_string(),
+        grant_id: gid(&format!("grant-{name}")),
+        client_id: client.client_id.clone(),
+        user_id: owner.user_id.clone(),
         redirect_uri: "https://app.example.com/cb".into(),
         redirect_uri_sent: true,
         scope: scope.clone(),
@@ -500,9 +501,9 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
         consumed_at: None,
     };
     let grant = |name: &str, owner: &User| Grant {
-        grant_id: format!("grant-{name}"),
-        client_id: client.client_id.to_string(),
-        user_id: Some(owner.user_id.to_string()),
+        grant_id: gid(&format!("grant-{name}")),
+        client_id: client.client_id.clone(),
+        user_id: Some(owner.user_id.clone()),
         scope: scope.clone(),
         auth_time: Some(0),
         created_at: 0,
@@ -511,7 +512,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
     };
     let refresh = |name: &str| NewRefreshToken {
         token_hash: TokenHash::of(&format!("rt-{name}")),
-        grant_id: format!("grant-{name}"),
+        grant_id: gid(&format!("grant-{name}")),
         scope: scope.clone(),
         created_at: 0,
         expires_at: 1_000,
@@ -532,7 +533,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
             .unwrap();
     }
     // Revoked earlier, its record kept only briefly: signing out extends it.
-    store.revoke_grant("grant-a2", 20, 30).await.unwrap();
+    store.revoke_grant(&gid("grant-a2"), 20, 30).await.unwrap();
     store
         .create_authorization_code(&code("a-unredeemed", &alice))
         .await
@@ -543,8 +544,8 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
         .unwrap();
     let session = |name: &str| TokenHash::of(&format!("session-{name}"));
     for (name, owner) in [
-        ("alice", Some(alice.user_id.as_str())),
-        ("bob", Some(bob.user_id.as_str())),
+        ("alice", Some(&alice.user_id)),
+        ("bob", Some(&bob.user_id)),
         ("anonymous", None),
     ] {
         assert!(
@@ -576,7 +577,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
         assert!(token.grant_revoked, "{name}");
         assert!(
             store
-                .is_revoked("-", &format!("grant-{name}"))
+                .is_revoked("-", &gid(&format!("grant-{name}")))
                 .await
                 .unwrap()
         );
@@ -603,7 +604,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
         .unwrap()
         .unwrap();
     assert!(!bobs.grant_revoked);
-    assert!(!store.is_revoked("-", "grant-b1").await.unwrap());
+    assert!(!store.is_revoked("-", &gid("grant-b1")).await.unwrap());
     assert!(
         store
             .find_authorization_code(&TokenHash::of("b-unredeemed"))
@@ -629,7 +630,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
     // The revocations last until `keep_until`, the earlier short one included.
     let gc = store.housekeep(1_999, 0).await.unwrap();
     assert_eq!(gc.revocations, 0);
-    assert!(store.is_revoked("-", "grant-a2").await.unwrap());
+    assert!(store.is_revoked("-", &gid("grant-a2")).await.unwrap());
 
     assert_eq!(
         store
@@ -655,7 +656,7 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     );
     assert!(
         store
-            .save_session(&id, Some(alice.user_id.as_str()), b"{\"a\":1}", 900)
+            .save_session(&id, Some(&alice.user_id), b"{\"a\":1}", 900)
             .await
             .unwrap()
     );
@@ -670,7 +671,7 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     store.delete_session(&id).await.unwrap();
     assert!(
         !store
-            .save_session(&id, Some(alice.user_id.as_str()), b"{}", 900)
+            .save_session(&id, Some(&alice.user_id), b"{}", 900)
             .await
             .unwrap(),
         "a deleted session stays deleted"
@@ -679,7 +680,7 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     // Deleting a user deletes their sessions.
     let other = TokenHash::of("s2");
     store
-        .create_session(&other, Some(alice.user_id.as_str()), b"{}", 900)
+        .create_session(&other, Some(&alice.user_id), b"{}", 900)
         .await
         .unwrap();
     assert!(store.delete_user(&alice.user_id).await.unwrap());

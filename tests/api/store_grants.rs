@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use latchkey::domain::client::{Client, ClientId, ClientSpec};
 use latchkey::domain::grant::{
-    AuthorizationCode, Grant, NewRefreshToken, Redemption, RefreshTokenState, Rotation,
+    AuthorizationCode, Grant, GrantId, NewRefreshToken, Redemption, RefreshTokenState, Rotation,
 };
 use latchkey::domain::scope::ScopeSet;
 use latchkey::domain::secret::TokenHash;
@@ -25,6 +25,10 @@ crate::backend_tests!(
 );
 
 const GRANT: &str = "gr_contract";
+
+fn gid(raw: &str) -> GrantId {
+    GrantId::from_stored(raw.to_owned())
+}
 
 struct Fixture {
     store: Arc<dyn Store>,
@@ -78,9 +82,9 @@ impl Fixture {
     fn code(&self, value: &str) -> AuthorizationCode {
         AuthorizationCode {
             code_hash: TokenHash::of(value),
-            grant_id: GRANT.into(),
-            client_id: self.client.client_id.to_string(),
-            user_id: self.user.user_id.to_string(),
+            grant_id: gid(GRANT),
+            client_id: self.client.client_id.clone(),
+            user_id: self.user.user_id.clone(),
             redirect_uri: "https://app.example.com/cb".into(),
             redirect_uri_sent: false,
             scope: scope(),
@@ -95,9 +99,9 @@ impl Fixture {
 
     fn grant(&self) -> Grant {
         Grant {
-            grant_id: GRANT.into(),
-            client_id: self.client.client_id.to_string(),
-            user_id: Some(self.user.user_id.to_string()),
+            grant_id: gid(GRANT),
+            client_id: self.client.client_id.clone(),
+            user_id: Some(self.user.user_id.clone()),
             scope: scope(),
             auth_time: Some(5),
             created_at: 20,
@@ -150,7 +154,7 @@ impl Fixture {
 fn refresh(value: &str, now: i64) -> NewRefreshToken {
     NewRefreshToken {
         token_hash: TokenHash::of(value),
-        grant_id: GRANT.into(),
+        grant_id: gid(GRANT),
         scope: scope(),
         created_at: now,
         expires_at: now + 1_000,
@@ -196,8 +200,8 @@ async fn a_code_is_redeemed_once_and_its_grant_recorded_with_it(backend: Backend
         .unwrap();
     assert_eq!(consumed.consumed_at, Some(20));
     let token = f.token("rt0").await;
-    assert_eq!(token.grant_id, GRANT);
-    assert_eq!(token.client_id, "dashboard");
+    assert_eq!(token.grant_id, gid(GRANT));
+    assert_eq!(token.client_id.as_str(), "dashboard");
     assert_eq!(token.grant_created_at, 20);
     assert_eq!(token.auth_time, Some(5));
     assert!(!token.grant_revoked && token.rotated_at.is_none());
@@ -261,7 +265,7 @@ async fn refresh_rotation_has_four_outcomes(backend: Backend) {
     // Reused: a spent token after the window revokes the whole grant.
     assert_eq!(f.rotate("rt0", "rt5", 500, 5).await, Rotation::Reused);
     assert!(f.token("rt3").await.grant_revoked);
-    assert!(f.store.is_revoked("-", GRANT).await.unwrap());
+    assert!(f.store.is_revoked("-", &gid(GRANT)).await.unwrap());
     // An unknown or expired token is refused.
     assert_eq!(f.rotate("nope", "rt6", 501, 5).await, Rotation::Refused);
 }
@@ -312,31 +316,32 @@ async fn twenty_concurrent_rotations_leave_exactly_one_live_token(backend: Backe
 async fn revocations_cover_one_token_or_a_whole_grant(backend: Backend) {
     let f = fixture(&backend).await;
     f.redeemed().await;
-    assert!(!f.store.is_revoked("at_1", GRANT).await.unwrap());
+    assert!(!f.store.is_revoked("at_1", &gid(GRANT)).await.unwrap());
     f.store.revoke_access_token("at_1", 600).await.unwrap();
     f.store.revoke_access_token("at_1", 600).await.unwrap();
-    assert!(f.store.is_revoked("at_1", "gr_other").await.unwrap());
-    assert!(!f.store.is_revoked("at_2", GRANT).await.unwrap());
-    f.store.revoke_grant(GRANT, 30, 10_000).await.unwrap();
-    assert!(f.store.is_revoked("at_2", GRANT).await.unwrap());
+    assert!(f.store.is_revoked("at_1", &gid("gr_other")).await.unwrap());
+    assert!(!f.store.is_revoked("at_2", &gid(GRANT)).await.unwrap());
+    f.store.revoke_grant(&gid(GRANT), 30, 10_000).await.unwrap();
+    assert!(f.store.is_revoked("at_2", &gid(GRANT)).await.unwrap());
     assert!(f.token("rt0").await.grant_revoked);
 }
 
 async fn consents_are_remembered_and_replaced(backend: Backend) {
     let f = fixture(&backend).await;
-    let user = f.user.user_id.as_str();
-    assert_eq!(f.store.find_consent(user, "dashboard").await.unwrap(), None);
+    let user = &f.user.user_id;
+    let dashboard = &f.client.client_id;
+    assert_eq!(f.store.find_consent(user, dashboard).await.unwrap(), None);
     f.store
-        .save_consent(user, "dashboard", "openid", 1)
+        .save_consent(user, dashboard, "openid", 1)
         .await
         .unwrap();
     f.store
-        .save_consent(user, "dashboard", "email openid", 2)
+        .save_consent(user, dashboard, "email openid", 2)
         .await
         .unwrap();
     assert_eq!(
         f.store
-            .find_consent(user, "dashboard")
+            .find_consent(user, dashboard)
             .await
             .unwrap()
             .as_deref(),

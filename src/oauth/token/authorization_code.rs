@@ -20,7 +20,7 @@ pub fn check_code(
     now: i64,
 ) -> Result<(), OAuthError> {
     // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
-    if record.client_id != client.client_id.as_str() {
+    if record.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(
             "the authorization code was issued to another client",
         ));
@@ -76,8 +76,8 @@ pub async fn redeem(
         .find_authorization_code(&hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
-    let grant_id = GrantId::from_stored(record.grant_id.clone());
-    if record.consumed_at.is_some() && record.client_id == client.client_id.as_str() {
+    let grant_id = record.grant_id.clone();
+    if record.consumed_at.is_some() && record.client_id == client.client_id {
         revoke_replayed(ctx, &grant_id).await?;
         return Err(OAuthError::invalid_grant(
             "the authorization code has already been used",
@@ -124,7 +124,7 @@ pub async fn redeem(
         ctx,
         Issuance {
             client,
-            subject: &record.user_id,
+            subject: record.user_id.as_str(),
             scope: &record.scope,
             grant_id: &grant_id,
             auth_time: Some(record.auth_time),
@@ -139,7 +139,7 @@ async fn revoke_replayed(ctx: &Context<'_>, grant_id: &GrantId) -> Result<(), OA
     tracing::warn!(%grant_id, "authorization code replayed; revoking its grant");
     let keep_until = ctx.now + ctx.settings.lifetimes.revocation_retention();
     ctx.store
-        .revoke_grant(grant_id.as_str(), ctx.now, keep_until)
+        .revoke_grant(grant_id, ctx.now, keep_until)
         .await?;
     Ok(())
 }
@@ -173,9 +173,9 @@ mod tests {
     fn code(redirect_uri_sent: bool) -> AuthorizationCode {
         AuthorizationCode {
             code_hash: TokenHash::of("lk_ac_x"),
-            grant_id: "gr_x".into(),
-            client_id: "web".into(),
-            user_id: "u".into(),
+            grant_id: GrantId::from_stored("gr_x".into()),
+            client_id: ClientId::parse("web").unwrap(),
+            user_id: crate::domain::user::UserId::from_stored("u".into()),
             redirect_uri: "https://app.example.com/cb".into(),
             redirect_uri_sent,
             scope: ScopeSet::parse("openid").unwrap(),
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn a_code_of_another_client_is_invalid_grant() {
         let mut record = code(true);
-        record.client_id = "someone-else".into();
+        record.client_id = ClientId::parse("someone-else").unwrap();
         let err = check_code(
             &record,
             &client(),

@@ -9,11 +9,10 @@
 
 use super::{Issuance, TokenResponse, issue};
 use crate::domain::client::Client;
-use crate::domain::grant::{
-    GrantId, NewRefreshToken, REFRESH_TOKEN_PREFIX, RefreshTokenState, Rotation,
-};
+use crate::domain::grant::{NewRefreshToken, REFRESH_TOKEN_PREFIX, RefreshTokenState, Rotation};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_token};
+use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::{Context, active_user};
 
@@ -30,7 +29,7 @@ pub fn check_refresh(
     now: i64,
 ) -> Result<ScopeSet, OAuthError> {
     // RFC 6749 §6: the token must have been issued to the authenticated client.
-    if token.client_id != client.client_id.as_str() {
+    if token.client_id != client.client_id {
         return Err(invalid());
     }
     if token.grant_revoked
@@ -99,7 +98,7 @@ pub async fn rotate(
         i64::MAX
     };
     let keep_until = now + lifetimes.revocation_retention();
-    let grant_id = GrantId::from_stored(token.grant_id.clone());
+    let grant_id = token.grant_id.clone();
     match ctx
         .store
         .rotate_refresh_token(&hash, &next, now, grace_since, keep_until)
@@ -118,7 +117,10 @@ pub async fn rotate(
         ctx,
         Issuance {
             client,
-            subject: token.user_id.as_deref().unwrap_or(&token.client_id),
+            subject: token
+                .user_id
+                .as_ref()
+                .map_or(token.client_id.as_str(), UserId::as_str),
             scope: &scope,
             grant_id: &grant_id,
             auth_time: token.auth_time,
@@ -132,6 +134,7 @@ pub async fn rotate(
 mod tests {
     use super::*;
     use crate::domain::client::{ClientId, ClientSpec};
+    use crate::domain::grant::GrantId;
 
     const NOW: i64 = 1_700_000_000;
     const DAY: i64 = 86_400;
@@ -154,9 +157,9 @@ mod tests {
 
     fn token() -> RefreshTokenState {
         RefreshTokenState {
-            grant_id: "gr_x".into(),
-            client_id: "dash".into(),
-            user_id: Some("u".into()),
+            grant_id: GrantId::from_stored("gr_x".into()),
+            client_id: ClientId::parse("dash").unwrap(),
+            user_id: Some(UserId::from_stored("u".into())),
             scope: ScopeSet::parse("openid profile").unwrap(),
             auth_time: Some(NOW - 10 * DAY),
             created_at: NOW - DAY,
