@@ -19,6 +19,7 @@ mod jwks;
 mod logout;
 mod microservices;
 mod pages;
+mod passwords;
 mod refresh;
 mod store;
 mod token;
