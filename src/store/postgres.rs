@@ -42,16 +42,19 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    #[tracing::instrument(level = "error", skip_all)]
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let cols = ClientColumns::of(client);
         sqlx::query(concat!(
@@ -81,6 +84,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         let row: Option<ClientRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -93,6 +97,7 @@ impl Store for PostgresStore {
         row.map(Client::try_from).transpose()
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
         let rows: Vec<ClientRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -104,6 +109,7 @@ impl Store for PostgresStore {
         convert_all(rows)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
         let cols = ClientColumns::of(client);
         let done = sqlx::query(
@@ -128,6 +134,7 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn set_client_secret(
         &self,
         client_id: &ClientId,
@@ -145,6 +152,7 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id)
@@ -153,6 +161,7 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         sqlx::query(concat!(
             "INSERT INTO users (",
@@ -176,6 +185,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -188,6 +198,7 @@ impl Store for PostgresStore {
         Ok(row.map(User::from))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -200,6 +211,7 @@ impl Store for PostgresStore {
         Ok(row.map(User::from))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let rows: Vec<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -211,6 +223,7 @@ impl Store for PostgresStore {
         Ok(rows.into_iter().map(User::from).collect())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn set_user_password(
         &self,
         user_id: &UserId,
@@ -227,6 +240,7 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn set_user_disabled(
         &self,
         user_id: &UserId,
@@ -243,6 +257,7 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
             .bind(user_id.as_str())
@@ -251,6 +266,7 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO scopes (name, description, builtin, created_at) VALUES ($1, $2, $3, $4)",
@@ -267,6 +283,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
         let rows: Vec<ScopeRow> = sqlx::query_as(
             "SELECT name, description, builtin, created_at FROM scopes ORDER BY name",
@@ -276,6 +293,7 @@ impl Store for PostgresStore {
         Ok(rows.into_iter().map(Scope::from).collect())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM scopes WHERE name = $1 AND NOT builtin")
             .bind(name)
@@ -284,6 +302,7 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         sqlx::query(concat!(
             "INSERT INTO signing_keys (",
@@ -306,6 +325,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows: Vec<KeyRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -317,6 +337,7 @@ impl Store for PostgresStore {
         convert_all(rows)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn rotate_signing_keys(
         &self,
         new_next: &SigningKeyRecord,
@@ -361,6 +382,7 @@ impl Store for PostgresStore {
         Ok(Some(promoted))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_session(
         &self,
         id: &str,
@@ -378,6 +400,7 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn save_session(&self, id: &str, data: &[u8], expires_at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
@@ -391,6 +414,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn load_session(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError> {
         let row: Option<(Vec<u8>,)> =
             sqlx::query_as("SELECT data FROM sessions WHERE id = $1 AND expiry_date > $2")
@@ -401,6 +425,7 @@ impl Store for PostgresStore {
         Ok(row.map(|(data,)| data))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
@@ -409,6 +434,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_consent(
         &self,
         user_id: &str,
@@ -423,6 +449,7 @@ impl Store for PostgresStore {
         Ok(row.map(|(scope,)| scope))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn save_consent(
         &self,
         user_id: &str,
@@ -443,6 +470,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
         sqlx::query(concat!(
             "INSERT INTO authorization_codes (",
@@ -465,6 +493,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_authorization_code(
         &self,
         code_hash: &TokenHash,
@@ -480,6 +509,7 @@ impl Store for PostgresStore {
         row.map(AuthorizationCode::try_from).transpose()
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn redeem_authorization_code(
         &self,
         code_hash: &TokenHash,
@@ -530,6 +560,7 @@ impl Store for PostgresStore {
         Ok(Redemption::Redeemed)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn revoke_grant(
         &self,
         grant_id: &str,
@@ -554,6 +585,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn is_revoked(&self, jti: &str, grant_id: &str) -> Result<bool, StoreError> {
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM revocations WHERE id = $1 OR id = $2")
@@ -564,6 +596,7 @@ impl Store for PostgresStore {
         Ok(count > 0)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_refresh_token(
         &self,
         token_hash: &TokenHash,
@@ -579,6 +612,7 @@ impl Store for PostgresStore {
         row.map(RefreshTokenState::try_from).transpose()
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn rotate_refresh_token(
         &self,
         presented: &TokenHash,
@@ -681,6 +715,7 @@ impl Store for PostgresStore {
         Ok(outcome)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
@@ -692,6 +727,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn housekeep(&self, now: i64, spent_before: i64) -> Result<Housekeeping, StoreError> {
         let run = |sql: &'static str, first: i64, second: Option<i64>| {
             let pool = self.pool.clone();

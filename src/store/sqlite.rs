@@ -64,16 +64,19 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    #[tracing::instrument(level = "error", skip_all)]
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let cols = ClientColumns::of(client);
         sqlx::query(concat!(
@@ -103,6 +106,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         let row: Option<ClientRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -115,6 +119,7 @@ impl Store for SqliteStore {
         row.map(Client::try_from).transpose()
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
         let rows: Vec<ClientRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -126,6 +131,7 @@ impl Store for SqliteStore {
         convert_all(rows)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
         let cols = ClientColumns::of(client);
         let done = sqlx::query(
@@ -150,6 +156,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn set_client_secret(
         &self,
         client_id: &ClientId,
@@ -166,6 +173,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM clients WHERE client_id = ?")
             .bind(client_id)
@@ -174,6 +182,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         sqlx::query(concat!(
             "INSERT INTO users (",
@@ -197,6 +206,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -209,6 +219,7 @@ impl Store for SqliteStore {
         Ok(row.map(User::from))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -221,6 +232,7 @@ impl Store for SqliteStore {
         Ok(row.map(User::from))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let rows: Vec<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -232,6 +244,7 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().map(User::from).collect())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn set_user_password(
         &self,
         user_id: &UserId,
@@ -248,6 +261,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn set_user_disabled(
         &self,
         user_id: &UserId,
@@ -263,6 +277,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM users WHERE user_id = ?")
             .bind(user_id.as_str())
@@ -271,6 +286,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO scopes (name, description, builtin, created_at) VALUES (?, ?, ?, ?)",
@@ -287,6 +303,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
         let rows: Vec<ScopeRow> = sqlx::query_as(
             "SELECT name, description, builtin, created_at FROM scopes ORDER BY name",
@@ -296,6 +313,7 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().map(Scope::from).collect())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM scopes WHERE name = ? AND builtin = 0")
             .bind(name)
@@ -304,6 +322,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         sqlx::query(concat!(
             "INSERT INTO signing_keys (",
@@ -326,6 +345,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows: Vec<KeyRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -337,6 +357,7 @@ impl Store for SqliteStore {
         convert_all(rows)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn rotate_signing_keys(
         &self,
         new_next: &SigningKeyRecord,
@@ -381,6 +402,7 @@ impl Store for SqliteStore {
         Ok(Some(promoted))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_session(
         &self,
         id: &str,
@@ -398,6 +420,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn save_session(&self, id: &str, data: &[u8], expires_at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, data, expiry_date) VALUES (?, ?, ?) \
@@ -411,6 +434,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn load_session(&self, id: &str, now: i64) -> Result<Option<Vec<u8>>, StoreError> {
         let row: Option<(Vec<u8>,)> =
             sqlx::query_as("SELECT data FROM sessions WHERE id = ? AND expiry_date > ?")
@@ -421,6 +445,7 @@ impl Store for SqliteStore {
         Ok(row.map(|(data,)| data))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id = ?")
             .bind(id)
@@ -429,6 +454,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_consent(
         &self,
         user_id: &str,
@@ -443,6 +469,7 @@ impl Store for SqliteStore {
         Ok(row.map(|(scope,)| scope))
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn save_consent(
         &self,
         user_id: &str,
@@ -463,6 +490,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
         sqlx::query(concat!(
             "INSERT INTO authorization_codes (",
@@ -485,6 +513,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_authorization_code(
         &self,
         code_hash: &TokenHash,
@@ -500,6 +529,7 @@ impl Store for SqliteStore {
         row.map(AuthorizationCode::try_from).transpose()
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn redeem_authorization_code(
         &self,
         code_hash: &TokenHash,
@@ -550,6 +580,7 @@ impl Store for SqliteStore {
         Ok(Redemption::Redeemed)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn revoke_grant(
         &self,
         grant_id: &str,
@@ -574,6 +605,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn is_revoked(&self, jti: &str, grant_id: &str) -> Result<bool, StoreError> {
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM revocations WHERE id = ? OR id = ?")
@@ -584,6 +616,7 @@ impl Store for SqliteStore {
         Ok(count > 0)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn find_refresh_token(
         &self,
         token_hash: &TokenHash,
@@ -599,6 +632,7 @@ impl Store for SqliteStore {
         row.map(RefreshTokenState::try_from).transpose()
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn rotate_refresh_token(
         &self,
         presented: &TokenHash,
@@ -698,6 +732,7 @@ impl Store for SqliteStore {
         Ok(outcome)
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO revocations (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
@@ -709,6 +744,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all)]
     async fn housekeep(&self, now: i64, spent_before: i64) -> Result<Housekeeping, StoreError> {
         let run = |sql: &'static str, first: i64, second: Option<i64>| {
             let pool = self.pool.clone();

@@ -22,5 +22,6 @@ mod pages;
 mod passwords;
 mod refresh;
 mod store;
+mod store_errors;
 mod token;
 mod userinfo;
