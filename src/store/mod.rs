@@ -21,6 +21,7 @@ mod error;
 mod postgres;
 mod rows;
 mod sqlite;
+mod sqlite_open;
 
 pub(crate) use error::conflict_as;
 pub use error::{Class, Operation, StoreError, classify};

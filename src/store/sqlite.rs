@@ -1,13 +1,10 @@
 //! The SQLite backend: the embedded default (`sqlite://latchkey.db`).
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 
 use super::rows::{
     ClientColumns, ClientRow, CodeRow, KeyRow, RefreshRow, ScopeRow, UserRow, client_columns,
@@ -32,35 +29,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Open (creating if missing) the database at `url`.
+    /// Open (creating if missing) the database at `url` (see `sqlite_open`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(if in_memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        // Every connection to `:memory:` is its own database, so an in-memory store has exactly one.
-        let pool = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(max_connections)
-        }
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await?;
+        let pool = super::sqlite_open::open(url, max_connections, ACQUIRE_TIMEOUT).await?;
         Ok(Self { pool })
     }
 }
+
+/// How long a request waits for a pooled connection before the store counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[async_trait]
 impl Store for SqliteStore {
