@@ -30,6 +30,7 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connect a pool to `url`.
+    #[tracing::instrument(level = "error", skip_all)]
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)

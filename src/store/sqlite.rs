@@ -30,6 +30,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Open (creating if missing) the database at `url` (see `sqlite_open`).
+    #[tracing::instrument(level = "error", skip_all)]
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = super::sqlite_open::open(url, max_connections, ACQUIRE_TIMEOUT).await?;
         Ok(Self { pool })
