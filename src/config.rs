@@ -27,7 +27,7 @@ pub struct Config {
         long,
         env = "LATCHKEY_INSECURE_HTTP_ISSUER",
         default_value_t = false,
-        value_parser = clap::builder::FalseyValueParser::new(),
+        value_parser = clap::builder::BoolishValueParser::new(),
         global = true
     )]
     pub insecure_http_issuer: bool,

@@ -225,11 +225,25 @@ impl std::fmt::Display for OAuthError {
 
 impl std::error::Error for OAuthError {}
 
+/// The one log line of a failed store operation (it names the operation); inside the request's span,
+/// so it carries the request id too.
+pub(crate) fn log_store_error(err: &StoreError) {
+    match err {
+        StoreError::Rejected { .. } => tracing::warn!(error = %err, "store refused a value"),
+        _ => tracing::error!(error = %err, "store operation failed"),
+    }
+}
+
 impl From<StoreError> for OAuthError {
+    /// RFC 6749 §4.1.2.1 / §5.2: an unreachable store is `temporarily_unavailable` (503 +
+    /// `Retry-After`), a refused value `invalid_request`, anything else `server_error` (500).
     fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "store operation failed");
+        log_store_error(&err);
         match err {
-            StoreError::Unavailable(_) => Self::unavailable(1),
+            StoreError::Unavailable { .. } => Self::unavailable(1),
+            StoreError::Rejected { .. } => {
+                Self::invalid_request("a value in the request cannot be stored")
+            }
             _ => Self::server_error(),
         }
     }
@@ -308,6 +322,39 @@ mod tests {
                 r#"Bearer realm="latchkey", error="invalid_token", error_description="bad token""#
             )
         );
+    }
+
+    #[test]
+    fn store_errors_are_503_only_when_the_store_is_unreachable() {
+        use crate::store::Operation;
+        let op = Operation(Some("find_client"));
+        let unavailable = OAuthError::from(StoreError::Unavailable {
+            operation: op,
+            source: sqlx::Error::PoolTimedOut,
+        });
+        assert_eq!(unavailable.code.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(unavailable.retry_after, Some(1));
+        let internal = OAuthError::from(StoreError::Internal {
+            operation: op,
+            source: sqlx::Error::ColumnDecode {
+                index: "created_at".into(),
+                source: "not an integer".into(),
+            },
+        });
+        assert_eq!(internal.code, ErrorCode::ServerError);
+        assert_eq!(internal.code.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            internal.description.as_deref(),
+            Some("internal server error")
+        );
+        assert_eq!(internal.retry_after, None);
+        let corrupt = OAuthError::from(StoreError::Corrupt("scopes of c1".into()));
+        assert_eq!(corrupt.code, ErrorCode::ServerError);
+        let rejected = OAuthError::from(StoreError::Rejected {
+            operation: op,
+            source: sqlx::Error::Protocol("22021".into()),
+        });
+        assert_eq!(rejected.code, ErrorCode::InvalidRequest);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{CliError, Context, or_dash, read_password_stdin};
 use crate::clock::format_rfc3339;
 use crate::domain::grant::SignOut;
-use crate::domain::password::hash_password;
+use crate::domain::password::hash_new_password;
 use crate::domain::user::{User, UserId, check_email, normalize_username};
 
 /// User commands.
@@ -110,12 +110,21 @@ fn describe(u: &User) -> String {
     )
 }
 
-/// Hash off the async runtime: argon2id is deliberately slow.
-async fn hash(password: SecretString) -> Result<String, CliError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|_| CliError::Invalid("password hashing was interrupted".into()))?
-        .map_err(|e| CliError::Invalid(e.to_string()))
+/// Check the password policy against the user's own details (OWASP ASVS §2.1.1, §2.1.7) and hash
+/// off the async runtime: argon2id is deliberately slow.
+async fn hash(password: SecretString, user_inputs: &[Option<&str>]) -> Result<String, CliError> {
+    let inputs: Vec<String> = user_inputs
+        .iter()
+        .flatten()
+        .map(|s| (*s).to_owned())
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        hash_new_password(&password, &inputs)
+    })
+    .await
+    .map_err(|_| CliError::Invalid("password hashing was interrupted".into()))?
+    .map_err(|e| CliError::Invalid(e.to_string()))
 }
 
 async fn find(ctx: &Context, username: &str) -> Result<User, CliError> {
@@ -152,7 +161,11 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                     "the username '{username}' is taken"
                 )));
             }
-            let password_hash = hash(read_password_stdin()?).await?;
+            let password_hash = hash(
+                read_password_stdin()?,
+                &[Some(&username), email.as_deref(), name.as_deref()],
+            )
+            .await?;
             let user = User {
                 user_id: UserId::generate(),
                 email_verified: email.is_some(),
@@ -196,7 +209,15 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         }
         UserCommand::SetPassword { username, .. } => {
             let user = find(ctx, &username).await?;
-            let password_hash = hash(read_password_stdin()?).await?;
+            let password_hash = hash(
+                read_password_stdin()?,
+                &[
+                    Some(&user.username),
+                    user.email.as_deref(),
+                    user.name.as_deref(),
+                ],
+            )
+            .await?;
             let signed_out = ctx
                 .store
                 .set_user_password(&user.user_id, &password_hash, now, keep_until(ctx, now))

@@ -6,21 +6,32 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
-/// The shortest password accepted (NIST SP 800-63B §5.1.1.2).
-pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The shortest password accepted: 12 characters (OWASP ASVS 4.0.3 §2.1.1; NIST SP 800-63B §5.1.1.2
+/// sets 8 as the floor).
+pub const MIN_PASSWORD_CHARS: usize = 12;
 /// The longest password accepted, in bytes: bounds the hashing work a request can ask for.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// The weakest zxcvbn score accepted: 3, "safely unguessable" (more than 10^8 guesses), as ASVS
+/// §2.1.8's strength meter and §2.1.7's check against common and breached passwords ask.
+pub const MIN_STRENGTH: zxcvbn::Score = zxcvbn::Score::Three;
 
 /// A password that breaks the policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
-    /// Too short, or empty.
+    /// Too short, or empty (ASVS §2.1.1).
     #[error("the password must be at least {MIN_PASSWORD_CHARS} characters")]
     TooShort,
     /// Too long.
     #[error("the password must be at most {MAX_PASSWORD_BYTES} bytes")]
     TooLong,
-    /// The hashing library failed.
+    /// Common, or built from a predictable pattern (ASVS §2.1.7): `why` is zxcvbn's warning and
+    /// suggestions, on one line.
+    #[error("the password is too easy to guess: {why}")]
+    Weak {
+        /// What makes it weak and how to do better.
+        why: String,
+    },
+    /// The hashing library (or the salt's randomness) failed.
     #[error("could not hash the password")]
     Hashing,
 }
@@ -31,8 +42,13 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Check the policy and hash a new password into a PHC string. CPU-heavy: call off the async runtime.
-pub fn hash_password(password: &SecretString) -> Result<String, PasswordError> {
+/// The policy for a new password (OWASP ASVS §2.1.1, §2.1.2, §2.1.7): 12 characters to 1024 bytes,
+/// and not guessable (zxcvbn score of at least 3), judged also against `user_inputs` (the username,
+/// email and name), so a password made of them is refused.
+pub fn check_new_password(
+    password: &SecretString,
+    user_inputs: &[&str],
+) -> Result<(), PasswordError> {
     let value = password.expose_secret();
     if value.chars().count() < MIN_PASSWORD_CHARS {
         return Err(PasswordError::TooShort);
@@ -40,8 +56,45 @@ pub fn hash_password(password: &SecretString) -> Result<String, PasswordError> {
     if value.len() > MAX_PASSWORD_BYTES {
         return Err(PasswordError::TooLong);
     }
+    let estimate = zxcvbn::zxcvbn(value, user_inputs);
+    if estimate.score() >= MIN_STRENGTH {
+        return Ok(());
+    }
+    let mut why: Vec<String> = Vec::new();
+    if let Some(feedback) = estimate.feedback() {
+        why.extend(feedback.warning().map(|w| w.to_string()));
+        why.extend(feedback.suggestions().iter().map(ToString::to_string));
+    }
+    if why.is_empty() {
+        why.push("Add another word or two. Uncommon words are better.".to_owned());
+    }
+    let why = why
+        .iter()
+        .map(|line| line.trim().trim_end_matches('.'))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(PasswordError::Weak { why })
+}
+
+/// Check the policy (with no user inputs) and hash a new password into a PHC string. CPU-heavy: call
+/// off the async runtime.
+pub fn hash_password(password: &SecretString) -> Result<String, PasswordError> {
+    hash_new_password(password, &[])
+}
+
+/// Check the policy against the user's own details and hash a new password. CPU-heavy.
+pub fn hash_new_password(
+    password: &SecretString,
+    user_inputs: &[&str],
+) -> Result<String, PasswordError> {
+    check_new_password(password, user_inputs)?;
+    hash_phc(password.expose_secret())
+}
+
+/// argon2id over `value` with a fresh 128-bit salt; no policy.
+fn hash_phc(value: &str) -> Result<String, PasswordError> {
     let mut salt = [0u8; 16];
-    let _ = aws_lc_rs::rand::fill(&mut salt);
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| PasswordError::Hashing)?;
     let salt = SaltString::encode_b64(&salt).map_err(|_| PasswordError::Hashing)?;
     argon2()
         .hash_password(value.as_bytes(), &salt)
@@ -106,12 +159,8 @@ fn verify_phc(password: &[u8], stored: &str) -> Option<bool> {
 
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        hash_password(&SecretString::from(
-            "dummy password for unknown users".to_owned(),
-        ))
-        .unwrap_or_default()
-    })
+    // Not through the policy: the dummy must exist whatever the policy thinks of it.
+    DUMMY.get_or_init(|| hash_phc("dummy password for unknown users").unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -124,9 +173,12 @@ mod tests {
 
     #[test]
     fn hashes_with_argon2id_owasp_parameters_and_verifies() {
-        let hash = hash_password(&secret("correct horse")).unwrap();
+        let hash = hash_password(&secret("correct horse battery staple")).unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_password(&secret("correct horse"), Some(&hash)));
+        assert!(verify_password(
+            &secret("correct horse battery staple"),
+            Some(&hash)
+        ));
         assert!(!verify_password(&secret("wrong horse"), Some(&hash)));
     }
 
@@ -149,15 +201,75 @@ mod tests {
     }
 
     #[test]
-    fn policy_refuses_empty_and_huge_passwords() {
+    fn asvs_2_1_1_passwords_under_12_characters_or_over_1024_bytes_are_refused() {
         assert_eq!(hash_password(&secret("")), Err(PasswordError::TooShort));
         assert_eq!(
-            hash_password(&secret("short")),
-            Err(PasswordError::TooShort)
+            hash_password(&secret("Xq7#vLp2!mZ")),
+            Err(PasswordError::TooShort),
+            "11 characters, however random"
+        );
+        assert_eq!(
+            check_new_password(&secret("ünïcödé-wörd"), &[]),
+            Ok(()),
+            "12 characters, counted as characters (not bytes)"
         );
         assert_eq!(
             hash_password(&secret(&"x".repeat(MAX_PASSWORD_BYTES + 1))),
             Err(PasswordError::TooLong)
         );
+    }
+
+    fn weak_reason(password: &str) -> String {
+        match check_new_password(&secret(password), &[]) {
+            Err(PasswordError::Weak { why }) => why,
+            other => panic!("{password:?}: expected Weak, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn asvs_2_1_7_common_and_patterned_passwords_are_refused_with_the_reason() {
+        for (password, reason) in [
+            ("password1234", "common"),
+            ("qwertyuiopasdf", "commonly used"),
+            ("aaaaaaaaaaaaaaaa", "repeat"),
+            ("abcdefghijklmnop", "sequence"),
+            ("iloveyou12345", "common"),
+        ] {
+            let why = weak_reason(password);
+            assert!(why.to_lowercase().contains(reason), "{password:?}: {why}");
+            assert!(!why.contains('\n'), "one line: {why}");
+            let message = PasswordError::Weak { why }.to_string();
+            assert!(message.starts_with("the password is too easy to guess: "));
+        }
+    }
+
+    #[test]
+    fn a_password_made_of_the_users_own_details_is_refused() {
+        let password = secret("wbxtkrqpzmvn1");
+        assert_eq!(
+            check_new_password(&password, &[]),
+            Ok(()),
+            "random-looking alone"
+        );
+        let inputs = ["wbxtkrqpzmvn", "wbxtkrqpzmvn@example.com", "Wbx Tkr"];
+        assert!(matches!(
+            check_new_password(&password, &inputs),
+            Err(PasswordError::Weak { .. })
+        ));
+    }
+
+    #[test]
+    fn strong_passwords_pass_including_the_suites_test_password() {
+        for password in [
+            "correct horse battery staple",
+            "Tr0ub4dour&3-is-not-enough",
+            "vN8#qL2!xR5@wZ",
+        ] {
+            assert_eq!(
+                check_new_password(&secret(password), &[]),
+                Ok(()),
+                "{password}"
+            );
+        }
     }
 }

@@ -144,9 +144,13 @@ impl PageError {
 
 impl From<StoreError> for PageError {
     fn from(err: StoreError) -> Self {
-        tracing::error!(error = %err, "store operation failed");
+        crate::error::log_store_error(&err);
         match err {
-            StoreError::Unavailable(_) => Self::unavailable(),
+            StoreError::Unavailable { .. } => Self::unavailable(),
+            StoreError::Rejected { .. } => Self::bad_request(
+                "Request refused",
+                "A value in the request cannot be stored.",
+            ),
             _ => Self::internal(),
         }
     }

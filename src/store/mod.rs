@@ -17,31 +17,19 @@ use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
 
+mod error;
 mod postgres;
 mod rows;
 mod shared;
 mod shared_accounts;
 mod sqlite;
+mod sqlite_open;
+
+pub(crate) use error::conflict_as;
+pub use error::{Class, Operation, StoreError, classify};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness rule was broken (the message names what already exists).
-    #[error("{0}")]
-    Conflict(String),
-    /// The database could not be reached or answered with an error.
-    #[error("database error: {0}")]
-    Unavailable(#[from] sqlx::Error),
-    /// Migrations could not be applied.
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A stored record could not be read back into a domain value.
-    #[error("corrupt record: {0}")]
-    Corrupt(String),
-}
 
 /// The life-cycle state of a signing key (`next → active → retired`, DESIGN.md "Keys").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,12 +274,4 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
         }
         _ => Arc::new(SqliteStore::connect(url, max_connections).await?),
     })
-}
-
-/// Map a unique-constraint violation to `Conflict` with `what`, anything else to `Unavailable`.
-pub(crate) fn conflict_as(what: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |err| match err.as_database_error() {
-        Some(db) if db.is_unique_violation() => StoreError::Conflict(what()),
-        _ => StoreError::Unavailable(err),
-    }
 }

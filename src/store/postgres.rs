@@ -20,6 +20,7 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connect a pool to `url`.
+    #[tracing::instrument(level = "error", skip_all)]
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -31,6 +32,7 @@ impl PostgresStore {
 }
 
 store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
+    #[tracing::instrument(level = "error", skip_all)]
     async fn rotate_refresh_token(
         &self,
         presented: &TokenHash,

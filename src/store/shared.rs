@@ -91,15 +91,21 @@ macro_rules! store_impl {
             #[async_trait]
             impl Store for $store {
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn migrate(&self) -> Result<(), StoreError> {
                     $migrator.run(&self.pool).await?;
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn ping(&self) -> Result<(), StoreError> {
                     sqlx::query("SELECT 1").execute(&self.pool).await?;
                     Ok(())
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
                     let cols = ClientColumns::of(client);
@@ -140,6 +146,8 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
                     let row: Option<ClientRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -152,6 +160,8 @@ macro_rules! store_impl {
                     row.map(Client::try_from).transpose()
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
                     let rows: Vec<ClientRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -162,6 +172,8 @@ macro_rules! store_impl {
                     .await?;
                     convert_all(rows)
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
                     let cols = ClientColumns::of(client);
@@ -189,6 +201,8 @@ macro_rules! store_impl {
                     Ok(done.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn set_client_secret(
                     &self,
                     client_id: &ClientId,
@@ -206,6 +220,8 @@ macro_rules! store_impl {
                     Ok(done.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
                     let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
                         .bind(client_id.as_str())
@@ -213,6 +229,8 @@ macro_rules! store_impl {
                         .await?;
                     Ok(done.rows_affected() == 1)
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn create_user(&self, user: &User) -> Result<(), StoreError> {
                     sqlx::query(concat!(
@@ -237,6 +255,8 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn find_user(&self, user_id: &UserId) -> Result<Option<User>, StoreError> {
                     let row: Option<UserRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -248,6 +268,8 @@ macro_rules! store_impl {
                     .await?;
                     Ok(row.map(User::from))
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
                     let row: Option<UserRow> = sqlx::query_as(concat!(
@@ -261,6 +283,8 @@ macro_rules! store_impl {
                     Ok(row.map(User::from))
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn list_users(&self) -> Result<Vec<User>, StoreError> {
                     let rows: Vec<UserRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -272,6 +296,8 @@ macro_rules! store_impl {
                     Ok(rows.into_iter().map(User::from).collect())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn set_user_password(
                     &self,
                     user_id: &UserId,
@@ -282,6 +308,8 @@ macro_rules! store_impl {
                     accounts::set_user_password(&self.pool, user_id, password_hash, now, keep_until).await
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn disable_user(
                     &self,
                     user_id: &UserId,
@@ -291,9 +319,13 @@ macro_rules! store_impl {
                     accounts::disable_user(&self.pool, user_id, now, keep_until).await
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn enable_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
                     accounts::enable_user(&self.pool, user_id, now).await
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn revoke_user_sessions(
                     &self,
@@ -304,6 +336,8 @@ macro_rules! store_impl {
                     accounts::revoke_user_sessions(&self.pool, user_id, now, keep_until).await
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
                     let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
                         .bind(user_id.as_str())
@@ -311,6 +345,8 @@ macro_rules! store_impl {
                         .await?;
                     Ok(done.rows_affected() == 1)
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
                     sqlx::query(
@@ -328,6 +364,8 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
                     let rows: Vec<ScopeRow> = sqlx::query_as(
                         "SELECT name, description, builtin, created_at FROM scopes ORDER BY name",
@@ -337,6 +375,8 @@ macro_rules! store_impl {
                     Ok(rows.into_iter().map(Scope::from).collect())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
                     let done = sqlx::query("DELETE FROM scopes WHERE name = $1 AND NOT builtin")
                         .bind(name)
@@ -344,6 +384,8 @@ macro_rules! store_impl {
                         .await?;
                     Ok(done.rows_affected() == 1)
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
                     sqlx::query(concat!(
@@ -367,6 +409,8 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
                     let rows: Vec<KeyRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -377,6 +421,8 @@ macro_rules! store_impl {
                     .await?;
                     convert_all(rows)
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn rotate_signing_keys(
                     &self,
@@ -422,6 +468,8 @@ macro_rules! store_impl {
                     Ok(Some(promoted))
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn create_session(
                     &self,
                     id_hash: &TokenHash,
@@ -431,6 +479,8 @@ macro_rules! store_impl {
                 ) -> Result<bool, StoreError> {
                     accounts::create_session(&self.pool, id_hash, user_id, data, expires_at).await
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn save_session(
                     &self,
@@ -442,6 +492,8 @@ macro_rules! store_impl {
                     accounts::save_session(&self.pool, id_hash, user_id, data, expires_at).await
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn load_session(
                     &self,
                     id_hash: &TokenHash,
@@ -450,9 +502,13 @@ macro_rules! store_impl {
                     accounts::load_session(&self.pool, id_hash, now).await
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn delete_session(&self, id_hash: &TokenHash) -> Result<(), StoreError> {
                     accounts::delete_session(&self.pool, id_hash).await
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn find_consent(
                     &self,
@@ -467,6 +523,8 @@ macro_rules! store_impl {
                             .await?;
                     Ok(row.map(|(scope,)| scope))
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn save_consent(
                     &self,
@@ -487,6 +545,8 @@ macro_rules! store_impl {
                     .await?;
                     Ok(())
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
                     sqlx::query(concat!(
@@ -511,6 +571,8 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn find_authorization_code(
                     &self,
                     code_hash: &TokenHash,
@@ -525,6 +587,8 @@ macro_rules! store_impl {
                     .await?;
                     row.map(AuthorizationCode::try_from).transpose()
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn redeem_authorization_code(
                     &self,
@@ -576,6 +640,8 @@ macro_rules! store_impl {
                     Ok(Redemption::Redeemed)
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn revoke_grant(
                     &self,
                     grant_id: &GrantId,
@@ -588,6 +654,8 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError> {
                     let (count,): (i64,) =
                         sqlx::query_as("SELECT COUNT(*) FROM revocations WHERE id = $1 OR id = $2")
@@ -597,6 +665,8 @@ macro_rules! store_impl {
                             .await?;
                     Ok(count > 0)
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn find_refresh_token(
                     &self,
@@ -613,6 +683,8 @@ macro_rules! store_impl {
                     row.map(RefreshTokenState::try_from).transpose()
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+
                 async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
                     sqlx::query(
                         "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
@@ -623,6 +695,8 @@ macro_rules! store_impl {
                     .await?;
                     Ok(())
                 }
+
+                #[tracing::instrument(level = "error", skip_all)]
 
                 async fn housekeep(&self, now: i64, spent_before: i64) -> Result<Housekeeping, StoreError> {
                     let run = |sql: &'static str, first: i64, second: Option<i64>| {

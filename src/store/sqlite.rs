@@ -2,13 +2,10 @@
 //! database (WAL, a private file) and refresh-token rotation; every other operation is shared with
 //! PostgreSQL (`shared.rs`).
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 
 use super::StoreError;
 use super::shared::store_impl;
@@ -22,57 +19,16 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Open (creating if missing) the database at `url`.
+    /// Open (creating if missing, mode 0600) the database at `url` (see `sqlite_open`).
+    #[tracing::instrument(level = "error", skip_all)]
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(if in_memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        if !in_memory {
-            create_private(options.get_filename())?;
-        }
-        // Every connection to `:memory:` is its own database, so an in-memory store has exactly one.
-        let pool = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(max_connections)
-        }
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await?;
+        let pool = super::sqlite_open::open(url, max_connections, ACQUIRE_TIMEOUT).await?;
         Ok(Self { pool })
     }
 }
 
-/// Create the database file, if it does not exist yet, readable and writable by its owner only (mode
-/// 0600), like the key secret file beside it: it holds password hashes and session data. SQLite
-/// gives the `-wal` and `-shm` files it creates later the database file's mode. An existing file's
-/// mode is left as the operator set it.
-fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Unavailable(sqlx::Error::Io(e))),
-    }
-}
+/// How long a request waits for a pooled connection before the store counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 store_impl!(
     SqliteStore,
@@ -80,6 +36,7 @@ store_impl!(
     sqlx::SqliteConnection,
     MIGRATOR,
     {
+        #[tracing::instrument(level = "error", skip_all)]
         async fn rotate_refresh_token(
             &self,
             presented: &TokenHash,

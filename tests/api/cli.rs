@@ -356,7 +356,7 @@ async fn bad_user_input_exits_non_zero_and_changes_nothing(backend: Backend) {
         &["user", "create", "--username", "carol", "--password-stdin"],
         Some(""),
     ));
-    assert!(err.contains("at least 8 characters"), "{err}");
+    assert!(err.contains("at least 12 characters"), "{err}");
     let err = failure_of(&db.cli(
         &[
             "user",
@@ -390,7 +390,7 @@ async fn bad_user_input_exits_non_zero_and_changes_nothing(backend: Backend) {
         &["user", "set-password", "bob", "--password-stdin"],
         Some("short"),
     ));
-    assert!(err.contains("at least 8"), "{err}");
+    assert!(err.contains("at least 12"), "{err}");
 
     let users = db.store().await.list_users().await.unwrap();
     assert_eq!(users, vec![original], "nothing changed");

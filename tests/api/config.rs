@@ -57,6 +57,7 @@ fn a_plain_http_issuer_is_accepted_when_the_operator_says_so() {
     for (name, value) in [
         ("LATCHKEY_INSECURE_HTTP_ISSUER", "true"),
         ("LATCHKEY_INSECURE_HTTP_ISSUER", "1"),
+        ("LATCHKEY_INSECURE_HTTP_ISSUER", "yes"),
     ] {
         let out = run_cli(
             &["migrate"],
@@ -73,6 +74,16 @@ fn a_plain_http_issuer_is_accepted_when_the_operator_says_so() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let err = failure_of(&run_cli(
+        &["migrate"],
+        &[
+            ("LATCHKEY_ISSUER", "http://id.internal:8080"),
+            ("LATCHKEY_DATABASE_URL", &url),
+            ("LATCHKEY_INSECURE_HTTP_ISSUER", "maybe"),
+        ],
+        None,
+    ));
+    assert!(err.contains("maybe"), "a typo is not silently 'on': {err}");
     let out = run_cli(
         &[
             "migrate",
