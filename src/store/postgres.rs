@@ -11,6 +11,7 @@ use super::rows::{
     code_columns, convert_all, key_columns, user_columns,
 };
 use super::{SigningKeyRecord, Store, StoreError, conflict_as};
+use crate::domain::attempt::{AttemptCounter, Reservation};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
     AuthorizationCode, Grant, Housekeeping, NewRefreshToken, Redemption, RefreshTokenState,
@@ -19,6 +20,8 @@ use crate::domain::grant::{
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
+
+mod attempts;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -720,6 +723,27 @@ impl Store for PostgresStore {
             )
             .await?,
             sessions: run("DELETE FROM sessions WHERE expiry_date <= $1", now, None).await?,
+            sign_in_attempts: run("DELETE FROM sign_in_attempts WHERE expires_at <= $1", now, None).await?,
         })
+    }
+
+    async fn reserve_attempts(
+        &self,
+        counters: &[AttemptCounter],
+        now: i64,
+    ) -> Result<Reservation, StoreError> {
+        attempts::reserve(&self.pool, counters, now).await
+    }
+
+    async fn refund_attempts(
+        &self,
+        keys: &[TokenHash],
+        reserved_at: i64,
+    ) -> Result<(), StoreError> {
+        attempts::refund(&self.pool, keys, reserved_at).await
+    }
+
+    async fn clear_attempts(&self, keys: &[TokenHash]) -> Result<(), StoreError> {
+        attempts::clear(&self.pool, keys).await
     }
 }

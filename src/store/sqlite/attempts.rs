@@ -1,0 +1,85 @@
+//! SQLite: the attempt counters behind the sign-in throttle (`sign_in_attempts`).
+
+use sqlx::sqlite::SqlitePool;
+
+use crate::domain::attempt::{AttemptCounter, Reservation};
+use crate::domain::secret::TokenHash;
+use crate::store::StoreError;
+
+/// Count one attempt on a counter, starting a new window if its window has ended; the count and
+/// window end after this attempt.
+const COUNT: &str = "INSERT INTO sign_in_attempts (counter_key, attempts, started_at, expires_at) \
+     VALUES (?, 1, ?, ?) \
+     ON CONFLICT (counter_key) DO UPDATE SET \
+     attempts = CASE WHEN sign_in_attempts.expires_at <= excluded.started_at THEN 1 \
+                ELSE sign_in_attempts.attempts + 1 END, \
+     started_at = CASE WHEN sign_in_attempts.expires_at <= excluded.started_at THEN excluded.started_at \
+                  ELSE sign_in_attempts.started_at END, \
+     expires_at = CASE WHEN sign_in_attempts.expires_at <= excluded.started_at THEN excluded.expires_at \
+                  ELSE sign_in_attempts.expires_at END \
+     RETURNING attempts, expires_at";
+
+pub(super) async fn reserve(
+    pool: &SqlitePool,
+    counters: &[AttemptCounter],
+    now: i64,
+) -> Result<Reservation, StoreError> {
+    let counters = crate::store::in_lock_order(counters);
+    // The first statement writes, so the transaction holds SQLite's write lock from its start:
+    // concurrent reservations run one after the other, each seeing the counts the previous left.
+    let mut tx = pool.begin().await?;
+    let mut retry_after: Option<i64> = None;
+    for counter in counters {
+        let (attempts, expires_at): (i64, i64) = sqlx::query_as(COUNT)
+            .bind(counter.key.0.as_slice())
+            .bind(now)
+            .bind(now.saturating_add(counter.window))
+            .fetch_one(&mut *tx)
+            .await?;
+        if attempts > i64::from(counter.limit) {
+            retry_after = retry_after.max(Some(expires_at - now));
+        }
+    }
+    match retry_after {
+        None => {
+            tx.commit().await?;
+            Ok(Reservation::Reserved)
+        }
+        Some(wait) => {
+            // Nothing is counted for a refused attempt, so a full counter never spills into the others.
+            tx.rollback().await?;
+            Ok(Reservation::Refused {
+                retry_after: wait.max(1),
+            })
+        }
+    }
+}
+
+pub(super) async fn refund(
+    pool: &SqlitePool,
+    keys: &[TokenHash],
+    reserved_at: i64,
+) -> Result<(), StoreError> {
+    for key in keys {
+        // A window that started after `reserved_at` is a later one: the attempt was not counted there.
+        sqlx::query(
+            "UPDATE sign_in_attempts SET attempts = attempts - 1 \
+             WHERE counter_key = ? AND attempts > 0 AND started_at <= ?",
+        )
+        .bind(key.0.as_slice())
+        .bind(reserved_at)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn clear(pool: &SqlitePool, keys: &[TokenHash]) -> Result<(), StoreError> {
+    for key in keys {
+        sqlx::query("DELETE FROM sign_in_attempts WHERE counter_key = ?")
+            .bind(key.0.as_slice())
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
