@@ -19,5 +19,6 @@ mod microservices;
 mod pages;
 mod refresh;
 mod store;
+mod throttle;
 mod token;
 mod userinfo;
