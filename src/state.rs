@@ -8,7 +8,6 @@ use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
 use crate::keys::{KeyEncryptionKey, KeyError, KeyRing};
 use crate::oauth::metadata;
-use crate::oauth::throttle::LoginThrottle;
 use crate::password_pool::PasswordSlots;
 use crate::store::{self, Store, StoreError};
 
@@ -25,8 +24,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The discovery document, serialised once.
     pub metadata: Arc<str>,
-    /// Failed sign-in counters.
-    pub login_throttle: Arc<LoginThrottle>,
     /// Bounded argon2 work.
     pub passwords: Arc<PasswordSlots>,
     /// Client registrations for the hot endpoints.
@@ -91,7 +88,6 @@ impl AppState {
             settings: Arc::new(settings),
             clock,
             metadata,
-            login_throttle: Arc::new(LoginThrottle::default()),
             clients: Arc::new(ClientCache::new(client_cache_ttl)),
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),

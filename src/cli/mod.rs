@@ -137,8 +137,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let done = crate::housekeeping::run_once(ctx.store.as_ref(), ctx.clock.now()).await?;
             ctx.print(&done, || {
                 format!(
-                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions",
-                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions
+                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} sign-in attempt counters",
+                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.sign_in_attempts
                 )
             });
             Ok(())

@@ -215,6 +215,8 @@ pub struct Housekeeping {
     pub grants: u64,
     /// Expired browser sessions.
     pub sessions: u64,
+    /// Sign-in attempt counters whose window has ended.
+    pub sign_in_attempts: u64,
 }
 
 #[cfg(test)]

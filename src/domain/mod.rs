@@ -1,6 +1,7 @@
 //! Plain protocol types and rules: no HTTP, no SQL, no clock reads.
 
 pub mod alg;
+pub mod attempt;
 pub mod claims;
 pub mod client;
 pub mod grant;

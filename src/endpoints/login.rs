@@ -1,6 +1,6 @@
 //! `GET/POST /login`: the sign-in page. Plain HTML form, CSRF token, argon2id off the async runtime,
-//! the same answer (and cost) for an unknown user as for a wrong password, and failed attempts
-//! throttled per username and per client address.
+//! the same answer (and cost) for an unknown user as for a wrong password, and every attempt reserved
+//! in the store's throttle (`oauth::throttle`) before the password is checked.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -18,6 +18,7 @@ use super::session::{BrowserSession, SignedIn};
 use crate::domain::password::verify_password;
 use crate::domain::user::normalize_username;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
+use crate::oauth::throttle::{self, Admission};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -85,6 +86,15 @@ pub async fn login_submit(
 
 const WRONG: &str = "Incorrect username or password.";
 
+/// 429 with `Retry-After` for a sign-in refused by the throttle.
+fn too_many_attempts(wait: i64) -> PageError {
+    let minutes = (wait + 59) / 60;
+    PageError::too_many(
+        format!("Too many sign-in attempts. Try again in {minutes} minute(s)."),
+        u64::try_from(wait).unwrap_or(60),
+    )
+}
+
 async fn sign_in(
     state: &AppState,
     session: &BrowserSession,
@@ -94,13 +104,10 @@ async fn sign_in(
     session.check_csrf(form.csrf_token.as_deref()).await?;
     let now = state.clock.now();
     let username = normalize_username(&form.username).unwrap_or_default();
-    if let Some(wait) = state.login_throttle.locked_for(&username, address, now) {
-        let minutes = (wait + 59) / 60;
-        return Err(PageError::too_many(
-            format!("Too many failed sign-in attempts. Try again in {minutes} minute(s)."),
-            u64::try_from(wait).unwrap_or(60),
-        ));
-    }
+    let attempt = match throttle::admit(state.store.as_ref(), &username, address, now).await? {
+        Admission::Admitted(attempt) => attempt,
+        Admission::Refused { retry_after } => return Err(too_many_attempts(retry_after)),
+    };
     let user = if username.is_empty() {
         None
     } else {
@@ -115,10 +122,7 @@ async fn sign_in(
         .map_err(|_busy| PageError::unavailable())?;
     let user = match user {
         Some(user) if verified => user,
-        _ => {
-            state.login_throttle.record_failure(&username, address, now);
-            return show(state, session, StatusCode::OK, &form.username, Some(WRONG)).await;
-        }
+        _ => return show(state, session, StatusCode::OK, &form.username, Some(WRONG)).await,
     };
     if user.disabled {
         return show(
@@ -130,7 +134,10 @@ async fn sign_in(
         )
         .await;
     }
-    state.login_throttle.record_success(&username);
+    if let Err(err) = attempt.succeeded(state.store.as_ref()).await {
+        // The sign-in stands; the attempt merely stays counted until its window ends.
+        tracing::warn!(error = %err, "could not give back a successful sign-in attempt");
+    }
     tracing::info!(user_id = %user.user_id, "user signed in");
     // OIDC Core §2 auth_time: the moment the password was verified, not when the request arrived
     // (argon2 may have queued for a while).

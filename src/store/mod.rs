@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::attempt::{AttemptCounter, Reservation};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
     AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption,
@@ -22,6 +23,7 @@ mod postgres;
 mod rows;
 mod shared;
 mod shared_accounts;
+mod shared_attempts;
 mod sqlite;
 mod sqlite_open;
 
@@ -262,6 +264,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
     async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError>;
+
+    /// Reserve one attempt on every counter at once, in one transaction (OWASP ASVS 2.2.1): a counter
+    /// whose window ended at or before `now` starts a new one at `now`; if every counter is then below
+    /// its limit, each counts the attempt (`Reserved`), otherwise none does (`Refused`, with the
+    /// seconds until every full counter's window ends). Of N concurrent reservations on a counter with
+    /// limit L, exactly min(N, L) are `Reserved`.
+    async fn reserve_attempts(
+        &self,
+        counters: &[AttemptCounter],
+        now: i64,
+    ) -> Result<Reservation, StoreError>;
+    /// Give back one attempt reserved at `reserved_at` on each of `keys`, if the window it was counted
+    /// in is still the counter's (never below zero).
+    async fn refund_attempts(&self, keys: &[TokenHash], reserved_at: i64)
+    -> Result<(), StoreError>;
+    /// Forget the counters `keys` altogether.
+    async fn clear_attempts(&self, keys: &[TokenHash]) -> Result<(), StoreError>;
 }
 
 /// Connect to the database `url` names, with at most `max_connections` pooled connections. The
@@ -274,4 +293,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
         }
         _ => Arc::new(SqliteStore::connect(url, max_connections).await?),
     })
+}
+
+/// `counters` sorted by key (each key once, with its lowest limit), so that transactions locking
+/// several counters always lock them in the same order.
+pub(crate) fn in_lock_order(counters: &[AttemptCounter]) -> Vec<&AttemptCounter> {
+    let mut sorted: Vec<&AttemptCounter> = counters.iter().collect();
+    sorted.sort_by_key(|counter| (counter.key.0, counter.limit));
+    sorted.dedup_by(|later, first| later.key == first.key);
+    sorted
 }

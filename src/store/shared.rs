@@ -9,6 +9,7 @@
 macro_rules! store_impl {
     ($store:ty, $pool:ty, $conn:ty, $migrator:path, { $($own:tt)* }) => {
         crate::store::shared_accounts::accounts_impl!($pool, $conn);
+        crate::store::shared_attempts::attempts_impl!($pool);
 
         mod grants {
             //! Steps of the grant transactions that both backends take in the same way.
@@ -70,6 +71,7 @@ macro_rules! store_impl {
         const _: () = {
             use async_trait::async_trait;
 
+            use crate::domain::attempt::{AttemptCounter, Reservation};
             use crate::domain::client::{Client, ClientId};
             use crate::domain::grant::{
                 AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption,
@@ -726,8 +728,37 @@ macro_rules! store_impl {
                         )
                         .await?,
                         sessions: run("DELETE FROM sessions WHERE expiry_date <= $1", now, None).await?,
+                        sign_in_attempts: run(
+                            "DELETE FROM sign_in_attempts WHERE expires_at <= $1",
+                            now,
+                            None,
+                        )
+                        .await?,
                     })
                 }
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn reserve_attempts(
+                    &self,
+                    counters: &[AttemptCounter],
+                    now: i64,
+                ) -> Result<Reservation, StoreError> {
+                    attempts::reserve(&self.pool, counters, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn refund_attempts(
+                    &self,
+                    keys: &[TokenHash],
+                    reserved_at: i64,
+                ) -> Result<(), StoreError> {
+                    attempts::refund(&self.pool, keys, reserved_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn clear_attempts(&self, keys: &[TokenHash]) -> Result<(), StoreError> {
+                    attempts::clear(&self.pool, keys).await
+                }
+
                 $($own)*
             }
         };

@@ -26,5 +26,6 @@ mod refresh;
 mod store;
 mod store_errors;
 mod store_grants;
+mod throttle;
 mod token;
 mod userinfo;

@@ -2,6 +2,7 @@
 
 use latchkey::clock::{Clock, FixedClock};
 use latchkey::domain::alg::SigningAlg;
+use latchkey::domain::attempt::{AttemptCounter, Reservation};
 use latchkey::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
 use latchkey::domain::grant::{
     AuthorizationCode, Grant, NewRefreshToken, Redemption, Rotation, SignOut,
@@ -33,6 +34,8 @@ crate::backend_tests!(
     housekeeping_deletes_only_what_can_no_longer_matter,
     signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_elses,
     a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_back,
+    attempt_counters_reserve_all_or_nothing_refund_clear_and_expire,
+    concurrent_reservations_of_a_counter_succeed_exactly_up_to_its_limit,
 );
 
 fn web_client(now: i64) -> Client {
@@ -685,4 +688,119 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
         .unwrap();
     assert!(store.delete_user(&alice.user_id).await.unwrap());
     assert!(store.load_session(&other, 0).await.unwrap().is_none());
+}
+
+fn counter(name: &str, limit: u32) -> AttemptCounter {
+    AttemptCounter {
+        key: TokenHash::of(name),
+        limit,
+        window: 900,
+    }
+}
+
+async fn attempt_counters_reserve_all_or_nothing_refund_clear_and_expire(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let (small, large) = (counter("small", 2), counter("large", 3));
+    let both = [small.clone(), large.clone()];
+    for _ in 0..2 {
+        assert_eq!(
+            store.reserve_attempts(&both, 1_000).await.unwrap(),
+            Reservation::Reserved
+        );
+    }
+    assert_eq!(
+        store.reserve_attempts(&both, 1_100).await.unwrap(),
+        Reservation::Refused { retry_after: 800 },
+        "the window ends 900 s after its first attempt"
+    );
+    // The refused attempt was counted by neither: `large` still has one attempt left.
+    let only_large = [large.clone()];
+    assert_eq!(
+        store.reserve_attempts(&only_large, 1_100).await.unwrap(),
+        Reservation::Reserved
+    );
+    assert!(matches!(
+        store.reserve_attempts(&only_large, 1_100).await.unwrap(),
+        Reservation::Refused { .. }
+    ));
+
+    // A refund gives back one attempt of the window it was reserved in, never more.
+    store
+        .refund_attempts(&[small.key.clone(), small.key.clone()], 1_000)
+        .await
+        .unwrap();
+    store
+        .refund_attempts(std::slice::from_ref(&large.key), 1_000)
+        .await
+        .unwrap();
+    let only_small = [small.clone()];
+    assert_eq!(
+        store.reserve_attempts(&only_small, 1_200).await.unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        store.reserve_attempts(&only_small, 1_200).await.unwrap(),
+        Reservation::Reserved
+    );
+    assert!(matches!(
+        store.reserve_attempts(&only_small, 1_200).await.unwrap(),
+        Reservation::Refused { .. }
+    ));
+    // Clearing forgets the counter.
+    store
+        .clear_attempts(std::slice::from_ref(&small.key))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.reserve_attempts(&only_small, 1_200).await.unwrap(),
+        Reservation::Reserved
+    );
+
+    // A new window starts once the old one has ended; a refund for the old window changes nothing.
+    for _ in 0..3 {
+        assert_eq!(
+            store.reserve_attempts(&only_large, 1_900).await.unwrap(),
+            Reservation::Reserved
+        );
+    }
+    store
+        .refund_attempts(std::slice::from_ref(&large.key), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.reserve_attempts(&only_large, 1_900).await.unwrap(),
+        Reservation::Refused { retry_after: 900 }
+    );
+
+    // Housekeeping deletes counters whose window has ended: `small` (ends 2_100), not `large` (2_800).
+    let done = store.housekeep(2_100, 0).await.unwrap();
+    assert_eq!(done.sign_in_attempts, 1);
+    assert_eq!(store.housekeep(2_800, 0).await.unwrap().sign_in_attempts, 1);
+}
+
+async fn concurrent_reservations_of_a_counter_succeed_exactly_up_to_its_limit(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..24 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.spawn(async move {
+            // Overlapping counter sets given in both orders: the backend must neither deadlock nor
+            // let more than the limit through.
+            let (shared, own) = (counter("shared", 7), counter(&format!("own-{n}"), 100));
+            let counters = if n % 2 == 0 {
+                [shared, own]
+            } else {
+                [own, shared]
+            };
+            store.reserve_attempts(&counters, 5_000).await.unwrap()
+        });
+    }
+    let answers = tasks.join_all().await;
+    let reserved = answers
+        .iter()
+        .filter(|a| **a == Reservation::Reserved)
+        .count();
+    assert_eq!(reserved, 7, "{answers:?}");
 }
