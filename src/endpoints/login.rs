@@ -15,10 +15,8 @@ use super::authorize::{client_of, respond};
 use super::page::PageError;
 use super::page::{MessagePage, render};
 use super::session::{BrowserSession, SignedIn};
-use crate::domain::password::verify_password;
-use crate::domain::user::normalize_username;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
-use crate::oauth::throttle::{self, Admission};
+use crate::oauth::sign_in::{Refusal, check_credentials};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -103,71 +101,55 @@ async fn sign_in(
 ) -> Result<Response, PageError> {
     session.check_csrf(form.csrf_token.as_deref()).await?;
     let now = state.clock.now();
-    let username = normalize_username(&form.username).unwrap_or_default();
-    let attempt = match throttle::admit(state.store.as_ref(), &username, address, now).await? {
-        Admission::Admitted(attempt) => attempt,
-        Admission::Refused { retry_after } => return Err(too_many_attempts(retry_after)),
-    };
-    let user = if username.is_empty() {
-        None
-    } else {
-        state.store.find_user_by_username(&username).await?
-    };
     let password = SecretString::from(form.password);
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = state
-        .passwords
-        .run(move || verify_password(&password, stored.as_deref()))
-        .await
-        .map_err(|_busy| PageError::unavailable())?;
-    let user = match user {
-        Some(user) if verified => user,
-        _ => return show(state, session, StatusCode::OK, &form.username, Some(WRONG)).await,
+    let checked = check_credentials(
+        state.store.as_ref(),
+        &state.passwords,
+        &form.username,
+        password,
+        address,
+        now,
+    )
+    .await?;
+    let user = match checked {
+        Ok(user) => user,
+        Err(Refusal::Throttled { retry_after }) => return Err(too_many_attempts(retry_after)),
+        Err(Refusal::Busy) => return Err(PageError::unavailable()),
+        Err(Refusal::WrongCredentials) => {
+            return show(state, session, StatusCode::OK, &form.username, Some(WRONG)).await;
+        }
+        Err(Refusal::Disabled) => {
+            let disabled = Some("This account is disabled.");
+            return show(state, session, StatusCode::OK, &form.username, disabled).await;
+        }
     };
-    if user.disabled {
-        return show(
-            state,
-            session,
-            StatusCode::OK,
-            &form.username,
-            Some("This account is disabled."),
-        )
-        .await;
-    }
-    if let Err(err) = attempt.succeeded(state.store.as_ref()).await {
-        // The sign-in stands; the attempt merely stays counted until its window ends.
-        tracing::warn!(error = %err, "could not give back a successful sign-in attempt");
-    }
     tracing::info!(user_id = %user.user_id, "user signed in");
     // OIDC Core §2 auth_time: the moment the password was verified, not when the request arrived
     // (argon2 may have queued for a while).
     let auth_time = state.clock.now();
-    let user_id = user.user_id.to_string();
     session
         .sign_in(
             SignedIn {
-                user_id: user_id.clone(),
+                user_id: user.user_id.to_string(),
                 auth_time,
             },
             state.settings.lifetimes.session,
         )
         .await?;
-    match session.pending::<PendingAuthorization>().await? {
-        Some(pending) => {
-            let pending = pending.signed_in_as(&user_id);
-            let signed_in = SignIn {
-                user_id: user.user_id.clone(),
-                auth_time,
-            };
-            let outcome = resume(&state.context(auth_time), pending, Some(signed_in)).await;
-            Ok(respond(state, session, outcome).await)
-        }
-        None => Ok(render(
+    let Some(pending) = session.pending::<PendingAuthorization>().await? else {
+        return Ok(render(
             StatusCode::OK,
             &MessagePage {
                 title: "Signed in",
                 message: "You are signed in to Latchkey. You can close this page.",
             },
-        )),
-    }
+        ));
+    };
+    let pending = pending.signed_in_as(user.user_id.as_str());
+    let signed_in = SignIn {
+        user_id: user.user_id,
+        auth_time,
+    };
+    let outcome = resume(&state.context(auth_time), pending, Some(signed_in)).await;
+    Ok(respond(state, session, outcome).await)
 }

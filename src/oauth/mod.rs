@@ -17,6 +17,7 @@ pub mod end_session;
 pub mod introspect;
 pub mod metadata;
 pub mod revoke;
+pub mod sign_in;
 pub mod throttle;
 pub mod token;
 pub mod userinfo;
