@@ -1,7 +1,5 @@
 //! User passwords: argon2id with the OWASP parameters, and a dummy hash so unknown users cost the same.
 
-use std::sync::OnceLock;
-
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
@@ -157,10 +155,13 @@ fn verify_phc(password: &[u8], stored: &str) -> Option<bool> {
     )
 }
 
+/// What an unknown user's password is checked against, so the answer costs a full argon2id run
+/// with the real parameters (OWASP: m=19456 KiB, t=2, p=1) and matches nothing. A constant, not
+/// computed at start-up, so there is no fallback that could make the check instant.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXlzYWx0ZHVtbXk$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    // Not through the policy: the dummy must exist whatever the policy thinks of it.
-    DUMMY.get_or_init(|| hash_phc("dummy password for unknown users").unwrap_or_default())
+    DUMMY_HASH
 }
 
 #[cfg(test)]
@@ -169,6 +170,16 @@ mod tests {
 
     fn secret(s: &str) -> SecretString {
         SecretString::from(s.to_owned())
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_a_real_check_with_the_real_parameters() {
+        // It parses and runs argon2id (Some), matching nothing (false)…
+        assert_eq!(verify_phc(b"anything", DUMMY_HASH), Some(false));
+        // …with the same parameters as a stored hash.
+        let real = hash_password(&secret("a long enough password")).unwrap();
+        let params = |phc: &str| phc.split('$').nth(3).map(str::to_owned);
+        assert_eq!(params(&real), params(DUMMY_HASH));
     }
 
     #[test]
