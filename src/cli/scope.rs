@@ -42,12 +42,8 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
                     "'{name}' is not a valid scope (RFC 6749 §3.3: printable ASCII, no spaces, quotes or backslashes)"
                 )));
             }
-            let description = description.trim().to_owned();
-            if description.is_empty() || description.chars().count() > 200 {
-                return Err(CliError::Invalid(
-                    "the description must be 1-200 characters".into(),
-                ));
-            }
+            let description = crate::domain::text::plain_text(&description, "the description", 200)
+                .map_err(CliError::Invalid)?;
             let scope = Scope {
                 name,
                 description,

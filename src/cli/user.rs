@@ -154,8 +154,10 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                 .map_err(|e| CliError::Invalid(e.0))?;
             let name = args
                 .name
-                .map(|n| n.trim().to_owned())
-                .filter(|n| !n.is_empty());
+                .filter(|n| !n.trim().is_empty())
+                .map(|n| crate::domain::text::plain_text(&n, "the name", 200))
+                .transpose()
+                .map_err(CliError::Invalid)?;
             if ctx.store.find_user_by_username(&username).await?.is_some() {
                 return Err(CliError::Invalid(format!(
                     "the username '{username}' is taken"

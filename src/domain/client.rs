@@ -201,8 +201,16 @@ impl RedirectUri {
                 "redirect URI is longer than 2000 characters".into(),
             ));
         }
+        // The URL parser silently drops tabs and newlines; the URI is compared as registered, so
+        // refuse them (and every other control character) instead.
+        if raw.chars().any(char::is_control) {
+            return Err(bad("must not contain control characters"));
+        }
         let url =
             url::Url::parse(raw).map_err(|e| bad(&format!("is not an absolute URI ({e})")))?;
+        if raw.contains(' ') {
+            return Err(bad("must not contain spaces (percent-encode them)"));
+        }
         if url.fragment().is_some() || raw.contains('#') {
             return Err(bad("must not contain a fragment (RFC 6749 §3.1.2)"));
         }
@@ -366,10 +374,8 @@ impl Client {
         spec: &ClientSpec,
         now: i64,
     ) -> Result<Self, ClientError> {
-        let client_name = spec.client_name.trim().to_owned();
-        if client_name.is_empty() || client_name.chars().count() > 200 {
-            return Err(ClientError("client name must be 1-200 characters".into()));
-        }
+        let client_name =
+            super::text::plain_text(&spec.client_name, "client name", 200).map_err(ClientError)?;
         let auth_method: AuthMethod = spec.auth_method.parse()?;
         let redirect_uris = parse_uris(&spec.redirect_uris)?;
         let post_logout_redirect_uris = parse_uris(&spec.post_logout_redirect_uris)?;

@@ -9,4 +9,5 @@ pub mod password;
 pub mod pkce;
 pub mod scope;
 pub mod secret;
+pub mod text;
 pub mod user;

@@ -250,6 +250,11 @@ async fn bad_client_input_exits_non_zero_and_changes_nothing(backend: Backend) {
             ],
             "client id",
         ),
+        // Control characters never reach the store (the URL parser would silently drop a tab).
+        (
+            &["--redirect-uri", "https://a.example.com/c\tb"],
+            "control characters",
+        ),
     ];
     for (extra, expected) in cases {
         let mut args = vec!["client", "create", "--name", "Bad"];
@@ -257,6 +262,29 @@ async fn bad_client_input_exits_non_zero_and_changes_nothing(backend: Backend) {
         let err = failure_of(&db.cli(&args, None));
         assert!(err.contains(expected), "{extra:?}: {err}");
     }
+    let err = failure_of(&db.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Evil\u{1b}[2J app",
+            "--grant-type",
+            "client_credentials",
+        ],
+        None,
+    ));
+    assert!(err.contains("control characters"), "{err}");
+    let err = failure_of(&db.cli(
+        &[
+            "scope",
+            "create",
+            "orders:read",
+            "--description",
+            "two\nlines",
+        ],
+        None,
+    ));
+    assert!(err.contains("control characters"), "{err}");
     json_of(&db.cli(
         &[
             "client",
