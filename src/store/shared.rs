@@ -94,21 +94,18 @@ macro_rules! store_impl {
             impl Store for $store {
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn migrate(&self) -> Result<(), StoreError> {
                     $migrator.run(&self.pool).await?;
                     Ok(())
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn ping(&self) -> Result<(), StoreError> {
                     sqlx::query("SELECT 1").execute(&self.pool).await?;
                     Ok(())
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
                     let cols = ClientColumns::of(client);
                     let done = sqlx::query(concat!(
@@ -149,7 +146,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
                     let row: Option<ClientRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -163,7 +159,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
                     let rows: Vec<ClientRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -176,7 +171,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
                     let cols = ClientColumns::of(client);
                     let done = sqlx::query(
@@ -204,7 +198,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn set_client_secret(
                     &self,
                     client_id: &ClientId,
@@ -223,7 +216,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
                     let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
                         .bind(client_id.as_str())
@@ -233,7 +225,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn create_user(&self, user: &User) -> Result<(), StoreError> {
                     sqlx::query(concat!(
                         "INSERT INTO users (",
@@ -258,7 +249,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn find_user(&self, user_id: &UserId) -> Result<Option<User>, StoreError> {
                     let row: Option<UserRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -272,7 +262,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
                     let row: Option<UserRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -286,7 +275,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn list_users(&self) -> Result<Vec<User>, StoreError> {
                     let rows: Vec<UserRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -299,7 +287,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn set_user_password(
                     &self,
                     user_id: &UserId,
@@ -311,7 +298,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn disable_user(
                     &self,
                     user_id: &UserId,
@@ -322,13 +308,11 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn enable_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
                     accounts::enable_user(&self.pool, user_id, now).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn revoke_user_sessions(
                     &self,
                     user_id: &UserId,
@@ -339,7 +323,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
                     let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
                         .bind(user_id.as_str())
@@ -349,7 +332,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
                     sqlx::query(
                         "INSERT INTO scopes (name, description, builtin, created_at) VALUES ($1, $2, $3, $4)",
@@ -367,7 +349,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
                     let rows: Vec<ScopeRow> = sqlx::query_as(
                         "SELECT name, description, builtin, created_at FROM scopes ORDER BY name",
@@ -378,7 +359,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
                     let done = sqlx::query("DELETE FROM scopes WHERE name = $1 AND NOT builtin")
                         .bind(name)
@@ -388,7 +368,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
                     sqlx::query(concat!(
                         "INSERT INTO signing_keys (",
@@ -412,7 +391,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
                     let rows: Vec<KeyRow> = sqlx::query_as(concat!(
                         "SELECT ",
@@ -425,7 +403,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn rotate_signing_keys(
                     &self,
                     new_next: &SigningKeyRecord,
@@ -471,7 +448,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn create_session(
                     &self,
                     id_hash: &TokenHash,
@@ -483,7 +459,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn save_session(
                     &self,
                     id_hash: &TokenHash,
@@ -495,7 +470,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn load_session(
                     &self,
                     id_hash: &TokenHash,
@@ -505,13 +479,11 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn delete_session(&self, id_hash: &TokenHash) -> Result<(), StoreError> {
                     accounts::delete_session(&self.pool, id_hash).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn find_consent(
                     &self,
                     user_id: &UserId,
@@ -527,7 +499,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn save_consent(
                     &self,
                     user_id: &UserId,
@@ -549,7 +520,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
                     sqlx::query(concat!(
                         "INSERT INTO authorization_codes (",
@@ -574,7 +544,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn find_authorization_code(
                     &self,
                     code_hash: &TokenHash,
@@ -591,7 +560,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn redeem_authorization_code(
                     &self,
                     code_hash: &TokenHash,
@@ -643,7 +611,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn revoke_grant(
                     &self,
                     grant_id: &GrantId,
@@ -657,7 +624,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError> {
                     let (count,): (i64,) =
                         sqlx::query_as("SELECT COUNT(*) FROM revocations WHERE id = $1 OR id = $2")
@@ -669,7 +635,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn find_refresh_token(
                     &self,
                     token_hash: &TokenHash,
@@ -686,7 +651,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
                     sqlx::query(
                         "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
@@ -699,7 +663,6 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-
                 async fn housekeep(&self, now: i64, spent_before: i64) -> Result<Housekeeping, StoreError> {
                     let run = |sql: &'static str, first: i64, second: Option<i64>| {
                         let pool = self.pool.clone();
