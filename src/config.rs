@@ -531,7 +531,7 @@ fn positive(value: i64, setting: &'static str) -> Result<i64, ConfigError> {
 }
 
 /// Parse `600`, `10m`, `1h30m`, `30d` into a duration (a bare number is seconds).
-fn parse_duration(raw: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     if let Ok(seconds) = raw.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     /// RFC 6749 §5.2: the requested scope is invalid, unknown, or exceeds what was granted.
     InvalidScope,
+    /// RFC 8707 §2: the requested resource is invalid, unknown, or not allowed.
+    InvalidTarget,
     /// RFC 6749 §4.1.2.1: the resource owner or the server denied the request.
     AccessDenied,
     /// RFC 6749 §4.1.2.1: the response type is not supported.
@@ -59,6 +61,7 @@ impl ErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::AccessDenied => "access_denied",
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::ServerError => "server_error",

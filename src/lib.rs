@@ -1,6 +1,7 @@
 //! Latchkey: a self-hosted OAuth 2.0 / OpenID Connect authorization server.
 
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod client_cache;
 pub mod clock;

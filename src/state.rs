@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use crate::catalog::CatalogCache;
 use crate::client_cache::ClientCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
 use crate::keys::{KeyEncryptionKey, KeyError, KeyRing};
-use crate::oauth::metadata;
 use crate::password_pool::PasswordSlots;
 use crate::store::{self, Store, StoreError};
 
@@ -22,12 +22,12 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
-    /// The discovery document, serialised once.
-    pub metadata: Arc<str>,
     /// Bounded argon2 work.
     pub passwords: Arc<PasswordSlots>,
     /// Client registrations for the hot endpoints.
     pub clients: Arc<ClientCache>,
+    /// APIs and scopes.
+    pub catalog: Arc<CatalogCache>,
 }
 
 impl AppState {
@@ -38,6 +38,7 @@ impl AppState {
             keys: &self.keys,
             settings: &self.settings,
             clients: &self.clients,
+            catalog: &self.catalog,
             now,
         }
     }
@@ -80,15 +81,14 @@ impl AppState {
             }
         }
         keys.refresh(store.as_ref(), clock.now()).await?;
-        let metadata = metadata::document(&settings).into();
         let client_cache_ttl = settings.client_cache_ttl;
         Ok(Self {
             store,
             keys,
             settings: Arc::new(settings),
             clock,
-            metadata,
             clients: Arc::new(ClientCache::new(client_cache_ttl)),
+            catalog: Arc::new(CatalogCache::new(client_cache_ttl)),
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{CliError, Context};
 use crate::clock::format_rfc3339;
+use crate::domain::api::Audience;
 use crate::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
 use crate::domain::scope::ScopeSet;
 
@@ -74,6 +75,12 @@ pub struct CreateArgs {
     /// schemes, always asked for consent when public). OIDC Dynamic Registration §2.
     #[arg(long, default_value = "web")]
     application_type: String,
+    /// An API (its audience) the client may ask tokens for with `resource` (RFC 8707); repeatable.
+    #[arg(long = "resource")]
+    resources: Vec<String>,
+    /// The API its tokens are for when a request names none and its scopes do not tell.
+    #[arg(long)]
+    default_resource: Option<String>,
 }
 
 /// `client update`.
@@ -114,6 +121,12 @@ pub struct UpdateArgs {
     /// `web` or `native`.
     #[arg(long)]
     application_type: Option<String>,
+    /// Replace the APIs the client may ask for (repeatable).
+    #[arg(long = "resource")]
+    resources: Vec<String>,
+    /// The default API (an empty value removes it).
+    #[arg(long)]
+    default_resource: Option<String>,
 }
 
 /// A client as printed: never its secret hash.
@@ -131,6 +144,8 @@ struct ClientView<'a> {
     introspect_any: bool,
     id_token_signed_response_alg: Option<&'static str>,
     application_type: &'static str,
+    resources: Vec<&'a str>,
+    default_resource: Option<&'a str>,
     created_at: i64,
     updated_at: i64,
 }
@@ -154,6 +169,8 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             introspect_any: c.introspect_any,
             id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
             application_type: c.application_type.as_str(),
+            resources: c.resources.iter().map(Audience::as_str).collect(),
+            default_resource: c.default_resource.as_ref().map(Audience::as_str),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -218,6 +235,23 @@ async fn check_scopes_exist(ctx: &Context, scopes: &ScopeSet) -> Result<(), CliE
     Ok(())
 }
 
+/// Every API of `resources` must be registered.
+async fn check_apis_exist(ctx: &Context, resources: &[Audience]) -> Result<(), CliError> {
+    let apis = ctx.store.list_apis().await?;
+    let unknown: Vec<&str> = resources
+        .iter()
+        .filter(|r| !apis.iter().any(|api| &api.audience == *r))
+        .map(Audience::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(CliError::Invalid(format!(
+            "unknown API(s): {} (register them first with `latchkey api create`)",
+            unknown.join(" ")
+        )));
+    }
+    Ok(())
+}
+
 async fn find(ctx: &Context, client_id: &str) -> Result<Client, CliError> {
     let unknown = || CliError::Invalid(format!("no client with id '{client_id}'"));
     let parsed = ClientId::parse(client_id).map_err(|_| unknown())?;
@@ -245,10 +279,13 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 introspect_any: args.introspect_any,
                 id_token_alg: args.id_token_signed_response_alg,
                 application_type: Some(args.application_type),
+                resources: args.resources,
+                default_resource: args.default_resource,
             };
             let mut client =
                 Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
             check_scopes_exist(ctx, &client.scopes).await?;
+            check_apis_exist(ctx, &client.resources).await?;
             let secret = client
                 .auth_method
                 .is_confidential()
@@ -344,6 +381,12 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             if let Some(kind) = args.application_type {
                 spec.application_type = Some(kind);
             }
+            if !args.resources.is_empty() {
+                spec.resources = args.resources;
+            }
+            if let Some(default) = args.default_resource {
+                spec.default_resource = Some(default);
+            }
             let mut updated =
                 Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)
                     .map_err(|e| CliError::Invalid(e.0))?;
@@ -353,6 +396,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 ));
             }
             check_scopes_exist(ctx, &updated.scopes).await?;
+            check_apis_exist(ctx, &updated.resources).await?;
             updated.secret_hash = existing.secret_hash.clone();
             updated.updated_at = now;
             if !ctx.store.update_client(&updated).await? {

@@ -11,6 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, Settings};
 use crate::store::{Store, StoreError};
 
+pub mod api;
 pub mod client;
 pub mod keys;
 pub mod scope;
@@ -41,6 +42,9 @@ pub enum Command {
     Migrate,
     /// Delete expired codes, refresh tokens, revocation records, grants and sessions now.
     Gc,
+    /// Register and manage APIs (resource servers): the audiences access tokens are for.
+    #[command(subcommand)]
+    Api(api::ApiCommand),
     /// Register and manage OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
@@ -143,6 +147,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             });
             Ok(())
         }
+        Command::Api(command) => api::run(&Context::open(settings, cli.json).await?, command).await,
         Command::Client(command) => {
             client::run(&Context::open(settings, cli.json).await?, command).await
         }

@@ -4,6 +4,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{CliError, Context};
+use crate::domain::api::Audience;
 use crate::domain::scope::{Scope, is_scope_token};
 
 /// Scope commands.
@@ -16,6 +17,12 @@ pub enum ScopeCommand {
         /// What it allows, shown to users on the consent page.
         #[arg(long)]
         description: String,
+        /// The API (its audience) the scope belongs to: tokens carrying it are for that API.
+        #[arg(long)]
+        api: Option<String>,
+        /// Keep the scope out of discovery's `scopes_supported`.
+        #[arg(long)]
+        hidden: bool,
     },
     /// List scopes.
     List,
@@ -31,12 +38,19 @@ struct ScopeView<'a> {
     name: &'a str,
     description: &'a str,
     builtin: bool,
+    api: Option<&'a str>,
+    hidden: bool,
 }
 
 /// Run a scope command.
 pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
     match command {
-        ScopeCommand::Create { name, description } => {
+        ScopeCommand::Create {
+            name,
+            description,
+            api,
+            hidden,
+        } => {
             if !is_scope_token(&name) {
                 return Err(CliError::Invalid(format!(
                     "'{name}' is not a valid scope (RFC 6749 §3.3: printable ASCII, no spaces, quotes or backslashes)"
@@ -44,9 +58,15 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             }
             let description = crate::domain::text::plain_text(&description, "the description", 200)
                 .map_err(CliError::Invalid)?;
+            let api = match api {
+                Some(raw) => Some(registered_api(ctx, &raw).await?),
+                None => None,
+            };
             let scope = Scope {
                 name,
                 description,
+                api,
+                hidden,
                 builtin: false,
                 created_at: ctx.clock.now(),
             };
@@ -56,6 +76,8 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
                     name: &scope.name,
                     description: &scope.description,
                     builtin: false,
+                    api: scope.api.as_ref().map(Audience::as_str),
+                    hidden: scope.hidden,
                 },
                 || format!("created scope {}", scope.name),
             );
@@ -69,14 +91,24 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
                     name: &s.name,
                     description: &s.description,
                     builtin: s.builtin,
+                    api: s.api.as_ref().map(Audience::as_str),
+                    hidden: s.hidden,
                 })
                 .collect();
             ctx.print(&views, || {
-                let mut text = format!("{:<24} {:<8} {}\n", "SCOPE", "BUILTIN", "DESCRIPTION");
+                let mut text = format!(
+                    "{:<24} {:<8} {:<32} {}\n",
+                    "SCOPE", "BUILTIN", "API", "DESCRIPTION"
+                );
                 for s in &scopes {
+                    let api = s.api.as_ref().map_or("-", Audience::as_str);
                     text.push_str(&format!(
-                        "{:<24} {:<8} {}\n",
-                        s.name, s.builtin, s.description
+                        "{:<24} {:<8} {:<32} {}{}\n",
+                        s.name,
+                        s.builtin,
+                        api,
+                        s.description,
+                        if s.hidden { " (hidden)" } else { "" }
                     ));
                 }
                 text
@@ -117,4 +149,16 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The audience of a registered API, or one clear error.
+pub(crate) async fn registered_api(ctx: &Context, raw: &str) -> Result<Audience, CliError> {
+    let audience = Audience::parse(raw).map_err(|e| CliError::Invalid(e.0))?;
+    let known = ctx.store.list_apis().await?;
+    if !known.iter().any(|api| api.audience == audience) {
+        return Err(CliError::Invalid(format!(
+            "no API with audience '{audience}' (register it first with `latchkey api create`)"
+        )));
+    }
+    Ok(audience)
 }

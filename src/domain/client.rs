@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::scope::ScopeSet;
 use super::secret::{TokenHash, random_string, random_token};
 use crate::domain::alg::SigningAlg;
+use crate::domain::api::{Audience, parse_audiences};
 
 /// The prefix of every client secret, so secret scanners can recognise one.
 pub const CLIENT_SECRET_PREFIX: &str = "lk_cs_";
@@ -334,6 +335,10 @@ pub struct Client {
     pub id_token_alg: Option<SigningAlg>,
     /// OIDC Dynamic Registration §2 `application_type`.
     pub application_type: ApplicationType,
+    /// The APIs it may ask tokens for (RFC 8707 `resource`).
+    pub resources: Vec<Audience>,
+    /// The API its tokens are for when a request names none and its scopes do not tell.
+    pub default_resource: Option<Audience>,
     /// Created, and last changed (Unix seconds).
     pub created_at: i64,
     /// Last changed.
@@ -365,6 +370,10 @@ pub struct ClientSpec {
     pub id_token_alg: Option<String>,
     /// `web` or `native`, raw; empty = `web`.
     pub application_type: Option<String>,
+    /// The APIs it may ask tokens for, raw audiences.
+    pub resources: Vec<String>,
+    /// The API used when a request names none, raw; empty = none.
+    pub default_resource: Option<String>,
 }
 
 impl Client {
@@ -425,6 +434,20 @@ impl Client {
                 "a public client must use PKCE (RFC 7636, RFC 9700 §2.1.1)".into(),
             ));
         }
+        let mut resources = parse_audiences(&spec.resources).map_err(|e| ClientError(e.0))?;
+        let default_resource = spec
+            .default_resource
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(Audience::parse)
+            .transpose()
+            .map_err(|e| ClientError(e.0))?;
+        // The default resource is one the client may ask for.
+        if let Some(default) = &default_resource
+            && !resources.contains(default)
+        {
+            resources.push(default.clone());
+        }
         let application_type: ApplicationType = spec
             .application_type
             .as_deref()
@@ -464,6 +487,8 @@ impl Client {
             introspect_any: spec.introspect_any,
             id_token_alg,
             application_type,
+            resources,
+            default_resource,
             created_at: now,
             updated_at: now,
         })
@@ -495,6 +520,15 @@ impl Client {
             introspect_any: self.introspect_any,
             id_token_alg: self.id_token_alg.map(|alg| alg.as_str().to_owned()),
             application_type: Some(self.application_type.as_str().to_owned()),
+            resources: self
+                .resources
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+            default_resource: self
+                .default_resource
+                .as_ref()
+                .map(|r| r.as_str().to_owned()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Grants and authorization codes: what one authorization produced, and what ties its tokens together.
 
+use super::api::Audience;
 use super::client::ClientId;
 use super::scope::ScopeSet;
 use super::secret::TokenHash;
@@ -89,6 +90,8 @@ pub struct AuthorizationCode {
     pub redirect_uri_sent: bool,
     /// The granted scope.
     pub scope: ScopeSet,
+    /// The APIs the authorization covers (RFC 8707 §2.1).
+    pub resources: Vec<Audience>,
     /// OIDC Core §3.1.2.1 `nonce`, echoed in the ID token.
     pub nonce: Option<String>,
     /// RFC 7636 S256 `code_challenge`.
@@ -114,6 +117,8 @@ pub struct Grant {
     pub user_id: Option<UserId>,
     /// Granted scope.
     pub scope: ScopeSet,
+    /// The APIs it covers (RFC 8707 §2.2: each access token is for one of them).
+    pub resources: Vec<Audience>,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
     /// Created.
@@ -162,6 +167,8 @@ pub struct RefreshTokenState {
     pub user_id: Option<UserId>,
     /// Its scope.
     pub scope: ScopeSet,
+    /// The APIs its grant covers.
+    pub resources: Vec<Audience>,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
     /// Issued.

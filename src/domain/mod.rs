@@ -1,6 +1,7 @@
 //! Plain protocol types and rules: no HTTP, no SQL, no clock reads.
 
 pub mod alg;
+pub mod api;
 pub mod attempt;
 pub mod claims;
 pub mod client;

@@ -23,6 +23,10 @@ pub struct Scope {
     pub description: String,
     /// Whether it is one of the OIDC scopes, which cannot be deleted.
     pub builtin: bool,
+    /// The API it belongs to (its tokens are for that audience), if any.
+    pub api: Option<super::api::Audience>,
+    /// Kept out of discovery's `scopes_supported`.
+    pub hidden: bool,
     /// When it was created.
     pub created_at: i64,
 }

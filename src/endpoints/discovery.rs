@@ -5,10 +5,21 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::error::OAuthError;
+use crate::oauth::metadata::document;
 use crate::state::AppState;
 
-/// Serve the metadata, cacheable for a few minutes and readable cross-origin by browser apps.
+/// Serve the metadata, cacheable for a few minutes and readable cross-origin by browser apps. The
+/// document is built from the settings and the (cached) catalog of scopes.
 pub async fn metadata(State(state): State<AppState>) -> Response {
+    let catalog = match state
+        .catalog
+        .get(state.store.as_ref(), state.clock.now())
+        .await
+    {
+        Ok(catalog) => catalog,
+        Err(err) => return OAuthError::from(err).into_response(),
+    };
     (
         [
             (
@@ -24,7 +35,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
                 HeaderValue::from_static("*"),
             ),
         ],
-        state.metadata.to_string(),
+        document(&state.settings, &catalog),
     )
         .into_response()
 }

@@ -20,10 +20,19 @@ use crate::oauth::{Context, Params};
 use crate::paths::MAX_BODY_BYTES;
 use crate::state::AppState;
 
-/// Form parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be included more than once).
+/// Form parameters, each at most once (RFC 6749 §3.2: parameters MUST NOT be included more than once),
+/// except `resource`, which may repeat (RFC 8707 §2); its values are kept space-separated.
 pub fn single_params(pairs: Vec<(String, String)>) -> Result<Params, OAuthError> {
     let mut params = Params::with_capacity(pairs.len());
     for (name, value) in pairs {
+        if name == "resource" {
+            let joined = params.entry(name).or_default();
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            joined.push_str(&value);
+            continue;
+        }
         if params.contains_key(&name) {
             return Err(OAuthError::invalid_request(format!(
                 "{} is repeated",

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::resource::{InvalidTarget, requested_resources, resources_for};
 use super::{Context, active_user};
+use crate::catalog::Catalog;
+use crate::domain::api::Audience;
 use crate::domain::client::{Client, ClientId, GrantType};
 use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, GrantId, GrantKind};
 use crate::domain::pkce::is_valid_s256_challenge;
@@ -49,6 +52,9 @@ pub struct PendingAuthorization {
     pub redirect_uri_sent: bool,
     /// Requested scope.
     pub scope: String,
+    /// The APIs the authorization covers (RFC 8707 `resource`, or inferred from the scopes).
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// Opaque client state, echoed back.
     pub state: Option<String>,
     /// OIDC nonce.
@@ -166,10 +172,15 @@ pub fn error_location(err: &AuthorizeError, issuer: &str) -> Option<String> {
 /// The parameters, each once (RFC 6749 §3.1: parameters MUST NOT be included more than once), and
 /// the name of the first repeated one.
 fn collect(pairs: Vec<(String, String)>) -> (HashMap<String, String>, Option<String>) {
-    let mut params = HashMap::new();
+    let mut params: HashMap<String, String> = HashMap::new();
     let mut repeated = None;
     for (name, value) in pairs {
         match params.entry(name) {
+            // RFC 8707 §2: `resource` may repeat; its values are kept space-separated.
+            std::collections::hash_map::Entry::Occupied(mut entry) if entry.key() == "resource" => {
+                entry.get_mut().push(' ');
+                entry.get_mut().push_str(&value);
+            }
             std::collections::hash_map::Entry::Occupied(entry) => {
                 repeated.get_or_insert_with(|| entry.key().clone());
             }
@@ -220,7 +231,8 @@ pub async fn start(
         .find(ctx.store, &client_id, ctx.now)
         .await?
         .ok_or(AuthorizeError::BadClient(UNKNOWN_CLIENT))?;
-    validate(&client, &params, repeated, ctx.now)
+    let catalog = ctx.catalog.get(ctx.store, ctx.now).await?;
+    validate(&client, &catalog, &params, repeated, ctx.now)
 }
 
 fn has_control_characters(value: &str) -> bool {
@@ -230,6 +242,7 @@ fn has_control_characters(value: &str) -> bool {
 /// Check the parameters of a request from `client` (pure). `repeated` names a parameter sent twice.
 pub fn validate(
     client: &Client,
+    catalog: &Catalog,
     params: &HashMap<String, String>,
     repeated: Option<String>,
     now: i64,
@@ -272,6 +285,7 @@ pub fn validate(
         redirect_uri,
         redirect_uri_sent,
         scope: String::new(),
+        resources: Vec::new(),
         state: get("state").map(str::to_owned),
         nonce: get("nonce").map(str::to_owned),
         code_challenge: None,
@@ -350,6 +364,18 @@ pub fn validate(
             ErrorCode::InvalidScope,
             &format!("the client may not request: {}", extra.0),
         );
+    }
+    // RFC 8707 §2: the APIs the authorization covers.
+    match resources_for(
+        catalog,
+        client,
+        &requested_resources(get("resource")),
+        &scope,
+    ) {
+        Ok(resources) => {
+            pending.resources = resources.iter().map(|r| r.as_str().to_owned()).collect();
+        }
+        Err(InvalidTarget(why)) => return fail(&pending, ErrorCode::InvalidTarget, &why),
     }
     pending.scope = scope.to_string();
 
@@ -615,6 +641,11 @@ async fn issue_code(
             user_id: user.user_id.clone(),
             redirect_uri: pending.redirect_uri.clone(),
             redirect_uri_sent: pending.redirect_uri_sent,
+            resources: pending
+                .resources
+                .iter()
+                .map(|r| Audience::from_stored(r.clone()))
+                .collect(),
             scope: ScopeSet::parse(&pending.scope).unwrap_or_default(),
             nonce: pending.nonce.clone(),
             code_challenge: pending.code_challenge.clone(),

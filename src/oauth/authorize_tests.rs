@@ -1,6 +1,7 @@
 //! Table-driven tests of the authorization endpoint's rules, with a fixed `now` and no socket.
 
 use super::*;
+use crate::catalog::Catalog;
 use crate::domain::client::ClientSpec;
 
 const NOW: i64 = 1_700_000_000;
@@ -226,14 +227,26 @@ fn authorization_request_rules() {
         ),
     ];
     for (case, client, overrides, expected) in cases {
-        let result = validate(&client, &request(&overrides), None, NOW);
+        let result = validate(
+            &client,
+            &Catalog::default(),
+            &request(&overrides),
+            None,
+            NOW,
+        );
         assert_eq!(outcome(&result), expected, "{case}: {result:?}");
     }
 }
 
 #[test]
 fn a_repeated_parameter_is_invalid_request_and_the_state_is_echoed() {
-    let result = validate(&web(), &request(&[]), Some("scope".into()), NOW);
+    let result = validate(
+        &web(),
+        &Catalog::default(),
+        &request(&[]),
+        Some("scope".into()),
+        NOW,
+    );
     match result {
         Err(AuthorizeError::Redirect { code, state, .. }) => {
             assert_eq!(code, ErrorCode::InvalidRequest);
@@ -245,10 +258,11 @@ fn a_repeated_parameter_is_invalid_request_and_the_state_is_echoed() {
 
 #[test]
 fn redirect_uri_sent_is_recorded_for_the_token_endpoint() {
-    let sent = validate(&web(), &request(&[]), None, NOW).unwrap();
+    let sent = validate(&web(), &Catalog::default(), &request(&[]), None, NOW).unwrap();
     assert!(sent.redirect_uri_sent);
     let omitted = validate(
         &web(),
+        &Catalog::default(),
         &request(&[("redirect_uri", ""), ("scope", "profile")]),
         None,
         NOW,
@@ -263,7 +277,7 @@ fn pending(client: &Client, overrides: &[(&str, &str)]) -> PendingAuthorization 
     if client.is_native_public() {
         params.insert("redirect_uri".into(), "http://127.0.0.1:5000/cb".into());
     }
-    validate(client, &params, None, NOW).unwrap()
+    validate(client, &Catalog::default(), &params, None, NOW).unwrap()
 }
 
 fn alice(auth_time: i64) -> SignIn {

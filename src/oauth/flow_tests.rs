@@ -54,7 +54,14 @@ async fn code(h: &Harness, client: &Client, user: &User) -> String {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let pending = validate(client, &params, None, h.now).unwrap();
+    let pending = validate(
+        client,
+        &crate::catalog::Catalog::default(),
+        &params,
+        None,
+        h.now,
+    )
+    .unwrap();
     let signed_in = SignIn {
         user_id: user.user_id.clone(),
         auth_time: h.now,
@@ -74,6 +81,7 @@ fn redeem(code: &str) -> TokenRequest {
         code: code.to_owned(),
         redirect_uri: Some(REDIRECT.into()),
         code_verifier: Some(VERIFIER.into()),
+        resource: Vec::new(),
     }
 }
 
@@ -81,6 +89,7 @@ fn refresh(tokens: &TokenResponse) -> TokenRequest {
     TokenRequest::RefreshToken {
         refresh_token: tokens.refresh_token.clone().unwrap(),
         scope: None,
+        resource: Vec::new(),
     }
 }
 
@@ -141,7 +150,10 @@ async fn a_client_credentials_token_is_never_a_users_token() {
     let tokens = exchange(
         &h.ctx(),
         &service,
-        TokenRequest::ClientCredentials { scope },
+        TokenRequest::ClientCredentials {
+            scope,
+            resource: Vec::new(),
+        },
     )
     .await
     .unwrap();

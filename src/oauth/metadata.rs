@@ -2,18 +2,19 @@
 
 use serde_json::{Value, json};
 
+use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
-use crate::domain::scope::BUILTIN_SCOPES;
 use crate::paths::{
     AUTHORIZE_PATH, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH,
     USERINFO_PATH,
 };
 
 /// The provider metadata (OIDC Discovery §3, RFC 8414 §2): only what this server really does.
-pub fn document(settings: &Settings) -> String {
+pub fn document(settings: &Settings, catalog: &Catalog) -> String {
     let issuer = &settings.issuer;
-    let scopes: Vec<&str> = BUILTIN_SCOPES.iter().map(|(name, _)| *name).collect();
+    // Every scope not created `--hidden`: the OIDC scopes and every API's.
+    let scopes = catalog.supported_scopes();
     // OIDC Discovery §3: RS256 MUST be included; every algorithm has keys, and a client may pick any.
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
     let metadata: Value = json!({

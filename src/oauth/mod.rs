@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::catalog::CatalogCache;
 use crate::client_cache::ClientCache;
 use crate::clock::UnixTime;
 use crate::config::Settings;
@@ -16,6 +17,7 @@ pub mod client_auth;
 pub mod end_session;
 pub mod introspect;
 pub mod metadata;
+pub mod resource;
 pub mod revoke;
 pub mod sign_in;
 pub mod throttle;
@@ -37,6 +39,8 @@ pub struct Context<'a> {
     pub settings: &'a Settings,
     /// Client registrations, cached for `--client-cache-ttl`.
     pub clients: &'a ClientCache,
+    /// APIs and scopes, cached for `--client-cache-ttl`.
+    pub catalog: &'a CatalogCache,
     /// The time of this request.
     pub now: UnixTime,
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Parser;
 
 use super::Context;
+use crate::catalog::CatalogCache;
 use crate::client_cache::ClientCache;
 use crate::config::{Config, SecretSource, Settings};
 use crate::domain::alg::SigningAlg;
@@ -33,6 +34,8 @@ pub struct Harness {
     pub settings: Settings,
     /// A client cache that never caches, so store changes show at once.
     pub clients: ClientCache,
+    /// A catalog cache that never caches.
+    pub catalog: CatalogCache,
     /// The time of the next request.
     pub now: i64,
 }
@@ -70,6 +73,7 @@ impl Harness {
             keys,
             settings,
             clients: ClientCache::new(0),
+            catalog: CatalogCache::new(0),
             now: NOW,
         }
     }
@@ -81,6 +85,7 @@ impl Harness {
             keys: &self.keys,
             settings: &self.settings,
             clients: &self.clients,
+            catalog: &self.catalog,
             now: self.now,
         }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::api::{Api, Audience};
 use crate::domain::attempt::{AttemptCounter, Reservation};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
@@ -264,6 +265,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
     async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError>;
+
+    /// Register an API; `Conflict` if its audience exists.
+    async fn create_api(&self, api: &Api) -> Result<(), StoreError>;
+    /// All APIs, by name.
+    async fn list_apis(&self) -> Result<Vec<Api>, StoreError>;
+    /// Replace an API's settings (not its audience); false if it does not exist.
+    async fn update_api(&self, api: &Api) -> Result<bool, StoreError>;
+    /// Delete an API that no scope belongs to; false if it does not exist or still has scopes.
+    async fn delete_api(&self, audience: &Audience) -> Result<bool, StoreError>;
+    /// Attach a (non-builtin) scope to an API, or detach it with `None`; false if no such scope.
+    async fn set_scope_api(&self, name: &str, api: Option<&Audience>) -> Result<bool, StoreError>;
 
     /// Reserve one attempt on every counter at once, in one transaction (OWASP ASVS 2.2.1): a counter
     /// whose window ended at or before `now` starts a new one at `now`; if every counter is then below

@@ -1,5 +1,6 @@
 //! Row types shared by both backends, and their conversion to and from domain values.
 
+use crate::domain::api::{Api, Audience};
 use crate::domain::client::{Client, ClientId, RedirectUri};
 use crate::domain::grant::{AuthorizationCode, GrantId, RefreshTokenState};
 use crate::domain::scope::{Scope, ScopeSet};
@@ -13,7 +14,7 @@ macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
-         application_type"
+         application_type, resources, default_resource"
     };
 }
 pub(crate) use client_columns;
@@ -51,6 +52,8 @@ pub(crate) struct ClientRow {
     created_at: i64,
     updated_at: i64,
     application_type: String,
+    resources: String,
+    default_resource: Option<String>,
 }
 
 /// A client flattened into column values.
@@ -60,6 +63,7 @@ pub(crate) struct ClientColumns {
     pub grant_types: String,
     pub scopes: String,
     pub secret_hash: Option<Vec<u8>>,
+    pub resources: String,
 }
 
 impl ClientColumns {
@@ -79,8 +83,22 @@ impl ClientColumns {
                 .join(" "),
             scopes: client.scopes.to_string(),
             secret_hash: client.secret_hash.as_ref().map(|h| h.0.to_vec()),
+            resources: audiences_json(&client.resources),
         }
     }
+}
+
+/// A list of audiences as stored: a JSON array of strings.
+pub(crate) fn audiences_json(audiences: &[Audience]) -> String {
+    serde_json::to_string(&audiences.iter().map(Audience::as_str).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A stored JSON array of audiences.
+fn audiences_of(raw: &str, what: &str, id: &str) -> Result<Vec<Audience>, StoreError> {
+    serde_json::from_str::<Vec<String>>(raw)
+        .map(|list| list.into_iter().map(Audience::from_stored).collect())
+        .map_err(|_| corrupt(what, id))
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -134,6 +152,8 @@ impl TryFrom<ClientRow> for Client {
                 .application_type
                 .parse()
                 .map_err(|_| corrupt("application_type", &id))?,
+            resources: audiences_of(&row.resources, "resources", &id)?,
+            default_resource: row.default_resource.map(Audience::from_stored),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -175,6 +195,8 @@ pub(crate) struct ScopeRow {
     description: String,
     builtin: bool,
     created_at: i64,
+    api: Option<String>,
+    hidden: bool,
 }
 
 impl From<ScopeRow> for Scope {
@@ -184,6 +206,8 @@ impl From<ScopeRow> for Scope {
             description: row.description,
             builtin: row.builtin,
             created_at: row.created_at,
+            api: row.api.map(Audience::from_stored),
+            hidden: row.hidden,
         }
     }
 }
@@ -229,7 +253,7 @@ where
 macro_rules! code_columns {
     () => {
         "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
-         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent"
+         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources"
     };
 }
 pub(crate) use code_columns;
@@ -249,12 +273,14 @@ pub(crate) struct CodeRow {
     expires_at: i64,
     consumed_at: Option<i64>,
     redirect_uri_sent: bool,
+    resources: String,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
     type Error = StoreError;
 
     fn try_from(row: CodeRow) -> Result<Self, StoreError> {
+        let resources = audiences_of(&row.resources, "resources", &row.grant_id)?;
         Ok(AuthorizationCode {
             code_hash: TokenHash::from_slice(&row.code_hash)
                 .ok_or_else(|| corrupt("code hash", &row.grant_id))?,
@@ -264,6 +290,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             user_id: UserId::from_stored(row.user_id),
             redirect_uri: row.redirect_uri,
             redirect_uri_sent: row.redirect_uri_sent,
+            resources,
             nonce: row.nonce,
             code_challenge: row.code_challenge,
             auth_time: row.auth_time,
@@ -286,6 +313,7 @@ pub(crate) struct RefreshRow {
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
     grant_created_at: i64,
+    resources: String,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenState {
@@ -294,6 +322,7 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
     fn try_from(row: RefreshRow) -> Result<Self, StoreError> {
         Ok(RefreshTokenState {
             scope: ScopeSet::parse(&row.scope).map_err(|_| corrupt("scope", &row.grant_id))?,
+            resources: audiences_of(&row.resources, "resources", &row.grant_id)?,
             grant_id: GrantId::from_stored(row.grant_id),
             client_id: ClientId::from_stored(row.client_id),
             user_id: row.user_id.map(UserId::from_stored),
@@ -303,6 +332,44 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
             rotated_at: row.rotated_at,
             grant_revoked: row.revoked_at.is_some(),
             grant_created_at: row.grant_created_at,
+        })
+    }
+}
+
+/// The API columns.
+macro_rules! api_columns {
+    () => {
+        "audience, name, access_token_ttl, access_token_alg, created_at, updated_at"
+    };
+}
+pub(crate) use api_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiRow {
+    audience: String,
+    name: String,
+    access_token_ttl: Option<i64>,
+    access_token_alg: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ApiRow> for Api {
+    type Error = StoreError;
+
+    fn try_from(row: ApiRow) -> Result<Self, StoreError> {
+        Ok(Api {
+            access_token_alg: row
+                .access_token_alg
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|_| corrupt("access_token_alg", &row.audience))?,
+            audience: Audience::from_stored(row.audience),
+            name: row.name,
+            access_token_ttl: row.access_token_ttl,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         })
     }
 }

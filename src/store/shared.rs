@@ -80,9 +80,11 @@ macro_rules! store_impl {
             use crate::domain::scope::Scope;
             use crate::domain::secret::TokenHash;
             use crate::domain::user::{User, UserId};
+            use crate::domain::api::{Api, Audience};
             use crate::store::rows::{
-                ClientColumns, ClientRow, CodeRow, KeyRow, RefreshRow, ScopeRow, UserRow,
-                client_columns, code_columns, convert_all, key_columns, user_columns,
+                ApiRow, ClientColumns, ClientRow, CodeRow, KeyRow, RefreshRow, ScopeRow, UserRow,
+                api_columns, audiences_json, client_columns, code_columns, convert_all, key_columns,
+                user_columns,
             };
             use crate::store::{SigningKeyRecord, Store, StoreError, conflict_as};
 
@@ -111,7 +113,7 @@ macro_rules! store_impl {
                     let done = sqlx::query(concat!(
                         "INSERT INTO clients (",
                         client_columns!(),
-                        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+                        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
                          WHERE NOT EXISTS (SELECT 1 FROM users WHERE user_id = $1)"
                     ))
                     .bind(client.client_id.as_str())
@@ -129,6 +131,8 @@ macro_rules! store_impl {
                     .bind(client.created_at)
                     .bind(client.updated_at)
                     .bind(client.application_type.as_str())
+                    .bind(&cols.resources)
+                    .bind(client.default_resource.as_ref().map(Audience::as_str))
                     .execute(&self.pool)
                     .await
                     .map_err(conflict_as(|| {
@@ -177,7 +181,7 @@ macro_rules! store_impl {
                         "UPDATE clients SET client_name = $1, auth_method = $2, redirect_uris = $3, \
                          post_logout_redirect_uris = $4, grant_types = $5, scopes = $6, require_pkce = $7, \
                          skip_consent = $8, introspect_any = $9, id_token_alg = $10, updated_at = $11, \
-                         application_type = $13 WHERE client_id = $12",
+                         application_type = $13, resources = $14, default_resource = $15 WHERE client_id = $12",
                     )
                     .bind(&client.client_name)
                     .bind(client.auth_method.as_str())
@@ -192,6 +196,8 @@ macro_rules! store_impl {
                     .bind(client.updated_at)
                     .bind(client.client_id.as_str())
                     .bind(client.application_type.as_str())
+                    .bind(&cols.resources)
+                    .bind(client.default_resource.as_ref().map(Audience::as_str))
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)
@@ -334,12 +340,15 @@ macro_rules! store_impl {
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
                     sqlx::query(
-                        "INSERT INTO scopes (name, description, builtin, created_at) VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO scopes (name, description, builtin, created_at, api, hidden) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
                     )
                     .bind(&scope.name)
                     .bind(&scope.description)
                     .bind(scope.builtin)
                     .bind(scope.created_at)
+                    .bind(scope.api.as_ref().map(Audience::as_str))
+                    .bind(scope.hidden)
                     .execute(&self.pool)
                     .await
                     .map_err(conflict_as(|| {
@@ -351,7 +360,7 @@ macro_rules! store_impl {
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
                     let rows: Vec<ScopeRow> = sqlx::query_as(
-                        "SELECT name, description, builtin, created_at FROM scopes ORDER BY name",
+                        "SELECT name, description, builtin, created_at, api, hidden FROM scopes ORDER BY name",
                     )
                     .fetch_all(&self.pool)
                     .await?;
@@ -524,7 +533,7 @@ macro_rules! store_impl {
                     sqlx::query(concat!(
                         "INSERT INTO authorization_codes (",
                         code_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13)"
                     ))
                     .bind(code.code_hash.0.as_slice())
                     .bind(code.grant_id.as_str())
@@ -538,6 +547,7 @@ macro_rules! store_impl {
                     .bind(code.created_at)
                     .bind(code.expires_at)
                     .bind(code.redirect_uri_sent)
+                    .bind(audiences_json(&code.resources))
                     .execute(&self.pool)
                     .await?;
                     Ok(())
@@ -581,8 +591,8 @@ macro_rules! store_impl {
                         return Ok(Redemption::AlreadyUsed);
                     }
                     sqlx::query(
-                        "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, revoked_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+                        "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, \
+                         revoked_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
                     )
                     .bind(grant.grant_id.as_str())
                     .bind(grant.client_id.as_str())
@@ -591,6 +601,7 @@ macro_rules! store_impl {
                     .bind(grant.auth_time)
                     .bind(grant.created_at)
                     .bind(grant.expires_at)
+                    .bind(audiences_json(&grant.resources))
                     .execute(&mut *tx)
                     .await?;
                     if let Some(token) = refresh_token {
@@ -641,7 +652,7 @@ macro_rules! store_impl {
                 ) -> Result<Option<RefreshTokenState>, StoreError> {
                     let row: Option<RefreshRow> = sqlx::query_as(
                         "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
-                         r.rotated_at, g.revoked_at, g.created_at AS grant_created_at FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+                         r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
                          WHERE r.token_hash = $1",
                     )
                     .bind(token_hash.0.as_slice())
@@ -699,6 +710,81 @@ macro_rules! store_impl {
                         .await?,
                     })
                 }
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_api(&self, api: &Api) -> Result<(), StoreError> {
+                    sqlx::query(concat!(
+                        "INSERT INTO apis (",
+                        api_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6)"
+                    ))
+                    .bind(api.audience.as_str())
+                    .bind(&api.name)
+                    .bind(api.access_token_ttl)
+                    .bind(api.access_token_alg.map(|alg| alg.as_str()))
+                    .bind(api.created_at)
+                    .bind(api.updated_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict_as(|| {
+                        format!("an API with audience '{}' already exists", api.audience)
+                    }))?;
+                    Ok(())
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_apis(&self) -> Result<Vec<Api>, StoreError> {
+                    let rows: Vec<ApiRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        api_columns!(),
+                        " FROM apis ORDER BY name, audience"
+                    ))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    convert_all(rows)
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn update_api(&self, api: &Api) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE apis SET name = $1, access_token_ttl = $2, access_token_alg = $3, \
+                         updated_at = $4 WHERE audience = $5",
+                    )
+                    .bind(&api.name)
+                    .bind(api.access_token_ttl)
+                    .bind(api.access_token_alg.map(|alg| alg.as_str()))
+                    .bind(api.updated_at)
+                    .bind(api.audience.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_api(&self, audience: &Audience) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "DELETE FROM apis WHERE audience = $1 \
+                         AND NOT EXISTS (SELECT 1 FROM scopes WHERE api = $1)",
+                    )
+                    .bind(audience.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn set_scope_api(
+                    &self,
+                    name: &str,
+                    api: Option<&Audience>,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query("UPDATE scopes SET api = $1 WHERE name = $2 AND NOT builtin")
+                        .bind(api.map(Audience::as_str))
+                        .bind(name)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn reserve_attempts(
                     &self,

@@ -46,8 +46,11 @@ async fn an_issuer_with_a_path_keeps_it_and_drops_a_trailing_slash_from_endpoint
 ) {
     let db = TestDb::new(&backend).await;
     let settings = db.settings("https://id.example.com/tenant-a/", &[]);
-    let doc: serde_json::Value =
-        serde_json::from_str(&latchkey::oauth::metadata::document(&settings)).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&latchkey::oauth::metadata::document(
+        &settings,
+        &latchkey::catalog::Catalog::default(),
+    ))
+    .unwrap();
     assert_eq!(doc["issuer"], "https://id.example.com/tenant-a/");
     assert_eq!(doc["jwks_uri"], "https://id.example.com/tenant-a/jwks");
 }

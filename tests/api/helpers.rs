@@ -571,6 +571,8 @@ impl TestApp {
                     name: (*scope).to_owned(),
                     description: format!("{scope} access"),
                     builtin: false,
+                    api: None,
+                    hidden: false,
                     created_at: 0,
                 })
                 .await;

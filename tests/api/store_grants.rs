@@ -87,6 +87,7 @@ impl Fixture {
             user_id: self.user.user_id.clone(),
             redirect_uri: "https://app.example.com/cb".into(),
             redirect_uri_sent: false,
+            resources: Vec::new(),
             scope: scope(),
             nonce: Some("n".into()),
             code_challenge: None,
@@ -103,6 +104,7 @@ impl Fixture {
             client_id: self.client.client_id.clone(),
             user_id: Some(self.user.user_id.clone()),
             scope: scope(),
+            resources: Vec::new(),
             auth_time: Some(5),
             created_at: 20,
             expires_at: 10_000,
@@ -392,6 +394,8 @@ async fn lookups_lists_secrets_and_scopes_round_trip(backend: Backend) {
             name: "orders:read".into(),
             description: "Read orders".into(),
             builtin: false,
+            api: None,
+            hidden: false,
             created_at: 0,
         })
         .await

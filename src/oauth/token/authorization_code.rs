@@ -8,6 +8,7 @@ use crate::domain::grant::{
 use crate::domain::pkce::verify_s256;
 use crate::domain::secret::{TokenHash, random_token};
 use crate::error::OAuthError;
+use crate::oauth::resource::{scope_for, target};
 use crate::oauth::{Context, active_user};
 
 /// RFC 6749 §4.1.3 and RFC 7636 §4.6: may this client redeem this (unconsumed, unexpired) code with
@@ -68,6 +69,7 @@ pub async fn redeem(
     code: &str,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
+    resource: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
     let hash = TokenHash::of(code);
@@ -84,6 +86,11 @@ pub async fn redeem(
         ));
     }
     check_code(&record, client, redirect_uri, code_verifier, now)?;
+    // RFC 8707 §2.2: the token is for one of the APIs the authorization covered.
+    let catalog = ctx.catalog.get(ctx.store, now).await?;
+    let requested: Vec<&str> = resource.iter().map(String::as_str).collect();
+    let target = target(&catalog, ctx.settings, &record.resources, &requested)?;
+    let token_scope = scope_for(&catalog, &target, &record.scope);
     let user = active_user(ctx.store, &record.user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
@@ -103,6 +110,7 @@ pub async fn redeem(
         client_id: record.client_id.clone(),
         user_id: Some(record.user_id.clone()),
         scope: record.scope.clone(),
+        resources: record.resources.clone(),
         auth_time: Some(record.auth_time),
         created_at: now,
         expires_at: new_refresh
@@ -125,7 +133,8 @@ pub async fn redeem(
         Issuance {
             client,
             subject: record.user_id.as_str(),
-            scope: &record.scope,
+            scope: &token_scope,
+            target: &target,
             grant_id: &grant_id,
             auth_time: Some(record.auth_time),
             id_token_for: Some((&user, record.nonce.as_deref())),
@@ -178,6 +187,7 @@ mod tests {
             user_id: crate::domain::user::UserId::from_stored("u".into()),
             redirect_uri: "https://app.example.com/cb".into(),
             redirect_uri_sent,
+            resources: Vec::new(),
             scope: ScopeSet::parse("openid").unwrap(),
             nonce: None,
             code_challenge: Some(CHALLENGE.into()),

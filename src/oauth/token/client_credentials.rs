@@ -11,6 +11,7 @@ use crate::domain::grant::{GrantId, GrantKind};
 use crate::domain::scope::ScopeSet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::Context;
+use crate::oauth::resource::{InvalidTarget, resources_for, scope_for, target};
 
 /// Scopes that mean nothing without a user and are never part of a default client-credentials scope.
 const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
@@ -37,11 +38,13 @@ pub fn granted_scope(client: &Client, requested: Option<ScopeSet>) -> Result<Sco
     }
 }
 
-/// Issue an access token to the authenticated `client` for itself.
-pub fn issue_to(
+/// Issue an access token to the authenticated `client` for itself, for the API named by `resource`
+/// or inferred from the scope (RFC 8707 §2).
+pub async fn issue_to(
     ctx: &Context<'_>,
     client: &Client,
     requested: Option<ScopeSet>,
+    resource: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     // RFC 6749 §4.4: confidential clients only.
     if !client.auth_method.is_confidential() {
@@ -51,12 +54,24 @@ pub fn issue_to(
         ));
     }
     let scope = granted_scope(client, requested)?;
+    let catalog = ctx.catalog.get(ctx.store, ctx.now).await?;
+    let requested_resource: Vec<&str> = resource.iter().map(String::as_str).collect();
+    if requested_resource.len() > 1 {
+        return Err(InvalidTarget(
+            "an access token is for one resource: send resource once".into(),
+        )
+        .into());
+    }
+    let resources = resources_for(&catalog, client, &requested_resource, &scope)?;
+    let target = target(&catalog, ctx.settings, &resources, &[])?;
+    let scope = scope_for(&catalog, &target, &scope);
     issue(
         ctx,
         Issuance {
             client,
             subject: client.client_id.as_str(),
             scope: &scope,
+            target: &target,
             grant_id: &GrantId::generate(GrantKind::ClientCredentials),
             auth_time: None,
             id_token_for: None,

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::resource::{InvalidTarget, Target, requested_resources};
 use super::{Context, Params};
 use crate::domain::claims::{
     AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
@@ -31,11 +32,15 @@ pub enum TokenRequest {
         redirect_uri: Option<String>,
         /// RFC 7636 §4.5.
         code_verifier: Option<String>,
+        /// RFC 8707 §2.2: the API the access token is for (one of those authorized).
+        resource: Vec<String>,
     },
     /// RFC 6749 §4.4.2: a client's own token.
     ClientCredentials {
         /// The requested scope, if any.
         scope: Option<ScopeSet>,
+        /// RFC 8707 §2: the API the token is for.
+        resource: Vec<String>,
     },
     /// RFC 6749 §6: refresh.
     RefreshToken {
@@ -43,6 +48,8 @@ pub enum TokenRequest {
         refresh_token: String,
         /// A narrower scope, if any.
         scope: Option<ScopeSet>,
+        /// RFC 8707 §2.2: the API the access token is for (one of those the grant covers).
+        resource: Vec<String>,
     },
 }
 
@@ -70,6 +77,14 @@ fn scope(params: &Params) -> Result<Option<ScopeSet>, OAuthError> {
         .transpose()
 }
 
+/// RFC 8707 §2: the `resource` values (the parameter may repeat).
+fn resource(params: &Params) -> Vec<String> {
+    requested_resources(param(params, "resource"))
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
 impl TokenRequest {
     /// Parse the form by its `grant_type` (RFC 6749 §4.1.3, §4.4.2, §6; §5.2 errors).
     pub fn parse(params: &Params) -> Result<Self, OAuthError> {
@@ -79,13 +94,16 @@ impl TokenRequest {
                 code: required(params, "code")?,
                 redirect_uri: param(params, "redirect_uri").map(str::to_owned),
                 code_verifier: param(params, "code_verifier").map(str::to_owned),
+                resource: resource(params),
             }),
             Some("client_credentials") => Ok(Self::ClientCredentials {
                 scope: scope(params)?,
+                resource: resource(params),
             }),
             Some("refresh_token") => Ok(Self::RefreshToken {
                 refresh_token: required(params, "refresh_token")?,
                 scope: scope(params)?,
+                resource: resource(params),
             }),
             Some(other) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
@@ -145,6 +163,7 @@ pub async fn exchange(
             code,
             redirect_uri,
             code_verifier,
+            resource,
         } => {
             authorization_code::redeem(
                 ctx,
@@ -152,16 +171,18 @@ pub async fn exchange(
                 &code,
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
+                &resource,
             )
             .await
         }
-        TokenRequest::ClientCredentials { scope } => {
-            client_credentials::issue_to(ctx, client, scope)
+        TokenRequest::ClientCredentials { scope, resource } => {
+            client_credentials::issue_to(ctx, client, scope, &resource).await
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh_token::rotate(ctx, client, &refresh_token, scope).await,
+            resource,
+        } => refresh_token::rotate(ctx, client, &refresh_token, scope, &resource).await,
     }
 }
 
@@ -171,8 +192,10 @@ pub struct Issuance<'a> {
     pub client: &'a Client,
     /// `sub`: the user, or the client itself.
     pub subject: &'a str,
-    /// The access token's scope.
+    /// The access token's scope (already limited to the target's API).
     pub scope: &'a ScopeSet,
+    /// What the access token is for: its audience, lifetime and algorithm (RFC 8707).
+    pub target: &'a Target,
     /// The grant the tokens belong to (`gid`).
     pub grant_id: &'a GrantId,
     /// When the user authenticated.
@@ -183,20 +206,28 @@ pub struct Issuance<'a> {
     pub refresh_token: Option<String>,
 }
 
+impl From<InvalidTarget> for OAuthError {
+    /// RFC 8707 §2 `invalid_target`.
+    fn from(InvalidTarget(why): InvalidTarget) -> Self {
+        OAuthError::new(ErrorCode::InvalidTarget, why)
+    }
+}
+
 /// Sign the access token (RFC 9068) and, for `openid`, the ID token (OIDC Core §2, §3.1.3.6 `at_hash`).
 pub fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenResponse, OAuthError> {
     let (settings, now) = (ctx.settings, ctx.now);
     let lifetimes = &settings.lifetimes;
     let client_id = issuance.client.client_id.as_str();
     let issuer = settings.issuer.as_str();
+    let target = issuance.target;
     let access_token = sign_access_token(
         ctx.keys,
-        settings.access_token_alg,
+        target.alg,
         &AccessTokenClaims {
             iss: issuer.to_owned(),
             sub: issuance.subject.to_owned(),
-            aud: settings.access_token_audience.clone(),
-            exp: now + lifetimes.access_token,
+            aud: target.audience.clone(),
+            exp: now + target.lifetime,
             iat: now,
             jti: format!("{JTI_PREFIX}{}", random_string(16)),
             client_id: client_id.to_owned(),
@@ -232,7 +263,7 @@ pub fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenResponse,
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: lifetimes.access_token,
+        expires_in: target.lifetime,
         scope: issuance.scope.to_string(),
         id_token,
         refresh_token: issuance.refresh_token,
@@ -321,7 +352,8 @@ mod tests {
             .unwrap(),
             TokenRequest::RefreshToken {
                 refresh_token: "t".into(),
-                scope: Some(ScopeSet::parse("a b").unwrap())
+                scope: Some(ScopeSet::parse("a b").unwrap()),
+                resource: Vec::new(),
             }
         );
     }

@@ -14,6 +14,7 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_token};
 use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
+use crate::oauth::resource::{scope_for, target};
 use crate::oauth::{Context, active_user};
 
 fn invalid() -> OAuthError {
@@ -59,6 +60,7 @@ pub async fn rotate(
     client: &Client,
     presented: &str,
     requested: Option<ScopeSet>,
+    resource: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
     let hash = TokenHash::of(presented);
@@ -74,6 +76,16 @@ pub async fn rotate(
         lifetimes.refresh_token_absolute,
         now,
     )?;
+    // RFC 8707 §2.2: a refresh may mint an access token for any API its grant covers, one per token.
+    let catalog = ctx.catalog.get(ctx.store, now).await?;
+    let requested_resource: Vec<&str> = resource.iter().map(String::as_str).collect();
+    let target = target(
+        &catalog,
+        ctx.settings,
+        &token.resources,
+        &requested_resource,
+    )?;
+    let token_scope = scope_for(&catalog, &target, &scope);
     // A refresh token bound to a user stops working when the user is disabled or deleted.
     let user = match &token.user_id {
         Some(user_id) => Some(
@@ -121,7 +133,8 @@ pub async fn rotate(
                 .user_id
                 .as_ref()
                 .map_or(token.client_id.as_str(), UserId::as_str),
-            scope: &scope,
+            scope: &token_scope,
+            target: &target,
             grant_id: &grant_id,
             auth_time: token.auth_time,
             id_token_for: user.as_ref().map(|u| (u, None)),
@@ -161,6 +174,7 @@ mod tests {
             client_id: ClientId::parse("dash").unwrap(),
             user_id: Some(UserId::from_stored("u".into())),
             scope: ScopeSet::parse("openid profile").unwrap(),
+            resources: Vec::new(),
             auth_time: Some(NOW - 10 * DAY),
             created_at: NOW - DAY,
             expires_at: NOW + 29 * DAY,
