@@ -3,10 +3,10 @@
 CREATE TABLE apis (
     audience         TEXT PRIMARY KEY NOT NULL,
     name             TEXT NOT NULL,
-    access_token_ttl INTEGER,  -- seconds; NULL: --access-token-ttl
+    access_token_ttl BIGINT,   -- seconds; NULL: --access-token-ttl
     access_token_alg TEXT,     -- NULL: --access-token-alg
-    created_at       INTEGER NOT NULL,
-    updated_at       INTEGER NOT NULL
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL
 );
 
 ALTER TABLE scopes ADD COLUMN api TEXT REFERENCES apis (audience);

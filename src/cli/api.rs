@@ -43,12 +43,14 @@ pub struct CreateArgs {
     /// A scope of this API (repeatable): created for it, or an existing scope of no API attached to it.
     #[arg(long = "scope")]
     scopes: Vec<String>,
-    /// Lifetime of this API's access tokens (default: --access-token-ttl).
-    #[arg(long, value_parser = crate::config::parse_duration)]
-    access_token_ttl: Option<std::time::Duration>,
-    /// How this API's access tokens are signed: RS256, ES256 or EdDSA (default: --access-token-alg).
-    #[arg(long)]
-    access_token_alg: Option<SigningAlg>,
+    /// Lifetime of this API's access tokens (default: the server's --access-token-ttl). Named
+    /// `--token-ttl`, since `--access-token-ttl` is the server-wide setting every command reads.
+    #[arg(long = "token-ttl", value_parser = crate::config::parse_duration)]
+    token_ttl: Option<std::time::Duration>,
+    /// How this API's access tokens are signed: RS256, ES256 or EdDSA (default: the server's
+    /// --access-token-alg).
+    #[arg(long = "token-alg")]
+    token_alg: Option<SigningAlg>,
 }
 
 /// `api update`.
@@ -60,11 +62,11 @@ pub struct UpdateArgs {
     #[arg(long)]
     name: Option<String>,
     /// New token lifetime (`0` returns to the server default).
-    #[arg(long, value_parser = crate::config::parse_duration)]
-    access_token_ttl: Option<std::time::Duration>,
+    #[arg(long = "token-ttl", value_parser = crate::config::parse_duration)]
+    token_ttl: Option<std::time::Duration>,
     /// New signing algorithm (an empty value returns to the server default).
-    #[arg(long)]
-    access_token_alg: Option<String>,
+    #[arg(long = "token-alg")]
+    token_alg: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -164,8 +166,8 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
             let api = Api {
                 audience,
                 name,
-                access_token_ttl: args.access_token_ttl.map(seconds).transpose()?.flatten(),
-                access_token_alg: args.access_token_alg,
+                access_token_ttl: args.token_ttl.map(seconds).transpose()?.flatten(),
+                access_token_alg: args.token_alg,
                 created_at: now,
                 updated_at: now,
             };
@@ -221,10 +223,10 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
             if let Some(name) = args.name {
                 api.name = plain_text(&name, "the name", 200).map_err(CliError::Invalid)?;
             }
-            if let Some(ttl) = args.access_token_ttl {
+            if let Some(ttl) = args.token_ttl {
                 api.access_token_ttl = seconds(ttl)?;
             }
-            if let Some(alg) = args.access_token_alg {
+            if let Some(alg) = args.token_alg {
                 api.access_token_alg = match alg.trim() {
                     "" => None,
                     alg => Some(alg.parse().map_err(CliError::Invalid)?),

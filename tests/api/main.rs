@@ -23,6 +23,7 @@ mod microservices;
 mod pages;
 mod passwords;
 mod refresh;
+mod resources;
 mod store;
 mod store_errors;
 mod store_grants;

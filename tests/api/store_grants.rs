@@ -22,6 +22,7 @@ crate::backend_tests!(
     revocations_cover_one_token_or_a_whole_grant,
     consents_are_remembered_and_replaced,
     lookups_lists_secrets_and_scopes_round_trip,
+    apis_round_trip_and_one_with_scopes_is_not_deleted,
 );
 
 const GRANT: &str = "gr_contract";
@@ -403,4 +404,93 @@ async fn lookups_lists_secrets_and_scopes_round_trip(backend: Backend) {
     assert!(f.store.delete_scope("orders:read").await.unwrap());
     assert!(!f.store.delete_scope("orders:read").await.unwrap());
     assert!(f.store.ping().await.is_ok());
+}
+
+async fn apis_round_trip_and_one_with_scopes_is_not_deleted(backend: Backend) {
+    use latchkey::domain::alg::SigningAlg;
+    use latchkey::domain::api::{Api, Audience};
+    let f = fixture(&backend).await;
+    let orders = Audience::parse("https://orders.example.com").unwrap();
+    let api = Api {
+        audience: orders.clone(),
+        name: "Orders".into(),
+        access_token_ttl: Some(300),
+        access_token_alg: Some(SigningAlg::ES256),
+        created_at: 1,
+        updated_at: 1,
+    };
+    f.store.create_api(&api).await.unwrap();
+    assert!(matches!(
+        f.store.create_api(&api).await,
+        Err(latchkey::store::StoreError::Conflict(_))
+    ));
+    assert_eq!(f.store.list_apis().await.unwrap(), vec![api.clone()]);
+    let renamed = Api {
+        name: "Orders API".into(),
+        access_token_ttl: None,
+        access_token_alg: None,
+        updated_at: 2,
+        ..api.clone()
+    };
+    assert!(f.store.update_api(&renamed).await.unwrap());
+    assert_eq!(f.store.list_apis().await.unwrap(), vec![renamed]);
+    f.store
+        .create_scope(&latchkey::domain::scope::Scope {
+            name: "orders:read".into(),
+            description: "Read orders".into(),
+            builtin: false,
+            api: Some(orders.clone()),
+            hidden: true,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let stored = f.store.list_scopes().await.unwrap();
+    let scope = stored.iter().find(|s| s.name == "orders:read").unwrap();
+    assert_eq!((scope.api.as_ref(), scope.hidden), (Some(&orders), true));
+    // An API that scopes belong to is not deleted; detached, it is.
+    assert!(!f.store.delete_api(&orders).await.unwrap());
+    assert!(f.store.set_scope_api("orders:read", None).await.unwrap());
+    assert!(
+        !f.store
+            .set_scope_api("openid", Some(&orders))
+            .await
+            .unwrap(),
+        "never an OIDC scope"
+    );
+    assert!(f.store.delete_api(&orders).await.unwrap());
+    assert!(f.store.list_apis().await.unwrap().is_empty());
+    // A client's resources, and a code's and its grant's, round-trip.
+    let mut client = f.client.clone();
+    client.resources = vec![Audience::parse("https://billing.example.com").unwrap()];
+    client.default_resource = client.resources.first().cloned();
+    assert!(f.store.update_client(&client).await.unwrap());
+    assert_eq!(
+        f.store.find_client(&client.client_id).await.unwrap(),
+        Some(client.clone())
+    );
+    let mut code = f.code("code-r");
+    code.resources = client.resources.clone();
+    f.store.create_authorization_code(&code).await.unwrap();
+    let stored = f
+        .store
+        .find_authorization_code(&TokenHash::of("code-r"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.resources, client.resources);
+    let grant = Grant {
+        resources: client.resources.clone(),
+        ..f.grant()
+    };
+    f.store
+        .redeem_authorization_code(
+            &TokenHash::of("code-r"),
+            &grant,
+            Some(&refresh("rt-r", 20)),
+            20,
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.token("rt-r").await.resources, client.resources);
 }
