@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{CliError, Context};
 use crate::clock::format_rfc3339;
 use crate::domain::alg::SigningAlg;
-use crate::domain::api::{Api, Audience};
+use crate::domain::api::{Api, ApiError, Audience};
 use crate::domain::scope::{Scope, is_scope_token};
 use crate::domain::text::plain_text;
 
@@ -51,6 +51,10 @@ pub struct CreateArgs {
     /// --access-token-alg).
     #[arg(long = "token-alg")]
     token_alg: Option<SigningAlg>,
+    /// `jwt` (signed tokens the API can verify itself) or `opaque` (reference tokens, valid only
+    /// through introspection, revoked at once).
+    #[arg(long = "token-format", default_value = "jwt")]
+    token_format: String,
 }
 
 /// `api update`.
@@ -67,6 +71,9 @@ pub struct UpdateArgs {
     /// New signing algorithm (an empty value returns to the server default).
     #[arg(long = "token-alg")]
     token_alg: Option<String>,
+    /// `jwt` or `opaque` (applies to tokens issued afterwards).
+    #[arg(long = "token-format")]
+    token_format: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -75,6 +82,7 @@ struct ApiView<'a> {
     name: &'a str,
     access_token_ttl: Option<i64>,
     access_token_alg: Option<&'static str>,
+    token_format: &'static str,
     scopes: Vec<&'a str>,
     created_at: i64,
     updated_at: i64,
@@ -86,6 +94,7 @@ fn view<'a>(api: &'a Api, scopes: &'a [Scope]) -> ApiView<'a> {
         name: &api.name,
         access_token_ttl: api.access_token_ttl,
         access_token_alg: api.access_token_alg.map(SigningAlg::as_str),
+        token_format: api.token_format.as_str(),
         scopes: scopes
             .iter()
             .filter(|s| s.api.as_ref() == Some(&api.audience))
@@ -99,7 +108,7 @@ fn view<'a>(api: &'a Api, scopes: &'a [Scope]) -> ApiView<'a> {
 fn describe(view: &ApiView<'_>) -> String {
     format!(
         "audience:         {}\nname:             {}\nscopes:           {}\naccess_token_ttl: {}\n\
-         access_token_alg: {}\ncreated:          {}\n",
+         access_token_alg: {}\ntoken_format:     {}\ncreated:          {}\n",
         view.audience,
         view.name,
         if view.scopes.is_empty() {
@@ -110,6 +119,7 @@ fn describe(view: &ApiView<'_>) -> String {
         view.access_token_ttl
             .map_or("server default".to_owned(), |s| format!("{s}s")),
         view.access_token_alg.unwrap_or("server default"),
+        view.token_format,
         format_rfc3339(view.created_at),
     )
 }
@@ -168,6 +178,10 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
                 name,
                 access_token_ttl: args.token_ttl.map(seconds).transpose()?.flatten(),
                 access_token_alg: args.token_alg,
+                token_format: args
+                    .token_format
+                    .parse()
+                    .map_err(|e: ApiError| CliError::Invalid(e.0))?,
                 created_at: now,
                 updated_at: now,
             };
@@ -231,6 +245,11 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
                     "" => None,
                     alg => Some(alg.parse().map_err(CliError::Invalid)?),
                 };
+            }
+            if let Some(format) = args.token_format {
+                api.token_format = format
+                    .parse()
+                    .map_err(|e: ApiError| CliError::Invalid(e.0))?;
             }
             api.updated_at = now;
             if !ctx.store.update_api(&api).await? {

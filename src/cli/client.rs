@@ -81,6 +81,10 @@ pub struct CreateArgs {
     /// The API its tokens are for when a request names none and its scopes do not tell.
     #[arg(long)]
     default_resource: Option<String>,
+    /// The API (audience) this client is the resource server of: it may introspect that API's
+    /// tokens (RFC 7662 §2.1). A confidential client.
+    #[arg(long)]
+    api: Option<String>,
 }
 
 /// `client update`.
@@ -127,6 +131,9 @@ pub struct UpdateArgs {
     /// The default API (an empty value removes it).
     #[arg(long)]
     default_resource: Option<String>,
+    /// The API this client is the resource server of (an empty value removes it).
+    #[arg(long)]
+    api: Option<String>,
 }
 
 /// A client as printed: never its secret hash.
@@ -146,6 +153,7 @@ struct ClientView<'a> {
     application_type: &'static str,
     resources: Vec<&'a str>,
     default_resource: Option<&'a str>,
+    api: Option<&'a str>,
     created_at: i64,
     updated_at: i64,
 }
@@ -171,6 +179,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             application_type: c.application_type.as_str(),
             resources: c.resources.iter().map(Audience::as_str).collect(),
             default_resource: c.default_resource.as_ref().map(Audience::as_str),
+            api: c.api.as_ref().map(Audience::as_str),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -281,11 +290,13 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 application_type: Some(args.application_type),
                 resources: args.resources,
                 default_resource: args.default_resource,
+                api: args.api,
             };
             let mut client =
                 Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
             check_scopes_exist(ctx, &client.scopes).await?;
             check_apis_exist(ctx, &client.resources).await?;
+            check_apis_exist(ctx, client.api.as_slice()).await?;
             let secret = client
                 .auth_method
                 .is_confidential()
@@ -387,6 +398,9 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             if let Some(default) = args.default_resource {
                 spec.default_resource = Some(default);
             }
+            if let Some(api) = args.api {
+                spec.api = Some(api);
+            }
             let mut updated =
                 Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)
                     .map_err(|e| CliError::Invalid(e.0))?;
@@ -397,6 +411,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             }
             check_scopes_exist(ctx, &updated.scopes).await?;
             check_apis_exist(ctx, &updated.resources).await?;
+            check_apis_exist(ctx, updated.api.as_slice()).await?;
             updated.secret_hash = existing.secret_hash.clone();
             updated.updated_at = now;
             if !ctx.store.update_client(&updated).await? {

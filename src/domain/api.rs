@@ -48,6 +48,41 @@ impl fmt::Display for Audience {
     }
 }
 
+/// How an API's access tokens are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenFormat {
+    /// A signed JWT (RFC 9068) that the API can verify itself.
+    #[default]
+    Jwt,
+    /// A reference token (`lk_at_` + 256 random bits), valid only through introspection (RFC 7662),
+    /// so a revocation takes effect at once.
+    Opaque,
+}
+
+impl TokenFormat {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+            Self::Opaque => "opaque",
+        }
+    }
+}
+
+impl std::str::FromStr for TokenFormat {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "jwt" => Ok(Self::Jwt),
+            "opaque" => Ok(Self::Opaque),
+            other => Err(ApiError(format!(
+                "unknown token format '{}' (expected jwt or opaque)",
+                other.escape_default()
+            ))),
+        }
+    }
+}
+
 /// A registered API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Api {
@@ -59,6 +94,8 @@ pub struct Api {
     pub access_token_ttl: Option<i64>,
     /// How its access tokens are signed; `None`: the server's `--access-token-alg`.
     pub access_token_alg: Option<SigningAlg>,
+    /// JWTs or reference tokens.
+    pub token_format: TokenFormat,
     /// Created.
     pub created_at: i64,
     /// Last changed.

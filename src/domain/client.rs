@@ -339,6 +339,8 @@ pub struct Client {
     pub resources: Vec<Audience>,
     /// The API its tokens are for when a request names none and its scopes do not tell.
     pub default_resource: Option<Audience>,
+    /// The API this client is the resource server of: it may introspect that API's tokens (RFC 7662 §2.1).
+    pub api: Option<Audience>,
     /// Created, and last changed (Unix seconds).
     pub created_at: i64,
     /// Last changed.
@@ -374,6 +376,8 @@ pub struct ClientSpec {
     pub resources: Vec<String>,
     /// The API used when a request names none, raw; empty = none.
     pub default_resource: Option<String>,
+    /// The API this client is the resource server of, raw; empty = none.
+    pub api: Option<String>,
 }
 
 impl Client {
@@ -448,6 +452,19 @@ impl Client {
         {
             resources.push(default.clone());
         }
+        let api = spec
+            .api
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .map(Audience::parse)
+            .transpose()
+            .map_err(|e| ClientError(e.0))?;
+        if api.is_some() && !auth_method.is_confidential() {
+            return Err(ClientError(
+                "a resource server's client must be confidential to introspect (RFC 7662 §2.1)"
+                    .into(),
+            ));
+        }
         let application_type: ApplicationType = spec
             .application_type
             .as_deref()
@@ -489,6 +506,7 @@ impl Client {
             application_type,
             resources,
             default_resource,
+            api,
             created_at: now,
             updated_at: now,
         })
@@ -529,6 +547,7 @@ impl Client {
                 .default_resource
                 .as_ref()
                 .map(|r| r.as_str().to_owned()),
+            api: self.api.as_ref().map(|a| a.as_str().to_owned()),
         }
     }
 

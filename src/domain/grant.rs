@@ -209,6 +209,24 @@ pub struct SignOut {
     pub authorization_codes: u64,
 }
 
+/// The prefix of reference (opaque) access tokens.
+pub const REFERENCE_TOKEN_PREFIX: &str = "lk_at_";
+
+/// A reference access token as stored: only its SHA-256, and the claims a JWT would have carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceToken {
+    /// SHA-256 of the token.
+    pub token_hash: TokenHash,
+    /// Its `jti` (revocation is recorded by it).
+    pub jti: String,
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The RFC 9068 claims, JSON.
+    pub claims: String,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
 /// What a housekeeping pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Housekeeping {
@@ -222,6 +240,8 @@ pub struct Housekeeping {
     pub grants: u64,
     /// Expired browser sessions.
     pub sessions: u64,
+    /// Expired reference access tokens.
+    pub reference_tokens: u64,
     /// Sign-in attempt counters whose window has ended.
     pub sign_in_attempts: u64,
 }

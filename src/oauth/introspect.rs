@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{Context, active_user};
 use crate::domain::claims::AccessTokenClaims;
 use crate::domain::client::{Client, ClientId};
-use crate::domain::grant::{GrantKind, REFRESH_TOKEN_PREFIX};
+use crate::domain::grant::{GrantKind, REFERENCE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
 use crate::error::OAuthError;
@@ -38,8 +38,35 @@ pub async fn introspect(
     Ok(active.unwrap_or_else(|| json!({ "active": false })))
 }
 
-fn may_see(caller: &Client, token_client_id: &str) -> bool {
-    caller.introspect_any || caller.client_id.as_str() == token_client_id
+/// RFC 7662 §2.1, §4: who may learn about a token — its own client, a client registered with
+/// `--introspect-any`, and, for an access token, the resource server of the API it is for
+/// (`client create --api`). Anyone else learns only `active: false`.
+fn may_see(caller: &Client, token_client_id: &str, audience: Option<&str>) -> bool {
+    caller.introspect_any
+        || caller.client_id.as_str() == token_client_id
+        || audience.is_some_and(|aud| caller.api.as_ref().is_some_and(|api| api.as_str() == aud))
+}
+
+/// The claims of an access token we issued and that has not expired: a JWT's, checked against our
+/// keys, or a reference token's, as stored.
+pub async fn access_token_claims(
+    ctx: &Context<'_>,
+    token: &str,
+) -> Result<Option<AccessTokenClaims>, StoreError> {
+    if token.starts_with(REFERENCE_TOKEN_PREFIX) {
+        let Some(stored) = ctx
+            .store
+            .find_reference_token(&TokenHash::of(token))
+            .await?
+        else {
+            return Ok(None);
+        };
+        if stored.expires_at <= ctx.now {
+            return Ok(None);
+        }
+        return Ok(serde_json::from_str(&stored.claims).ok());
+    }
+    Ok(verify_access_token(ctx.keys, ctx.settings, token, ctx.now).ok())
 }
 
 /// The client a token was issued to, if it is still registered: a deleted client's tokens stop
@@ -65,7 +92,7 @@ pub async fn live_access_token(
     ctx: &Context<'_>,
     token: &str,
 ) -> Result<Option<(AccessTokenClaims, Option<User>)>, StoreError> {
-    let Ok(claims) = verify_access_token(ctx.keys, ctx.settings, token, ctx.now) else {
+    let Some(claims) = access_token_claims(ctx, token).await? else {
         return Ok(None);
     };
     let grant = claims.grant_id();
@@ -97,7 +124,7 @@ async fn access_token(
     let Some((claims, user)) = live_access_token(ctx, token).await? else {
         return Ok(None);
     };
-    if !may_see(caller, &claims.client_id) {
+    if !may_see(caller, &claims.client_id, Some(&claims.aud)) {
         return Ok(None);
     }
     let mut body = json!({
@@ -134,7 +161,7 @@ async fn refresh_token(
         || stored.grant_revoked
         || stored.expires_at <= ctx.now
         || absolute_end <= ctx.now
-        || !may_see(caller, stored.client_id.as_str())
+        || !may_see(caller, stored.client_id.as_str(), None)
     {
         return Ok(None);
     }

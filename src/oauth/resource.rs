@@ -5,7 +5,7 @@
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
-use crate::domain::api::Audience;
+use crate::domain::api::{Audience, TokenFormat};
 use crate::domain::client::Client;
 use crate::domain::scope::ScopeSet;
 
@@ -88,6 +88,8 @@ pub struct Target {
     pub lifetime: i64,
     /// How it is signed.
     pub alg: SigningAlg,
+    /// A JWT, or a reference token.
+    pub format: TokenFormat,
 }
 
 /// RFC 8707 §2.2: the one API an access token is for, among those its grant covers. `requested` (the
@@ -122,6 +124,7 @@ pub fn target(
         api: None,
         lifetime: settings.lifetimes.access_token,
         alg: settings.access_token_alg,
+        format: TokenFormat::Jwt,
     };
     Ok(
         match chosen.and_then(|audience| catalog.api(audience.as_str())) {
@@ -130,6 +133,7 @@ pub fn target(
                 api: Some(api.audience.clone()),
                 lifetime: api.access_token_ttl.unwrap_or(default.lifetime),
                 alg: api.access_token_alg.unwrap_or(default.alg),
+                format: api.token_format,
             },
             None => default,
         },

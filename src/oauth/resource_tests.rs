@@ -14,6 +14,7 @@ fn api(audience: &str, ttl: Option<i64>, alg: Option<SigningAlg>) -> Api {
         name: audience.into(),
         access_token_ttl: ttl,
         access_token_alg: alg,
+        token_format: crate::domain::api::TokenFormat::Jwt,
         created_at: 0,
         updated_at: 0,
     }

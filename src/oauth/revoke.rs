@@ -3,7 +3,7 @@
 
 use super::Context;
 use crate::domain::client::Client;
-use crate::domain::grant::REFRESH_TOKEN_PREFIX;
+use crate::domain::grant::{REFERENCE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
 use crate::domain::secret::TokenHash;
 use crate::error::{ErrorCode, OAuthError};
 use crate::tokens::verify_access_token_signature;
@@ -21,6 +21,8 @@ fn not_yours() -> OAuthError {
 pub async fn revoke(ctx: &Context<'_>, client: &Client, token: &str) -> Result<(), OAuthError> {
     if token.starts_with(REFRESH_TOKEN_PREFIX) {
         revoke_refresh_token(ctx, client, token).await
+    } else if token.starts_with(REFERENCE_TOKEN_PREFIX) {
+        revoke_reference_token(ctx, client, token).await
     } else {
         revoke_access_token(ctx, client, token).await
     }
@@ -43,6 +45,30 @@ async fn revoke_refresh_token(
         .revoke_grant(&stored.grant_id, ctx.now, keep_until)
         .await?;
     tracing::info!(grant_id = %stored.grant_id, "grant revoked by its client");
+    Ok(())
+}
+
+/// A reference access token is revoked by its `jti`, like a JWT: introspection refuses it at once.
+async fn revoke_reference_token(
+    ctx: &Context<'_>,
+    client: &Client,
+    token: &str,
+) -> Result<(), OAuthError> {
+    let Some(stored) = ctx
+        .store
+        .find_reference_token(&TokenHash::of(token))
+        .await?
+    else {
+        return Ok(());
+    };
+    if stored.client_id != client.client_id {
+        return Err(not_yours());
+    }
+    if stored.expires_at > ctx.now {
+        ctx.store
+            .revoke_access_token(&stored.jti, stored.expires_at)
+            .await?;
+    }
     Ok(())
 }
 

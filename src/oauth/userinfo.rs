@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use super::Context;
-use super::introspect::client_still_registered;
+use super::introspect::{access_token_claims, client_still_registered};
 use crate::domain::claims::StandardClaims;
+use crate::domain::grant::REFERENCE_TOKEN_PREFIX;
 use crate::domain::scope::ScopeSet;
 use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
@@ -23,11 +24,17 @@ pub struct UserInfo {
 
 /// OIDC Core §5.3: the claims of the user `token` was issued for; RFC 6750 §3.1 errors.
 pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthError> {
-    let claims =
+    let claims = if token.starts_with(REFERENCE_TOKEN_PREFIX) {
+        // A reference token (RFC 7662): its stored claims, while it has not expired.
+        access_token_claims(ctx, token).await?.ok_or_else(|| {
+            OAuthError::invalid_token("the access token is invalid or has expired")
+        })?
+    } else {
         verify_access_token(ctx.keys, ctx.settings, token, ctx.now).map_err(|why| match why {
             TokenRejected::Expired => OAuthError::invalid_token("the access token has expired"),
             TokenRejected::Invalid => OAuthError::invalid_token("the access token is invalid"),
-        })?;
+        })?
+    };
     // RFC 9068 §5: a client's own (client-credentials) token never passes for a user's, whatever
     // its scope or `sub`.
     let grant = claims.grant_id();

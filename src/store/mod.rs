@@ -12,7 +12,7 @@ use crate::domain::api::{Api, Audience};
 use crate::domain::attempt::{AttemptCounter, Reservation};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::grant::{
-    AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption,
+    AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption, ReferenceToken,
     RefreshTokenState, Rotation, SignOut,
 };
 use crate::domain::scope::Scope;
@@ -265,6 +265,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
     async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError>;
+
+    /// Store a reference (opaque) access token.
+    async fn create_reference_token(&self, token: &ReferenceToken) -> Result<(), StoreError>;
+    /// A reference access token by its hash (expired or not).
+    async fn find_reference_token(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<ReferenceToken>, StoreError>;
 
     /// Register an API; `Conflict` if its audience exists.
     async fn create_api(&self, api: &Api) -> Result<(), StoreError>;

@@ -14,7 +14,7 @@ macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
-         application_type, resources, default_resource"
+         application_type, resources, default_resource, api"
     };
 }
 pub(crate) use client_columns;
@@ -54,6 +54,7 @@ pub(crate) struct ClientRow {
     application_type: String,
     resources: String,
     default_resource: Option<String>,
+    api: Option<String>,
 }
 
 /// A client flattened into column values.
@@ -154,6 +155,7 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|_| corrupt("application_type", &id))?,
             resources: audiences_of(&row.resources, "resources", &id)?,
             default_resource: row.default_resource.map(Audience::from_stored),
+            api: row.api.map(Audience::from_stored),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -339,7 +341,7 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
 /// The API columns.
 macro_rules! api_columns {
     () => {
-        "audience, name, access_token_ttl, access_token_alg, created_at, updated_at"
+        "audience, name, access_token_ttl, access_token_alg, created_at, updated_at, token_format"
     };
 }
 pub(crate) use api_columns;
@@ -352,6 +354,7 @@ pub(crate) struct ApiRow {
     access_token_alg: Option<String>,
     created_at: i64,
     updated_at: i64,
+    token_format: String,
 }
 
 impl TryFrom<ApiRow> for Api {
@@ -365,6 +368,10 @@ impl TryFrom<ApiRow> for Api {
                 .map(str::parse)
                 .transpose()
                 .map_err(|_| corrupt("access_token_alg", &row.audience))?,
+            token_format: row
+                .token_format
+                .parse()
+                .map_err(|_| corrupt("token_format", &row.audience))?,
             audience: Audience::from_stored(row.audience),
             name: row.name,
             access_token_ttl: row.access_token_ttl,

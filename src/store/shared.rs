@@ -74,7 +74,7 @@ macro_rules! store_impl {
             use crate::domain::attempt::{AttemptCounter, Reservation};
             use crate::domain::client::{Client, ClientId};
             use crate::domain::grant::{
-                AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption,
+                AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken, NewRefreshToken, Redemption,
                 RefreshTokenState, Rotation, SignOut,
             };
             use crate::domain::scope::Scope;
@@ -113,7 +113,7 @@ macro_rules! store_impl {
                     let done = sqlx::query(concat!(
                         "INSERT INTO clients (",
                         client_columns!(),
-                        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
+                        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
                          WHERE NOT EXISTS (SELECT 1 FROM users WHERE user_id = $1)"
                     ))
                     .bind(client.client_id.as_str())
@@ -133,6 +133,7 @@ macro_rules! store_impl {
                     .bind(client.application_type.as_str())
                     .bind(&cols.resources)
                     .bind(client.default_resource.as_ref().map(Audience::as_str))
+                    .bind(client.api.as_ref().map(Audience::as_str))
                     .execute(&self.pool)
                     .await
                     .map_err(conflict_as(|| {
@@ -181,7 +182,7 @@ macro_rules! store_impl {
                         "UPDATE clients SET client_name = $1, auth_method = $2, redirect_uris = $3, \
                          post_logout_redirect_uris = $4, grant_types = $5, scopes = $6, require_pkce = $7, \
                          skip_consent = $8, introspect_any = $9, id_token_alg = $10, updated_at = $11, \
-                         application_type = $13, resources = $14, default_resource = $15 WHERE client_id = $12",
+                         application_type = $13, resources = $14, default_resource = $15, api = $16 WHERE client_id = $12",
                     )
                     .bind(&client.client_name)
                     .bind(client.auth_method.as_str())
@@ -198,6 +199,7 @@ macro_rules! store_impl {
                     .bind(client.application_type.as_str())
                     .bind(&cols.resources)
                     .bind(client.default_resource.as_ref().map(Audience::as_str))
+                    .bind(client.api.as_ref().map(Audience::as_str))
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)
@@ -702,6 +704,12 @@ macro_rules! store_impl {
                         )
                         .await?,
                         sessions: run("DELETE FROM sessions WHERE expiry_date <= $1", now, None).await?,
+                        reference_tokens: run(
+                            "DELETE FROM reference_tokens WHERE expires_at <= $1",
+                            now,
+                            None,
+                        )
+                        .await?,
                         sign_in_attempts: run(
                             "DELETE FROM sign_in_attempts WHERE expires_at <= $1",
                             now,
@@ -715,7 +723,7 @@ macro_rules! store_impl {
                     sqlx::query(concat!(
                         "INSERT INTO apis (",
                         api_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
                     ))
                     .bind(api.audience.as_str())
                     .bind(&api.name)
@@ -723,6 +731,7 @@ macro_rules! store_impl {
                     .bind(api.access_token_alg.map(|alg| alg.as_str()))
                     .bind(api.created_at)
                     .bind(api.updated_at)
+                    .bind(api.token_format.as_str())
                     .execute(&self.pool)
                     .await
                     .map_err(conflict_as(|| {
@@ -747,13 +756,14 @@ macro_rules! store_impl {
                 async fn update_api(&self, api: &Api) -> Result<bool, StoreError> {
                     let done = sqlx::query(
                         "UPDATE apis SET name = $1, access_token_ttl = $2, access_token_alg = $3, \
-                         updated_at = $4 WHERE audience = $5",
+                         updated_at = $4, token_format = $6 WHERE audience = $5",
                     )
                     .bind(&api.name)
                     .bind(api.access_token_ttl)
                     .bind(api.access_token_alg.map(|alg| alg.as_str()))
                     .bind(api.updated_at)
                     .bind(api.audience.as_str())
+                    .bind(api.token_format.as_str())
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)
@@ -783,6 +793,42 @@ macro_rules! store_impl {
                         .execute(&self.pool)
                         .await?;
                     Ok(done.rows_affected() == 1)
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_reference_token(&self, token: &ReferenceToken) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO reference_tokens (token_hash, jti, client_id, claims, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(token.token_hash.0.as_slice())
+                    .bind(&token.jti)
+                    .bind(token.client_id.as_str())
+                    .bind(&token.claims)
+                    .bind(token.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_reference_token(
+                    &self,
+                    token_hash: &TokenHash,
+                ) -> Result<Option<ReferenceToken>, StoreError> {
+                    let row: Option<(String, String, String, i64)> = sqlx::query_as(
+                        "SELECT jti, client_id, claims, expires_at FROM reference_tokens WHERE token_hash = $1",
+                    )
+                    .bind(token_hash.0.as_slice())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    Ok(row.map(|(jti, client_id, claims, expires_at)| ReferenceToken {
+                        token_hash: token_hash.clone(),
+                        jti,
+                        client_id: ClientId::from_stored(client_id),
+                        claims,
+                        expires_at,
+                    }))
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]

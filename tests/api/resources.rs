@@ -13,6 +13,7 @@ crate::backend_tests!(
     a_code_flow_covers_several_apis_and_each_token_is_for_one,
     an_unknown_resource_at_authorize_is_invalid_target,
     discovery_lists_every_scope_but_the_hidden_ones,
+    reference_tokens_are_seen_only_through_introspection_and_revoked_at_once,
 );
 
 const ORDERS: &str = "https://orders.example.com";
@@ -408,4 +409,88 @@ async fn discovery_lists_every_scope_but_the_hidden_ones(backend: Backend) {
         assert!(scopes.contains(&expected), "{expected} in {scopes:?}");
     }
     assert!(!scopes.contains(&"internal:ops"), "{scopes:?}");
+}
+
+async fn reference_tokens_are_seen_only_through_introspection_and_revoked_at_once(
+    backend: Backend,
+) {
+    const LEDGER: &str = "https://ledger.example.com";
+    let app = TestApp::spawn(&backend).await;
+    json_of(&app.db.cli(
+        &[
+            "api",
+            "create",
+            "--audience",
+            LEDGER,
+            "--name",
+            "Ledger",
+            "--scope",
+            "ledger:read",
+            "--token-format",
+            "opaque",
+            "--json",
+        ],
+        None,
+    ));
+    let confidential = |args: &[&str]| {
+        let mut all = vec!["client", "create", "--json"];
+        all.extend_from_slice(args);
+        let created = json_of(&app.db.cli(&all, None));
+        TestClient {
+            client_id: text(&created, "client_id"),
+            secret: Some(text(&created, "client_secret")),
+            redirect_uri: created["redirect_uris"][0]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    };
+    // The Ledger API's own resource-server client, and a bystander.
+    let ledger_api = confidential(&[
+        "--name",
+        "Ledger API",
+        "--grant-type",
+        "client_credentials",
+        "--api",
+        LEDGER,
+    ]);
+    let bystander = confidential(&["--name", "Other", "--grant-type", "client_credentials"]);
+    let web = confidential(&[
+        "--name",
+        "Books",
+        "--redirect-uri",
+        "http://127.0.0.1:9/callback",
+        "--scope",
+        "openid ledger:read",
+        "--skip-consent",
+    ]);
+    app.create_user("alice").await;
+    let tokens = app.tokens_for(&web, "alice", "openid ledger:read").await;
+    let token = text(&tokens, "access_token");
+    assert!(
+        token.starts_with("lk_at_"),
+        "a reference token, not a JWT: {token}"
+    );
+    assert_eq!(token.split('.').count(), 1);
+    // RFC 7662: active for the API's own client and for the token's client, inactive for others.
+    let seen = app.introspect(&ledger_api, &token).await;
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["aud"], LEDGER);
+    assert_eq!(seen["scope"], "ledger:read openid");
+    assert_eq!(seen["username"], "alice");
+    assert_eq!(app.introspect(&web, &token).await["active"], true);
+    assert_eq!(
+        app.introspect(&bystander, &token).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(app.userinfo_status(&token).await, 200);
+    // Revoked: inactive at once, everywhere.
+    assert_eq!(app.revoke(&web, &token).await.status(), 200);
+    assert_eq!(app.introspect(&ledger_api, &token).await["active"], false);
+    assert_eq!(app.userinfo_status(&token).await, 401);
+    // A made-up reference token is simply inactive.
+    assert_eq!(
+        app.introspect(&ledger_api, "lk_at_made-up").await["active"],
+        false
+    );
 }

@@ -141,6 +141,7 @@ pub async fn redeem(
             refresh_token,
         },
     )
+    .await
 }
 
 /// RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it.

@@ -78,4 +78,5 @@ pub async fn issue_to(
             refresh_token: None,
         },
     )
+    .await
 }

@@ -6,13 +6,15 @@ use serde::Serialize;
 
 use super::resource::{InvalidTarget, Target, requested_resources};
 use super::{Context, Params};
+use crate::domain::api::TokenFormat;
 use crate::domain::claims::{
     AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
 };
 use crate::domain::client::{Client, GrantType};
 use crate::domain::grant::GrantId;
+use crate::domain::grant::{REFERENCE_TOKEN_PREFIX, ReferenceToken};
 use crate::domain::scope::ScopeSet;
-use crate::domain::secret::random_string;
+use crate::domain::secret::{TokenHash, random_string, random_token};
 use crate::domain::user::User;
 use crate::error::{ErrorCode, OAuthError};
 use crate::tokens::{sign_access_token, sign_id_token};
@@ -213,29 +215,47 @@ impl From<InvalidTarget> for OAuthError {
     }
 }
 
-/// Sign the access token (RFC 9068) and, for `openid`, the ID token (OIDC Core §2, §3.1.3.6 `at_hash`).
-pub fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenResponse, OAuthError> {
+/// Make the access token — a signed JWT (RFC 9068), or for an API with reference tokens an opaque
+/// `lk_at_` value whose claims are stored — and, for `openid`, the ID token (OIDC Core §2, §3.1.3.6
+/// `at_hash`).
+pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenResponse, OAuthError> {
     let (settings, now) = (ctx.settings, ctx.now);
     let lifetimes = &settings.lifetimes;
     let client_id = issuance.client.client_id.as_str();
     let issuer = settings.issuer.as_str();
     let target = issuance.target;
-    let access_token = sign_access_token(
-        ctx.keys,
-        target.alg,
-        &AccessTokenClaims {
-            iss: issuer.to_owned(),
-            sub: issuance.subject.to_owned(),
-            aud: target.audience.clone(),
-            exp: now + target.lifetime,
-            iat: now,
-            jti: format!("{JTI_PREFIX}{}", random_string(16)),
-            client_id: client_id.to_owned(),
-            scope: issuance.scope.to_string(),
-            gid: issuance.grant_id.to_string(),
-            auth_time: issuance.auth_time,
-        },
-    )?;
+    let claims = AccessTokenClaims {
+        iss: issuer.to_owned(),
+        sub: issuance.subject.to_owned(),
+        aud: target.audience.clone(),
+        exp: now + target.lifetime,
+        iat: now,
+        jti: format!("{JTI_PREFIX}{}", random_string(16)),
+        client_id: client_id.to_owned(),
+        scope: issuance.scope.to_string(),
+        gid: issuance.grant_id.to_string(),
+        auth_time: issuance.auth_time,
+    };
+    let access_token = match target.format {
+        TokenFormat::Jwt => sign_access_token(ctx.keys, target.alg, &claims)?,
+        TokenFormat::Opaque => {
+            let token = random_token(REFERENCE_TOKEN_PREFIX);
+            let stored_claims = serde_json::to_string(&claims).map_err(|err| {
+                tracing::error!(error = %err, "cannot encode access-token claims");
+                OAuthError::server_error()
+            })?;
+            ctx.store
+                .create_reference_token(&ReferenceToken {
+                    token_hash: TokenHash::of(&token),
+                    jti: claims.jti.clone(),
+                    client_id: issuance.client.client_id.clone(),
+                    claims: stored_claims,
+                    expires_at: claims.exp,
+                })
+                .await?;
+            token
+        }
+    };
     // OIDC Dynamic Registration §2: the client's `id_token_signed_response_alg`, else the default.
     let id_alg = issuance
         .client

@@ -141,6 +141,7 @@ pub async fn rotate(
             refresh_token: Some(new_token),
         },
     )
+    .await
 }
 
 #[cfg(test)]
