@@ -85,6 +85,10 @@ pub struct CreateArgs {
     /// tokens (RFC 7662 §2.1). A confidential client.
     #[arg(long)]
     api: Option<String>,
+    /// An API (audience) it may exchange a user's access token for (RFC 8693, with
+    /// `--grant-type token_exchange`); repeatable.
+    #[arg(long = "may-exchange-for")]
+    may_exchange_for: Vec<String>,
 }
 
 /// `client update`.
@@ -134,6 +138,9 @@ pub struct UpdateArgs {
     /// The API this client is the resource server of (an empty value removes it).
     #[arg(long)]
     api: Option<String>,
+    /// Replace the APIs it may exchange tokens for (repeatable).
+    #[arg(long = "may-exchange-for")]
+    may_exchange_for: Vec<String>,
 }
 
 /// A client as printed: never its secret hash.
@@ -154,6 +161,7 @@ struct ClientView<'a> {
     resources: Vec<&'a str>,
     default_resource: Option<&'a str>,
     api: Option<&'a str>,
+    may_exchange_for: Vec<&'a str>,
     created_at: i64,
     updated_at: i64,
 }
@@ -180,6 +188,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             resources: c.resources.iter().map(Audience::as_str).collect(),
             default_resource: c.default_resource.as_ref().map(Audience::as_str),
             api: c.api.as_ref().map(Audience::as_str),
+            may_exchange_for: c.may_exchange_for.iter().map(Audience::as_str).collect(),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -291,12 +300,14 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 resources: args.resources,
                 default_resource: args.default_resource,
                 api: args.api,
+                may_exchange_for: args.may_exchange_for,
             };
             let mut client =
                 Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
             check_scopes_exist(ctx, &client.scopes).await?;
             check_apis_exist(ctx, &client.resources).await?;
             check_apis_exist(ctx, client.api.as_slice()).await?;
+            check_apis_exist(ctx, &client.may_exchange_for).await?;
             let secret = client
                 .auth_method
                 .is_confidential()
@@ -401,6 +412,9 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             if let Some(api) = args.api {
                 spec.api = Some(api);
             }
+            if !args.may_exchange_for.is_empty() {
+                spec.may_exchange_for = args.may_exchange_for;
+            }
             let mut updated =
                 Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)
                     .map_err(|e| CliError::Invalid(e.0))?;
@@ -412,6 +426,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             check_scopes_exist(ctx, &updated.scopes).await?;
             check_apis_exist(ctx, &updated.resources).await?;
             check_apis_exist(ctx, updated.api.as_slice()).await?;
+            check_apis_exist(ctx, &updated.may_exchange_for).await?;
             updated.secret_hash = existing.secret_hash.clone();
             updated.updated_at = now;
             if !ctx.store.update_client(&updated).await? {

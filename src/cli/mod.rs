@@ -47,7 +47,7 @@ pub enum Command {
     Api(api::ApiCommand),
     /// Register and manage OAuth clients.
     #[command(subcommand)]
-    Client(client::ClientCommand),
+    Client(Box<client::ClientCommand>),
     /// Manage users who sign in.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -149,7 +149,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Api(command) => api::run(&Context::open(settings, cli.json).await?, command).await,
         Command::Client(command) => {
-            client::run(&Context::open(settings, cli.json).await?, command).await
+            client::run(&Context::open(settings, cli.json).await?, *command).await
         }
         Command::User(command) => {
             user::run(&Context::open(settings, cli.json).await?, command).await

@@ -35,6 +35,19 @@ pub struct AccessTokenClaims {
     /// When the user authenticated (RFC 9068 §2.2.1), for user tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// RFC 8693 §4.1: the party acting for `sub`, after a token exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+}
+
+/// RFC 8693 §4.1 `act`: who acts, and — nested — who that actor acted for before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The acting party.
+    pub sub: String,
+    /// The previous actor in the delegation chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
 }
 
 impl AccessTokenClaims {

@@ -117,7 +117,12 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 6749 §6.
     RefreshToken,
+    /// RFC 8693 token exchange: a service acting for a user towards another API.
+    TokenExchange,
 }
+
+/// RFC 8693 §2.1: the `grant_type` of token exchange.
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 impl GrantType {
     /// The `grant_type` value.
@@ -126,6 +131,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::ClientCredentials => "client_credentials",
             Self::RefreshToken => "refresh_token",
+            Self::TokenExchange => TOKEN_EXCHANGE_GRANT,
         }
     }
 }
@@ -137,8 +143,10 @@ impl FromStr for GrantType {
             "authorization_code" => Ok(Self::AuthorizationCode),
             "client_credentials" => Ok(Self::ClientCredentials),
             "refresh_token" => Ok(Self::RefreshToken),
+            // The RFC 8693 URN, or its short name on the command line.
+            TOKEN_EXCHANGE_GRANT | "token_exchange" => Ok(Self::TokenExchange),
             other => Err(ClientError(format!(
-                "unknown grant type '{other}' (expected authorization_code, client_credentials or refresh_token)"
+                "unknown grant type '{other}' (expected authorization_code, client_credentials, refresh_token or token_exchange)"
             ))),
         }
     }
@@ -341,6 +349,8 @@ pub struct Client {
     pub default_resource: Option<Audience>,
     /// The API this client is the resource server of: it may introspect that API's tokens (RFC 7662 §2.1).
     pub api: Option<Audience>,
+    /// RFC 8693: the APIs it may exchange a user's access token for (with the token-exchange grant).
+    pub may_exchange_for: Vec<Audience>,
     /// Created, and last changed (Unix seconds).
     pub created_at: i64,
     /// Last changed.
@@ -378,6 +388,8 @@ pub struct ClientSpec {
     pub default_resource: Option<String>,
     /// The API this client is the resource server of, raw; empty = none.
     pub api: Option<String>,
+    /// The APIs it may exchange tokens for, raw audiences.
+    pub may_exchange_for: Vec<String>,
 }
 
 impl Client {
@@ -465,6 +477,21 @@ impl Client {
                     .into(),
             ));
         }
+        let may_exchange_for =
+            parse_audiences(&spec.may_exchange_for).map_err(|e| ClientError(e.0))?;
+        if grant_types.contains(&GrantType::TokenExchange) {
+            // RFC 8693 §2.1: the exchanging client authenticates.
+            if !auth_method.is_confidential() {
+                return Err(ClientError(
+                    "a public client cannot use token exchange (RFC 8693 §2.1)".into(),
+                ));
+            }
+            if may_exchange_for.is_empty() {
+                return Err(ClientError(
+                    "token exchange needs at least one --may-exchange-for AUDIENCE".into(),
+                ));
+            }
+        }
         let application_type: ApplicationType = spec
             .application_type
             .as_deref()
@@ -507,6 +534,7 @@ impl Client {
             resources,
             default_resource,
             api,
+            may_exchange_for,
             created_at: now,
             updated_at: now,
         })
@@ -548,6 +576,11 @@ impl Client {
                 .as_ref()
                 .map(|r| r.as_str().to_owned()),
             api: self.api.as_ref().map(|a| a.as_str().to_owned()),
+            may_exchange_for: self
+                .may_exchange_for
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
         }
     }
 

@@ -14,7 +14,7 @@ macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
-         application_type, resources, default_resource, api"
+         application_type, resources, default_resource, api, may_exchange_for"
     };
 }
 pub(crate) use client_columns;
@@ -55,6 +55,7 @@ pub(crate) struct ClientRow {
     resources: String,
     default_resource: Option<String>,
     api: Option<String>,
+    may_exchange_for: String,
 }
 
 /// A client flattened into column values.
@@ -65,6 +66,7 @@ pub(crate) struct ClientColumns {
     pub scopes: String,
     pub secret_hash: Option<Vec<u8>>,
     pub resources: String,
+    pub may_exchange_for: String,
 }
 
 impl ClientColumns {
@@ -85,6 +87,7 @@ impl ClientColumns {
             scopes: client.scopes.to_string(),
             secret_hash: client.secret_hash.as_ref().map(|h| h.0.to_vec()),
             resources: audiences_json(&client.resources),
+            may_exchange_for: audiences_json(&client.may_exchange_for),
         }
     }
 }
@@ -156,6 +159,7 @@ impl TryFrom<ClientRow> for Client {
             resources: audiences_of(&row.resources, "resources", &id)?,
             default_resource: row.default_resource.map(Audience::from_stored),
             api: row.api.map(Audience::from_stored),
+            may_exchange_for: audiences_of(&row.may_exchange_for, "may_exchange_for", &id)?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -113,7 +113,7 @@ macro_rules! store_impl {
                     let done = sqlx::query(concat!(
                         "INSERT INTO clients (",
                         client_columns!(),
-                        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
+                        ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 \
                          WHERE NOT EXISTS (SELECT 1 FROM users WHERE user_id = $1)"
                     ))
                     .bind(client.client_id.as_str())
@@ -134,6 +134,7 @@ macro_rules! store_impl {
                     .bind(&cols.resources)
                     .bind(client.default_resource.as_ref().map(Audience::as_str))
                     .bind(client.api.as_ref().map(Audience::as_str))
+                    .bind(&cols.may_exchange_for)
                     .execute(&self.pool)
                     .await
                     .map_err(conflict_as(|| {
@@ -182,7 +183,8 @@ macro_rules! store_impl {
                         "UPDATE clients SET client_name = $1, auth_method = $2, redirect_uris = $3, \
                          post_logout_redirect_uris = $4, grant_types = $5, scopes = $6, require_pkce = $7, \
                          skip_consent = $8, introspect_any = $9, id_token_alg = $10, updated_at = $11, \
-                         application_type = $13, resources = $14, default_resource = $15, api = $16 WHERE client_id = $12",
+                         application_type = $13, resources = $14, default_resource = $15, api = $16, \
+                         may_exchange_for = $17 WHERE client_id = $12",
                     )
                     .bind(&client.client_name)
                     .bind(client.auth_method.as_str())
@@ -200,6 +202,7 @@ macro_rules! store_impl {
                     .bind(&cols.resources)
                     .bind(client.default_resource.as_ref().map(Audience::as_str))
                     .bind(client.api.as_ref().map(Audience::as_str))
+                    .bind(&cols.may_exchange_for)
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)

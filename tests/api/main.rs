@@ -29,4 +29,5 @@ mod store_errors;
 mod store_grants;
 mod throttle;
 mod token;
+mod token_exchange;
 mod userinfo;

@@ -139,6 +139,7 @@ pub async fn redeem(
             auth_time: Some(record.auth_time),
             id_token_for: Some((&user, record.nonce.as_deref())),
             refresh_token,
+            act: None,
         },
     )
     .await

@@ -76,6 +76,7 @@ pub async fn issue_to(
             auth_time: None,
             id_token_for: None,
             refresh_token: None,
+            act: None,
         },
     )
     .await

@@ -8,9 +8,9 @@ use super::resource::{InvalidTarget, Target, requested_resources};
 use super::{Context, Params};
 use crate::domain::api::TokenFormat;
 use crate::domain::claims::{
-    AccessTokenClaims, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
+    AccessTokenClaims, Actor, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
 };
-use crate::domain::client::{Client, GrantType};
+use crate::domain::client::{Client, GrantType, TOKEN_EXCHANGE_GRANT};
 use crate::domain::grant::GrantId;
 use crate::domain::grant::{REFERENCE_TOKEN_PREFIX, ReferenceToken};
 use crate::domain::scope::ScopeSet;
@@ -22,6 +22,7 @@ use crate::tokens::{sign_access_token, sign_id_token};
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
+pub mod token_exchange;
 
 /// A token request, parsed at the edge (RFC 6749 §4.1.3, §4.4.2, §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,21 @@ pub enum TokenRequest {
         /// The requested scope, if any.
         scope: Option<ScopeSet>,
         /// RFC 8707 §2: the API the token is for.
+        resource: Vec<String>,
+    },
+    /// RFC 8693 §2.1: exchange a user's access token for one for another API.
+    TokenExchange {
+        /// The token acted upon (a user's access token).
+        subject_token: String,
+        /// Its type: must be `urn:ietf:params:oauth:token-type:access_token`.
+        subject_token_type: String,
+        /// The acting party's access token, if sent.
+        actor_token: Option<String>,
+        /// Its type, required with it.
+        actor_token_type: Option<String>,
+        /// The narrower scope wanted, if any.
+        scope: Option<ScopeSet>,
+        /// The target API: `resource` (RFC 8707) or `audience` (RFC 8693 §2.1).
         resource: Vec<String>,
     },
     /// RFC 6749 §6: refresh.
@@ -102,6 +118,21 @@ impl TokenRequest {
                 scope: scope(params)?,
                 resource: resource(params),
             }),
+            Some(TOKEN_EXCHANGE_GRANT) => {
+                let mut target = resource(params);
+                // RFC 8693 §2.1 `audience`: a logical name of the target; here an API's audience.
+                if let Some(audience) = param(params, "audience") {
+                    target.push(audience.to_owned());
+                }
+                Ok(Self::TokenExchange {
+                    subject_token: required(params, "subject_token")?,
+                    subject_token_type: required(params, "subject_token_type")?,
+                    actor_token: param(params, "actor_token").map(str::to_owned),
+                    actor_token_type: param(params, "actor_token_type").map(str::to_owned),
+                    scope: scope(params)?,
+                    resource: target,
+                })
+            }
             Some("refresh_token") => Ok(Self::RefreshToken {
                 refresh_token: required(params, "refresh_token")?,
                 scope: scope(params)?,
@@ -123,6 +154,7 @@ impl TokenRequest {
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::TokenExchange { .. } => GrantType::TokenExchange,
         }
     }
 }
@@ -144,6 +176,9 @@ pub struct TokenResponse {
     /// A refresh token, when one is issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// RFC 8693 §2.2.1 `issued_token_type`, for a token exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// Answer a token request from the authenticated `client`.
@@ -185,6 +220,28 @@ pub async fn exchange(
             scope,
             resource,
         } => refresh_token::rotate(ctx, client, &refresh_token, scope, &resource).await,
+        TokenRequest::TokenExchange {
+            subject_token,
+            subject_token_type,
+            actor_token,
+            actor_token_type,
+            scope,
+            resource,
+        } => {
+            token_exchange::exchange(
+                ctx,
+                client,
+                token_exchange::Exchange {
+                    subject_token: &subject_token,
+                    subject_token_type: &subject_token_type,
+                    actor_token: actor_token.as_deref(),
+                    actor_token_type: actor_token_type.as_deref(),
+                    scope,
+                    resource: &resource,
+                },
+            )
+            .await
+        }
     }
 }
 
@@ -206,6 +263,8 @@ pub struct Issuance<'a> {
     pub id_token_for: Option<(&'a User, Option<&'a str>)>,
     /// A refresh token already stored, to hand out.
     pub refresh_token: Option<String>,
+    /// RFC 8693 §4.1 `act`, after a token exchange.
+    pub act: Option<Actor>,
 }
 
 impl From<InvalidTarget> for OAuthError {
@@ -235,6 +294,7 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         scope: issuance.scope.to_string(),
         gid: issuance.grant_id.to_string(),
         auth_time: issuance.auth_time,
+        act: issuance.act.clone(),
     };
     let access_token = match target.format {
         TokenFormat::Jwt => sign_access_token(ctx.keys, target.alg, &claims)?,
@@ -287,6 +347,7 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         scope: issuance.scope.to_string(),
         id_token,
         refresh_token: issuance.refresh_token,
+        issued_token_type: None,
     })
 }
 

@@ -139,6 +139,7 @@ pub async fn rotate(
             auth_time: token.auth_time,
             id_token_for: user.as_ref().map(|u| (u, None)),
             refresh_token: Some(new_token),
+            act: None,
         },
     )
     .await
