@@ -40,7 +40,11 @@ pub async fn find_user(store: &dyn Store, username: &str) -> Result<User, AdminE
 
 /// The client registered as `client_id`.
 pub async fn find_client(store: &dyn Store, client_id: &str) -> Result<Client, AdminError> {
-    let shown: String = client_id.chars().filter(|c| !c.is_control()).take(128).collect();
+    let shown: String = client_id
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(128)
+        .collect();
     let unknown = || AdminError::Invalid(format!("no client with id '{shown}'"));
     let parsed = ClientId::parse(client_id).map_err(|_| unknown())?;
     store.find_client(&parsed).await?.ok_or_else(unknown)

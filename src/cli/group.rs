@@ -146,7 +146,13 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
                     "name:    {}\ncreated: {}\nmembers: {}\nroles:   {}\n",
                     group.name,
                     format_rfc3339(group.created_at),
-                    list(&contents.members.iter().map(String::as_str).collect::<Vec<_>>()),
+                    list(
+                        &contents
+                            .members
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                    ),
                     list(&roles),
                 )
             });

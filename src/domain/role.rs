@@ -111,7 +111,15 @@ mod tests {
         for good in ["admin", "orders:read", "team.lead_2-x", &"a".repeat(64)] {
             assert!(RoleName::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "two words", "é", "a/b", "a\u{0}b", "a\nb", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "two words",
+            "é",
+            "a/b",
+            "a\u{0}b",
+            "a\nb",
+            &"a".repeat(65),
+        ] {
             let err = RoleName::parse(bad).unwrap_err();
             assert!(err.0.contains("not a valid role name"), "{bad:?}: {err}");
             assert!(!err.0.contains('\n') && !err.0.contains('\u{0}'));

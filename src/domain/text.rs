@@ -26,7 +26,11 @@ pub(crate) fn check_name(raw: &str, what: &str) -> Result<String, NameError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'));
     if !ok {
-        let shown: String = raw.chars().take(MAX_NAME_LEN).filter(|c| !c.is_control()).collect();
+        let shown: String = raw
+            .chars()
+            .take(MAX_NAME_LEN)
+            .filter(|c| !c.is_control())
+            .collect();
         return Err(NameError(format!(
             "'{shown}' is not a valid {what} name: use 1-{MAX_NAME_LEN} characters of A-Z a-z 0-9 . _ - :"
         )));

@@ -3,17 +3,26 @@
 //! The hot path of a microservice system, so it does no store write: the grant is not recorded
 //! (its id is minted into the token's `gid`, marked as a client-credentials grant), and revoking such
 //! a token writes a revocation record keyed by `jti` or `gid` that introspection checks. Client
-//! authentication already cost one read (usually cached) and a SHA-256.
+//! authentication already cost one read (usually cached) and a SHA-256; the client's roles cost one
+//! more (read at every issuance, so a role change shows in the next token).
 
 use super::{Issuance, TokenResponse, issue};
 use crate::domain::client::Client;
 use crate::domain::grant::{GrantId, GrantKind};
+use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::Context;
 
 /// Scopes that mean nothing without a user and are never part of a default client-credentials scope.
-const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+const USER_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "roles",
+    "groups",
+];
 
 /// RFC 6749 §3.3, §4.4.2: the scope of a client-credentials token: what was requested, within the
 /// client's allowed scopes; when none was requested, the client's service scopes.
@@ -38,7 +47,7 @@ pub fn granted_scope(client: &Client, requested: Option<ScopeSet>) -> Result<Sco
 }
 
 /// Issue an access token to the authenticated `client` for itself.
-pub fn issue_to(
+pub async fn issue_to(
     ctx: &Context<'_>,
     client: &Client,
     requested: Option<ScopeSet>,
@@ -51,6 +60,9 @@ pub fn issue_to(
         ));
     }
     let scope = granted_scope(client, requested)?;
+    // The one extra read of this grant: the client's roles, current at issuance.
+    let authorization =
+        Authorization::of_client(ctx.store.find_client_roles(&client.client_id).await?);
     issue(
         ctx,
         Issuance {
@@ -59,6 +71,7 @@ pub fn issue_to(
             scope: &scope,
             grant_id: &GrantId::generate(GrantKind::ClientCredentials),
             auth_time: None,
+            authorization: &authorization,
             id_token_for: None,
             refresh_token: None,
         },
