@@ -26,6 +26,7 @@ mod refresh;
 mod store;
 mod store_errors;
 mod store_grants;
+mod store_roles;
 mod throttle;
 mod token;
 mod userinfo;
