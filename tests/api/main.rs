@@ -23,6 +23,7 @@ mod microservices;
 mod pages;
 mod passwords;
 mod refresh;
+mod roles;
 mod roles_cli;
 mod store;
 mod store_errors;
