@@ -244,7 +244,7 @@ async fn role_holders_and_group_contents_list_who_holds_what(backend: Backend) {
     }
     let holders = store.find_role_holders(&admin).await.unwrap();
     assert_eq!(holders.users, ["alice", "bob"]);
-    assert_eq!(holders.clients, [client.client_id.clone()]);
+    assert_eq!(holders.clients, std::slice::from_ref(&client.client_id));
     assert_eq!(names(&holders.groups), ["ops"]);
     assert_eq!(
         names(&store.find_client_roles(&client.client_id).await.unwrap()),
