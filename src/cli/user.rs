@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use secrecy::SecretString;
 use serde::Serialize;
 
+use super::role::list;
 use super::{CliError, Context, or_dash, read_password_stdin};
 use crate::admin::role as admin_role;
 use crate::clock::format_rfc3339;
@@ -111,6 +112,10 @@ impl<'a> From<&'a User> for UserView<'a> {
             updated_at: u.updated_at,
         }
     }
+}
+
+fn names(items: &[String]) -> Vec<&str> {
+    items.iter().map(String::as_str).collect()
 }
 
 /// `user show`: the user with their effective roles (as tokens carry them), the roles they hold
@@ -233,7 +238,6 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         UserCommand::Show { username } => {
             let user = find(ctx, &username).await?;
             let authorization = ctx.store.find_authorization(&user.user_id).await?;
-            let names = |names: &[String]| names.join(", ");
             let roles: Vec<String> = authorization.roles.iter().map(|r| r.to_string()).collect();
             let direct: Vec<String> = authorization
                 .direct_roles
@@ -250,14 +254,11 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                 },
                 || {
                     format!(
-                        "{}roles:    {}
-direct:   {}
-groups:   {}
-",
+                        "{}roles:    {}\ndirect:   {}\ngroups:   {}\n",
                         describe(&user),
-                        or_dash(Some(names(&roles)).filter(|s| !s.is_empty()).as_deref()),
-                        or_dash(Some(names(&direct)).filter(|s| !s.is_empty()).as_deref()),
-                        or_dash(Some(names(&groups)).filter(|s| !s.is_empty()).as_deref()),
+                        list(&names(&roles)),
+                        list(&names(&direct)),
+                        list(&names(&groups)),
                     )
                 },
             );
