@@ -1,5 +1,6 @@
 //! Latchkey: a self-hosted OAuth 2.0 / OpenID Connect authorization server.
 
+pub mod admin;
 pub mod app;
 pub mod catalog;
 pub mod cli;

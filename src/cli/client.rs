@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{CliError, Context};
+use crate::admin::role as admin_role;
 use crate::clock::format_rfc3339;
 use crate::domain::api::Audience;
 use crate::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
@@ -32,6 +33,20 @@ pub enum ClientCommand {
     RotateSecret {
         /// The client id.
         client_id: String,
+    },
+    /// Give a (service) client a role, carried by its client-credentials tokens.
+    AddRole {
+        /// The client id.
+        client_id: String,
+        /// The role name.
+        role: String,
+    },
+    /// Take a role from a client.
+    RemoveRole {
+        /// The client id.
+        client_id: String,
+        /// The role name.
+        role: String,
     },
 }
 
@@ -193,6 +208,14 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             updated_at: c.updated_at,
         }
     }
+}
+
+/// `client show`: the registration with the client's roles.
+#[derive(Serialize)]
+struct ClientDetail<'a> {
+    #[serde(flatten)]
+    client: ClientView<'a>,
+    roles: &'a [String],
 }
 
 fn describe(c: &Client) -> String {
@@ -364,7 +387,46 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
         }
         ClientCommand::Show { client_id } => {
             let client = find(ctx, &client_id).await?;
-            ctx.print(&ClientView::from(&client), || describe(&client));
+            let roles: Vec<String> = ctx
+                .store
+                .find_client_roles(&client.client_id)
+                .await?
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            ctx.print(
+                &ClientDetail {
+                    client: ClientView::from(&client),
+                    roles: &roles,
+                },
+                || {
+                    let shown = if roles.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        roles.join(", ")
+                    };
+                    format!("{}roles:                     {shown}\n", describe(&client))
+                },
+            );
+            Ok(())
+        }
+        ClientCommand::AddRole { client_id, role } => {
+            let role = admin_role::parse_name(&role)?;
+            let client = admin_role::add_to_client(ctx.store.as_ref(), &client_id, &role).await?;
+            ctx.print(
+                &serde_json::json!({ "client_id": client.client_id.as_str(), "added_role": role.as_str() }),
+                || format!("client {} now has role {role}", client.client_id),
+            );
+            Ok(())
+        }
+        ClientCommand::RemoveRole { client_id, role } => {
+            let role = admin_role::parse_name(&role)?;
+            let client =
+                admin_role::remove_from_client(ctx.store.as_ref(), &client_id, &role).await?;
+            ctx.print(
+                &serde_json::json!({ "client_id": client.client_id.as_str(), "removed_role": role.as_str() }),
+                || format!("client {} no longer has role {role}", client.client_id),
+            );
             Ok(())
         }
         ClientCommand::Update(args) => {

@@ -13,7 +13,9 @@ use crate::store::{Store, StoreError};
 
 pub mod api;
 pub mod client;
+pub mod group;
 pub mod keys;
+pub mod role;
 pub mod scope;
 pub mod serve;
 pub mod user;
@@ -54,6 +56,12 @@ pub enum Command {
     /// Manage the scopes clients may be given.
     #[command(subcommand)]
     Scope(scope::ScopeCommand),
+    /// Manage roles (the `roles` claim, RFC 9068 §2.2.3.1).
+    #[command(subcommand)]
+    Role(role::RoleCommand),
+    /// Manage groups of users and their roles (the `groups` claim).
+    #[command(subcommand)]
+    Group(group::GroupCommand),
     /// List and rotate signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -77,6 +85,9 @@ pub enum CliError {
     /// Bad input to a command.
     #[error("{0}")]
     Invalid(String),
+    /// An admin operation refused or failed.
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 /// Everything a command needs: settings, the store, the clock, the output mode.
@@ -156,6 +167,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Scope(command) => {
             scope::run(&Context::open(settings, cli.json).await?, command).await
+        }
+        Command::Role(command) => {
+            role::run(&Context::open(settings, cli.json).await?, command).await
+        }
+        Command::Group(command) => {
+            group::run(&Context::open(settings, cli.json).await?, command).await
         }
         Command::Keys(command) => {
             keys::run(&Context::open(settings, cli.json).await?, command).await

@@ -4,7 +4,9 @@ use clap::{Args, Subcommand};
 use secrecy::SecretString;
 use serde::Serialize;
 
+use super::role::list;
 use super::{CliError, Context, or_dash, read_password_stdin};
+use crate::admin::role as admin_role;
 use crate::clock::format_rfc3339;
 use crate::domain::grant::SignOut;
 use crate::domain::password::hash_new_password;
@@ -51,6 +53,20 @@ pub enum UserCommand {
         /// The username.
         username: String,
     },
+    /// Give a user a role directly (tokens issued from now on carry it).
+    AddRole {
+        /// The username.
+        username: String,
+        /// The role name.
+        role: String,
+    },
+    /// Take a directly held role from a user (roles through a group stay).
+    RemoveRole {
+        /// The username.
+        username: String,
+        /// The role name.
+        role: String,
+    },
 }
 
 /// `user create`.
@@ -96,6 +112,21 @@ impl<'a> From<&'a User> for UserView<'a> {
             updated_at: u.updated_at,
         }
     }
+}
+
+fn names(items: &[String]) -> Vec<&str> {
+    items.iter().map(String::as_str).collect()
+}
+
+/// `user show`: the user with their effective roles (as tokens carry them), the roles they hold
+/// directly, and their groups.
+#[derive(Serialize)]
+struct UserDetail<'a> {
+    #[serde(flatten)]
+    user: UserView<'a>,
+    roles: &'a [String],
+    direct_roles: &'a [String],
+    groups: &'a [String],
 }
 
 fn describe(u: &User) -> String {
@@ -206,7 +237,49 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         }
         UserCommand::Show { username } => {
             let user = find(ctx, &username).await?;
-            ctx.print(&UserView::from(&user), || describe(&user));
+            let authorization = ctx.store.find_authorization(&user.user_id).await?;
+            let roles: Vec<String> = authorization.roles.iter().map(|r| r.to_string()).collect();
+            let direct: Vec<String> = authorization
+                .direct_roles
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            let groups: Vec<String> = authorization.groups.iter().map(|g| g.to_string()).collect();
+            ctx.print(
+                &UserDetail {
+                    user: UserView::from(&user),
+                    roles: &roles,
+                    direct_roles: &direct,
+                    groups: &groups,
+                },
+                || {
+                    format!(
+                        "{}roles:    {}\ndirect:   {}\ngroups:   {}\n",
+                        describe(&user),
+                        list(&names(&roles)),
+                        list(&names(&direct)),
+                        list(&names(&groups)),
+                    )
+                },
+            );
+            Ok(())
+        }
+        UserCommand::AddRole { username, role } => {
+            let role = admin_role::parse_name(&role)?;
+            let user = admin_role::add_to_user(ctx.store.as_ref(), &username, &role).await?;
+            ctx.print(
+                &serde_json::json!({ "username": user.username, "added_role": role.as_str() }),
+                || format!("{} now has role {role}", user.username),
+            );
+            Ok(())
+        }
+        UserCommand::RemoveRole { username, role } => {
+            let role = admin_role::parse_name(&role)?;
+            let user = admin_role::remove_from_user(ctx.store.as_ref(), &username, &role).await?;
+            ctx.print(
+                &serde_json::json!({ "username": user.username, "removed_role": role.as_str() }),
+                || format!("{} no longer has role {role}", user.username),
+            );
             Ok(())
         }
         UserCommand::SetPassword { username, .. } => {

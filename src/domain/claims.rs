@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use super::role::Authorization;
 use super::scope::ScopeSet;
 use super::user::User;
 
@@ -38,6 +39,9 @@ pub struct AccessTokenClaims {
     /// RFC 8693 §4.1: the party acting for `sub`, after a token exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// RFC 9068 §2.2.3.1 `roles` (always, when any) and `groups` (with the `groups` scope).
+    #[serde(flatten)]
+    pub authorization: RoleClaims,
 }
 
 /// RFC 8693 §4.1 `act`: who acts, and — nested — who that actor acted for before.
@@ -94,6 +98,59 @@ impl StandardClaims {
     }
 }
 
+/// RFC 9068 §2.2.3.1 `roles` and `groups` (SCIM Core §4.1.2 attribute names), each omitted when
+/// empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleClaims {
+    /// Effective roles: the subject's own plus its groups'.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The user's groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+impl RoleClaims {
+    /// An access token's: `roles` always (the resource server authorizes with them), `groups`
+    /// only with the `groups` scope.
+    pub fn for_access_token(authorization: &Authorization, scope: &ScopeSet) -> Self {
+        Self {
+            roles: names(&authorization.roles),
+            groups: if scope.contains("groups") {
+                names(&authorization.groups)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// An ID token's or UserInfo's (released to the client): `roles` with the `roles` scope,
+    /// `groups` with the `groups` scope.
+    pub fn for_scopes(authorization: &Authorization, scope: &ScopeSet) -> Self {
+        Self {
+            roles: if scope.contains("roles") {
+                names(&authorization.roles)
+            } else {
+                Vec::new()
+            },
+            groups: if scope.contains("groups") {
+                names(&authorization.groups)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Whether the scope releases any of these claims to the client (so they are worth reading).
+    pub fn released_by(scope: &ScopeSet) -> bool {
+        scope.contains("roles") || scope.contains("groups")
+    }
+}
+
+fn names<T: std::fmt::Display>(items: &[T]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
+}
+
 /// OIDC Core §2 ID token claims.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdTokenClaims {
@@ -120,6 +177,9 @@ pub struct IdTokenClaims {
     /// Released profile and email claims.
     #[serde(flatten)]
     pub standard: StandardClaims,
+    /// `roles` and `groups`, with the scopes of those names.
+    #[serde(flatten)]
+    pub authorization: RoleClaims,
 }
 
 /// OIDC Core §3.1.3.6: the base64url of the left half of the hash of the access token, using the hash

@@ -3,12 +3,16 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// The OIDC scopes present from the start (OIDC Core §5.4, §11), with their consent-page descriptions.
-pub const BUILTIN_SCOPES: [(&str, &str); 4] = [
+/// The scopes present from the start, with their consent-page descriptions: the OIDC scopes (OIDC
+/// Core §5.4, §11), and `roles` / `groups`, which release those claims (RFC 9068 §2.2.3.1) in ID
+/// tokens and UserInfo (`groups` also in access tokens).
+pub const BUILTIN_SCOPES: [(&str, &str); 6] = [
     ("openid", "Sign you in and know who you are"),
     ("profile", "Read your name and username"),
     ("email", "Read your email address"),
     ("offline_access", "Stay signed in when you are away"),
+    ("roles", "See your roles"),
+    ("groups", "See your groups"),
 ];
 
 /// The longest scope name accepted.

@@ -156,6 +156,7 @@ mod tests {
             at_hash: None,
             azp: "app".into(),
             standard: StandardClaims::default(),
+            authorization: Default::default(),
         }
     }
 

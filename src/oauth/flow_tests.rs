@@ -10,6 +10,8 @@ use super::testing::{Harness, NOW};
 use super::token::{TokenRequest, TokenResponse, exchange};
 use super::userinfo::userinfo;
 use crate::domain::client::{Client, ClientSpec};
+use crate::domain::group::{Group, GroupName};
+use crate::domain::role::{Assignment, Role, RoleName};
 use crate::domain::scope::ScopeSet;
 use crate::domain::user::User;
 
@@ -43,11 +45,16 @@ fn service_spec() -> ClientSpec {
 
 /// Sign `user` in for `client` at the protocol layer and return the code.
 async fn code(h: &Harness, client: &Client, user: &User) -> String {
+    code_for(h, client, user, "openid offline_access").await
+}
+
+/// Sign `user` in for `client` with `scope` and return the code.
+async fn code_for(h: &Harness, client: &Client, user: &User, scope: &str) -> String {
     let params: HashMap<String, String> = [
         ("response_type", "code"),
         ("client_id", client.client_id.as_str()),
         ("redirect_uri", REDIRECT),
-        ("scope", "openid offline_access"),
+        ("scope", scope),
         ("code_challenge", CHALLENGE),
         ("code_challenge_method", "S256"),
     ]
@@ -189,4 +196,118 @@ async fn a_deleted_client_s_tokens_stop_at_once_and_revocation_is_owner_only() {
     assert!(!active(&h, &resource, &tokens.access_token).await);
     let gone = userinfo(&h.ctx(), &tokens.access_token).await.unwrap_err();
     assert_eq!(gone.code.as_str(), "invalid_token");
+}
+
+/// Roles and groups as the store holds them: alice has `admin` herself and `orders:read` through
+/// the group `ops`.
+async fn roles_of_alice(h: &Harness, alice: &User) {
+    let (admin, reader) = (
+        RoleName::parse("admin").unwrap(),
+        RoleName::parse("orders:read").unwrap(),
+    );
+    let ops = GroupName::parse("ops").unwrap();
+    for name in [&admin, &reader] {
+        let role = Role {
+            name: name.clone(),
+            description: None,
+            created_at: NOW,
+        };
+        h.store.create_role(&role).await.unwrap();
+    }
+    h.store
+        .create_group(&Group {
+            name: ops.clone(),
+            created_at: NOW,
+        })
+        .await
+        .unwrap();
+    for link in [
+        Assignment::UserRole(alice.user_id.clone(), admin),
+        Assignment::GroupMember(ops.clone(), alice.user_id.clone()),
+        Assignment::GroupRole(ops, reader),
+    ] {
+        assert!(h.store.add_assignment(&link).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn effective_roles_reach_every_token_and_a_refresh_sees_a_removal() {
+    let mut h = Harness::new(&[]).await;
+    let mut spec = web_spec();
+    spec.scope = "openid offline_access roles groups".into();
+    let client = h.client("dashboard", spec).await;
+    let resource = h.client("orders", service_spec()).await;
+    let alice = h.user("alice").await;
+    roles_of_alice(&h, &alice).await;
+    let code = code_for(&h, &client, &alice, "openid offline_access roles groups").await;
+    let tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+
+    // RFC 7662 §2.2: introspection shows the token's roles and groups.
+    let answer = introspect(&h.ctx(), &resource, &tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!(answer["roles"], serde_json::json!(["admin", "orders:read"]));
+    assert_eq!(answer["groups"], serde_json::json!(["ops"]));
+    // OIDC Core §5.3 with the roles and groups scopes.
+    let info = userinfo(&h.ctx(), &tokens.access_token).await.unwrap();
+    assert_eq!(info.authorization.roles, ["admin", "orders:read"]);
+    assert_eq!(info.authorization.groups, ["ops"]);
+
+    // Removing her own role shows in the next token, not in the one already issued.
+    let admin = RoleName::parse("admin").unwrap();
+    let link = Assignment::UserRole(alice.user_id.clone(), admin);
+    assert!(h.store.remove_assignment(&link).await.unwrap());
+    h.now += 60;
+    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens)).await.unwrap();
+    let before = introspect(&h.ctx(), &resource, &tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!(before["roles"], serde_json::json!(["admin", "orders:read"]));
+    let after = introspect(&h.ctx(), &resource, &refreshed.access_token)
+        .await
+        .unwrap();
+    assert_eq!(after["roles"], serde_json::json!(["orders:read"]));
+}
+
+#[tokio::test]
+async fn a_service_client_s_roles_are_in_its_own_token_and_groups_need_their_scope() {
+    let h = Harness::new(&[]).await;
+    let service = h.client("orders", service_spec()).await;
+    let role = Role {
+        name: RoleName::parse("billing").unwrap(),
+        description: None,
+        created_at: NOW,
+    };
+    h.store.create_role(&role).await.unwrap();
+    let link = Assignment::ClientRole(service.client_id.clone(), role.name.clone());
+    assert!(h.store.add_assignment(&link).await.unwrap());
+    let tokens = exchange(
+        &h.ctx(),
+        &service,
+        TokenRequest::ClientCredentials {
+            scope: None,
+            resource: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let answer = introspect(&h.ctx(), &service, &tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!(answer["roles"], serde_json::json!(["billing"]));
+    assert!(answer.get("groups").is_none());
+
+    // A user in a group, without the groups scope: roles, but no groups claim.
+    let client = h.client("dashboard", web_spec()).await;
+    let alice = h.user("alice").await;
+    roles_of_alice(&h, &alice).await;
+    let code = code(&h, &client, &alice).await;
+    let tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    let answer = introspect(&h.ctx(), &service, &tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!(answer["roles"], serde_json::json!(["admin", "orders:read"]));
+    assert!(answer.get("groups").is_none(), "{answer}");
+    let info = userinfo(&h.ctx(), &tokens.access_token).await.unwrap();
+    assert!(info.authorization.roles.is_empty() && info.authorization.groups.is_empty());
 }

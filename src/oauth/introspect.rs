@@ -139,6 +139,14 @@ async fn access_token(
         "jti": claims.jti,
         "token_type": "Bearer",
     });
+    // RFC 7662 §2.2 allows more claims: the token's own `roles` and `groups` (RFC 9068 §2.2.3.1),
+    // as they were when it was issued.
+    if !claims.authorization.roles.is_empty() {
+        body["roles"] = json!(claims.authorization.roles);
+    }
+    if !claims.authorization.groups.is_empty() {
+        body["groups"] = json!(claims.authorization.groups);
+    }
     // RFC 7662 §2.2 `username`: only ever for a user's token.
     if let Some(user) = user {
         body["username"] = json!(user.username);

@@ -43,7 +43,7 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "scopes_supported": scopes,
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-            "name", "preferred_username", "updated_at", "email", "email_verified"
+            "name", "preferred_username", "updated_at", "email", "email_verified", "roles", "groups"
         ],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,

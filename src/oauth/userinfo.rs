@@ -4,8 +4,9 @@ use serde::Serialize;
 
 use super::Context;
 use super::introspect::{access_token_claims, client_still_registered};
-use crate::domain::claims::StandardClaims;
+use crate::domain::claims::{RoleClaims, StandardClaims};
 use crate::domain::grant::REFERENCE_TOKEN_PREFIX;
+use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
 use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
@@ -20,6 +21,9 @@ pub struct UserInfo {
     /// Claims released for the token's scopes (OIDC Core §5.4).
     #[serde(flatten)]
     pub claims: StandardClaims,
+    /// `roles` and `groups` (RFC 9068 §2.2.3.1), with the scopes of those names, as they are now.
+    #[serde(flatten)]
+    pub authorization: RoleClaims,
 }
 
 /// OIDC Core §5.3: the claims of the user `token` was issued for; RFC 6750 §3.1 errors.
@@ -65,8 +69,15 @@ pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthE
     let user = active_user(ctx.store, &UserId::from_stored(claims.sub.clone()))
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the user is no longer active"))?;
+    // Read only when the scope releases them: most UserInfo calls cost no extra query.
+    let authorization = if RoleClaims::released_by(&scope) {
+        ctx.store.find_authorization(&user.user_id).await?
+    } else {
+        Authorization::default()
+    };
     Ok(UserInfo {
         sub: user.user_id.to_string(),
         claims: StandardClaims::for_scopes(&user, &scope),
+        authorization: RoleClaims::for_scopes(&authorization, &scope),
     })
 }

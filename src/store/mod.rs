@@ -15,6 +15,8 @@ use crate::domain::grant::{
     AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption, ReferenceToken,
     RefreshTokenState, Rotation, SignOut,
 };
+use crate::domain::group::{Group, GroupName};
+use crate::domain::role::{Assignment, Authorization, GroupContents, Role, RoleHolders, RoleName};
 use crate::domain::scope::Scope;
 use crate::domain::secret::TokenHash;
 use crate::domain::user::{User, UserId};
@@ -25,6 +27,7 @@ mod rows;
 mod shared;
 mod shared_accounts;
 mod shared_attempts;
+mod shared_roles;
 mod sqlite;
 mod sqlite_open;
 
@@ -159,6 +162,37 @@ pub trait Store: Send + Sync + 'static {
     async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError>;
     /// Delete a non-builtin scope; false if there was no such scope.
     async fn delete_scope(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Create a role; `Conflict` if it exists.
+    async fn create_role(&self, role: &Role) -> Result<(), StoreError>;
+    /// Find a role by name.
+    async fn find_role(&self, name: &RoleName) -> Result<Option<Role>, StoreError>;
+    /// All roles, by name.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Delete a role and every link granting it; false if it did not exist.
+    async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError>;
+    /// The users, clients and groups that hold a role directly.
+    async fn find_role_holders(&self, name: &RoleName) -> Result<RoleHolders, StoreError>;
+    /// Create a group; `Conflict` if it exists.
+    async fn create_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// Find a group by name.
+    async fn find_group(&self, name: &GroupName) -> Result<Option<Group>, StoreError>;
+    /// All groups, by name.
+    async fn list_groups(&self) -> Result<Vec<Group>, StoreError>;
+    /// Delete a group with its memberships and role links; false if it did not exist.
+    async fn delete_group(&self, name: &GroupName) -> Result<bool, StoreError>;
+    /// A group's members and roles.
+    async fn find_group_contents(&self, name: &GroupName) -> Result<GroupContents, StoreError>;
+    /// Record a role or membership link in one statement; false (nothing written) if it already
+    /// exists or either side does not.
+    async fn add_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError>;
+    /// Remove a role or membership link; false if there was none.
+    async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError>;
+    /// RFC 9068 §2.2.3.1: a user's effective roles (their own plus their groups') and groups, in
+    /// ONE query (read at every token issuance for the user).
+    async fn find_authorization(&self, user_id: &UserId) -> Result<Authorization, StoreError>;
+    /// A client's own roles (for its client-credentials tokens), in one query.
+    async fn find_client_roles(&self, client_id: &ClientId) -> Result<Vec<RoleName>, StoreError>;
 
     /// Store a new signing key; `Conflict` if its alg already has a key in the same `active`/`next` state.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;

@@ -10,6 +10,7 @@ macro_rules! store_impl {
     ($store:ty, $pool:ty, $conn:ty, $migrator:path, { $($own:tt)* }) => {
         crate::store::shared_accounts::accounts_impl!($pool, $conn);
         crate::store::shared_attempts::attempts_impl!($pool);
+        crate::store::shared_roles::roles_impl!($pool);
 
         mod grants {
             //! Steps of the grant transactions that both backends take in the same way.
@@ -76,6 +77,10 @@ macro_rules! store_impl {
             use crate::domain::grant::{
                 AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken, NewRefreshToken, Redemption,
                 RefreshTokenState, Rotation, SignOut,
+            };
+            use crate::domain::group::{Group, GroupName};
+            use crate::domain::role::{
+                Assignment, Authorization, GroupContents, Role, RoleHolders, RoleName,
             };
             use crate::domain::scope::Scope;
             use crate::domain::secret::TokenHash;
@@ -379,6 +384,76 @@ macro_rules! store_impl {
                         .execute(&self.pool)
                         .await?;
                     Ok(done.rows_affected() == 1)
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_role(&self, role: &Role) -> Result<(), StoreError> {
+                    roles::create_role(&self.pool, role).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_role(&self, name: &RoleName) -> Result<Option<Role>, StoreError> {
+                    roles::find_role(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+                    roles::list_roles(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
+                    roles::delete_role(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_role_holders(&self, name: &RoleName) -> Result<RoleHolders, StoreError> {
+                    roles::find_role_holders(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
+                    roles::create_group(&self.pool, group).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_group(&self, name: &GroupName) -> Result<Option<Group>, StoreError> {
+                    roles::find_group(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
+                    roles::list_groups(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_group(&self, name: &GroupName) -> Result<bool, StoreError> {
+                    roles::delete_group(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_group_contents(&self, name: &GroupName) -> Result<GroupContents, StoreError> {
+                    roles::find_group_contents(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn add_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
+                    roles::add_assignment(&self.pool, assignment).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
+                    roles::remove_assignment(&self.pool, assignment).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_authorization(&self, user_id: &UserId) -> Result<Authorization, StoreError> {
+                    roles::find_authorization(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_client_roles(&self, client_id: &ClientId) -> Result<Vec<RoleName>, StoreError> {
+                    roles::find_client_roles(&self.pool, client_id).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]

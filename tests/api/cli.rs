@@ -505,14 +505,16 @@ async fn scopes_can_be_created_listed_and_deleted(backend: Backend) {
         names,
         vec![
             "email",
+            "groups",
             "offline_access",
             "openid",
             "orders:write",
-            "profile"
+            "profile",
+            "roles"
         ]
     );
     json_of(&db.cli(&["scope", "delete", "orders:write", "--json"], None));
-    assert_eq!(db.store().await.list_scopes().await.unwrap().len(), 4);
+    assert_eq!(db.store().await.list_scopes().await.unwrap().len(), 6);
 }
 
 async fn bad_scope_input_exits_non_zero_and_changes_nothing(backend: Backend) {
@@ -556,7 +558,10 @@ async fn bad_scope_input_exits_non_zero_and_changes_nothing(backend: Backend) {
     ));
     let err = failure_of(&db.cli(&["scope", "delete", "orders:read"], None));
     assert!(err.contains("still allowed for client(s) svc"), "{err}");
-    assert_eq!(db.store().await.list_scopes().await.unwrap().len(), 5);
+    assert_eq!(db.store().await.list_scopes().await.unwrap().len(), 7);
+    // The scopes that release roles and groups are built in too.
+    let err = failure_of(&db.cli(&["scope", "delete", "groups"], None));
+    assert!(err.contains("cannot be deleted"), "{err}");
 }
 
 async fn keys_list_and_rotate(backend: Backend) {

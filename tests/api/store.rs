@@ -38,7 +38,7 @@ crate::backend_tests!(
     concurrent_reservations_of_a_counter_succeed_exactly_up_to_its_limit,
 );
 
-fn web_client(now: i64) -> Client {
+pub(crate) fn web_client(now: i64) -> Client {
     let spec = ClientSpec {
         client_name: "Web app".into(),
         redirect_uris: vec![
@@ -57,7 +57,7 @@ fn web_client(now: i64) -> Client {
     client
 }
 
-fn user(username: &str, now: i64) -> User {
+pub(crate) fn user(username: &str, now: i64) -> User {
     User {
         user_id: UserId::generate(),
         username: username.into(),
@@ -202,8 +202,16 @@ async fn the_oidc_scopes_exist_and_custom_scopes_round_trip(backend: Backend) {
     let names = |scopes: Vec<Scope>| scopes.into_iter().map(|s| s.name).collect::<Vec<_>>();
     assert_eq!(
         names(store.list_scopes().await.unwrap()),
-        vec!["email", "offline_access", "openid", "profile"]
+        vec![
+            "email",
+            "groups",
+            "offline_access",
+            "openid",
+            "profile",
+            "roles"
+        ]
     );
+    assert!(store.list_scopes().await.unwrap().iter().all(|s| s.builtin));
     let orders = Scope {
         name: "orders:read".into(),
         description: "Read your orders".into(),

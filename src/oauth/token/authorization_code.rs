@@ -128,6 +128,8 @@ pub async fn redeem(
             "the authorization code has already been used",
         ));
     }
+    // RFC 9068 §2.2.3.1: the user's roles and groups now, in one read.
+    let authorization = ctx.store.find_authorization(&record.user_id).await?;
     issue(
         ctx,
         Issuance {
@@ -137,6 +139,7 @@ pub async fn redeem(
             target: &target,
             grant_id: &grant_id,
             auth_time: Some(record.auth_time),
+            authorization: &authorization,
             id_token_for: Some((&user, record.nonce.as_deref())),
             refresh_token,
             act: None,

@@ -3,18 +3,27 @@
 //! The hot path of a microservice system, so it does no store write: the grant is not recorded
 //! (its id is minted into the token's `gid`, marked as a client-credentials grant), and revoking such
 //! a token writes a revocation record keyed by `jti` or `gid` that introspection checks. Client
-//! authentication already cost one read (usually cached) and a SHA-256.
+//! authentication already cost one read (usually cached) and a SHA-256; the client's roles cost one
+//! more (read at every issuance, so a role change shows in the next token).
 
 use super::{Issuance, TokenResponse, issue};
 use crate::domain::client::Client;
 use crate::domain::grant::{GrantId, GrantKind};
+use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::Context;
 use crate::oauth::resource::{InvalidTarget, resources_for, scope_for, target};
 
 /// Scopes that mean nothing without a user and are never part of a default client-credentials scope.
-const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+const USER_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "roles",
+    "groups",
+];
 
 /// RFC 6749 §3.3, §4.4.2: the scope of a client-credentials token: what was requested, within the
 /// client's allowed scopes; when none was requested, the client's service scopes.
@@ -65,6 +74,9 @@ pub async fn issue_to(
     let resources = resources_for(&catalog, client, &requested_resource, &scope)?;
     let target = target(&catalog, ctx.settings, &resources, &[])?;
     let scope = scope_for(&catalog, &target, &scope);
+    // The one extra read of this grant: the client's roles, current at issuance.
+    let authorization =
+        Authorization::of_client(ctx.store.find_client_roles(&client.client_id).await?);
     issue(
         ctx,
         Issuance {
@@ -74,6 +86,7 @@ pub async fn issue_to(
             target: &target,
             grant_id: &GrantId::generate(GrantKind::ClientCredentials),
             auth_time: None,
+            authorization: &authorization,
             id_token_for: None,
             refresh_token: None,
             act: None,

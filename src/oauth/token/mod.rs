@@ -8,11 +8,12 @@ use super::resource::{InvalidTarget, Target, requested_resources};
 use super::{Context, Params};
 use crate::domain::api::TokenFormat;
 use crate::domain::claims::{
-    AccessTokenClaims, Actor, IdTokenClaims, JTI_PREFIX, StandardClaims, at_hash,
+    AccessTokenClaims, Actor, IdTokenClaims, JTI_PREFIX, RoleClaims, StandardClaims, at_hash,
 };
 use crate::domain::client::{Client, GrantType, TOKEN_EXCHANGE_GRANT};
 use crate::domain::grant::GrantId;
 use crate::domain::grant::{REFERENCE_TOKEN_PREFIX, ReferenceToken};
+use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_string, random_token};
 use crate::domain::user::User;
@@ -259,6 +260,8 @@ pub struct Issuance<'a> {
     pub grant_id: &'a GrantId,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
+    /// The subject's roles and groups, read for this issuance (so changes show in the next token).
+    pub authorization: &'a Authorization,
     /// The user and nonce, when an ID token may be issued (only if `openid` is in scope).
     pub id_token_for: Option<(&'a User, Option<&'a str>)>,
     /// A refresh token already stored, to hand out.
@@ -295,6 +298,7 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         gid: issuance.grant_id.to_string(),
         auth_time: issuance.auth_time,
         act: issuance.act.clone(),
+        authorization: RoleClaims::for_access_token(issuance.authorization, issuance.scope),
     };
     let access_token = match target.format {
         TokenFormat::Jwt => sign_access_token(ctx.keys, target.alg, &claims)?,
@@ -336,6 +340,7 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
                 at_hash: Some(at_hash(&access_token, id_alg.as_str())),
                 azp: client_id.to_owned(),
                 standard: StandardClaims::for_scopes(user, issuance.scope),
+                authorization: RoleClaims::for_scopes(issuance.authorization, issuance.scope),
             },
         )?),
         _ => None,
@@ -354,6 +359,147 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::client::ClientSpec;
+    use crate::domain::group::GroupName;
+    use crate::domain::role::RoleName;
+    use crate::oauth::testing::Harness;
+    use crate::tokens::{IdTokenHint, check_id_token_hint, verify_access_token};
+
+    /// (roles, groups) of a signed token's claims.
+    fn role_claims(claims: &RoleClaims) -> (String, String) {
+        (claims.roles.join(" "), claims.groups.join(" "))
+    }
+
+    #[tokio::test]
+    #[allow(clippy::type_complexity)] // a table: one row per rule
+    async fn issue_carries_roles_always_and_groups_and_id_token_claims_by_scope() {
+        let h = Harness::new(&[]).await;
+        let default_target = crate::oauth::resource::target(
+            &crate::catalog::Catalog::default(),
+            &h.settings,
+            &[],
+            &[],
+        )
+        .unwrap();
+        let client = h
+            .client(
+                "dashboard",
+                ClientSpec {
+                    client_name: "Dashboard".into(),
+                    redirect_uris: vec!["https://app.example.com/cb".into()],
+                    grant_types: vec!["authorization_code".into()],
+                    scope: "openid roles groups".into(),
+                    auth_method: "client_secret_basic".into(),
+                    ..ClientSpec::default()
+                },
+            )
+            .await;
+        let alice = h.user("alice").await;
+        let authorization = Authorization {
+            roles: vec![
+                RoleName::parse("admin").unwrap(),
+                RoleName::parse("orders:read").unwrap(),
+            ],
+            direct_roles: vec![RoleName::parse("admin").unwrap()],
+            groups: vec![GroupName::parse("ops").unwrap()],
+        };
+        // (case, scope, access token (roles, groups), ID token (roles, groups))
+        let cases: &[(&str, &str, (&str, &str), (&str, &str))] = &[
+            (
+                "RFC 9068 §2.2.3.1 roles always; no groups without the groups scope",
+                "openid",
+                ("admin orders:read", ""),
+                ("", ""),
+            ),
+            (
+                "the roles scope releases roles in the ID token",
+                "openid roles",
+                ("admin orders:read", ""),
+                ("admin orders:read", ""),
+            ),
+            (
+                "the groups scope releases groups in both tokens",
+                "openid groups",
+                ("admin orders:read", "ops"),
+                ("", "ops"),
+            ),
+            (
+                "both scopes release both claims",
+                "openid roles groups",
+                ("admin orders:read", "ops"),
+                ("admin orders:read", "ops"),
+            ),
+        ];
+        for (case, scope, access, id) in cases {
+            let scope = ScopeSet::parse(scope).unwrap();
+            let response = issue(
+                &h.ctx(),
+                Issuance {
+                    client: &client,
+                    subject: alice.user_id.as_str(),
+                    scope: &scope,
+                    grant_id: &GrantId::generate(crate::domain::grant::GrantKind::User),
+                    auth_time: Some(h.now),
+                    authorization: &authorization,
+                    id_token_for: Some((&alice, None)),
+                    refresh_token: None,
+                    target: &default_target,
+                    act: None,
+                },
+            )
+            .await
+            .unwrap();
+            let at =
+                verify_access_token(&h.keys, &h.settings, &response.access_token, h.now).unwrap();
+            assert_eq!(
+                role_claims(&at.authorization),
+                (access.0.to_owned(), access.1.to_owned()),
+                "{case}: access token"
+            );
+            let id_token = response.id_token.unwrap();
+            let IdTokenHint::Current(claims) =
+                check_id_token_hint(&h.keys, &h.settings, &id_token, h.now)
+            else {
+                panic!("{case}: the ID token does not verify");
+            };
+            assert_eq!(
+                role_claims(&claims.authorization),
+                (id.0.to_owned(), id.1.to_owned()),
+                "{case}: ID token"
+            );
+        }
+        // Omitted when empty: no `roles: []` in a token.
+        let scope = ScopeSet::parse("openid roles groups").unwrap();
+        let response = issue(
+            &h.ctx(),
+            Issuance {
+                client: &client,
+                subject: alice.user_id.as_str(),
+                scope: &scope,
+                grant_id: &GrantId::generate(crate::domain::grant::GrantKind::User),
+                auth_time: Some(h.now),
+                authorization: &Authorization::default(),
+                id_token_for: Some((&alice, None)),
+                refresh_token: None,
+                target: &default_target,
+                act: None,
+            },
+        )
+        .await
+        .unwrap();
+        for token in [response.access_token, response.id_token.unwrap()] {
+            let payload = token.split('.').nth(1).unwrap();
+            let json = String::from_utf8(
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            assert!(
+                !json.contains("\"roles\":") && !json.contains("\"groups\":"),
+                "{json}"
+            );
+        }
+    }
 
     fn params(pairs: &[(&str, &str)]) -> Params {
         pairs

@@ -10,6 +10,7 @@
 use super::{Issuance, TokenResponse, issue};
 use crate::domain::client::Client;
 use crate::domain::grant::{NewRefreshToken, REFRESH_TOKEN_PREFIX, RefreshTokenState, Rotation};
+use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_token};
 use crate::domain::user::UserId;
@@ -125,6 +126,11 @@ pub async fn rotate(
         }
         Rotation::Refused => return Err(invalid()),
     }
+    // RFC 9068 §2.2.3.1: roles and groups as they are now, not as when the grant began.
+    let authorization = match &token.user_id {
+        Some(user_id) => ctx.store.find_authorization(user_id).await?,
+        None => Authorization::of_client(ctx.store.find_client_roles(&token.client_id).await?),
+    };
     issue(
         ctx,
         Issuance {
@@ -137,6 +143,7 @@ pub async fn rotate(
             target: &target,
             grant_id: &grant_id,
             auth_time: token.auth_time,
+            authorization: &authorization,
             id_token_for: user.as_ref().map(|u| (u, None)),
             refresh_token: Some(new_token),
             act: None,

@@ -9,6 +9,7 @@ use crate::domain::claims::{AccessTokenClaims, Actor};
 use crate::domain::client::Client;
 use crate::domain::grant::GrantKind;
 use crate::domain::scope::ScopeSet;
+use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::Context;
 use crate::oauth::introspect::live_access_token;
@@ -137,6 +138,11 @@ pub async fn exchange(
         None => granted,
     };
     let grant_id = subject.grant_id();
+    // The user's roles and groups now, as for any token issued for them.
+    let authorization = ctx
+        .store
+        .find_authorization(&UserId::from_stored(subject.sub.clone()))
+        .await?;
     let mut response = issue(
         ctx,
         Issuance {
@@ -146,6 +152,7 @@ pub async fn exchange(
             target: &target,
             grant_id: &grant_id,
             auth_time: subject.auth_time,
+            authorization: &authorization,
             id_token_for: None,
             refresh_token: None,
             act: Some(actor_chain(acting, subject.act)),

@@ -1,0 +1,51 @@
+//! The admin operations: one implementation of each admin rule, called by the CLI (and by the admin
+//! HTTP API and `apply` when they come), so no front end enforces a rule the others skip.
+
+use crate::domain::client::{Client, ClientId};
+use crate::domain::user::{User, normalize_username};
+use crate::store::{Store, StoreError};
+
+pub mod group;
+pub mod role;
+
+/// Why an admin operation refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Bad input (an unknown name, a bad name, a duplicate): nothing was changed. One line.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            // A uniqueness rule broken is the operator's input, worded by the store.
+            StoreError::Conflict(what) => Self::Invalid(what),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// The user signing in as `username` (case-insensitive).
+pub async fn find_user(store: &dyn Store, username: &str) -> Result<User, AdminError> {
+    let normalized = normalize_username(username).map_err(|e| AdminError::Invalid(e.0))?;
+    store
+        .find_user_by_username(&normalized)
+        .await?
+        .ok_or_else(|| AdminError::Invalid(format!("no user named '{normalized}'")))
+}
+
+/// The client registered as `client_id`.
+pub async fn find_client(store: &dyn Store, client_id: &str) -> Result<Client, AdminError> {
+    let shown: String = client_id
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(128)
+        .collect();
+    let unknown = || AdminError::Invalid(format!("no client with id '{shown}'"));
+    let parsed = ClientId::parse(client_id).map_err(|_| unknown())?;
+    store.find_client(&parsed).await?.ok_or_else(unknown)
+}

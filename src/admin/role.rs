@@ -1,0 +1,132 @@
+//! Roles (RFC 9068 §2.2.3.1) and who holds them: create, list, show, delete, and the roles of a
+//! user or a (service) client.
+
+use super::{AdminError, find_client, find_user};
+use crate::domain::client::Client;
+use crate::domain::role::{Assignment, Role, RoleHolders, RoleName};
+use crate::domain::text::plain_text;
+use crate::domain::user::User;
+use crate::store::Store;
+
+/// The longest role description accepted.
+pub const MAX_DESCRIPTION_LEN: usize = 200;
+
+/// Parse a role name given by an operator.
+pub fn parse_name(raw: &str) -> Result<RoleName, AdminError> {
+    RoleName::parse(raw).map_err(|e| AdminError::Invalid(e.0))
+}
+
+/// Create the role `name`; a duplicate is refused.
+pub async fn create(
+    store: &dyn Store,
+    name: RoleName,
+    description: Option<&str>,
+    now: i64,
+) -> Result<Role, AdminError> {
+    let description = description
+        .map(|text| plain_text(text, "the description", MAX_DESCRIPTION_LEN))
+        .transpose()
+        .map_err(AdminError::Invalid)?;
+    let role = Role {
+        name,
+        description,
+        created_at: now,
+    };
+    store.create_role(&role).await?;
+    Ok(role)
+}
+
+/// The role `name`, or an error naming it.
+pub async fn find(store: &dyn Store, name: &RoleName) -> Result<Role, AdminError> {
+    store
+        .find_role(name)
+        .await?
+        .ok_or_else(|| AdminError::Invalid(format!("no role named '{name}'")))
+}
+
+/// The role `name` with the users, clients and groups that hold it.
+pub async fn show(store: &dyn Store, name: &RoleName) -> Result<(Role, RoleHolders), AdminError> {
+    let role = find(store, name).await?;
+    let holders = store.find_role_holders(name).await?;
+    Ok((role, holders))
+}
+
+/// Delete the role `name` (every link granting it goes with it).
+pub async fn delete(store: &dyn Store, name: &RoleName) -> Result<(), AdminError> {
+    if !store.delete_role(name).await? {
+        return Err(AdminError::Invalid(format!("no role named '{name}'")));
+    }
+    Ok(())
+}
+
+/// Give the user `username` the role `role` directly; refused if they already hold it directly.
+pub async fn add_to_user(
+    store: &dyn Store,
+    username: &str,
+    role: &RoleName,
+) -> Result<User, AdminError> {
+    let user = find_user(store, username).await?;
+    find(store, role).await?;
+    let link = Assignment::UserRole(user.user_id.clone(), role.clone());
+    if !store.add_assignment(&link).await? {
+        return Err(AdminError::Invalid(format!(
+            "the user '{}' already has the role '{role}' (or it was deleted meanwhile)",
+            user.username
+        )));
+    }
+    Ok(user)
+}
+
+/// Take the directly held role `role` from the user `username` (roles through a group stay).
+pub async fn remove_from_user(
+    store: &dyn Store,
+    username: &str,
+    role: &RoleName,
+) -> Result<User, AdminError> {
+    let user = find_user(store, username).await?;
+    find(store, role).await?;
+    let link = Assignment::UserRole(user.user_id.clone(), role.clone());
+    if !store.remove_assignment(&link).await? {
+        return Err(AdminError::Invalid(format!(
+            "the user '{}' does not hold the role '{role}' directly",
+            user.username
+        )));
+    }
+    Ok(user)
+}
+
+/// Give the client `client_id` the role `role` (carried by its client-credentials tokens).
+pub async fn add_to_client(
+    store: &dyn Store,
+    client_id: &str,
+    role: &RoleName,
+) -> Result<Client, AdminError> {
+    let client = find_client(store, client_id).await?;
+    find(store, role).await?;
+    let link = Assignment::ClientRole(client.client_id.clone(), role.clone());
+    if !store.add_assignment(&link).await? {
+        return Err(AdminError::Invalid(format!(
+            "the client '{}' already has the role '{role}' (or it was deleted meanwhile)",
+            client.client_id
+        )));
+    }
+    Ok(client)
+}
+
+/// Take the role `role` from the client `client_id`.
+pub async fn remove_from_client(
+    store: &dyn Store,
+    client_id: &str,
+    role: &RoleName,
+) -> Result<Client, AdminError> {
+    let client = find_client(store, client_id).await?;
+    find(store, role).await?;
+    let link = Assignment::ClientRole(client.client_id.clone(), role.clone());
+    if !store.remove_assignment(&link).await? {
+        return Err(AdminError::Invalid(format!(
+            "the client '{}' does not have the role '{role}'",
+            client.client_id
+        )));
+    }
+    Ok(client)
+}

@@ -1,0 +1,303 @@
+//! The role and group operations both backends share (generated per backend by [`roles_impl!`]):
+//! roles, groups, the links between them and users and clients, and the one query that reads a
+//! user's effective roles and groups at token issuance.
+
+/// The `roles` module of a backend with pool `$pool`.
+macro_rules! roles_impl {
+    ($pool:ty) => {
+        mod roles {
+            //! Roles, groups and their links (RFC 9068 §2.2.3.1).
+
+            use crate::domain::client::ClientId;
+            use crate::domain::group::{Group, GroupName};
+            use crate::domain::role::{
+                Assignment, Authorization, GroupContents, Role, RoleHolders, RoleName,
+            };
+            use crate::domain::user::UserId;
+            use crate::store::{StoreError, conflict_as};
+
+            /// [`Store::create_role`](crate::store::Store::create_role).
+            pub(crate) async fn create_role(pool: &$pool, role: &Role) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO roles (name, description, created_at) VALUES ($1, $2, $3)")
+                    .bind(role.name.as_str())
+                    .bind(role.description.as_deref())
+                    .bind(role.created_at)
+                    .execute(pool)
+                    .await
+                    .map_err(conflict_as(|| format!("the role '{}' already exists", role.name)))?;
+                Ok(())
+            }
+
+            /// [`Store::find_role`](crate::store::Store::find_role).
+            pub(crate) async fn find_role(
+                pool: &$pool,
+                name: &RoleName,
+            ) -> Result<Option<Role>, StoreError> {
+                let row: Option<(String, Option<String>, i64)> =
+                    sqlx::query_as("SELECT name, description, created_at FROM roles WHERE name = $1")
+                        .bind(name.as_str())
+                        .fetch_optional(pool)
+                        .await?;
+                Ok(row.map(role))
+            }
+
+            /// [`Store::list_roles`](crate::store::Store::list_roles).
+            pub(crate) async fn list_roles(pool: &$pool) -> Result<Vec<Role>, StoreError> {
+                let rows: Vec<(String, Option<String>, i64)> =
+                    sqlx::query_as("SELECT name, description, created_at FROM roles ORDER BY name")
+                        .fetch_all(pool)
+                        .await?;
+                Ok(rows.into_iter().map(role).collect())
+            }
+
+            fn role((name, description, created_at): (String, Option<String>, i64)) -> Role {
+                Role {
+                    name: RoleName::from_stored(name),
+                    description,
+                    created_at,
+                }
+            }
+
+            /// [`Store::delete_role`](crate::store::Store::delete_role).
+            pub(crate) async fn delete_role(pool: &$pool, name: &RoleName) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM roles WHERE name = $1")
+                    .bind(name.as_str())
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::find_role_holders`](crate::store::Store::find_role_holders).
+            pub(crate) async fn find_role_holders(
+                pool: &$pool,
+                name: &RoleName,
+            ) -> Result<RoleHolders, StoreError> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT 'user', u.username FROM user_roles r JOIN users u ON u.user_id = r.user_id \
+                     WHERE r.role_name = $1 \
+                     UNION ALL SELECT 'client', client_id FROM client_roles WHERE role_name = $1 \
+                     UNION ALL SELECT 'group', group_name FROM group_roles WHERE role_name = $1 \
+                     ORDER BY 1, 2",
+                )
+                .bind(name.as_str())
+                .fetch_all(pool)
+                .await?;
+                let mut holders = RoleHolders::default();
+                for (kind, holder) in rows {
+                    match kind.as_str() {
+                        "user" => holders.users.push(holder),
+                        "client" => holders.clients.push(ClientId::from_stored(holder)),
+                        _ => holders.groups.push(GroupName::from_stored(holder)),
+                    }
+                }
+                holders.users.sort();
+                holders.clients.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+                holders.groups.sort();
+                Ok(holders)
+            }
+
+            /// [`Store::create_group`](crate::store::Store::create_group).
+            pub(crate) async fn create_group(pool: &$pool, group: &Group) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO groups (name, created_at) VALUES ($1, $2)")
+                    .bind(group.name.as_str())
+                    .bind(group.created_at)
+                    .execute(pool)
+                    .await
+                    .map_err(conflict_as(|| format!("the group '{}' already exists", group.name)))?;
+                Ok(())
+            }
+
+            /// [`Store::find_group`](crate::store::Store::find_group).
+            pub(crate) async fn find_group(
+                pool: &$pool,
+                name: &GroupName,
+            ) -> Result<Option<Group>, StoreError> {
+                let row: Option<(String, i64)> =
+                    sqlx::query_as("SELECT name, created_at FROM groups WHERE name = $1")
+                        .bind(name.as_str())
+                        .fetch_optional(pool)
+                        .await?;
+                Ok(row.map(group))
+            }
+
+            /// [`Store::list_groups`](crate::store::Store::list_groups).
+            pub(crate) async fn list_groups(pool: &$pool) -> Result<Vec<Group>, StoreError> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT name, created_at FROM groups ORDER BY name")
+                        .fetch_all(pool)
+                        .await?;
+                Ok(rows.into_iter().map(group).collect())
+            }
+
+            fn group((name, created_at): (String, i64)) -> Group {
+                Group {
+                    name: GroupName::from_stored(name),
+                    created_at,
+                }
+            }
+
+            /// [`Store::delete_group`](crate::store::Store::delete_group).
+            pub(crate) async fn delete_group(pool: &$pool, name: &GroupName) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM groups WHERE name = $1")
+                    .bind(name.as_str())
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::find_group_contents`](crate::store::Store::find_group_contents).
+            pub(crate) async fn find_group_contents(
+                pool: &$pool,
+                name: &GroupName,
+            ) -> Result<GroupContents, StoreError> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT 'member', u.username FROM group_members m JOIN users u ON u.user_id = m.user_id \
+                     WHERE m.group_name = $1 \
+                     UNION ALL SELECT 'role', role_name FROM group_roles WHERE group_name = $1 \
+                     ORDER BY 1, 2",
+                )
+                .bind(name.as_str())
+                .fetch_all(pool)
+                .await?;
+                let mut contents = GroupContents::default();
+                for (kind, item) in rows {
+                    match kind.as_str() {
+                        "member" => contents.members.push(item),
+                        _ => contents.roles.push(RoleName::from_stored(item)),
+                    }
+                }
+                contents.members.sort();
+                contents.roles.sort();
+                Ok(contents)
+            }
+
+            /// [`Store::add_assignment`](crate::store::Store::add_assignment): one conditional
+            /// INSERT, so a link to something deleted meanwhile is never written.
+            pub(crate) async fn add_assignment(
+                pool: &$pool,
+                assignment: &Assignment,
+            ) -> Result<bool, StoreError> {
+                let (sql, first, second) = match assignment {
+                    Assignment::UserRole(user_id, role) => (
+                        "INSERT INTO user_roles (user_id, role_name) SELECT $1, $2 \
+                         WHERE EXISTS (SELECT 1 FROM users WHERE user_id = $1) \
+                         AND EXISTS (SELECT 1 FROM roles WHERE name = $2) \
+                         ON CONFLICT (user_id, role_name) DO NOTHING",
+                        user_id.as_str(),
+                        role.as_str(),
+                    ),
+                    Assignment::ClientRole(client_id, role) => (
+                        "INSERT INTO client_roles (client_id, role_name) SELECT $1, $2 \
+                         WHERE EXISTS (SELECT 1 FROM clients WHERE client_id = $1) \
+                         AND EXISTS (SELECT 1 FROM roles WHERE name = $2) \
+                         ON CONFLICT (client_id, role_name) DO NOTHING",
+                        client_id.as_str(),
+                        role.as_str(),
+                    ),
+                    Assignment::GroupMember(group, user_id) => (
+                        "INSERT INTO group_members (group_name, user_id) SELECT $1, $2 \
+                         WHERE EXISTS (SELECT 1 FROM groups WHERE name = $1) \
+                         AND EXISTS (SELECT 1 FROM users WHERE user_id = $2) \
+                         ON CONFLICT (group_name, user_id) DO NOTHING",
+                        group.as_str(),
+                        user_id.as_str(),
+                    ),
+                    Assignment::GroupRole(group, role) => (
+                        "INSERT INTO group_roles (group_name, role_name) SELECT $1, $2 \
+                         WHERE EXISTS (SELECT 1 FROM groups WHERE name = $1) \
+                         AND EXISTS (SELECT 1 FROM roles WHERE name = $2) \
+                         ON CONFLICT (group_name, role_name) DO NOTHING",
+                        group.as_str(),
+                        role.as_str(),
+                    ),
+                };
+                let done = sqlx::query(sql).bind(first).bind(second).execute(pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::remove_assignment`](crate::store::Store::remove_assignment).
+            pub(crate) async fn remove_assignment(
+                pool: &$pool,
+                assignment: &Assignment,
+            ) -> Result<bool, StoreError> {
+                let (sql, first, second) = match assignment {
+                    Assignment::UserRole(user_id, role) => (
+                        "DELETE FROM user_roles WHERE user_id = $1 AND role_name = $2",
+                        user_id.as_str(),
+                        role.as_str(),
+                    ),
+                    Assignment::ClientRole(client_id, role) => (
+                        "DELETE FROM client_roles WHERE client_id = $1 AND role_name = $2",
+                        client_id.as_str(),
+                        role.as_str(),
+                    ),
+                    Assignment::GroupMember(group, user_id) => (
+                        "DELETE FROM group_members WHERE group_name = $1 AND user_id = $2",
+                        group.as_str(),
+                        user_id.as_str(),
+                    ),
+                    Assignment::GroupRole(group, role) => (
+                        "DELETE FROM group_roles WHERE group_name = $1 AND role_name = $2",
+                        group.as_str(),
+                        role.as_str(),
+                    ),
+                };
+                let done = sqlx::query(sql).bind(first).bind(second).execute(pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::find_authorization`](crate::store::Store::find_authorization): ONE query
+            /// (a UNION) for the user's own roles, their groups, and their groups' roles.
+            pub(crate) async fn find_authorization(
+                pool: &$pool,
+                user_id: &UserId,
+            ) -> Result<Authorization, StoreError> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT 'role', role_name FROM user_roles WHERE user_id = $1 \
+                     UNION SELECT 'group', group_name FROM group_members WHERE user_id = $1 \
+                     UNION SELECT 'group_role', g.role_name FROM group_members m \
+                     JOIN group_roles g ON g.group_name = m.group_name WHERE m.user_id = $1 \
+                     ORDER BY 1, 2",
+                )
+                .bind(user_id.as_str())
+                .fetch_all(pool)
+                .await?;
+                let mut authorization = Authorization::default();
+                for (kind, name) in rows {
+                    match kind.as_str() {
+                        "role" => {
+                            authorization.direct_roles.push(RoleName::from_stored(name.clone()));
+                            authorization.roles.push(RoleName::from_stored(name));
+                        }
+                        "group" => authorization.groups.push(GroupName::from_stored(name)),
+                        _ => authorization.roles.push(RoleName::from_stored(name)),
+                    }
+                }
+                // Sorted here, not by the database's collation, so both backends agree.
+                authorization.roles.sort();
+                authorization.roles.dedup();
+                authorization.direct_roles.sort();
+                authorization.groups.sort();
+                Ok(authorization)
+            }
+
+            /// [`Store::find_client_roles`](crate::store::Store::find_client_roles).
+            pub(crate) async fn find_client_roles(
+                pool: &$pool,
+                client_id: &ClientId,
+            ) -> Result<Vec<RoleName>, StoreError> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT role_name FROM client_roles WHERE client_id = $1 ORDER BY role_name",
+                )
+                .bind(client_id.as_str())
+                .fetch_all(pool)
+                .await?;
+                let mut roles: Vec<RoleName> =
+                    rows.into_iter().map(|(name,)| RoleName::from_stored(name)).collect();
+                roles.sort();
+                Ok(roles)
+            }
+        }
+    };
+}
+pub(crate) use roles_impl;
