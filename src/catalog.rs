@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::clock::UnixTime;
 use crate::domain::api::{Api, Audience};
+use crate::domain::role::Role;
 use crate::domain::scope::Scope;
 use crate::store::{Store, StoreError};
 
@@ -15,6 +16,8 @@ pub struct Catalog {
     pub apis: Vec<Api>,
     /// The scopes.
     pub scopes: Vec<Scope>,
+    /// The roles (to tell global ones from an API's).
+    pub roles: Vec<Role>,
 }
 
 impl Catalog {
@@ -31,6 +34,15 @@ impl Catalog {
             .iter()
             .find(|s| s.name == scope)
             .and_then(|s| s.api.as_ref())
+    }
+
+    /// RFC 9068 §2.2.3.1: whether the role `name` belongs in an access token for `api` (`None`: a
+    /// token for no API). Global roles belong in every token; an API's only in that API's.
+    pub fn role_applies(&self, name: &str, api: Option<&Audience>) -> bool {
+        match self.roles.iter().find(|r| r.name.as_str() == name) {
+            Some(role) => role.api.is_none() || role.api.as_ref() == api,
+            None => true,
+        }
     }
 
     /// OIDC Discovery §3 `scopes_supported`: every scope not created `--hidden`.
@@ -73,6 +85,7 @@ impl CatalogCache {
         let catalog = Arc::new(Catalog {
             apis: store.list_apis().await?,
             scopes: store.list_scopes().await?,
+            roles: store.list_roles().await?,
         });
         if self.ttl > 0 {
             let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());

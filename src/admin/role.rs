@@ -2,6 +2,7 @@
 //! user or a (service) client.
 
 use super::{AdminError, find_client, find_user};
+use crate::domain::api::Audience;
 use crate::domain::client::Client;
 use crate::domain::role::{Assignment, Role, RoleHolders, RoleName};
 use crate::domain::text::plain_text;
@@ -21,8 +22,26 @@ pub async fn create(
     store: &dyn Store,
     name: RoleName,
     description: Option<&str>,
+    api: Option<&str>,
     now: i64,
 ) -> Result<Role, AdminError> {
+    let api = match api {
+        Some(raw) => {
+            let audience = Audience::parse(raw).map_err(|e| AdminError::Invalid(e.0))?;
+            if !store
+                .list_apis()
+                .await?
+                .iter()
+                .any(|a| a.audience == audience)
+            {
+                return Err(AdminError::Invalid(format!(
+                    "no API with audience '{audience}'"
+                )));
+            }
+            Some(audience)
+        }
+        None => None,
+    };
     let description = description
         .map(|text| plain_text(text, "the description", MAX_DESCRIPTION_LEN))
         .transpose()
@@ -30,6 +49,7 @@ pub async fn create(
     let role = Role {
         name,
         description,
+        api,
         created_at: now,
     };
     store.create_role(&role).await?;

@@ -281,7 +281,7 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
             }
             if !ctx.store.delete_api(&api.audience).await? {
                 return Err(CliError::Invalid(format!(
-                    "the API '{}' still has scopes; delete them first",
+                    "the API '{}' still has scopes or roles; delete them first",
                     api.audience
                 )));
             }

@@ -18,6 +18,9 @@ pub enum RoleCommand {
         /// What the role is for.
         #[arg(long)]
         description: Option<String>,
+        /// The API (audience) the role belongs to: only that API's access tokens carry it.
+        #[arg(long)]
+        api: Option<String>,
     },
     /// List roles.
     List,
@@ -37,6 +40,7 @@ pub enum RoleCommand {
 struct RoleView<'a> {
     name: &'a str,
     description: Option<&'a str>,
+    api: Option<&'a str>,
     created_at: i64,
 }
 
@@ -45,6 +49,7 @@ impl<'a> From<&'a Role> for RoleView<'a> {
         Self {
             name: role.name.as_str(),
             description: role.description.as_deref(),
+            api: role.api.as_ref().map(|a| a.as_str()),
             created_at: role.created_at,
         }
     }
@@ -86,9 +91,20 @@ pub(crate) fn list(items: &[&str]) -> String {
 pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
     let store = ctx.store.as_ref();
     match command {
-        RoleCommand::Create { name, description } => {
+        RoleCommand::Create {
+            name,
+            description,
+            api,
+        } => {
             let name = admin::parse_name(&name)?;
-            let role = admin::create(store, name, description.as_deref(), ctx.clock.now()).await?;
+            let role = admin::create(
+                store,
+                name,
+                description.as_deref(),
+                api.as_deref(),
+                ctx.clock.now(),
+            )
+            .await?;
             ctx.print(&RoleView::from(&role), || {
                 format!("created role {}", role.name)
             });

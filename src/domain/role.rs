@@ -42,6 +42,8 @@ pub struct Role {
     pub name: RoleName,
     /// What it is for (plain text, see [`super::text::plain_text`]).
     pub description: Option<String>,
+    /// The API it belongs to: it appears only in that API's access tokens. `None`: a global role.
+    pub api: Option<super::api::Audience>,
     /// Created (Unix seconds).
     pub created_at: i64,
 }

@@ -209,6 +209,7 @@ async fn roles_of_alice(h: &Harness, alice: &User) {
     for name in [&admin, &reader] {
         let role = Role {
             name: name.clone(),
+            api: None,
             description: None,
             created_at: NOW,
         };
@@ -275,6 +276,7 @@ async fn a_service_client_s_roles_are_in_its_own_token_and_groups_need_their_sco
     let service = h.client("orders", service_spec()).await;
     let role = Role {
         name: RoleName::parse("billing").unwrap(),
+        api: None,
         description: None,
         created_at: NOW,
     };

@@ -43,6 +43,7 @@ fn catalog() -> Catalog {
             scope("orders:write", Some(ORDERS)),
             scope("billing:read", Some(BILLING)),
         ],
+        roles: Vec::new(),
     }
 }
 

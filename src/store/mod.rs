@@ -314,7 +314,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_apis(&self) -> Result<Vec<Api>, StoreError>;
     /// Replace an API's settings (not its audience); false if it does not exist.
     async fn update_api(&self, api: &Api) -> Result<bool, StoreError>;
-    /// Delete an API that no scope belongs to; false if it does not exist or still has scopes.
+    /// Delete an API that no scope or role belongs to; false if it does not exist or still has them.
     async fn delete_api(&self, audience: &Audience) -> Result<bool, StoreError>;
     /// Attach a (non-builtin) scope to an API, or detach it with `None`; false if no such scope.
     async fn set_scope_api(&self, name: &str, api: Option<&Audience>) -> Result<bool, StoreError>;

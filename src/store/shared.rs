@@ -851,7 +851,8 @@ macro_rules! store_impl {
                 async fn delete_api(&self, audience: &Audience) -> Result<bool, StoreError> {
                     let done = sqlx::query(
                         "DELETE FROM apis WHERE audience = $1 \
-                         AND NOT EXISTS (SELECT 1 FROM scopes WHERE api = $1)",
+                         AND NOT EXISTS (SELECT 1 FROM scopes WHERE api = $1) \
+                         AND NOT EXISTS (SELECT 1 FROM roles WHERE api = $1)",
                     )
                     .bind(audience.as_str())
                     .execute(&self.pool)

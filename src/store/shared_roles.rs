@@ -8,6 +8,7 @@ macro_rules! roles_impl {
         mod roles {
             //! Roles, groups and their links (RFC 9068 §2.2.3.1).
 
+            use crate::domain::api::Audience;
             use crate::domain::client::ClientId;
             use crate::domain::group::{Group, GroupName};
             use crate::domain::role::{
@@ -18,10 +19,13 @@ macro_rules! roles_impl {
 
             /// [`Store::create_role`](crate::store::Store::create_role).
             pub(crate) async fn create_role(pool: &$pool, role: &Role) -> Result<(), StoreError> {
-                sqlx::query("INSERT INTO roles (name, description, created_at) VALUES ($1, $2, $3)")
+                sqlx::query(
+                    "INSERT INTO roles (name, description, created_at, api) VALUES ($1, $2, $3, $4)",
+                )
                     .bind(role.name.as_str())
                     .bind(role.description.as_deref())
                     .bind(role.created_at)
+                    .bind(role.api.as_ref().map(Audience::as_str))
                     .execute(pool)
                     .await
                     .map_err(conflict_as(|| format!("the role '{}' already exists", role.name)))?;
@@ -33,8 +37,8 @@ macro_rules! roles_impl {
                 pool: &$pool,
                 name: &RoleName,
             ) -> Result<Option<Role>, StoreError> {
-                let row: Option<(String, Option<String>, i64)> =
-                    sqlx::query_as("SELECT name, description, created_at FROM roles WHERE name = $1")
+                let row: Option<(String, Option<String>, i64, Option<String>)> =
+                    sqlx::query_as("SELECT name, description, created_at, api FROM roles WHERE name = $1")
                         .bind(name.as_str())
                         .fetch_optional(pool)
                         .await?;
@@ -43,17 +47,20 @@ macro_rules! roles_impl {
 
             /// [`Store::list_roles`](crate::store::Store::list_roles).
             pub(crate) async fn list_roles(pool: &$pool) -> Result<Vec<Role>, StoreError> {
-                let rows: Vec<(String, Option<String>, i64)> =
-                    sqlx::query_as("SELECT name, description, created_at FROM roles ORDER BY name")
+                let rows: Vec<(String, Option<String>, i64, Option<String>)> =
+                    sqlx::query_as("SELECT name, description, created_at, api FROM roles ORDER BY name")
                         .fetch_all(pool)
                         .await?;
                 Ok(rows.into_iter().map(role).collect())
             }
 
-            fn role((name, description, created_at): (String, Option<String>, i64)) -> Role {
+            fn role(
+                (name, description, created_at, api): (String, Option<String>, i64, Option<String>),
+            ) -> Role {
                 Role {
                     name: RoleName::from_stored(name),
                     description,
+                    api: api.map(Audience::from_stored),
                     created_at,
                 }
             }

@@ -14,6 +14,7 @@ crate::backend_tests!(
     an_unknown_resource_at_authorize_is_invalid_target,
     discovery_lists_every_scope_but_the_hidden_ones,
     reference_tokens_are_seen_only_through_introspection_and_revoked_at_once,
+    a_role_of_an_api_is_only_in_that_apis_tokens,
 );
 
 const ORDERS: &str = "https://orders.example.com";
@@ -493,4 +494,78 @@ async fn reference_tokens_are_seen_only_through_introspection_and_revoked_at_onc
         app.introspect(&ledger_api, "lk_at_made-up").await["active"],
         false
     );
+}
+
+async fn a_role_of_an_api_is_only_in_that_apis_tokens(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    register_apis(&app);
+    json_of(&app.db.cli(&["role", "create", "reader", "--json"], None));
+    let bound = json_of(&app.db.cli(
+        &["role", "create", "orders-admin", "--api", ORDERS, "--json"],
+        None,
+    ));
+    assert_eq!(bound["api"], ORDERS);
+    let err = failure_of(&app.db.cli(
+        &[
+            "role",
+            "create",
+            "ghost",
+            "--api",
+            "https://nope.example.com",
+        ],
+        None,
+    ));
+    assert!(err.contains("no API"), "{err}");
+    let created = json_of(&app.db.cli(
+        &[
+            "client",
+            "create",
+            "--client-id",
+            "reports",
+            "--name",
+            "Reports",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "orders:read billing:read",
+            "--json",
+        ],
+        None,
+    ));
+    for role in ["reader", "orders-admin"] {
+        json_of(
+            &app.db
+                .cli(&["client", "add-role", "reports", role, "--json"], None),
+        );
+    }
+    let client = TestClient {
+        client_id: "reports".into(),
+        secret: Some(text(&created, "client_secret")),
+        redirect_uri: String::new(),
+    };
+    let roles_for = |scope: &'static str| {
+        let (app, client) = (&app, &client);
+        async move {
+            let body: Value = app
+                .client_credentials(client, Some(scope))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let token = text(&body, "access_token");
+            let (_, claims) = decode(&token);
+            claims["roles"].clone()
+        }
+    };
+    // RFC 9068 §2.2.3.1: the global roles always, an API's roles only in that API's tokens.
+    assert_eq!(
+        roles_for("orders:read").await,
+        serde_json::json!(["orders-admin", "reader"])
+    );
+    assert_eq!(
+        roles_for("billing:read").await,
+        serde_json::json!(["reader"])
+    );
+    let err = failure_of(&app.db.cli(&["api", "delete", ORDERS], None));
+    assert!(err.contains("scopes or roles"), "{err}");
 }

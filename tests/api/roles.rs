@@ -55,7 +55,7 @@ async fn alice_with_roles(app: &TestApp) {
     let store = app.state.store.as_ref();
     app.create_user("alice").await;
     for name in ["admin", "orders:read"] {
-        role::create(store, role::parse_name(name).unwrap(), None, 0)
+        role::create(store, role::parse_name(name).unwrap(), None, None, 0)
             .await
             .unwrap();
     }
@@ -223,7 +223,7 @@ async fn a_service_client_s_roles_are_in_its_client_credentials_token(backend: B
         .await;
     let store = app.state.store.as_ref();
     let billing = role::parse_name("billing").unwrap();
-    role::create(store, billing.clone(), Some("Bills"), 0)
+    role::create(store, billing.clone(), Some("Bills"), None, 0)
         .await
         .unwrap();
     // Before it holds the role: no `roles` claim.

@@ -28,6 +28,7 @@ fn group_name(raw: &str) -> GroupName {
 async fn role(store: &dyn Store, raw: &str) -> RoleName {
     let role = Role {
         name: role_name(raw),
+        api: None,
         description: Some(format!("The {raw} role")),
         created_at: 1_000,
     };
@@ -53,11 +54,13 @@ async fn roles_round_trip_and_a_duplicate_is_a_conflict(backend: Backend) {
     let store = db.store().await;
     let admin = Role {
         name: role_name("admin"),
+        api: None,
         description: Some("Everything".into()),
         created_at: 1_000,
     };
     let reader = Role {
         name: role_name("orders:read"),
+        api: None,
         description: None,
         created_at: 2_000,
     };

@@ -286,6 +286,18 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
     let client_id = issuance.client.client_id.as_str();
     let issuer = settings.issuer.as_str();
     let target = issuance.target;
+    // RFC 9068 §2.2.3.1: the global roles and those of the API the token is for.
+    let catalog = ctx.catalog.get(ctx.store, now).await?;
+    let for_target = Authorization {
+        roles: issuance
+            .authorization
+            .roles
+            .iter()
+            .filter(|role| catalog.role_applies(role.as_str(), target.api.as_ref()))
+            .cloned()
+            .collect(),
+        ..issuance.authorization.clone()
+    };
     let claims = AccessTokenClaims {
         iss: issuer.to_owned(),
         sub: issuance.subject.to_owned(),
@@ -298,7 +310,7 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         gid: issuance.grant_id.to_string(),
         auth_time: issuance.auth_time,
         act: issuance.act.clone(),
-        authorization: RoleClaims::for_access_token(issuance.authorization, issuance.scope),
+        authorization: RoleClaims::for_access_token(&for_target, issuance.scope),
     };
     let access_token = match target.format {
         TokenFormat::Jwt => sign_access_token(ctx.keys, target.alg, &claims)?,
