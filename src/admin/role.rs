@@ -17,14 +17,29 @@ pub fn parse_name(raw: &str) -> Result<RoleName, AdminError> {
     RoleName::parse(raw).map_err(|e| AdminError::Invalid(e.0))
 }
 
+/// What a new role is: its name, and optionally a description, an API and the scopes it grants.
+#[derive(Debug, Default)]
+pub struct NewRole<'a> {
+    /// Shown to operators.
+    pub description: Option<&'a str>,
+    /// The API it belongs to (its audience).
+    pub api: Option<&'a str>,
+    /// Scopes it grants (each a scope of an API; of its own API when it has one).
+    pub scopes: &'a [String],
+}
+
 /// Create the role `name`; a duplicate is refused.
 pub async fn create(
     store: &dyn Store,
     name: RoleName,
-    description: Option<&str>,
-    api: Option<&str>,
+    new: NewRole<'_>,
     now: i64,
 ) -> Result<Role, AdminError> {
+    let NewRole {
+        description,
+        api,
+        scopes,
+    } = new;
     let api = match api {
         Some(raw) => {
             let audience = Audience::parse(raw).map_err(|e| AdminError::Invalid(e.0))?;
@@ -46,10 +61,36 @@ pub async fn create(
         .map(|text| plain_text(text, "the description", MAX_DESCRIPTION_LEN))
         .transpose()
         .map_err(AdminError::Invalid)?;
+    // A role grants scopes of an API (role-based scopes); of its own API when it belongs to one.
+    let known = store.list_scopes().await?;
+    let mut granted: Vec<String> = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        let owner = match known.iter().find(|s| &s.name == scope) {
+            None => return Err(AdminError::Invalid(format!("no scope named '{scope}'"))),
+            Some(found) => found.api.as_ref(),
+        };
+        match (owner, &api) {
+            (None, _) => {
+                return Err(AdminError::Invalid(format!(
+                    "'{scope}' belongs to no API: a role grants API scopes"
+                )));
+            }
+            (Some(owner), Some(own)) if owner != own => {
+                return Err(AdminError::Invalid(format!(
+                    "'{scope}' is a scope of '{owner}', not of the role's API '{own}'"
+                )));
+            }
+            _ => {}
+        }
+        if !granted.contains(scope) {
+            granted.push(scope.clone());
+        }
+    }
     let role = Role {
         name,
         description,
         api,
+        scopes: granted,
         created_at: now,
     };
     store.create_role(&role).await?;

@@ -55,6 +55,10 @@ pub struct CreateArgs {
     /// through introspection, revoked at once).
     #[arg(long = "token-format", default_value = "jwt")]
     token_format: String,
+    /// Role-based scopes: a user or service receives this API's scopes only as its roles grant them
+    /// (`role create --scope`).
+    #[arg(long)]
+    rbac: bool,
 }
 
 /// `api update`.
@@ -74,6 +78,9 @@ pub struct UpdateArgs {
     /// `jwt` or `opaque` (applies to tokens issued afterwards).
     #[arg(long = "token-format")]
     token_format: Option<String>,
+    /// Role-based scopes on or off (true/false).
+    #[arg(long)]
+    rbac: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +90,7 @@ struct ApiView<'a> {
     access_token_ttl: Option<i64>,
     access_token_alg: Option<&'static str>,
     token_format: &'static str,
+    rbac: bool,
     scopes: Vec<&'a str>,
     created_at: i64,
     updated_at: i64,
@@ -95,6 +103,7 @@ fn view<'a>(api: &'a Api, scopes: &'a [Scope]) -> ApiView<'a> {
         access_token_ttl: api.access_token_ttl,
         access_token_alg: api.access_token_alg.map(SigningAlg::as_str),
         token_format: api.token_format.as_str(),
+        rbac: api.rbac,
         scopes: scopes
             .iter()
             .filter(|s| s.api.as_ref() == Some(&api.audience))
@@ -182,6 +191,7 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
                     .token_format
                     .parse()
                     .map_err(|e: ApiError| CliError::Invalid(e.0))?,
+                rbac: args.rbac,
                 created_at: now,
                 updated_at: now,
             };
@@ -245,6 +255,9 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
                     "" => None,
                     alg => Some(alg.parse().map_err(CliError::Invalid)?),
                 };
+            }
+            if let Some(rbac) = args.rbac {
+                api.rbac = rbac;
             }
             if let Some(format) = args.token_format {
                 api.token_format = format

@@ -21,6 +21,9 @@ pub enum RoleCommand {
         /// The API (audience) the role belongs to: only that API's access tokens carry it.
         #[arg(long)]
         api: Option<String>,
+        /// A scope the role grants (repeatable), for APIs created `--rbac`.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
     /// List roles.
     List,
@@ -41,6 +44,7 @@ struct RoleView<'a> {
     name: &'a str,
     description: Option<&'a str>,
     api: Option<&'a str>,
+    scopes: &'a [String],
     created_at: i64,
 }
 
@@ -50,6 +54,7 @@ impl<'a> From<&'a Role> for RoleView<'a> {
             name: role.name.as_str(),
             description: role.description.as_deref(),
             api: role.api.as_ref().map(|a| a.as_str()),
+            scopes: &role.scopes,
             created_at: role.created_at,
         }
     }
@@ -95,16 +100,15 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
             name,
             description,
             api,
+            scopes,
         } => {
             let name = admin::parse_name(&name)?;
-            let role = admin::create(
-                store,
-                name,
-                description.as_deref(),
-                api.as_deref(),
-                ctx.clock.now(),
-            )
-            .await?;
+            let new = admin::NewRole {
+                description: description.as_deref(),
+                api: api.as_deref(),
+                scopes: &scopes,
+            };
+            let role = admin::create(store, name, new, ctx.clock.now()).await?;
             ctx.print(&RoleView::from(&role), || {
                 format!("created role {}", role.name)
             });

@@ -96,6 +96,8 @@ pub struct Api {
     pub access_token_alg: Option<SigningAlg>,
     /// JWTs or reference tokens.
     pub token_format: TokenFormat,
+    /// Role-based scopes: a caller receives this API's scopes only as its roles grant them.
+    pub rbac: bool,
     /// Created.
     pub created_at: i64,
     /// Last changed.

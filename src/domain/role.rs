@@ -44,6 +44,8 @@ pub struct Role {
     pub description: Option<String>,
     /// The API it belongs to: it appears only in that API's access tokens. `None`: a global role.
     pub api: Option<super::api::Audience>,
+    /// The scopes it grants, for APIs created `--rbac`.
+    pub scopes: Vec<String>,
     /// Created (Unix seconds).
     pub created_at: i64,
 }

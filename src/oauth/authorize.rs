@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::resource::{InvalidTarget, requested_resources, resources_for};
+use super::resource::{
+    InvalidTarget, entitled_scope, has_rbac_scope, requested_resources, resources_for,
+};
 use super::{Context, active_user};
 use crate::catalog::Catalog;
 use crate::domain::api::Audience;
@@ -541,7 +543,7 @@ pub fn next_step(
 /// Continue a pending request: sign-in, then consent, then a code — whichever is still needed.
 pub async fn resume(
     ctx: &Context<'_>,
-    pending: PendingAuthorization,
+    mut pending: PendingAuthorization,
     signed_in: Option<SignIn>,
 ) -> Result<Outcome, AuthorizeError> {
     let client = match ClientId::parse(&pending.client_id) {
@@ -555,6 +557,19 @@ pub async fn resume(
         Some(s) if active_user(ctx.store, &s.user_id).await?.is_some() => Some(s),
         _ => None,
     };
+    // Role-based scopes: once the user is known, the request keeps only the scopes of `--rbac`
+    // APIs their roles grant, so the consent page shows what will be granted (RFC 6749 §3.3).
+    if let Some(user) = &signed_in {
+        let catalog = ctx.catalog.get(ctx.store, ctx.now).await?;
+        let requested = ScopeSet::parse(&pending.scope).unwrap_or_default();
+        if has_rbac_scope(&catalog, &requested) {
+            let authorization = ctx.store.find_authorization(&user.user_id).await?;
+            match entitled_scope(&catalog, &requested, &authorization.roles) {
+                Ok(entitled) => pending.scope = entitled.to_string(),
+                Err(why) => return Err(pending.fail(ErrorCode::InvalidScope, why)),
+            }
+        }
+    }
     let remembered = match &signed_in {
         Some(s) if !client.skip_consent && !client.is_native_public() => ctx
             .store

@@ -210,6 +210,7 @@ async fn roles_of_alice(h: &Harness, alice: &User) {
         let role = Role {
             name: name.clone(),
             api: None,
+            scopes: Vec::new(),
             description: None,
             created_at: NOW,
         };
@@ -277,6 +278,7 @@ async fn a_service_client_s_roles_are_in_its_own_token_and_groups_need_their_sco
     let role = Role {
         name: RoleName::parse("billing").unwrap(),
         api: None,
+        scopes: Vec::new(),
         description: None,
         created_at: NOW,
     };

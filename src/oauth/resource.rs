@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
 use crate::domain::api::{Audience, TokenFormat};
 use crate::domain::client::Client;
+use crate::domain::role::RoleName;
 use crate::domain::scope::ScopeSet;
 
 /// RFC 8707 §2 `invalid_target`: the requested resource is invalid, unknown, or not allowed; the
@@ -151,6 +152,59 @@ pub fn scope_for(catalog: &Catalog, target: &Target, granted: &ScopeSet) -> Scop
         })
         .map(str::to_owned)
         .collect()
+}
+
+/// Role-based scopes: the part of `scope` the caller is entitled to. A scope of an API created
+/// `--rbac` stays only if one of the caller's effective `roles` grants it (a global role, or one of
+/// that API); every other scope stays (RFC 6749 §3.3: the token response says what was granted).
+/// `Err` (for `invalid_scope`) names an `--rbac` API whose scopes were all dropped.
+pub fn entitled_scope(
+    catalog: &Catalog,
+    scope: &ScopeSet,
+    roles: &[RoleName],
+) -> Result<ScopeSet, String> {
+    let granted_by_roles = |name: &str, api: &Audience| {
+        catalog.roles.iter().any(|role| {
+            roles.contains(&role.name)
+                && role.api.as_ref().is_none_or(|own| own == api)
+                && role.scopes.iter().any(|s| s == name)
+        })
+    };
+    let mut kept = Vec::new();
+    let mut emptied: Vec<&Audience> = Vec::new();
+    let mut served: Vec<&Audience> = Vec::new();
+    for name in scope.iter() {
+        match catalog
+            .api_of_scope(name)
+            .and_then(|aud| catalog.api(aud.as_str()))
+        {
+            Some(api) if api.rbac => {
+                if granted_by_roles(name, &api.audience) {
+                    kept.push(name.to_owned());
+                    served.push(&api.audience);
+                } else if !emptied.contains(&&api.audience) {
+                    emptied.push(&api.audience);
+                }
+            }
+            _ => kept.push(name.to_owned()),
+        }
+    }
+    if let Some(api) = emptied.iter().find(|api| !served.contains(api)) {
+        return Err(format!(
+            "no role grants any requested scope of the API {api}"
+        ));
+    }
+    Ok(kept.into_iter().collect())
+}
+
+/// Whether `scope` holds a scope of an API created `--rbac` (then the caller's roles decide).
+pub fn has_rbac_scope(catalog: &Catalog, scope: &ScopeSet) -> bool {
+    scope.iter().any(|name| {
+        catalog
+            .api_of_scope(name)
+            .and_then(|aud| catalog.api(aud.as_str()))
+            .is_some_and(|api| api.rbac)
+    })
 }
 
 /// A requested value quoted for an error description, bounded and printable.

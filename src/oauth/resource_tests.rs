@@ -15,6 +15,7 @@ fn api(audience: &str, ttl: Option<i64>, alg: Option<SigningAlg>) -> Api {
         access_token_ttl: ttl,
         access_token_alg: alg,
         token_format: crate::domain::api::TokenFormat::Jwt,
+        rbac: false,
         created_at: 0,
         updated_at: 0,
     }
@@ -227,4 +228,82 @@ fn one_token_one_audience_with_that_apis_lifetime_and_algorithm() {
 fn repeated_resource_values_are_split() {
     assert_eq!(requested_resources(Some("a b")), vec!["a", "b"]);
     assert!(requested_resources(None).is_empty());
+}
+
+#[test]
+fn an_rbac_api_keeps_only_the_scopes_roles_grant() {
+    use crate::domain::role::{Role, RoleName};
+    let mut catalog = catalog();
+    catalog.apis[0].rbac = true; // Orders
+    let role = |name: &str, api: Option<&str>, scopes: &[&str]| Role {
+        name: RoleName::from_stored(name.into()),
+        description: None,
+        api: api.map(|a| Audience::parse(a).unwrap()),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        created_at: 0,
+    };
+    catalog.roles = vec![
+        role("reader", None, &["orders:read"]),
+        role("writer", Some(ORDERS), &["orders:write"]),
+        role("billing-writer", Some(BILLING), &["orders:write"]),
+    ];
+    let names = |list: &[&str]| -> Vec<RoleName> {
+        list.iter()
+            .map(|n| RoleName::from_stored((*n).into()))
+            .collect()
+    };
+    let entitled = |scope: &str, roles: &[&str]| {
+        entitled_scope(&catalog, &ScopeSet::parse(scope).unwrap(), &names(roles))
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| "invalid_scope".into())
+    };
+    let cases = [
+        (
+            "no role: nothing of an --rbac API",
+            "orders:read",
+            &[][..],
+            "invalid_scope",
+        ),
+        (
+            "a global role grants",
+            "orders:read orders:write",
+            &["reader"][..],
+            "orders:read",
+        ),
+        (
+            "a role of the API grants",
+            "orders:read orders:write",
+            &["reader", "writer"][..],
+            "orders:read orders:write",
+        ),
+        (
+            "another API's role does not",
+            "orders:write",
+            &["billing-writer"][..],
+            "invalid_scope",
+        ),
+        (
+            "scopes of other APIs are untouched",
+            "openid billing:read",
+            &[][..],
+            "billing:read openid",
+        ),
+        (
+            "a non-rbac scope beside a dropped one stays",
+            "billing:read orders:write",
+            &["reader"][..],
+            "invalid_scope",
+        ),
+    ];
+    for (case, scope, roles, expected) in cases {
+        assert_eq!(entitled(scope, roles), expected, "{case}");
+    }
+    assert!(has_rbac_scope(
+        &catalog,
+        &ScopeSet::parse("orders:read").unwrap()
+    ));
+    assert!(!has_rbac_scope(
+        &catalog,
+        &ScopeSet::parse("openid billing:read").unwrap()
+    ));
 }

@@ -345,7 +345,7 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
 /// The API columns.
 macro_rules! api_columns {
     () => {
-        "audience, name, access_token_ttl, access_token_alg, created_at, updated_at, token_format"
+        "audience, name, access_token_ttl, access_token_alg, created_at, updated_at, token_format, rbac"
     };
 }
 pub(crate) use api_columns;
@@ -359,6 +359,7 @@ pub(crate) struct ApiRow {
     created_at: i64,
     updated_at: i64,
     token_format: String,
+    rbac: bool,
 }
 
 impl TryFrom<ApiRow> for Api {
@@ -377,6 +378,7 @@ impl TryFrom<ApiRow> for Api {
                 .parse()
                 .map_err(|_| corrupt("token_format", &row.audience))?,
             audience: Audience::from_stored(row.audience),
+            rbac: row.rbac,
             name: row.name,
             access_token_ttl: row.access_token_ttl,
             created_at: row.created_at,

@@ -801,7 +801,7 @@ macro_rules! store_impl {
                     sqlx::query(concat!(
                         "INSERT INTO apis (",
                         api_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                     ))
                     .bind(api.audience.as_str())
                     .bind(&api.name)
@@ -810,6 +810,7 @@ macro_rules! store_impl {
                     .bind(api.created_at)
                     .bind(api.updated_at)
                     .bind(api.token_format.as_str())
+                    .bind(api.rbac)
                     .execute(&self.pool)
                     .await
                     .map_err(conflict_as(|| {
@@ -834,7 +835,7 @@ macro_rules! store_impl {
                 async fn update_api(&self, api: &Api) -> Result<bool, StoreError> {
                     let done = sqlx::query(
                         "UPDATE apis SET name = $1, access_token_ttl = $2, access_token_alg = $3, \
-                         updated_at = $4, token_format = $6 WHERE audience = $5",
+                         updated_at = $4, token_format = $6, rbac = $7 WHERE audience = $5",
                     )
                     .bind(&api.name)
                     .bind(api.access_token_ttl)
@@ -842,6 +843,7 @@ macro_rules! store_impl {
                     .bind(api.updated_at)
                     .bind(api.audience.as_str())
                     .bind(api.token_format.as_str())
+                    .bind(api.rbac)
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)

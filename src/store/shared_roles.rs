@@ -19,6 +19,8 @@ macro_rules! roles_impl {
 
             /// [`Store::create_role`](crate::store::Store::create_role).
             pub(crate) async fn create_role(pool: &$pool, role: &Role) -> Result<(), StoreError> {
+                // The role and the scopes it grants, together.
+                let mut tx = pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO roles (name, description, created_at, api) VALUES ($1, $2, $3, $4)",
                 )
@@ -26,9 +28,17 @@ macro_rules! roles_impl {
                     .bind(role.description.as_deref())
                     .bind(role.created_at)
                     .bind(role.api.as_ref().map(Audience::as_str))
-                    .execute(pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(conflict_as(|| format!("the role '{}' already exists", role.name)))?;
+                for scope in &role.scopes {
+                    sqlx::query("INSERT INTO role_scopes (role_name, scope) VALUES ($1, $2)")
+                        .bind(role.name.as_str())
+                        .bind(scope)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -42,7 +52,9 @@ macro_rules! roles_impl {
                         .bind(name.as_str())
                         .fetch_optional(pool)
                         .await?;
-                Ok(row.map(role))
+                let mut found: Vec<Role> = row.into_iter().map(role).collect();
+                with_scopes(pool, &mut found).await?;
+                Ok(found.pop())
             }
 
             /// [`Store::list_roles`](crate::store::Store::list_roles).
@@ -51,7 +63,9 @@ macro_rules! roles_impl {
                     sqlx::query_as("SELECT name, description, created_at, api FROM roles ORDER BY name")
                         .fetch_all(pool)
                         .await?;
-                Ok(rows.into_iter().map(role).collect())
+                let mut roles: Vec<Role> = rows.into_iter().map(role).collect();
+                with_scopes(pool, &mut roles).await?;
+                Ok(roles)
             }
 
             fn role(
@@ -61,8 +75,26 @@ macro_rules! roles_impl {
                     name: RoleName::from_stored(name),
                     description,
                     api: api.map(Audience::from_stored),
+                    scopes: Vec::new(),
                     created_at,
                 }
+            }
+
+            /// Fill in the scopes each role grants (one query for all of them).
+            async fn with_scopes(pool: &$pool, roles: &mut [Role]) -> Result<(), StoreError> {
+                if roles.is_empty() {
+                    return Ok(());
+                }
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as("SELECT role_name, scope FROM role_scopes ORDER BY scope")
+                        .fetch_all(pool)
+                        .await?;
+                for (role_name, scope) in rows {
+                    if let Some(role) = roles.iter_mut().find(|r| r.name.as_str() == role_name) {
+                        role.scopes.push(scope);
+                    }
+                }
+                Ok(())
             }
 
             /// [`Store::delete_role`](crate::store::Store::delete_role).

@@ -15,6 +15,7 @@ crate::backend_tests!(
     discovery_lists_every_scope_but_the_hidden_ones,
     reference_tokens_are_seen_only_through_introspection_and_revoked_at_once,
     a_role_of_an_api_is_only_in_that_apis_tokens,
+    an_rbac_api_grants_its_scopes_only_through_roles,
 );
 
 const ORDERS: &str = "https://orders.example.com";
@@ -568,4 +569,138 @@ async fn a_role_of_an_api_is_only_in_that_apis_tokens(backend: Backend) {
     );
     let err = failure_of(&app.db.cli(&["api", "delete", ORDERS], None));
     assert!(err.contains("scopes or roles"), "{err}");
+}
+
+async fn an_rbac_api_grants_its_scopes_only_through_roles(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    register_apis(&app);
+    let cli = |args: &[&str]| json_of(&app.db.cli(args, None));
+    cli(&["api", "update", ORDERS, "--rbac", "true", "--json"]);
+    cli(&[
+        "role",
+        "create",
+        "orders-reader",
+        "--scope",
+        "orders:read",
+        "--json",
+    ]);
+    let writer = cli(&[
+        "role",
+        "create",
+        "orders-writer",
+        "--api",
+        ORDERS,
+        "--scope",
+        "orders:write",
+        "--json",
+    ]);
+    assert_eq!(writer["scopes"], serde_json::json!(["orders:write"]));
+    let err = failure_of(&app.db.cli(
+        &[
+            "role",
+            "create",
+            "odd",
+            "--api",
+            ORDERS,
+            "--scope",
+            "billing:read",
+        ],
+        None,
+    ));
+    assert!(err.contains("not of the role's API"), "{err}");
+    // A service: without a role it gets none of the API's scopes; with roles, what they grant.
+    let created = cli(&[
+        "client",
+        "create",
+        "--client-id",
+        "svc",
+        "--name",
+        "Svc",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "orders:read orders:write",
+        "--json",
+    ]);
+    let svc = TestClient {
+        client_id: "svc".into(),
+        secret: Some(text(&created, "client_secret")),
+        redirect_uri: String::new(),
+    };
+    let scope_of = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        match status {
+            200 => text(&body, "scope"),
+            _ => text(&body, "error"),
+        }
+    };
+    let both = "orders:read orders:write";
+    assert_eq!(
+        scope_of(app.client_credentials(&svc, Some(both)).await).await,
+        "invalid_scope"
+    );
+    cli(&["client", "add-role", "svc", "orders-reader", "--json"]);
+    app.clock.advance(10); // past the catalog cache
+    assert_eq!(
+        scope_of(app.client_credentials(&svc, Some(both)).await).await,
+        "orders:read",
+        "RFC 6749 §3.3: the response says what was granted"
+    );
+    cli(&["client", "add-role", "svc", "orders-writer", "--json"]);
+    assert_eq!(
+        scope_of(app.client_credentials(&svc, Some(both)).await).await,
+        both
+    );
+    // A user: the role comes through a group; the consent page shows only what will be granted.
+    cli(&["group", "create", "writers", "--json"]);
+    cli(&["group", "add-role", "writers", "orders-writer", "--json"]);
+    app.create_user("alice").await;
+    cli(&["group", "add-member", "writers", "alice", "--json"]);
+    let web = {
+        let created = cli(&[
+            "client",
+            "create",
+            "--name",
+            "Orders web",
+            "--redirect-uri",
+            "http://127.0.0.1:9/callback",
+            "--scope",
+            "openid orders:read orders:write",
+            "--json",
+        ]);
+        TestClient {
+            client_id: text(&created, "client_id"),
+            secret: Some(text(&created, "client_secret")),
+            redirect_uri: "http://127.0.0.1:9/callback".into(),
+        }
+    };
+    let (url, verifier) = app.authorize_url(&web, "openid orders:read orders:write", &[]);
+    app.get_url(&url).await;
+    let response = app.post_login("alice", crate::helpers::PASSWORD).await;
+    assert!(location(&response).ends_with("/consent"));
+    let page = app.get("/consent").await.text().await.unwrap();
+    assert!(page.contains("orders:write"), "{page}");
+    assert!(
+        !page.contains("orders:read"),
+        "not entitled, not shown: {page}"
+    );
+    let response = app.post_consent("allow").await;
+    let landed = url::Url::parse(&location(&response)).unwrap();
+    let code = query_param(&landed, "code").unwrap();
+    let tokens: Value = app
+        .redeem_code(&web, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(text(&tokens, "scope"), "openid orders:write");
+    // Without any role granting a requested scope of the API: invalid_scope, sent to the client.
+    app.create_user("bob").await;
+    let (url, _) = app.authorize_url(&web, "openid orders:read", &[("prompt", "login")]);
+    let landed = app.sign_in_through(&url, "bob").await;
+    assert_eq!(
+        query_param(&landed, "error").as_deref(),
+        Some("invalid_scope")
+    );
 }

@@ -55,9 +55,14 @@ async fn alice_with_roles(app: &TestApp) {
     let store = app.state.store.as_ref();
     app.create_user("alice").await;
     for name in ["admin", "orders:read"] {
-        role::create(store, role::parse_name(name).unwrap(), None, None, 0)
-            .await
-            .unwrap();
+        role::create(
+            store,
+            role::parse_name(name).unwrap(),
+            role::NewRole::default(),
+            0,
+        )
+        .await
+        .unwrap();
     }
     let ops = group::parse_name("ops").unwrap();
     group::create(store, ops.clone(), 0).await.unwrap();
@@ -223,9 +228,17 @@ async fn a_service_client_s_roles_are_in_its_client_credentials_token(backend: B
         .await;
     let store = app.state.store.as_ref();
     let billing = role::parse_name("billing").unwrap();
-    role::create(store, billing.clone(), Some("Bills"), None, 0)
-        .await
-        .unwrap();
+    role::create(
+        store,
+        billing.clone(),
+        role::NewRole {
+            description: Some("Bills"),
+            ..Default::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
     // Before it holds the role: no `roles` claim.
     let before = app.service_token(&service).await;
     assert!(payload(&before).get("roles").is_none());

@@ -417,6 +417,7 @@ async fn apis_round_trip_and_one_with_scopes_is_not_deleted(backend: Backend) {
         access_token_ttl: Some(300),
         access_token_alg: Some(SigningAlg::ES256),
         token_format: latchkey::domain::api::TokenFormat::Opaque,
+        rbac: true,
         created_at: 1,
         updated_at: 1,
     };

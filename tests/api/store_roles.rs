@@ -29,6 +29,7 @@ async fn role(store: &dyn Store, raw: &str) -> RoleName {
     let role = Role {
         name: role_name(raw),
         api: None,
+        scopes: Vec::new(),
         description: Some(format!("The {raw} role")),
         created_at: 1_000,
     };
@@ -55,12 +56,14 @@ async fn roles_round_trip_and_a_duplicate_is_a_conflict(backend: Backend) {
     let admin = Role {
         name: role_name("admin"),
         api: None,
+        scopes: Vec::new(),
         description: Some("Everything".into()),
         created_at: 1_000,
     };
     let reader = Role {
         name: role_name("orders:read"),
         api: None,
+        scopes: Vec::new(),
         description: None,
         created_at: 2_000,
     };

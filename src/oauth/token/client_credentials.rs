@@ -13,7 +13,7 @@ use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::Context;
-use crate::oauth::resource::{InvalidTarget, resources_for, scope_for, target};
+use crate::oauth::resource::{InvalidTarget, entitled_scope, resources_for, scope_for, target};
 
 /// Scopes that mean nothing without a user and are never part of a default client-credentials scope.
 const USER_SCOPES: [&str; 6] = [
@@ -77,6 +77,9 @@ pub async fn issue_to(
     // The one extra read of this grant: the client's roles, current at issuance.
     let authorization =
         Authorization::of_client(ctx.store.find_client_roles(&client.client_id).await?);
+    // Role-based scopes: only what the client's roles grant of an `--rbac` API.
+    let scope = entitled_scope(&catalog, &scope, &authorization.roles)
+        .map_err(|why| OAuthError::new(ErrorCode::InvalidScope, why))?;
     issue(
         ctx,
         Issuance {

@@ -15,7 +15,7 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_token};
 use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::resource::{scope_for, target};
+use crate::oauth::resource::{entitled_scope, scope_for, target};
 use crate::oauth::{Context, active_user};
 
 fn invalid() -> OAuthError {
@@ -131,6 +131,9 @@ pub async fn rotate(
         Some(user_id) => ctx.store.find_authorization(user_id).await?,
         None => Authorization::of_client(ctx.store.find_client_roles(&token.client_id).await?),
     };
+    // Role-based scopes, by the roles held now.
+    let token_scope = entitled_scope(&catalog, &token_scope, &authorization.roles)
+        .map_err(|why| OAuthError::new(ErrorCode::InvalidScope, why))?;
     issue(
         ctx,
         Issuance {
