@@ -50,8 +50,8 @@ ensure_scope reports:read "Read reports"
 ensure_scope inventory:read "Read the inventory (services only)"
 
 # The gateway's BFF: a confidential web client (client_secret_basic, PKCE S256), first-party (no consent
-# page), with refresh tokens. Redirect URIs are matched exactly (a loopback IP literal matches any port);
-# the post-logout URI exactly, port included.
+# page), with refresh tokens. A web client's redirect URIs are matched exactly, port included (only
+# native clients get the RFC 8252 any-port loopback rule); the post-logout URI too.
 BFF_SECRET=$(ensure_client demo-gateway --name "Demo gateway (BFF)" \
   --redirect-uri "$GATEWAY_URL/callback" \
   --post-logout-redirect-uri "$GATEWAY_URL/logged-out" \
