@@ -117,7 +117,7 @@ fn view<'a>(api: &'a Api, scopes: &'a [Scope]) -> ApiView<'a> {
 fn describe(view: &ApiView<'_>) -> String {
     format!(
         "audience:         {}\nname:             {}\nscopes:           {}\naccess_token_ttl: {}\n\
-         access_token_alg: {}\ntoken_format:     {}\ncreated:          {}\n",
+         access_token_alg: {}\ntoken_format:     {}\nrbac:             {}\ncreated:          {}\n",
         view.audience,
         view.name,
         if view.scopes.is_empty() {
@@ -129,6 +129,7 @@ fn describe(view: &ApiView<'_>) -> String {
             .map_or("server default".to_owned(), |s| format!("{s}s")),
         view.access_token_alg.unwrap_or("server default"),
         view.token_format,
+        view.rbac,
         format_rfc3339(view.created_at),
     )
 }
