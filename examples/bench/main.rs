@@ -43,8 +43,9 @@ struct Args {
     #[arg(long, default_value_t = 8)]
     sign_in_workers: usize,
     /// Run only these phases (comma-separated keys as in the JSON: discovery, jwks,
-    /// client_credentials_rs256, client_credentials_rs256_half_load, introspection, code_flows,
-    /// sign_ins, client_credentials_es256, client_credentials_eddsa).
+    /// client_credentials_rs256, client_credentials_rs256_half_load, introspection,
+    /// client_credentials_rbac_es256, introspection_reference, code_flows, sign_ins,
+    /// client_credentials_es256, client_credentials_eddsa).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Where the Markdown and JSON results go.
@@ -55,6 +56,12 @@ struct Args {
 const PASSWORD: &str = "bench password 0123456789";
 const SECRET: &str = "benchmark-key-encryption-secret-0123456789";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+/// The role-based API: ES256 tokens, scopes only as roles grant them.
+const RBAC_API: &str = "https://orders.bench.example";
+/// The API whose access tokens are reference tokens.
+const OPAQUE_API: &str = "https://ledger.bench.example";
+/// How many roles the role-based service client has (each granting one scope of `RBAC_API`).
+const RBAC_ROLES: usize = 5;
 
 fn creds(value: &serde_json::Value) -> Result<Credentials> {
     Ok(Credentials {
@@ -69,8 +76,116 @@ fn creds(value: &serde_json::Value) -> Result<Credentials> {
     })
 }
 
-/// Register the benchmark's scope, clients and user through the admin CLI.
-fn register(setup: &Setup) -> Result<(Credentials, Credentials, Credentials)> {
+/// The clients `register` creates.
+struct Clients {
+    /// Client credentials, `orders:read`, tokens for the issuer.
+    service: Credentials,
+    /// May introspect any token.
+    gateway: Credentials,
+    /// The web client of the code flows.
+    web: Credentials,
+    /// Client credentials with `RBAC_ROLES` roles on `RBAC_API` (an `--rbac` API with ES256 tokens).
+    rbac_service: Credentials,
+    /// Client credentials for `OPAQUE_API`, whose tokens are reference tokens.
+    opaque_service: Credentials,
+    /// `OPAQUE_API`'s resource-server client (introspects its reference tokens).
+    opaque_api: Credentials,
+}
+
+/// The role-based API with `RBAC_ROLES` roles (one scope each) and a service client holding them all,
+/// and the reference-token API with a service client and its resource-server client.
+fn register_apis(setup: &Setup) -> Result<(Credentials, Credentials, Credentials)> {
+    let scopes: Vec<String> = (1..=RBAC_ROLES).map(|n| format!("orders:s{n}")).collect();
+    let mut api = vec![
+        "api",
+        "create",
+        "--audience",
+        RBAC_API,
+        "--name",
+        "Bench orders",
+        "--rbac",
+        "--token-alg",
+        "ES256",
+    ];
+    for scope in &scopes {
+        api.extend(["--scope", scope]);
+    }
+    setup.cli(&api, None)?;
+    let joined = scopes.join(" ");
+    let rbac_service = creds(&setup.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "bench-rbac-service",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            &joined,
+            "--resource",
+            RBAC_API,
+            "--default-resource",
+            RBAC_API,
+        ],
+        None,
+    )?)?;
+    for (n, scope) in scopes.iter().enumerate() {
+        let role = format!("bench-role-{}", n + 1);
+        setup.cli(
+            &["role", "create", &role, "--api", RBAC_API, "--scope", scope],
+            None,
+        )?;
+        setup.cli(&["client", "add-role", &rbac_service.id, &role], None)?;
+    }
+
+    setup.cli(
+        &[
+            "api",
+            "create",
+            "--audience",
+            OPAQUE_API,
+            "--name",
+            "Bench ledger",
+            "--token-format",
+            "opaque",
+            "--scope",
+            "ledger:read",
+        ],
+        None,
+    )?;
+    let opaque_service = creds(&setup.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "bench-ledger-caller",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "ledger:read",
+            "--resource",
+            OPAQUE_API,
+        ],
+        None,
+    )?)?;
+    let opaque_api = creds(&setup.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "bench-ledger-api",
+            "--grant-type",
+            "client_credentials",
+            "--api",
+            OPAQUE_API,
+        ],
+        None,
+    )?)?;
+    Ok((rbac_service, opaque_service, opaque_api))
+}
+
+/// Register the benchmark's scopes, APIs, roles, clients and user through the admin CLI.
+fn register(setup: &Setup) -> Result<Clients> {
     setup.cli(
         &[
             "scope",
@@ -124,7 +239,15 @@ fn register(setup: &Setup) -> Result<(Credentials, Credentials, Credentials)> {
         &["user", "create", "--username", "bench", "--password-stdin"],
         Some(PASSWORD),
     )?;
-    Ok((service, gateway, web))
+    let (rbac_service, opaque_service, opaque_api) = register_apis(setup)?;
+    Ok(Clients {
+        service,
+        gateway,
+        web,
+        rbac_service,
+        opaque_service,
+        opaque_api,
+    })
 }
 
 async fn bench_backend(
@@ -150,7 +273,14 @@ async fn bench_backend(
     let first = Server::start(&setup, &[]).await?;
     result.first_start_ms = first.start_to_ready.as_secs_f64() * 1000.0;
     first.stop();
-    let (service, gateway, web) = register(&setup)?;
+    let Clients {
+        service,
+        gateway,
+        web,
+        rbac_service,
+        opaque_service,
+        opaque_api,
+    } = register(&setup)?;
 
     let server = Server::start(&setup, &[]).await?;
     result.start_to_ready_ms = server.start_to_ready.as_secs_f64() * 1000.0;
@@ -210,6 +340,28 @@ async fn bench_backend(
         let m = phases::introspection(&base, &gateway, &token, shape).await?;
         phase("introspection", &m, server.rss_mib());
         result.phases.insert("introspection".into(), m);
+    }
+    if wanted("client_credentials_rbac_es256") {
+        let token = phases::one_token(&base, &rbac_service).await?;
+        phases::expect_claims(&token, RBAC_API, RBAC_ROLES)?;
+        let m = phases::client_credentials(&base, &rbac_service, shape, None).await?;
+        phase(
+            "client_credentials, 5 roles, --rbac ES256 API",
+            &m,
+            server.rss_mib(),
+        );
+        result
+            .phases
+            .insert("client_credentials_rbac_es256".into(), m);
+    }
+    if wanted("introspection_reference") {
+        let token = phases::one_token(&base, &opaque_service).await?;
+        if !token.starts_with("lk_at_") {
+            return Err(anyhow!("{OPAQUE_API}'s token is not a reference token"));
+        }
+        let m = phases::introspection(&base, &opaque_api, &token, shape).await?;
+        phase("reference-token introspection", &m, server.rss_mib());
+        result.phases.insert("introspection_reference".into(), m);
     }
     if wanted("code_flows") {
         let m = phases::code_flows(&base, &web, REDIRECT_URI, "bench", PASSWORD, shape).await?;

@@ -112,6 +112,31 @@ pub async fn one_token(base: &str, service: &Credentials) -> Result<String> {
         .ok_or_else(|| anyhow!("no access_token in {body}"))
 }
 
+/// Check that a JWT access token is for `audience` and carries `roles` roles and as many scopes: the
+/// role-based phase measures what it claims to.
+pub fn expect_claims(token: &str, audience: &str, roles: usize) -> Result<()> {
+    let part = |n: usize| -> Result<serde_json::Value> {
+        let encoded = token
+            .split('.')
+            .nth(n)
+            .ok_or_else(|| anyhow!("not a JWT: {token}"))?;
+        Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded)?)?)
+    };
+    let (header, claims) = (part(0)?, part(1)?);
+    let scopes = claims["scope"].as_str().map_or(0, |s| s.split(' ').count());
+    let role_count = claims["roles"].as_array().map_or(0, Vec::len);
+    if header["alg"] != "ES256"
+        || claims["aud"] != audience
+        || scopes != roles
+        || role_count != roles
+    {
+        return Err(anyhow!(
+            "the role-based token is not as registered: {claims}"
+        ));
+    }
+    Ok(())
+}
+
 /// Introspection of one valid access token by a resource server.
 pub async fn introspection(
     base: &str,

@@ -129,7 +129,7 @@ impl Report {
         );
         let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---|");
         for backend in &self.backends {
-            let rows: [(&str, &str, Option<f64>, &str); 10] = [
+            let rows: [(&str, &str, Option<f64>, &str); 12] = [
                 (
                     "client_credentials_rs256",
                     "client_credentials RS256",
@@ -154,7 +154,19 @@ impl Report {
                     None,
                     "p99 ≤ 5 ms",
                 ),
+                (
+                    "client_credentials_rbac_es256",
+                    "client_credentials, 5 roles, --rbac ES256 API",
+                    Some(sig("ES256")),
+                    "near client_credentials ES256",
+                ),
                 ("introspection", "introspection", None, "≥ 15,000/s"),
+                (
+                    "introspection_reference",
+                    "introspection of a reference token",
+                    None,
+                    "near introspection",
+                ),
                 ("jwks", "JWKS", None, "≥ 40,000/s"),
                 ("discovery", "discovery", None, "≥ 40,000/s"),
                 (
