@@ -20,6 +20,7 @@ mod issuer_path;
 mod jwks;
 mod logout;
 mod microservices;
+mod nginx;
 mod pages;
 mod passwords;
 mod refresh;

@@ -14,16 +14,16 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, TestApp, TestClient, location, query_param, text};
 
 #[path = "../../examples/microservices/demo.rs"]
-mod demo;
+pub(crate) mod demo;
 
 crate::backend_tests!(every_pattern_of_the_microservices_demo_holds_against_latchkey,);
 
 /// Latchkey with the demo's scopes and clients, and the demo running in front of it.
-struct System {
-    app: TestApp,
+pub(crate) struct System {
+    pub(crate) app: TestApp,
     demo: demo::Demo,
     /// The gateway's URL.
-    gateway: String,
+    pub(crate) gateway: String,
     /// The BFF's client.
     bff: TestClient,
     /// Service A's own client.
@@ -49,7 +49,7 @@ fn trust(app: &TestApp, audience: &str) -> demo::Trust {
     }
 }
 
-async fn start_system(backend: &Backend) -> System {
+pub(crate) async fn start_system(backend: &Backend) -> System {
     let app = TestApp::spawn(backend).await;
     // Registered as `examples/microservices/register.sh` does with the CLI.
     let service_a = app

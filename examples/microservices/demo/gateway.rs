@@ -7,17 +7,19 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::bearer::{BearerError, bearer_token};
 use super::bff::{self, Bff};
 use super::provider::{AccessClaims, Provider};
-use super::services::{CLIENT_ID_HEADER, SCOPE_HEADER, SUB_HEADER};
+use super::services::{CLIENT_ID_HEADER, ROLES_HEADER, SCOPE_HEADER, SUB_HEADER};
 use super::{ClientCredentials, DemoError, Running, Trust, serve};
 
 /// The largest request body forwarded.
@@ -126,10 +128,27 @@ async fn healthz(State(state): State<Arc<Gateway>>) -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "jwks": { "keys": keys, "fetches": fetches } }))
 }
 
+/// What a route behind the proxy requires, from `/verify`'s query: `aud` (the API the token must be
+/// for; default: the gateway's own audience) and `role` (a role the caller must hold; none by default).
+#[derive(Debug, Default, Deserialize)]
+struct Requirement {
+    aud: Option<String>,
+    role: Option<String>,
+}
+
 /// `/verify`: the gateway as a verifier for another proxy (NGINX `auth_request`, Traefik `forwardAuth`,
-/// Envoy `ext_authz`): 204 with the identity headers for a valid bearer token, 401 otherwise. Those
-/// proxies pass only 2xx, 401 and 403 through, so a malformed header is a 401 here, not RFC 6750's 400.
-async fn verify(State(state): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+/// Envoy `ext_authz`): 204 with the identity headers for a valid bearer token, 401 otherwise, 403 when
+/// the token lacks the route's `role`. Each proxy route names its own requirement in the query
+/// (`/verify?aud=https://orders.example.com&role=orders-admin`). Those proxies pass only 2xx, 401 and
+/// 403 through, so a malformed header or query is a 401 here, not RFC 6750's 400.
+async fn verify(
+    State(state): State<Arc<Gateway>>,
+    requirement: Result<Query<Requirement>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(Query(requirement)) = requirement else {
+        return BearerError::InvalidToken("the verifier's query is malformed").into_response();
+    };
     let token = match bearer_token(&headers) {
         Ok(token) => token,
         Err(BearerError::Malformed) => {
@@ -138,18 +157,37 @@ async fn verify(State(state): State<Arc<Gateway>>, headers: HeaderMap) -> Respon
         }
         Err(err) => return err.into_response(),
     };
-    match state.provider.verify_access_token(token).await {
-        Ok(claims) => (
-            StatusCode::NO_CONTENT,
-            [
-                (SUB_HEADER, claims.sub),
-                (CLIENT_ID_HEADER, claims.client_id),
-                (SCOPE_HEADER, claims.scope),
-            ],
+    let audience = requirement
+        .aud
+        .as_deref()
+        .unwrap_or(state.provider.audience());
+    let claims = match state
+        .provider
+        .verify_access_token_for(token, audience)
+        .await
+    {
+        Ok(claims) => claims,
+        Err(rejected) => return BearerError::from(rejected).into_response(),
+    };
+    if let Some(role) = &requirement.role
+        && !claims.has_role(role)
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "forbidden", "error_description": format!("the role {role} is required") })),
         )
-            .into_response(),
-        Err(rejected) => BearerError::from(rejected).into_response(),
+            .into_response();
     }
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (SUB_HEADER, claims.sub),
+            (CLIENT_ID_HEADER, claims.client_id),
+            (SCOPE_HEADER, claims.scope),
+            (ROLES_HEADER, claims.roles.join(" ")),
+        ],
+    )
+        .into_response()
 }
 
 /// `/serviceN…`: RFC 6750 bearer authentication, verified locally, then forwarded.

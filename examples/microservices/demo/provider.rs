@@ -112,6 +112,16 @@ impl Provider {
         self.verify(token, &["at+jwt"], &self.trust.audience).await
     }
 
+    /// [`Self::verify_access_token`] for another API: `aud` must be `audience` (RFC 9068 §4: a
+    /// resource server accepts only tokens meant for it).
+    pub async fn verify_access_token_for(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<AccessClaims, Rejected> {
+        self.verify(token, &["at+jwt"], audience).await
+    }
+
     /// Verify an ID token (OIDC Core §3.1.3.7): signature, `typ: JWT`, `iss`, `aud` = our client, `exp`,
     /// and the `nonce` of our authorization request.
     pub async fn verify_id_token(
@@ -271,12 +281,20 @@ pub struct AccessClaims {
     /// Unique id.
     #[serde(default)]
     pub jti: String,
+    /// The caller's roles (RFC 9068 §2.2.3.1): global ones and those of the token's API.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 impl AccessClaims {
     /// Whether `scope` was granted.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scope.split(' ').any(|s| s == scope)
+    }
+
+    /// Whether the caller holds `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
     }
 
     /// RFC 9068 §2.2: a client-credentials token is about the client itself.

@@ -29,6 +29,8 @@ pub const SUB_HEADER: &str = "x-authenticated-sub";
 pub const CLIENT_ID_HEADER: &str = "x-authenticated-client-id";
 /// See [`SUB_HEADER`].
 pub const SCOPE_HEADER: &str = "x-authenticated-scope";
+/// See [`SUB_HEADER`]: the token's roles, space-separated.
+pub const ROLES_HEADER: &str = "x-authenticated-roles";
 
 /// A service's routes: every path answers with `handler`, plus `/healthz`.
 fn routes<S: Clone + Send + Sync + 'static>(

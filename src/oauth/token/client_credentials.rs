@@ -62,9 +62,25 @@ pub async fn issue_to(
             "a public client cannot use client_credentials",
         ));
     }
+    let scope_named = requested.is_some();
     let scope = granted_scope(client, requested)?;
     let catalog = ctx.catalog.get(ctx.store, ctx.now).await?;
     let requested_resource: Vec<&str> = resource.iter().map(String::as_str).collect();
+    // RFC 6749 §3.3 lets the server pick the scope a request leaves out; with a `resource` (RFC 8707
+    // §2) that default is the client's scopes of that API (and of none), not every API's.
+    let scope = if scope_named || requested_resource.is_empty() {
+        scope
+    } else {
+        scope
+            .iter()
+            .filter(|name| {
+                catalog
+                    .api_of_scope(name)
+                    .is_none_or(|api| requested_resource.contains(&api.as_str()))
+            })
+            .map(str::to_owned)
+            .collect()
+    };
     if requested_resource.len() > 1 {
         return Err(InvalidTarget(
             "an access token is for one resource: send resource once".into(),
