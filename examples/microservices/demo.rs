@@ -41,6 +41,8 @@ pub use services::{start_service_a, start_service_b, start_service_c, start_serv
 pub const ORDERS_SCOPE: &str = "orders:read";
 /// The machine scope Service D requires; only Service A's own client-credentials token carries it.
 pub const INVENTORY_SCOPE: &str = "inventory:read";
+/// The role Service B requires for writes (an access token's `roles`, RFC 9068 §2.2.3.1).
+pub const ORDERS_ADMIN_ROLE: &str = "orders-admin";
 /// Tokens are renewed this many seconds before they expire (Service A's own token, the BFF's user token).
 pub const RENEW_BEFORE_SECONDS: i64 = 30;
 

@@ -123,9 +123,10 @@ async fn run(args: Args) -> Result<(), String> {
         running.service_a.url
     );
     println!(
-        "service B      {}  (behind /service2; needs {})",
+        "service B      {}  (behind /service2; needs {}, and the role {} to POST)",
         running.service_b.url,
-        demo::ORDERS_SCOPE
+        demo::ORDERS_SCOPE,
+        demo::ORDERS_ADMIN_ROLE
     );
     println!(
         "service C      {}  (behind /service3; introspects)",

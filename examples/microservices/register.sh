@@ -49,6 +49,15 @@ ensure_scope orders:read "Read your orders"
 ensure_scope reports:read "Read reports"
 ensure_scope inventory:read "Read the inventory (services only)"
 
+# The role Service B requires for writes (POST /service2): access tokens carry it in `roles`
+# (RFC 9068 §2.2.3.1). Nobody holds it yet: README step 5 gives it to demo-cli.
+if lk --json role list | grep -q '"name": *"orders-admin"'; then
+  echo "role orders-admin: exists"
+else
+  lk role create orders-admin --description "Write orders (Service B)" >/dev/null
+  echo "role orders-admin: created"
+fi
+
 # The gateway's BFF: a confidential web client (client_secret_basic, PKCE S256), first-party (no consent
 # page), with refresh tokens. A web client's redirect URIs are matched exactly, port included (only
 # native clients get the RFC 8252 any-port loopback rule); the post-logout URI too.

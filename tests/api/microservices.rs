@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey::admin::role;
 use latchkey::clock::Clock;
 use latchkey::domain::alg::SigningAlg;
 use latchkey::domain::client::ClientSpec;
@@ -184,6 +185,17 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
     let app = &system.app;
     let gateway = system.gateway.as_str();
     let alice = app.create_user("alice").await;
+    // The role Service B requires for writes, as register.sh creates it.
+    let admin_role = role::parse_name(demo::ORDERS_ADMIN_ROLE).unwrap();
+    role::create(
+        app.state.store.as_ref(),
+        admin_role.clone(),
+        role::NewRole::default(),
+        0,
+    )
+    .await
+    .unwrap();
+    app.clock.advance(10); // past the server's catalog cache
 
     bff_signs_a_browser_in_and_keeps_the_tokens(&system, alice.user_id.as_str()).await;
     gateway_rejects_missing_forged_and_expired_tokens(&system).await;
@@ -238,6 +250,40 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
     assert_eq!(accepted.body["service"], "B");
     let user = call(app, &format!("{gateway}/service2"), Some(&user_token)).await;
     assert_eq!(user.body["sub"], alice.user_id.as_str());
+
+    // Writing to B (`POST /service2`, forwarded by the gateway) also needs the role orders-admin.
+    let post = |token: String| async move {
+        let response = app
+            .http
+            .post(format!("{gateway}/service2/orders"))
+            .bearer_auth(token)
+            .json(&json!({ "item": "brass latch" }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let (status, body) = post(orders.clone()).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (403, &json!("forbidden")),
+        "{body}"
+    );
+    role::add_to_client(
+        app.state.store.as_ref(),
+        system.cli.client_id.as_str(),
+        &admin_role,
+    )
+    .await
+    .unwrap();
+    // Role changes apply to tokens issued afterwards: the old token still cannot write.
+    assert_eq!(post(orders.clone()).await.0, 403);
+    let admin = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
+    let (status, body) = post(admin).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["written"], true);
+    assert_eq!(body["roles"], json!([demo::ORDERS_ADMIN_ROLE]));
 
     // Service C (`/service3`) introspects: a revoked token is refused at once, while A (trusting the
     // gateway's local check) and B (its own local check) accept it until it expires.

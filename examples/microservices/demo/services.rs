@@ -1,7 +1,8 @@
 //! The four services, each trusting tokens in its own way.
 //!
 //! - A trusts the gateway (it reads the identity the gateway verified) and calls D with its own token.
-//! - B verifies the JWT itself and requires [`ORDERS_SCOPE`](super::ORDERS_SCOPE).
+//! - B verifies the JWT itself and requires [`ORDERS_SCOPE`](super::ORDERS_SCOPE); writes also need
+//!   the role [`ORDERS_ADMIN_ROLE`](super::ORDERS_ADMIN_ROLE).
 //! - C asks Latchkey's introspection endpoint (RFC 7662) on every request: revocation takes effect at once.
 //! - D accepts only client-credentials tokens carrying [`INVENTORY_SCOPE`](super::INVENTORY_SCOPE).
 
@@ -17,10 +18,10 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::bearer::{BearerError, bearer_token};
-use super::provider::Provider;
+use super::provider::{AccessClaims, Provider};
 use super::{
-    ClientCredentials, DemoError, INVENTORY_SCOPE, ORDERS_SCOPE, RENEW_BEFORE_SECONDS, Running,
-    Trust, serve,
+    ClientCredentials, DemoError, INVENTORY_SCOPE, ORDERS_ADMIN_ROLE, ORDERS_SCOPE,
+    RENEW_BEFORE_SECONDS, Running, Trust, serve,
 };
 
 /// The identity headers the gateway sets after verifying a token (and strips from incoming requests).
@@ -196,24 +197,61 @@ impl ServiceToken {
 // --- Service B ---------------------------------------------------------------------------------
 
 /// Service B, behind `/service2`: verifies every JWT itself (defence in depth: it does not rely on the
-/// gateway) and requires the `orders:read` scope.
+/// gateway) and requires the `orders:read` scope; a write (`POST`) also requires the role
+/// `orders-admin` in the token's `roles`.
 pub async fn start_service_b(listener: TcpListener, trust: &Trust) -> Result<Running, DemoError> {
     let provider = Provider::discover(trust).await?;
-    serve(listener, routes(get(service_b), provider))
+    serve(
+        listener,
+        routes(get(service_b).post(service_b_write), provider),
+    )
+}
+
+/// The token of a request to B, with `orders:read`.
+async fn orders_reader(
+    provider: &Provider,
+    headers: &HeaderMap,
+) -> Result<AccessClaims, BearerError> {
+    let claims = provider.verify_access_token(bearer_token(headers)?).await?;
+    if !claims.has_scope(ORDERS_SCOPE) {
+        return Err(BearerError::InsufficientScope {
+            scope: ORDERS_SCOPE,
+            description: "this resource requires the orders:read scope",
+        });
+    }
+    Ok(claims)
+}
+
+/// `POST` to B: an order written, for a caller with the role `orders-admin`. Without it, 403: the
+/// token is good but its holder may not write (a role is not a scope, so no RFC 6750 challenge).
+async fn service_b_write(State(provider): State<Arc<Provider>>, headers: HeaderMap) -> Response {
+    let claims = match orders_reader(&provider, &headers).await {
+        Ok(claims) => claims,
+        Err(err) => return err.into_response(),
+    };
+    if !claims.has_role(ORDERS_ADMIN_ROLE) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "error": "forbidden",
+                "error_description": "writing orders requires the role orders-admin",
+            })),
+        )
+            .into_response();
+    }
+    Json(json!({
+        "service": "B",
+        "sub": claims.sub,
+        "roles": claims.roles,
+        "written": true,
+    }))
+    .into_response()
 }
 
 async fn service_b(State(provider): State<Arc<Provider>>, headers: HeaderMap) -> Response {
     let result = async {
-        let claims = provider
-            .verify_access_token(bearer_token(&headers)?)
-            .await?;
-        if !claims.has_scope(ORDERS_SCOPE) {
-            return Err(BearerError::InsufficientScope {
-                scope: ORDERS_SCOPE,
-                description: "this resource requires the orders:read scope",
-            });
-        }
-        Ok(Json(json!({
+        let claims = orders_reader(&provider, &headers).await?;
+        Ok::<_, BearerError>(Json(json!({
             "service": "B",
             "sub": claims.sub,
             "client_id": claims.client_id,
