@@ -117,8 +117,11 @@ pub struct DemoConfig {
     pub bff_scope: String,
     /// The public base URL of the gateway, if not `http://` + its listener address.
     pub gateway_public_url: Option<String>,
-    /// Service A's own client (client credentials, `inventory:read`).
+    /// Service A's own client (client credentials, `inventory:read`, for Service D's API; and token
+    /// exchange for it).
     pub service_a: ClientCredentials,
+    /// Service D's API: the `aud` of every token D accepts (`latchkey api create --audience`).
+    pub service_d_audience: String,
     /// Service C's client (`--introspect-any`).
     pub service_c: ClientCredentials,
 }
@@ -166,8 +169,15 @@ impl Listeners {
 /// Start Service D, then A (which calls D), B and C, then the gateway in front of A, B and C.
 pub async fn start(config: DemoConfig, listeners: Listeners) -> Result<Demo, DemoError> {
     let [a, b, c, d] = listeners.services;
-    let service_d = start_service_d(d, &config.trust).await?;
-    let service_a = start_service_a(a, &config.trust, config.service_a, &service_d.url).await?;
+    let service_d = start_service_d(d, &config.trust, &config.service_d_audience).await?;
+    let service_a = start_service_a(
+        a,
+        &config.trust,
+        config.service_a,
+        &service_d.url,
+        &config.service_d_audience,
+    )
+    .await?;
     let service_b = start_service_b(b, &config.trust).await?;
     let service_c = start_service_c(c, &config.trust, config.service_c).await?;
     let gateway = start_gateway(

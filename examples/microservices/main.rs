@@ -25,6 +25,13 @@ struct Args {
     /// The `aud` access tokens must carry: Latchkey's --access-token-audience (default: the issuer).
     #[arg(long, env = "DEMO_AUDIENCE")]
     audience: Option<String>,
+    /// Service D's API (its audience), as registered with `latchkey api create`.
+    #[arg(
+        long,
+        env = "DEMO_SERVICE_D_AUDIENCE",
+        default_value = "https://inventory.demo.example"
+    )]
+    service_d_audience: String,
     /// Where the gateway listens. Its URL is registered with Latchkey (redirect and post-logout URIs).
     #[arg(long, env = "DEMO_GATEWAY_BIND", default_value = "127.0.0.1:8000")]
     gateway_bind: SocketAddr,
@@ -99,6 +106,7 @@ async fn run(args: Args) -> Result<(), String> {
         bff_scope: args.bff_scope,
         gateway_public_url: args.gateway_url,
         service_a: credentials(args.service_a_client_id, args.service_a_client_secret),
+        service_d_audience: args.service_d_audience,
         service_c: credentials(args.service_c_client_id, args.service_c_client_secret),
     };
     let listeners = demo::Listeners::bind(args.gateway_bind)

@@ -13,12 +13,14 @@
 #   DEMO_GATEWAY_URL  the gateway's public URL, as the demo uses  (default: http://127.0.0.1:8000)
 #   DEMO_ISSUER       Latchkey's issuer, copied into demo.env     (default: http://127.0.0.1:8080)
 #   DEMO_PASSWORD     the password of the user alice             (default: correct horse battery staple)
+#   DEMO_SERVICE_D_AUDIENCE  Service D's API                     (default: https://inventory.demo.example)
 set -eu
 
 LATCHKEY="${LATCHKEY:-latchkey}"
 GATEWAY_URL="${DEMO_GATEWAY_URL:-http://127.0.0.1:8000}"
 ISSUER="${DEMO_ISSUER:-http://127.0.0.1:8080}"
 PASSWORD="${DEMO_PASSWORD:-correct horse battery staple}"
+SERVICE_D_API="${DEMO_SERVICE_D_AUDIENCE:-https://inventory.demo.example}"
 OUT="${1:-demo.env}"
 
 lk() { "$LATCHKEY" "$@"; }
@@ -49,6 +51,14 @@ ensure_scope orders:read "Read your orders"
 ensure_scope reports:read "Read reports"
 ensure_scope inventory:read "Read the inventory (services only)"
 
+# Service D is its own API: the tokens it accepts have its audience as `aud` (RFC 8707, RFC 9068 §4).
+if lk api show "$SERVICE_D_API" >/dev/null 2>&1; then
+  echo "api $SERVICE_D_API: exists"
+else
+  lk api create --audience "$SERVICE_D_API" --name "Demo service D" >/dev/null
+  echo "api $SERVICE_D_API: created"
+fi
+
 # The role Service B requires for writes (POST /service2): access tokens carry it in `roles`
 # (RFC 9068 §2.2.3.1). Nobody holds it yet: README step 5 gives it to demo-cli.
 if lk --json role list | grep -q '"name": *"orders-admin"'; then
@@ -69,9 +79,11 @@ BFF_SECRET=$(ensure_client demo-gateway --name "Demo gateway (BFF)" \
   --auth-method client_secret_basic --skip-consent)
 echo "client demo-gateway: ready"
 
-# Service A's own identity, for calling Service D: client credentials with the machine scope.
+# Service A's own identity, for calling Service D: client credentials with the machine scope, for D's
+# API; and token exchange (RFC 8693) of a user's token for D's API, to call D on the user's behalf.
 A_SECRET=$(ensure_client demo-service-a --name "Demo service A" \
-  --grant-type client_credentials --scope "inventory:read" --auth-method client_secret_basic)
+  --grant-type client_credentials --grant-type token_exchange --scope "inventory:read" \
+  --resource "$SERVICE_D_API" --may-exchange-for "$SERVICE_D_API" --auth-method client_secret_basic)
 echo "client demo-service-a: ready"
 
 # Service C: a resource server that may introspect any token.
@@ -107,6 +119,7 @@ export DEMO_BFF_CLIENT_ID='demo-gateway'
 export DEMO_BFF_CLIENT_SECRET='$BFF_SECRET'
 export DEMO_SERVICE_A_CLIENT_ID='demo-service-a'
 export DEMO_SERVICE_A_CLIENT_SECRET='$A_SECRET'
+export DEMO_SERVICE_D_AUDIENCE='$SERVICE_D_API'
 export DEMO_SERVICE_C_CLIENT_ID='demo-service-c'
 export DEMO_SERVICE_C_CLIENT_SECRET='$C_SECRET'
 export DEMO_CLI_CLIENT_ID='demo-cli'

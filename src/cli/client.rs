@@ -65,7 +65,8 @@ pub struct CreateArgs {
     /// A post-logout redirect URI (repeatable).
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
-    /// A grant type: authorization_code, client_credentials, refresh_token (repeatable).
+    /// A grant type: authorization_code, client_credentials, refresh_token, token_exchange (RFC 8693)
+    /// (repeatable).
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
     /// Space-delimited scopes the client may request (each must exist).

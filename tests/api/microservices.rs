@@ -12,12 +12,15 @@ use latchkey::domain::alg::SigningAlg;
 use latchkey::domain::client::ClientSpec;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestClient, location, query_param, text};
+use crate::helpers::{Backend, TestApp, TestClient, json_of, location, query_param, text};
 
 #[path = "../../examples/microservices/demo.rs"]
 pub(crate) mod demo;
 
 crate::backend_tests!(every_pattern_of_the_microservices_demo_holds_against_latchkey,);
+
+/// Service D's API, as `register.sh` creates it.
+const SERVICE_D_API: &str = "https://inventory.demo.example";
 
 /// Latchkey with the demo's scopes and clients, and the demo running in front of it.
 pub(crate) struct System {
@@ -52,10 +55,43 @@ fn trust(app: &TestApp, audience: &str) -> demo::Trust {
 
 pub(crate) async fn start_system(backend: &Backend) -> System {
     let app = TestApp::spawn(backend).await;
-    // Registered as `examples/microservices/register.sh` does with the CLI.
+    // Registered as `examples/microservices/register.sh` does with the CLI: Service D is an API;
+    // Service A may get tokens for it and exchange users' tokens for it.
+    json_of(&app.db.cli(
+        &[
+            "api",
+            "create",
+            "--audience",
+            SERVICE_D_API,
+            "--name",
+            "Demo service D",
+            "--json",
+        ],
+        None,
+    ));
+    json_of(&app.db.cli(
+        &[
+            "scope",
+            "create",
+            demo::INVENTORY_SCOPE,
+            "--description",
+            "Read the inventory",
+            "--json",
+        ],
+        None,
+    ));
     let service_a = app
-        .service_client(&[demo::INVENTORY_SCOPE], "client_secret_basic")
+        .register_client(ClientSpec {
+            client_name: "Demo service A".into(),
+            grant_types: vec!["client_credentials".into(), "token_exchange".into()],
+            scope: demo::INVENTORY_SCOPE.into(),
+            auth_method: "client_secret_basic".into(),
+            resources: vec![SERVICE_D_API.into()],
+            may_exchange_for: vec![SERVICE_D_API.into()],
+            ..Default::default()
+        })
         .await;
+    app.clock.advance(10); // past the server's catalog cache
     let cli = app
         .service_client(&[demo::ORDERS_SCOPE, "reports:read"], "client_secret_basic")
         .await;
@@ -90,6 +126,7 @@ pub(crate) async fn start_system(backend: &Backend) -> System {
         bff_scope: format!("openid profile {}", demo::ORDERS_SCOPE),
         gateway_public_url: None,
         service_a: credentials(&service_a),
+        service_d_audience: SERVICE_D_API.into(),
         service_c: credentials(&service_c),
     };
     let demo = demo::start(config, listeners).await.unwrap();
@@ -223,15 +260,36 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
         .tokens_for(&system.bff, "alice", "openid orders:read")
         .await;
     let user_token = text(&user_tokens, "access_token");
-    for (token, what) in [
-        (&user_token, "a user token"),
-        (&orders, "no inventory:read"),
-    ] {
+    // D is its own API: tokens for another audience (a user's from the gateway, the CLI's) are refused.
+    for (token, what) in [(&user_token, "a user token"), (&orders, "the CLI's token")] {
         let refused = call(app, &service_d, Some(token)).await;
-        assert_eq!(refused.status, 403, "{what}: {refused:?}");
-        assert!(refused.challenge.contains(r#"error="insufficient_scope""#));
-        assert!(refused.challenge.contains(r#"scope="inventory:read""#));
+        assert_eq!(refused.status, 401, "{what}: {refused:?}");
+        assert!(
+            refused.challenge.contains("not meant for this audience"),
+            "{what}: {refused:?}"
+        );
     }
+    assert_eq!(
+        first.body["inventory_for_user"],
+        Value::Null,
+        "no user here"
+    );
+    // For a user, A also calls D on the user's behalf: it exchanges the user's token (RFC 8693) for
+    // one for D, whose `sub` is the user and `act.sub` is A.
+    let for_user = call(app, &format!("{gateway}/service1"), Some(&user_token)).await;
+    assert_eq!(for_user.status, 200, "{for_user:?}");
+    assert_eq!(for_user.body["sub"], alice.user_id.as_str());
+    assert_eq!(
+        for_user.body["inventory"]["caller"],
+        system.service_a.client_id.as_str()
+    );
+    let delegated = &for_user.body["inventory_for_user"];
+    assert_eq!(delegated["service"], "D", "{delegated}");
+    assert_eq!(delegated["sub"], alice.user_id.as_str());
+    assert_eq!(
+        delegated["act"],
+        json!({ "sub": system.service_a.client_id.as_str() })
+    );
     // A trusts the gateway's identity headers: called directly, it refuses.
     let direct = call(app, &system.demo.service_a.url, Some(&orders)).await;
     assert_eq!(direct.status, 401, "{direct:?}");
@@ -563,6 +621,12 @@ async fn bff_signs_a_browser_in_and_keeps_the_tokens(system: &System, alice: &st
     assert_eq!(one.body["sub"], alice);
     assert_eq!(
         one.body["inventory"]["caller"],
+        system.service_a.client_id.as_str()
+    );
+    // The signed-in browser's request reaches D on alice's behalf too (token exchange by A).
+    assert_eq!(one.body["inventory_for_user"]["sub"], alice);
+    assert_eq!(
+        one.body["inventory_for_user"]["act"]["sub"],
         system.service_a.client_id.as_str()
     );
     let two = call(app, &format!("{gateway}/app/service2"), None).await;

@@ -284,6 +284,10 @@ pub struct AccessClaims {
     /// The caller's roles (RFC 9068 §2.2.3.1): global ones and those of the token's API.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The acting party of a token obtained by token exchange (RFC 8693 §4.1): `{"sub": …}`, with
+    /// earlier actors nested in it.
+    #[serde(default)]
+    pub act: Option<serde_json::Value>,
 }
 
 impl AccessClaims {

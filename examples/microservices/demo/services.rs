@@ -1,10 +1,13 @@
 //! The four services, each trusting tokens in its own way.
 //!
-//! - A trusts the gateway (it reads the identity the gateway verified) and calls D with its own token.
+//! - A trusts the gateway (it reads the identity the gateway verified) and calls D with its own token,
+//!   and, for a signed-in user, on the user's behalf with a token exchanged for D (RFC 8693).
 //! - B verifies the JWT itself and requires [`ORDERS_SCOPE`](super::ORDERS_SCOPE); writes also need
 //!   the role [`ORDERS_ADMIN_ROLE`](super::ORDERS_ADMIN_ROLE).
 //! - C asks Latchkey's introspection endpoint (RFC 7662) on every request: revocation takes effect at once.
-//! - D accepts only client-credentials tokens carrying [`INVENTORY_SCOPE`](super::INVENTORY_SCOPE).
+//! - D is its own API: it accepts tokens for its audience only, either a service's client-credentials
+//!   token carrying [`INVENTORY_SCOPE`](super::INVENTORY_SCOPE) or a user's token exchanged by a
+//!   service (with `act`).
 
 use std::sync::Arc;
 
@@ -53,23 +56,42 @@ fn routes<S: Clone + Send + Sync + 'static>(
 struct ServiceA {
     provider: Arc<Provider>,
     token: ServiceToken,
+    /// A's client, for token exchange.
+    credentials: ClientCredentials,
     service_d: String,
+    service_d_audience: String,
 }
+
+/// RFC 8693 §2.1 `grant_type`.
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// RFC 8693 §3: an OAuth access token.
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// Service A, behind `/service1`: it does not verify tokens itself but trusts the identity headers
 /// the gateway sets, so it must only be reachable through the gateway. It calls Service D with a
-/// token of its own, obtained with client credentials and cached until shortly before it expires.
+/// token of its own, obtained with client credentials for D's API (RFC 8707 `resource`) and cached
+/// until shortly before it expires. For a user's request it also calls D on the user's behalf: it
+/// exchanges the user's access token for one for D (RFC 8693), whose `sub` is the user and `act.sub`
+/// is A.
 pub async fn start_service_a(
     listener: TcpListener,
     trust: &Trust,
     credentials: ClientCredentials,
     service_d: &str,
+    service_d_audience: &str,
 ) -> Result<Running, DemoError> {
     let provider = Provider::discover(trust).await?;
     let state = Arc::new(ServiceA {
-        token: ServiceToken::new(provider.clone(), credentials, INVENTORY_SCOPE),
+        token: ServiceToken::new(
+            provider.clone(),
+            credentials.clone(),
+            INVENTORY_SCOPE,
+            Some(service_d_audience.to_owned()),
+        ),
+        credentials,
         provider,
         service_d: format!("{}/inventory", service_d.trim_end_matches('/')),
+        service_d_audience: service_d_audience.to_owned(),
     });
     serve(listener, routes(get(service_a), state))
 }
@@ -85,12 +107,32 @@ async fn service_a(State(state): State<Arc<ServiceA>>, headers: HeaderMap) -> Re
         return BearerError::InvalidToken("this service is reached through the gateway only")
             .into_response();
     };
+    let client_id = header(CLIENT_ID_HEADER);
+    // A user's request (RFC 9068 §2.2: `sub` is not the client): D is also asked on the user's behalf.
+    let user_token = (client_id.as_deref() != Some(sub.as_str()))
+        .then(|| bearer_token(&headers).ok())
+        .flatten();
+    let on_behalf = match user_token {
+        Some(token) => match call_service_d_for_user(&state, token).await {
+            Ok(answer) => Some(answer),
+            Err(err) => {
+                tracing::warn!(error = %err, "service A could not call service D for the user");
+                return (
+                    StatusCode::BAD_GATEWAY,
+                    Json(json!({ "error": "inventory_unavailable" })),
+                )
+                    .into_response();
+            }
+        },
+        None => None,
+    };
     match call_service_d(&state).await {
         Ok(inventory) => Json(json!({
             "service": "A",
             "sub": sub,
-            "client_id": header(CLIENT_ID_HEADER),
+            "client_id": client_id,
             "inventory": inventory,
+            "inventory_for_user": on_behalf,
         }))
         .into_response(),
         Err(err) => {
@@ -102,6 +144,38 @@ async fn service_a(State(state): State<Arc<ServiceA>>, headers: HeaderMap) -> Re
                 .into_response()
         }
     }
+}
+
+/// Exchange the user's access token for one for D's API (RFC 8693 §2.1; `act` will name A) and call D
+/// with it. The exchanged token lives no longer than the user's, so it is not cached.
+async fn call_service_d_for_user(state: &ServiceA, user_token: &str) -> Result<Value, DemoError> {
+    let exchanged: TokenResponse = state
+        .provider
+        .post_form(
+            &state.provider.metadata.token_endpoint,
+            &state.credentials,
+            &[
+                ("grant_type", TOKEN_EXCHANGE),
+                ("subject_token", user_token),
+                ("subject_token_type", ACCESS_TOKEN_TYPE),
+                ("resource", &state.service_d_audience),
+            ],
+        )
+        .await?;
+    let response = state
+        .provider
+        .http
+        .get(&state.service_d)
+        .bearer_auth(&exchanged.access_token)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(DemoError::Refused(format!(
+            "service D answered {} to an exchanged token",
+            response.status()
+        )));
+    }
+    Ok(response.json().await?)
 }
 
 /// Call D with A's own token; if D refuses it (revoked, or signed by a key D has not seen), get a new
@@ -136,6 +210,8 @@ pub struct ServiceToken {
     provider: Arc<Provider>,
     credentials: ClientCredentials,
     scope: &'static str,
+    /// The API the token is for (RFC 8707 `resource`), if not the server's default audience.
+    resource: Option<String>,
     cached: tokio::sync::Mutex<Option<(String, i64)>>,
 }
 
@@ -155,11 +231,17 @@ pub struct TokenResponse {
 }
 
 impl ServiceToken {
-    fn new(provider: Arc<Provider>, credentials: ClientCredentials, scope: &'static str) -> Self {
+    fn new(
+        provider: Arc<Provider>,
+        credentials: ClientCredentials,
+        scope: &'static str,
+        resource: Option<String>,
+    ) -> Self {
         Self {
             provider,
             credentials,
             scope,
+            resource,
             cached: tokio::sync::Mutex::new(None),
         }
     }
@@ -173,12 +255,16 @@ impl ServiceToken {
         {
             return Ok(token.clone());
         }
+        let mut form = vec![("grant_type", "client_credentials"), ("scope", self.scope)];
+        if let Some(resource) = &self.resource {
+            form.push(("resource", resource));
+        }
         let response: TokenResponse = self
             .provider
             .post_form(
                 &self.provider.metadata.token_endpoint,
                 &self.credentials,
-                &[("grant_type", "client_credentials"), ("scope", self.scope)],
+                &form,
             )
             .await?;
         *cached = Some((response.access_token.clone(), now + response.expires_in));
@@ -347,18 +433,43 @@ async fn service_c(State(state): State<Arc<ServiceC>>, headers: HeaderMap) -> Re
 
 // --- Service D ---------------------------------------------------------------------------------
 
-/// Service D, called by A only: verifies the JWT itself and accepts only client-credentials tokens
-/// (`sub` is the client) carrying `inventory:read`. A user's token is refused even with a valid signature.
-pub async fn start_service_d(listener: TcpListener, trust: &Trust) -> Result<Running, DemoError> {
-    let provider = Provider::discover(trust).await?;
-    serve(listener, routes(get(service_d), provider))
+struct ServiceD {
+    provider: Arc<Provider>,
+    audience: String,
 }
 
-async fn service_d(State(provider): State<Arc<Provider>>, headers: HeaderMap) -> Response {
+/// Service D, called by A only, is its own API: it verifies the JWT itself and accepts only tokens
+/// for its `audience` (RFC 9068 §4): a service's client-credentials token (`sub` is the client)
+/// carrying `inventory:read`, or a user's token a service obtained by token exchange (RFC 8693: `sub`
+/// is the user, `act` the service). A user's token straight from the gateway is not for D's audience.
+pub async fn start_service_d(
+    listener: TcpListener,
+    trust: &Trust,
+    audience: &str,
+) -> Result<Running, DemoError> {
+    let provider = Provider::discover(trust).await?;
+    let state = Arc::new(ServiceD {
+        provider,
+        audience: audience.to_owned(),
+    });
+    serve(listener, routes(get(service_d), state))
+}
+
+async fn service_d(State(state): State<Arc<ServiceD>>, headers: HeaderMap) -> Response {
     let result = async {
-        let claims = provider
-            .verify_access_token(bearer_token(&headers)?)
+        let claims = state
+            .provider
+            .verify_access_token_for(bearer_token(&headers)?, &state.audience)
             .await?;
+        // On a user's behalf: the exchanged token names the service acting for the user.
+        if let Some(act) = &claims.act {
+            return Ok(Json(json!({
+                "service": "D",
+                "sub": claims.sub,
+                "act": act,
+                "items": [{ "sku": "LATCH-7", "in_stock": 12 }],
+            })));
+        }
         if !claims.is_client_credentials() {
             return Err(BearerError::InsufficientScope {
                 scope: INVENTORY_SCOPE,
