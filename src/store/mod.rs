@@ -25,9 +25,6 @@ mod error;
 mod postgres;
 mod rows;
 mod shared;
-mod shared_accounts;
-mod shared_attempts;
-mod shared_roles;
 mod sqlite;
 mod sqlite_open;
 

@@ -1,0 +1,362 @@
+//! The grant operations both backends share (generated per backend by [`grants_impl!`]):
+//! consent, authorization codes, grants, refresh tokens, revocations, reference tokens and
+//! housekeeping. Refresh-token rotation itself is per backend; it uses `grants::revoke` and
+//! `grants::store_successor` from here.
+
+/// The `grants` module of a backend with pool `$pool` and connection `$conn`.
+macro_rules! grants_impl {
+    ($pool:ty, $conn:ty) => {
+        mod grants {
+            //! Grants and the tokens they produce (RFC 6749 §4.1, §6; RFC 7009; RFC 9700 §4.14).
+
+            use crate::domain::client::ClientId;
+            use crate::domain::grant::{
+                AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken,
+                NewRefreshToken, Redemption, RefreshTokenState,
+            };
+            use crate::domain::secret::TokenHash;
+            use crate::domain::user::UserId;
+            use crate::store::rows::{CodeRow, RefreshRow, audiences_json, code_columns};
+            use crate::store::StoreError;
+
+            /// Revoke a grant and record the revocation until `keep_until` (a longer record stays).
+            pub(crate) async fn revoke(
+                tx: &mut $conn,
+                grant_id: &str,
+                now: i64,
+                keep_until: i64,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET expires_at = CASE \
+                     WHEN revocations.expires_at > excluded.expires_at THEN revocations.expires_at \
+                     ELSE excluded.expires_at END",
+                )
+                .bind(grant_id)
+                .bind(keep_until)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Store a rotated refresh token's successor and extend its grant to cover it.
+            pub(crate) async fn store_successor(
+                tx: &mut $conn,
+                next: &NewRefreshToken,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at, \
+                     rotated_at, successor_hash) VALUES ($1, $2, $3, $4, $5, NULL, NULL)",
+                )
+                .bind(next.token_hash.0.as_slice())
+                .bind(next.grant_id.as_str())
+                .bind(next.scope.to_string())
+                .bind(next.created_at)
+                .bind(next.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE grants SET expires_at = $1 WHERE grant_id = $2 AND expires_at < $1")
+                    .bind(next.expires_at)
+                    .bind(next.grant_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// Unredeemed codes go when they expire; a consumed code stays while
+            /// its grant lives, so a replay
+            /// still finds it and revokes what it produced (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
+            const CODES_PAST_REPLAY_DETECTION: &str = "DELETE FROM authorization_codes WHERE expires_at <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = authorization_codes.grant_id)";
+
+            /// [`Store::find_consent`](crate::store::Store::find_consent).
+            pub(crate) async fn find_consent(
+                pool: &$pool,
+                user_id: &UserId,
+                client_id: &ClientId,
+            ) -> Result<Option<String>, StoreError> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+                        .bind(user_id.as_str())
+                        .bind(client_id.as_str())
+                        .fetch_optional(pool)
+                        .await?;
+                Ok(row.map(|(scope,)| scope))
+            }
+
+            /// [`Store::save_consent`](crate::store::Store::save_consent).
+            pub(crate) async fn save_consent(
+                pool: &$pool,
+                user_id: &UserId,
+                client_id: &ClientId,
+                scope: &str,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                )
+                .bind(user_id.as_str())
+                .bind(client_id.as_str())
+                .bind(scope)
+                .bind(now)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            /// [`Store::create_authorization_code`](crate::store::Store::create_aut
+            /// horization_code).
+            pub(crate) async fn create_authorization_code(
+                pool: &$pool,
+                code: &AuthorizationCode,
+            ) -> Result<(), StoreError> {
+                sqlx::query(concat!(
+                    "INSERT INTO authorization_codes (",
+                    code_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13)"
+                ))
+                .bind(code.code_hash.0.as_slice())
+                .bind(code.grant_id.as_str())
+                .bind(code.client_id.as_str())
+                .bind(code.user_id.as_str())
+                .bind(&code.redirect_uri)
+                .bind(code.scope.to_string())
+                .bind(&code.nonce)
+                .bind(&code.code_challenge)
+                .bind(code.auth_time)
+                .bind(code.created_at)
+                .bind(code.expires_at)
+                .bind(code.redirect_uri_sent)
+                .bind(audiences_json(&code.resources))
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            /// [`Store::find_authorization_code`](crate::store::Store::find_authorization_code).
+            pub(crate) async fn find_authorization_code(
+                pool: &$pool,
+                code_hash: &TokenHash,
+            ) -> Result<Option<AuthorizationCode>, StoreError> {
+                let row: Option<CodeRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    code_columns!(),
+                    " FROM authorization_codes WHERE code_hash = $1"
+                ))
+                .bind(code_hash.0.as_slice())
+                .fetch_optional(pool)
+                .await?;
+                row.map(AuthorizationCode::try_from).transpose()
+            }
+
+            /// [`Store::redeem_authorization_code`](crate::store::Store::redeem_aut
+            /// horization_code).
+            pub(crate) async fn redeem_authorization_code(
+                pool: &$pool,
+                code_hash: &TokenHash,
+                grant: &Grant,
+                refresh_token: Option<&NewRefreshToken>,
+                now: i64,
+            ) -> Result<Redemption, StoreError> {
+                let mut tx = pool.begin().await?;
+                // The conditional UPDATE is the atomic consume: one statement, so concurrent callers serialise on it.
+                let consumed = sqlx::query(
+                    "UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL",
+                )
+                .bind(now)
+                .bind(code_hash.0.as_slice())
+                .execute(&mut *tx)
+                .await?;
+                if consumed.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(Redemption::AlreadyUsed);
+                }
+                sqlx::query(
+                    "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, \
+                     revoked_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+                )
+                .bind(grant.grant_id.as_str())
+                .bind(grant.client_id.as_str())
+                .bind(grant.user_id.as_ref().map(UserId::as_str))
+                .bind(grant.scope.to_string())
+                .bind(grant.auth_time)
+                .bind(grant.created_at)
+                .bind(grant.expires_at)
+                .bind(audiences_json(&grant.resources))
+                .execute(&mut *tx)
+                .await?;
+                if let Some(token) = refresh_token {
+                    sqlx::query(
+                        "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at, rotated_at, successor_hash) \
+                         VALUES ($1, $2, $3, $4, $5, NULL, NULL)",
+                    )
+                    .bind(token.token_hash.0.as_slice())
+                    .bind(token.grant_id.as_str())
+                    .bind(token.scope.to_string())
+                    .bind(token.created_at)
+                    .bind(token.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Redemption::Redeemed)
+            }
+
+            /// [`Store::revoke_grant`](crate::store::Store::revoke_grant).
+            pub(crate) async fn revoke_grant(
+                pool: &$pool,
+                grant_id: &GrantId,
+                now: i64,
+                keep_until: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = pool.begin().await?;
+                revoke(&mut tx, grant_id.as_str(), now, keep_until).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// [`Store::is_revoked`](crate::store::Store::is_revoked).
+            pub(crate) async fn is_revoked(
+                pool: &$pool,
+                jti: &str,
+                grant_id: &GrantId,
+            ) -> Result<bool, StoreError> {
+                let (count,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM revocations WHERE id = $1 OR id = $2")
+                        .bind(jti)
+                        .bind(grant_id.as_str())
+                        .fetch_one(pool)
+                        .await?;
+                Ok(count > 0)
+            }
+
+            /// [`Store::find_refresh_token`](crate::store::Store::find_refresh_token).
+            pub(crate) async fn find_refresh_token(
+                pool: &$pool,
+                token_hash: &TokenHash,
+            ) -> Result<Option<RefreshTokenState>, StoreError> {
+                let row: Option<RefreshRow> = sqlx::query_as(
+                    "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
+                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+                     WHERE r.token_hash = $1",
+                )
+                .bind(token_hash.0.as_slice())
+                .fetch_optional(pool)
+                .await?;
+                row.map(RefreshTokenState::try_from).transpose()
+            }
+
+            /// [`Store::revoke_access_token`](crate::store::Store::revoke_access_token).
+            pub(crate) async fn revoke_access_token(
+                pool: &$pool,
+                jti: &str,
+                expires_at: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(expires_at)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            /// [`Store::housekeep`](crate::store::Store::housekeep).
+            pub(crate) async fn housekeep(
+                pool: &$pool,
+                now: i64,
+                spent_before: i64,
+            ) -> Result<Housekeeping, StoreError> {
+                let run = |sql: &'static str, first: i64, second: Option<i64>| {
+                    let pool = pool.clone();
+                    async move {
+                        let mut query = sqlx::query(sql).bind(first);
+                        if let Some(second) = second {
+                            query = query.bind(second);
+                        }
+                        query.execute(&pool).await.map(|done| done.rows_affected())
+                    }
+                };
+                Ok(Housekeeping {
+                    authorization_codes: run(CODES_PAST_REPLAY_DETECTION, now, None).await?,
+                    refresh_tokens: run(
+                        "DELETE FROM refresh_tokens WHERE expires_at <= $1 OR (rotated_at IS NOT NULL AND rotated_at < $2)",
+                        now,
+                        Some(spent_before),
+                    )
+                    .await?,
+                    revocations: run("DELETE FROM revocations WHERE expires_at <= $1", now, None).await?,
+                    grants: run(
+                        "DELETE FROM grants WHERE expires_at <= $1 \
+                         AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.grant_id)",
+                        now,
+                        None,
+                    )
+                    .await?,
+                    sessions: run("DELETE FROM sessions WHERE expiry_date <= $1", now, None).await?,
+                    reference_tokens: run(
+                        "DELETE FROM reference_tokens WHERE expires_at <= $1",
+                        now,
+                        None,
+                    )
+                    .await?,
+                    sign_in_attempts: run(
+                        "DELETE FROM sign_in_attempts WHERE expires_at <= $1",
+                        now,
+                        None,
+                    )
+                    .await?,
+                })
+            }
+
+            /// [`Store::create_reference_token`](crate::store::Store::create_reference_token).
+            pub(crate) async fn create_reference_token(
+                pool: &$pool,
+                token: &ReferenceToken,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO reference_tokens (token_hash, jti, client_id, claims, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token.token_hash.0.as_slice())
+                .bind(&token.jti)
+                .bind(token.client_id.as_str())
+                .bind(&token.claims)
+                .bind(token.expires_at)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            /// [`Store::find_reference_token`](crate::store::Store::find_reference_token).
+            pub(crate) async fn find_reference_token(
+                pool: &$pool,
+                token_hash: &TokenHash,
+            ) -> Result<Option<ReferenceToken>, StoreError> {
+                let row: Option<(String, String, String, i64)> = sqlx::query_as(
+                    "SELECT jti, client_id, claims, expires_at FROM reference_tokens WHERE token_hash = $1",
+                )
+                .bind(token_hash.0.as_slice())
+                .fetch_optional(pool)
+                .await?;
+                Ok(row.map(|(jti, client_id, claims, expires_at)| ReferenceToken {
+                    token_hash: token_hash.clone(),
+                    jti,
+                    client_id: ClientId::from_stored(client_id),
+                    claims,
+                    expires_at,
+                }))
+            }
+        }
+    };
+}
+pub(crate) use grants_impl;

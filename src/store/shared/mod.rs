@@ -1,0 +1,478 @@
+//! What the two backends share: every store operation whose SQL is the same on SQLite and
+//! PostgreSQL (both take `$1`-style parameters), generated for each backend by [`store_impl!`].
+//! What differs is written per backend: opening the pool, the migrations, and refresh-token rotation
+//! (PostgreSQL locks the presented row first; SQLite serialises writers and spends it with one
+//! conditional UPDATE).
+//!
+//! Each noun has its file, a macro generating one module of plain functions over the backend's pool:
+//! [`accounts`] (passwords, account state, browser sessions), [`attempts`] (the sign-in throttle's
+//! counters), [`catalog`] (scopes and APIs), [`clients`], [`grants`] (consent, codes, grants, refresh
+//! and reference tokens, revocations, housekeeping), [`keys`] (signing keys), [`roles`] (roles and
+//! groups) and [`users`]. `store_impl!` generates them all and implements the trait by calling them.
+
+pub(super) mod accounts;
+pub(super) mod attempts;
+pub(super) mod catalog;
+pub(super) mod clients;
+pub(super) mod grants;
+pub(super) mod keys;
+pub(super) mod roles;
+pub(super) mod users;
+
+/// Implement [`Store`](crate::store::Store) for `$store` (with pool `$pool`, connection `$conn` and
+/// migrator `$migrator`): the shared operations, plus the backend's own `{ … }` methods.
+macro_rules! store_impl {
+    ($store:ty, $pool:ty, $conn:ty, $migrator:path, { $($own:tt)* }) => {
+        crate::store::shared::accounts::accounts_impl!($pool, $conn);
+        crate::store::shared::clients::clients_impl!($pool);
+        crate::store::shared::users::users_impl!($pool);
+        crate::store::shared::catalog::catalog_impl!($pool);
+        crate::store::shared::keys::keys_impl!($pool);
+        crate::store::shared::grants::grants_impl!($pool, $conn);
+        crate::store::shared::attempts::attempts_impl!($pool);
+        crate::store::shared::roles::roles_impl!($pool);
+
+        const _: () = {
+            use async_trait::async_trait;
+
+            use crate::domain::attempt::{AttemptCounter, Reservation};
+            use crate::domain::client::{Client, ClientId};
+            use crate::domain::grant::{
+                AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken, NewRefreshToken, Redemption,
+                RefreshTokenState, Rotation, SignOut,
+            };
+            use crate::domain::group::{Group, GroupName};
+            use crate::domain::role::{
+                Assignment, Authorization, GroupContents, Role, RoleHolders, RoleName,
+            };
+            use crate::domain::scope::Scope;
+            use crate::domain::secret::TokenHash;
+            use crate::domain::user::{User, UserId};
+            use crate::domain::api::{Api, Audience};
+            use crate::store::{SigningKeyRecord, Store, StoreError};
+
+            #[async_trait]
+            impl Store for $store {
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn migrate(&self) -> Result<(), StoreError> {
+                    $migrator.run(&self.pool).await?;
+                    Ok(())
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn ping(&self) -> Result<(), StoreError> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await?;
+                    Ok(())
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+                    clients::create_client(&self.pool, client).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
+                    clients::find_client(&self.pool, client_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+                    clients::list_clients(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
+                    clients::update_client(&self.pool, client).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn set_client_secret(
+                    &self,
+                    client_id: &ClientId,
+                    secret_hash: &TokenHash,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    clients::set_client_secret(&self.pool, client_id, secret_hash, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
+                    clients::delete_client(&self.pool, client_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+                    users::create_user(&self.pool, user).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_user(&self, user_id: &UserId) -> Result<Option<User>, StoreError> {
+                    users::find_user(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+                    users::find_user_by_username(&self.pool, username).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+                    users::list_users(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn set_user_password(
+                    &self,
+                    user_id: &UserId,
+                    password_hash: &str,
+                    now: i64,
+                    keep_until: i64,
+                ) -> Result<Option<SignOut>, StoreError> {
+                    accounts::set_user_password(&self.pool, user_id, password_hash, now, keep_until).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn disable_user(
+                    &self,
+                    user_id: &UserId,
+                    now: i64,
+                    keep_until: i64,
+                ) -> Result<Option<SignOut>, StoreError> {
+                    accounts::disable_user(&self.pool, user_id, now, keep_until).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn enable_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
+                    accounts::enable_user(&self.pool, user_id, now).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn revoke_user_sessions(
+                    &self,
+                    user_id: &UserId,
+                    now: i64,
+                    keep_until: i64,
+                ) -> Result<Option<SignOut>, StoreError> {
+                    accounts::revoke_user_sessions(&self.pool, user_id, now, keep_until).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
+                    users::delete_user(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
+                    catalog::create_scope(&self.pool, scope).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
+                    catalog::list_scopes(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
+                    catalog::delete_scope(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_role(&self, role: &Role) -> Result<(), StoreError> {
+                    roles::create_role(&self.pool, role).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_role(&self, name: &RoleName) -> Result<Option<Role>, StoreError> {
+                    roles::find_role(&self.pool, name).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+                    roles::list_roles(&self.pool).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
+                    roles::delete_role(&self.pool, name).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_role_holders(&self, name: &RoleName) -> Result<RoleHolders, StoreError> {
+                    roles::find_role_holders(&self.pool, name).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
+                    roles::create_group(&self.pool, group).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_group(&self, name: &GroupName) -> Result<Option<Group>, StoreError> {
+                    roles::find_group(&self.pool, name).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
+                    roles::list_groups(&self.pool).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_group(&self, name: &GroupName) -> Result<bool, StoreError> {
+                    roles::delete_group(&self.pool, name).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_group_contents(&self, name: &GroupName) -> Result<GroupContents, StoreError> {
+                    roles::find_group_contents(&self.pool, name).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn add_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
+                    roles::add_assignment(&self.pool, assignment).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
+                    roles::remove_assignment(&self.pool, assignment).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_authorization(&self, user_id: &UserId) -> Result<Authorization, StoreError> {
+                    roles::find_authorization(&self.pool, user_id).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_client_roles(&self, client_id: &ClientId) -> Result<Vec<RoleName>, StoreError> {
+                    roles::find_client_roles(&self.pool, client_id).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+                    keys::insert_signing_key(&self.pool, key).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+                    keys::list_signing_keys(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn rotate_signing_keys(
+                    &self,
+                    new_next: &SigningKeyRecord,
+                    now: i64,
+                ) -> Result<Option<String>, StoreError> {
+                    keys::rotate_signing_keys(&self.pool, new_next, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_session(
+                    &self,
+                    id_hash: &TokenHash,
+                    user_id: Option<&UserId>,
+                    data: &[u8],
+                    expires_at: i64,
+                ) -> Result<bool, StoreError> {
+                    accounts::create_session(&self.pool, id_hash, user_id, data, expires_at).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn save_session(
+                    &self,
+                    id_hash: &TokenHash,
+                    user_id: Option<&UserId>,
+                    data: &[u8],
+                    expires_at: i64,
+                ) -> Result<bool, StoreError> {
+                    accounts::save_session(&self.pool, id_hash, user_id, data, expires_at).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn load_session(
+                    &self,
+                    id_hash: &TokenHash,
+                    now: i64,
+                ) -> Result<Option<Vec<u8>>, StoreError> {
+                    accounts::load_session(&self.pool, id_hash, now).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_session(&self, id_hash: &TokenHash) -> Result<(), StoreError> {
+                    accounts::delete_session(&self.pool, id_hash).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_consent(
+                    &self,
+                    user_id: &UserId,
+                    client_id: &ClientId,
+                ) -> Result<Option<String>, StoreError> {
+                    grants::find_consent(&self.pool, user_id, client_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn save_consent(
+                    &self,
+                    user_id: &UserId,
+                    client_id: &ClientId,
+                    scope: &str,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    grants::save_consent(&self.pool, user_id, client_id, scope, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+                    grants::create_authorization_code(&self.pool, code).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_authorization_code(
+                    &self,
+                    code_hash: &TokenHash,
+                ) -> Result<Option<AuthorizationCode>, StoreError> {
+                    grants::find_authorization_code(&self.pool, code_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn redeem_authorization_code(
+                    &self,
+                    code_hash: &TokenHash,
+                    grant: &Grant,
+                    refresh_token: Option<&NewRefreshToken>,
+                    now: i64,
+                ) -> Result<Redemption, StoreError> {
+                    grants::redeem_authorization_code(&self.pool, code_hash, grant, refresh_token, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn revoke_grant(
+                    &self,
+                    grant_id: &GrantId,
+                    now: i64,
+                    keep_until: i64,
+                ) -> Result<(), StoreError> {
+                    grants::revoke_grant(&self.pool, grant_id, now, keep_until).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError> {
+                    grants::is_revoked(&self.pool, jti, grant_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_refresh_token(
+                    &self,
+                    token_hash: &TokenHash,
+                ) -> Result<Option<RefreshTokenState>, StoreError> {
+                    grants::find_refresh_token(&self.pool, token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+                    grants::revoke_access_token(&self.pool, jti, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn housekeep(&self, now: i64, spent_before: i64) -> Result<Housekeeping, StoreError> {
+                    grants::housekeep(&self.pool, now, spent_before).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_api(&self, api: &Api) -> Result<(), StoreError> {
+                    catalog::create_api(&self.pool, api).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_apis(&self) -> Result<Vec<Api>, StoreError> {
+                    catalog::list_apis(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn update_api(&self, api: &Api) -> Result<bool, StoreError> {
+                    catalog::update_api(&self.pool, api).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_api(&self, audience: &Audience) -> Result<bool, StoreError> {
+                    catalog::delete_api(&self.pool, audience).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn set_scope_api(
+                    &self,
+                    name: &str,
+                    api: Option<&Audience>,
+                ) -> Result<bool, StoreError> {
+                    catalog::set_scope_api(&self.pool, name, api).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_reference_token(&self, token: &ReferenceToken) -> Result<(), StoreError> {
+                    grants::create_reference_token(&self.pool, token).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_reference_token(
+                    &self,
+                    token_hash: &TokenHash,
+                ) -> Result<Option<ReferenceToken>, StoreError> {
+                    grants::find_reference_token(&self.pool, token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn reserve_attempts(
+                    &self,
+                    counters: &[AttemptCounter],
+                    now: i64,
+                ) -> Result<Reservation, StoreError> {
+                    attempts::reserve(&self.pool, counters, now).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn refund_attempts(
+                    &self,
+                    keys: &[TokenHash],
+                    reserved_at: i64,
+                ) -> Result<(), StoreError> {
+                    attempts::refund(&self.pool, keys, reserved_at).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn clear_attempts(&self, keys: &[TokenHash]) -> Result<(), StoreError> {
+                    attempts::clear(&self.pool, keys).await
+                }
+
+
+                $($own)*
+            }
+        };
+    };
+}
+pub(crate) use store_impl;

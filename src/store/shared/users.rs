@@ -1,0 +1,96 @@
+//! The user operations both backends share (generated per backend by [`users_impl!`]):
+//! creating, finding, listing and deleting users.
+
+/// The `users` module of a backend with pool `$pool`.
+macro_rules! users_impl {
+    ($pool:ty) => {
+        mod users {
+            //! Users.
+
+            use crate::domain::user::{User, UserId};
+            use crate::store::rows::{UserRow, user_columns};
+            use crate::store::{StoreError, conflict_as};
+
+            /// [`Store::create_user`](crate::store::Store::create_user).
+            pub(crate) async fn create_user(pool: &$pool, user: &User) -> Result<(), StoreError> {
+                sqlx::query(concat!(
+                    "INSERT INTO users (",
+                    user_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(user.user_id.as_str())
+                .bind(&user.username)
+                .bind(&user.email)
+                .bind(user.email_verified)
+                .bind(&user.name)
+                .bind(&user.password_hash)
+                .bind(user.disabled)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(pool)
+                .await
+                .map_err(conflict_as(|| {
+                    format!("the username '{}' is taken", user.username)
+                }))?;
+                Ok(())
+            }
+
+            /// [`Store::find_user`](crate::store::Store::find_user).
+            pub(crate) async fn find_user(
+                pool: &$pool,
+                user_id: &UserId,
+            ) -> Result<Option<User>, StoreError> {
+                let row: Option<UserRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE user_id = $1"
+                ))
+                .bind(user_id.as_str())
+                .fetch_optional(pool)
+                .await?;
+                Ok(row.map(User::from))
+            }
+
+            /// [`Store::find_user_by_username`](crate::store::Store::find_user_by_username).
+            pub(crate) async fn find_user_by_username(
+                pool: &$pool,
+                username: &str,
+            ) -> Result<Option<User>, StoreError> {
+                let row: Option<UserRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE username = $1"
+                ))
+                .bind(username)
+                .fetch_optional(pool)
+                .await?;
+                Ok(row.map(User::from))
+            }
+
+            /// [`Store::list_users`](crate::store::Store::list_users).
+            pub(crate) async fn list_users(pool: &$pool) -> Result<Vec<User>, StoreError> {
+                let rows: Vec<UserRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users ORDER BY username"
+                ))
+                .fetch_all(pool)
+                .await?;
+                Ok(rows.into_iter().map(User::from).collect())
+            }
+
+            /// [`Store::delete_user`](crate::store::Store::delete_user).
+            pub(crate) async fn delete_user(
+                pool: &$pool,
+                user_id: &UserId,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
+                    .bind(user_id.as_str())
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+pub(crate) use users_impl;
