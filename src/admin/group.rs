@@ -1,6 +1,6 @@
 //! Groups (RFC 9068 §2.2.3.1): create, list, show, delete, their members and their roles.
 
-use super::{AdminError, find_user, role};
+use super::{AdminError, Change, change_link, find_user, role};
 use crate::domain::group::{Group, GroupName};
 use crate::domain::role::{Assignment, GroupContents, RoleName};
 use crate::domain::user::User;
@@ -56,12 +56,13 @@ pub async fn add_member(
     find(store, group).await?;
     let user = find_user(store, username).await?;
     let link = Assignment::GroupMember(group.clone(), user.user_id.clone());
-    if !store.add_assignment(&link).await? {
-        return Err(AdminError::Invalid(format!(
+    change_link(store, &link, Change::Add, || {
+        format!(
             "the user '{}' is already a member of '{group}' (or it was deleted meanwhile)",
             user.username
-        )));
-    }
+        )
+    })
+    .await?;
     Ok(user)
 }
 
@@ -74,12 +75,10 @@ pub async fn remove_member(
     find(store, group).await?;
     let user = find_user(store, username).await?;
     let link = Assignment::GroupMember(group.clone(), user.user_id.clone());
-    if !store.remove_assignment(&link).await? {
-        return Err(AdminError::Invalid(format!(
-            "the user '{}' is not a member of '{group}'",
-            user.username
-        )));
-    }
+    change_link(store, &link, Change::Remove, || {
+        format!("the user '{}' is not a member of '{group}'", user.username)
+    })
+    .await?;
     Ok(user)
 }
 
@@ -92,11 +91,10 @@ pub async fn add_role(
     find(store, group).await?;
     role::find(store, role).await?;
     let link = Assignment::GroupRole(group.clone(), role.clone());
-    if !store.add_assignment(&link).await? {
-        return Err(AdminError::Invalid(format!(
-            "the group '{group}' already has the role '{role}' (or it was deleted meanwhile)"
-        )));
-    }
+    change_link(store, &link, Change::Add, || {
+        format!("the group '{group}' already has the role '{role}' (or it was deleted meanwhile)")
+    })
+    .await?;
     Ok(())
 }
 
@@ -109,10 +107,9 @@ pub async fn remove_role(
     find(store, group).await?;
     role::find(store, role).await?;
     let link = Assignment::GroupRole(group.clone(), role.clone());
-    if !store.remove_assignment(&link).await? {
-        return Err(AdminError::Invalid(format!(
-            "the group '{group}' does not have the role '{role}'"
-        )));
-    }
+    change_link(store, &link, Change::Remove, || {
+        format!("the group '{group}' does not have the role '{role}'")
+    })
+    .await?;
     Ok(())
 }

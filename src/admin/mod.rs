@@ -2,6 +2,7 @@
 //! HTTP API and `apply` when they come), so no front end enforces a rule the others skip.
 
 use crate::domain::client::{Client, ClientId};
+use crate::domain::role::Assignment;
 use crate::domain::user::{User, normalize_username};
 use crate::store::{Store, StoreError};
 
@@ -48,4 +49,29 @@ pub async fn find_client(store: &dyn Store, client_id: &str) -> Result<Client, A
     let unknown = || AdminError::Invalid(format!("no client with id '{shown}'"));
     let parsed = ClientId::parse(client_id).map_err(|_| unknown())?;
     store.find_client(&parsed).await?.ok_or_else(unknown)
+}
+
+/// Whether a link between an admin object and another is added or removed.
+pub(crate) enum Change {
+    Add,
+    Remove,
+}
+
+/// Add or remove `link`, between things the caller has found. When the store changes nothing (the
+/// link is already there, or missing), the error says `refusal`.
+pub(crate) async fn change_link(
+    store: &dyn Store,
+    link: &Assignment,
+    change: Change,
+    refusal: impl FnOnce() -> String,
+) -> Result<(), AdminError> {
+    let changed = match change {
+        Change::Add => store.add_assignment(link).await?,
+        Change::Remove => store.remove_assignment(link).await?,
+    };
+    if changed {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(refusal()))
+    }
 }

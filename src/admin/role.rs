@@ -1,7 +1,7 @@
 //! Roles (RFC 9068 §2.2.3.1) and who holds them: create, list, show, delete, and the roles of a
 //! user or a (service) client.
 
-use super::{AdminError, find_client, find_user};
+use super::{AdminError, Change, change_link, find_client, find_user};
 use crate::domain::api::Audience;
 use crate::domain::client::Client;
 use crate::domain::role::{Assignment, Role, RoleHolders, RoleName};
@@ -129,12 +129,13 @@ pub async fn add_to_user(
     let user = find_user(store, username).await?;
     find(store, role).await?;
     let link = Assignment::UserRole(user.user_id.clone(), role.clone());
-    if !store.add_assignment(&link).await? {
-        return Err(AdminError::Invalid(format!(
+    change_link(store, &link, Change::Add, || {
+        format!(
             "the user '{}' already has the role '{role}' (or it was deleted meanwhile)",
             user.username
-        )));
-    }
+        )
+    })
+    .await?;
     Ok(user)
 }
 
@@ -147,12 +148,13 @@ pub async fn remove_from_user(
     let user = find_user(store, username).await?;
     find(store, role).await?;
     let link = Assignment::UserRole(user.user_id.clone(), role.clone());
-    if !store.remove_assignment(&link).await? {
-        return Err(AdminError::Invalid(format!(
+    change_link(store, &link, Change::Remove, || {
+        format!(
             "the user '{}' does not hold the role '{role}' directly",
             user.username
-        )));
-    }
+        )
+    })
+    .await?;
     Ok(user)
 }
 
@@ -165,12 +167,13 @@ pub async fn add_to_client(
     let client = find_client(store, client_id).await?;
     find(store, role).await?;
     let link = Assignment::ClientRole(client.client_id.clone(), role.clone());
-    if !store.add_assignment(&link).await? {
-        return Err(AdminError::Invalid(format!(
+    change_link(store, &link, Change::Add, || {
+        format!(
             "the client '{}' already has the role '{role}' (or it was deleted meanwhile)",
             client.client_id
-        )));
-    }
+        )
+    })
+    .await?;
     Ok(client)
 }
 
@@ -183,11 +186,12 @@ pub async fn remove_from_client(
     let client = find_client(store, client_id).await?;
     find(store, role).await?;
     let link = Assignment::ClientRole(client.client_id.clone(), role.clone());
-    if !store.remove_assignment(&link).await? {
-        return Err(AdminError::Invalid(format!(
+    change_link(store, &link, Change::Remove, || {
+        format!(
             "the client '{}' does not have the role '{role}'",
             client.client_id
-        )));
-    }
+        )
+    })
+    .await?;
     Ok(client)
 }

@@ -26,6 +26,9 @@ pub enum BearerError {
         /// Why.
         description: &'static str,
     },
+    /// 403 `forbidden`: a good token whose holder lacks a role the resource requires. A role is not
+    /// a scope, so RFC 6750 §3.1's `insufficient_scope` does not fit, and there is no challenge.
+    MissingRole(&'static str),
 }
 
 impl From<Rejected> for BearerError {
@@ -81,6 +84,10 @@ impl IntoResponse for BearerError {
                 description,
                 Some(scope),
             ),
+            Self::MissingRole(description) => {
+                let body = json!({ "error": "forbidden", "error_description": description });
+                return (StatusCode::FORBIDDEN, Json(body)).into_response();
+            }
         };
         let mut challenge = format!("Bearer realm=\"{REALM}\"");
         if let Some(error) = error {

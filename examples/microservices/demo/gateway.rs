@@ -172,10 +172,7 @@ async fn verify(
     if let Some(role) = &requirement.role
         && !claims.has_role(role)
     {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(json!({ "error": "forbidden", "error_description": format!("the role {role} is required") })),
-        )
+        return BearerError::MissingRole("the token lacks the role this route requires")
             .into_response();
     }
     (

@@ -309,20 +309,14 @@ async fn orders_reader(
 }
 
 /// `POST` to B: an order written, for a caller with the role `orders-admin`. Without it, 403: the
-/// token is good but its holder may not write (a role is not a scope, so no RFC 6750 challenge).
+/// token is good but its holder may not write.
 async fn service_b_write(State(provider): State<Arc<Provider>>, headers: HeaderMap) -> Response {
     let claims = match orders_reader(&provider, &headers).await {
         Ok(claims) => claims,
         Err(err) => return err.into_response(),
     };
     if !claims.has_role(ORDERS_ADMIN_ROLE) {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(json!({
-                "error": "forbidden",
-                "error_description": "writing orders requires the role orders-admin",
-            })),
-        )
+        return BearerError::MissingRole("writing orders requires the role orders-admin")
             .into_response();
     }
     Json(json!({
