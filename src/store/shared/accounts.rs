@@ -30,13 +30,7 @@ macro_rules! accounts_impl {
                         .bind(user_id.as_str())
                         .execute(&mut *tx)
                         .await?;
-                if done.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
-                let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
-                tx.commit().await?;
-                Ok(Some(signed_out))
+                sign_out_if_updated(tx, done.rows_affected(), user_id, now, keep_until).await
             }
 
             /// [`Store::disable_user`](crate::store::Store::disable_user).
@@ -52,13 +46,7 @@ macro_rules! accounts_impl {
                     .bind(user_id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                if done.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
-                let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
-                tx.commit().await?;
-                Ok(Some(signed_out))
+                sign_out_if_updated(tx, done.rows_affected(), user_id, now, keep_until).await
             }
 
             /// [`Store::enable_user`](crate::store::Store::enable_user).
@@ -165,6 +153,24 @@ macro_rules! accounts_impl {
 
             /// Sign `user_id` out everywhere inside the caller's transaction (see
             /// [`Store::revoke_user_sessions`](crate::store::Store::revoke_user_sessions)).
+            /// The end of an update of one user's row in `tx`: sign the user out everywhere and commit
+            /// when the row was there (`updated` is 1), else roll back and answer `None`.
+            async fn sign_out_if_updated(
+                mut tx: sqlx::Transaction<'static, <$conn as sqlx::Connection>::Database>,
+                updated: u64,
+                user_id: &UserId,
+                now: i64,
+                keep_until: i64,
+            ) -> Result<Option<SignOut>, StoreError> {
+                if updated != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
+                tx.commit().await?;
+                Ok(Some(signed_out))
+            }
+
             async fn sign_out(
                 tx: &mut $conn,
                 user_id: &str,
