@@ -1,0 +1,125 @@
+//! What a client is and may do: its authentication method, grant types and application type.
+
+use std::str::FromStr;
+
+use super::ClientError;
+
+/// Client authentication at the token endpoint (RFC 6749 §2.3, OIDC Core §9, RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// A public client: no secret, PKCE required (RFC 7636, RFC 8252 §8.4).
+    None,
+}
+
+impl AuthMethod {
+    /// The registered name (RFC 7591 §2 `token_endpoint_auth_method`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    /// Whether the client holds a secret (RFC 6749 §2.1 confidential client).
+    pub fn is_confidential(self) -> bool {
+        self != Self::None
+    }
+}
+
+impl FromStr for AuthMethod {
+    type Err = ClientError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "client_secret_basic" => Ok(Self::ClientSecretBasic),
+            "client_secret_post" => Ok(Self::ClientSecretPost),
+            "none" => Ok(Self::None),
+            other => Err(ClientError(format!(
+                "unknown auth method '{other}' (expected client_secret_basic, client_secret_post or none)"
+            ))),
+        }
+    }
+}
+
+/// The grant types a client may be registered for (RFC 6749 §4, §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GrantType {
+    /// RFC 6749 §4.1.
+    AuthorizationCode,
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+    /// RFC 6749 §6.
+    RefreshToken,
+    /// RFC 8693 token exchange: a service acting for a user towards another API.
+    TokenExchange,
+}
+
+/// RFC 8693 §2.1: the `grant_type` of token exchange.
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+impl GrantType {
+    /// The `grant_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+            Self::TokenExchange => TOKEN_EXCHANGE_GRANT,
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = ClientError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "authorization_code" => Ok(Self::AuthorizationCode),
+            "client_credentials" => Ok(Self::ClientCredentials),
+            "refresh_token" => Ok(Self::RefreshToken),
+            // The RFC 8693 URN, or its short name on the command line.
+            TOKEN_EXCHANGE_GRANT | "token_exchange" => Ok(Self::TokenExchange),
+            other => Err(ClientError(format!(
+                "unknown grant type '{other}' (expected authorization_code, client_credentials, refresh_token or token_exchange)"
+            ))),
+        }
+    }
+}
+
+/// OIDC Dynamic Client Registration 1.0 §2 `application_type`: what kind of software the client is.
+/// It decides the redirect URI rules: RFC 8252 §7.3's any-port loopback rule and §7.1's private-use
+/// URI schemes are for native apps only; a web client's redirect URIs match exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApplicationType {
+    /// A web application (the default).
+    #[default]
+    Web,
+    /// A native application (desktop or mobile; RFC 8252).
+    Native,
+}
+
+impl ApplicationType {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+}
+
+impl FromStr for ApplicationType {
+    type Err = ClientError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "web" => Ok(Self::Web),
+            "native" => Ok(Self::Native),
+            other => Err(ClientError(format!(
+                "unknown application type '{other}' (expected web or native)"
+            ))),
+        }
+    }
+}
