@@ -1,5 +1,7 @@
 //! Table-driven tests of the authorization endpoint's rules, with a fixed `now` and no socket.
 
+use std::collections::HashMap;
+
 use super::*;
 use crate::catalog::Catalog;
 use crate::domain::client::ClientSpec;
