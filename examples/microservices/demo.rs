@@ -5,14 +5,17 @@
 //! `{issuer}/.well-known/openid-configuration`) and, where it needs them, its own client credentials.
 //! Each `start_*` function serves one component on the listener it is given and returns its URL.
 //!
+//! Each service is its own API (RFC 8707): a token is for one of them, named by its `aud`.
+//!
 //! | component | route | how it decides |
 //! |---|---|---|
-//! | gateway | `/service1..3` | verifies the bearer JWT locally (JWKS, `typ`, `iss`, `aud`, `exp`), then forwards |
-//! | BFF (on the gateway) | `/login`, `/app/service1..3`, `/logout` | tokens kept server-side, browser holds a cookie |
-//! | Service A | behind `/service1` | trusts the gateway; calls D with its own client-credentials token |
-//! | Service B | behind `/service2` | verifies the JWT itself and requires `orders:read` |
-//! | Service C | behind `/service3` | asks Latchkey's introspection endpoint on every request |
-//! | Service D | reached from A only | accepts only client-credentials tokens carrying `inventory:read` |
+//! | gateway | `/service1`, `/service2` | verifies the bearer JWT locally (JWKS, `typ`, `iss`, `exp`, and `aud`: that route's API), then forwards |
+//! | gateway | `/service3` | forwards: C's API issues reference tokens, which only Latchkey can read |
+//! | BFF (on the gateway) | `/login`, `/app/service1..3`, `/logout` | tokens kept server-side (one access token per API), browser holds a cookie |
+//! | Service A | behind `/service1` | trusts the gateway; calls D with its own client-credentials token, and for a user with an exchanged one |
+//! | Service B | behind `/service2` | verifies the JWT itself: its own API, `orders:read`, and the role `orders-admin` to write |
+//! | Service C | behind `/service3` | introspects every (reference) token as its API's own client |
+//! | Service D | reached from A only | its own API: a service's client-credentials token with `inventory:read`, or a user's token exchanged by a service |
 //!
 //! This file is shared by the example's `main.rs` and by the integration test
 //! (`tests/api/microservices.rs`), which includes it with `#[path]`.
@@ -34,11 +37,15 @@ mod provider;
 #[path = "demo/services.rs"]
 mod services;
 
-pub use gateway::{GatewayConfig, Upstreams, start_gateway};
+pub use gateway::{GatewayConfig, Upstream, Upstreams, start_gateway};
 pub use services::{start_service_a, start_service_b, start_service_c, start_service_d};
 
+/// The scope of Service A's API.
+pub const SHOP_SCOPE: &str = "shop:read";
 /// The scope Service B requires of every caller.
 pub const ORDERS_SCOPE: &str = "orders:read";
+/// The scope of Service C's API.
+pub const REPORTS_SCOPE: &str = "reports:read";
 /// The machine scope Service D requires; only Service A's own client-credentials token carries it.
 pub const INVENTORY_SCOPE: &str = "inventory:read";
 /// The role Service B requires for writes (an access token's `roles`, RFC 9068 §2.2.3.1).
@@ -55,10 +62,34 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 pub struct Trust {
     /// The issuer, exactly as Latchkey is configured (`--issuer`); discovery starts from it.
     pub issuer: String,
-    /// The `aud` access tokens must carry: Latchkey's `--access-token-audience`, which defaults to the issuer.
-    pub audience: String,
     /// The time source.
     pub clock: Clock,
+}
+
+/// Each service's API, as registered with `latchkey api create --audience`: the `aud` of every token
+/// it accepts (RFC 8707, RFC 9068 §4).
+#[derive(Debug, Clone)]
+pub struct Apis {
+    /// Service A's (`shop:read`).
+    pub service_a: String,
+    /// Service B's (`orders:read`; the role `orders-admin` belongs to it).
+    pub service_b: String,
+    /// Service C's (`reports:read`), created `--token-format opaque`: reference tokens.
+    pub service_c: String,
+    /// Service D's (`inventory:read`).
+    pub service_d: String,
+}
+
+impl Default for Apis {
+    /// The audiences `register.sh` registers.
+    fn default() -> Self {
+        Self {
+            service_a: "https://shop.demo.example".into(),
+            service_b: "https://orders.demo.example".into(),
+            service_c: "https://reports.demo.example".into(),
+            service_d: "https://inventory.demo.example".into(),
+        }
+    }
 }
 
 /// A client registered with Latchkey, authenticating with `client_secret_basic` (RFC 6749 §2.3.1).
@@ -109,20 +140,21 @@ pub enum DemoError {
 
 /// Everything the whole demo needs.
 pub struct DemoConfig {
-    /// Issuer, audience, clock.
+    /// Issuer and clock.
     pub trust: Trust,
+    /// Each service's API.
+    pub apis: Apis,
     /// The gateway's BFF client (authorization code + refresh token, confidential).
     pub bff: ClientCredentials,
-    /// The scope the BFF asks for when a user signs in.
+    /// The scope the BFF asks for when a user signs in (for the APIs of `/service1..3`).
     pub bff_scope: String,
     /// The public base URL of the gateway, if not `http://` + its listener address.
     pub gateway_public_url: Option<String>,
     /// Service A's own client (client credentials, `inventory:read`, for Service D's API; and token
     /// exchange for it).
     pub service_a: ClientCredentials,
-    /// Service D's API: the `aud` of every token D accepts (`latchkey api create --audience`).
-    pub service_d_audience: String,
-    /// Service C's client (`--introspect-any`).
+    /// Service C's client: its API's own resource-server client (`client create --api`), which may
+    /// introspect the tokens for that API.
     pub service_c: ClientCredentials,
 }
 
@@ -169,25 +201,26 @@ impl Listeners {
 /// Start Service D, then A (which calls D), B and C, then the gateway in front of A, B and C.
 pub async fn start(config: DemoConfig, listeners: Listeners) -> Result<Demo, DemoError> {
     let [a, b, c, d] = listeners.services;
-    let service_d = start_service_d(d, &config.trust, &config.service_d_audience).await?;
+    let apis = &config.apis;
+    let service_d = start_service_d(d, &config.trust, &apis.service_d).await?;
     let service_a = start_service_a(
         a,
         &config.trust,
         config.service_a,
         &service_d.url,
-        &config.service_d_audience,
+        &apis.service_d,
     )
     .await?;
-    let service_b = start_service_b(b, &config.trust).await?;
-    let service_c = start_service_c(c, &config.trust, config.service_c).await?;
+    let service_b = start_service_b(b, &config.trust, &apis.service_b).await?;
+    let service_c = start_service_c(c, &config.trust, config.service_c, &apis.service_c).await?;
     let gateway = start_gateway(
         listeners.gateway,
         &config.trust,
         GatewayConfig {
             upstreams: Upstreams {
-                service1: service_a.url.clone(),
-                service2: service_b.url.clone(),
-                service3: service_c.url.clone(),
+                service1: Upstream::verified(&service_a.url, &apis.service_a),
+                service2: Upstream::verified(&service_b.url, &apis.service_b),
+                service3: Upstream::introspected(&service_c.url, &apis.service_c),
             },
             bff: config.bff,
             bff_scope: config.bff_scope,

@@ -22,10 +22,28 @@ struct Args {
     /// Latchkey's issuer, exactly as it is configured; everything else is discovered from it.
     #[arg(long, env = "DEMO_ISSUER", default_value = "http://127.0.0.1:8080")]
     issuer: String,
-    /// The `aud` access tokens must carry: Latchkey's --access-token-audience (default: the issuer).
-    #[arg(long, env = "DEMO_AUDIENCE")]
-    audience: Option<String>,
-    /// Service D's API (its audience), as registered with `latchkey api create`.
+    /// Service A's API (its audience), as registered with `latchkey api create`.
+    #[arg(
+        long,
+        env = "DEMO_SERVICE_A_AUDIENCE",
+        default_value = "https://shop.demo.example"
+    )]
+    service_a_audience: String,
+    /// Service B's API.
+    #[arg(
+        long,
+        env = "DEMO_SERVICE_B_AUDIENCE",
+        default_value = "https://orders.demo.example"
+    )]
+    service_b_audience: String,
+    /// Service C's API (created with --token-format opaque).
+    #[arg(
+        long,
+        env = "DEMO_SERVICE_C_AUDIENCE",
+        default_value = "https://reports.demo.example"
+    )]
+    service_c_audience: String,
+    /// Service D's API.
     #[arg(
         long,
         env = "DEMO_SERVICE_D_AUDIENCE",
@@ -38,11 +56,11 @@ struct Args {
     /// The gateway's public base URL, if it is not `http://` + --gateway-bind.
     #[arg(long, env = "DEMO_GATEWAY_URL")]
     gateway_url: Option<String>,
-    /// The scope the BFF asks for when a user signs in.
+    /// The scope the BFF asks for when a user signs in (for the APIs of A, B and C).
     #[arg(
         long,
         env = "DEMO_BFF_SCOPE",
-        default_value = "openid profile orders:read"
+        default_value = "openid profile shop:read orders:read reports:read"
     )]
     bff_scope: String,
     /// The gateway's BFF client id.
@@ -61,7 +79,7 @@ struct Args {
     /// Its secret.
     #[arg(long, env = "DEMO_SERVICE_A_CLIENT_SECRET", hide_env_values = true)]
     service_a_client_secret: SecretString,
-    /// Service C's client id (registered with --introspect-any).
+    /// Service C's client id (its API's own client: `client create --api`).
     #[arg(
         long,
         env = "DEMO_SERVICE_C_CLIENT_ID",
@@ -98,15 +116,19 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let config = demo::DemoConfig {
         trust: demo::Trust {
-            audience: args.audience.unwrap_or_else(|| args.issuer.clone()),
             issuer: args.issuer,
             clock: Arc::new(|| SystemClock.now()),
+        },
+        apis: demo::Apis {
+            service_a: args.service_a_audience,
+            service_b: args.service_b_audience,
+            service_c: args.service_c_audience,
+            service_d: args.service_d_audience,
         },
         bff: credentials(args.bff_client_id, args.bff_client_secret),
         bff_scope: args.bff_scope,
         gateway_public_url: args.gateway_url,
         service_a: credentials(args.service_a_client_id, args.service_a_client_secret),
-        service_d_audience: args.service_d_audience,
         service_c: credentials(args.service_c_client_id, args.service_c_client_secret),
     };
     let listeners = demo::Listeners::bind(args.gateway_bind)
@@ -137,7 +159,7 @@ async fn run(args: Args) -> Result<(), String> {
         demo::ORDERS_ADMIN_ROLE
     );
     println!(
-        "service C      {}  (behind /service3; introspects)",
+        "service C      {}  (behind /service3; introspects its reference tokens)",
         running.service_c.url
     );
     println!(

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod client_credentials;
 mod config;
+mod demo_browser;
 mod discovery;
 mod flows;
 mod hardening;

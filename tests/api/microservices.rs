@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey::admin::role;
 use latchkey::clock::Clock;
 use latchkey::domain::alg::SigningAlg;
 use latchkey::domain::client::ClientSpec;
@@ -19,20 +18,19 @@ pub(crate) mod demo;
 
 crate::backend_tests!(every_pattern_of_the_microservices_demo_holds_against_latchkey,);
 
-/// Service D's API, as `register.sh` creates it.
-const SERVICE_D_API: &str = "https://inventory.demo.example";
-
-/// Latchkey with the demo's scopes and clients, and the demo running in front of it.
+/// Latchkey with the demo's APIs, scopes, role and clients, and the demo running in front of it.
 pub(crate) struct System {
     pub(crate) app: TestApp,
     demo: demo::Demo,
     /// The gateway's URL.
     pub(crate) gateway: String,
+    /// Each service's API.
+    pub(crate) apis: demo::Apis,
     /// The BFF's client.
     bff: TestClient,
     /// Service A's own client.
     service_a: TestClient,
-    /// A command-line caller allowed `orders:read reports:read`.
+    /// A command-line caller allowed `shop:read orders:read reports:read`, for the APIs of A, B and C.
     cli: TestClient,
 }
 
@@ -44,63 +42,97 @@ fn credentials(client: &TestClient) -> demo::ClientCredentials {
 }
 
 /// Trust in `app`, on Latchkey's own fixed clock, so tests move time for everyone at once.
-fn trust(app: &TestApp, audience: &str) -> demo::Trust {
+fn trust(app: &TestApp) -> demo::Trust {
     let clock = app.clock.clone();
     demo::Trust {
         issuer: app.address.clone(),
-        audience: audience.to_owned(),
         clock: Arc::new(move || clock.now()),
     }
 }
 
+/// Run the admin CLI; its `--json` answer.
+fn cli(app: &TestApp, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    json_of(&app.db.cli(&args, None))
+}
+
 pub(crate) async fn start_system(backend: &Backend) -> System {
     let app = TestApp::spawn(backend).await;
-    // Registered as `examples/microservices/register.sh` does with the CLI: Service D is an API;
-    // Service A may get tokens for it and exchange users' tokens for it.
-    json_of(&app.db.cli(
-        &[
+    // Registered as `examples/microservices/register.sh` does with the CLI: each service is an API
+    // with its scope; C's issues reference tokens; the role orders-admin belongs to B's.
+    let apis = demo::Apis::default();
+    for (audience, name, scope) in [
+        (&apis.service_a, "Demo service A", demo::SHOP_SCOPE),
+        (&apis.service_b, "Demo service B", demo::ORDERS_SCOPE),
+        (&apis.service_c, "Demo service C", demo::REPORTS_SCOPE),
+        (&apis.service_d, "Demo service D", demo::INVENTORY_SCOPE),
+    ] {
+        let mut args = vec![
             "api",
             "create",
             "--audience",
-            SERVICE_D_API,
+            audience,
             "--name",
-            "Demo service D",
-            "--json",
-        ],
-        None,
-    ));
-    json_of(&app.db.cli(
+            name,
+            "--scope",
+            scope,
+        ];
+        if audience == &apis.service_c {
+            args.extend(["--token-format", "opaque"]);
+        }
+        cli(&app, &args);
+    }
+    cli(
+        &app,
         &[
-            "scope",
+            "role",
             "create",
-            demo::INVENTORY_SCOPE,
-            "--description",
-            "Read the inventory",
-            "--json",
+            demo::ORDERS_ADMIN_ROLE,
+            "--api",
+            &apis.service_b,
         ],
-        None,
-    ));
+    );
+    let front_apis = || {
+        vec![
+            apis.service_a.clone(),
+            apis.service_b.clone(),
+            apis.service_c.clone(),
+        ]
+    };
     let service_a = app
         .register_client(ClientSpec {
             client_name: "Demo service A".into(),
             grant_types: vec!["client_credentials".into(), "token_exchange".into()],
             scope: demo::INVENTORY_SCOPE.into(),
             auth_method: "client_secret_basic".into(),
-            resources: vec![SERVICE_D_API.into()],
-            may_exchange_for: vec![SERVICE_D_API.into()],
+            resources: vec![apis.service_d.clone()],
+            may_exchange_for: vec![apis.service_d.clone()],
             ..Default::default()
         })
         .await;
-    app.clock.advance(10); // past the server's catalog cache
-    let cli = app
-        .service_client(&[demo::ORDERS_SCOPE, "reports:read"], "client_secret_basic")
+    let cli_client = app
+        .register_client(ClientSpec {
+            client_name: "Demo command line".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: format!(
+                "{} {} {}",
+                demo::SHOP_SCOPE,
+                demo::ORDERS_SCOPE,
+                demo::REPORTS_SCOPE
+            ),
+            auth_method: "client_secret_basic".into(),
+            resources: front_apis(),
+            ..Default::default()
+        })
         .await;
+    // C's own resource-server client: it may introspect the tokens of C's API, and only those.
     let service_c = app
         .register_client(ClientSpec {
-            client_name: "Service C".into(),
+            client_name: "Demo service C".into(),
             grant_types: vec!["client_credentials".into()],
             auth_method: "client_secret_basic".into(),
-            introspect_any: true,
+            api: Some(apis.service_c.clone()),
             ..Default::default()
         })
         .await;
@@ -108,25 +140,33 @@ pub(crate) async fn start_system(backend: &Backend) -> System {
         .await
         .unwrap();
     let gateway = format!("http://{}", listeners.gateway.local_addr().unwrap());
+    let bff_scope = format!(
+        "openid profile {} {} {}",
+        demo::SHOP_SCOPE,
+        demo::ORDERS_SCOPE,
+        demo::REPORTS_SCOPE
+    );
     let bff = app
         .register_client(ClientSpec {
             client_name: "Demo gateway (BFF)".into(),
             redirect_uris: vec![format!("{gateway}/callback")],
             post_logout_redirect_uris: vec![format!("{gateway}/logged-out")],
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-            scope: format!("openid profile email {}", demo::ORDERS_SCOPE),
+            scope: format!("{bff_scope} email"),
             auth_method: "client_secret_basic".into(),
             skip_consent: true,
+            resources: front_apis(),
             ..Default::default()
         })
         .await;
+    app.clock.advance(10); // past the server's catalog cache
     let config = demo::DemoConfig {
-        trust: trust(&app, &app.address),
+        trust: trust(&app),
+        apis: apis.clone(),
         bff: credentials(&bff),
-        bff_scope: format!("openid profile {}", demo::ORDERS_SCOPE),
+        bff_scope,
         gateway_public_url: None,
         service_a: credentials(&service_a),
-        service_d_audience: SERVICE_D_API.into(),
         service_c: credentials(&service_c),
     };
     let demo = demo::start(config, listeners).await.unwrap();
@@ -135,9 +175,10 @@ pub(crate) async fn start_system(backend: &Backend) -> System {
         app,
         demo,
         gateway,
+        apis,
         bff,
         service_a,
-        cli,
+        cli: cli_client,
     }
 }
 
@@ -217,29 +258,57 @@ fn assert_invalid_token(answer: &Answer, what: &str) {
     );
 }
 
+/// Sign alice in for the BFF's client with `scope` (and `resource`, RFC 8707) and redeem the code: her
+/// access token.
+async fn user_token(system: &System, scope: &str, resource: Option<&str>) -> String {
+    let app = &system.app;
+    let extra: Vec<(&str, &str)> = resource.map(|r| ("resource", r)).into_iter().collect();
+    let (url, verifier) = app.authorize_url(&system.bff, scope, &extra);
+    let callback = app.sign_in_through(&url, "alice").await;
+    let code = query_param(&callback, "code").unwrap();
+    let response = app
+        .post_token(
+            &system.bff,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &system.bff.redirect_uri),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    text(&response.json().await.unwrap(), "access_token")
+}
+
 async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend: Backend) {
     let system = start_system(&backend).await;
     let app = &system.app;
+    let apis = &system.apis;
     let gateway = system.gateway.as_str();
     let alice = app.create_user("alice").await;
-    // The role Service B requires for writes, as register.sh creates it.
-    let admin_role = role::parse_name(demo::ORDERS_ADMIN_ROLE).unwrap();
-    role::create(
-        app.state.store.as_ref(),
-        admin_role.clone(),
-        role::NewRole::default(),
-        0,
-    )
-    .await
-    .unwrap();
-    app.clock.advance(10); // past the server's catalog cache
 
     bff_signs_a_browser_in_and_keeps_the_tokens(&system, alice.user_id.as_str()).await;
     gateway_rejects_missing_forged_and_expired_tokens(&system).await;
 
-    // Service A (`/service1`) calls D with its own client-credentials token, cached between calls.
+    // Each service is its own API: a token names the one it is for (RFC 8707). The API follows from the
+    // scope asked for (a scope belongs to one API); the gateway lets a token through only on its API's
+    // route (RFC 9068 §4).
+    let shop = service_token(app, &system.cli, demo::SHOP_SCOPE).await;
     let orders = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
-    let first = call(app, &format!("{gateway}/service1"), Some(&orders)).await;
+    assert_eq!(claims_of(&shop)["aud"], apis.service_a.as_str());
+    assert_eq!(claims_of(&orders)["aud"], apis.service_b.as_str());
+    for (route, token) in [("service1", &orders), ("service2", &shop)] {
+        let refused = call(app, &format!("{gateway}/{route}"), Some(token)).await;
+        assert_invalid_token(&refused, route);
+        assert_eq!(
+            refused.body["error_description"],
+            "the token is not meant for this audience"
+        );
+    }
+
+    // Service A (`/service1`) calls D with its own client-credentials token, cached between calls.
+    let first = call(app, &format!("{gateway}/service1"), Some(&shop)).await;
     assert_eq!(first.status, 200, "{first:?}");
     assert_eq!(first.body["service"], "A");
     assert_eq!(first.body["sub"], system.cli.client_id.as_str());
@@ -249,19 +318,16 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
         system.service_a.client_id.as_str(),
         "A calls D as itself"
     );
-    let again = call(app, &format!("{gateway}/service1"), Some(&orders)).await;
+    let again = call(app, &format!("{gateway}/service1"), Some(&shop)).await;
     assert_eq!(
         again.body["inventory"]["caller_token_jti"], first.body["inventory"]["caller_token_jti"],
         "A reuses its cached token"
     );
-    // D takes only client-credentials tokens with its machine scope: not a user's, not the CLI's.
+    // D is its own API: tokens for another audience (a user's for A, the CLI's) are refused.
     let service_d = format!("{}/inventory", system.demo.service_d.url);
-    let user_tokens = app
-        .tokens_for(&system.bff, "alice", "openid orders:read")
-        .await;
-    let user_token = text(&user_tokens, "access_token");
-    // D is its own API: tokens for another audience (a user's from the gateway, the CLI's) are refused.
-    for (token, what) in [(&user_token, "a user token"), (&orders, "the CLI's token")] {
+    let user_token_a = user_token(&system, "openid shop:read", None).await;
+    assert_eq!(claims_of(&user_token_a)["aud"], apis.service_a.as_str());
+    for (token, what) in [(&user_token_a, "a user token"), (&shop, "the CLI's token")] {
         let refused = call(app, &service_d, Some(token)).await;
         assert_eq!(refused.status, 401, "{what}: {refused:?}");
         assert!(
@@ -276,7 +342,7 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
     );
     // For a user, A also calls D on the user's behalf: it exchanges the user's token (RFC 8693) for
     // one for D, whose `sub` is the user and `act.sub` is A.
-    let for_user = call(app, &format!("{gateway}/service1"), Some(&user_token)).await;
+    let for_user = call(app, &format!("{gateway}/service1"), Some(&user_token_a)).await;
     assert_eq!(for_user.status, 200, "{for_user:?}");
     assert_eq!(for_user.body["sub"], alice.user_id.as_str());
     assert_eq!(
@@ -290,13 +356,19 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
         delegated["act"],
         json!({ "sub": system.service_a.client_id.as_str() })
     );
+    // A token for A's API without A's scope passes the gateway (right audience) but not A.
+    let no_shop = user_token(&system, "openid", Some(&apis.service_a)).await;
+    assert_eq!(claims_of(&no_shop)["aud"], apis.service_a.as_str());
+    let refused = call(app, &format!("{gateway}/service1"), Some(&no_shop)).await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert_eq!(refused.body["error"], "insufficient_scope");
     // A trusts the gateway's identity headers: called directly, it refuses.
-    let direct = call(app, &system.demo.service_a.url, Some(&orders)).await;
+    let direct = call(app, &system.demo.service_a.url, Some(&shop)).await;
     assert_eq!(direct.status, 401, "{direct:?}");
 
-    // Service B (`/service2`) requires orders:read.
-    let reports = service_token(app, &system.cli, "reports:read").await;
-    let refused = call(app, &format!("{gateway}/service2"), Some(&reports)).await;
+    // Service B (`/service2`) verifies the token itself and requires orders:read.
+    let no_orders = user_token(&system, "openid", Some(&apis.service_b)).await;
+    let refused = call(app, &format!("{gateway}/service2"), Some(&no_orders)).await;
     assert_eq!(refused.status, 403, "{refused:?}");
     assert_eq!(
         refused.challenge,
@@ -306,8 +378,12 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
     let accepted = call(app, &format!("{gateway}/service2"), Some(&orders)).await;
     assert_eq!(accepted.status, 200, "{accepted:?}");
     assert_eq!(accepted.body["service"], "B");
-    let user = call(app, &format!("{gateway}/service2"), Some(&user_token)).await;
+    let user_token_b = user_token(&system, "openid orders:read", None).await;
+    let user = call(app, &format!("{gateway}/service2"), Some(&user_token_b)).await;
     assert_eq!(user.body["sub"], alice.user_id.as_str());
+    // B checks the audience itself too: called directly with a token for A, it refuses.
+    let direct = call(app, &system.demo.service_b.url, Some(&shop)).await;
+    assert_invalid_token(&direct, "B, directly, with A's token");
 
     // Writing to B (`POST /service2`, forwarded by the gateway) also needs the role orders-admin.
     let post = |token: String| async move {
@@ -328,13 +404,15 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
         (403, &json!("forbidden")),
         "{body}"
     );
-    role::add_to_client(
-        app.state.store.as_ref(),
-        system.cli.client_id.as_str(),
-        &admin_role,
-    )
-    .await
-    .unwrap();
+    cli(
+        app,
+        &[
+            "client",
+            "add-role",
+            &system.cli.client_id,
+            demo::ORDERS_ADMIN_ROLE,
+        ],
+    );
     // Role changes apply to tokens issued afterwards: the old token still cannot write.
     assert_eq!(post(orders.clone()).await.0, 403);
     let admin = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
@@ -342,21 +420,41 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["written"], true);
     assert_eq!(body["roles"], json!([demo::ORDERS_ADMIN_ROLE]));
+    // The role belongs to B's API: the same caller's token for A does not carry it.
+    let shop_after = service_token(app, &system.cli, demo::SHOP_SCOPE).await;
+    assert_eq!(claims_of(&shop_after).get("roles"), None);
 
-    // Service C (`/service3`) introspects: a revoked token is refused at once, while A (trusting the
-    // gateway's local check) and B (its own local check) accept it until it expires.
-    let live = call(app, &format!("{gateway}/service3"), Some(&orders)).await;
+    // Service C (`/service3`) serves an API of reference tokens: the gateway cannot read them and
+    // forwards; C introspects each as its API's own client. A revoked token is refused at once, while
+    // B (its own local check of a JWT) accepts a revoked token until it expires.
+    let reports = service_token(app, &system.cli, demo::REPORTS_SCOPE).await;
+    assert!(
+        reports.starts_with("lk_at_"),
+        "a reference token: {reports}"
+    );
+    let live = call(app, &format!("{gateway}/service3"), Some(&reports)).await;
     assert_eq!(live.status, 200, "{live:?}");
     assert_eq!(live.body["service"], "C");
-    assert_eq!(app.revoke(&system.cli, &orders).await.status(), 200);
+    assert_eq!(live.body["aud"], apis.service_c.as_str());
+    assert_eq!(live.body["scope"], demo::REPORTS_SCOPE);
+    // A reference token is no JWT: refused on a route the gateway verifies.
+    assert_invalid_token(
+        &call(app, &format!("{gateway}/service2"), Some(&reports)).await,
+        "a reference token at B",
+    );
+    // C's client learns nothing about another API's token (RFC 7662 §4: active false).
     assert_invalid_token(
         &call(app, &format!("{gateway}/service3"), Some(&orders)).await,
+        "B's token at C",
+    );
+    assert_eq!(app.revoke(&system.cli, &reports).await.status(), 200);
+    assert_invalid_token(
+        &call(app, &format!("{gateway}/service3"), Some(&reports)).await,
         "revoked, at C",
     );
-    for route in ["service1", "service2"] {
-        let stale = call(app, &format!("{gateway}/{route}"), Some(&orders)).await;
-        assert_eq!(stale.status, 200, "revoked but unexpired, at {route}");
-    }
+    assert_eq!(app.revoke(&system.cli, &orders).await.status(), 200);
+    let stale = call(app, &format!("{gateway}/service2"), Some(&orders)).await;
+    assert_eq!(stale.status, 200, "revoked but unexpired, at B");
 
     key_rotation_makes_the_gateway_refetch_the_jwks(&system).await;
     bff_refreshes_near_expiry_and_logs_out(&system).await;
@@ -430,7 +528,14 @@ async fn gateway_rejects_missing_forged_and_expired_tokens(system: &System) {
     assert_eq!(expired.body["error_description"], "the token has expired");
 
     // `/verify`, for NGINX `auth_request` and similar: 204 with the identity, or the same refusals.
-    let verify = format!("{}/verify", system.gateway);
+    // The query names the API the token must be for.
+    let verify = format!(
+        "{}/verify?{}",
+        system.gateway,
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("aud", &system.apis.service_b)
+            .finish()
+    );
     let verified = app
         .http
         .get(&verify)
@@ -449,32 +554,13 @@ async fn gateway_rejects_missing_forged_and_expired_tokens(system: &System) {
     );
     assert_invalid_token(&call(app, &verify, Some(&forged)).await, "verify forged");
     assert_eq!(call(app, &verify, None).await.status, 401);
-
-    // A gateway configured for another audience refuses tokens minted for the issuer.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let other = demo::start_gateway(
-        listener,
-        &trust(app, "https://api.example.com"),
-        demo::GatewayConfig {
-            upstreams: demo::Upstreams {
-                service1: system.demo.service_a.url.clone(),
-                service2: system.demo.service_b.url.clone(),
-                service3: system.demo.service_c.url.clone(),
-            },
-            bff: credentials(&system.bff),
-            bff_scope: "openid".into(),
-            public_url: None,
-        },
-    )
-    .await
-    .unwrap();
-    let wrong_audience = call(app, &format!("{}/service2", other.url), Some(&valid)).await;
-    assert_invalid_token(&wrong_audience, "another audience");
+    // Every token is for one API: a verifier query that names none lets nothing through.
+    let unnamed = call(app, &format!("{}/verify", system.gateway), Some(&valid)).await;
+    assert_invalid_token(&unnamed, "verify without aud");
     assert_eq!(
-        wrong_audience.body["error_description"],
-        "the token is not meant for this audience"
+        unnamed.body["error_description"],
+        "the verifier's query names no aud"
     );
-    other.task.abort();
 }
 
 async fn key_rotation_makes_the_gateway_refetch_the_jwks(system: &System) {
@@ -578,6 +664,20 @@ async fn bff_signs_a_browser_in_and_keeps_the_tokens(system: &System, alice: &st
     assert!(
         query_param(&authorize, "state").is_some() && query_param(&authorize, "nonce").is_some()
     );
+    // RFC 8707 §2: the grant covers the API of each route; each access token will be for one.
+    let resources: Vec<String> = authorize
+        .query_pairs()
+        .filter(|(name, _)| name == "resource")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            system.apis.service_a.as_str(),
+            system.apis.service_b.as_str(),
+            system.apis.service_c.as_str()
+        ]
+    );
 
     // Latchkey's sign-in page, then back to the BFF, which redeems the code and starts a session.
     let callback = app.sign_in_through(authorize.as_str(), "alice").await;
@@ -632,9 +732,13 @@ async fn bff_signs_a_browser_in_and_keeps_the_tokens(system: &System, alice: &st
     let two = call(app, &format!("{gateway}/app/service2"), None).await;
     assert_eq!(two.status, 200, "{two:?}");
     assert_eq!(two.body["client_id"], system.bff.client_id.as_str());
+    // One refresh token, one access token per API: C's is a reference token, which C introspects.
     let three = call(app, &format!("{gateway}/app/service3"), None).await;
     assert_eq!(three.status, 200, "{three:?}");
     assert_eq!(three.body["username"], "alice");
+    assert_eq!(three.body["aud"], system.apis.service_c.as_str());
+    assert_eq!(three.body["scope"], "openid profile reports:read");
+    assert_eq!(two.body["scope"], "openid orders:read profile");
 }
 
 async fn bff_refreshes_near_expiry_and_logs_out(system: &System) {
@@ -666,7 +770,15 @@ async fn bff_refreshes_near_expiry_and_logs_out(system: &System) {
     assert_eq!(renewed.status, 200);
     assert_ne!(renewed.body["inventory"]["caller_token_jti"], a_token);
 
-    // Logout: the session ends here and at Latchkey, via its end-session endpoint.
+    // Logout: the session ends here and at Latchkey, via its end-session endpoint. The page's sign-out
+    // form posts to the gateway, which redirects to Latchkey: browsers hold that redirect to the page's
+    // CSP `form-action` too, so Latchkey's origin is listed there.
+    let home = app.get_url(&format!("{gateway}/")).await;
+    let csp = home.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(&format!("form-action 'self' {};", app.address)),
+        "{csp}"
+    );
     let logout = app
         .http
         .post(format!("{gateway}/logout"))

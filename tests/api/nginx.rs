@@ -11,7 +11,9 @@ use crate::microservices::start_system;
 crate::backend_tests!(nginx_auth_request_checks_the_audience_and_role_of_each_route);
 
 const NGINX: &str = "/usr/sbin/nginx";
-const ORDERS: &str = "https://orders.example.com";
+/// The demo's Service B API (with its scope `orders:read` and role `orders-admin`), as `start_system`
+/// registers it.
+const ORDERS: &str = "https://orders.demo.example";
 const BILLING: &str = "https://billing.example.com";
 
 /// NGINX in the foreground (one process), killed when dropped.
@@ -219,27 +221,19 @@ async fn nginx_auth_request_checks_the_audience_and_role_of_each_route(backend: 
     }
     let system = start_system(&backend).await;
     let app = &system.app;
-    for (audience, name, scope) in [
-        (ORDERS, "Orders", "orders:read"),
-        (BILLING, "Billing", "billing:read"),
-    ] {
-        json_of(&app.db.cli(
-            &[
-                "api",
-                "create",
-                "--audience",
-                audience,
-                "--name",
-                name,
-                "--scope",
-                scope,
-                "--json",
-            ],
-            None,
-        ));
-    }
+    assert_eq!(system.apis.service_b, ORDERS);
     json_of(&app.db.cli(
-        &["role", "create", "orders-admin", "--api", ORDERS, "--json"],
+        &[
+            "api",
+            "create",
+            "--audience",
+            BILLING,
+            "--name",
+            "Billing",
+            "--scope",
+            "billing:read",
+            "--json",
+        ],
         None,
     ));
     app.clock.advance(10); // past the server's catalog cache

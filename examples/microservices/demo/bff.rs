@@ -1,8 +1,11 @@
 //! The backend-for-frontend on the gateway: browsers sign in with the authorization code flow (RFC 6749
 //! §4.1) with PKCE S256 (RFC 7636), `state` and `nonce`, as a confidential client. The tokens stay here,
 //! in an in-memory session; the browser only holds a random `HttpOnly; SameSite=Lax` cookie naming it.
-//! `/app/serviceN` forwards the session's access token, refreshed (RFC 6749 §6) when it nears expiry;
-//! `/logout` ends the session and sends the browser to Latchkey's end-session endpoint.
+//! Each service behind the gateway is its own API, and an access token is for one API (RFC 8707 §2.2):
+//! the sign-in asks for every API with `resource`, the code is redeemed for the first, and the one
+//! refresh token mints each other API's token when it is first needed (and again near expiry, RFC 6749
+//! §6). `/app/serviceN` forwards the session's token for that service's API; `/logout` ends the
+//! session and sends the browser to Latchkey's end-session endpoint.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,7 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::gateway::{Gateway, Route, forward};
+use super::gateway::{Gateway, Route, check, forward};
 use super::provider::{IdClaims, Provider};
 use super::services::TokenResponse;
 use super::{ClientCredentials, DemoError, RENEW_BEFORE_SECONDS};
@@ -39,6 +42,8 @@ const MAX_PENDING_LOGINS: usize = 10_000;
 pub struct Bff {
     credentials: ClientCredentials,
     scope: String,
+    /// The APIs the BFF asks for at sign-in (RFC 8707 `resource`); the code is redeemed for the first.
+    resources: Vec<String>,
     redirect_uri: String,
     post_logout_redirect_uri: String,
     secure_cookies: bool,
@@ -62,18 +67,24 @@ struct Session {
 }
 
 struct Tokens {
-    access_token: String,
-    expires_at: i64,
+    /// One access token per API, by audience: the token and when it expires.
+    access: HashMap<String, (String, i64)>,
     refresh_token: Option<String>,
     id_token: String,
 }
 
 impl Bff {
-    /// A BFF whose redirect URIs hang off `public_url`.
-    pub fn new(credentials: ClientCredentials, scope: String, public_url: &str) -> Self {
+    /// A BFF for the APIs `resources`, whose redirect URIs hang off `public_url`.
+    pub fn new(
+        credentials: ClientCredentials,
+        scope: String,
+        resources: Vec<String>,
+        public_url: &str,
+    ) -> Self {
         Self {
             credentials,
             scope,
+            resources,
             redirect_uri: format!("{public_url}/callback"),
             post_logout_redirect_uri: format!("{public_url}/logged-out"),
             secure_cookies: public_url.starts_with("https://"),
@@ -111,16 +122,28 @@ impl Bff {
             .remove(id)
     }
 
-    /// The session's access token, refreshed first if it expires within [`RENEW_BEFORE_SECONDS`].
-    /// The lock makes concurrent requests of one session share a single refresh: Latchkey rotates
-    /// refresh tokens, and presenting a spent one outside its grace window revokes the whole grant.
-    async fn access_token(&self, provider: &Provider, session: &Session) -> Option<String> {
+    /// The session's access token for the API `audience`: the one held, or, when there is none or it
+    /// expires within [`RENEW_BEFORE_SECONDS`], a new one from the refresh token (RFC 8707 §2.2: the
+    /// refresh names the API with `resource`). The lock makes concurrent requests of one session share a
+    /// single refresh: Latchkey rotates refresh tokens, and presenting a spent one outside its grace
+    /// window revokes the whole grant.
+    async fn access_token(
+        &self,
+        provider: &Provider,
+        session: &Session,
+        audience: &str,
+    ) -> Option<String> {
         let mut tokens = session.tokens.lock().await;
         let now = provider.now();
-        if tokens.expires_at - now > RENEW_BEFORE_SECONDS {
-            return Some(tokens.access_token.clone());
+        let held = tokens.access.get(audience).cloned();
+        if let Some((token, expires_at)) = &held
+            && expires_at - now > RENEW_BEFORE_SECONDS
+        {
+            return Some(token.clone());
         }
-        let still_valid = (tokens.expires_at > now).then(|| tokens.access_token.clone());
+        let still_valid = held
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map(|(token, _)| token);
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             return still_valid;
         };
@@ -131,13 +154,16 @@ impl Bff {
                 &[
                     ("grant_type", "refresh_token"),
                     ("refresh_token", &refresh_token),
+                    ("resource", audience),
                 ],
             )
             .await;
         match refreshed {
             Ok(response) => {
-                tokens.access_token = response.access_token;
-                tokens.expires_at = now + response.expires_in;
+                tokens.access.insert(
+                    audience.to_owned(),
+                    (response.access_token.clone(), now + response.expires_in),
+                );
                 // The old refresh token is spent now; keep the new one (RFC 6749 §6).
                 if response.refresh_token.is_some() {
                     tokens.refresh_token = response.refresh_token;
@@ -145,11 +171,11 @@ impl Bff {
                 if let Some(id_token) = response.id_token {
                     tokens.id_token = id_token;
                 }
-                Some(tokens.access_token.clone())
+                Some(response.access_token)
             }
             Err(err) => {
                 tracing::warn!(error = %err, "refresh failed");
-                // Refused (revoked, expired grant): the session is over once its token is.
+                // Refused (revoked, expired grant): the session is over once its tokens are.
                 if matches!(err, DemoError::Refused(_)) {
                     tokens.refresh_token = None;
                 }
@@ -176,9 +202,9 @@ const HOME_PAGE: &str = r#"<!doctype html>
 <h1>Latchkey microservices demo</h1>
 <p><a href="/login">Sign in</a> · <a href="/app/me">Who am I?</a></p>
 <ul>
-<li><a href="/app/service1">/app/service1</a> (Service A, which calls Service D with its own token)</li>
+<li><a href="/app/service1">/app/service1</a> (Service A, which calls Service D with its own token and on your behalf)</li>
 <li><a href="/app/service2">/app/service2</a> (Service B, requires orders:read)</li>
-<li><a href="/app/service3">/app/service3</a> (Service C, introspects every token)</li>
+<li><a href="/app/service3">/app/service3</a> (Service C, introspects every reference token)</li>
 </ul>
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>
 </body></html>
@@ -189,27 +215,40 @@ const SIGNED_OUT_PAGE: &str = r#"<!doctype html>
 <body><h1>Signed out</h1><p><a href="/">Back to the demo</a></p></body></html>
 "#;
 
-/// A page with headers that keep it out of caches and frames.
-fn page(html: &'static str) -> Response {
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
-            ),
-        ],
-        Html(html),
-    )
-        .into_response()
+/// A page with headers that keep it out of caches and frames. Its forms post to the gateway only, but
+/// `/logout` answers with a redirect to Latchkey's end-session endpoint, and browsers apply
+/// `form-action` to the redirects a form submission follows too (CSP Level 3, `form-action`):
+/// `form_target` names that origin.
+fn page(html: &'static str, form_target: Option<&str>) -> Response {
+    let csp = format!(
+        "default-src 'none'; form-action 'self'{}; frame-ancestors 'none'",
+        form_target
+            .map(|origin| format!(" {origin}"))
+            .unwrap_or_default()
+    );
+    let mut response = ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response();
+    // The origin comes from a parsed URL: no quotes, semicolons or control characters.
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
 }
 
-async fn home() -> Response {
-    page(HOME_PAGE)
+async fn home(State(state): State<Arc<Gateway>>) -> Response {
+    let end_session = state
+        .provider
+        .metadata
+        .end_session_endpoint
+        .as_deref()
+        .and_then(|endpoint| url::Url::parse(endpoint).ok())
+        .map(|url| url.origin().ascii_serialization());
+    page(HOME_PAGE, end_session.as_deref())
 }
 
 async fn logged_out() -> Response {
-    page(SIGNED_OUT_PAGE)
+    page(SIGNED_OUT_PAGE, None)
 }
 
 /// A JSON error from the BFF itself.
@@ -307,6 +346,10 @@ async fn login(State(state): State<Arc<Gateway>>) -> Response {
         .append_pair("nonce", &nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
+    // RFC 8707 §2: the APIs the grant covers; each token will be for one of them.
+    for resource in &bff.resources {
+        url.query_pairs_mut().append_pair("resource", resource);
+    }
     (
         AppendHeaders([(
             header::SET_COOKIE,
@@ -398,17 +441,23 @@ async fn sign_in(
     let code = checked_code(&pending, response, &provider.metadata.issuer)?;
     let bad_gateway =
         |description| Refusal::new(StatusCode::BAD_GATEWAY, "server_error", description);
+    // RFC 8707 §2.2: the first access token is for the first API; the others come from the refresh token.
+    let first_api = bff
+        .resources
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", bff.redirect_uri.as_str()),
+        ("code_verifier", pending.code_verifier.as_str()),
+    ];
+    if !first_api.is_empty() {
+        form.push(("resource", first_api));
+    }
     let tokens: TokenResponse = provider
-        .post_form(
-            &provider.metadata.token_endpoint,
-            &bff.credentials,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", &bff.redirect_uri),
-                ("code_verifier", &pending.code_verifier),
-            ],
-        )
+        .post_form(&provider.metadata.token_endpoint, &bff.credentials, &form)
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "code redemption failed");
@@ -430,8 +479,10 @@ async fn sign_in(
         user,
         started_at: now,
         tokens: tokio::sync::Mutex::new(Tokens {
-            access_token: tokens.access_token,
-            expires_at: now + tokens.expires_in,
+            access: HashMap::from([(
+                first_api.to_owned(),
+                (tokens.access_token, now + tokens.expires_in),
+            )]),
             refresh_token: tokens.refresh_token,
             id_token,
         }),
@@ -506,19 +557,20 @@ async fn me(State(state): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     }
 }
 
-/// `/app/serviceN…`: the session's access token, refreshed if needed, verified and forwarded like a
-/// bearer request.
+/// `/app/serviceN…`: the session's access token for the route's API, obtained or refreshed if needed,
+/// checked and forwarded like a bearer request.
 pub async fn app_route(state: &Gateway, route: Route, request: Request) -> Response {
     let provider = &state.provider;
     let Some((id, session)) = state.bff.session(request.headers(), provider.now()) else {
         return not_signed_in();
     };
-    let Some(token) = state.bff.access_token(provider, &session).await else {
+    let audience = &state.upstreams.of(route).audience;
+    let Some(token) = state.bff.access_token(provider, &session, audience).await else {
         state.bff.end_session(&id);
         return not_signed_in();
     };
-    match provider.verify_access_token(&token).await {
-        Ok(claims) => forward(state, route, request, &token, &claims).await,
+    match check(state, route, &token).await {
+        Ok(claims) => forward(state, route, request, &token, claims.as_ref()).await,
         Err(rejected) => {
             tracing::warn!(
                 why = rejected.description(),

@@ -1,6 +1,8 @@
-//! The API gateway: `/service1`, `/service2` and `/service3` verify the bearer JWT locally and forward
-//! the request, with the token, to Services A, B and C; `/verify` answers the same question for another
-//! proxy in front. The BFF routes (see `bff.rs`) live here too.
+//! The API gateway: `/service1`, `/service2` and `/service3` forward the request, with its bearer token,
+//! to Services A, B and C. Each service is its own API: the gateway verifies a JWT locally and checks
+//! that its `aud` is the route's API; a route whose API issues reference tokens leaves the check to its
+//! service, which introspects. `/verify` answers the same question for another proxy in front. The BFF
+//! routes (see `bff.rs`) live here too.
 
 use std::sync::Arc;
 
@@ -18,22 +20,81 @@ use tokio::net::TcpListener;
 
 use super::bearer::{BearerError, bearer_token};
 use super::bff::{self, Bff};
-use super::provider::{AccessClaims, Provider};
+use super::provider::{AccessClaims, Provider, Rejected};
 use super::services::{CLIENT_ID_HEADER, ROLES_HEADER, SCOPE_HEADER, SUB_HEADER};
 use super::{ClientCredentials, DemoError, Running, Trust, serve};
 
 /// The largest request body forwarded.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How the gateway checks the tokens of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// A JWT the gateway verifies itself (RFC 9068 §4), whose `aud` must be the route's API.
+    AtGateway,
+    /// A reference token (RFC 8707 API created `--token-format opaque`): only Latchkey can read it,
+    /// so the gateway forwards it and the service introspects it (RFC 7662).
+    ByService,
+}
+
+/// A service behind the gateway.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Its base URL.
+    pub url: String,
+    /// Its API: the `aud` its tokens must carry, and the `resource` the BFF asks for on its behalf.
+    pub audience: String,
+    /// Who checks its tokens.
+    pub check: Check,
+}
+
+impl Upstream {
+    /// A service whose JWTs the gateway verifies.
+    pub fn verified(url: &str, audience: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            audience: audience.to_owned(),
+            check: Check::AtGateway,
+        }
+    }
+
+    /// A service that introspects its (reference) tokens itself.
+    pub fn introspected(url: &str, audience: &str) -> Self {
+        Self {
+            check: Check::ByService,
+            ..Self::verified(url, audience)
+        }
+    }
+}
+
 /// Where the gateway forwards each route.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
     /// Service A, behind `/service1`.
-    pub service1: String,
+    pub service1: Upstream,
     /// Service B, behind `/service2`.
-    pub service2: String,
+    pub service2: Upstream,
     /// Service C, behind `/service3`.
-    pub service3: String,
+    pub service3: Upstream,
+}
+
+impl Upstreams {
+    /// The service behind `route`.
+    pub fn of(&self, route: Route) -> &Upstream {
+        match route {
+            Route::Service1 => &self.service1,
+            Route::Service2 => &self.service2,
+            Route::Service3 => &self.service3,
+        }
+    }
+
+    /// Every API behind the gateway, in route order: the `resource`s the BFF asks for (RFC 8707 §2).
+    pub fn audiences(&self) -> Vec<String> {
+        Route::ALL
+            .iter()
+            .map(|route| self.of(*route).audience.clone())
+            .collect()
+    }
 }
 
 /// The gateway's configuration beyond [`Trust`].
@@ -43,7 +104,7 @@ pub struct GatewayConfig {
     /// The BFF's client: confidential, registered for `authorization_code` and `refresh_token` with the
     /// redirect URI `{public_url}/callback` and the post-logout redirect URI `{public_url}/logged-out`.
     pub bff: ClientCredentials,
-    /// The scope the BFF asks for.
+    /// The scope the BFF asks for (its tokens are for the APIs behind the routes).
     pub bff_scope: String,
     /// The gateway's public base URL; defaults to `http://` + the listener's address.
     pub public_url: Option<String>,
@@ -55,7 +116,8 @@ pub struct Gateway {
     pub provider: Arc<Provider>,
     /// The BFF's sessions and client.
     pub bff: Bff,
-    upstreams: Upstreams,
+    /// The services behind the routes.
+    pub upstreams: Upstreams,
 }
 
 /// A route of the gateway and the service behind it.
@@ -70,7 +132,8 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Self; 3] = [Self::Service1, Self::Service2, Self::Service3];
+    /// Every route, in order.
+    pub const ALL: [Self; 3] = [Self::Service1, Self::Service2, Self::Service3];
 
     /// The path segment, `service1` …
     fn name(self) -> &'static str {
@@ -94,7 +157,12 @@ pub async fn start_gateway(
         None => format!("http://{}", listener.local_addr()?),
     };
     let state = Arc::new(Gateway {
-        bff: Bff::new(config.bff, config.bff_scope, &public_url),
+        bff: Bff::new(
+            config.bff,
+            config.bff_scope,
+            config.upstreams.audiences(),
+            &public_url,
+        ),
         provider,
         upstreams: config.upstreams,
     });
@@ -129,7 +197,7 @@ async fn healthz(State(state): State<Arc<Gateway>>) -> Json<serde_json::Value> {
 }
 
 /// What a route behind the proxy requires, from `/verify`'s query: `aud` (the API the token must be
-/// for; default: the gateway's own audience) and `role` (a role the caller must hold; none by default).
+/// for) and `role` (a role the caller must hold; none by default).
 #[derive(Debug, Default, Deserialize)]
 struct Requirement {
     aud: Option<String>,
@@ -140,7 +208,8 @@ struct Requirement {
 /// Envoy `ext_authz`): 204 with the identity headers for a valid bearer token, 401 otherwise, 403 when
 /// the token lacks the route's `role`. Each proxy route names its own requirement in the query
 /// (`/verify?aud=https://orders.example.com&role=orders-admin`). Those proxies pass only 2xx, 401 and
-/// 403 through, so a malformed header or query is a 401 here, not RFC 6750's 400.
+/// 403 through, so a malformed header or query (one without `aud` included: every token is for one
+/// API, RFC 8707) is a 401 here, not RFC 6750's 400.
 async fn verify(
     State(state): State<Arc<Gateway>>,
     requirement: Result<Query<Requirement>, QueryRejection>,
@@ -148,6 +217,9 @@ async fn verify(
 ) -> Response {
     let Ok(Query(requirement)) = requirement else {
         return BearerError::InvalidToken("the verifier's query is malformed").into_response();
+    };
+    let Some(audience) = requirement.aud.as_deref() else {
+        return BearerError::InvalidToken("the verifier's query names no aud").into_response();
     };
     let token = match bearer_token(&headers) {
         Ok(token) => token,
@@ -157,15 +229,7 @@ async fn verify(
         }
         Err(err) => return err.into_response(),
     };
-    let audience = requirement
-        .aud
-        .as_deref()
-        .unwrap_or(state.provider.audience());
-    let claims = match state
-        .provider
-        .verify_access_token_for(token, audience)
-        .await
-    {
+    let claims = match state.provider.verify_access_token(token, audience).await {
         Ok(claims) => claims,
         Err(rejected) => return BearerError::from(rejected).into_response(),
     };
@@ -187,33 +251,49 @@ async fn verify(
         .into_response()
 }
 
-/// `/serviceN…`: RFC 6750 bearer authentication, verified locally, then forwarded.
+/// `/serviceN…`: RFC 6750 bearer authentication, checked as the route's service requires, then
+/// forwarded.
 async fn bearer_route(state: &Gateway, route: Route, request: Request) -> Response {
     let token = match bearer_token(request.headers()) {
         Ok(token) => token.to_owned(),
         Err(err) => return err.into_response(),
     };
-    match state.provider.verify_access_token(&token).await {
-        Ok(claims) => forward(state, route, request, &token, &claims).await,
+    match check(state, route, &token).await {
+        Ok(claims) => forward(state, route, request, &token, claims.as_ref()).await,
         Err(rejected) => BearerError::from(rejected).into_response(),
     }
 }
 
-/// Forward `request` to the service behind `route` with `token` and the identity it carries. Only the
-/// headers listed here travel upstream, so a caller cannot forge the identity headers.
+/// The gateway's check of a token for `route`: a JWT for the route's API is verified here, and its
+/// claims returned; a token for a service that introspects is left to it (`None`).
+pub async fn check(
+    state: &Gateway,
+    route: Route,
+    token: &str,
+) -> Result<Option<AccessClaims>, Rejected> {
+    let upstream = state.upstreams.of(route);
+    match upstream.check {
+        Check::AtGateway => state
+            .provider
+            .verify_access_token(token, &upstream.audience)
+            .await
+            .map(Some),
+        Check::ByService => Ok(None),
+    }
+}
+
+/// Forward `request` to the service behind `route` with `token` and the identity the gateway verified
+/// (if it did). Only the headers listed here travel upstream, so a caller cannot forge the identity
+/// headers.
 pub async fn forward(
     state: &Gateway,
     route: Route,
     request: Request,
     token: &str,
-    claims: &AccessClaims,
+    claims: Option<&AccessClaims>,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let upstream = match route {
-        Route::Service1 => &state.upstreams.service1,
-        Route::Service2 => &state.upstreams.service2,
-        Route::Service3 => &state.upstreams.service3,
-    };
+    let upstream = &state.upstreams.of(route).url;
     // `/service1/x` and `/app/service1/x` both become `/x` upstream.
     let path = parts.uri.path();
     let rest = path
@@ -236,10 +316,13 @@ pub async fn forward(
         .http
         .request(parts.method, url)
         .bearer_auth(token)
-        .header(SUB_HEADER, &claims.sub)
-        .header(CLIENT_ID_HEADER, &claims.client_id)
-        .header(SCOPE_HEADER, &claims.scope)
         .body(body);
+    if let Some(claims) = claims {
+        upstream_request = upstream_request
+            .header(SUB_HEADER, &claims.sub)
+            .header(CLIENT_ID_HEADER, &claims.client_id)
+            .header(SCOPE_HEADER, &claims.scope);
+    }
     for name in [header::CONTENT_TYPE, header::ACCEPT] {
         if let Some(value) = parts.headers.get(&name) {
             upstream_request = upstream_request.header(name, value);

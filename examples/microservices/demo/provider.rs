@@ -102,19 +102,10 @@ impl Provider {
         (self.trust.clock)()
     }
 
-    /// The `aud` access tokens must carry.
-    pub fn audience(&self) -> &str {
-        &self.trust.audience
-    }
-
-    /// Verify an RFC 9068 access token: signature by a published key, `typ: at+jwt`, `iss`, `aud`, `exp`.
-    pub async fn verify_access_token(&self, token: &str) -> Result<AccessClaims, Rejected> {
-        self.verify(token, &["at+jwt"], &self.trust.audience).await
-    }
-
-    /// [`Self::verify_access_token`] for another API: `aud` must be `audience` (RFC 9068 §4: a
-    /// resource server accepts only tokens meant for it).
-    pub async fn verify_access_token_for(
+    /// Verify an RFC 9068 access token for the API `audience`: signature by a published key,
+    /// `typ: at+jwt`, `iss`, `aud` (RFC 9068 §4: a resource server accepts only tokens meant for it),
+    /// `exp`.
+    pub async fn verify_access_token(
         &self,
         token: &str,
         audience: &str,

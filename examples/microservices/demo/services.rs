@@ -1,10 +1,12 @@
 //! The four services, each trusting tokens in its own way.
 //!
-//! - A trusts the gateway (it reads the identity the gateway verified) and calls D with its own token,
+//! - A trusts the gateway (it reads the identity the gateway verified, and requires
+//!   [`SHOP_SCOPE`](super::SHOP_SCOPE)) and calls D with its own token,
 //!   and, for a signed-in user, on the user's behalf with a token exchanged for D (RFC 8693).
-//! - B verifies the JWT itself and requires [`ORDERS_SCOPE`](super::ORDERS_SCOPE); writes also need
-//!   the role [`ORDERS_ADMIN_ROLE`](super::ORDERS_ADMIN_ROLE).
-//! - C asks Latchkey's introspection endpoint (RFC 7662) on every request: revocation takes effect at once.
+//! - B verifies the JWT itself (its own API) and requires [`ORDERS_SCOPE`](super::ORDERS_SCOPE); writes
+//!   also need the role [`ORDERS_ADMIN_ROLE`](super::ORDERS_ADMIN_ROLE).
+//! - C's API issues reference tokens: C asks Latchkey's introspection endpoint (RFC 7662) on every
+//!   request, as its API's own client; revocation takes effect at once.
 //! - D is its own API: it accepts tokens for its audience only, either a service's client-credentials
 //!   token carrying [`INVENTORY_SCOPE`](super::INVENTORY_SCOPE) or a user's token exchanged by a
 //!   service (with `act`).
@@ -24,7 +26,7 @@ use super::bearer::{BearerError, bearer_token};
 use super::provider::{AccessClaims, Provider};
 use super::{
     ClientCredentials, DemoError, INVENTORY_SCOPE, ORDERS_ADMIN_ROLE, ORDERS_SCOPE,
-    RENEW_BEFORE_SECONDS, Running, Trust, serve,
+    RENEW_BEFORE_SECONDS, REPORTS_SCOPE, Running, SHOP_SCOPE, Trust, serve,
 };
 
 /// The identity headers the gateway sets after verifying a token (and strips from incoming requests).
@@ -107,6 +109,14 @@ async fn service_a(State(state): State<Arc<ServiceA>>, headers: HeaderMap) -> Re
         return BearerError::InvalidToken("this service is reached through the gateway only")
             .into_response();
     };
+    let granted = header(SCOPE_HEADER).unwrap_or_default();
+    if !granted.split(' ').any(|scope| scope == SHOP_SCOPE) {
+        return BearerError::InsufficientScope {
+            scope: SHOP_SCOPE,
+            description: "this resource requires the shop:read scope",
+        }
+        .into_response();
+    }
     let client_id = header(CLIENT_ID_HEADER);
     // A user's request (RFC 9068 §2.2: `sub` is not the client): D is also asked on the user's behalf.
     let user_token = (client_id.as_deref() != Some(sub.as_str()))
@@ -282,23 +292,37 @@ impl ServiceToken {
 
 // --- Service B ---------------------------------------------------------------------------------
 
+/// Service B and the API it serves.
+struct ServiceB {
+    provider: Arc<Provider>,
+    audience: String,
+}
+
 /// Service B, behind `/service2`: verifies every JWT itself (defence in depth: it does not rely on the
-/// gateway) and requires the `orders:read` scope; a write (`POST`) also requires the role
-/// `orders-admin` in the token's `roles`.
-pub async fn start_service_b(listener: TcpListener, trust: &Trust) -> Result<Running, DemoError> {
-    let provider = Provider::discover(trust).await?;
+/// gateway), for its own API `audience`, and requires the `orders:read` scope; a write (`POST`) also
+/// requires the role `orders-admin` in the token's `roles` (a role of B's API, so only tokens for B
+/// carry it).
+pub async fn start_service_b(
+    listener: TcpListener,
+    trust: &Trust,
+    audience: &str,
+) -> Result<Running, DemoError> {
+    let state = Arc::new(ServiceB {
+        provider: Provider::discover(trust).await?,
+        audience: audience.to_owned(),
+    });
     serve(
         listener,
-        routes(get(service_b).post(service_b_write), provider),
+        routes(get(service_b).post(service_b_write), state),
     )
 }
 
-/// The token of a request to B, with `orders:read`.
-async fn orders_reader(
-    provider: &Provider,
-    headers: &HeaderMap,
-) -> Result<AccessClaims, BearerError> {
-    let claims = provider.verify_access_token(bearer_token(headers)?).await?;
+/// The token of a request to B, for B's API, with `orders:read`.
+async fn orders_reader(state: &ServiceB, headers: &HeaderMap) -> Result<AccessClaims, BearerError> {
+    let claims = state
+        .provider
+        .verify_access_token(bearer_token(headers)?, &state.audience)
+        .await?;
     if !claims.has_scope(ORDERS_SCOPE) {
         return Err(BearerError::InsufficientScope {
             scope: ORDERS_SCOPE,
@@ -310,8 +334,8 @@ async fn orders_reader(
 
 /// `POST` to B: an order written, for a caller with the role `orders-admin`. Without it, 403: the
 /// token is good but its holder may not write.
-async fn service_b_write(State(provider): State<Arc<Provider>>, headers: HeaderMap) -> Response {
-    let claims = match orders_reader(&provider, &headers).await {
+async fn service_b_write(State(state): State<Arc<ServiceB>>, headers: HeaderMap) -> Response {
+    let claims = match orders_reader(&state, &headers).await {
         Ok(claims) => claims,
         Err(err) => return err.into_response(),
     };
@@ -328,9 +352,9 @@ async fn service_b_write(State(provider): State<Arc<Provider>>, headers: HeaderM
     .into_response()
 }
 
-async fn service_b(State(provider): State<Arc<Provider>>, headers: HeaderMap) -> Response {
+async fn service_b(State(state): State<Arc<ServiceB>>, headers: HeaderMap) -> Response {
     let result = async {
-        let claims = orders_reader(&provider, &headers).await?;
+        let claims = orders_reader(&state, &headers).await?;
         Ok::<_, BearerError>(Json(json!({
             "service": "B",
             "sub": claims.sub,
@@ -349,14 +373,19 @@ struct ServiceC {
     provider: Arc<Provider>,
     credentials: ClientCredentials,
     introspection_endpoint: String,
+    audience: String,
 }
 
-/// Service C, behind `/service3`: asks Latchkey about every token (RFC 7662), as a client registered
-/// with `--introspect-any`. A revoked token is refused at once, at the price of one call per request.
+/// Service C, behind `/service3`, serves an API whose tokens are reference tokens (`lk_at_…`, created
+/// `--token-format opaque`): only Latchkey can read them. C asks about every token (RFC 7662) as its
+/// API's own resource-server client (`client create --api`), which learns about tokens for its API and
+/// gets `active: false` for any other (RFC 7662 §4). A revoked token is refused at once, at the price
+/// of one call per request.
 pub async fn start_service_c(
     listener: TcpListener,
     trust: &Trust,
     credentials: ClientCredentials,
+    audience: &str,
 ) -> Result<Running, DemoError> {
     let provider = Provider::discover(trust).await?;
     let introspection_endpoint = provider
@@ -368,6 +397,7 @@ pub async fn start_service_c(
         provider,
         credentials,
         introspection_endpoint,
+        audience: audience.to_owned(),
     });
     serve(listener, routes(get(service_c), state))
 }
@@ -396,23 +426,35 @@ async fn service_c(State(state): State<Arc<ServiceC>>, headers: HeaderMap) -> Re
                 .into_response();
         }
     };
-    // RFC 7662 §2.2: only `active` is guaranteed; an access token must also be for our audience.
-    let audience = state.provider.audience();
+    // RFC 7662 §2.2: only `active` is guaranteed; an access token must also be for our API (Latchkey
+    // already answers `active: false` to C for another API's tokens; checked here all the same).
+    let audience = state.audience.as_str();
     let aud_ok = match &answer["aud"] {
         Value::String(aud) => aud == audience,
         Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(audience)),
         _ => false,
     };
     if answer["active"] != true || answer["token_type"] == "refresh_token" {
-        return BearerError::InvalidToken("the token is not active (expired or revoked)")
-            .into_response();
+        return BearerError::InvalidToken(
+            "the token is not active (expired, revoked, or for another API)",
+        )
+        .into_response();
     }
     if !aud_ok {
         return BearerError::InvalidToken("the token is not meant for this audience")
             .into_response();
     }
+    let granted = answer["scope"].as_str().unwrap_or_default();
+    if !granted.split(' ').any(|scope| scope == REPORTS_SCOPE) {
+        return BearerError::InsufficientScope {
+            scope: REPORTS_SCOPE,
+            description: "this resource requires the reports:read scope",
+        }
+        .into_response();
+    }
     let mut body = json!({
         "service": "C",
+        "aud": answer["aud"],
         "sub": answer["sub"],
         "client_id": answer["client_id"],
         "scope": answer["scope"],
@@ -453,7 +495,7 @@ async fn service_d(State(state): State<Arc<ServiceD>>, headers: HeaderMap) -> Re
     let result = async {
         let claims = state
             .provider
-            .verify_access_token_for(bearer_token(&headers)?, &state.audience)
+            .verify_access_token(bearer_token(&headers)?, &state.audience)
             .await?;
         // On a user's behalf: the exchanged token names the service acting for the user.
         if let Some(act) = &claims.act {
