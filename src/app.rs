@@ -1,8 +1,13 @@
 //! THE route table, its layers, and `serve`.
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -14,9 +19,10 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
-    authorize, consent, discovery, health, introspect, jwks, login, logout, page, revoke, token,
-    userinfo,
+    authorize, consent, discovery, health, introspect, jwks, login, logout, metrics, page, revoke,
+    token, userinfo,
 };
+use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
 use crate::state::AppState;
 
@@ -100,6 +106,12 @@ pub fn router(state: AppState) -> Router {
         .route(HEALTHZ_PATH, get(health::healthz))
         .route(READYZ_PATH, get(health::readyz))
         .merge(pages);
+    // `/metrics` beside the OAuth endpoints, unless it has an address of its own (`metrics_router`).
+    let routes = if state.settings.metrics_bind.is_none() {
+        routes.route(METRICS_PATH, get(metrics::metrics))
+    } else {
+        routes
+    };
     let routes = if prefix.is_empty() {
         routes
     } else {
@@ -112,9 +124,11 @@ pub fn router(state: AppState) -> Router {
                 get(discovery::metadata),
             )
     };
+    let counted = state.metrics.clone();
     let mut app = routes
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(counted, count_request));
     app = security_headers(app);
     if https {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
@@ -135,6 +149,38 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+}
+
+/// Count a request in the metrics under its route template (`MatchedPath`, never the raw path),
+/// method and status class, with its latency.
+async fn count_request(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// `/metrics` alone, for `--metrics-bind`: a listener of its own (at the root, whatever the issuer's
+/// path), so that the scraper can reach it on an address the public cannot.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(METRICS_PATH, get(metrics::metrics))
+        .with_state(state)
 }
 
 /// Headers every response carries; pages set their own, looser `Content-Security-Policy` first.
@@ -161,6 +207,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
     let housekeeping = crate::housekeeping::spawn(
         state.store.clone(),
         state.clock.clone(),
+        state.metrics.clone(),
         state.settings.gc_interval,
     );
     let result = axum::serve(

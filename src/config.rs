@@ -41,6 +41,11 @@ pub struct Config {
     )]
     pub bind: SocketAddr,
 
+    /// Serve `GET /metrics` (Prometheus) on this address only, instead of beside the OAuth endpoints
+    /// on --bind (for example a private interface the scraper reaches).
+    #[arg(long, env = "LATCHKEY_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Where state lives: `sqlite://FILE` (created if missing) or `postgres://…`.
     #[arg(
         long,
@@ -385,6 +390,8 @@ pub struct Settings {
     pub id_token_alg: SigningAlg,
     /// The listen address.
     pub bind: SocketAddr,
+    /// Where `/metrics` is served when not on `bind`.
+    pub metrics_bind: Option<SocketAddr>,
     /// The database URL (may hold a password, so it is secret).
     pub database_url: SecretString,
     /// The backend the URL names.
@@ -490,6 +497,7 @@ impl Config {
             id_token_alg: self.id_token_alg,
             issuer,
             bind: self.bind,
+            metrics_bind: self.metrics_bind,
             database_url: self.database_url.clone(),
             database_kind,
             database_max_connections: self.database_max_connections,

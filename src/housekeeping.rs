@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::clock::{Clock, UnixTime};
 use crate::domain::grant::Housekeeping;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// How long a spent refresh token is kept so that presenting it again is recognised as reuse
@@ -19,18 +20,23 @@ pub async fn run_once(store: &dyn Store, now: UnixTime) -> Result<Housekeeping, 
         .await
 }
 
-/// Run a pass every `interval` (the first one `interval` after start). Several instances may run it
-/// at once: every statement is an idempotent DELETE.
+/// Run a pass every `interval` (the first one `interval` after start), counting what it deleted in
+/// `metrics`. Several instances may run it at once: every statement is an idempotent DELETE.
 pub fn spawn(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
     interval: Duration,
 ) -> tokio::task::JoinHandle<()> {
     crate::periodic::spawn_every(interval, move || {
-        let (store, clock) = (Arc::clone(&store), Arc::clone(&clock));
+        let (store, clock, metrics) =
+            (Arc::clone(&store), Arc::clone(&clock), Arc::clone(&metrics));
         async move {
             match run_once(store.as_ref(), clock.now()).await {
-                Ok(done) => tracing::debug!(?done, "housekeeping pass"),
+                Ok(done) => {
+                    metrics.housekeeping(&done);
+                    tracing::debug!(?done, "housekeeping pass");
+                }
                 Err(err) => tracing::warn!(error = %err, "housekeeping failed; will retry"),
             }
         }

@@ -12,6 +12,7 @@ pub mod endpoints;
 pub mod error;
 pub mod housekeeping;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod password_pool;
 pub mod paths;

@@ -1,6 +1,7 @@
 //! The argon2 pool: password hashing and verification off the async runtime, on a fixed set of threads.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Argon2id verifications run on a fixed pool of one thread per CPU, never on the async runtime.
 /// A fixed pool also bounds memory: each verification takes 19 MiB, and the allocator keeps freed
@@ -9,6 +10,8 @@ use std::sync::Mutex;
 #[derive(Debug)]
 pub struct PasswordSlots {
     jobs: std::sync::mpsc::SyncSender<Job>,
+    /// Jobs queued and not yet picked up by a worker.
+    waiting: Arc<AtomicUsize>,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -22,9 +25,9 @@ impl PasswordSlots {
     pub fn new(cpus: usize) -> Self {
         let cpus = cpus.max(1);
         let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(cpus * 16);
-        let queue = std::sync::Arc::new(Mutex::new(queue));
+        let queue = Arc::new(Mutex::new(queue));
         for n in 0..cpus {
-            let queue = std::sync::Arc::clone(&queue);
+            let queue = Arc::clone(&queue);
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
@@ -41,7 +44,15 @@ impl PasswordSlots {
                 tracing::error!(error = %err, "cannot start a password-hashing thread");
             }
         }
-        Self { jobs }
+        Self {
+            jobs,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Verifications waiting for a worker now (the metrics' argon2 queue depth).
+    pub fn queue_depth(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Run CPU-heavy `work` on the pool; `Busy` when the queue is full.
@@ -50,11 +61,17 @@ impl PasswordSlots {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.jobs
-            .try_send(Box::new(move || {
-                let _ = reply.send(work());
-            }))
-            .map_err(|_| Busy)?;
+        let waiting = Arc::clone(&self.waiting);
+        waiting.fetch_add(1, Ordering::Relaxed);
+        let picked_up = Arc::clone(&waiting);
+        let sent = self.jobs.try_send(Box::new(move || {
+            picked_up.fetch_sub(1, Ordering::Relaxed);
+            let _ = reply.send(work());
+        }));
+        if sent.is_err() {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(Busy);
+        }
         answer.await.map_err(|_| Busy)
     }
 }

@@ -29,6 +29,8 @@ pub const STYLESHEET_PATH: &str = "/static/style.css";
 pub const HEALTHZ_PATH: &str = "/healthz";
 /// Readiness: the store answers and keys are loaded.
 pub const READYZ_PATH: &str = "/readyz";
+/// Prometheus metrics (on `--metrics-bind` instead, when that is set).
+pub const METRICS_PATH: &str = "/metrics";
 
 /// The largest request body accepted (form posts are small; this bounds hostile input).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

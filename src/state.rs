@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
 use crate::keys::{KeyEncryptionKey, KeyError, KeyRing};
+use crate::metrics::Metrics;
 use crate::password_pool::PasswordSlots;
 use crate::store::{self, Store, StoreError};
 
@@ -28,6 +29,8 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     /// APIs and scopes.
     pub catalog: Arc<CatalogCache>,
+    /// The Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
             settings: &self.settings,
             clients: &self.clients,
             catalog: &self.catalog,
+            metrics: &self.metrics,
             now,
         }
     }
@@ -89,6 +93,7 @@ impl AppState {
             clock,
             clients: Arc::new(ClientCache::new(client_cache_ttl)),
             catalog: Arc::new(CatalogCache::new(client_cache_ttl)),
+            metrics: Arc::new(Metrics::new()),
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),

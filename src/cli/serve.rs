@@ -25,12 +25,30 @@ pub async fn run(settings: Settings) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|source| StartError::Bind { addr: bind, source })?;
+    // `/metrics` on an address of its own, when asked.
+    let metrics = match state.settings.metrics_bind {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tracing::info!(address = %addr, "metrics are served here only");
+            let router = app::metrics_router(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, router).await {
+                    tracing::error!(error = %err, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     tracing::info!(
         issuer = state.settings.issuer.as_str(),
         address = %bind,
         "latchkey is listening"
     );
-    app::serve(listener, state)
-        .await
-        .map_err(|source| StartError::Bind { addr: bind, source }.into())
+    let served = app::serve(listener, state).await;
+    if let Some(task) = metrics {
+        task.abort();
+    }
+    served.map_err(|source| StartError::Bind { addr: bind, source }.into())
 }

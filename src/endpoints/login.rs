@@ -15,6 +15,7 @@ use super::authorize::{client_of, respond};
 use super::page::PageError;
 use super::page::{MessagePage, render};
 use super::session::{BrowserSession, SignedIn};
+use crate::metrics::SignInOutcome;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
 use crate::oauth::sign_in::{Refusal, check_credentials};
 use crate::state::AppState;
@@ -111,6 +112,13 @@ async fn sign_in(
         now,
     )
     .await?;
+    state.metrics.sign_in(match &checked {
+        Ok(_) => SignInOutcome::Success,
+        Err(Refusal::Throttled { .. }) => SignInOutcome::Throttled,
+        Err(Refusal::Busy) => SignInOutcome::Busy,
+        Err(Refusal::WrongCredentials) => SignInOutcome::WrongPassword,
+        Err(Refusal::Disabled) => SignInOutcome::Disabled,
+    });
     let user = match checked {
         Ok(user) => user,
         Err(Refusal::Throttled { retry_after }) => return Err(too_many_attempts(retry_after)),

@@ -9,6 +9,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod login;
 pub mod logout;
+pub mod metrics;
 pub mod page;
 pub mod revoke;
 pub mod session;

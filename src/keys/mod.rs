@@ -42,6 +42,8 @@ pub enum KeyError {
 #[derive(Debug, Default)]
 struct KeySet {
     active: HashMap<SigningAlg, Arc<KeyMaterial>>,
+    /// When each algorithm's active key was activated.
+    activated_at: HashMap<SigningAlg, UnixTime>,
     published: HashMap<String, Arc<KeyMaterial>>,
     jwks: Arc<str>,
 }
@@ -77,6 +79,18 @@ impl KeyRing {
         self.snapshot().active.get(&alg).cloned()
     }
 
+    /// For each algorithm, when its active signing key was activated (as of the last refresh).
+    pub fn activated_at(&self) -> Vec<(SigningAlg, UnixTime)> {
+        let mut all: Vec<_> = self
+            .snapshot()
+            .activated_at
+            .iter()
+            .map(|(alg, at)| (*alg, *at))
+            .collect();
+        all.sort_by_key(|(alg, _)| alg.as_str());
+        all
+    }
+
     /// A published key by `kid`: what a token's signature is checked against.
     pub fn verification_key(&self, kid: &str) -> Option<Arc<KeyMaterial>> {
         self.snapshot().published.get(kid).cloned()
@@ -109,6 +123,10 @@ impl KeyRing {
             };
             if record.state == KeyState::Active {
                 next.active.insert(material.alg, material.clone());
+                next.activated_at.insert(
+                    material.alg,
+                    record.activated_at.unwrap_or(record.created_at),
+                );
             }
             jwks.push(material.public_jwk.clone());
             next.published.insert(record.kid, material);

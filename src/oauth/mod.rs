@@ -10,6 +10,7 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::domain::user::{User, UserId};
 use crate::keys::KeyRing;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 pub mod authorize;
@@ -41,6 +42,8 @@ pub struct Context<'a> {
     pub clients: &'a ClientCache,
     /// APIs and scopes, cached for `--client-cache-ttl`.
     pub catalog: &'a CatalogCache,
+    /// Where what happens is counted.
+    pub metrics: &'a Metrics,
     /// The time of this request.
     pub now: UnixTime,
 }

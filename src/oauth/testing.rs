@@ -36,6 +36,8 @@ pub struct Harness {
     pub clients: ClientCache,
     /// A catalog cache that never caches.
     pub catalog: CatalogCache,
+    /// Metrics, counted as in the server.
+    pub metrics: crate::metrics::Metrics,
     /// The time of the next request.
     pub now: i64,
 }
@@ -74,6 +76,7 @@ impl Harness {
             settings,
             clients: ClientCache::new(0),
             catalog: CatalogCache::new(0),
+            metrics: crate::metrics::Metrics::new(),
             now: NOW,
         }
     }
@@ -86,6 +89,7 @@ impl Harness {
             settings: &self.settings,
             clients: &self.clients,
             catalog: &self.catalog,
+            metrics: &self.metrics,
             now: self.now,
         }
     }

@@ -6,6 +6,7 @@
 //! conversion from `sqlx::Error` reads that span's name, so no method body maps errors by hand.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,11 +82,11 @@ impl fmt::Display for Operation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     /// The database is unreachable or overloaded: retry later.
-    Unavailable,
+    Unavailable = 0,
     /// The input was refused.
-    Rejected,
+    Rejected = 1,
     /// Anything else.
-    Internal,
+    Internal = 2,
 }
 
 /// THE classification of a driver error.
@@ -134,10 +135,25 @@ fn classify_sqlite(extended: i32) -> Class {
     }
 }
 
+/// Driver errors since the process started, by class (unavailable, rejected, internal): every one
+/// passes through [`StoreError::from`]. Process-wide, like the database connections they count.
+static ERRORS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// The running totals of driver errors, by kind, for `latchkey_store_errors_total{kind}`.
+pub fn error_totals() -> Vec<(&'static str, u64)> {
+    ["unavailable", "rejected", "internal"]
+        .into_iter()
+        .zip(&ERRORS)
+        .map(|(kind, total)| (kind, total.load(Ordering::Relaxed)))
+        .collect()
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(source: sqlx::Error) -> Self {
         let operation = Operation::current();
-        match classify(&source) {
+        let class = classify(&source);
+        ERRORS[class as usize].fetch_add(1, Ordering::Relaxed);
+        match class {
             Class::Unavailable => Self::Unavailable { operation, source },
             Class::Rejected => Self::Rejected { operation, source },
             Class::Internal => Self::Internal { operation, source },

@@ -29,7 +29,7 @@ mod sqlite;
 mod sqlite_open;
 
 pub(crate) use error::conflict_as;
-pub use error::{Class, Operation, StoreError, classify};
+pub use error::{Class, Operation, StoreError, classify, error_totals};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -86,6 +86,17 @@ pub struct SigningKeyRecord {
     pub retired_at: Option<i64>,
 }
 
+/// A connection pool's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open (idle or in use).
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most it may open.
+    pub max: u32,
+}
+
 /// The storage operations Latchkey needs, each a whole domain operation.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -93,6 +104,8 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Check the database answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The connection pool as it stands, for the metrics.
+    fn pool_status(&self) -> PoolStatus;
 
     /// Register a client; `Conflict` if the id exists.
     async fn create_client(&self, client: &Client) -> Result<(), StoreError>;

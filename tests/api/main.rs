@@ -20,6 +20,7 @@ mod introspect;
 mod issuer_path;
 mod jwks;
 mod logout;
+mod metrics;
 mod microservices;
 mod nginx;
 mod pages;

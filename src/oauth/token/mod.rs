@@ -18,6 +18,7 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::secret::{TokenHash, random_string, random_token};
 use crate::domain::user::User;
 use crate::error::{ErrorCode, OAuthError};
+use crate::metrics::IssuedAs;
 use crate::tokens::{sign_access_token, sign_id_token};
 
 pub mod authorization_code;
@@ -180,6 +181,9 @@ pub struct TokenResponse {
     /// RFC 8693 §2.2.1 `issued_token_type`, for a token exchange.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<&'static str>,
+    /// How the access token was made (for the metrics; not sent).
+    #[serde(skip)]
+    pub issued_as: IssuedAs,
 }
 
 /// Answer a token request from the authenticated `client`.
@@ -196,7 +200,7 @@ pub async fn exchange(
             format!("this client is not registered for {}", grant_type.as_str()),
         ));
     }
-    match request {
+    let response = match request {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -243,7 +247,13 @@ pub async fn exchange(
             )
             .await
         }
-    }
+    }?;
+    let grant_label = match grant_type {
+        GrantType::TokenExchange => "token_exchange",
+        other => other.as_str(),
+    };
+    ctx.metrics.token_issued(grant_label, response.issued_as);
+    Ok(response)
 }
 
 /// What a grant produces, before signing.
@@ -365,6 +375,10 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         id_token,
         refresh_token: issuance.refresh_token,
         issued_token_type: None,
+        issued_as: match target.format {
+            TokenFormat::Jwt => IssuedAs::Jwt(target.alg),
+            TokenFormat::Opaque => IssuedAs::Reference,
+        },
     })
 }
 

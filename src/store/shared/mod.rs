@@ -66,6 +66,14 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+                fn pool_status(&self) -> crate::store::PoolStatus {
+                    crate::store::PoolStatus {
+                        size: self.pool.size(),
+                        idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                        max: self.pool.options().get_max_connections(),
+                    }
+                }
+
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_client(&self, client: &Client) -> Result<(), StoreError> {

@@ -1,0 +1,385 @@
+//! Prometheus metrics (`GET /metrics`, the Prometheus text format 0.0.4), through the Prometheus
+//! project's own Rust client, `prometheus-client`.
+//!
+//! Every label value comes from a closed set: route templates (never raw paths), a handful of
+//! methods, status classes, grant types, algorithms, sign-in outcomes, store error kinds and table
+//! names. Client ids, usernames and paths never become labels, so a scan of random URLs cannot grow
+//! the number of series.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::domain::alg::SigningAlg;
+use crate::domain::grant::Housekeeping;
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// The label of a request whose path matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    route: String,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    grant_type: &'static str,
+    alg: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TableLabels {
+    table: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlgLabels {
+    alg: &'static str,
+}
+
+/// How a sign-in ended, for `latchkey_sign_ins_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInOutcome {
+    /// Signed in.
+    Success,
+    /// An unknown username or a wrong password (never told apart).
+    WrongPassword,
+    /// The right password for a disabled account.
+    Disabled,
+    /// Refused by the throttle before any password was checked.
+    Throttled,
+    /// Every argon2 worker and queue slot was taken.
+    Busy,
+}
+
+impl SignInOutcome {
+    const ALL: [Self; 5] = [
+        Self::Success,
+        Self::WrongPassword,
+        Self::Disabled,
+        Self::Throttled,
+        Self::Busy,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::WrongPassword => "wrong_password",
+            Self::Disabled => "disabled",
+            Self::Throttled => "throttled",
+            Self::Busy => "busy",
+        }
+    }
+}
+
+/// What an access token was issued as, for `latchkey_tokens_issued_total{alg}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuedAs {
+    /// A JWT signed with this algorithm.
+    Jwt(SigningAlg),
+    /// A reference token (`lk_at_…`), readable only through introspection.
+    Reference,
+}
+
+impl IssuedAs {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Jwt(alg) => alg.as_str(),
+            Self::Reference => "reference",
+        }
+    }
+}
+
+/// What the scrape reads at that moment rather than counts as it happens.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Password verifications waiting for an argon2 worker.
+    pub argon2_queue_depth: usize,
+    /// Store connections: open, idle, and the pool's maximum.
+    pub store_pool: crate::store::PoolStatus,
+    /// Store errors since the process started, by kind (`unavailable`, `rejected`, `internal`).
+    pub store_errors: Vec<(&'static str, u64)>,
+    /// For each algorithm, the seconds since its active signing key was activated.
+    pub key_ages: Vec<(SigningAlg, i64)>,
+}
+
+/// Every metric of one server.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+    tokens: Family<TokenLabels, Counter>,
+    sign_ins: Family<OutcomeLabels, Counter>,
+    housekeeping: Family<TableLabels, Counter>,
+    argon2_queue: Gauge,
+    store_connections: Family<StateLabels, Gauge>,
+    store_errors: Family<KindLabels, Counter>,
+    key_age: Family<AlgLabels, Gauge>,
+}
+
+/// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
+const HOUSEKEEPING_TABLES: [&str; 7] = [
+    "authorization_codes",
+    "refresh_tokens",
+    "revocations",
+    "grants",
+    "sessions",
+    "reference_tokens",
+    "sign_in_attempts",
+];
+
+/// Request latency buckets: 0.5 ms to about 4 s, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered, all at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("latchkey");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route template, method and status class",
+            requests.clone(),
+        );
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route template and status class",
+            latency.clone(),
+        );
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "tokens_issued",
+            "Access tokens issued, by grant type and signing algorithm (reference: opaque tokens)",
+            tokens.clone(),
+        );
+        let sign_ins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("sign_ins", "Password sign-ins by outcome", sign_ins.clone());
+        let housekeeping = Family::<TableLabels, Counter>::default();
+        registry.register(
+            "housekeeping_deleted_rows",
+            "Rows deleted by the background housekeeping, by table",
+            housekeeping.clone(),
+        );
+        let argon2_queue = Gauge::default();
+        registry.register(
+            "argon2_queue_depth",
+            "Password verifications waiting for an argon2 worker",
+            argon2_queue.clone(),
+        );
+        let store_connections = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "store_connections",
+            "Database connections: in_use, idle, and max (the pool's size limit)",
+            store_connections.clone(),
+        );
+        let store_errors = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "store_errors",
+            "Database errors by kind: unavailable (503), rejected (the value's fault), internal (500)",
+            store_errors.clone(),
+        );
+        let key_age = Family::<AlgLabels, Gauge>::default();
+        registry.register(
+            "signing_key_age_seconds",
+            "Seconds since the active signing key of each algorithm was activated",
+            key_age.clone(),
+        );
+        // Every outcome and table from the start, at zero, so dashboards and rate() see them before
+        // the first event.
+        for outcome in SignInOutcome::ALL {
+            sign_ins
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.label(),
+                })
+                .inc_by(0);
+        }
+        for table in HOUSEKEEPING_TABLES {
+            housekeeping.get_or_create(&TableLabels { table }).inc_by(0);
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            tokens,
+            sign_ins,
+            housekeeping,
+            argon2_queue,
+            store_connections,
+            store_errors,
+            key_age,
+        }
+    }
+
+    /// Count one HTTP request. `route` is the matched route template, or [`UNMATCHED_ROUTE`].
+    pub fn request(&self, route: &str, method: &axum::http::Method, status: u16, took: Duration) {
+        let status = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let method = match method.as_str() {
+            "GET" => "GET",
+            "POST" => "POST",
+            "HEAD" => "HEAD",
+            "OPTIONS" => "OPTIONS",
+            _ => "other",
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method,
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels {
+                route: route.to_owned(),
+                status,
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Count an access token issued by `grant_type` (its RFC 6749 / RFC 8693 name).
+    pub fn token_issued(&self, grant_type: &'static str, issued_as: IssuedAs) {
+        self.tokens
+            .get_or_create(&TokenLabels {
+                grant_type,
+                alg: issued_as.label(),
+            })
+            .inc();
+    }
+
+    /// Count a password sign-in.
+    pub fn sign_in(&self, outcome: SignInOutcome) {
+        self.sign_ins
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
+    /// Count what one housekeeping pass deleted.
+    pub fn housekeeping(&self, done: &Housekeeping) {
+        let rows = [
+            done.authorization_codes,
+            done.refresh_tokens,
+            done.revocations,
+            done.grants,
+            done.sessions,
+            done.reference_tokens,
+            done.sign_in_attempts,
+        ];
+        for (table, rows) in HOUSEKEEPING_TABLES.into_iter().zip(rows) {
+            self.housekeeping
+                .get_or_create(&TableLabels { table })
+                .inc_by(rows);
+        }
+    }
+
+    /// The exposition: the counters as they stand, and the gauges set from `now`'s `snapshot`.
+    pub fn render(&self, snapshot: &Snapshot) -> String {
+        self.argon2_queue
+            .set(i64::try_from(snapshot.argon2_queue_depth).unwrap_or(i64::MAX));
+        let pool = &snapshot.store_pool;
+        for (state, value) in [
+            ("in_use", pool.size.saturating_sub(pool.idle)),
+            ("idle", pool.idle),
+            ("max", pool.max),
+        ] {
+            self.store_connections
+                .get_or_create(&StateLabels { state })
+                .set(i64::from(value));
+        }
+        // The store counts its errors process-wide; the counter shows that running total.
+        for (kind, total) in &snapshot.store_errors {
+            self.store_errors
+                .get_or_create(&KindLabels { kind })
+                .inner()
+                .store(*total, Ordering::Relaxed);
+        }
+        for (alg, age) in &snapshot.key_ages {
+            self.key_age
+                .get_or_create(&AlgLabels { alg: alg.as_str() })
+                .set(*age);
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_bounded_and_the_text_format_is_prometheus() {
+        let metrics = Metrics::new();
+        for n in 0..50 {
+            let method = axum::http::Method::from_bytes(format!("X{n}").as_bytes()).unwrap();
+            metrics.request(UNMATCHED_ROUTE, &method, 404, Duration::from_millis(1));
+        }
+        metrics.token_issued("client_credentials", IssuedAs::Jwt(SigningAlg::ES256));
+        metrics.token_issued("client_credentials", IssuedAs::Reference);
+        metrics.sign_in(SignInOutcome::Throttled);
+        let text = metrics.render(&Snapshot::default());
+        assert!(text.contains(
+            "latchkey_http_requests_total{route=\"unmatched\",method=\"other\",status=\"4xx\"} 50"
+        ));
+        assert!(text.contains(
+            "latchkey_tokens_issued_total{grant_type=\"client_credentials\",alg=\"ES256\"} 1"
+        ));
+        assert!(text.contains(
+            "latchkey_tokens_issued_total{grant_type=\"client_credentials\",alg=\"reference\"} 1"
+        ));
+        assert!(text.contains("latchkey_sign_ins_total{outcome=\"throttled\"} 1"));
+        assert!(text.contains("# TYPE latchkey_http_request_duration_seconds histogram"));
+    }
+}
