@@ -158,16 +158,13 @@ async fn count_request(
     request: Request<Body>,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
-        .to_owned();
+    // The template's `Arc<str>` is shared with the router: cloning it copies no text.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     metrics.request(
-        &route,
+        route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str),
         &method,
         response.status().as_u16(),
         started.elapsed(),

@@ -6,7 +6,9 @@
 //! names. Client ids, usernames and paths never become labels, so a scan of random URLs cannot grow
 //! the number of series.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -27,14 +29,14 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: &'static str,
     method: &'static str,
     status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
-    route: String,
+    route: &'static str,
     status: &'static str,
 }
 
@@ -148,6 +150,9 @@ pub struct Metrics {
     store_connections: Family<StateLabels, Gauge>,
     store_errors: Family<KindLabels, Counter>,
     key_age: Family<AlgLabels, Gauge>,
+    /// Route templates seen, kept for the life of the process so that counting a request allocates
+    /// nothing. The set is the route table's (plus [`UNMATCHED_ROUTE`]), so it stays small.
+    routes: RwLock<HashSet<&'static str>>,
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
@@ -251,10 +256,32 @@ impl Metrics {
             store_connections,
             store_errors,
             key_age,
+            routes: RwLock::new(HashSet::from([UNMATCHED_ROUTE])),
         }
     }
 
-    /// Count one HTTP request. `route` is the matched route template, or [`UNMATCHED_ROUTE`].
+    /// `route` as a `'static` label value: the one kept from its first request.
+    fn route_label(&self, route: &str) -> &'static str {
+        let known = self
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(route)
+            .copied();
+        if let Some(known) = known {
+            return known;
+        }
+        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = routes.get(route) {
+            return known;
+        }
+        let kept: &'static str = Box::leak(route.to_owned().into_boxed_str());
+        routes.insert(kept);
+        kept
+    }
+
+    /// Count one HTTP request. `route` is the matched route template (from the route table, so a
+    /// closed set), or [`UNMATCHED_ROUTE`].
     pub fn request(&self, route: &str, method: &axum::http::Method, status: u16, took: Duration) {
         let status = match status {
             100..=199 => "1xx",
@@ -270,18 +297,16 @@ impl Metrics {
             "OPTIONS" => "OPTIONS",
             _ => "other",
         };
+        let route = self.route_label(route);
         self.requests
             .get_or_create(&RequestLabels {
-                route: route.to_owned(),
+                route,
                 method,
                 status,
             })
             .inc();
         self.latency
-            .get_or_create(&LatencyLabels {
-                route: route.to_owned(),
-                status,
-            })
+            .get_or_create(&LatencyLabels { route, status })
             .observe(took.as_secs_f64());
     }
 
