@@ -205,6 +205,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
         state.store.clone(),
         state.clock.clone(),
         state.metrics.clone(),
+        state.settings.key_policy(),
         state.settings.gc_interval,
     );
     let result = axum::serve(

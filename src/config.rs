@@ -138,6 +138,16 @@ pub struct Config {
     /// How often each instance re-reads the signing keys from the store.
     #[arg(long, env = "LATCHKEY_KEY_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration, global = true)]
     pub key_refresh_interval: Duration,
+
+    /// How long a signing key signs before a running server rotates it by itself (0 = only
+    /// `latchkey keys rotate`).
+    #[arg(long, env = "LATCHKEY_KEY_ROTATION_INTERVAL", default_value = "90d", value_parser = parse_duration, global = true)]
+    pub key_rotation_interval: Duration,
+
+    /// How long the next key is published before it may start signing (default: the JWKS
+    /// Cache-Control max-age, 5 minutes, plus --key-refresh-interval).
+    #[arg(long, env = "LATCHKEY_KEY_PUBLISH_AHEAD", value_parser = parse_duration, global = true)]
+    pub key_publish_ahead: Option<Duration>,
 }
 
 /// A setting that stopped start-up, named as the user wrote it.
@@ -349,7 +359,8 @@ pub struct Lifetimes {
 }
 
 impl Lifetimes {
-    /// How long a retired signing key stays published: until every token it signed has expired.
+    /// The longest life of a token signed under the server-wide settings (an API may set a longer
+    /// access-token lifetime of its own: see `keys::retention`).
     pub fn key_retention(&self) -> i64 {
         self.access_token.max(self.id_token)
     }
@@ -368,12 +379,47 @@ impl Lifetimes {
     }
 }
 
+/// Whole seconds, saturating.
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The JWKS `Cache-Control` max-age when the next key is published long enough ahead.
+pub const JWKS_MAX_AGE: i64 = 300;
+
 impl Settings {
-    /// How long a retired key stays published: its tokens' lifetime, plus the refresh interval during
-    /// which another instance may still sign with it before it sees the rotation.
-    pub fn key_retention(&self) -> i64 {
-        let refresh = i64::try_from(self.key_refresh_interval.as_secs()).unwrap_or(i64::MAX);
-        self.lifetimes.key_retention().saturating_add(refresh)
+    /// The key life-cycle times `keys::` works with.
+    pub fn key_policy(&self) -> KeyPolicy {
+        KeyPolicy {
+            token_lifetime: self.lifetimes.key_retention(),
+            refresh_interval: seconds(self.key_refresh_interval),
+            rotation_interval: seconds(self.key_rotation_interval),
+            publish_ahead: self.key_publish_ahead,
+        }
+    }
+}
+
+/// When keys rotate and how long they stay published (DESIGN.md "Keys").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// The longest life of a token signed under the server-wide settings.
+    pub token_lifetime: i64,
+    /// `--key-refresh-interval`: how long another instance may still sign with a key after a rotation.
+    pub refresh_interval: i64,
+    /// `--key-rotation-interval` (0: manual rotation only).
+    pub rotation_interval: i64,
+    /// `--key-publish-ahead`: how long the next key is published before it may sign.
+    pub publish_ahead: i64,
+}
+
+impl KeyPolicy {
+    /// The JWKS `Cache-Control` max-age: a verifier's cached copy must already hold a key when it
+    /// starts signing, and a key is published `publish_ahead` before, which an instance may learn up
+    /// to `refresh_interval` late.
+    pub fn jwks_max_age(&self) -> i64 {
+        JWKS_MAX_AGE
+            .min(self.publish_ahead - self.refresh_interval)
+            .max(0)
     }
 }
 
@@ -404,6 +450,10 @@ pub struct Settings {
     pub lifetimes: Lifetimes,
     /// How often instances re-read the key set.
     pub key_refresh_interval: Duration,
+    /// How long a key signs before a server rotates it (zero: manual only).
+    pub key_rotation_interval: Duration,
+    /// Seconds the next key is published before it may sign.
+    pub key_publish_ahead: i64,
     /// How often housekeeping runs.
     pub gc_interval: Duration,
     /// Seconds a client registration is cached.
@@ -444,7 +494,6 @@ impl Config {
                 DatabaseKind::Postgres => SecretSource::Missing,
             },
         };
-        let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let lifetimes = Lifetimes {
             access_token: positive(
                 seconds(self.access_token_ttl),
@@ -481,6 +530,24 @@ impl Config {
                 "must be greater than zero",
             ));
         }
+        let key_publish_ahead = match self.key_publish_ahead {
+            Some(ahead) => seconds(ahead),
+            None => JWKS_MAX_AGE.saturating_add(seconds(self.key_refresh_interval)),
+        };
+        if key_publish_ahead < seconds(self.key_refresh_interval) {
+            return Err(ConfigError::new(
+                "--key-publish-ahead (LATCHKEY_KEY_PUBLISH_AHEAD)",
+                "must be at least --key-refresh-interval, so that every instance has seen the next key before it signs",
+            ));
+        }
+        if !self.key_rotation_interval.is_zero()
+            && seconds(self.key_rotation_interval) <= key_publish_ahead
+        {
+            return Err(ConfigError::new(
+                "--key-rotation-interval (LATCHKEY_KEY_ROTATION_INTERVAL)",
+                "must be longer than --key-publish-ahead (or 0 for manual rotation only)",
+            ));
+        }
         let access_token_audience = match self.access_token_audience.as_deref().map(str::trim) {
             Some("") => {
                 return Err(ConfigError::new(
@@ -504,6 +571,8 @@ impl Config {
             key_secret,
             lifetimes,
             key_refresh_interval: self.key_refresh_interval,
+            key_rotation_interval: self.key_rotation_interval,
+            key_publish_ahead,
             gc_interval: self.gc_interval,
             client_cache_ttl: seconds(self.client_cache_ttl),
         })

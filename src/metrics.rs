@@ -156,7 +156,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 7] = [
+const HOUSEKEEPING_TABLES: [&str; 8] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -164,6 +164,7 @@ const HOUSEKEEPING_TABLES: [&str; 7] = [
     "sessions",
     "reference_tokens",
     "sign_in_attempts",
+    "signing_keys",
 ];
 
 /// Request latency buckets: 0.5 ms to about 4 s, doubling.
@@ -339,6 +340,7 @@ impl Metrics {
             done.sessions,
             done.reference_tokens,
             done.sign_in_attempts,
+            done.signing_keys,
         ];
         for (table, rows) in HOUSEKEEPING_TABLES.into_iter().zip(rows) {
             self.housekeeping

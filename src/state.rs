@@ -76,7 +76,7 @@ impl AppState {
         let kek = KeyEncryptionKey::load(&settings.key_secret)?;
         let store = connect_store(&settings).await?;
         store.migrate().await?;
-        let keys = Arc::new(KeyRing::new(kek, settings.key_retention()));
+        let keys = Arc::new(KeyRing::new(kek, settings.key_policy()));
         // Every algorithm has keys, published in the JWKS, so a client's ID-token override or a
         // change of the server setting never meets an unknown key.
         for alg in SigningAlg::ALL {

@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use super::{CliError, Context};
 use crate::clock::format_rfc3339;
+use crate::config::SecretSource;
 use crate::domain::alg::SigningAlg;
-use crate::keys::{KeyEncryptionKey, KeyRing};
+use crate::keys::{self, KeyEncryptionKey, KeyRing};
 use crate::store::KeyState;
 
 /// Key commands.
@@ -21,6 +22,13 @@ pub enum KeysCommand {
         /// The algorithm to rotate.
         #[arg(long, default_value = "RS256")]
         alg: SigningAlg,
+    },
+    /// Re-encrypt every stored signing key under a new key-encryption secret, in one transaction.
+    /// Then restart every instance with the new secret (the old one no longer opens the keys).
+    Rewrap {
+        /// A file holding the new secret (at least 32 characters; surrounding whitespace ignored).
+        #[arg(long = "new-secret-file")]
+        new_secret_file: std::path::PathBuf,
     },
 }
 
@@ -38,9 +46,10 @@ struct KeyView<'a> {
 
 /// Run a keys command.
 pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
-    let retention = ctx.settings.key_retention();
+    let policy = ctx.settings.key_policy();
     match command {
         KeysCommand::List => {
+            let retention = keys::retention(ctx.store.as_ref(), &policy).await?;
             let keys = ctx.store.list_signing_keys().await?;
             let views: Vec<KeyView> = keys
                 .iter()
@@ -73,7 +82,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
         }
         KeysCommand::Rotate { alg } => {
             let kek = KeyEncryptionKey::load(&ctx.settings.key_secret)?;
-            let ring = KeyRing::new(kek, retention);
+            let ring = KeyRing::new(kek, policy);
             // Refuse to rotate under a secret that cannot open the stored keys.
             ring.refresh(ctx.store.as_ref(), ctx.clock.now()).await?;
             let kid = ring
@@ -81,6 +90,22 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
                 .await?;
             ctx.print(&serde_json::json!({ "alg": alg.as_str(), "active_kid": kid }), || {
                 format!("{alg} now signs with {kid}; the previous key stays published until its tokens expire")
+            });
+            Ok(())
+        }
+        KeysCommand::Rewrap { new_secret_file } => {
+            let kek = KeyEncryptionKey::load(&ctx.settings.key_secret)?;
+            let new_kek = KeyEncryptionKey::load(&SecretSource::File(new_secret_file))?;
+            let ring = KeyRing::new(kek, policy);
+            // Every key must open under the current secret before anything is written.
+            let sealed = ring.reseal(ctx.store.as_ref(), &new_kek).await?;
+            ctx.store.rewrap_signing_keys(&sealed).await?;
+            let count = sealed.len();
+            ctx.print(&serde_json::json!({ "rewrapped": count }), || {
+                format!(
+                    "re-encrypted {count} signing keys under the new secret; restart every instance with it \
+                     (--key-encryption-secret-file or LATCHKEY_KEY_ENCRYPTION_SECRET_FILE)"
+                )
             });
             Ok(())
         }

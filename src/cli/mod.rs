@@ -149,11 +149,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Gc => {
             let ctx = Context::open(settings, cli.json).await?;
-            let done = crate::housekeeping::run_once(ctx.store.as_ref(), ctx.clock.now()).await?;
+            let done = crate::housekeeping::run_once(
+                ctx.store.as_ref(),
+                ctx.clock.now(),
+                &ctx.settings.key_policy(),
+            )
+            .await?;
             ctx.print(&done, || {
                 format!(
-                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} sign-in attempt counters",
-                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.sign_in_attempts
+                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} reference tokens, {} sign-in attempt counters, {} retired signing keys",
+                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.reference_tokens, done.sign_in_attempts, done.signing_keys
                 )
             });
             Ok(())

@@ -244,6 +244,8 @@ pub struct Housekeeping {
     pub reference_tokens: u64,
     /// Sign-in attempt counters whose window has ended.
     pub sign_in_attempts: u64,
+    /// Retired signing keys whose tokens have all expired.
+    pub signing_keys: u64,
 }
 
 #[cfg(test)]

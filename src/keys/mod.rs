@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::clock::{Clock, UnixTime};
+use crate::config::KeyPolicy;
 use crate::store::{KeyState, SigningKeyRecord, Store, StoreError};
 
 pub mod encryption;
@@ -44,6 +45,8 @@ struct KeySet {
     active: HashMap<SigningAlg, Arc<KeyMaterial>>,
     /// When each algorithm's active key was activated.
     activated_at: HashMap<SigningAlg, UnixTime>,
+    /// How long a retired key stayed published, as of this refresh (see [`retention`]).
+    retention: i64,
     published: HashMap<String, Arc<KeyMaterial>>,
     jwks: Arc<str>,
 }
@@ -52,18 +55,41 @@ struct KeySet {
 #[derive(Debug)]
 pub struct KeyRing {
     kek: KeyEncryptionKey,
-    retention: i64,
+    policy: KeyPolicy,
     current: RwLock<Arc<KeySet>>,
+}
+
+/// THE rule for how long a retired key stays published, and stored: until every token it signed has
+/// expired — access tokens (the server's lifetime, or an API's own `--token-ttl`, whichever is
+/// longest) and ID tokens — plus the refresh interval during which another instance may still sign
+/// with it before it sees the rotation.
+pub async fn retention(store: &dyn Store, policy: &KeyPolicy) -> Result<i64, StoreError> {
+    let longest_api = store
+        .list_apis()
+        .await?
+        .iter()
+        .filter_map(|api| api.access_token_ttl)
+        .max()
+        .unwrap_or(0);
+    Ok(policy
+        .token_lifetime
+        .max(longest_api)
+        .saturating_add(policy.refresh_interval))
 }
 
 impl KeyRing {
     /// An empty ring; call [`KeyRing::refresh`] to load it.
-    pub fn new(kek: KeyEncryptionKey, retention_seconds: i64) -> Self {
+    pub fn new(kek: KeyEncryptionKey, policy: KeyPolicy) -> Self {
         Self {
             kek,
-            retention: retention_seconds,
+            policy,
             current: RwLock::new(Arc::new(KeySet::default())),
         }
+    }
+
+    /// How long a retired key stays published, as of the last refresh.
+    pub fn retention(&self) -> i64 {
+        self.snapshot().retention
     }
 
     fn snapshot(&self) -> Arc<KeySet> {
@@ -104,15 +130,19 @@ impl KeyRing {
     /// Re-read the key set from the store. Keys already in memory are reused, not decrypted again.
     pub async fn refresh(&self, store: &dyn Store, now: UnixTime) -> Result<(), KeyError> {
         let records = store.list_signing_keys().await?;
+        let retention = retention(store, &self.policy).await?;
         let previous = self.snapshot();
-        let mut next = KeySet::default();
+        let mut next = KeySet {
+            retention,
+            ..KeySet::default()
+        };
         let mut jwks = Vec::new();
         for record in records {
             let published = match record.state {
                 KeyState::Next | KeyState::Active => true,
                 KeyState::Retired => record
                     .retired_at
-                    .is_some_and(|at| at.saturating_add(self.retention) > now),
+                    .is_some_and(|at| at.saturating_add(retention) > now),
             };
             if !published {
                 continue;
@@ -213,7 +243,7 @@ impl KeyRing {
         self.ensure(store, alg, now).await?;
         let new_next = self.generate(alg, KeyState::Next, now).await?;
         store
-            .rotate_signing_keys(&new_next, now)
+            .rotate_signing_keys(&new_next, now, None)
             .await?
             .ok_or_else(|| {
                 StoreError::Conflict("another rotation ran at the same time; try again".into())
@@ -221,7 +251,74 @@ impl KeyRing {
             })
     }
 
-    /// Re-read the keys every `interval`, so rotations made by another process take effect here.
+    /// Rotate each algorithm whose active key has signed for `--key-rotation-interval`, once its next
+    /// key has been published for `--key-publish-ahead` (so verifiers that cache the JWKS for its
+    /// max-age already hold it). Several instances may call this at once: the store lets exactly one
+    /// retire a given active key. Returns the kids that became active here; the ring is refreshed
+    /// when there are any.
+    pub async fn rotate_due(
+        &self,
+        store: &dyn Store,
+        now: UnixTime,
+    ) -> Result<Vec<String>, KeyError> {
+        let policy = self.policy;
+        if policy.rotation_interval == 0 {
+            return Ok(Vec::new());
+        }
+        let records = store.list_signing_keys().await?;
+        let mut rotated = Vec::new();
+        for alg in SigningAlg::ALL {
+            let of = |state: KeyState| {
+                records
+                    .iter()
+                    .find(|r| r.alg == alg.as_str() && r.state == state)
+            };
+            let (Some(active), Some(next)) = (of(KeyState::Active), of(KeyState::Next)) else {
+                continue;
+            };
+            let signing_since = active.activated_at.unwrap_or(active.created_at);
+            let due = signing_since.saturating_add(policy.rotation_interval) <= now;
+            let published_long_enough = next.created_at.saturating_add(policy.publish_ahead) <= now;
+            if !(due && published_long_enough) {
+                continue;
+            }
+            let new_next = self.generate(alg, KeyState::Next, now).await?;
+            match store
+                .rotate_signing_keys(&new_next, now, Some(&active.kid))
+                .await
+            {
+                Ok(Some(kid)) => {
+                    tracing::info!(%alg, %kid, retired = %active.kid, "rotated the signing key (--key-rotation-interval)");
+                    rotated.push(kid);
+                }
+                // Another instance rotated first: nothing to do.
+                Ok(None) | Err(StoreError::Conflict(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        if !rotated.is_empty() {
+            self.refresh(store, now).await?;
+        }
+        Ok(rotated)
+    }
+
+    /// Every stored key's private key, opened with this ring's secret and sealed again under
+    /// `new_kek`: what `keys rewrap` stores in one transaction. Fails if any key does not open.
+    pub async fn reseal(
+        &self,
+        store: &dyn Store,
+        new_kek: &KeyEncryptionKey,
+    ) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
+        let mut sealed = Vec::new();
+        for record in store.list_signing_keys().await? {
+            let pkcs8 = self.kek.decrypt(&record.kid, &record.private_key)?;
+            sealed.push((record.kid.clone(), new_kek.encrypt(&record.kid, &pkcs8)?));
+        }
+        Ok(sealed)
+    }
+
+    /// Every `interval`: rotate what is due (`--key-rotation-interval`), and re-read the keys, so
+    /// rotations made by another process take effect here.
     pub fn spawn_refresh(
         self: Arc<Self>,
         store: Arc<dyn Store>,
@@ -231,6 +328,9 @@ impl KeyRing {
         crate::periodic::spawn_every(interval, move || {
             let (ring, store, clock) = (Arc::clone(&self), Arc::clone(&store), Arc::clone(&clock));
             async move {
+                if let Err(err) = ring.rotate_due(store.as_ref(), clock.now()).await {
+                    tracing::warn!(error = %err, "could not rotate a due signing key; will retry");
+                }
                 if let Err(err) = ring.refresh(store.as_ref(), clock.now()).await {
                     tracing::warn!(error = %err, "could not refresh signing keys; keeping the current set");
                 }

@@ -64,7 +64,7 @@ impl Harness {
         store.migrate().await.unwrap();
         let keys = KeyRing::new(
             KeyEncryptionKey::load(&SecretSource::Ephemeral).unwrap(),
-            settings.key_retention(),
+            settings.key_policy(),
         );
         for alg in SigningAlg::ALL {
             keys.ensure(store.as_ref(), alg, NOW).await.unwrap();

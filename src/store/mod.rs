@@ -211,11 +211,19 @@ pub trait Store: Send + Sync + 'static {
     /// In one transaction: retire the active key of `new_next.alg`, promote its next key to active,
     /// and store `new_next` as the next key. Returns the kid that became active, or `None` (and
     /// nothing changed) if the alg has no next key.
+    /// With `expected_active`, only if that key is still the active one (else `None`, nothing
+    /// changed): of several instances rotating at once, exactly one does.
     async fn rotate_signing_keys(
         &self,
         new_next: &SigningKeyRecord,
         now: i64,
+        expected_active: Option<&str>,
     ) -> Result<Option<String>, StoreError>;
+    /// Delete the keys retired before `retired_before` (every token they signed has expired).
+    async fn delete_retired_signing_keys(&self, retired_before: i64) -> Result<u64, StoreError>;
+    /// Replace every stored key's sealed private key, `(kid, sealed)`, in one transaction: all or
+    /// nothing, and `Conflict` if the set of keys is not exactly `sealed`'s.
+    async fn rewrap_signing_keys(&self, sealed: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
 
     /// Insert a new browser session, keyed by the SHA-256 of its id and linked to its signed-in
     /// user, if any; false (nothing written) if the id is taken.

@@ -228,6 +228,11 @@ impl TestApp {
         Self::start(self.db.shared(), &[], Some(&self.address)).await
     }
 
+    /// A second instance like [`Self::spawn_sibling`], started with `extra` flags.
+    pub async fn spawn_sibling_on(&self, extra: &[&str]) -> Self {
+        Self::start(self.db.shared(), extra, Some(&self.address)).await
+    }
+
     /// Start a server whose issuer (and `address`) has a path: `http://127.0.0.1:PORT{path}`.
     pub async fn spawn_with_issuer_path(backend: &Backend, path: &str) -> Self {
         Self::start_under(TestDb::new(backend).await, &[], None, path).await

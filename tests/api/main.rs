@@ -19,6 +19,7 @@ mod helpers;
 mod introspect;
 mod issuer_path;
 mod jwks;
+mod key_rotation;
 mod logout;
 mod metrics;
 mod microservices;

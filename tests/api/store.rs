@@ -234,10 +234,19 @@ async fn the_oidc_scopes_exist_and_custom_scopes_round_trip(backend: Backend) {
     assert!(!store.delete_scope("orders:read").await.unwrap());
 }
 
+/// Retired keys stay published 600 s (570 s of token life plus a 30 s refresh interval); no
+/// automatic rotation.
+const POLICY: latchkey::config::KeyPolicy = latchkey::config::KeyPolicy {
+    token_lifetime: 570,
+    refresh_interval: 30,
+    rotation_interval: 0,
+    publish_ahead: 330,
+};
+
 fn key_ring() -> KeyRing {
     KeyRing::new(
         KeyEncryptionKey::derive(&SecretString::from(TEST_SECRET.to_owned())).unwrap(),
-        600,
+        POLICY,
     )
 }
 
@@ -281,7 +290,7 @@ async fn signing_keys_are_stored_encrypted_and_round_trip(backend: Backend) {
             "another secret, also long enough!!".to_owned(),
         ))
         .unwrap(),
-        600,
+        POLICY,
     );
     let err = stranger.refresh(store.as_ref(), 1_000).await.unwrap_err();
     assert!(err.to_string().contains("cannot decrypt"), "{err}");

@@ -315,6 +315,8 @@ macro_rules! grants_impl {
                         None,
                     )
                     .await?,
+                    // Signing keys follow the key policy: `housekeeping::run_once` deletes them.
+                    signing_keys: 0,
                 })
             }
 

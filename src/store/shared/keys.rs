@@ -55,15 +55,27 @@ macro_rules! keys_impl {
                 pool: &$pool,
                 new_next: &SigningKeyRecord,
                 now: i64,
+                expected_active: Option<&str>,
             ) -> Result<Option<String>, StoreError> {
                 let mut tx = pool.begin().await?;
-                sqlx::query(
-                    "UPDATE signing_keys SET state = 'retired', retired_at = $1 WHERE alg = $2 AND state = 'active'",
+                // With `expected_active`, the rotation happens only if that key is still the active
+                // one: the UPDATE takes its row lock (PostgreSQL) or the write lock (SQLite), so of
+                // several instances rotating at once exactly one retires it; the others find it
+                // retired already and change nothing.
+                let retired = sqlx::query(
+                    "UPDATE signing_keys SET state = 'retired', retired_at = $1 \
+                     WHERE alg = $2 AND state = 'active' AND ($3 IS NULL OR kid = $3)",
                 )
                 .bind(now)
                 .bind(&new_next.alg)
+                .bind(expected_active)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if expected_active.is_some() && retired == 0 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
                 let promoted: Option<(String,)> = sqlx::query_as(
                     "UPDATE signing_keys SET state = 'active', activated_at = $1 \
                      WHERE alg = $2 AND state = 'next' RETURNING kid",
@@ -93,6 +105,55 @@ macro_rules! keys_impl {
                 }))?;
                 tx.commit().await?;
                 Ok(Some(promoted))
+            }
+
+            /// [`Store::delete_retired_signing_keys`](crate::store::Store::delete_retired_signing_keys).
+            pub(crate) async fn delete_retired_signing_keys(
+                pool: &$pool,
+                retired_before: i64,
+            ) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < $1",
+                )
+                .bind(retired_before)
+                .execute(pool)
+                .await?
+                .rows_affected())
+            }
+
+            /// [`Store::rewrap_signing_keys`](crate::store::Store::rewrap_signing_keys).
+            pub(crate) async fn rewrap_signing_keys(
+                pool: &$pool,
+                sealed: &[(String, Vec<u8>)],
+            ) -> Result<(), StoreError> {
+                let mut tx = pool.begin().await?;
+                let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if usize::try_from(stored).ok() != Some(sealed.len()) {
+                    tx.rollback().await?;
+                    return Err(StoreError::Conflict(
+                        "the signing keys changed while they were re-encrypted (a rotation?); nothing was changed, run it again".into(),
+                    ));
+                }
+                for (kid, private_key) in sealed {
+                    let updated = sqlx::query(
+                        "UPDATE signing_keys SET private_key = $1 WHERE kid = $2",
+                    )
+                    .bind(private_key)
+                    .bind(kid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if updated != 1 {
+                        tx.rollback().await?;
+                        return Err(StoreError::Conflict(format!(
+                            "signing key {kid} changed while the keys were re-encrypted; nothing was changed, run it again"
+                        )));
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
             }
         }
     };

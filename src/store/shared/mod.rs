@@ -289,8 +289,19 @@ macro_rules! store_impl {
                     &self,
                     new_next: &SigningKeyRecord,
                     now: i64,
+                    expected_active: Option<&str>,
                 ) -> Result<Option<String>, StoreError> {
-                    keys::rotate_signing_keys(&self.pool, new_next, now).await
+                    keys::rotate_signing_keys(&self.pool, new_next, now, expected_active).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_retired_signing_keys(&self, retired_before: i64) -> Result<u64, StoreError> {
+                    keys::delete_retired_signing_keys(&self.pool, retired_before).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn rewrap_signing_keys(&self, sealed: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+                    keys::rewrap_signing_keys(&self.pool, sealed).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
