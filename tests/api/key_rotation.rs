@@ -175,18 +175,7 @@ async fn a_retired_key_stays_published_while_an_api_s_tokens_live_then_is_delete
 
 /// Settings for `db` with the key-encryption secret read from `secret_file`.
 fn settings_with_secret_file(db: &TestDb, secret_file: &str) -> latchkey::config::Settings {
-    Cli::try_parse_from([
-        "latchkey",
-        "--database-url",
-        &db.url,
-        "--key-encryption-secret-file",
-        secret_file,
-        "serve",
-    ])
-    .unwrap()
-    .config
-    .validate()
-    .unwrap()
+    validated_on(&db.url, &["--key-encryption-secret-file", secret_file]).unwrap()
 }
 
 async fn keys_rewrap_moves_every_key_to_a_new_secret(backend: Backend) {
@@ -267,9 +256,14 @@ async fn keys_rewrap_moves_every_key_to_a_new_secret(backend: Backend) {
     );
 }
 
-/// Settings from `flags`, or the one-line error.
+/// Settings from `flags` on an in-memory database, or the one-line error.
 fn validated(flags: &[&str]) -> Result<latchkey::config::Settings, String> {
-    let mut args = vec!["latchkey", "--database-url", "sqlite::memory:"];
+    validated_on("sqlite::memory:", flags)
+}
+
+/// Settings from `flags` on the database at `url`, or the one-line error.
+fn validated_on(url: &str, flags: &[&str]) -> Result<latchkey::config::Settings, String> {
+    let mut args = vec!["latchkey", "--database-url", url];
     args.extend_from_slice(flags);
     args.push("serve");
     Cli::try_parse_from(args)
