@@ -24,11 +24,15 @@ pub mod user;
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Settings shared by every command.
-    #[command(flatten)]
+    /// Settings shared by every command: listed under their own heading, after each command's own
+    /// options.
+    #[command(
+        flatten,
+        next_help_heading = "Server settings (every command; flag or LATCHKEY_* variable)"
+    )]
     pub config: Config,
     /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
     /// What to do.
     #[command(subcommand)]
@@ -42,7 +46,7 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Delete expired codes, refresh tokens, revocation records, grants and sessions now.
+    /// Delete expired codes, tokens, revocation records, grants, sessions and retired keys now.
     Gc,
     /// Register and manage APIs (resource servers): the audiences access tokens are for.
     #[command(subcommand)]

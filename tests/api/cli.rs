@@ -638,3 +638,27 @@ fn bad_configuration_stops_with_one_line_naming_the_setting() {
         assert!(err.contains(expected), "{env:?}: {err}");
     }
 }
+
+#[test]
+fn each_command_s_help_shows_its_own_options_before_the_server_settings() {
+    let out = crate::helpers::run_cli(&["client", "create", "--help"], &[], None);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let at = |needle: &str| {
+        help.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing from:\n{help}"))
+    };
+    let heading = at("Server settings");
+    for own in [
+        "--name <NAME>",
+        "--redirect-uri",
+        "--grant-type",
+        "--resource",
+    ] {
+        assert!(at(own) < heading, "{own} comes first");
+    }
+    for setting in ["--issuer <ISSUER>", "--database-url", "--access-token-ttl"] {
+        assert!(at(setting) > heading, "{setting} is a server setting");
+    }
+    assert!(at("--json") > heading, "output options come last");
+}
