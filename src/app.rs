@@ -205,8 +205,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
         state.store.clone(),
         state.clock.clone(),
         state.metrics.clone(),
-        state.settings.key_policy(),
-        state.settings.gc_interval,
+        state.settings.clone(),
     );
     let result = axum::serve(
         listener,

@@ -139,6 +139,14 @@ pub struct Config {
     #[arg(long, env = "LATCHKEY_KEY_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration, global = true)]
     pub key_refresh_interval: Duration,
 
+    /// How long audit events are kept before housekeeping deletes them.
+    #[arg(long, env = "LATCHKEY_AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration, global = true)]
+    pub audit_retention: Duration,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log pipelines).
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
+
     /// How long a signing key signs before a running server rotates it by itself (0 = only
     /// `latchkey keys rotate`).
     #[arg(long, env = "LATCHKEY_KEY_ROTATION_INTERVAL", default_value = "90d", value_parser = parse_duration, global = true)]
@@ -458,6 +466,8 @@ pub struct Settings {
     pub gc_interval: Duration,
     /// Seconds a client registration is cached.
     pub client_cache_ttl: i64,
+    /// Seconds audit events are kept.
+    pub audit_retention: i64,
 }
 
 impl Config {
@@ -575,6 +585,10 @@ impl Config {
             key_publish_ahead,
             gc_interval: self.gc_interval,
             client_cache_ttl: seconds(self.client_cache_ttl),
+            audit_retention: positive(
+                seconds(self.audit_retention),
+                "--audit-retention (LATCHKEY_AUDIT_RETENTION)",
+            )?,
         })
     }
 }

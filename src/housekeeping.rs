@@ -2,10 +2,9 @@
 //! retired signing keys so tables do not grow without bound. Runs in the background of `serve` and as `latchkey gc`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::clock::{Clock, UnixTime};
-use crate::config::KeyPolicy;
+use crate::config::Settings;
 use crate::domain::grant::Housekeeping;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -14,19 +13,22 @@ use crate::store::{Store, StoreError};
 /// (and revokes its grant) rather than as an unknown token.
 pub const SPENT_REFRESH_TOKEN_RETENTION: i64 = 7 * 24 * 60 * 60;
 
-/// One pass at `now`: expired records, and the signing keys retired longer ago than every token
-/// they signed can live (`keys::retention`, under `policy`).
+/// One pass at `now`: expired records, the signing keys retired longer ago than every token they
+/// signed can live (`keys::retention`), and audit events older than `--audit-retention`.
 pub async fn run_once(
     store: &dyn Store,
     now: UnixTime,
-    policy: &KeyPolicy,
+    settings: &Settings,
 ) -> Result<Housekeeping, StoreError> {
     let mut done = store
         .housekeep(now, now - SPENT_REFRESH_TOKEN_RETENTION)
         .await?;
-    let retention = crate::keys::retention(store, policy).await?;
+    let retention = crate::keys::retention(store, &settings.key_policy()).await?;
     done.signing_keys = store
         .delete_retired_signing_keys(now.saturating_sub(retention))
+        .await?;
+    done.audit_events = store
+        .delete_audit_events_before(now.saturating_sub(settings.audit_retention))
         .await?;
     Ok(done)
 }
@@ -37,14 +39,18 @@ pub fn spawn(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
-    policy: KeyPolicy,
-    interval: Duration,
+    settings: Arc<Settings>,
 ) -> tokio::task::JoinHandle<()> {
+    let interval = settings.gc_interval;
     crate::periodic::spawn_every(interval, move || {
-        let (store, clock, metrics) =
-            (Arc::clone(&store), Arc::clone(&clock), Arc::clone(&metrics));
+        let (store, clock, metrics, settings) = (
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&metrics),
+            Arc::clone(&settings),
+        );
         async move {
-            match run_once(store.as_ref(), clock.now(), &policy).await {
+            match run_once(store.as_ref(), clock.now(), &settings).await {
                 Ok(done) => {
                     metrics.housekeeping(&done);
                     tracing::debug!(?done, "housekeeping pass");

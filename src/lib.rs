@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod client_cache;

@@ -95,7 +95,8 @@ impl SignInOutcome {
         Self::Busy,
     ];
 
-    fn label(self) -> &'static str {
+    /// Its label value (also the audit trail's `outcome`).
+    pub fn label(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::WrongPassword => "wrong_password",
@@ -156,7 +157,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 8] = [
+const HOUSEKEEPING_TABLES: [&str; 9] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -165,6 +166,7 @@ const HOUSEKEEPING_TABLES: [&str; 8] = [
     "reference_tokens",
     "sign_in_attempts",
     "signing_keys",
+    "audit_events",
 ];
 
 /// Request latency buckets: 0.5 ms to about 4 s, doubling.
@@ -341,6 +343,7 @@ impl Metrics {
             done.reference_tokens,
             done.sign_in_attempts,
             done.signing_keys,
+            done.audit_events,
         ];
         for (table, rows) in HOUSEKEEPING_TABLES.into_iter().zip(rows) {
             self.housekeeping

@@ -215,6 +215,11 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
             }
             let scopes = ctx.store.list_scopes().await?;
             let shown = view(&api, &scopes);
+            ctx.record(
+                ctx.change("api", "created", api.audience.as_str())
+                    .with("api", serde_json::to_value(&shown).unwrap_or_default()),
+            )
+            .await?;
             ctx.print(&shown, || describe(&shown));
             Ok(())
         }
@@ -274,6 +279,11 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
             }
             let scopes = ctx.store.list_scopes().await?;
             let shown = view(&api, &scopes);
+            ctx.record(
+                ctx.change("api", "updated", api.audience.as_str())
+                    .with("api", serde_json::to_value(&shown).unwrap_or_default()),
+            )
+            .await?;
             ctx.print(&shown, || describe(&shown));
             Ok(())
         }
@@ -299,6 +309,8 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
                     api.audience
                 )));
             }
+            ctx.record(ctx.change("api", "deleted", api.audience.as_str()))
+                .await?;
             ctx.print(
                 &serde_json::json!({ "deleted": api.audience.as_str() }),
                 || format!("deleted API {}", api.audience),

@@ -300,6 +300,11 @@ async fn find(ctx: &Context, client_id: &str) -> Result<Client, CliError> {
     ctx.store.find_client(&parsed).await?.ok_or_else(unknown)
 }
 
+/// A client's registration as the audit trail records it: its view, which holds no secret.
+fn registration(client: &Client) -> serde_json::Value {
+    serde_json::to_value(ClientView::from(client)).unwrap_or_default()
+}
+
 /// Run a client command.
 pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> {
     let now = ctx.clock.now();
@@ -338,6 +343,13 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 .then(ClientSecret::generate);
             client.secret_hash = secret.as_ref().map(ClientSecret::hash);
             ctx.store.create_client(&client).await?;
+            let id = client.client_id.to_string();
+            ctx.record(
+                ctx.change("client", "created", &id)
+                    .client(id.clone())
+                    .with("client", registration(&client)),
+            )
+            .await?;
 
             #[derive(Serialize)]
             struct Created<'a> {
@@ -414,6 +426,13 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
         ClientCommand::AddRole { client_id, role } => {
             let role = admin_role::parse_name(&role)?;
             let client = admin_role::add_to_client(ctx.store.as_ref(), &client_id, &role).await?;
+            let id = client.client_id.to_string();
+            ctx.record(
+                ctx.change("client", "role_added", &id)
+                    .client(id.clone())
+                    .with("role", role.as_str()),
+            )
+            .await?;
             ctx.print(
                 &serde_json::json!({ "client_id": client.client_id.as_str(), "added_role": role.as_str() }),
                 || format!("client {} now has role {role}", client.client_id),
@@ -424,6 +443,13 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             let role = admin_role::parse_name(&role)?;
             let client =
                 admin_role::remove_from_client(ctx.store.as_ref(), &client_id, &role).await?;
+            let id = client.client_id.to_string();
+            ctx.record(
+                ctx.change("client", "role_removed", &id)
+                    .client(id.clone())
+                    .with("role", role.as_str()),
+            )
+            .await?;
             ctx.print(
                 &serde_json::json!({ "client_id": client.client_id.as_str(), "removed_role": role.as_str() }),
                 || format!("client {} no longer has role {role}", client.client_id),
@@ -498,6 +524,14 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                     args.client_id
                 )));
             }
+            let id = updated.client_id.to_string();
+            ctx.record(
+                ctx.change("client", "updated", &id)
+                    .client(id.clone())
+                    .with("before", registration(&existing))
+                    .with("after", registration(&updated)),
+            )
+            .await?;
             ctx.print(&ClientView::from(&updated), || describe(&updated));
             Ok(())
         }
@@ -507,6 +541,11 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             if !ctx.store.delete_client(&id).await? {
                 return Err(unknown());
             }
+            ctx.record(
+                ctx.change("client", "deleted", id.as_str())
+                    .client(id.to_string()),
+            )
+            .await?;
             ctx.print(&serde_json::json!({ "deleted": client_id }), || {
                 format!("deleted client {client_id}")
             });
@@ -529,6 +568,12 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                     "no client with id '{client_id}'"
                 )));
             }
+            // That the secret changed, never the secret.
+            ctx.record(
+                ctx.change("client", "secret_rotated", &client_id)
+                    .client(client_id.clone()),
+            )
+            .await?;
             ctx.print(
                 &serde_json::json!({ "client_id": client_id, "client_secret": secret.expose() }),
                 || {

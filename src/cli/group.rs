@@ -74,6 +74,8 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         GroupCommand::Create { name } => {
             let name = admin::parse_name(&name)?;
             let group = admin::create(store, name, ctx.clock.now()).await?;
+            ctx.record(ctx.change("group", "created", group.name.as_str()))
+                .await?;
             ctx.print(
                 &serde_json::json!({ "name": group.name.as_str(), "created_at": group.created_at }),
                 || format!("created group {}", group.name),
@@ -82,6 +84,12 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         GroupCommand::AddMember { group, username } => {
             let group = admin::parse_name(&group)?;
             let user = admin::add_member(store, &group, &username).await?;
+            ctx.record(
+                ctx.change("group", "member_added", group.as_str())
+                    .user(user.user_id.to_string())
+                    .with("username", user.username.as_str()),
+            )
+            .await?;
             ctx.print(
                 &serde_json::json!({ "group": group.as_str(), "added_member": user.username }),
                 || format!("added {} to group {group}", user.username),
@@ -90,6 +98,12 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         GroupCommand::RemoveMember { group, username } => {
             let group = admin::parse_name(&group)?;
             let user = admin::remove_member(store, &group, &username).await?;
+            ctx.record(
+                ctx.change("group", "member_removed", group.as_str())
+                    .user(user.user_id.to_string())
+                    .with("username", user.username.as_str()),
+            )
+            .await?;
             ctx.print(
                 &serde_json::json!({ "group": group.as_str(), "removed_member": user.username }),
                 || format!("removed {} from group {group}", user.username),
@@ -99,6 +113,11 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
             let group = admin::parse_name(&group)?;
             let role = admin_role::parse_name(&role)?;
             admin::add_role(store, &group, &role).await?;
+            ctx.record(
+                ctx.change("group", "role_added", group.as_str())
+                    .with("role", role.as_str()),
+            )
+            .await?;
             ctx.print(
                 &serde_json::json!({ "group": group.as_str(), "added_role": role.as_str() }),
                 || format!("group {group} now has role {role}"),
@@ -108,6 +127,11 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
             let group = admin::parse_name(&group)?;
             let role = admin_role::parse_name(&role)?;
             admin::remove_role(store, &group, &role).await?;
+            ctx.record(
+                ctx.change("group", "role_removed", group.as_str())
+                    .with("role", role.as_str()),
+            )
+            .await?;
             ctx.print(
                 &serde_json::json!({ "group": group.as_str(), "removed_role": role.as_str() }),
                 || format!("group {group} no longer has role {role}"),
@@ -160,6 +184,8 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         GroupCommand::Delete { name } => {
             let name = admin::parse_name(&name)?;
             admin::delete(store, &name).await?;
+            ctx.record(ctx.change("group", "deleted", name.as_str()))
+                .await?;
             ctx.print(&serde_json::json!({ "deleted": name.as_str() }), || {
                 format!("deleted group {name}")
             });

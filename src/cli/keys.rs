@@ -88,6 +88,8 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
             let kid = ring
                 .rotate(ctx.store.as_ref(), alg, ctx.clock.now())
                 .await?;
+            ctx.record(ctx.change("key", "rotated", &kid).with("alg", alg.as_str()))
+                .await?;
             ctx.print(&serde_json::json!({ "alg": alg.as_str(), "active_kid": kid }), || {
                 format!("{alg} now signs with {kid}; the previous key stays published until its tokens expire")
             });
@@ -101,6 +103,8 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
             let sealed = ring.reseal(ctx.store.as_ref(), &new_kek).await?;
             ctx.store.rewrap_signing_keys(&sealed).await?;
             let count = sealed.len();
+            ctx.record(ctx.change("key", "rewrapped", "*").with("keys", count))
+                .await?;
             ctx.print(&serde_json::json!({ "rewrapped": count }), || {
                 format!(
                     "re-encrypted {count} signing keys under the new secret; restart every instance with it \

@@ -9,9 +9,11 @@ use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, Settings};
+use crate::domain::audit::{AuditEvent, EventType};
 use crate::store::{Store, StoreError};
 
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod group;
 pub mod keys;
@@ -66,9 +68,12 @@ pub enum Command {
     /// Manage groups of users and their roles (the `groups` claim).
     #[command(subcommand)]
     Group(group::GroupCommand),
-    /// List and rotate signing keys.
+    /// List, rotate and re-encrypt signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Read the audit trail: sign-ins, consents, grants, revocations and operators' changes.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// A command that failed; printed as one line.
@@ -118,6 +123,36 @@ impl Context {
         })
     }
 
+    /// An operator's change (`admin.change`) to `object` `id`, made with this command line: the
+    /// actor is `cli:` and the operating-system user running it. Callers add what changed (never a
+    /// secret) and [`Context::record`] it.
+    pub fn change(&self, object: &str, action: &str, id: &str) -> AuditEvent {
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_graphic()))
+            .unwrap_or_else(|| "unknown".to_owned());
+        AuditEvent::new(
+            EventType::AdminChange,
+            self.clock.now(),
+            format!("cli:{user}"),
+        )
+        .with("object", object)
+        .with("action", action)
+        .with("id", id)
+    }
+
+    /// Record `event` in the audit trail (and the log). The change is already made: a failure here
+    /// says so, and the command exits non-zero.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), CliError> {
+        crate::audit::record(self.store.as_ref(), event)
+            .await
+            .map_err(|err| {
+                CliError::Invalid(format!(
+                    "the change was made, but its audit event could not be stored: {err}"
+                ))
+            })
+    }
+
     /// Print a value as JSON, or the text `human` builds.
     pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         use std::io::Write;
@@ -153,16 +188,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Gc => {
             let ctx = Context::open(settings, cli.json).await?;
-            let done = crate::housekeeping::run_once(
-                ctx.store.as_ref(),
-                ctx.clock.now(),
-                &ctx.settings.key_policy(),
-            )
-            .await?;
+            let done =
+                crate::housekeeping::run_once(ctx.store.as_ref(), ctx.clock.now(), &ctx.settings)
+                    .await?;
             ctx.print(&done, || {
                 format!(
-                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} reference tokens, {} sign-in attempt counters, {} retired signing keys",
-                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.reference_tokens, done.sign_in_attempts, done.signing_keys
+                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} reference tokens, {} sign-in attempt counters, {} retired signing keys, {} audit events",
+                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.reference_tokens, done.sign_in_attempts, done.signing_keys, done.audit_events
                 )
             });
             Ok(())
@@ -185,6 +217,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Keys(command) => {
             keys::run(&Context::open(settings, cli.json).await?, command).await
+        }
+        Command::Audit(command) => {
+            audit::run(&Context::open(settings, cli.json).await?, command).await
         }
     }
 }

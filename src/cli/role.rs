@@ -109,6 +109,11 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
                 scopes: &scopes,
             };
             let role = admin::create(store, name, new, ctx.clock.now()).await?;
+            ctx.record(ctx.change("role", "created", role.name.as_str()).with(
+                "role",
+                serde_json::to_value(RoleView::from(&role)).unwrap_or_default(),
+            ))
+            .await?;
             ctx.print(&RoleView::from(&role), || {
                 format!("created role {}", role.name)
             });
@@ -142,6 +147,8 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
         RoleCommand::Delete { name } => {
             let name = admin::parse_name(&name)?;
             admin::delete(store, &name).await?;
+            ctx.record(ctx.change("role", "deleted", name.as_str()))
+                .await?;
             ctx.print(&serde_json::json!({ "deleted": name.as_str() }), || {
                 format!("deleted role {name}")
             });

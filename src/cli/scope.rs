@@ -71,6 +71,12 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
                 created_at: ctx.clock.now(),
             };
             ctx.store.create_scope(&scope).await?;
+            ctx.record(
+                ctx.change("scope", "created", &scope.name)
+                    .with("api", scope.api.as_ref().map(Audience::as_str))
+                    .with("hidden", scope.hidden),
+            )
+            .await?;
             ctx.print(
                 &ScopeView {
                     name: &scope.name,
@@ -143,6 +149,7 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             if !ctx.store.delete_scope(&name).await? {
                 return Err(CliError::Invalid(format!("no scope named '{name}'")));
             }
+            ctx.record(ctx.change("scope", "deleted", &name)).await?;
             ctx.print(&serde_json::json!({ "deleted": name }), || {
                 format!("deleted scope {name}")
             });

@@ -211,6 +211,16 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                 updated_at: now,
             };
             ctx.store.create_user(&user).await?;
+            changed(
+                ctx,
+                &user,
+                "created",
+                (
+                    "user",
+                    serde_json::to_value(UserView::from(&user)).unwrap_or_default(),
+                ),
+            )
+            .await?;
             ctx.print(&UserView::from(&user), || describe(&user));
             Ok(())
         }
@@ -267,6 +277,7 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         UserCommand::AddRole { username, role } => {
             let role = admin_role::parse_name(&role)?;
             let user = admin_role::add_to_user(ctx.store.as_ref(), &username, &role).await?;
+            changed(ctx, &user, "role_added", ("role", role.as_str().into())).await?;
             ctx.print(
                 &serde_json::json!({ "username": user.username, "added_role": role.as_str() }),
                 || format!("{} now has role {role}", user.username),
@@ -276,6 +287,7 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         UserCommand::RemoveRole { username, role } => {
             let role = admin_role::parse_name(&role)?;
             let user = admin_role::remove_from_user(ctx.store.as_ref(), &username, &role).await?;
+            changed(ctx, &user, "role_removed", ("role", role.as_str().into())).await?;
             ctx.print(
                 &serde_json::json!({ "username": user.username, "removed_role": role.as_str() }),
                 || format!("{} no longer has role {role}", user.username),
@@ -298,6 +310,8 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                 .set_user_password(&user.user_id, &password_hash, now, keep_until(ctx, now))
                 .await?
                 .ok_or_else(|| gone(&user.user_id))?;
+            // That the password changed, never the password.
+            changed(ctx, &user, "password_set", signed_out_detail(&signed_out)).await?;
             report(
                 ctx,
                 &user,
@@ -314,6 +328,7 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                 .disable_user(&user.user_id, now, keep_until(ctx, now))
                 .await?
                 .ok_or_else(|| gone(&user.user_id))?;
+            changed(ctx, &user, "disabled", signed_out_detail(&signed_out)).await?;
             report(ctx, &user, Some(("disabled", true)), signed_out, "disabled");
             Ok(())
         }
@@ -322,6 +337,7 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
             if !ctx.store.enable_user(&user.user_id, now).await? {
                 return Err(gone(&user.user_id));
             }
+            changed(ctx, &user, "enabled", ("disabled", false.into())).await?;
             ctx.print(
                 &serde_json::json!({ "username": user.username, "disabled": false }),
                 || format!("enabled {}", user.username),
@@ -335,6 +351,13 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                 .revoke_user_sessions(&user.user_id, now, keep_until(ctx, now))
                 .await?
                 .ok_or_else(|| gone(&user.user_id))?;
+            changed(
+                ctx,
+                &user,
+                "sessions_revoked",
+                signed_out_detail(&signed_out),
+            )
+            .await?;
             report(ctx, &user, None, signed_out, "signed out");
             Ok(())
         }
@@ -343,12 +366,46 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
             if !ctx.store.delete_user(&user.user_id).await? {
                 return Err(gone(&user.user_id));
             }
+            changed(
+                ctx,
+                &user,
+                "deleted",
+                ("username", user.username.clone().into()),
+            )
+            .await?;
             ctx.print(&serde_json::json!({ "deleted": user.username }), || {
                 format!("deleted user {}", user.username)
             });
             Ok(())
         }
     }
+}
+
+/// Record an operator's change to `user` in the audit trail, with one `detail` field.
+async fn changed(
+    ctx: &Context,
+    user: &User,
+    action: &str,
+    (key, value): (&str, serde_json::Value),
+) -> Result<(), CliError> {
+    ctx.record(
+        ctx.change("user", action, &user.username)
+            .user(user.user_id.to_string())
+            .with(key, value),
+    )
+    .await
+}
+
+/// What signing a user out ended, for the audit trail.
+fn signed_out_detail(signed_out: &SignOut) -> (&'static str, serde_json::Value) {
+    (
+        "signed_out",
+        serde_json::json!({
+            "sessions": signed_out.sessions,
+            "grants": signed_out.grants,
+            "authorization_codes": signed_out.authorization_codes,
+        }),
+    )
 }
 
 /// How long grant revocations are kept: until every token they cover has expired.

@@ -246,6 +246,8 @@ pub struct Housekeeping {
     pub sign_in_attempts: u64,
     /// Retired signing keys whose tokens have all expired.
     pub signing_keys: u64,
+    /// Audit events older than `--audit-retention`.
+    pub audit_events: u64,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 pub mod alg;
 pub mod api;
 pub mod attempt;
+pub mod audit;
 pub mod claims;
 pub mod client;
 pub mod grant;

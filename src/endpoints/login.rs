@@ -10,11 +10,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
+use serde_json::json;
 
 use super::authorize::{client_of, respond};
 use super::page::PageError;
 use super::page::{MessagePage, render};
 use super::session::{BrowserSession, SignedIn};
+
+use crate::audit;
+use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::user::normalize_username;
 use crate::metrics::SignInOutcome;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
 use crate::oauth::sign_in::{Refusal, check_credentials};
@@ -112,13 +117,31 @@ async fn sign_in(
         now,
     )
     .await?;
-    state.metrics.sign_in(match &checked {
+    let outcome = match &checked {
         Ok(_) => SignInOutcome::Success,
         Err(Refusal::Throttled { .. }) => SignInOutcome::Throttled,
         Err(Refusal::Busy) => SignInOutcome::Busy,
         Err(Refusal::WrongCredentials) => SignInOutcome::WrongPassword,
         Err(Refusal::Disabled) => SignInOutcome::Disabled,
-    });
+    };
+    state.metrics.sign_in(outcome);
+    // The audit trail: who, from where, and why not; never the password. An unknown username is
+    // recorded as typed only when it is a valid username (bounded, printable).
+    let event = match &checked {
+        Ok(user) => AuditEvent::new(
+            EventType::SignInSucceeded,
+            now,
+            format!("user:{}", user.user_id),
+        )
+        .user(user.user_id.to_string()),
+        Err(_) => AuditEvent::new(EventType::SignInFailed, now, "anonymous"),
+    }
+    .detail(json!({
+        "outcome": outcome.label(),
+        "username": normalize_username(&form.username).ok(),
+        "address": address.to_string(),
+    }));
+    audit::record_or_log(state.store.as_ref(), event).await;
     let user = match checked {
         Ok(user) => user,
         Err(Refusal::Throttled { retry_after }) => return Err(too_many_attempts(retry_after)),

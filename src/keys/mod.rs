@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::clock::{Clock, UnixTime};
 use crate::config::KeyPolicy;
+use crate::domain::audit::{AuditEvent, EventType};
 use crate::store::{KeyState, SigningKeyRecord, Store, StoreError};
 
 pub mod encryption;
@@ -289,6 +290,13 @@ impl KeyRing {
             {
                 Ok(Some(kid)) => {
                     tracing::info!(%alg, %kid, retired = %active.kid, "rotated the signing key (--key-rotation-interval)");
+                    let event = AuditEvent::new(EventType::KeyChange, now, "server").detail(
+                        serde_json::json!({
+                            "action": "rotated", "alg": alg.as_str(), "kid": kid,
+                            "retired": active.kid, "reason": "--key-rotation-interval",
+                        }),
+                    );
+                    crate::audit::record_or_log(store, event).await;
                     rotated.push(kid);
                 }
                 // Another instance rotated first: nothing to do.

@@ -1,7 +1,11 @@
 //! Token revocation (RFC 7009): a client revokes one of its own tokens. An access token is revoked by
 //! its `jti`; a refresh token revokes its whole grant. Unknown or malformed tokens are a success (§2.2).
 
+use serde_json::json;
+
 use super::Context;
+use crate::audit;
+use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::client::Client;
 use crate::domain::grant::{REFERENCE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
 use crate::domain::secret::TokenHash;
@@ -45,7 +49,40 @@ async fn revoke_refresh_token(
         .revoke_grant(&stored.grant_id, ctx.now, keep_until)
         .await?;
     tracing::info!(grant_id = %stored.grant_id, "grant revoked by its client");
+    let event = revoked(
+        ctx,
+        client,
+        "refresh_token",
+        json!(stored.grant_id.as_str()),
+        None,
+    );
+    audit::record_or_log(
+        ctx.store,
+        match &stored.user_id {
+            Some(user_id) => event.user(user_id.to_string()),
+            None => event,
+        },
+    )
+    .await;
     Ok(())
+}
+
+/// The audit event of a revocation by `client`: which kind of token, the grant (a refresh token)
+/// or the token's `jti` (an access token): identifiers, never the token.
+fn revoked(
+    ctx: &Context<'_>,
+    client: &Client,
+    kind: &str,
+    grant_id: serde_json::Value,
+    jti: Option<&str>,
+) -> AuditEvent {
+    AuditEvent::new(
+        EventType::TokenRevoked,
+        ctx.now,
+        format!("client:{}", client.client_id),
+    )
+    .client(client.client_id.to_string())
+    .detail(json!({ "token_kind": kind, "grant_id": grant_id, "jti": jti }))
 }
 
 /// A reference access token is revoked by its `jti`, like a JWT: introspection refuses it at once.
@@ -68,6 +105,14 @@ async fn revoke_reference_token(
         ctx.store
             .revoke_access_token(&stored.jti, stored.expires_at)
             .await?;
+        let event = revoked(
+            ctx,
+            client,
+            "reference_token",
+            json!(null),
+            Some(&stored.jti),
+        );
+        audit::record_or_log(ctx.store, event).await;
     }
     Ok(())
 }
@@ -87,6 +132,20 @@ async fn revoke_access_token(
         ctx.store
             .revoke_access_token(&claims.jti, claims.exp)
             .await?;
+        let event = revoked(
+            ctx,
+            client,
+            "access_token",
+            json!(claims.gid),
+            Some(&claims.jti),
+        );
+        // RFC 9068 §2.2: a client-credentials token's `sub` is the client, not a user.
+        let event = if claims.sub == claims.client_id {
+            event
+        } else {
+            event.user(claims.sub.clone())
+        };
+        audit::record_or_log(ctx.store, event).await;
     }
     Ok(())
 }

@@ -219,6 +219,18 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         expected_active: Option<&str>,
     ) -> Result<Option<String>, StoreError>;
+    /// Append audit events, all in one transaction.
+    async fn record_audit_events(
+        &self,
+        events: &[crate::domain::audit::AuditEvent],
+    ) -> Result<(), StoreError>;
+    /// Audit events matching `filter`, newest first.
+    async fn list_audit_events(
+        &self,
+        filter: &crate::domain::audit::AuditFilter,
+    ) -> Result<Vec<crate::domain::audit::AuditEvent>, StoreError>;
+    /// Delete the audit events older than `before` (`--audit-retention`).
+    async fn delete_audit_events_before(&self, before: i64) -> Result<u64, StoreError>;
     /// Delete the keys retired before `retired_before` (every token they signed has expired).
     async fn delete_retired_signing_keys(&self, retired_before: i64) -> Result<u64, StoreError>;
     /// Replace every stored key's sealed private key, `(kid, sealed)`, in one transaction: all or

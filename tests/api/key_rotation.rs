@@ -149,8 +149,8 @@ async fn a_retired_key_stays_published_while_an_api_s_tokens_live_then_is_delete
     keys.refresh(store, app.clock.now()).await.unwrap();
     assert_eq!(keys.retention(), 86_400 + 30);
     assert!(jwks_kids(&app).await.contains(&old));
-    let policy = app.state.settings.key_policy();
-    let done = latchkey::housekeeping::run_once(store, app.clock.now(), &policy)
+    let settings = &app.state.settings;
+    let done = latchkey::housekeeping::run_once(store, app.clock.now(), settings)
         .await
         .unwrap();
     assert_eq!(done.signing_keys, 0);
@@ -159,7 +159,7 @@ async fn a_retired_key_stays_published_while_an_api_s_tokens_live_then_is_delete
     app.clock.advance(86_400);
     keys.refresh(store, app.clock.now()).await.unwrap();
     assert!(!jwks_kids(&app).await.contains(&old));
-    let done = latchkey::housekeeping::run_once(store, app.clock.now(), &policy)
+    let done = latchkey::housekeeping::run_once(store, app.clock.now(), settings)
         .await
         .unwrap();
     assert_eq!(done.signing_keys, 1);

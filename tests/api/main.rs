@@ -5,6 +5,7 @@
 mod accounts;
 mod algorithms;
 mod apache;
+mod audit;
 mod authorize;
 mod browser;
 mod cli;

@@ -11,10 +11,13 @@ pub use request::{quoted_name, validate};
 
 use request::collect;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::resource::{entitled_scope, has_rbac_scope};
 use super::{Context, active_user};
+use crate::audit;
 use crate::domain::api::Audience;
+use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::client::{Client, ClientId, GrantType};
 use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, GrantId, GrantKind};
 use crate::domain::scope::ScopeSet;
@@ -324,7 +327,17 @@ pub async fn decide_consent(
     signed_in: SignIn,
     allow: bool,
 ) -> Result<Outcome, AuthorizeError> {
+    let event = |event_type| {
+        AuditEvent::new(event_type, ctx.now, format!("user:{}", signed_in.user_id))
+            .user(signed_in.user_id.to_string())
+            .client(pending.client_id.clone())
+    };
     if !allow {
+        audit::record_or_log(
+            ctx.store,
+            event(EventType::ConsentDenied).detail(json!({ "scope": pending.scope })),
+        )
+        .await;
         // RFC 6749 §4.1.2.1: the resource owner denied the request.
         return Err(pending.fail(ErrorCode::AccessDenied, "the user denied access"));
     }
@@ -352,6 +365,12 @@ pub async fn decide_consent(
             ctx.now,
         )
         .await?;
+    audit::record_or_log(
+        ctx.store,
+        event(EventType::ConsentGiven)
+            .detail(json!({ "scope": pending.scope, "remembered": granted.to_string() })),
+    )
+    .await;
     pending.consented_by = Some(signed_in.user_id.to_string());
     resume(ctx, pending, Some(signed_in)).await
 }

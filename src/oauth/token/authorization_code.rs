@@ -1,6 +1,10 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3).
 
+use serde_json::json;
+
 use super::{Issuance, TokenResponse, issue};
+use crate::audit;
+use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::client::{Client, GrantType};
 use crate::domain::grant::{
     AuthorizationCode, Grant, GrantId, NewRefreshToken, REFRESH_TOKEN_PREFIX, Redemption,
@@ -80,7 +84,7 @@ pub async fn redeem(
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
     let grant_id = record.grant_id.clone();
     if record.consumed_at.is_some() && record.client_id == client.client_id {
-        revoke_replayed(ctx, &grant_id).await?;
+        revoke_replayed(ctx, client, &grant_id).await?;
         return Err(OAuthError::invalid_grant(
             "the authorization code has already been used",
         ));
@@ -123,11 +127,27 @@ pub async fn redeem(
         .redeem_authorization_code(&hash, &grant, new_refresh.as_ref(), now)
         .await?;
     if redemption == Redemption::AlreadyUsed {
-        revoke_replayed(ctx, &grant_id).await?;
+        revoke_replayed(ctx, client, &grant_id).await?;
         return Err(OAuthError::invalid_grant(
             "the authorization code has already been used",
         ));
     }
+    audit::record_or_log(
+        ctx.store,
+        AuditEvent::new(
+            EventType::GrantCreated,
+            now,
+            format!("client:{}", client.client_id),
+        )
+        .user(record.user_id.to_string())
+        .client(client.client_id.to_string())
+        .detail(json!({
+            "grant_id": grant_id.as_str(),
+            "grant_type": "authorization_code",
+            "scope": record.scope.to_string(),
+        })),
+    )
+    .await;
     // RFC 9068 §2.2.3.1: the user's roles and groups now, in one read.
     let authorization = ctx.store.find_authorization(&record.user_id).await?;
     issue(
@@ -149,12 +169,27 @@ pub async fn redeem(
 }
 
 /// RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it.
-async fn revoke_replayed(ctx: &Context<'_>, grant_id: &GrantId) -> Result<(), OAuthError> {
+async fn revoke_replayed(
+    ctx: &Context<'_>,
+    client: &Client,
+    grant_id: &GrantId,
+) -> Result<(), OAuthError> {
     tracing::warn!(%grant_id, "authorization code replayed; revoking its grant");
     let keep_until = ctx.now + ctx.settings.lifetimes.revocation_retention();
     ctx.store
         .revoke_grant(grant_id, ctx.now, keep_until)
         .await?;
+    audit::record_or_log(
+        ctx.store,
+        AuditEvent::new(
+            EventType::AuthorizationCodeReplayed,
+            ctx.now,
+            format!("client:{}", client.client_id),
+        )
+        .client(client.client_id.to_string())
+        .detail(json!({ "grant_id": grant_id.as_str(), "grant_revoked": true })),
+    )
+    .await;
     Ok(())
 }
 

@@ -7,7 +7,11 @@
 //! However often a grant is refreshed, its tokens end `--refresh-token-absolute-ttl` after the
 //! authorization.
 
+use serde_json::json;
+
 use super::{Issuance, TokenResponse, issue};
+use crate::audit;
+use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::client::Client;
 use crate::domain::grant::{NewRefreshToken, REFRESH_TOKEN_PREFIX, RefreshTokenState, Rotation};
 use crate::domain::role::Authorization;
@@ -112,14 +116,26 @@ pub async fn rotate(
     };
     let keep_until = now + lifetimes.revocation_retention();
     let grant_id = token.grant_id.clone();
-    match ctx
+    let rotation = ctx
         .store
         .rotate_refresh_token(&hash, &next, now, grace_since, keep_until)
-        .await?
-    {
-        Rotation::Rotated | Rotation::Reissued => {}
+        .await?;
+    let event = |event_type| {
+        let event = AuditEvent::new(event_type, now, format!("client:{}", client.client_id))
+            .client(client.client_id.to_string())
+            .detail(json!({ "grant_id": grant_id.as_str() }));
+        match &token.user_id {
+            Some(user_id) => event.user(user_id.to_string()),
+            None => event,
+        }
+    };
+    match rotation {
+        Rotation::Rotated | Rotation::Reissued => {
+            audit::record_or_log(ctx.store, event(EventType::RefreshTokenRotated)).await;
+        }
         Rotation::Reused => {
             tracing::warn!(%grant_id, "spent refresh token presented again; grant revoked");
+            audit::record_or_log(ctx.store, event(EventType::RefreshTokenReused)).await;
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used; every token of this grant is now revoked",
             ));

@@ -4,7 +4,11 @@
 //! no longer than the subject token, and it belongs to the subject token's grant, so it is revoked with
 //! it.
 
+use serde_json::json;
+
 use super::{Issuance, TokenResponse, issue};
+use crate::audit;
+use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::claims::{AccessTokenClaims, Actor};
 use crate::domain::client::Client;
 use crate::domain::grant::GrantKind;
@@ -138,6 +142,23 @@ pub async fn exchange(
         None => granted,
     };
     let grant_id = subject.grant_id();
+    audit::record_or_log(
+        ctx.store,
+        AuditEvent::new(
+            EventType::GrantCreated,
+            ctx.now,
+            format!("client:{}", client.client_id),
+        )
+        .user(subject.sub.clone())
+        .client(client.client_id.to_string())
+        .detail(json!({
+            "grant_id": grant_id.as_str(),
+            "grant_type": "token_exchange",
+            "audience": target.audience,
+            "scope": scope.to_string(),
+        })),
+    )
+    .await;
     // The user's roles and groups now, as for any token issued for them.
     let authorization = ctx
         .store

@@ -315,8 +315,9 @@ macro_rules! grants_impl {
                         None,
                     )
                     .await?,
-                    // Signing keys follow the key policy: `housekeeping::run_once` deletes them.
+                    // Signing keys and audit events follow their policies: `housekeeping::run_once`.
                     signing_keys: 0,
+                    audit_events: 0,
                 })
             }
 

@@ -12,6 +12,7 @@
 
 pub(super) mod accounts;
 pub(super) mod attempts;
+pub(super) mod audit;
 pub(super) mod catalog;
 pub(super) mod clients;
 pub(super) mod grants;
@@ -30,6 +31,7 @@ macro_rules! store_impl {
         crate::store::shared::keys::keys_impl!($pool);
         crate::store::shared::grants::grants_impl!($pool, $conn);
         crate::store::shared::attempts::attempts_impl!($pool);
+        crate::store::shared::audit::audit_impl!($pool);
         crate::store::shared::roles::roles_impl!($pool);
 
         const _: () = {
@@ -292,6 +294,24 @@ macro_rules! store_impl {
                     expected_active: Option<&str>,
                 ) -> Result<Option<String>, StoreError> {
                     keys::rotate_signing_keys(&self.pool, new_next, now, expected_active).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn record_audit_events(&self, events: &[crate::domain::audit::AuditEvent]) -> Result<(), StoreError> {
+                    audit::record_audit_events(&self.pool, events).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_audit_events(
+                    &self,
+                    filter: &crate::domain::audit::AuditFilter,
+                ) -> Result<Vec<crate::domain::audit::AuditEvent>, StoreError> {
+                    audit::list_audit_events(&self.pool, filter).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_audit_events_before(&self, before: i64) -> Result<u64, StoreError> {
+                    audit::delete_audit_events_before(&self.pool, before).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]

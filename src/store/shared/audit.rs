@@ -1,0 +1,90 @@
+//! The audit trail (`audit_events`), generated per backend by [`audit_impl!`]: the SQL is the same on
+//! SQLite and PostgreSQL.
+
+/// The `audit` module of a backend with pool `$pool`.
+macro_rules! audit_impl {
+    ($pool:ty) => {
+        mod audit {
+            use crate::domain::audit::{AuditEvent, AuditFilter, EventType};
+            use crate::store::StoreError;
+
+            /// [`Store::record_audit_events`](crate::store::Store::record_audit_events): all in one
+            /// transaction.
+            pub(crate) async fn record_audit_events(
+                pool: &$pool,
+                events: &[AuditEvent],
+            ) -> Result<(), StoreError> {
+                let mut tx = pool.begin().await?;
+                for event in events {
+                    sqlx::query(
+                        "INSERT INTO audit_events (at, event_type, actor, user_id, client_id, detail) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(event.at)
+                    .bind(event.event_type.as_str())
+                    .bind(&event.actor)
+                    .bind(event.user_id.as_deref())
+                    .bind(event.client_id.as_deref())
+                    .bind(event.detail.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// [`Store::list_audit_events`](crate::store::Store::list_audit_events).
+            pub(crate) async fn list_audit_events(
+                pool: &$pool,
+                filter: &AuditFilter,
+            ) -> Result<Vec<AuditEvent>, StoreError> {
+                type Row = (i64, i64, String, String, Option<String>, Option<String>, String);
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT id, at, event_type, actor, user_id, client_id, detail FROM audit_events \
+                     WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR client_id = $2) \
+                     AND ($3 IS NULL OR event_type = $3) AND at >= $4 \
+                     ORDER BY id DESC LIMIT $5",
+                )
+                .bind(filter.user_id.as_deref())
+                .bind(filter.client_id.as_deref())
+                .bind(filter.event_type.map(EventType::as_str))
+                .bind(filter.since)
+                .bind(filter.limit)
+                .fetch_all(pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, at, event_type, actor, user_id, client_id, detail)| {
+                        let event_type = EventType::parse(&event_type).ok_or_else(|| {
+                            StoreError::Corrupt(format!("audit event {id}: unknown type {event_type:?}"))
+                        })?;
+                        let detail = serde_json::from_str(&detail).map_err(|err| {
+                            StoreError::Corrupt(format!("audit event {id}: detail: {err}"))
+                        })?;
+                        Ok(AuditEvent {
+                            id,
+                            at,
+                            event_type,
+                            actor,
+                            user_id,
+                            client_id,
+                            detail,
+                        })
+                    })
+                    .collect()
+            }
+
+            /// [`Store::delete_audit_events_before`](crate::store::Store::delete_audit_events_before).
+            pub(crate) async fn delete_audit_events_before(
+                pool: &$pool,
+                before: i64,
+            ) -> Result<u64, StoreError> {
+                Ok(sqlx::query("DELETE FROM audit_events WHERE at < $1")
+                    .bind(before)
+                    .execute(pool)
+                    .await?
+                    .rows_affected())
+            }
+        }
+    };
+}
+pub(crate) use audit_impl;
