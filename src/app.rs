@@ -207,12 +207,17 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
         state.metrics.clone(),
         state.settings.clone(),
     );
+    let issuance_log = state.issuance_log.clone();
     let result = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
+    // Token-issuance audit events still queued are written before the process ends.
+    if let Some(log) = &issuance_log {
+        log.flush().await;
+    }
     refresh.abort();
     housekeeping.abort();
     result

@@ -143,6 +143,17 @@ pub struct Config {
     #[arg(long, env = "LATCHKEY_AUDIT_RETENTION", default_value = "90d", value_parser = parse_duration, global = true)]
     pub audit_retention: Duration,
 
+    /// Record every access token issued (client credentials included) in the audit trail, in batches
+    /// off the request path. Off by default: client-credentials issuance then writes nothing.
+    #[arg(
+        long,
+        env = "LATCHKEY_AUDIT_TOKEN_ISSUANCE",
+        default_value_t = false,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub audit_token_issuance: bool,
+
     /// Log lines as `text` (for people) or `json` (one object per line, for log pipelines).
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
@@ -468,6 +479,8 @@ pub struct Settings {
     pub client_cache_ttl: i64,
     /// Seconds audit events are kept.
     pub audit_retention: i64,
+    /// Whether every token issued is an audit event.
+    pub audit_token_issuance: bool,
 }
 
 impl Config {
@@ -585,6 +598,7 @@ impl Config {
             key_publish_ahead,
             gc_interval: self.gc_interval,
             client_cache_ttl: seconds(self.client_cache_ttl),
+            audit_token_issuance: self.audit_token_issuance,
             audit_retention: positive(
                 seconds(self.audit_retention),
                 "--audit-retention (LATCHKEY_AUDIT_RETENTION)",

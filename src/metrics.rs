@@ -117,7 +117,8 @@ pub enum IssuedAs {
 }
 
 impl IssuedAs {
-    fn label(self) -> &'static str {
+    /// Its label value: the algorithm, or `reference`.
+    pub fn label(self) -> &'static str {
         match self {
             Self::Jwt(alg) => alg.as_str(),
             Self::Reference => "reference",
@@ -136,6 +137,8 @@ pub struct Snapshot {
     pub store_errors: Vec<(&'static str, u64)>,
     /// For each algorithm, the seconds since its active signing key was activated.
     pub key_ages: Vec<(SigningAlg, i64)>,
+    /// Audit events of token issuance dropped because the writer's queue was full.
+    pub audit_dropped: u64,
 }
 
 /// Every metric of one server.
@@ -151,6 +154,7 @@ pub struct Metrics {
     store_connections: Family<StateLabels, Gauge>,
     store_errors: Family<KindLabels, Counter>,
     key_age: Family<AlgLabels, Gauge>,
+    audit_dropped: Counter,
     /// Route templates seen, kept for the life of the process so that counting a request allocates
     /// nothing. The set is the route table's (plus [`UNMATCHED_ROUTE`]), so it stays small.
     routes: RwLock<HashSet<&'static str>>,
@@ -236,6 +240,12 @@ impl Metrics {
             "Seconds since the active signing key of each algorithm was activated",
             key_age.clone(),
         );
+        let audit_dropped = Counter::default();
+        registry.register(
+            "audit_events_dropped",
+            "Token-issuance audit events dropped because the batch writer's queue was full",
+            audit_dropped.clone(),
+        );
         // Every outcome and table from the start, at zero, so dashboards and rate() see them before
         // the first event.
         for outcome in SignInOutcome::ALL {
@@ -259,6 +269,7 @@ impl Metrics {
             store_connections,
             store_errors,
             key_age,
+            audit_dropped,
             routes: RwLock::new(HashSet::from([UNMATCHED_ROUTE])),
         }
     }
@@ -373,6 +384,9 @@ impl Metrics {
                 .inner()
                 .store(*total, Ordering::Relaxed);
         }
+        self.audit_dropped
+            .inner()
+            .store(snapshot.audit_dropped, Ordering::Relaxed);
         for (alg, age) in &snapshot.key_ages {
             self.key_age
                 .get_or_create(&AlgLabels { alg: alg.as_str() })

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::BatchedLog;
 use crate::catalog::CatalogCache;
 use crate::client_cache::ClientCache;
 use crate::clock::Clock;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub catalog: Arc<CatalogCache>,
     /// The Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Token issuance in the audit trail, written in batches (`--audit-token-issuance`).
+    pub issuance_log: Option<BatchedLog>,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             clients: &self.clients,
             catalog: &self.catalog,
             metrics: &self.metrics,
+            issuance_log: self.issuance_log.as_ref(),
             now,
         }
     }
@@ -86,6 +90,9 @@ impl AppState {
         }
         keys.refresh(store.as_ref(), clock.now()).await?;
         let client_cache_ttl = settings.client_cache_ttl;
+        let issuance_log = settings
+            .audit_token_issuance
+            .then(|| BatchedLog::start(store.clone()));
         Ok(Self {
             store,
             keys,
@@ -94,6 +101,7 @@ impl AppState {
             clients: Arc::new(ClientCache::new(client_cache_ttl)),
             catalog: Arc::new(CatalogCache::new(client_cache_ttl)),
             metrics: Arc::new(Metrics::new()),
+            issuance_log,
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),

@@ -45,7 +45,7 @@ struct Args {
     /// Run only these phases (comma-separated keys as in the JSON: discovery, jwks,
     /// client_credentials_rs256, client_credentials_rs256_half_load, introspection,
     /// client_credentials_rbac_es256, introspection_reference, code_flows, sign_ins,
-    /// client_credentials_es256, client_credentials_eddsa).
+    /// client_credentials_es256, client_credentials_eddsa, client_credentials_rs256_audited).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Where the Markdown and JSON results go.
@@ -385,6 +385,21 @@ async fn bench_backend(
         let m = phases::client_credentials(&server.base, &service, shape, None).await?;
         phase(&format!("client_credentials {alg}"), &m, server.rss_mib());
         result.phases.insert(key.into(), m);
+        result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
+        server.stop();
+    }
+    // The cost of auditing every token: the events go to the database in batches, off the request path.
+    if wanted("client_credentials_rs256_audited") {
+        let server = Server::start(&setup, &[("LATCHKEY_AUDIT_TOKEN_ISSUANCE", "true")]).await?;
+        let m = phases::client_credentials(&server.base, &service, shape, None).await?;
+        phase(
+            "client_credentials RS256, every token audited",
+            &m,
+            server.rss_mib(),
+        );
+        result
+            .phases
+            .insert("client_credentials_rs256_audited".into(), m);
         result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
         server.stop();
     }

@@ -129,7 +129,7 @@ impl Report {
         );
         let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---|");
         for backend in &self.backends {
-            let rows: [(&str, &str, Option<f64>, &str); 12] = [
+            let rows: [(&str, &str, Option<f64>, &str); 13] = [
                 (
                     "client_credentials_rs256",
                     "client_credentials RS256",
@@ -147,6 +147,12 @@ impl Report {
                     "client_credentials EdDSA",
                     Some(sig("EdDSA")),
                     "—",
+                ),
+                (
+                    "client_credentials_rs256_audited",
+                    "client_credentials RS256, every token audited (--audit-token-issuance)",
+                    Some(sig("RS256")),
+                    "near client_credentials RS256",
                 ),
                 (
                     "client_credentials_rs256_half_load",

@@ -21,6 +21,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .into_iter()
             .map(|(alg, at)| (alg, now.saturating_sub(at)))
             .collect(),
+        audit_dropped: state
+            .issuance_log
+            .as_ref()
+            .map_or(0, crate::audit::BatchedLog::dropped),
     };
     (
         [

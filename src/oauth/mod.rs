@@ -44,6 +44,8 @@ pub struct Context<'a> {
     pub catalog: &'a CatalogCache,
     /// Where what happens is counted.
     pub metrics: &'a Metrics,
+    /// Token issuance in the audit trail, when `--audit-token-issuance` asks for it.
+    pub issuance_log: Option<&'a crate::audit::BatchedLog>,
     /// The time of this request.
     pub now: UnixTime,
 }

@@ -90,6 +90,7 @@ impl Harness {
             clients: &self.clients,
             catalog: &self.catalog,
             metrics: &self.metrics,
+            issuance_log: None,
             now: self.now,
         }
     }

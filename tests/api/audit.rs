@@ -12,6 +12,7 @@ crate::backend_tests!(
     sign_ins_consents_grants_and_revocations_are_audited_without_secrets,
     operators_changes_are_audited_and_listed_with_filters,
     old_audit_events_leave_with_housekeeping,
+    token_issuance_is_audited_in_batches_only_when_asked,
 );
 
 /// Every stored event, oldest first.
@@ -378,4 +379,54 @@ async fn old_audit_events_leave_with_housekeeping(backend: Backend) {
         .unwrap();
     assert_eq!(done.audit_events, 1);
     assert!(all_events(&app).await.is_empty());
+}
+
+async fn token_issuance_is_audited_in_batches_only_when_asked(backend: Backend) {
+    // Off by default: client credentials write nothing.
+    let quiet = TestApp::spawn(&backend).await;
+    let service = quiet
+        .service_client(&["orders:read"], "client_secret_basic")
+        .await;
+    assert_eq!(
+        quiet
+            .client_credentials(&service, Some("orders:read"))
+            .await
+            .status(),
+        200
+    );
+    assert!(quiet.state.issuance_log.is_none());
+    assert!(of_type(&all_events(&quiet).await, EventType::TokenIssued).is_empty());
+
+    let app = TestApp::spawn_on(
+        crate::helpers::TestDb::new(&backend).await,
+        &["--audit-token-issuance"],
+    )
+    .await;
+    let service = app
+        .service_client(&["orders:read"], "client_secret_basic")
+        .await;
+    let mut tokens = Vec::new();
+    for _ in 0..25 {
+        let response = app.client_credentials(&service, Some("orders:read")).await;
+        assert_eq!(response.status(), 200);
+        tokens.push(text(&response.json().await.unwrap(), "access_token"));
+    }
+    app.state.issuance_log.as_ref().unwrap().flush().await;
+    let events = all_events(&app).await;
+    let issued = of_type(&events, EventType::TokenIssued);
+    assert_eq!(issued.len(), 25);
+    assert_eq!(issued[0].actor, format!("client:{}", service.client_id));
+    assert_eq!(issued[0].user_id, None);
+    assert_eq!(issued[0].detail["grant_type"], "client_credentials");
+    assert_eq!(issued[0].detail["scope"], "orders:read");
+    assert!(issued[0].detail["jti"].as_str().unwrap().starts_with("at_"));
+    let jtis: std::collections::HashSet<&str> = issued
+        .iter()
+        .map(|e| e.detail["jti"].as_str().unwrap())
+        .collect();
+    assert_eq!(jtis.len(), 25, "one event per token");
+    let secret = service.secret.clone().unwrap();
+    let mut secrets: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    secrets.push(&secret);
+    assert_no_secret(&events, &secrets);
 }

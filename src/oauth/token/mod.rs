@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::resource::{InvalidTarget, Target, requested_resources};
 use super::{Context, Params};
 use crate::domain::api::TokenFormat;
+use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::claims::{
     AccessTokenClaims, Actor, IdTokenClaims, JTI_PREFIX, RoleClaims, StandardClaims, at_hash,
 };
@@ -184,6 +185,9 @@ pub struct TokenResponse {
     /// How the access token was made (for the metrics; not sent).
     #[serde(skip)]
     pub issued_as: IssuedAs,
+    /// Its `sub`, `aud` and `jti` (for the audit trail; not sent).
+    #[serde(skip)]
+    pub issued_to: (String, String, String),
 }
 
 /// Answer a token request from the authenticated `client`.
@@ -253,6 +257,28 @@ pub async fn exchange(
         other => other.as_str(),
     };
     ctx.metrics.token_issued(grant_label, response.issued_as);
+    if let Some(log) = ctx.issuance_log {
+        let (subject, audience, jti) = &response.issued_to;
+        let event = AuditEvent::new(
+            EventType::TokenIssued,
+            ctx.now,
+            format!("client:{}", client.client_id),
+        )
+        .client(client.client_id.to_string())
+        .detail(serde_json::json!({
+            "grant_type": grant_label,
+            "alg": response.issued_as.label(),
+            "audience": audience,
+            "scope": response.scope,
+            "jti": jti,
+        }));
+        // RFC 9068 §2.2: a client-credentials token's `sub` is the client itself.
+        log.record(if subject == client.client_id.as_str() {
+            event
+        } else {
+            event.user(subject.clone())
+        });
+    }
     Ok(response)
 }
 
@@ -379,6 +405,7 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
             TokenFormat::Jwt => IssuedAs::Jwt(target.alg),
             TokenFormat::Opaque => IssuedAs::Reference,
         },
+        issued_to: (claims.sub, claims.aud, claims.jti),
     })
 }
 
