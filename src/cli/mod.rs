@@ -127,9 +127,11 @@ impl Context {
     /// actor is `cli:` and the operating-system user running it. Callers add what changed (never a
     /// secret) and [`Context::record`] it.
     pub fn change(&self, object: &str, action: &str, id: &str) -> AuditEvent {
-        let user = std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_graphic()))
+        let user = ["USER", "LOGNAME"]
+            .into_iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .find(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_graphic()))
+            .or_else(process_uid)
             .unwrap_or_else(|| "unknown".to_owned());
         AuditEvent::new(
             EventType::AdminChange,
@@ -221,6 +223,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(command) => {
             audit::run(&Context::open(settings, cli.json).await?, command).await
         }
+    }
+}
+
+/// `uid:N` of this process, when the environment names no user (a container, a cron job).
+fn process_uid() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self")
+            .ok()
+            .map(|meta| format!("uid:{}", meta.uid()))
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 
