@@ -25,8 +25,9 @@ pub async fn record_or_log(store: &dyn Store, event: AuditEvent) {
     }
 }
 
-/// The event as one JSON log line.
-fn log(event: &AuditEvent) {
+/// The event as one JSON log line. Events a store operation wrote in its own transaction
+/// (`InTransaction`) are logged by its caller with this once the operation has returned.
+pub fn log(event: &AuditEvent) {
     match serde_json::to_string(event) {
         Ok(json) => tracing::info!(target: LOG_TARGET, event = %json, "audit"),
         Err(err) => {

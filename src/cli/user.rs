@@ -1,5 +1,6 @@
 //! `latchkey user …`: the people who sign in.
 
+use crate::domain::audit::{AuditEvent, InTransaction};
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -305,13 +306,20 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                 ],
             )
             .await?;
+            // That the password changed, never the password; committed with the change.
+            let event = change_of(ctx, &user, "password_set");
             let signed_out = ctx
                 .store
-                .set_user_password(&user.user_id, &password_hash, now, keep_until(ctx, now))
+                .set_user_password(
+                    &user.user_id,
+                    &password_hash,
+                    now,
+                    keep_until(ctx, now),
+                    InTransaction::done(&event),
+                )
                 .await?
                 .ok_or_else(|| gone(&user.user_id))?;
-            // That the password changed, never the password.
-            changed(ctx, &user, "password_set", signed_out_detail(&signed_out)).await?;
+            crate::audit::log(&event);
             report(
                 ctx,
                 &user,
@@ -323,12 +331,18 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         }
         UserCommand::Disable { username } => {
             let user = find(ctx, &username).await?;
+            let event = change_of(ctx, &user, "disabled");
             let signed_out = ctx
                 .store
-                .disable_user(&user.user_id, now, keep_until(ctx, now))
+                .disable_user(
+                    &user.user_id,
+                    now,
+                    keep_until(ctx, now),
+                    InTransaction::done(&event),
+                )
                 .await?
                 .ok_or_else(|| gone(&user.user_id))?;
-            changed(ctx, &user, "disabled", signed_out_detail(&signed_out)).await?;
+            crate::audit::log(&event);
             report(ctx, &user, Some(("disabled", true)), signed_out, "disabled");
             Ok(())
         }
@@ -346,18 +360,18 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         }
         UserCommand::RevokeSessions { username } => {
             let user = find(ctx, &username).await?;
+            let event = change_of(ctx, &user, "sessions_revoked");
             let signed_out = ctx
                 .store
-                .revoke_user_sessions(&user.user_id, now, keep_until(ctx, now))
+                .revoke_user_sessions(
+                    &user.user_id,
+                    now,
+                    keep_until(ctx, now),
+                    InTransaction::done(&event),
+                )
                 .await?
                 .ok_or_else(|| gone(&user.user_id))?;
-            changed(
-                ctx,
-                &user,
-                "sessions_revoked",
-                signed_out_detail(&signed_out),
-            )
-            .await?;
+            crate::audit::log(&event);
             report(ctx, &user, None, signed_out, "signed out");
             Ok(())
         }
@@ -381,6 +395,12 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
     }
 }
 
+/// An operator's change to `user`, for the audit trail.
+fn change_of(ctx: &Context, user: &User, action: &str) -> AuditEvent {
+    ctx.change("user", action, &user.username)
+        .user(user.user_id.to_string())
+}
+
 /// Record an operator's change to `user` in the audit trail, with one `detail` field.
 async fn changed(
     ctx: &Context,
@@ -388,24 +408,8 @@ async fn changed(
     action: &str,
     (key, value): (&str, serde_json::Value),
 ) -> Result<(), CliError> {
-    ctx.record(
-        ctx.change("user", action, &user.username)
-            .user(user.user_id.to_string())
-            .with(key, value),
-    )
-    .await
-}
-
-/// What signing a user out ended, for the audit trail.
-fn signed_out_detail(signed_out: &SignOut) -> (&'static str, serde_json::Value) {
-    (
-        "signed_out",
-        serde_json::json!({
-            "sessions": signed_out.sessions,
-            "grants": signed_out.grants,
-            "authorization_codes": signed_out.authorization_codes,
-        }),
-    )
+    ctx.record(change_of(ctx, user, action).with(key, value))
+        .await
 }
 
 /// How long grant revocations are kept: until every token they cover has expired.

@@ -142,6 +142,27 @@ impl AuditEvent {
     }
 }
 
+/// The audit events a store operation writes in its own transaction, so that the change and its
+/// record commit together or not at all.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InTransaction<'a> {
+    /// Written when the operation makes its change.
+    pub done: Option<&'a AuditEvent>,
+    /// Written when the operation finds misuse and answers it (a spent refresh token presented
+    /// again: the grant's revocation and this event commit together).
+    pub misuse: Option<&'a AuditEvent>,
+}
+
+impl<'a> InTransaction<'a> {
+    /// Only `done`.
+    pub fn done(event: &'a AuditEvent) -> Self {
+        Self {
+            done: Some(event),
+            misuse: None,
+        }
+    }
+}
+
 /// Which events to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

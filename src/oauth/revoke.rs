@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::Context;
 use crate::audit;
-use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::audit::{AuditEvent, EventType, InTransaction};
 use crate::domain::client::Client;
 use crate::domain::grant::{REFERENCE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
 use crate::domain::secret::TokenHash;
@@ -45,10 +45,6 @@ async fn revoke_refresh_token(
     }
     // RFC 7009 §2.1: revoking a refresh token revokes the grant and its access tokens.
     let keep_until = ctx.now + ctx.settings.lifetimes.revocation_retention();
-    ctx.store
-        .revoke_grant(&stored.grant_id, ctx.now, keep_until)
-        .await?;
-    tracing::info!(grant_id = %stored.grant_id, "grant revoked by its client");
     let event = revoked(
         ctx,
         client,
@@ -56,14 +52,21 @@ async fn revoke_refresh_token(
         json!(stored.grant_id.as_str()),
         None,
     );
-    audit::record_or_log(
-        ctx.store,
-        match &stored.user_id {
-            Some(user_id) => event.user(user_id.to_string()),
-            None => event,
-        },
-    )
-    .await;
+    let event = match &stored.user_id {
+        Some(user_id) => event.user(user_id.to_string()),
+        None => event,
+    };
+    // The revocation and its audit event commit together.
+    ctx.store
+        .revoke_grant(
+            &stored.grant_id,
+            ctx.now,
+            keep_until,
+            InTransaction::done(&event),
+        )
+        .await?;
+    tracing::info!(grant_id = %stored.grant_id, "grant revoked by its client");
+    audit::log(&event);
     Ok(())
 }
 

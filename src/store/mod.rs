@@ -141,6 +141,7 @@ pub trait Store: Send + Sync + 'static {
         password_hash: &str,
         now: i64,
         keep_until: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<Option<SignOut>, StoreError>;
     /// Disable a user and, in the same transaction, sign them out everywhere as
     /// [`Store::revoke_user_sessions`] does (so enabling them again brings nothing old back);
@@ -150,6 +151,7 @@ pub trait Store: Send + Sync + 'static {
         user_id: &UserId,
         now: i64,
         keep_until: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<Option<SignOut>, StoreError>;
     /// Let a disabled user sign in again; false if the user does not exist.
     async fn enable_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError>;
@@ -162,6 +164,7 @@ pub trait Store: Send + Sync + 'static {
         user_id: &UserId,
         now: i64,
         keep_until: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<Option<SignOut>, StoreError>;
     /// Delete a user and everything issued to them; false if they did not exist.
     async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError>;
@@ -295,6 +298,7 @@ pub trait Store: Send + Sync + 'static {
         grant: &Grant,
         refresh_token: Option<&NewRefreshToken>,
         now: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<Redemption, StoreError>;
 
     /// A refresh token by its hash, with its grant's client, user and revocation.
@@ -313,6 +317,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         grace_since: i64,
         keep_until: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<Rotation, StoreError>;
     /// Record one access token (`jti`) as revoked until it expires.
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
@@ -326,6 +331,7 @@ pub trait Store: Send + Sync + 'static {
         grant_id: &GrantId,
         now: i64,
         keep_until: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<(), StoreError>;
     /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
     async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError>;

@@ -40,6 +40,7 @@ store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
         now: i64,
         grace_since: i64,
         keep_until: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<Rotation, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Lock the presented token's row first: concurrent refreshes of one token queue here, and
@@ -92,6 +93,7 @@ store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
             }
             Some((Some(_), _, grant_id, _)) => {
                 grants::revoke(&mut tx, &grant_id, now, keep_until).await?;
+                audit::insert_in(&mut tx, audit.misuse).await?;
                 tx.commit().await?;
                 return Ok(Rotation::Reused);
             }
@@ -101,6 +103,7 @@ store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
             return Ok(outcome);
         }
         grants::store_successor(&mut tx, next).await?;
+        audit::insert_in(&mut tx, audit.done).await?;
         tx.commit().await?;
         Ok(outcome)
     }

@@ -44,6 +44,7 @@ store_impl!(
             now: i64,
             grace_since: i64,
             keep_until: i64,
+            audit: crate::domain::audit::InTransaction<'_>,
         ) -> Result<Rotation, StoreError> {
             let mut tx = self.pool.begin().await?;
             // The conditional UPDATE is the atomic spend: of concurrent callers, exactly one matches.
@@ -93,6 +94,7 @@ store_impl!(
                     }
                     Some((Some(_), _, grant_id)) => {
                         grants::revoke(&mut tx, &grant_id, now, keep_until).await?;
+                        audit::insert_in(&mut tx, audit.misuse).await?;
                         tx.commit().await?;
                         return Ok(Rotation::Reused);
                     }
@@ -104,6 +106,7 @@ store_impl!(
                 return Ok(outcome);
             }
             grants::store_successor(&mut tx, next).await?;
+            audit::insert_in(&mut tx, audit.done).await?;
             tx.commit().await?;
             Ok(outcome)
         }

@@ -215,7 +215,7 @@ async fn a_disabled_user_cannot_sign_in(backend: Backend) {
     let user = app.create_user("eve").await;
     app.state
         .store
-        .disable_user(&user.user_id, 0, i64::MAX)
+        .disable_user(&user.user_id, 0, i64::MAX, Default::default())
         .await
         .unwrap();
     let client = app.web_client().await;

@@ -169,7 +169,7 @@ async fn a_disabled_users_refresh_token_stops_working(backend: Backend) {
     let first = app.tokens_for(&client, "alice", "openid").await;
     app.state
         .store
-        .disable_user(&user.user_id, 0, i64::MAX)
+        .disable_user(&user.user_id, 0, i64::MAX, Default::default())
         .await
         .unwrap();
     let response = app

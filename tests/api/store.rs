@@ -152,14 +152,20 @@ async fn users_can_be_disabled_re_passworded_and_deleted(backend: Backend) {
     store.create_user(&bob).await.unwrap();
     assert!(
         store
-            .disable_user(&bob.user_id, 2_000, 3_000)
+            .disable_user(&bob.user_id, 2_000, 3_000, Default::default())
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .set_user_password(&bob.user_id, "$argon2id$new", 2_001, 3_000)
+            .set_user_password(
+                &bob.user_id,
+                "$argon2id$new",
+                2_001,
+                3_000,
+                Default::default()
+            )
             .await
             .unwrap()
             .is_some()
@@ -182,14 +188,20 @@ async fn users_can_be_disabled_re_passworded_and_deleted(backend: Backend) {
     assert!(!store.enable_user(&bob.user_id, 3_000).await.unwrap());
     assert!(
         store
-            .disable_user(&bob.user_id, 3_000, 4_000)
+            .disable_user(&bob.user_id, 3_000, 4_000, Default::default())
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .set_user_password(&bob.user_id, "$argon2id$x", 3_000, 4_000)
+            .set_user_password(
+                &bob.user_id,
+                "$argon2id$x",
+                3_000,
+                4_000,
+                Default::default()
+            )
             .await
             .unwrap()
             .is_none()
@@ -439,6 +451,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
             &grant,
             Some(&refresh("rt1", 1_000)),
             10,
+            Default::default(),
         )
         .await
         .unwrap();
@@ -450,6 +463,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
             150,
             i64::MAX,
             2_000,
+            Default::default(),
         )
         .await
         .unwrap();
@@ -554,12 +568,16 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
                 &grant(name, owner),
                 Some(&refresh(name)),
                 10,
+                Default::default(),
             )
             .await
             .unwrap();
     }
     // Revoked earlier, its record kept only briefly: signing out extends it.
-    store.revoke_grant(&gid("grant-a2"), 20, 30).await.unwrap();
+    store
+        .revoke_grant(&gid("grant-a2"), 20, 30, Default::default())
+        .await
+        .unwrap();
     store
         .create_authorization_code(&code("a-unredeemed", &alice))
         .await
@@ -583,7 +601,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
     }
 
     let done = store
-        .revoke_user_sessions(&alice.user_id, 100, 2_000)
+        .revoke_user_sessions(&alice.user_id, 100, 2_000, Default::default())
         .await
         .unwrap();
     assert_eq!(
@@ -660,7 +678,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
 
     assert_eq!(
         store
-            .revoke_user_sessions(&UserId::generate(), 100, 2_000)
+            .revoke_user_sessions(&UserId::generate(), 100, 2_000, Default::default())
             .await
             .unwrap(),
         None

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use latchkey::domain::audit::{AuditEvent, AuditFilter, EventType, InTransaction};
 use latchkey::domain::client::{Client, ClientId, ClientSpec};
 use latchkey::domain::grant::{
     AuthorizationCode, Grant, GrantId, NewRefreshToken, Redemption, RefreshTokenState, Rotation,
@@ -11,6 +12,8 @@ use latchkey::domain::scope::ScopeSet;
 use latchkey::domain::secret::TokenHash;
 use latchkey::domain::user::{User, UserId};
 use latchkey::store::Store;
+
+use serde_json::json;
 
 use crate::helpers::{Backend, TestDb};
 
@@ -126,6 +129,7 @@ impl Fixture {
                 &self.grant(),
                 Some(&refresh("rt0", 20)),
                 20,
+                Default::default(),
             )
             .await
             .unwrap();
@@ -140,7 +144,14 @@ impl Fixture {
             .unwrap_or_else(|| panic!("no refresh token {value}"))
     }
 
+    /// Rotate `presented` into `next`, with audit events naming `next` to commit with the outcome.
     async fn rotate(&self, presented: &str, next: &str, now: i64, grace: i64) -> Rotation {
+        let event =
+            |event_type| AuditEvent::new(event_type, now, "test").detail(json!({ "next": next }));
+        let (done, misuse) = (
+            event(EventType::RefreshTokenRotated),
+            event(EventType::RefreshTokenReused),
+        );
         self.store
             .rotate_refresh_token(
                 &TokenHash::of(presented),
@@ -148,9 +159,30 @@ impl Fixture {
                 now,
                 now - grace,
                 now + 10_000,
+                InTransaction {
+                    done: Some(&done),
+                    misuse: Some(&misuse),
+                },
             )
             .await
             .unwrap()
+    }
+
+    /// The audit events stored, oldest first: their type and detail.
+    async fn audited(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let mut events = self
+            .store
+            .list_audit_events(&AuditFilter {
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        events.reverse();
+        events
+            .into_iter()
+            .map(|e| (e.event_type.as_str(), e.detail))
+            .collect()
     }
 }
 
@@ -178,6 +210,7 @@ async fn a_code_is_redeemed_once_and_its_grant_recorded_with_it(backend: Backend
         .unwrap();
     assert_eq!(stored, f.code("code"), "every field round-trips");
     let grant = f.grant();
+    let created = AuditEvent::new(EventType::GrantCreated, 20, "test").with("try", 1);
     let first = f
         .store
         .redeem_authorization_code(
@@ -185,16 +218,29 @@ async fn a_code_is_redeemed_once_and_its_grant_recorded_with_it(backend: Backend
             &grant,
             Some(&refresh("rt0", 20)),
             20,
+            InTransaction::done(&created),
         )
         .await
         .unwrap();
     assert_eq!(first, Redemption::Redeemed);
+    let again_event = AuditEvent::new(EventType::GrantCreated, 21, "test").with("try", 2);
     let again = f
         .store
-        .redeem_authorization_code(&TokenHash::of("code"), &grant, None, 21)
+        .redeem_authorization_code(
+            &TokenHash::of("code"),
+            &grant,
+            None,
+            21,
+            InTransaction::done(&again_event),
+        )
         .await
         .unwrap();
     assert_eq!(again, Redemption::AlreadyUsed);
+    assert_eq!(
+        f.audited().await,
+        [("grant.created", json!({ "try": 1 }))],
+        "the grant's event committed with it; the refused redemption wrote none"
+    );
     let consumed = f
         .store
         .find_authorization_code(&TokenHash::of("code"))
@@ -229,7 +275,13 @@ async fn of_twenty_concurrent_redemptions_exactly_one_wins(backend: Backend) {
         attempts.push(tokio::spawn(async move {
             let token = refresh(&format!("rt-{n}"), 20);
             store
-                .redeem_authorization_code(&TokenHash::of("code"), &grant, Some(&token), 20)
+                .redeem_authorization_code(
+                    &TokenHash::of("code"),
+                    &grant,
+                    Some(&token),
+                    20,
+                    Default::default(),
+                )
                 .await
         }));
     }
@@ -271,6 +323,21 @@ async fn refresh_rotation_has_four_outcomes(backend: Backend) {
     assert!(f.store.is_revoked("-", &gid(GRANT)).await.unwrap());
     // An unknown or expired token is refused.
     assert_eq!(f.rotate("nope", "rt6", 501, 5).await, Rotation::Refused);
+    // Each outcome's audit event committed with it; the refusals wrote none.
+    let audited = f.audited().await;
+    let expected = [
+        ("refresh_token.rotated", "rt1"),
+        ("refresh_token.rotated", "rt2"),
+        ("refresh_token.rotated", "rt3"),
+        ("refresh_token.reused", "rt5"),
+    ];
+    assert_eq!(
+        audited,
+        expected
+            .iter()
+            .map(|(t, next)| (*t, json!({ "next": next })))
+            .collect::<Vec<_>>()
+    );
 }
 
 async fn twenty_concurrent_rotations_leave_exactly_one_live_token(backend: Backend) {
@@ -287,6 +354,7 @@ async fn twenty_concurrent_rotations_leave_exactly_one_live_token(backend: Backe
                     100,
                     95,
                     10_000,
+                    Default::default(),
                 )
                 .await
         }));
@@ -324,7 +392,10 @@ async fn revocations_cover_one_token_or_a_whole_grant(backend: Backend) {
     f.store.revoke_access_token("at_1", 600).await.unwrap();
     assert!(f.store.is_revoked("at_1", &gid("gr_other")).await.unwrap());
     assert!(!f.store.is_revoked("at_2", &gid(GRANT)).await.unwrap());
-    f.store.revoke_grant(&gid(GRANT), 30, 10_000).await.unwrap();
+    f.store
+        .revoke_grant(&gid(GRANT), 30, 10_000, Default::default())
+        .await
+        .unwrap();
     assert!(f.store.is_revoked("at_2", &gid(GRANT)).await.unwrap());
     assert!(f.token("rt0").await.grant_revoked);
 }
@@ -491,6 +562,7 @@ async fn apis_round_trip_and_one_with_scopes_is_not_deleted(backend: Backend) {
             &grant,
             Some(&refresh("rt-r", 20)),
             20,
+            Default::default(),
         )
         .await
         .unwrap();

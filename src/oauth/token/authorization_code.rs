@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{Issuance, TokenResponse, issue};
 use crate::audit;
-use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::audit::{AuditEvent, EventType, InTransaction};
 use crate::domain::client::{Client, GrantType};
 use crate::domain::grant::{
     AuthorizationCode, Grant, GrantId, NewRefreshToken, REFRESH_TOKEN_PREFIX, Redemption,
@@ -122,9 +122,28 @@ pub async fn redeem(
             .map_or(now + lifetimes.access_token, |r| r.expires_at),
         revoked_at: None,
     };
+    // The grant and its audit event commit together.
+    let created = AuditEvent::new(
+        EventType::GrantCreated,
+        now,
+        format!("client:{}", client.client_id),
+    )
+    .user(record.user_id.to_string())
+    .client(client.client_id.to_string())
+    .detail(json!({
+        "grant_id": grant_id.as_str(),
+        "grant_type": "authorization_code",
+        "scope": record.scope.to_string(),
+    }));
     let redemption = ctx
         .store
-        .redeem_authorization_code(&hash, &grant, new_refresh.as_ref(), now)
+        .redeem_authorization_code(
+            &hash,
+            &grant,
+            new_refresh.as_ref(),
+            now,
+            InTransaction::done(&created),
+        )
         .await?;
     if redemption == Redemption::AlreadyUsed {
         revoke_replayed(ctx, client, &grant_id).await?;
@@ -132,22 +151,7 @@ pub async fn redeem(
             "the authorization code has already been used",
         ));
     }
-    audit::record_or_log(
-        ctx.store,
-        AuditEvent::new(
-            EventType::GrantCreated,
-            now,
-            format!("client:{}", client.client_id),
-        )
-        .user(record.user_id.to_string())
-        .client(client.client_id.to_string())
-        .detail(json!({
-            "grant_id": grant_id.as_str(),
-            "grant_type": "authorization_code",
-            "scope": record.scope.to_string(),
-        })),
-    )
-    .await;
+    audit::log(&created);
     // RFC 9068 §2.2.3.1: the user's roles and groups now, in one read.
     let authorization = ctx.store.find_authorization(&record.user_id).await?;
     issue(
@@ -176,20 +180,22 @@ async fn revoke_replayed(
 ) -> Result<(), OAuthError> {
     tracing::warn!(%grant_id, "authorization code replayed; revoking its grant");
     let keep_until = ctx.now + ctx.settings.lifetimes.revocation_retention();
-    ctx.store
-        .revoke_grant(grant_id, ctx.now, keep_until)
-        .await?;
-    audit::record_or_log(
-        ctx.store,
-        AuditEvent::new(
-            EventType::AuthorizationCodeReplayed,
-            ctx.now,
-            format!("client:{}", client.client_id),
-        )
-        .client(client.client_id.to_string())
-        .detail(json!({ "grant_id": grant_id.as_str(), "grant_revoked": true })),
+    let replayed = AuditEvent::new(
+        EventType::AuthorizationCodeReplayed,
+        ctx.now,
+        format!("client:{}", client.client_id),
     )
-    .await;
+    .client(client.client_id.to_string())
+    .detail(json!({ "grant_id": grant_id.as_str(), "grant_revoked": true }));
+    ctx.store
+        .revoke_grant(
+            grant_id,
+            ctx.now,
+            keep_until,
+            InTransaction::done(&replayed),
+        )
+        .await?;
+    audit::log(&replayed);
     Ok(())
 }
 

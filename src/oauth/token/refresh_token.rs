@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{Issuance, TokenResponse, issue};
 use crate::audit;
-use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::audit::{AuditEvent, EventType, InTransaction};
 use crate::domain::client::Client;
 use crate::domain::grant::{NewRefreshToken, REFRESH_TOKEN_PREFIX, RefreshTokenState, Rotation};
 use crate::domain::role::Authorization;
@@ -116,10 +116,6 @@ pub async fn rotate(
     };
     let keep_until = now + lifetimes.revocation_retention();
     let grant_id = token.grant_id.clone();
-    let rotation = ctx
-        .store
-        .rotate_refresh_token(&hash, &next, now, grace_since, keep_until)
-        .await?;
     let event = |event_type| {
         let event = AuditEvent::new(event_type, now, format!("client:{}", client.client_id))
             .client(client.client_id.to_string())
@@ -129,13 +125,30 @@ pub async fn rotate(
             None => event,
         }
     };
+    // Each event commits with what it records: the new refresh token, or the grant's revocation.
+    let (rotated, reused) = (
+        event(EventType::RefreshTokenRotated),
+        event(EventType::RefreshTokenReused),
+    );
+    let rotation = ctx
+        .store
+        .rotate_refresh_token(
+            &hash,
+            &next,
+            now,
+            grace_since,
+            keep_until,
+            InTransaction {
+                done: Some(&rotated),
+                misuse: Some(&reused),
+            },
+        )
+        .await?;
     match rotation {
-        Rotation::Rotated | Rotation::Reissued => {
-            audit::record_or_log(ctx.store, event(EventType::RefreshTokenRotated)).await;
-        }
+        Rotation::Rotated | Rotation::Reissued => audit::log(&rotated),
         Rotation::Reused => {
             tracing::warn!(%grant_id, "spent refresh token presented again; grant revoked");
-            audit::record_or_log(ctx.store, event(EventType::RefreshTokenReused)).await;
+            audit::log(&reused);
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used; every token of this grant is now revoked",
             ));

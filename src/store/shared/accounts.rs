@@ -21,6 +21,7 @@ macro_rules! accounts_impl {
                 password_hash: &str,
                 now: i64,
                 keep_until: i64,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<Option<SignOut>, StoreError> {
                 let mut tx = pool.begin().await?;
                 let done =
@@ -30,7 +31,7 @@ macro_rules! accounts_impl {
                         .bind(user_id.as_str())
                         .execute(&mut *tx)
                         .await?;
-                sign_out_if_updated(tx, done.rows_affected(), user_id, now, keep_until).await
+                sign_out_if_updated(tx, done.rows_affected(), user_id, now, keep_until, audit).await
             }
 
             /// [`Store::disable_user`](crate::store::Store::disable_user).
@@ -39,6 +40,7 @@ macro_rules! accounts_impl {
                 user_id: &UserId,
                 now: i64,
                 keep_until: i64,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<Option<SignOut>, StoreError> {
                 let mut tx = pool.begin().await?;
                 let done = sqlx::query("UPDATE users SET disabled = TRUE, updated_at = $1 WHERE user_id = $2")
@@ -46,7 +48,7 @@ macro_rules! accounts_impl {
                     .bind(user_id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                sign_out_if_updated(tx, done.rows_affected(), user_id, now, keep_until).await
+                sign_out_if_updated(tx, done.rows_affected(), user_id, now, keep_until, audit).await
             }
 
             /// [`Store::enable_user`](crate::store::Store::enable_user).
@@ -69,6 +71,7 @@ macro_rules! accounts_impl {
                 user_id: &UserId,
                 now: i64,
                 keep_until: i64,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<Option<SignOut>, StoreError> {
                 let mut tx = pool.begin().await?;
                 // Writes first and the existence check last, as on SQLite: an unknown user rolls it all back.
@@ -82,6 +85,7 @@ macro_rules! accounts_impl {
                     tx.rollback().await?;
                     return Ok(None);
                 }
+                super::audit::insert_in(&mut tx, audit.done).await?;
                 tx.commit().await?;
                 Ok(Some(signed_out))
             }
@@ -161,12 +165,14 @@ macro_rules! accounts_impl {
                 user_id: &UserId,
                 now: i64,
                 keep_until: i64,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<Option<SignOut>, StoreError> {
                 if updated != 1 {
                     tx.rollback().await?;
                     return Ok(None);
                 }
                 let signed_out = sign_out(&mut tx, user_id.as_str(), now, keep_until).await?;
+                super::audit::insert_in(&mut tx, audit.done).await?;
                 tx.commit().await?;
                 Ok(Some(signed_out))
             }

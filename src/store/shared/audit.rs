@@ -3,10 +3,34 @@
 
 /// The `audit` module of a backend with pool `$pool`.
 macro_rules! audit_impl {
-    ($pool:ty) => {
+    ($pool:ty, $conn:ty) => {
         mod audit {
             use crate::domain::audit::{AuditEvent, AuditFilter, EventType};
             use crate::store::StoreError;
+
+            /// Write `event` on `conn`: inside the transaction of the change it records, when there
+            /// is one. (The caller logs it once the transaction has committed.)
+            pub(crate) async fn insert_in(
+                conn: &mut $conn,
+                event: Option<&AuditEvent>,
+            ) -> Result<(), sqlx::Error> {
+                let Some(event) = event else {
+                    return Ok(());
+                };
+                sqlx::query(
+                    "INSERT INTO audit_events (at, event_type, actor, user_id, client_id, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(event.at)
+                .bind(event.event_type.as_str())
+                .bind(&event.actor)
+                .bind(event.user_id.as_deref())
+                .bind(event.client_id.as_deref())
+                .bind(event.detail.to_string())
+                .execute(conn)
+                .await?;
+                Ok(())
+            }
 
             /// [`Store::record_audit_events`](crate::store::Store::record_audit_events): all in one
             /// transaction.
@@ -16,18 +40,7 @@ macro_rules! audit_impl {
             ) -> Result<(), StoreError> {
                 let mut tx = pool.begin().await?;
                 for event in events {
-                    sqlx::query(
-                        "INSERT INTO audit_events (at, event_type, actor, user_id, client_id, detail) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(event.at)
-                    .bind(event.event_type.as_str())
-                    .bind(&event.actor)
-                    .bind(event.user_id.as_deref())
-                    .bind(event.client_id.as_deref())
-                    .bind(event.detail.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_in(&mut tx, Some(event)).await?;
                 }
                 tx.commit().await?;
                 Ok(())

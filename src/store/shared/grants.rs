@@ -165,6 +165,7 @@ macro_rules! grants_impl {
                 grant: &Grant,
                 refresh_token: Option<&NewRefreshToken>,
                 now: i64,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<Redemption, StoreError> {
                 let mut tx = pool.begin().await?;
                 // The conditional UPDATE is the atomic consume: one statement, so concurrent callers serialise on it.
@@ -206,6 +207,7 @@ macro_rules! grants_impl {
                     .execute(&mut *tx)
                     .await?;
                 }
+                super::audit::insert_in(&mut tx, audit.done).await?;
                 tx.commit().await?;
                 Ok(Redemption::Redeemed)
             }
@@ -216,9 +218,11 @@ macro_rules! grants_impl {
                 grant_id: &GrantId,
                 now: i64,
                 keep_until: i64,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<(), StoreError> {
                 let mut tx = pool.begin().await?;
                 revoke(&mut tx, grant_id.as_str(), now, keep_until).await?;
+                super::audit::insert_in(&mut tx, audit.done).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -31,7 +31,7 @@ macro_rules! store_impl {
         crate::store::shared::keys::keys_impl!($pool);
         crate::store::shared::grants::grants_impl!($pool, $conn);
         crate::store::shared::attempts::attempts_impl!($pool);
-        crate::store::shared::audit::audit_impl!($pool);
+        crate::store::shared::audit::audit_impl!($pool, $conn);
         crate::store::shared::roles::roles_impl!($pool);
 
         const _: () = {
@@ -139,8 +139,9 @@ macro_rules! store_impl {
                     password_hash: &str,
                     now: i64,
                     keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
                 ) -> Result<Option<SignOut>, StoreError> {
-                    accounts::set_user_password(&self.pool, user_id, password_hash, now, keep_until).await
+                    accounts::set_user_password(&self.pool, user_id, password_hash, now, keep_until, audit).await
                 }
 
 
@@ -150,8 +151,9 @@ macro_rules! store_impl {
                     user_id: &UserId,
                     now: i64,
                     keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
                 ) -> Result<Option<SignOut>, StoreError> {
-                    accounts::disable_user(&self.pool, user_id, now, keep_until).await
+                    accounts::disable_user(&self.pool, user_id, now, keep_until, audit).await
                 }
 
 
@@ -167,8 +169,9 @@ macro_rules! store_impl {
                     user_id: &UserId,
                     now: i64,
                     keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
                 ) -> Result<Option<SignOut>, StoreError> {
-                    accounts::revoke_user_sessions(&self.pool, user_id, now, keep_until).await
+                    accounts::revoke_user_sessions(&self.pool, user_id, now, keep_until, audit).await
                 }
 
 
@@ -404,8 +407,9 @@ macro_rules! store_impl {
                     grant: &Grant,
                     refresh_token: Option<&NewRefreshToken>,
                     now: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
                 ) -> Result<Redemption, StoreError> {
-                    grants::redeem_authorization_code(&self.pool, code_hash, grant, refresh_token, now).await
+                    grants::redeem_authorization_code(&self.pool, code_hash, grant, refresh_token, now, audit).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -414,8 +418,9 @@ macro_rules! store_impl {
                     grant_id: &GrantId,
                     now: i64,
                     keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
                 ) -> Result<(), StoreError> {
-                    grants::revoke_grant(&self.pool, grant_id, now, keep_until).await
+                    grants::revoke_grant(&self.pool, grant_id, now, keep_until, audit).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
