@@ -4,11 +4,10 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{CliError, Context};
+use crate::admin::client::{self as admin_client, ClientView, registration};
 use crate::admin::role as admin_role;
 use crate::clock::format_rfc3339;
-use crate::domain::api::Audience;
-use crate::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
-use crate::domain::scope::ScopeSet;
+use crate::domain::client::{Client, ClientSecret, ClientSpec};
 
 /// Client commands.
 #[derive(Debug, Subcommand)]
@@ -159,58 +158,6 @@ pub struct UpdateArgs {
     may_exchange_for: Vec<String>,
 }
 
-/// A client as printed: never its secret hash.
-#[derive(Serialize)]
-struct ClientView<'a> {
-    client_id: &'a str,
-    client_name: &'a str,
-    auth_method: &'a str,
-    redirect_uris: Vec<&'a str>,
-    post_logout_redirect_uris: Vec<&'a str>,
-    grant_types: Vec<&'a str>,
-    scope: String,
-    require_pkce: bool,
-    skip_consent: bool,
-    introspect_any: bool,
-    id_token_signed_response_alg: Option<&'static str>,
-    application_type: &'static str,
-    resources: Vec<&'a str>,
-    default_resource: Option<&'a str>,
-    api: Option<&'a str>,
-    may_exchange_for: Vec<&'a str>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl<'a> From<&'a Client> for ClientView<'a> {
-    fn from(c: &'a Client) -> Self {
-        Self {
-            client_id: c.client_id.as_str(),
-            client_name: &c.client_name,
-            auth_method: c.auth_method.as_str(),
-            redirect_uris: c.redirect_uris.iter().map(|u| u.as_str()).collect(),
-            post_logout_redirect_uris: c
-                .post_logout_redirect_uris
-                .iter()
-                .map(|u| u.as_str())
-                .collect(),
-            grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
-            scope: c.scopes.to_string(),
-            require_pkce: c.require_pkce,
-            skip_consent: c.skip_consent,
-            introspect_any: c.introspect_any,
-            id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
-            application_type: c.application_type.as_str(),
-            resources: c.resources.iter().map(Audience::as_str).collect(),
-            default_resource: c.default_resource.as_ref().map(Audience::as_str),
-            api: c.api.as_ref().map(Audience::as_str),
-            may_exchange_for: c.may_exchange_for.iter().map(Audience::as_str).collect(),
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
-}
-
 /// `client show`: the registration with the client's roles.
 #[derive(Serialize)]
 struct ClientDetail<'a> {
@@ -258,51 +205,8 @@ fn describe(c: &Client) -> String {
     )
 }
 
-/// Every scope of `scopes` must be registered.
-async fn check_scopes_exist(ctx: &Context, scopes: &ScopeSet) -> Result<(), CliError> {
-    let known: ScopeSet = ctx
-        .store
-        .list_scopes()
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    let unknown: Vec<&str> = scopes.difference(&known).collect();
-    if !unknown.is_empty() {
-        return Err(CliError::Invalid(format!(
-            "unknown scope(s): {} (create them first with `latchkey scope create`)",
-            unknown.join(" ")
-        )));
-    }
-    Ok(())
-}
-
-/// Every API of `resources` must be registered.
-async fn check_apis_exist(ctx: &Context, resources: &[Audience]) -> Result<(), CliError> {
-    let apis = ctx.store.list_apis().await?;
-    let unknown: Vec<&str> = resources
-        .iter()
-        .filter(|r| !apis.iter().any(|api| &api.audience == *r))
-        .map(Audience::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(CliError::Invalid(format!(
-            "unknown API(s): {} (register them first with `latchkey api create`)",
-            unknown.join(" ")
-        )));
-    }
-    Ok(())
-}
-
 async fn find(ctx: &Context, client_id: &str) -> Result<Client, CliError> {
-    let unknown = || CliError::Invalid(format!("no client with id '{client_id}'"));
-    let parsed = ClientId::parse(client_id).map_err(|_| unknown())?;
-    ctx.store.find_client(&parsed).await?.ok_or_else(unknown)
-}
-
-/// A client's registration as the audit trail records it: its view, which holds no secret.
-fn registration(client: &Client) -> serde_json::Value {
-    serde_json::to_value(ClientView::from(client)).unwrap_or_default()
+    Ok(crate::admin::find_client(ctx.store.as_ref(), client_id).await?)
 }
 
 /// Run a client command.
@@ -310,10 +214,6 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
     let now = ctx.clock.now();
     match command {
         ClientCommand::Create(args) => {
-            let client_id = match &args.client_id {
-                Some(raw) => ClientId::parse(raw).map_err(|e| CliError::Invalid(e.0))?,
-                None => ClientId::generate(),
-            };
             let spec = ClientSpec {
                 client_name: args.name,
                 redirect_uris: args.redirect_uris,
@@ -331,18 +231,9 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 api: args.api,
                 may_exchange_for: args.may_exchange_for,
             };
-            let mut client =
-                Client::from_spec(client_id, &spec, now).map_err(|e| CliError::Invalid(e.0))?;
-            check_scopes_exist(ctx, &client.scopes).await?;
-            check_apis_exist(ctx, &client.resources).await?;
-            check_apis_exist(ctx, client.api.as_slice()).await?;
-            check_apis_exist(ctx, &client.may_exchange_for).await?;
-            let secret = client
-                .auth_method
-                .is_confidential()
-                .then(ClientSecret::generate);
-            client.secret_hash = secret.as_ref().map(ClientSecret::hash);
-            ctx.store.create_client(&client).await?;
+            let (client, secret) =
+                admin_client::create(ctx.store.as_ref(), args.client_id.as_deref(), &spec, now)
+                    .await?;
             let id = client.client_id.to_string();
             ctx.record(
                 ctx.change("client", "created", &id)
@@ -504,26 +395,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             if !args.may_exchange_for.is_empty() {
                 spec.may_exchange_for = args.may_exchange_for;
             }
-            let mut updated =
-                Client::from_spec(existing.client_id.clone(), &spec, existing.created_at)
-                    .map_err(|e| CliError::Invalid(e.0))?;
-            if updated.auth_method.is_confidential() != existing.auth_method.is_confidential() {
-                return Err(CliError::Invalid(
-                    "a client cannot switch between public (none) and confidential; delete and re-create it".into(),
-                ));
-            }
-            check_scopes_exist(ctx, &updated.scopes).await?;
-            check_apis_exist(ctx, &updated.resources).await?;
-            check_apis_exist(ctx, updated.api.as_slice()).await?;
-            check_apis_exist(ctx, &updated.may_exchange_for).await?;
-            updated.secret_hash = existing.secret_hash.clone();
-            updated.updated_at = now;
-            if !ctx.store.update_client(&updated).await? {
-                return Err(CliError::Invalid(format!(
-                    "no client with id '{}'",
-                    args.client_id
-                )));
-            }
+            let updated = admin_client::update(ctx.store.as_ref(), &existing, &spec, now).await?;
             let id = updated.client_id.to_string();
             ctx.record(
                 ctx.change("client", "updated", &id)
@@ -536,38 +408,17 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             Ok(())
         }
         ClientCommand::Delete { client_id } => {
-            let unknown = || CliError::Invalid(format!("no client with id '{client_id}'"));
-            let id = ClientId::parse(&client_id).map_err(|_| unknown())?;
-            if !ctx.store.delete_client(&id).await? {
-                return Err(unknown());
-            }
-            ctx.record(
-                ctx.change("client", "deleted", id.as_str())
-                    .client(id.to_string()),
-            )
-            .await?;
+            let id = admin_client::delete(ctx.store.as_ref(), &client_id).await?;
+            ctx.record(ctx.change("client", "deleted", id.as_str()).client(id.to_string()))
+                .await?;
             ctx.print(&serde_json::json!({ "deleted": client_id }), || {
                 format!("deleted client {client_id}")
             });
             Ok(())
         }
         ClientCommand::RotateSecret { client_id } => {
-            let client = find(ctx, &client_id).await?;
-            if !client.auth_method.is_confidential() {
-                return Err(CliError::Invalid(format!(
-                    "client '{client_id}' is public (auth method none) and has no secret"
-                )));
-            }
-            let secret = ClientSecret::generate();
-            if !ctx
-                .store
-                .set_client_secret(&client.client_id, &secret.hash(), now)
-                .await?
-            {
-                return Err(CliError::Invalid(format!(
-                    "no client with id '{client_id}'"
-                )));
-            }
+            let (_, secret) =
+                admin_client::rotate_secret(ctx.store.as_ref(), &client_id, now).await?;
             // That the secret changed, never the secret.
             ctx.record(
                 ctx.change("client", "secret_rotated", &client_id)

@@ -1,0 +1,199 @@
+//! Client registrations: the rules of creating, changing, deleting a client and rotating its secret,
+//! shared by the CLI and the admin API, and the view both show (never the secret's hash).
+
+use serde::Serialize;
+
+use super::{AdminError, find_client};
+use crate::domain::api::Audience;
+use crate::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
+use crate::domain::scope::ScopeSet;
+use crate::store::Store;
+
+/// A client as the CLI prints it and the admin API answers: never its secret hash.
+#[derive(Debug, Serialize)]
+pub struct ClientView<'a> {
+    client_id: &'a str,
+    client_name: &'a str,
+    auth_method: &'a str,
+    redirect_uris: Vec<&'a str>,
+    post_logout_redirect_uris: Vec<&'a str>,
+    grant_types: Vec<&'a str>,
+    scope: String,
+    require_pkce: bool,
+    skip_consent: bool,
+    introspect_any: bool,
+    id_token_signed_response_alg: Option<&'static str>,
+    application_type: &'static str,
+    resources: Vec<&'a str>,
+    default_resource: Option<&'a str>,
+    api: Option<&'a str>,
+    may_exchange_for: Vec<&'a str>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'a> From<&'a Client> for ClientView<'a> {
+    fn from(c: &'a Client) -> Self {
+        Self {
+            client_id: c.client_id.as_str(),
+            client_name: &c.client_name,
+            auth_method: c.auth_method.as_str(),
+            redirect_uris: c.redirect_uris.iter().map(|u| u.as_str()).collect(),
+            post_logout_redirect_uris: c
+                .post_logout_redirect_uris
+                .iter()
+                .map(|u| u.as_str())
+                .collect(),
+            grant_types: c.grant_types.iter().map(|g| g.as_str()).collect(),
+            scope: c.scopes.to_string(),
+            require_pkce: c.require_pkce,
+            skip_consent: c.skip_consent,
+            introspect_any: c.introspect_any,
+            id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
+            application_type: c.application_type.as_str(),
+            resources: c.resources.iter().map(Audience::as_str).collect(),
+            default_resource: c.default_resource.as_ref().map(Audience::as_str),
+            api: c.api.as_ref().map(Audience::as_str),
+            may_exchange_for: c.may_exchange_for.iter().map(Audience::as_str).collect(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// A client's registration as the audit trail records it: its view, which holds no secret.
+pub fn registration(client: &Client) -> serde_json::Value {
+    serde_json::to_value(ClientView::from(client)).unwrap_or_default()
+}
+
+/// Every scope of `scopes` must be registered.
+async fn check_scopes_exist(store: &dyn Store, scopes: &ScopeSet) -> Result<(), AdminError> {
+    let known: ScopeSet = store
+        .list_scopes()
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let unknown: Vec<&str> = scopes.difference(&known).collect();
+    if !unknown.is_empty() {
+        return Err(AdminError::Invalid(format!(
+            "unknown scope(s): {} (create them first with `latchkey scope create`)",
+            unknown.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+/// Every API of `resources` must be registered.
+async fn check_apis_exist(store: &dyn Store, resources: &[Audience]) -> Result<(), AdminError> {
+    let apis = store.list_apis().await?;
+    let unknown: Vec<&str> = resources
+        .iter()
+        .filter(|r| !apis.iter().any(|api| &api.audience == *r))
+        .map(Audience::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AdminError::Invalid(format!(
+            "unknown API(s): {} (register them first with `latchkey api create`)",
+            unknown.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+/// What a registration refers to must exist: its scopes and APIs.
+async fn check_references(store: &dyn Store, client: &Client) -> Result<(), AdminError> {
+    check_scopes_exist(store, &client.scopes).await?;
+    check_apis_exist(store, &client.resources).await?;
+    check_apis_exist(store, client.api.as_slice()).await?;
+    check_apis_exist(store, &client.may_exchange_for).await
+}
+
+/// Register a client from `spec` (with `client_id`, or a generated one). A confidential client gets
+/// a secret, returned once and stored only as its hash.
+pub async fn create(
+    store: &dyn Store,
+    client_id: Option<&str>,
+    spec: &ClientSpec,
+    now: i64,
+) -> Result<(Client, Option<ClientSecret>), AdminError> {
+    let client_id = match client_id {
+        Some(raw) => ClientId::parse(raw).map_err(|e| AdminError::Invalid(e.0))?,
+        None => ClientId::generate(),
+    };
+    let mut client =
+        Client::from_spec(client_id, spec, now).map_err(|e| AdminError::Invalid(e.0))?;
+    check_references(store, &client).await?;
+    let secret = client
+        .auth_method
+        .is_confidential()
+        .then(ClientSecret::generate);
+    client.secret_hash = secret.as_ref().map(ClientSecret::hash);
+    store.create_client(&client).await?;
+    Ok((client, secret))
+}
+
+/// Replace `existing`'s registration with `spec` (its id, secret and creation time stay).
+pub async fn update(
+    store: &dyn Store,
+    existing: &Client,
+    spec: &ClientSpec,
+    now: i64,
+) -> Result<Client, AdminError> {
+    let mut updated = Client::from_spec(existing.client_id.clone(), spec, existing.created_at)
+        .map_err(|e| AdminError::Invalid(e.0))?;
+    if updated.auth_method.is_confidential() != existing.auth_method.is_confidential() {
+        return Err(AdminError::Invalid(
+            "a client cannot switch between public (none) and confidential; delete and re-create it"
+                .into(),
+        ));
+    }
+    check_references(store, &updated).await?;
+    updated.secret_hash = existing.secret_hash.clone();
+    updated.updated_at = now;
+    if !store.update_client(&updated).await? {
+        return Err(AdminError::Invalid(format!(
+            "no client with id '{}'",
+            existing.client_id
+        )));
+    }
+    Ok(updated)
+}
+
+/// Delete the client `client_id`.
+pub async fn delete(store: &dyn Store, client_id: &str) -> Result<ClientId, AdminError> {
+    let client = find_client(store, client_id).await?;
+    if !store.delete_client(&client.client_id).await? {
+        return Err(AdminError::Invalid(format!(
+            "no client with id '{}'",
+            client.client_id
+        )));
+    }
+    Ok(client.client_id)
+}
+
+/// Give the confidential client `client_id` a new secret; the old one stops working at once.
+pub async fn rotate_secret(
+    store: &dyn Store,
+    client_id: &str,
+    now: i64,
+) -> Result<(Client, ClientSecret), AdminError> {
+    let client = find_client(store, client_id).await?;
+    if !client.auth_method.is_confidential() {
+        return Err(AdminError::Invalid(format!(
+            "client '{}' is public (auth method none) and has no secret",
+            client.client_id
+        )));
+    }
+    let secret = ClientSecret::generate();
+    if !store
+        .set_client_secret(&client.client_id, &secret.hash(), now)
+        .await?
+    {
+        return Err(AdminError::Invalid(format!(
+            "no client with id '{}'",
+            client.client_id
+        )));
+    }
+    Ok((client, secret))
+}
