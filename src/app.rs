@@ -19,8 +19,8 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
-    authorize, consent, discovery, health, introspect, jwks, login, logout, metrics, page, revoke,
-    token, userinfo,
+    admin, authorize, consent, discovery, health, introspect, jwks, login, logout, metrics, page,
+    revoke, token, userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -89,6 +89,17 @@ pub fn router(state: AppState) -> Router {
             USERINFO_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .route(
+            ADMIN_CLIENTS_PATH,
+            get(admin::list_clients).post(admin::create_client),
+        )
+        .route(
+            ADMIN_CLIENT_PATH,
+            get(admin::show_client)
+                .put(admin::update_client)
+                .delete(admin::delete_client),
+        )
+        .route(ADMIN_CLIENT_SECRET_PATH, post(admin::rotate_client_secret))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

@@ -29,6 +29,12 @@ pub const STYLESHEET_PATH: &str = "/static/style.css";
 pub const HEALTHZ_PATH: &str = "/healthz";
 /// Readiness: the store answers and keys are loaded.
 pub const READYZ_PATH: &str = "/readyz";
+/// The admin API's clients (`latchkey:admin`).
+pub const ADMIN_CLIENTS_PATH: &str = "/admin/v1/clients";
+/// One client of the admin API.
+pub const ADMIN_CLIENT_PATH: &str = "/admin/v1/clients/{client_id}";
+/// A client's secret, rotated through the admin API.
+pub const ADMIN_CLIENT_SECRET_PATH: &str = "/admin/v1/clients/{client_id}/secret";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).
 pub const METRICS_PATH: &str = "/metrics";
 

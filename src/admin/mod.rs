@@ -16,6 +16,9 @@ pub enum AdminError {
     /// Bad input (an unknown name, a bad name, a duplicate): nothing was changed. One line.
     #[error("{0}")]
     Invalid(String),
+    /// What the request names does not exist (the admin API answers 404). One line.
+    #[error("{0}")]
+    NotFound(String),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -47,7 +50,7 @@ pub async fn find_client(store: &dyn Store, client_id: &str) -> Result<Client, A
         .filter(|c| !c.is_control())
         .take(128)
         .collect();
-    let unknown = || AdminError::Invalid(format!("no client with id '{shown}'"));
+    let unknown = || AdminError::NotFound(format!("no client with id '{shown}'"));
     let parsed = ClientId::parse(client_id).map_err(|_| unknown())?;
     store.find_client(&parsed).await?.ok_or_else(unknown)
 }

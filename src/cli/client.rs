@@ -209,6 +209,17 @@ async fn find(ctx: &Context, client_id: &str) -> Result<Client, CliError> {
     Ok(crate::admin::find_client(ctx.store.as_ref(), client_id).await?)
 }
 
+/// Record a client's creation in the audit trail.
+pub(super) async fn record_created(ctx: &Context, client: &Client) -> Result<(), CliError> {
+    let id = client.client_id.to_string();
+    ctx.record(
+        ctx.change("client", "created", &id)
+            .client(id.clone())
+            .with("client", registration(client)),
+    )
+    .await
+}
+
 /// Run a client command.
 pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> {
     let now = ctx.clock.now();
@@ -234,13 +245,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             let (client, secret) =
                 admin_client::create(ctx.store.as_ref(), args.client_id.as_deref(), &spec, now)
                     .await?;
-            let id = client.client_id.to_string();
-            ctx.record(
-                ctx.change("client", "created", &id)
-                    .client(id.clone())
-                    .with("client", registration(&client)),
-            )
-            .await?;
+            record_created(ctx, &client).await?;
 
             #[derive(Serialize)]
             struct Created<'a> {
@@ -409,8 +414,11 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
         }
         ClientCommand::Delete { client_id } => {
             let id = admin_client::delete(ctx.store.as_ref(), &client_id).await?;
-            ctx.record(ctx.change("client", "deleted", id.as_str()).client(id.to_string()))
-                .await?;
+            ctx.record(
+                ctx.change("client", "deleted", id.as_str())
+                    .client(id.to_string()),
+            )
+            .await?;
             ctx.print(&serde_json::json!({ "deleted": client_id }), || {
                 format!("deleted client {client_id}")
             });

@@ -12,6 +12,7 @@ use crate::config::{Config, ConfigError, Settings};
 use crate::domain::audit::{AuditEvent, EventType};
 use crate::store::{Store, StoreError};
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod client;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Read the audit trail: sign-ins, consents, grants, revocations and operators' changes.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The admin API: create its first admin client.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 /// A command that failed; printed as one line.
@@ -222,6 +226,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Audit(command) => {
             audit::run(&Context::open(settings, cli.json).await?, command).await
+        }
+        Command::Admin(command) => {
+            admin::run(&Context::open(settings, cli.json).await?, command).await
         }
     }
 }

@@ -241,6 +241,21 @@ impl<S: Send + Sync> FromRequest<S> for BearerToken {
     }
 }
 
+/// An access token in the `Authorization: Bearer` header only (RFC 6750 §2.1): for JSON APIs, whose
+/// body is not a form. Reads no body, so it goes before a `Json` extractor.
+pub struct HeaderBearerToken(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for HeaderBearerToken {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, OAuthError> {
+        bearer_token(parts.headers.get(header::AUTHORIZATION), None).map(Self)
+    }
+}
+
 /// RFC 6750 §2: the token from the header or the form, sent one way only.
 fn bearer_token(
     authorization: Option<&HeaderValue>,

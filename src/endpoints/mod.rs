@@ -1,5 +1,6 @@
 //! Everything that speaks HTTP: one file per endpoint.
 
+pub mod admin;
 pub mod authorize;
 pub mod consent;
 pub mod discovery;

@@ -69,6 +69,47 @@ pub async fn access_token_claims(
     Ok(verify_access_token(ctx.keys, ctx.settings, token, ctx.now).ok())
 }
 
+/// A verified JWT access token presented to a resource of this server (RFC 6750): the token from
+/// its signature check, or `invalid_token` saying why not (RFC 6750 §3.1).
+pub fn verified_bearer(
+    ctx: &Context<'_>,
+    token: &str,
+) -> Result<crate::domain::claims::AccessTokenClaims, OAuthError> {
+    crate::tokens::verify_access_token(ctx.keys, ctx.settings, token, ctx.now).map_err(|why| {
+        match why {
+            crate::tokens::TokenRejected::Expired => {
+                OAuthError::invalid_token("the access token has expired")
+            }
+            crate::tokens::TokenRejected::Invalid => {
+                OAuthError::invalid_token("the access token is invalid")
+            }
+        }
+    })
+}
+
+/// The rest of "this access token still works" once its signature and expiry hold: not revoked
+/// (itself or its grant), and its client still registered; else `invalid_token`.
+pub async fn still_live(
+    ctx: &Context<'_>,
+    claims: &crate::domain::claims::AccessTokenClaims,
+) -> Result<(), OAuthError> {
+    if ctx
+        .store
+        .is_revoked(&claims.jti, &claims.grant_id())
+        .await?
+    {
+        return Err(OAuthError::invalid_token(
+            "the access token has been revoked",
+        ));
+    }
+    if !client_still_registered(ctx, &claims.client_id).await? {
+        return Err(OAuthError::invalid_token(
+            "the access token's client is no longer registered",
+        ));
+    }
+    Ok(())
+}
+
 /// The client a token was issued to, if it is still registered: a deleted client's tokens stop
 /// working at once (within the client cache's lifetime), not when they expire.
 pub async fn client_still_registered(

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Context;
-use super::introspect::{access_token_claims, client_still_registered};
+use super::introspect::{access_token_claims, still_live, verified_bearer};
 use crate::domain::claims::{RoleClaims, StandardClaims};
 use crate::domain::grant::REFERENCE_TOKEN_PREFIX;
 use crate::domain::role::Authorization;
@@ -11,7 +11,6 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::active_user;
-use crate::tokens::{TokenRejected, verify_access_token};
 
 /// OIDC Core §5.3.2 successful UserInfo response.
 #[derive(Debug, Serialize)]
@@ -34,10 +33,7 @@ pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthE
             OAuthError::invalid_token("the access token is invalid or has expired")
         })?
     } else {
-        verify_access_token(ctx.keys, ctx.settings, token, ctx.now).map_err(|why| match why {
-            TokenRejected::Expired => OAuthError::invalid_token("the access token has expired"),
-            TokenRejected::Invalid => OAuthError::invalid_token("the access token is invalid"),
-        })?
+        verified_bearer(ctx, token)?
     };
     // RFC 9068 §5: a client's own (client-credentials) token never passes for a user's, whatever
     // its scope or `sub`.
@@ -47,16 +43,7 @@ pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthE
             "the access token was not issued for a user",
         ));
     }
-    if ctx.store.is_revoked(&claims.jti, &grant).await? {
-        return Err(OAuthError::invalid_token(
-            "the access token has been revoked",
-        ));
-    }
-    if !client_still_registered(ctx, &claims.client_id).await? {
-        return Err(OAuthError::invalid_token(
-            "the access token's client is no longer registered",
-        ));
-    }
+    still_live(ctx, &claims).await?;
     let scope = ScopeSet::parse(&claims.scope).unwrap_or_default();
     // OIDC Core §5.3: the UserInfo endpoint serves tokens granted with `openid`.
     if !scope.contains("openid") {

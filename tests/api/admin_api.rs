@@ -1,0 +1,267 @@
+//! The admin API (`/admin/v1/…`): who may call it (an admin client's own live token with
+//! `latchkey:admin`, and nobody else), and the clients resource with the CLI's rules and messages,
+//! every change an audit event whose actor is the admin client.
+
+use latchkey::domain::audit::{AuditFilter, EventType};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, failure_of, json_of, text};
+
+crate::backend_tests!(
+    only_an_admin_client_s_live_token_opens_the_admin_api,
+    clients_are_managed_through_the_admin_api_with_the_cli_s_rules,
+);
+
+/// `latchkey admin bootstrap`; the admin client's id and secret.
+fn bootstrap(app: &TestApp) -> (String, String) {
+    let created = json_of(&app.db.cli(&["admin", "bootstrap", "--json"], None));
+    assert_eq!(created["scope"], "latchkey:admin");
+    (text(&created, "client_id"), text(&created, "client_secret"))
+}
+
+/// A client-credentials token for `id`:`secret` with `scope`.
+async fn token(app: &TestApp, id: &str, secret: &str, scope: &str) -> String {
+    let response = app
+        .http
+        .post(format!("{}/token", app.address))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    text(&body, "access_token")
+}
+
+/// `method path` with `token` (and a JSON body): status, `WWW-Authenticate`, body.
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, String, Value) {
+    let mut request = app.http.request(method, format!("{}{path}", app.address));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, challenge, body)
+}
+
+async fn only_an_admin_client_s_live_token_opens_the_admin_api(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let (id, secret) = bootstrap(&app);
+    app.clock.advance(10); // past the client cache
+    let admin = token(&app, &id, &secret, "latchkey:admin").await;
+    let list = |token: Option<String>| {
+        let app = &app;
+        async move {
+            call(
+                app,
+                reqwest::Method::GET,
+                "/admin/v1/clients",
+                token.as_deref(),
+                None,
+            )
+            .await
+        }
+    };
+    let (status, _, body) = list(Some(admin.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.as_array().unwrap().len(), 1, "the admin client itself");
+
+    // No token: RFC 6750 §3.1, a bare challenge.
+    let (status, challenge, _) = list(None).await;
+    assert_eq!(status, 401);
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+    // Garbage.
+    let (status, challenge, _) = list(Some("not-a-token".into())).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    // A live token of a client without latchkey:admin: 403 insufficient_scope.
+    let service = app
+        .service_client(&["orders:read"], "client_secret_basic")
+        .await;
+    app.clock.advance(10);
+    let plain = token(
+        &app,
+        &service.client_id,
+        service.secret.as_deref().unwrap(),
+        "orders:read",
+    )
+    .await;
+    let (status, challenge, _) = list(Some(plain)).await;
+    assert_eq!(status, 403);
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    // A user's token is not an admin client's, even with the scope's name.
+    let web = app.refreshing_client().await;
+    app.create_user("alice").await;
+    let user_token = text(
+        &app.tokens_for(&web, "alice", "openid").await,
+        "access_token",
+    );
+    assert_eq!(list(Some(user_token)).await.0, 401);
+    // Revoked, then expired: 401.
+    let revoked = token(&app, &id, &secret, "latchkey:admin").await;
+    let admin_client = crate::helpers::TestClient {
+        client_id: id.clone(),
+        secret: Some(secret.clone()),
+        redirect_uri: String::new(),
+    };
+    assert_eq!(app.revoke(&admin_client, &revoked).await.status(), 200);
+    assert_eq!(list(Some(revoked)).await.0, 401);
+    app.clock
+        .advance(app.state.settings.lifetimes.access_token + 1);
+    let (status, challenge, _) = list(Some(admin)).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("expired"), "{challenge}");
+}
+
+async fn clients_are_managed_through_the_admin_api_with_the_cli_s_rules(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let (admin_id, secret) = bootstrap(&app);
+    app.clock.advance(10);
+    let admin = token(&app, &admin_id, &secret, "latchkey:admin").await;
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let (app, admin) = (&app, admin.clone());
+        let path = path.to_owned();
+        async move { call(app, method, &path, Some(&admin), body).await }
+    };
+    use reqwest::Method;
+
+    // Create: 201 with the secret, shown once.
+    let (status, _, created) = call(
+        Method::POST,
+        "/admin/v1/clients",
+        Some(json!({
+            "client_id": "orders-web",
+            "name": "Orders",
+            "redirect_uris": ["https://orders.example.com/cb"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "scope": "openid profile",
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["client_id"], "orders-web");
+    assert_eq!(created["scope"], "openid profile");
+    let first_secret = text(&created, "client_secret");
+    // The same bad input the CLI refuses, refused with the CLI's words.
+    let bad = json!({ "name": "Bad", "redirect_uris": ["http://evil.example.com/cb"] });
+    let (status, _, refused) = call(Method::POST, "/admin/v1/clients", Some(bad)).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"], "invalid_request");
+    let cli = failure_of(&app.db.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Bad",
+            "--redirect-uri",
+            "http://evil.example.com/cb",
+        ],
+        None,
+    ));
+    assert!(
+        cli.contains(refused["error_description"].as_str().unwrap()),
+        "CLI: {cli}; API: {refused}"
+    );
+    let (status, _, refused) = call(
+        Method::POST,
+        "/admin/v1/clients",
+        Some(json!({ "name": "X", "scope": "nope:read" })),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown scope(s): nope:read"),
+        "{refused}"
+    );
+    let (status, _, refused) = call(
+        Method::POST,
+        "/admin/v1/clients",
+        Some(json!({ "name": "X", "colour": "blue" })),
+    )
+    .await;
+    assert_eq!(status, 400, "an unknown field: {refused}");
+
+    // Show, update (the id and secret stay), rotate the secret, delete.
+    let (status, _, shown) = call(Method::GET, "/admin/v1/clients/orders-web", None).await;
+    assert_eq!((status, &shown["client_name"]), (200, &json!("Orders")));
+    assert!(shown.get("client_secret").is_none() && shown.get("secret_hash").is_none());
+    let (status, _, updated) = call(
+        Method::PUT,
+        "/admin/v1/clients/orders-web",
+        Some(json!({
+            "name": "Orders Web",
+            "redirect_uris": ["https://orders.example.com/cb"],
+            "grant_types": ["authorization_code"],
+            "scope": "openid",
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["client_name"], "Orders Web");
+    assert_eq!(updated["grant_types"], json!(["authorization_code"]));
+    let (status, _, rotated) =
+        call(Method::POST, "/admin/v1/clients/orders-web/secret", None).await;
+    assert_eq!(status, 200);
+    let second_secret = text(&rotated, "client_secret");
+    assert_ne!(first_secret, second_secret);
+    let (status, _, _) = call(Method::DELETE, "/admin/v1/clients/orders-web", None).await;
+    assert_eq!(status, 204);
+    let (status, _, missing) = call(Method::GET, "/admin/v1/clients/orders-web", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        missing["error_description"],
+        "no client with id 'orders-web'"
+    );
+    assert_eq!(
+        call(Method::DELETE, "/admin/v1/clients/orders-web", None)
+            .await
+            .0,
+        404
+    );
+
+    // Each change is an audit event of the admin client, and none holds a secret.
+    let events = app
+        .state
+        .store
+        .list_audit_events(&AuditFilter {
+            client_id: Some("orders-web".into()),
+            limit: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events
+        .iter()
+        .rev()
+        .map(|e| {
+            assert_eq!(e.event_type, EventType::AdminChange);
+            assert_eq!(e.actor, format!("client:{admin_id}"));
+            e.detail["action"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(actions, ["created", "updated", "secret_rotated", "deleted"]);
+    let all = serde_json::to_string(&events).unwrap();
+    for secret in [&first_secret, &second_secret, &secret, &admin] {
+        assert!(!all.contains(secret.as_str()));
+    }
+}
