@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(admin::delete_client),
         )
         .route(ADMIN_CLIENT_SECRET_PATH, post(admin::rotate_client_secret))
+        .route(ADMIN_AUDIT_EVENTS_PATH, get(admin::list_audit_events))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

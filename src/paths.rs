@@ -35,6 +35,8 @@ pub const ADMIN_CLIENTS_PATH: &str = "/admin/v1/clients";
 pub const ADMIN_CLIENT_PATH: &str = "/admin/v1/clients/{client_id}";
 /// A client's secret, rotated through the admin API.
 pub const ADMIN_CLIENT_SECRET_PATH: &str = "/admin/v1/clients/{client_id}/secret";
+/// The audit trail, through the admin API.
+pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).
 pub const METRICS_PATH: &str = "/metrics";
 

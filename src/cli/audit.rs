@@ -3,13 +3,8 @@
 use clap::{Args, Subcommand};
 
 use super::{CliError, Context};
+use crate::admin::audit::{Query, filter};
 use crate::clock::format_rfc3339;
-use crate::domain::audit::{AuditFilter, EventType};
-use crate::domain::text::plain_text;
-use crate::domain::user::normalize_username;
-
-/// The most events one listing returns.
-const MAX_LIMIT: i64 = 10_000;
 
 /// Audit commands.
 #[derive(Debug, Subcommand)]
@@ -43,37 +38,14 @@ pub struct ListArgs {
 /// Run an audit command.
 pub async fn run(ctx: &Context, command: AuditCommand) -> Result<(), CliError> {
     let AuditCommand::List(args) = command;
-    let filter = AuditFilter {
-        user_id: match &args.user {
-            Some(user) => Some(user_id_of(ctx, user).await?),
-            None => None,
-        },
-        client_id: args
-            .client
-            .as_deref()
-            .map(|id| identifier(id, "--client"))
-            .transpose()?,
-        event_type: args
-            .event_type
-            .as_deref()
-            .map(|name| {
-                EventType::parse(name).ok_or_else(|| {
-                    CliError::Invalid(format!("--type: no event type '{}'", name.escape_default()))
-                })
-            })
-            .transpose()?,
-        since: match &args.since {
-            Some(raw) => since(raw, ctx.clock.now())?,
-            None => 0,
-        },
-        limit: if (1..=MAX_LIMIT).contains(&args.limit) {
-            args.limit
-        } else {
-            return Err(CliError::Invalid(format!(
-                "--limit must be between 1 and {MAX_LIMIT}"
-            )));
-        },
+    let query = Query {
+        user: args.user,
+        client: args.client,
+        event_type: args.event_type,
+        since: args.since,
+        limit: Some(args.limit),
     };
+    let filter = filter(ctx.store.as_ref(), &query, ctx.clock.now()).await?;
     let events = ctx.store.list_audit_events(&filter).await?;
     ctx.print(&events, || {
         let mut text = format!(
@@ -94,36 +66,4 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> Result<(), CliError> {
         text
     });
     Ok(())
-}
-
-/// The user id `--user` names: a user's username, or else (a deleted user) an id as given.
-async fn user_id_of(ctx: &Context, raw: &str) -> Result<String, CliError> {
-    if let Ok(username) = normalize_username(raw)
-        && let Some(user) = ctx.store.find_user_by_username(&username).await?
-    {
-        return Ok(user.user_id.to_string());
-    }
-    identifier(raw, "--user")
-}
-
-/// An identifier from the command line: printable, bounded, no control characters.
-fn identifier(raw: &str, flag: &str) -> Result<String, CliError> {
-    plain_text(raw, flag, 256).map_err(CliError::Invalid)
-}
-
-/// `--since`: an RFC 3339 time, or a duration before `now`.
-fn since(raw: &str, now: i64) -> Result<i64, CliError> {
-    if let Ok(at) = humantime::parse_rfc3339_weak(raw) {
-        let seconds = at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        return Ok(seconds);
-    }
-    match crate::config::parse_duration(raw) {
-        Ok(ago) => Ok(now.saturating_sub(i64::try_from(ago.as_secs()).unwrap_or(i64::MAX))),
-        Err(_) => Err(CliError::Invalid(format!(
-            "--since: '{}' is neither an RFC 3339 time nor a duration (15m, 1h, 7d)",
-            raw.escape_default()
-        ))),
-    }
 }

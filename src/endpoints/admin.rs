@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::HeaderBearerToken as BearerToken;
+use crate::admin::audit::{Query as AuditQuery, filter as audit_filter};
 use crate::admin::client::{self as admin_client, ClientView, registration};
 use crate::admin::{AdminError, find_client};
 use crate::audit;
@@ -288,6 +289,27 @@ pub async fn rotate_client_secret(
             changed(&state, &admin, "secret_rotated", &id, json!({})).await;
             Json(json!({ "client_id": id, "client_secret": secret.expose() })).into_response()
         }
+        Err(err) => err.into_response(),
+    }
+}
+
+/// `GET /admin/v1/audit-events?user=&client=&type=&since=&limit=`: the audit trail, newest first,
+/// filtered as `latchkey audit list` does.
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    _admin: Admin,
+    query: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let query = match query {
+        Ok(axum::extract::Query(query)) => query,
+        Err(rejection) => return AdminError::Invalid(rejection.body_text()).into_response(),
+    };
+    let listed = async {
+        let filter = audit_filter(state.store.as_ref(), &query, state.clock.now()).await?;
+        Ok::<_, AdminError>(state.store.list_audit_events(&filter).await?)
+    };
+    match listed.await {
+        Ok(events) => Json(events).into_response(),
         Err(err) => err.into_response(),
     }
 }

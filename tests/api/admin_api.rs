@@ -264,4 +264,40 @@ async fn clients_are_managed_through_the_admin_api_with_the_cli_s_rules(backend:
     for secret in [&first_secret, &second_secret, &secret, &admin] {
         assert!(!all.contains(secret.as_str()));
     }
+
+    // "Who changed this client, and when?", remotely: the audit trail through the admin API, with
+    // `audit list`'s filters and messages.
+    let (status, _, listed) = call(
+        Method::GET,
+        "/admin/v1/audit-events?client=orders-web&type=admin.change&limit=2",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["detail"]["action"], "deleted", "newest first");
+    assert_eq!(listed[0]["actor"], format!("client:{admin_id}"));
+    assert!(listed[0]["at"].as_i64().unwrap() > 0);
+    for (query, expected) in [
+        ("type=nope", "--type: no event type 'nope'"),
+        ("limit=0", "--limit must be between 1 and 10000"),
+        ("since=soon", "--since"),
+        ("colour=blue", "colour"),
+    ] {
+        let (status, _, refused) = call(
+            Method::GET,
+            &format!("/admin/v1/audit-events?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {refused}");
+        assert!(
+            refused["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(expected),
+            "{query}: {refused}"
+        );
+    }
 }
