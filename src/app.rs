@@ -8,7 +8,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -101,6 +101,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route(ADMIN_CLIENT_SECRET_PATH, post(admin::rotate_client_secret))
         .route(ADMIN_AUDIT_EVENTS_PATH, get(admin::list_audit_events))
+        .route(
+            ADMIN_USERS_PATH,
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            ADMIN_USER_PATH,
+            get(admin::show_user).delete(admin::delete_user),
+        )
+        .route(ADMIN_USER_PASSWORD_PATH, put(admin::set_user_password))
+        .route(ADMIN_USER_DISABLE_PATH, post(admin::disable_user))
+        .route(ADMIN_USER_ENABLE_PATH, post(admin::enable_user))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

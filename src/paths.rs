@@ -35,6 +35,16 @@ pub const ADMIN_CLIENTS_PATH: &str = "/admin/v1/clients";
 pub const ADMIN_CLIENT_PATH: &str = "/admin/v1/clients/{client_id}";
 /// A client's secret, rotated through the admin API.
 pub const ADMIN_CLIENT_SECRET_PATH: &str = "/admin/v1/clients/{client_id}/secret";
+/// The admin API's users.
+pub const ADMIN_USERS_PATH: &str = "/admin/v1/users";
+/// One user of the admin API.
+pub const ADMIN_USER_PATH: &str = "/admin/v1/users/{username}";
+/// A user's password, set through the admin API.
+pub const ADMIN_USER_PASSWORD_PATH: &str = "/admin/v1/users/{username}/password";
+/// Disable a user through the admin API.
+pub const ADMIN_USER_DISABLE_PATH: &str = "/admin/v1/users/{username}/disable";
+/// Enable a user through the admin API.
+pub const ADMIN_USER_ENABLE_PATH: &str = "/admin/v1/users/{username}/enable";
 /// The audit trail, through the admin API.
 pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod client;
 pub mod group;
 pub mod role;
+pub mod user;
 
 /// Why an admin operation refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +42,7 @@ pub async fn find_user(store: &dyn Store, username: &str) -> Result<User, AdminE
     store
         .find_user_by_username(&normalized)
         .await?
-        .ok_or_else(|| AdminError::Invalid(format!("no user named '{normalized}'")))
+        .ok_or_else(|| AdminError::NotFound(format!("no user named '{normalized}'")))
 }
 
 /// The client registered as `client_id`.

@@ -8,10 +8,11 @@ use serde::Serialize;
 use super::role::list;
 use super::{CliError, Context, or_dash, read_password_stdin};
 use crate::admin::role as admin_role;
+use crate::admin::user::{self as admin_user, NewUser, UserView};
 use crate::clock::format_rfc3339;
 use crate::domain::grant::SignOut;
 use crate::domain::password::hash_new_password;
-use crate::domain::user::{User, UserId, check_email, normalize_username};
+use crate::domain::user::{User, UserId, normalize_username};
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -87,34 +88,6 @@ pub struct CreateArgs {
     password_stdin: bool,
 }
 
-/// A user as printed: never the password hash.
-#[derive(Serialize)]
-struct UserView<'a> {
-    user_id: &'a str,
-    username: &'a str,
-    email: Option<&'a str>,
-    email_verified: bool,
-    name: Option<&'a str>,
-    disabled: bool,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl<'a> From<&'a User> for UserView<'a> {
-    fn from(u: &'a User) -> Self {
-        Self {
-            user_id: u.user_id.as_str(),
-            username: &u.username,
-            email: u.email.as_deref(),
-            email_verified: u.email_verified,
-            name: u.name.as_deref(),
-            disabled: u.disabled,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        }
-    }
-}
-
 fn names(items: &[String]) -> Vec<&str> {
     items.iter().map(String::as_str).collect()
 }
@@ -176,41 +149,19 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
     let now = ctx.clock.now();
     match command {
         UserCommand::Create(args) => {
-            let username =
-                normalize_username(&args.username).map_err(|e| CliError::Invalid(e.0))?;
-            let email = args
-                .email
-                .as_deref()
-                .map(check_email)
-                .transpose()
-                .map_err(|e| CliError::Invalid(e.0))?;
-            let name = args
-                .name
-                .filter(|n| !n.trim().is_empty())
-                .map(|n| crate::domain::text::plain_text(&n, "the name", 200))
-                .transpose()
-                .map_err(CliError::Invalid)?;
-            if ctx.store.find_user_by_username(&username).await?.is_some() {
-                return Err(CliError::Invalid(format!(
-                    "the username '{username}' is taken"
-                )));
-            }
-            let password_hash = hash(
-                read_password_stdin()?,
-                &[Some(&username), email.as_deref(), name.as_deref()],
+            let checked = admin_user::check(
+                ctx.store.as_ref(),
+                &NewUser {
+                    username: args.username,
+                    email: args.email,
+                    name: args.name,
+                },
             )
             .await?;
-            let user = User {
-                user_id: UserId::generate(),
-                email_verified: email.is_some(),
-                username,
-                email,
-                name,
-                password_hash,
-                disabled: false,
-                created_at: now,
-                updated_at: now,
-            };
+            let inputs = checked.password_inputs();
+            let inputs: Vec<Option<&str>> = inputs.iter().map(|i| Some(i.as_str())).collect();
+            let password_hash = hash(read_password_stdin()?, &inputs).await?;
+            let user = checked.into_user(password_hash, now);
             ctx.store.create_user(&user).await?;
             changed(
                 ctx,

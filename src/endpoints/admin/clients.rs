@@ -1,6 +1,4 @@
-//! The admin API, `/admin/v1/…`: JSON in and out, authorized by an admin client's access token
-//! (`oauth::admin::admin_caller`), with the CLI's rules and messages (`crate::admin`). Every change
-//! is an audit event whose actor is the admin client.
+//! The admin API's clients: `/admin/v1/clients…`.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -8,79 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::extract::HeaderBearerToken as BearerToken;
-use crate::admin::audit::{Query as AuditQuery, filter as audit_filter};
+use super::{Admin, body, changed};
 use crate::admin::client::{self as admin_client, ClientView, registration};
 use crate::admin::{AdminError, find_client};
-use crate::audit;
-use crate::domain::audit::{AuditEvent, EventType};
-use crate::domain::client::{ClientId, ClientSpec};
+use crate::domain::client::ClientSpec;
 use crate::error::OAuthError;
-use crate::oauth::admin::admin_caller;
 use crate::state::AppState;
-
-/// A refusal of the admin API: `{"error": …, "error_description": …}` with its status.
-fn refusal(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
-}
-
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Invalid(why) => refusal(StatusCode::BAD_REQUEST, "invalid_request", &why),
-            Self::NotFound(why) => refusal(StatusCode::NOT_FOUND, "not_found", &why),
-            Self::Store(err) => OAuthError::from(err).into_response(),
-        }
-    }
-}
-
-/// The admin client behind the request's bearer token (`oauth::admin::admin_caller`); the
-/// RFC 6750 refusal otherwise. Reads no body, so it goes before a `Json` extractor.
-pub struct Admin(ClientId);
-
-impl axum::extract::FromRequestParts<AppState> for Admin {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Response> {
-        let BearerToken(token) = BearerToken::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let ctx = state.context(state.clock.now());
-        admin_caller(&ctx, &token)
-            .await
-            .map(Self)
-            .map_err(IntoResponse::into_response)
-    }
-}
-
-/// Record a change made by `admin` (after it committed; a failure to record is logged).
-async fn changed(state: &AppState, admin: &ClientId, action: &str, id: &str, detail: Value) {
-    let mut event = AuditEvent::new(
-        EventType::AdminChange,
-        state.clock.now(),
-        format!("client:{admin}"),
-    )
-    .with("object", "client")
-    .with("action", action)
-    .with("id", id)
-    .client(id.to_owned());
-    if let Value::Object(fields) = detail {
-        for (key, value) in fields {
-            event = event.with(&key, value);
-        }
-    }
-    audit::record_or_log(state.store.as_ref(), event).await;
-}
 
 /// A client registration as JSON: the CLI's option names with `_` for `-`, lists under their plural.
 #[derive(Debug, Deserialize)]
@@ -143,13 +76,6 @@ impl ClientInput {
             may_exchange_for: self.may_exchange_for,
         }
     }
-}
-
-/// A JSON body, or `400 invalid_request` naming what is wrong with it.
-fn body<T>(input: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
-    input
-        .map(|Json(value)| value)
-        .map_err(|rejection| AdminError::Invalid(rejection.body_text()))
 }
 
 /// `GET /admin/v1/clients`.
@@ -289,27 +215,6 @@ pub async fn rotate_client_secret(
             changed(&state, &admin, "secret_rotated", &id, json!({})).await;
             Json(json!({ "client_id": id, "client_secret": secret.expose() })).into_response()
         }
-        Err(err) => err.into_response(),
-    }
-}
-
-/// `GET /admin/v1/audit-events?user=&client=&type=&since=&limit=`: the audit trail, newest first,
-/// filtered as `latchkey audit list` does.
-pub async fn list_audit_events(
-    State(state): State<AppState>,
-    _admin: Admin,
-    query: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let query = match query {
-        Ok(axum::extract::Query(query)) => query,
-        Err(rejection) => return AdminError::Invalid(rejection.body_text()).into_response(),
-    };
-    let listed = async {
-        let filter = audit_filter(state.store.as_ref(), &query, state.clock.now()).await?;
-        Ok::<_, AdminError>(state.store.list_audit_events(&filter).await?)
-    };
-    match listed.await {
-        Ok(events) => Json(events).into_response(),
         Err(err) => err.into_response(),
     }
 }

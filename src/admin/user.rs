@@ -1,0 +1,123 @@
+//! Users: the rules of registering one (a free, valid username; a valid e-mail address; a plain
+//! name), shared by the CLI and the admin API, and the view both show (never the password hash).
+//! The new password is hashed by the caller, off the async runtime: the CLI on a blocking thread,
+//! the server on its bounded argon2 pool.
+
+use serde::Serialize;
+
+use super::AdminError;
+use crate::domain::user::{User, UserId, check_email, normalize_username};
+use crate::store::Store;
+
+/// A user as the CLI prints it and the admin API answers: never the password hash.
+#[derive(Debug, Serialize)]
+pub struct UserView<'a> {
+    user_id: &'a str,
+    username: &'a str,
+    email: Option<&'a str>,
+    email_verified: bool,
+    name: Option<&'a str>,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'a> From<&'a User> for UserView<'a> {
+    fn from(u: &'a User) -> Self {
+        Self {
+            user_id: u.user_id.as_str(),
+            username: &u.username,
+            email: u.email.as_deref(),
+            email_verified: u.email_verified,
+            name: u.name.as_deref(),
+            disabled: u.disabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A user to register, as given.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    /// The username (case-insensitive; stored normalised).
+    pub username: String,
+    /// An e-mail address.
+    pub email: Option<String>,
+    /// A display name.
+    pub name: Option<String>,
+}
+
+/// A checked registration, waiting for its password hash.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    username: String,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+/// What a user's new password must not resemble (zxcvbn's user inputs): their username, e-mail
+/// address and name.
+fn password_inputs(username: &str, email: Option<&str>, name: Option<&str>) -> Vec<String> {
+    [Some(username), email, name]
+        .into_iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What `user`'s new password must not resemble.
+pub fn password_inputs_of(user: &User) -> Vec<String> {
+    password_inputs(&user.username, user.email.as_deref(), user.name.as_deref())
+}
+
+impl Checked {
+    /// What the new password must not resemble.
+    pub fn password_inputs(&self) -> Vec<String> {
+        password_inputs(&self.username, self.email.as_deref(), self.name.as_deref())
+    }
+
+    /// The user, with `password_hash`, registered at `now`.
+    pub fn into_user(self, password_hash: String, now: i64) -> User {
+        User {
+            user_id: UserId::generate(),
+            email_verified: self.email.is_some(),
+            username: self.username,
+            email: self.email,
+            name: self.name,
+            password_hash,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Check `new` before its password is hashed: the username is valid and free, the e-mail address
+/// and name are valid.
+pub async fn check(store: &dyn Store, new: &NewUser) -> Result<Checked, AdminError> {
+    let username = normalize_username(&new.username).map_err(|e| AdminError::Invalid(e.0))?;
+    let email = new
+        .email
+        .as_deref()
+        .map(check_email)
+        .transpose()
+        .map_err(|e| AdminError::Invalid(e.0))?;
+    let name = new
+        .name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| crate::domain::text::plain_text(n, "the name", 200))
+        .transpose()
+        .map_err(AdminError::Invalid)?;
+    if store.find_user_by_username(&username).await?.is_some() {
+        return Err(AdminError::Invalid(format!(
+            "the username '{username}' is taken"
+        )));
+    }
+    Ok(Checked {
+        username,
+        email,
+        name,
+    })
+}

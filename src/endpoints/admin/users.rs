@@ -1,0 +1,283 @@
+//! The admin API's users: `/admin/v1/users…`. A new password is hashed on the server's bounded
+//! argon2 pool, never on the async runtime; a full pool is `503` with `Retry-After`.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Admin, body, change, refusal};
+use crate::admin::user::{self as admin_user, NewUser, UserView};
+use crate::admin::{AdminError, find_user};
+use crate::audit;
+use crate::domain::audit::{AuditEvent, InTransaction};
+use crate::domain::grant::SignOut;
+use crate::domain::password::hash_new_password;
+use crate::domain::user::User;
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+/// A user to register: `user create`'s options, and the password (never logged or recorded).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserInput {
+    username: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    password: String,
+}
+
+/// A new password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordInput {
+    password: String,
+}
+
+/// Why a password could not be set: its strength (`400`), or a full argon2 pool (`503`).
+enum Hashing {
+    Refused(String),
+    Busy,
+}
+
+impl IntoResponse for Hashing {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Refused(why) => refusal(StatusCode::BAD_REQUEST, "invalid_request", &why),
+            Self::Busy => {
+                let mut response = refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "every password checker is busy; try again",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                response
+            }
+        }
+    }
+}
+
+/// Check and hash `password` on the argon2 pool (OWASP ASVS 2.1: not like the user's own details).
+async fn hash(state: &AppState, password: String, inputs: Vec<String>) -> Result<String, Hashing> {
+    let password = SecretString::from(password);
+    state
+        .passwords
+        .run(move || {
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            hash_new_password(&password, &inputs)
+        })
+        .await
+        .map_err(|_| Hashing::Busy)?
+        .map_err(|why| Hashing::Refused(why.to_string()))
+}
+
+/// An admin client's change to `user`.
+fn user_change(state: &AppState, admin: &Admin, user: &User, action: &str) -> AuditEvent {
+    change(state, &admin.0, "user", action, &user.username).user(user.user_id.to_string())
+}
+
+/// What signing a user out everywhere ended.
+fn signed_out(user: &User, done: &SignOut) -> serde_json::Value {
+    json!({
+        "username": user.username,
+        "sessions": done.sessions,
+        "grants": done.grants,
+        "authorization_codes": done.authorization_codes,
+    })
+}
+
+/// How long grant revocations are kept: until every token they cover has expired.
+fn keep_until(state: &AppState, now: i64) -> i64 {
+    now.saturating_add(state.settings.lifetimes.revocation_retention())
+}
+
+/// The user named `username`, or the admin API's refusal (`404` if there is none).
+async fn named(state: &AppState, username: &str) -> Result<User, Response> {
+    find_user(state.store.as_ref(), username)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// `404`: `user` was deleted meanwhile.
+fn missing(user: &User) -> Response {
+    AdminError::NotFound(format!("no user named '{}'", user.username)).into_response()
+}
+
+/// `GET /admin/v1/users`.
+pub async fn list_users(State(state): State<AppState>, _admin: Admin) -> Response {
+    match state.store.list_users().await {
+        Ok(users) => Json(users.iter().map(UserView::from).collect::<Vec<_>>()).into_response(),
+        Err(err) => OAuthError::from(err).into_response(),
+    }
+}
+
+/// `GET /admin/v1/users/{username}`.
+pub async fn show_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(username): Path<String>,
+) -> Response {
+    match find_user(state.store.as_ref(), &username).await {
+        Ok(user) => Json(UserView::from(&user)).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// `POST /admin/v1/users`: 201 with the new user.
+pub async fn create_user(
+    State(state): State<AppState>,
+    admin: Admin,
+    input: Result<Json<UserInput>, JsonRejection>,
+) -> Response {
+    let input = match body(input) {
+        Ok(input) => input,
+        Err(refused) => return refused.into_response(),
+    };
+    let new = NewUser {
+        username: input.username,
+        email: input.email,
+        name: input.name,
+    };
+    let checked = match admin_user::check(state.store.as_ref(), &new).await {
+        Ok(checked) => checked,
+        Err(err) => return err.into_response(),
+    };
+    let password_hash = match hash(&state, input.password, checked.password_inputs()).await {
+        Ok(hash) => hash,
+        Err(refused) => return refused.into_response(),
+    };
+    let user = checked.into_user(password_hash, state.clock.now());
+    if let Err(err) = state.store.create_user(&user).await {
+        return AdminError::from(err).into_response();
+    }
+    let view = serde_json::to_value(UserView::from(&user)).unwrap_or_default();
+    let event = user_change(&state, &admin, &user, "created").with("user", view.clone());
+    audit::record_or_log(state.store.as_ref(), event).await;
+    (StatusCode::CREATED, Json(view)).into_response()
+}
+
+/// `PUT /admin/v1/users/{username}/password`: set the password, and sign the user out everywhere.
+pub async fn set_user_password(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(username): Path<String>,
+    input: Result<Json<PasswordInput>, JsonRejection>,
+) -> Result<Response, Response> {
+    let input = body(input).map_err(IntoResponse::into_response)?;
+    let user = named(&state, &username).await?;
+    let inputs = admin_user::password_inputs_of(&user);
+    let password_hash = hash(&state, input.password, inputs)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let now = state.clock.now();
+    // That the password changed, never the password; committed with the change.
+    let event = user_change(&state, &admin, &user, "password_set");
+    let done = state
+        .store
+        .set_user_password(
+            &user.user_id,
+            &password_hash,
+            now,
+            keep_until(&state, now),
+            InTransaction::done(&event),
+        )
+        .await;
+    Ok(signed_out_answer(&user, &event, done))
+}
+
+/// `POST /admin/v1/users/{username}/disable`: stop the user signing in, and sign them out everywhere.
+pub async fn disable_user(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, Response> {
+    let user = named(&state, &username).await?;
+    let now = state.clock.now();
+    let event = user_change(&state, &admin, &user, "disabled");
+    let done = state
+        .store
+        .disable_user(
+            &user.user_id,
+            now,
+            keep_until(&state, now),
+            InTransaction::done(&event),
+        )
+        .await;
+    Ok(signed_out_answer(&user, &event, done))
+}
+
+/// The answer of a change that signed `user` out everywhere (its event committed with it).
+fn signed_out_answer(
+    user: &User,
+    event: &AuditEvent,
+    done: Result<Option<SignOut>, crate::store::StoreError>,
+) -> Response {
+    match done {
+        Ok(Some(done)) => {
+            audit::log(event);
+            Json(signed_out(user, &done)).into_response()
+        }
+        Ok(None) => missing(user),
+        Err(err) => AdminError::from(err).into_response(),
+    }
+}
+
+/// `POST /admin/v1/users/{username}/enable`: let a disabled user sign in again.
+pub async fn enable_user(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, Response> {
+    let user = named(&state, &username).await?;
+    let done = state
+        .store
+        .enable_user(&user.user_id, state.clock.now())
+        .await;
+    Ok(answer_if_done(&state, &admin, &user, "enabled", done, || {
+        Json(json!({ "username": user.username, "disabled": false })).into_response()
+    })
+    .await)
+}
+
+/// Record an admin client's change to `user` and give `answer` once the store says it was made
+/// (`done`: whether the user was there); `404` or the store's error otherwise.
+async fn answer_if_done(
+    state: &AppState,
+    admin: &Admin,
+    user: &User,
+    action: &str,
+    done: Result<bool, crate::store::StoreError>,
+    answer: impl FnOnce() -> Response,
+) -> Response {
+    match done {
+        Ok(true) => {
+            let event = user_change(state, admin, user, action);
+            audit::record_or_log(state.store.as_ref(), event).await;
+            answer()
+        }
+        Ok(false) => missing(user),
+        Err(err) => AdminError::from(err).into_response(),
+    }
+}
+
+/// `DELETE /admin/v1/users/{username}`: the user and everything issued to them; 204.
+pub async fn delete_user(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, Response> {
+    let user = named(&state, &username).await?;
+    let done = state.store.delete_user(&user.user_id).await;
+    Ok(answer_if_done(&state, &admin, &user, "deleted", done, || {
+        StatusCode::NO_CONTENT.into_response()
+    })
+    .await)
+}
