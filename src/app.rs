@@ -112,6 +112,38 @@ pub fn router(state: AppState) -> Router {
         .route(ADMIN_USER_PASSWORD_PATH, put(admin::set_user_password))
         .route(ADMIN_USER_DISABLE_PATH, post(admin::disable_user))
         .route(ADMIN_USER_ENABLE_PATH, post(admin::enable_user))
+        .route(
+            ADMIN_ROLES_PATH,
+            get(admin::list_roles).post(admin::create_role),
+        )
+        .route(
+            ADMIN_ROLE_PATH,
+            get(admin::show_role).delete(admin::delete_role),
+        )
+        .route(
+            ADMIN_USER_ROLE_PATH,
+            put(admin::user_role).delete(admin::user_role),
+        )
+        .route(
+            ADMIN_CLIENT_ROLE_PATH,
+            put(admin::client_role).delete(admin::client_role),
+        )
+        .route(
+            ADMIN_GROUPS_PATH,
+            get(admin::list_groups).post(admin::create_group),
+        )
+        .route(
+            ADMIN_GROUP_PATH,
+            get(admin::show_group).delete(admin::delete_group),
+        )
+        .route(
+            ADMIN_GROUP_MEMBER_PATH,
+            put(admin::group_member).delete(admin::group_member),
+        )
+        .route(
+            ADMIN_GROUP_ROLE_PATH,
+            put(admin::group_role).delete(admin::group_role),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

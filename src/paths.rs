@@ -45,6 +45,22 @@ pub const ADMIN_USER_PASSWORD_PATH: &str = "/admin/v1/users/{username}/password"
 pub const ADMIN_USER_DISABLE_PATH: &str = "/admin/v1/users/{username}/disable";
 /// Enable a user through the admin API.
 pub const ADMIN_USER_ENABLE_PATH: &str = "/admin/v1/users/{username}/enable";
+/// The admin API's roles.
+pub const ADMIN_ROLES_PATH: &str = "/admin/v1/roles";
+/// One role.
+pub const ADMIN_ROLE_PATH: &str = "/admin/v1/roles/{name}";
+/// A role held directly by a user.
+pub const ADMIN_USER_ROLE_PATH: &str = "/admin/v1/users/{username}/roles/{role}";
+/// A role of a client.
+pub const ADMIN_CLIENT_ROLE_PATH: &str = "/admin/v1/clients/{client_id}/roles/{role}";
+/// The admin API's groups.
+pub const ADMIN_GROUPS_PATH: &str = "/admin/v1/groups";
+/// One group.
+pub const ADMIN_GROUP_PATH: &str = "/admin/v1/groups/{name}";
+/// A member of a group.
+pub const ADMIN_GROUP_MEMBER_PATH: &str = "/admin/v1/groups/{name}/members/{username}";
+/// A role of a group.
+pub const ADMIN_GROUP_ROLE_PATH: &str = "/admin/v1/groups/{name}/roles/{role}";
 /// The audit trail, through the admin API.
 pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).

@@ -26,7 +26,7 @@ pub async fn find(store: &dyn Store, name: &GroupName) -> Result<Group, AdminErr
     store
         .find_group(name)
         .await?
-        .ok_or_else(|| AdminError::Invalid(format!("no group named '{name}'")))
+        .ok_or_else(|| AdminError::NotFound(format!("no group named '{name}'")))
 }
 
 /// The group `name` with its members and roles.
@@ -42,7 +42,7 @@ pub async fn show(
 /// Delete the group `name` (its memberships and role links go with it).
 pub async fn delete(store: &dyn Store, name: &GroupName) -> Result<(), AdminError> {
     if !store.delete_group(name).await? {
-        return Err(AdminError::Invalid(format!("no group named '{name}'")));
+        return Err(AdminError::NotFound(format!("no group named '{name}'")));
     }
     Ok(())
 }

@@ -102,7 +102,7 @@ pub async fn find(store: &dyn Store, name: &RoleName) -> Result<Role, AdminError
     store
         .find_role(name)
         .await?
-        .ok_or_else(|| AdminError::Invalid(format!("no role named '{name}'")))
+        .ok_or_else(|| AdminError::NotFound(format!("no role named '{name}'")))
 }
 
 /// The role `name` with the users, clients and groups that hold it.
@@ -115,7 +115,7 @@ pub async fn show(store: &dyn Store, name: &RoleName) -> Result<(Role, RoleHolde
 /// Delete the role `name` (every link granting it goes with it).
 pub async fn delete(store: &dyn Store, name: &RoleName) -> Result<(), AdminError> {
     if !store.delete_role(name).await? {
-        return Err(AdminError::Invalid(format!("no role named '{name}'")));
+        return Err(AdminError::NotFound(format!("no role named '{name}'")));
     }
     Ok(())
 }
@@ -194,4 +194,26 @@ pub async fn remove_from_client(
     })
     .await?;
     Ok(client)
+}
+
+/// A role as the CLI prints it and the admin API answers.
+#[derive(Debug, serde::Serialize)]
+pub struct RoleView<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    api: Option<&'a str>,
+    scopes: &'a [String],
+    created_at: i64,
+}
+
+impl<'a> From<&'a Role> for RoleView<'a> {
+    fn from(role: &'a Role) -> Self {
+        Self {
+            name: role.name.as_str(),
+            description: role.description.as_deref(),
+            api: role.api.as_ref().map(|a| a.as_str()),
+            scopes: &role.scopes,
+            created_at: role.created_at,
+        }
+    }
 }

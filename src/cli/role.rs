@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{CliError, Context, or_dash};
-use crate::admin::role as admin;
+use crate::admin::role::{self as admin, RoleView};
 use crate::clock::format_rfc3339;
 use crate::domain::role::{Role, RoleHolders};
 
@@ -37,27 +37,6 @@ pub enum RoleCommand {
         /// The role name.
         name: String,
     },
-}
-
-#[derive(Serialize)]
-struct RoleView<'a> {
-    name: &'a str,
-    description: Option<&'a str>,
-    api: Option<&'a str>,
-    scopes: &'a [String],
-    created_at: i64,
-}
-
-impl<'a> From<&'a Role> for RoleView<'a> {
-    fn from(role: &'a Role) -> Self {
-        Self {
-            name: role.name.as_str(),
-            description: role.description.as_deref(),
-            api: role.api.as_ref().map(|a| a.as_str()),
-            scopes: &role.scopes,
-            created_at: role.created_at,
-        }
-    }
 }
 
 #[derive(Serialize)]

@@ -11,6 +11,7 @@ crate::backend_tests!(
     only_an_admin_client_s_live_token_opens_the_admin_api,
     clients_are_managed_through_the_admin_api_with_the_cli_s_rules,
     users_are_managed_through_the_admin_api_and_sign_in_as_registered,
+    roles_and_groups_are_managed_through_the_admin_api_and_reach_the_tokens,
 );
 
 /// `latchkey admin bootstrap`; the admin client's id and secret.
@@ -34,6 +35,38 @@ async fn token(app: &TestApp, id: &str, secret: &str, scope: &str) -> String {
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
     text(&body, "access_token")
+}
+
+/// The admin API as one admin client calls it.
+struct AsAdmin<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl AsAdmin<'_> {
+    /// `method path` with the admin's token: status, `WWW-Authenticate`, body.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, String, Value) {
+        call(self.app, method, path, Some(&self.token), body).await
+    }
+
+    /// Every admin change recorded, newest first.
+    async fn changes(&self) -> Vec<latchkey::domain::audit::AuditEvent> {
+        self.app
+            .state
+            .store
+            .list_audit_events(&AuditFilter {
+                event_type: Some(EventType::AdminChange),
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap()
+    }
 }
 
 /// `method path` with `token` (and a JSON body): status, `WWW-Authenticate`, body.
@@ -136,33 +169,33 @@ async fn clients_are_managed_through_the_admin_api_with_the_cli_s_rules(backend:
     let (admin_id, secret) = bootstrap(&app);
     app.clock.advance(10);
     let admin = token(&app, &admin_id, &secret, "latchkey:admin").await;
-    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let (app, admin) = (&app, admin.clone());
-        let path = path.to_owned();
-        async move { call(app, method, &path, Some(&admin), body).await }
+    let api = AsAdmin {
+        app: &app,
+        token: admin.clone(),
     };
     use reqwest::Method;
 
     // Create: 201 with the secret, shown once.
-    let (status, _, created) = call(
-        Method::POST,
-        "/admin/v1/clients",
-        Some(json!({
-            "client_id": "orders-web",
-            "name": "Orders",
-            "redirect_uris": ["https://orders.example.com/cb"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "scope": "openid profile",
-        })),
-    )
-    .await;
+    let (status, _, created) = api
+        .call(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(json!({
+                "client_id": "orders-web",
+                "name": "Orders",
+                "redirect_uris": ["https://orders.example.com/cb"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "scope": "openid profile",
+            })),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["client_id"], "orders-web");
     assert_eq!(created["scope"], "openid profile");
     let first_secret = text(&created, "client_secret");
     // The same bad input the CLI refuses, refused with the CLI's words.
     let bad = json!({ "name": "Bad", "redirect_uris": ["http://evil.example.com/cb"] });
-    let (status, _, refused) = call(Method::POST, "/admin/v1/clients", Some(bad)).await;
+    let (status, _, refused) = api.call(Method::POST, "/admin/v1/clients", Some(bad)).await;
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["error"], "invalid_request");
     let cli = failure_of(&app.db.cli(
@@ -180,12 +213,13 @@ async fn clients_are_managed_through_the_admin_api_with_the_cli_s_rules(backend:
         cli.contains(refused["error_description"].as_str().unwrap()),
         "CLI: {cli}; API: {refused}"
     );
-    let (status, _, refused) = call(
-        Method::POST,
-        "/admin/v1/clients",
-        Some(json!({ "name": "X", "scope": "nope:read" })),
-    )
-    .await;
+    let (status, _, refused) = api
+        .call(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(json!({ "name": "X", "scope": "nope:read" })),
+        )
+        .await;
     assert_eq!(status, 400);
     assert!(
         refused["error_description"]
@@ -194,47 +228,56 @@ async fn clients_are_managed_through_the_admin_api_with_the_cli_s_rules(backend:
             .starts_with("unknown scope(s): nope:read"),
         "{refused}"
     );
-    let (status, _, refused) = call(
-        Method::POST,
-        "/admin/v1/clients",
-        Some(json!({ "name": "X", "colour": "blue" })),
-    )
-    .await;
+    let (status, _, refused) = api
+        .call(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(json!({ "name": "X", "colour": "blue" })),
+        )
+        .await;
     assert_eq!(status, 400, "an unknown field: {refused}");
 
     // Show, update (the id and secret stay), rotate the secret, delete.
-    let (status, _, shown) = call(Method::GET, "/admin/v1/clients/orders-web", None).await;
+    let (status, _, shown) = api
+        .call(Method::GET, "/admin/v1/clients/orders-web", None)
+        .await;
     assert_eq!((status, &shown["client_name"]), (200, &json!("Orders")));
     assert!(shown.get("client_secret").is_none() && shown.get("secret_hash").is_none());
-    let (status, _, updated) = call(
-        Method::PUT,
-        "/admin/v1/clients/orders-web",
-        Some(json!({
-            "name": "Orders Web",
-            "redirect_uris": ["https://orders.example.com/cb"],
-            "grant_types": ["authorization_code"],
-            "scope": "openid",
-        })),
-    )
-    .await;
+    let (status, _, updated) = api
+        .call(
+            Method::PUT,
+            "/admin/v1/clients/orders-web",
+            Some(json!({
+                "name": "Orders Web",
+                "redirect_uris": ["https://orders.example.com/cb"],
+                "grant_types": ["authorization_code"],
+                "scope": "openid",
+            })),
+        )
+        .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["client_name"], "Orders Web");
     assert_eq!(updated["grant_types"], json!(["authorization_code"]));
-    let (status, _, rotated) =
-        call(Method::POST, "/admin/v1/clients/orders-web/secret", None).await;
+    let (status, _, rotated) = api
+        .call(Method::POST, "/admin/v1/clients/orders-web/secret", None)
+        .await;
     assert_eq!(status, 200);
     let second_secret = text(&rotated, "client_secret");
     assert_ne!(first_secret, second_secret);
-    let (status, _, _) = call(Method::DELETE, "/admin/v1/clients/orders-web", None).await;
+    let (status, _, _) = api
+        .call(Method::DELETE, "/admin/v1/clients/orders-web", None)
+        .await;
     assert_eq!(status, 204);
-    let (status, _, missing) = call(Method::GET, "/admin/v1/clients/orders-web", None).await;
+    let (status, _, missing) = api
+        .call(Method::GET, "/admin/v1/clients/orders-web", None)
+        .await;
     assert_eq!(status, 404);
     assert_eq!(
         missing["error_description"],
         "no client with id 'orders-web'"
     );
     assert_eq!(
-        call(Method::DELETE, "/admin/v1/clients/orders-web", None)
+        api.call(Method::DELETE, "/admin/v1/clients/orders-web", None)
             .await
             .0,
         404
@@ -268,12 +311,13 @@ async fn clients_are_managed_through_the_admin_api_with_the_cli_s_rules(backend:
 
     // "Who changed this client, and when?", remotely: the audit trail through the admin API, with
     // `audit list`'s filters and messages.
-    let (status, _, listed) = call(
-        Method::GET,
-        "/admin/v1/audit-events?client=orders-web&type=admin.change&limit=2",
-        None,
-    )
-    .await;
+    let (status, _, listed) = api
+        .call(
+            Method::GET,
+            "/admin/v1/audit-events?client=orders-web&type=admin.change&limit=2",
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{listed}");
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 2);
@@ -286,12 +330,13 @@ async fn clients_are_managed_through_the_admin_api_with_the_cli_s_rules(backend:
         ("since=soon", "--since"),
         ("colour=blue", "colour"),
     ] {
-        let (status, _, refused) = call(
-            Method::GET,
-            &format!("/admin/v1/audit-events?{query}"),
-            None,
-        )
-        .await;
+        let (status, _, refused) = api
+            .call(
+                Method::GET,
+                &format!("/admin/v1/audit-events?{query}"),
+                None,
+            )
+            .await;
         assert_eq!(status, 400, "{query}: {refused}");
         assert!(
             refused["error_description"]
@@ -309,13 +354,12 @@ async fn users_are_managed_through_the_admin_api_and_sign_in_as_registered(backe
     let (admin_id, secret) = bootstrap(&app);
     app.clock.advance(10);
     let admin = token(&app, &admin_id, &secret, "latchkey:admin").await;
-    let call = |method: Method, path: &str, body: Option<Value>| {
-        let (app, admin) = (&app, admin.clone());
-        let path = path.to_owned();
-        async move { call(app, method, &path, Some(&admin), body).await }
+    let api = AsAdmin {
+        app: &app,
+        token: admin.clone(),
     };
     let password = "a long and unusual passphrase 77";
-    let (status, _, created) = call(
+    let (status, _, created) = api.call(
         Method::POST,
         "/admin/v1/users",
         Some(json!({ "username": "Carol", "email": "carol@example.com", "name": "Carol C", "password": password })),
@@ -339,7 +383,7 @@ async fn users_are_managed_through_the_admin_api_and_sign_in_as_registered(backe
             "admin",
         ),
     ] {
-        let (status, _, refused) = call(Method::POST, "/admin/v1/users", Some(body)).await;
+        let (status, _, refused) = api.call(Method::POST, "/admin/v1/users", Some(body)).await;
         assert_eq!(status, 400, "{refused}");
         assert!(
             refused["error_description"]
@@ -355,47 +399,45 @@ async fn users_are_managed_through_the_admin_api_and_sign_in_as_registered(backe
     app.get_url(&url).await;
     assert_eq!(app.post_login("carol", password).await.status(), 303);
 
-    let (status, _, shown) = call(Method::GET, "/admin/v1/users/CAROL", None).await;
+    let (status, _, shown) = api.call(Method::GET, "/admin/v1/users/CAROL", None).await;
     assert_eq!(
         (status, &shown["email"]),
         (200, &json!("carol@example.com"))
     );
-    let (status, _, listed) = call(Method::GET, "/admin/v1/users", None).await;
+    let (status, _, listed) = api.call(Method::GET, "/admin/v1/users", None).await;
     assert_eq!((status, listed.as_array().unwrap().len()), (200, 1));
 
     // A new password signs her out everywhere; disabling her too; enabling lets her in again.
     let new_password = "another unusual passphrase 88";
-    let (status, _, done) = call(
-        Method::PUT,
-        "/admin/v1/users/carol/password",
-        Some(json!({ "password": new_password })),
-    )
-    .await;
+    let (status, _, done) = api
+        .call(
+            Method::PUT,
+            "/admin/v1/users/carol/password",
+            Some(json!({ "password": new_password })),
+        )
+        .await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["sessions"], 1, "her browser session ended");
-    let (status, _, done) = call(Method::POST, "/admin/v1/users/carol/disable", None).await;
+    let (status, _, done) = api
+        .call(Method::POST, "/admin/v1/users/carol/disable", None)
+        .await;
     assert_eq!((status, &done["username"]), (200, &json!("carol")));
-    let (status, _, done) = call(Method::POST, "/admin/v1/users/carol/enable", None).await;
+    let (status, _, done) = api
+        .call(Method::POST, "/admin/v1/users/carol/enable", None)
+        .await;
     assert_eq!((status, &done["disabled"]), (200, &json!(false)));
     assert_eq!(
-        call(Method::DELETE, "/admin/v1/users/carol", None).await.0,
+        api.call(Method::DELETE, "/admin/v1/users/carol", None)
+            .await
+            .0,
         204
     );
-    let (status, _, missing) = call(Method::GET, "/admin/v1/users/carol", None).await;
+    let (status, _, missing) = api.call(Method::GET, "/admin/v1/users/carol", None).await;
     assert_eq!(status, 404);
     assert_eq!(missing["error_description"], "no user named 'carol'");
 
     // Each change an audit event of the admin client; no password in any.
-    let events = app
-        .state
-        .store
-        .list_audit_events(&AuditFilter {
-            event_type: Some(EventType::AdminChange),
-            limit: 100,
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
+    let events = api.changes().await;
     let actions: Vec<&str> = events
         .iter()
         .rev()
@@ -411,4 +453,143 @@ async fn users_are_managed_through_the_admin_api_and_sign_in_as_registered(backe
     );
     let all = serde_json::to_string(&events).unwrap();
     assert!(!all.contains(password) && !all.contains(new_password));
+}
+
+async fn roles_and_groups_are_managed_through_the_admin_api_and_reach_the_tokens(backend: Backend) {
+    use reqwest::Method;
+    let app = TestApp::spawn(&backend).await;
+    let (admin_id, secret) = bootstrap(&app);
+    let alice = app.create_user("alice").await;
+    let service = app
+        .service_client(&["orders:read"], "client_secret_basic")
+        .await;
+    app.clock.advance(10);
+    let admin = token(&app, &admin_id, &secret, "latchkey:admin").await;
+    let api = AsAdmin {
+        app: &app,
+        token: admin.clone(),
+    };
+    let (status, _, role) = api
+        .call(
+            Method::POST,
+            "/admin/v1/roles",
+            Some(json!({ "name": "orders-admin", "description": "Writes orders" })),
+        )
+        .await;
+    assert_eq!(
+        (status, &role["name"]),
+        (201, &json!("orders-admin")),
+        "{role}"
+    );
+    let (status, _, group) = api
+        .call(
+            Method::POST,
+            "/admin/v1/groups",
+            Some(json!({ "name": "ops" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    for (path, expected) in [
+        ("/admin/v1/groups/ops/members/alice", "member_added"),
+        ("/admin/v1/groups/ops/roles/orders-admin", "role_added"),
+    ] {
+        let (status, _, done) = api.call(Method::PUT, path, None).await;
+        assert_eq!((status, &done["action"]), (200, &json!(expected)), "{done}");
+    }
+    let client_role = format!("/admin/v1/clients/{}/roles/orders-admin", service.client_id);
+    assert_eq!(api.call(Method::PUT, &client_role, None).await.0, 200);
+    // The CLI's refusals, with its words and statuses: a duplicate link, an unknown role.
+    let (status, _, refused) = api.call(Method::PUT, &client_role, None).await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already has the role 'orders-admin'"),
+        "{refused}"
+    );
+    let (status, _, refused) = api
+        .call(Method::PUT, "/admin/v1/users/alice/roles/nope", None)
+        .await;
+    assert_eq!(
+        (status, &refused["error_description"]),
+        (404, &json!("no role named 'nope'"))
+    );
+
+    let (status, _, shown) = api
+        .call(Method::GET, "/admin/v1/roles/orders-admin", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["clients"], json!([service.client_id]));
+    assert_eq!(shown["groups"], json!(["ops"]));
+    let (_, _, shown) = api.call(Method::GET, "/admin/v1/groups/ops", None).await;
+    assert_eq!(shown["members"], json!(["alice"]));
+    assert_eq!(shown["roles"], json!(["orders-admin"]));
+    assert_eq!(
+        api.call(Method::GET, "/admin/v1/roles", None)
+            .await
+            .2
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // They reach the tokens: alice's role through her group, the service's own.
+    let web = app
+        .register_client(latchkey::domain::client::ClientSpec {
+            client_name: "Orders Web".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+            scope: "openid roles".into(),
+            auth_method: "client_secret_basic".into(),
+            skip_consent: true,
+            ..Default::default()
+        })
+        .await;
+    let tokens = app.tokens_for(&web, "alice", "openid roles").await;
+    let id_token = text(&tokens, "id_token");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            id_token.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], alice.user_id.as_str());
+    assert_eq!(claims["roles"], json!(["orders-admin"]));
+
+    // Taken away again, then deleted.
+    for path in [
+        client_role.as_str(),
+        "/admin/v1/groups/ops/members/alice",
+        "/admin/v1/groups/ops/roles/orders-admin",
+    ] {
+        assert_eq!(api.call(Method::DELETE, path, None).await.0, 200, "{path}");
+    }
+    assert_eq!(
+        api.call(Method::DELETE, "/admin/v1/groups/ops", None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        api.call(Method::DELETE, "/admin/v1/roles/orders-admin", None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        api.call(Method::GET, "/admin/v1/groups/ops", None).await.0,
+        404
+    );
+    let events = api.changes().await;
+    let by_admin = events
+        .iter()
+        .filter(|e| e.actor == format!("client:{admin_id}"))
+        .count();
+    assert_eq!(
+        by_admin, 10,
+        "2 created, 3 links added, 3 removed, 2 deleted"
+    );
 }

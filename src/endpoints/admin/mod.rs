@@ -20,10 +20,15 @@ use crate::oauth::admin::admin_caller;
 use crate::state::AppState;
 
 mod clients;
+mod roles;
 mod users;
 
 pub use clients::{
     create_client, delete_client, list_clients, rotate_client_secret, show_client, update_client,
+};
+pub use roles::{
+    client_role, create_group, create_role, delete_group, delete_role, group_member, group_role,
+    list_groups, list_roles, show_group, show_role, user_role,
 };
 pub use users::{
     create_user, delete_user, disable_user, enable_user, list_users, set_user_password, show_user,
