@@ -113,6 +113,13 @@ pub fn router(state: AppState) -> Router {
         .route(ADMIN_USER_DISABLE_PATH, post(admin::disable_user))
         .route(ADMIN_USER_ENABLE_PATH, post(admin::enable_user))
         .route(
+            ADMIN_SCOPES_PATH,
+            get(admin::list_scopes).post(admin::create_scope),
+        )
+        .route(ADMIN_SCOPE_PATH, axum::routing::delete(admin::delete_scope))
+        .route(ADMIN_KEYS_PATH, get(admin::list_keys))
+        .route(ADMIN_KEYS_ROTATE_PATH, post(admin::rotate_key))
+        .route(
             ADMIN_ROLES_PATH,
             get(admin::list_roles).post(admin::create_role),
         )

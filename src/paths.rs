@@ -61,6 +61,14 @@ pub const ADMIN_GROUP_PATH: &str = "/admin/v1/groups/{name}";
 pub const ADMIN_GROUP_MEMBER_PATH: &str = "/admin/v1/groups/{name}/members/{username}";
 /// A role of a group.
 pub const ADMIN_GROUP_ROLE_PATH: &str = "/admin/v1/groups/{name}/roles/{role}";
+/// The admin API's scopes.
+pub const ADMIN_SCOPES_PATH: &str = "/admin/v1/scopes";
+/// One scope.
+pub const ADMIN_SCOPE_PATH: &str = "/admin/v1/scopes/{name}";
+/// The signing keys, through the admin API.
+pub const ADMIN_KEYS_PATH: &str = "/admin/v1/keys";
+/// Rotate a signing key through the admin API.
+pub const ADMIN_KEYS_ROTATE_PATH: &str = "/admin/v1/keys/rotate";
 /// The audit trail, through the admin API.
 pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).

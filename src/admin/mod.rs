@@ -9,7 +9,9 @@ use crate::store::{Store, StoreError};
 pub mod audit;
 pub mod client;
 pub mod group;
+pub mod key;
 pub mod role;
+pub mod scope;
 pub mod user;
 
 /// Why an admin operation refused or failed.

@@ -1,14 +1,12 @@
 //! `latchkey keys …`: list signing keys and rotate them.
 
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::{CliError, Context};
 use crate::clock::format_rfc3339;
 use crate::config::SecretSource;
 use crate::domain::alg::SigningAlg;
 use crate::keys::{self, KeyEncryptionKey, KeyRing};
-use crate::store::KeyState;
 
 /// Key commands.
 #[derive(Debug, Subcommand)]
@@ -32,18 +30,6 @@ pub enum KeysCommand {
     },
 }
 
-#[derive(Serialize)]
-struct KeyView<'a> {
-    kid: &'a str,
-    alg: &'a str,
-    state: &'a str,
-    created_at: i64,
-    activated_at: Option<i64>,
-    retired_at: Option<i64>,
-    /// When a retired key leaves the JWKS.
-    published_until: Option<i64>,
-}
-
 /// Run a keys command.
 pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
     let policy = ctx.settings.key_policy();
@@ -51,20 +37,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
         KeysCommand::List => {
             let retention = keys::retention(ctx.store.as_ref(), &policy).await?;
             let keys = ctx.store.list_signing_keys().await?;
-            let views: Vec<KeyView> = keys
-                .iter()
-                .map(|k| KeyView {
-                    kid: &k.kid,
-                    alg: &k.alg,
-                    state: k.state.as_str(),
-                    created_at: k.created_at,
-                    activated_at: k.activated_at,
-                    retired_at: k.retired_at,
-                    published_until: (k.state == KeyState::Retired)
-                        .then(|| k.retired_at.map(|at| at + retention))
-                        .flatten(),
-                })
-                .collect();
+            let views = crate::admin::key::views(&keys, retention);
             ctx.print(&views, || {
                 let mut text = format!("{:<44} {:<6} {:<8} {}\n", "KID", "ALG", "STATE", "CREATED");
                 for k in &views {
@@ -73,7 +46,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
                         k.kid,
                         k.alg,
                         k.state,
-                        format_rfc3339(k.created_at)
+                        format_rfc3339(k.created)
                     ));
                 }
                 text

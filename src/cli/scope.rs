@@ -1,11 +1,10 @@
 //! `latchkey scope …`: the scopes clients may be given.
 
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::{CliError, Context};
+use crate::admin::scope::{self as admin_scope, NewScope, ScopeView};
 use crate::domain::api::Audience;
-use crate::domain::scope::{Scope, is_scope_token};
 
 /// Scope commands.
 #[derive(Debug, Subcommand)]
@@ -33,15 +32,6 @@ pub enum ScopeCommand {
     },
 }
 
-#[derive(Serialize)]
-struct ScopeView<'a> {
-    name: &'a str,
-    description: &'a str,
-    builtin: bool,
-    api: Option<&'a str>,
-    hidden: bool,
-}
-
 /// Run a scope command.
 pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
     match command {
@@ -51,56 +41,27 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             api,
             hidden,
         } => {
-            if !is_scope_token(&name) {
-                return Err(CliError::Invalid(format!(
-                    "'{name}' is not a valid scope (RFC 6749 §3.3: printable ASCII, no spaces, quotes or backslashes)"
-                )));
-            }
-            let description = crate::domain::text::plain_text(&description, "the description", 200)
-                .map_err(CliError::Invalid)?;
-            let api = match api {
-                Some(raw) => Some(registered_api(ctx, &raw).await?),
-                None => None,
-            };
-            let scope = Scope {
+            let new = NewScope {
                 name,
                 description,
                 api,
                 hidden,
-                builtin: false,
-                created_at: ctx.clock.now(),
             };
-            ctx.store.create_scope(&scope).await?;
+            let scope = admin_scope::create(ctx.store.as_ref(), new, ctx.clock.now()).await?;
             ctx.record(
                 ctx.change("scope", "created", &scope.name)
                     .with("api", scope.api.as_ref().map(Audience::as_str))
                     .with("hidden", scope.hidden),
             )
             .await?;
-            ctx.print(
-                &ScopeView {
-                    name: &scope.name,
-                    description: &scope.description,
-                    builtin: false,
-                    api: scope.api.as_ref().map(Audience::as_str),
-                    hidden: scope.hidden,
-                },
-                || format!("created scope {}", scope.name),
-            );
+            ctx.print(&ScopeView::from(&scope), || {
+                format!("created scope {}", scope.name)
+            });
             Ok(())
         }
         ScopeCommand::List => {
             let scopes = ctx.store.list_scopes().await?;
-            let views: Vec<ScopeView> = scopes
-                .iter()
-                .map(|s| ScopeView {
-                    name: &s.name,
-                    description: &s.description,
-                    builtin: s.builtin,
-                    api: s.api.as_ref().map(Audience::as_str),
-                    hidden: s.hidden,
-                })
-                .collect();
+            let views: Vec<ScopeView> = scopes.iter().map(ScopeView::from).collect();
             ctx.print(&views, || {
                 let mut text = format!(
                     "{:<24} {:<8} {:<32} {}\n",
@@ -122,33 +83,7 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             Ok(())
         }
         ScopeCommand::Delete { name } => {
-            let scopes = ctx.store.list_scopes().await?;
-            match scopes.iter().find(|s| s.name == name) {
-                None => return Err(CliError::Invalid(format!("no scope named '{name}'"))),
-                Some(s) if s.builtin => {
-                    return Err(CliError::Invalid(format!(
-                        "'{name}' is an OIDC scope and cannot be deleted"
-                    )));
-                }
-                Some(_) => {}
-            }
-            let users: Vec<String> = ctx
-                .store
-                .list_clients()
-                .await?
-                .into_iter()
-                .filter(|c| c.scopes.contains(&name))
-                .map(|c| c.client_id.to_string())
-                .collect();
-            if !users.is_empty() {
-                return Err(CliError::Invalid(format!(
-                    "scope '{name}' is still allowed for client(s) {}; remove it from them first",
-                    users.join(", ")
-                )));
-            }
-            if !ctx.store.delete_scope(&name).await? {
-                return Err(CliError::Invalid(format!("no scope named '{name}'")));
-            }
+            admin_scope::delete(ctx.store.as_ref(), &name).await?;
             ctx.record(ctx.change("scope", "deleted", &name)).await?;
             ctx.print(&serde_json::json!({ "deleted": name }), || {
                 format!("deleted scope {name}")
@@ -156,16 +91,4 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             Ok(())
         }
     }
-}
-
-/// The audience of a registered API, or one clear error.
-pub(crate) async fn registered_api(ctx: &Context, raw: &str) -> Result<Audience, CliError> {
-    let audience = Audience::parse(raw).map_err(|e| CliError::Invalid(e.0))?;
-    let known = ctx.store.list_apis().await?;
-    if !known.iter().any(|api| api.audience == audience) {
-        return Err(CliError::Invalid(format!(
-            "no API with audience '{audience}' (register it first with `latchkey api create`)"
-        )));
-    }
-    Ok(audience)
 }

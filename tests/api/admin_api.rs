@@ -12,6 +12,7 @@ crate::backend_tests!(
     clients_are_managed_through_the_admin_api_with_the_cli_s_rules,
     users_are_managed_through_the_admin_api_and_sign_in_as_registered,
     roles_and_groups_are_managed_through_the_admin_api_and_reach_the_tokens,
+    scopes_and_keys_are_managed_through_the_admin_api,
 );
 
 /// `latchkey admin bootstrap`; the admin client's id and secret.
@@ -592,4 +593,115 @@ async fn roles_and_groups_are_managed_through_the_admin_api_and_reach_the_tokens
         by_admin, 10,
         "2 created, 3 links added, 3 removed, 2 deleted"
     );
+}
+
+async fn scopes_and_keys_are_managed_through_the_admin_api(backend: Backend) {
+    use reqwest::Method;
+    let app = TestApp::spawn(&backend).await;
+    let (admin_id, secret) = bootstrap(&app);
+    app.clock.advance(10);
+    let api = AsAdmin {
+        app: &app,
+        token: token(&app, &admin_id, &secret, "latchkey:admin").await,
+    };
+    let (status, _, created) = api
+        .call(
+            Method::POST,
+            "/admin/v1/scopes",
+            Some(json!({ "name": "orders:read", "description": "Read your orders" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["hidden"], false);
+    let (status, _, refused) = api
+        .call(
+            Method::POST,
+            "/admin/v1/scopes",
+            Some(json!({ "name": "bad scope", "description": "x" })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("is not a valid scope (RFC 6749 §3.3"),
+        "{refused}"
+    );
+    let (_, _, listed) = api.call(Method::GET, "/admin/v1/scopes", None).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"orders:read") && names.contains(&"latchkey:admin"));
+    let (status, _, refused) = api
+        .call(Method::DELETE, "/admin/v1/scopes/openid", None)
+        .await;
+    assert_eq!(status, 400, "an OIDC scope stays: {refused}");
+    assert_eq!(
+        api.call(Method::DELETE, "/admin/v1/scopes/orders:read", None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        api.call(Method::DELETE, "/admin/v1/scopes/orders:read", None)
+            .await
+            .0,
+        404
+    );
+
+    // Keys: listed without private keys; rotated here, and this instance signs with the new key.
+    let (status, _, keys) = api.call(Method::GET, "/admin/v1/keys", None).await;
+    assert_eq!(status, 200);
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 6, "an active and a next key per algorithm");
+    assert!(keys.iter().all(|k| k.get("private_key").is_none()));
+    let (status, _, rotated) = api
+        .call(
+            Method::POST,
+            "/admin/v1/keys/rotate",
+            Some(json!({ "alg": "ES256" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let kid = text(&rotated, "active_kid");
+    assert_eq!(
+        app.state
+            .keys
+            .signing_key(latchkey::domain::alg::SigningAlg::ES256)
+            .unwrap()
+            .kid,
+        kid
+    );
+    let (status, _, refused) = api
+        .call(
+            Method::POST,
+            "/admin/v1/keys/rotate",
+            Some(json!({ "alg": "HS256" })),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    let actions: Vec<(String, String)> = api
+        .changes()
+        .await
+        .iter()
+        .rev()
+        .filter(|e| e.actor == format!("client:{admin_id}"))
+        .map(|e| {
+            (
+                e.detail["object"].as_str().unwrap().to_owned(),
+                e.detail["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("scope", "created"),
+        ("scope", "deleted"),
+        ("key", "rotated"),
+    ]
+    .map(|(o, a)| (o.to_owned(), a.to_owned()));
+    assert_eq!(actions, expected);
 }

@@ -21,6 +21,7 @@ use crate::state::AppState;
 
 mod clients;
 mod roles;
+mod scopes;
 mod users;
 
 pub use clients::{
@@ -30,6 +31,7 @@ pub use roles::{
     client_role, create_group, create_role, delete_group, delete_role, group_member, group_role,
     list_groups, list_roles, show_group, show_role, user_role,
 };
+pub use scopes::{create_scope, delete_scope, list_keys, list_scopes, rotate_key};
 pub use users::{
     create_user, delete_user, disable_user, enable_user, list_users, set_user_password, show_user,
 };
