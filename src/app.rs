@@ -118,6 +118,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route(ADMIN_SCOPE_PATH, axum::routing::delete(admin::delete_scope))
         .route(ADMIN_KEYS_PATH, get(admin::list_keys))
+        .route(
+            ADMIN_APIS_PATH,
+            get(admin::list_apis).post(admin::create_api),
+        )
+        .route(
+            ADMIN_API_PATH,
+            get(admin::show_api)
+                .patch(admin::update_api)
+                .delete(admin::delete_api),
+        )
         .route(ADMIN_KEYS_ROTATE_PATH, post(admin::rotate_key))
         .route(
             ADMIN_ROLES_PATH,

@@ -69,6 +69,10 @@ pub const ADMIN_SCOPE_PATH: &str = "/admin/v1/scopes/{name}";
 pub const ADMIN_KEYS_PATH: &str = "/admin/v1/keys";
 /// Rotate a signing key through the admin API.
 pub const ADMIN_KEYS_ROTATE_PATH: &str = "/admin/v1/keys/rotate";
+/// The admin API's APIs (resource servers).
+pub const ADMIN_APIS_PATH: &str = "/admin/v1/apis";
+/// One API, by its percent-encoded audience.
+pub const ADMIN_API_PATH: &str = "/admin/v1/apis/{audience}";
 /// The audit trail, through the admin API.
 pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).

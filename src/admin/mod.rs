@@ -6,6 +6,7 @@ use crate::domain::role::Assignment;
 use crate::domain::user::{User, normalize_username};
 use crate::store::{Store, StoreError};
 
+pub mod api;
 pub mod audit;
 pub mod client;
 pub mod group;

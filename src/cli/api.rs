@@ -1,14 +1,11 @@
 //! `latchkey api …`: APIs (resource servers, RFC 8707) — the audiences access tokens are issued for.
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
 use super::{CliError, Context};
+use crate::admin::api::{self as admin_api, ApiChanges, ApiView, NewApi, view};
 use crate::clock::format_rfc3339;
 use crate::domain::alg::SigningAlg;
-use crate::domain::api::{Api, ApiError, Audience};
-use crate::domain::scope::{Scope, is_scope_token};
-use crate::domain::text::plain_text;
 
 /// API commands.
 #[derive(Debug, Subcommand)]
@@ -83,37 +80,6 @@ pub struct UpdateArgs {
     rbac: Option<bool>,
 }
 
-#[derive(Serialize)]
-struct ApiView<'a> {
-    audience: &'a str,
-    name: &'a str,
-    access_token_ttl: Option<i64>,
-    access_token_alg: Option<&'static str>,
-    token_format: &'static str,
-    rbac: bool,
-    scopes: Vec<&'a str>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-fn view<'a>(api: &'a Api, scopes: &'a [Scope]) -> ApiView<'a> {
-    ApiView {
-        audience: api.audience.as_str(),
-        name: &api.name,
-        access_token_ttl: api.access_token_ttl,
-        access_token_alg: api.access_token_alg.map(SigningAlg::as_str),
-        token_format: api.token_format.as_str(),
-        rbac: api.rbac,
-        scopes: scopes
-            .iter()
-            .filter(|s| s.api.as_ref() == Some(&api.audience))
-            .map(|s| s.name.as_str())
-            .collect(),
-        created_at: api.created_at,
-        updated_at: api.updated_at,
-    }
-}
-
 fn describe(view: &ApiView<'_>) -> String {
     format!(
         "audience:         {}\nname:             {}\nscopes:           {}\naccess_token_ttl: {}\n\
@@ -134,85 +100,21 @@ fn describe(view: &ApiView<'_>) -> String {
     )
 }
 
-fn seconds(duration: std::time::Duration) -> Result<Option<i64>, CliError> {
-    match i64::try_from(duration.as_secs()) {
-        Ok(0) => Ok(None),
-        Ok(seconds) => Ok(Some(seconds)),
-        Err(_) => Err(CliError::Invalid("the token lifetime is too long".into())),
-    }
-}
-
-async fn find(ctx: &Context, raw: &str) -> Result<Api, CliError> {
-    let audience = Audience::parse(raw).map_err(|e| CliError::Invalid(e.0))?;
-    ctx.store
-        .list_apis()
-        .await?
-        .into_iter()
-        .find(|api| api.audience == audience)
-        .ok_or_else(|| CliError::Invalid(format!("no API with audience '{audience}'")))
-}
-
 /// Run an API command.
 pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
     let now = ctx.clock.now();
     match command {
         ApiCommand::Create(args) => {
-            let audience = Audience::parse(&args.audience).map_err(|e| CliError::Invalid(e.0))?;
-            let name = plain_text(&args.name, "the name", 200).map_err(CliError::Invalid)?;
-            let existing = ctx.store.list_scopes().await?;
-            // Every scope is checked before anything is written.
-            for scope in &args.scopes {
-                if !is_scope_token(scope) {
-                    return Err(CliError::Invalid(format!(
-                        "'{scope}' is not a valid scope (RFC 6749 §3.3)"
-                    )));
-                }
-                match existing.iter().find(|s| &s.name == scope) {
-                    Some(s) if s.builtin => {
-                        return Err(CliError::Invalid(format!(
-                            "'{scope}' is an OIDC scope and belongs to no API"
-                        )));
-                    }
-                    Some(Scope {
-                        api: Some(other), ..
-                    }) => {
-                        return Err(CliError::Invalid(format!(
-                            "scope '{scope}' belongs to the API '{other}'"
-                        )));
-                    }
-                    _ => {}
-                }
-            }
-            let api = Api {
-                audience,
-                name,
-                access_token_ttl: args.token_ttl.map(seconds).transpose()?.flatten(),
-                access_token_alg: args.token_alg,
-                token_format: args
-                    .token_format
-                    .parse()
-                    .map_err(|e: ApiError| CliError::Invalid(e.0))?,
+            let new = NewApi {
+                audience: args.audience,
+                name: args.name,
+                scopes: args.scopes,
+                token_ttl: args.token_ttl,
+                token_alg: args.token_alg,
+                token_format: args.token_format,
                 rbac: args.rbac,
-                created_at: now,
-                updated_at: now,
             };
-            ctx.store.create_api(&api).await?;
-            for scope in &args.scopes {
-                if existing.iter().any(|s| &s.name == scope) {
-                    ctx.store.set_scope_api(scope, Some(&api.audience)).await?;
-                } else {
-                    ctx.store
-                        .create_scope(&Scope {
-                            name: scope.clone(),
-                            description: scope.clone(),
-                            builtin: false,
-                            api: Some(api.audience.clone()),
-                            hidden: false,
-                            created_at: now,
-                        })
-                        .await?;
-                }
-            }
+            let api = admin_api::create(ctx.store.as_ref(), &new, now).await?;
             let scopes = ctx.store.list_scopes().await?;
             let shown = view(&api, &scopes);
             ctx.record(
@@ -242,41 +144,21 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
             Ok(())
         }
         ApiCommand::Show { audience } => {
-            let api = find(ctx, &audience).await?;
+            let api = admin_api::find(ctx.store.as_ref(), &audience).await?;
             let scopes = ctx.store.list_scopes().await?;
             let shown = view(&api, &scopes);
             ctx.print(&shown, || describe(&shown));
             Ok(())
         }
         ApiCommand::Update(args) => {
-            let mut api = find(ctx, &args.audience).await?;
-            if let Some(name) = args.name {
-                api.name = plain_text(&name, "the name", 200).map_err(CliError::Invalid)?;
-            }
-            if let Some(ttl) = args.token_ttl {
-                api.access_token_ttl = seconds(ttl)?;
-            }
-            if let Some(alg) = args.token_alg {
-                api.access_token_alg = match alg.trim() {
-                    "" => None,
-                    alg => Some(alg.parse().map_err(CliError::Invalid)?),
-                };
-            }
-            if let Some(rbac) = args.rbac {
-                api.rbac = rbac;
-            }
-            if let Some(format) = args.token_format {
-                api.token_format = format
-                    .parse()
-                    .map_err(|e: ApiError| CliError::Invalid(e.0))?;
-            }
-            api.updated_at = now;
-            if !ctx.store.update_api(&api).await? {
-                return Err(CliError::Invalid(format!(
-                    "no API with audience '{}'",
-                    api.audience
-                )));
-            }
+            let changes = ApiChanges {
+                name: args.name,
+                token_ttl: args.token_ttl,
+                token_alg: args.token_alg,
+                token_format: args.token_format,
+                rbac: args.rbac,
+            };
+            let api = admin_api::update(ctx.store.as_ref(), &args.audience, &changes, now).await?;
             let scopes = ctx.store.list_scopes().await?;
             let shown = view(&api, &scopes);
             ctx.record(
@@ -288,27 +170,7 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
             Ok(())
         }
         ApiCommand::Delete { audience } => {
-            let api = find(ctx, &audience).await?;
-            let clients: Vec<String> = ctx
-                .store
-                .list_clients()
-                .await?
-                .into_iter()
-                .filter(|c| c.resources.contains(&api.audience))
-                .map(|c| c.client_id.to_string())
-                .collect();
-            if !clients.is_empty() {
-                return Err(CliError::Invalid(format!(
-                    "the API is a resource of client(s) {}; remove it from them first",
-                    clients.join(", ")
-                )));
-            }
-            if !ctx.store.delete_api(&api.audience).await? {
-                return Err(CliError::Invalid(format!(
-                    "the API '{}' still has scopes or roles; delete them first",
-                    api.audience
-                )));
-            }
+            let api = admin_api::delete(ctx.store.as_ref(), &audience).await?;
             ctx.record(ctx.change("api", "deleted", api.audience.as_str()))
                 .await?;
             ctx.print(

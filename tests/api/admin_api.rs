@@ -13,6 +13,7 @@ crate::backend_tests!(
     users_are_managed_through_the_admin_api_and_sign_in_as_registered,
     roles_and_groups_are_managed_through_the_admin_api_and_reach_the_tokens,
     scopes_and_keys_are_managed_through_the_admin_api,
+    apis_are_managed_through_the_admin_api_and_shape_the_tokens,
 );
 
 /// `latchkey admin bootstrap`; the admin client's id and secret.
@@ -704,4 +705,127 @@ async fn scopes_and_keys_are_managed_through_the_admin_api(backend: Backend) {
     ]
     .map(|(o, a)| (o.to_owned(), a.to_owned()));
     assert_eq!(actions, expected);
+}
+
+async fn apis_are_managed_through_the_admin_api_and_shape_the_tokens(backend: Backend) {
+    use reqwest::Method;
+    let app = TestApp::spawn(&backend).await;
+    let (admin_id, secret) = bootstrap(&app);
+    app.clock.advance(10);
+    let api = AsAdmin {
+        app: &app,
+        token: token(&app, &admin_id, &secret, "latchkey:admin").await,
+    };
+    let (status, _, created) = api
+        .call(
+            Method::POST,
+            "/admin/v1/apis",
+            Some(json!({
+                "audience": "https://orders.example.com",
+                "name": "Orders",
+                "scopes": ["orders:read"],
+                "token_ttl": "1h",
+                "token_alg": "ES256",
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["scopes"], json!(["orders:read"]));
+    assert_eq!(created["access_token_ttl"], 3600);
+    // The audience in a path is percent-encoded.
+    let path = "/admin/v1/apis/https%3A%2F%2Forders.example.com";
+    let (status, _, shown) = api.call(Method::GET, path, None).await;
+    assert_eq!((status, &shown["name"]), (200, &json!("Orders")), "{shown}");
+    let (status, _, updated) = api
+        .call(
+            Method::PATCH,
+            path,
+            Some(json!({ "name": "Orders API", "rbac": false })),
+        )
+        .await;
+    assert_eq!(
+        (status, &updated["name"]),
+        (200, &json!("Orders API")),
+        "{updated}"
+    );
+    assert_eq!(updated["access_token_alg"], "ES256", "unchanged");
+    // The CLI's refusals: a scope of another API; a bad duration.
+    let (status, _, refused) = api
+        .call(
+            Method::POST,
+            "/admin/v1/apis",
+            Some(json!({ "audience": "https://billing.example.com", "name": "Billing", "scopes": ["orders:read"] })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused["error_description"],
+        "scope 'orders:read' belongs to the API 'https://orders.example.com'"
+    );
+    let (status, _, _) = api
+        .call(Method::PATCH, path, Some(json!({ "token_ttl": "soon" })))
+        .await;
+    assert_eq!(status, 400);
+
+    // A client may ask for it: its token has the API's audience, lifetime and algorithm.
+    let created = json_of(&app.db.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Svc",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "orders:read",
+            "--json",
+        ],
+        None,
+    ));
+    app.clock.advance(10);
+    let service_token = token(
+        &app,
+        &text(&created, "client_id"),
+        &text(&created, "client_secret"),
+        "orders:read",
+    )
+    .await;
+    let header = jsonwebtoken::decode_header(&service_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            service_token.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], "https://orders.example.com");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    // Deleting it is refused while its scope exists, then done.
+    let (status, _, refused) = api.call(Method::DELETE, path, None).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        api.call(Method::DELETE, "/admin/v1/scopes/orders:read", None)
+            .await
+            .0,
+        400,
+        "a client is still allowed the scope"
+    );
+    let (_, _, listed) = api.call(Method::GET, "/admin/v1/apis", None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.call(
+            Method::GET,
+            "/admin/v1/apis/https%3A%2F%2Fnone.example.com",
+            None
+        )
+        .await
+        .0,
+        404
+    );
 }

@@ -19,11 +19,13 @@ use crate::error::OAuthError;
 use crate::oauth::admin::admin_caller;
 use crate::state::AppState;
 
+mod apis;
 mod clients;
 mod roles;
 mod scopes;
 mod users;
 
+pub use apis::{create_api, delete_api, list_apis, show_api, update_api};
 pub use clients::{
     create_client, delete_client, list_clients, rotate_client_secret, show_client, update_client,
 };
