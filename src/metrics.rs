@@ -307,6 +307,9 @@ impl Metrics {
         let method = match method.as_str() {
             "GET" => "GET",
             "POST" => "POST",
+            "PUT" => "PUT",
+            "PATCH" => "PATCH",
+            "DELETE" => "DELETE",
             "HEAD" => "HEAD",
             "OPTIONS" => "OPTIONS",
             _ => "other",
