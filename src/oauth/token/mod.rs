@@ -2,30 +2,20 @@
 //! `grant_type`, checked against the authenticated client, and answered with tokens or an
 //! RFC 6749 §5.2 error.
 
-use serde::Serialize;
-
-use super::resource::{InvalidTarget, Target, requested_resources};
+use super::resource::requested_resources;
 use super::{Context, Params};
-use crate::domain::api::TokenFormat;
 use crate::domain::audit::{AuditEvent, EventType};
-use crate::domain::claims::{
-    AccessTokenClaims, Actor, IdTokenClaims, JTI_PREFIX, RoleClaims, StandardClaims, at_hash,
-};
 use crate::domain::client::{Client, GrantType, TOKEN_EXCHANGE_GRANT};
-use crate::domain::grant::GrantId;
-use crate::domain::grant::{REFERENCE_TOKEN_PREFIX, ReferenceToken};
-use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
-use crate::domain::secret::{TokenHash, random_string, random_token};
-use crate::domain::user::User;
 use crate::error::{ErrorCode, OAuthError};
-use crate::metrics::IssuedAs;
-use crate::tokens::{sign_access_token, sign_id_token};
 
 pub mod authorization_code;
 pub mod client_credentials;
+mod issue;
 pub mod refresh_token;
 pub mod token_exchange;
+
+pub use issue::{Issuance, IssuedTo, TokenResponse, issue};
 
 /// A token request, parsed at the edge (RFC 6749 §4.1.3, §4.4.2, §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,34 +152,6 @@ impl TokenRequest {
     }
 }
 
-/// RFC 6749 §5.1 successful token response (plus OIDC Core §3.1.3.3 `id_token`).
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    /// The access token (an RFC 9068 JWT).
-    pub access_token: String,
-    /// Always `Bearer` (RFC 6750).
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// The granted scope.
-    pub scope: String,
-    /// OIDC ID token, for `openid` requests.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    /// A refresh token, when one is issued.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    /// RFC 8693 §2.2.1 `issued_token_type`, for a token exchange.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issued_token_type: Option<&'static str>,
-    /// How the access token was made (for the metrics; not sent).
-    #[serde(skip)]
-    pub issued_as: IssuedAs,
-    /// Its `sub`, `aud` and `jti` (for the audit trail; not sent).
-    #[serde(skip)]
-    pub issued_to: (String, String, String),
-}
-
 /// Answer a token request from the authenticated `client`.
 pub async fn exchange(
     ctx: &Context<'_>,
@@ -258,7 +220,11 @@ pub async fn exchange(
     };
     ctx.metrics.token_issued(grant_label, response.issued_as);
     if let Some(log) = ctx.issuance_log {
-        let (subject, audience, jti) = &response.issued_to;
+        let IssuedTo {
+            subject,
+            audience,
+            jti,
+        } = &response.issued_to;
         let event = AuditEvent::new(
             EventType::TokenIssued,
             ctx.now,
@@ -282,138 +248,14 @@ pub async fn exchange(
     Ok(response)
 }
 
-/// What a grant produces, before signing.
-pub struct Issuance<'a> {
-    /// The client.
-    pub client: &'a Client,
-    /// `sub`: the user, or the client itself.
-    pub subject: &'a str,
-    /// The access token's scope (already limited to the target's API).
-    pub scope: &'a ScopeSet,
-    /// What the access token is for: its audience, lifetime and algorithm (RFC 8707).
-    pub target: &'a Target,
-    /// The grant the tokens belong to (`gid`).
-    pub grant_id: &'a GrantId,
-    /// When the user authenticated.
-    pub auth_time: Option<i64>,
-    /// The subject's roles and groups, read for this issuance (so changes show in the next token).
-    pub authorization: &'a Authorization,
-    /// The user and nonce, when an ID token may be issued (only if `openid` is in scope).
-    pub id_token_for: Option<(&'a User, Option<&'a str>)>,
-    /// A refresh token already stored, to hand out.
-    pub refresh_token: Option<String>,
-    /// RFC 8693 §4.1 `act`, after a token exchange.
-    pub act: Option<Actor>,
-}
-
-impl From<InvalidTarget> for OAuthError {
-    /// RFC 8707 §2 `invalid_target`.
-    fn from(InvalidTarget(why): InvalidTarget) -> Self {
-        OAuthError::new(ErrorCode::InvalidTarget, why)
-    }
-}
-
-/// Make the access token — a signed JWT (RFC 9068), or for an API with reference tokens an opaque
-/// `lk_at_` value whose claims are stored — and, for `openid`, the ID token (OIDC Core §2, §3.1.3.6
-/// `at_hash`).
-pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenResponse, OAuthError> {
-    let (settings, now) = (ctx.settings, ctx.now);
-    let lifetimes = &settings.lifetimes;
-    let client_id = issuance.client.client_id.as_str();
-    let issuer = settings.issuer.as_str();
-    let target = issuance.target;
-    // RFC 9068 §2.2.3.1: the global roles and those of the API the token is for.
-    let catalog = ctx.catalog.get(ctx.store, now).await?;
-    let for_target = Authorization {
-        roles: issuance
-            .authorization
-            .roles
-            .iter()
-            .filter(|role| catalog.role_applies(role.as_str(), target.api.as_ref()))
-            .cloned()
-            .collect(),
-        ..issuance.authorization.clone()
-    };
-    let claims = AccessTokenClaims {
-        iss: issuer.to_owned(),
-        sub: issuance.subject.to_owned(),
-        aud: target.audience.clone(),
-        exp: now + target.lifetime,
-        iat: now,
-        jti: format!("{JTI_PREFIX}{}", random_string(16)),
-        client_id: client_id.to_owned(),
-        scope: issuance.scope.to_string(),
-        gid: issuance.grant_id.to_string(),
-        auth_time: issuance.auth_time,
-        act: issuance.act.clone(),
-        authorization: RoleClaims::for_access_token(&for_target, issuance.scope),
-    };
-    let access_token = match target.format {
-        TokenFormat::Jwt => sign_access_token(ctx.keys, target.alg, &claims)?,
-        TokenFormat::Opaque => {
-            let token = random_token(REFERENCE_TOKEN_PREFIX);
-            let stored_claims = serde_json::to_string(&claims).map_err(|err| {
-                tracing::error!(error = %err, "cannot encode access-token claims");
-                OAuthError::server_error()
-            })?;
-            ctx.store
-                .create_reference_token(&ReferenceToken {
-                    token_hash: TokenHash::of(&token),
-                    jti: claims.jti.clone(),
-                    client_id: issuance.client.client_id.clone(),
-                    claims: stored_claims,
-                    expires_at: claims.exp,
-                })
-                .await?;
-            token
-        }
-    };
-    // OIDC Dynamic Registration §2: the client's `id_token_signed_response_alg`, else the default.
-    let id_alg = issuance
-        .client
-        .id_token_alg
-        .unwrap_or(settings.id_token_alg);
-    let id_token = match issuance.id_token_for {
-        Some((user, nonce)) if issuance.scope.contains("openid") => Some(sign_id_token(
-            ctx.keys,
-            id_alg,
-            &IdTokenClaims {
-                iss: issuer.to_owned(),
-                sub: issuance.subject.to_owned(),
-                aud: client_id.to_owned(),
-                exp: now + lifetimes.id_token,
-                iat: now,
-                auth_time: issuance.auth_time.unwrap_or(now),
-                nonce: nonce.map(str::to_owned),
-                at_hash: Some(at_hash(&access_token, id_alg.as_str())),
-                azp: client_id.to_owned(),
-                standard: StandardClaims::for_scopes(user, issuance.scope),
-                authorization: RoleClaims::for_scopes(issuance.authorization, issuance.scope),
-            },
-        )?),
-        _ => None,
-    };
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: target.lifetime,
-        scope: issuance.scope.to_string(),
-        id_token,
-        refresh_token: issuance.refresh_token,
-        issued_token_type: None,
-        issued_as: match target.format {
-            TokenFormat::Jwt => IssuedAs::Jwt(target.alg),
-            TokenFormat::Opaque => IssuedAs::Reference,
-        },
-        issued_to: (claims.sub, claims.aud, claims.jti),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::claims::RoleClaims;
     use crate::domain::client::ClientSpec;
+    use crate::domain::grant::GrantId;
     use crate::domain::group::GroupName;
+    use crate::domain::role::Authorization;
     use crate::domain::role::RoleName;
     use crate::oauth::testing::Harness;
     use crate::tokens::{IdTokenHint, check_id_token_hint, verify_access_token};
