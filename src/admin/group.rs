@@ -47,69 +47,44 @@ pub async fn delete(store: &dyn Store, name: &GroupName) -> Result<(), AdminErro
     Ok(())
 }
 
-/// Make the user `username` a member of `group`; refused if they already are.
-pub async fn add_member(
+/// Make the user `username` a member of `group`, or take them out; refused if there is nothing to
+/// change.
+pub async fn member(
     store: &dyn Store,
     group: &GroupName,
     username: &str,
+    change: Change,
 ) -> Result<User, AdminError> {
     find(store, group).await?;
     let user = find_user(store, username).await?;
     let link = Assignment::GroupMember(group.clone(), user.user_id.clone());
-    change_link(store, &link, Change::Add, || {
-        format!(
-            "the user '{}' is already a member of '{group}' (or it was deleted meanwhile)",
-            user.username
-        )
+    let name = &user.username;
+    change_link(store, &link, change, || match change {
+        Change::Add => format!(
+            "the user '{name}' is already a member of '{group}' (or it was deleted meanwhile)"
+        ),
+        Change::Remove => format!("the user '{name}' is not a member of '{group}'"),
     })
     .await?;
     Ok(user)
 }
 
-/// Remove the user `username` from `group`.
-pub async fn remove_member(
-    store: &dyn Store,
-    group: &GroupName,
-    username: &str,
-) -> Result<User, AdminError> {
-    find(store, group).await?;
-    let user = find_user(store, username).await?;
-    let link = Assignment::GroupMember(group.clone(), user.user_id.clone());
-    change_link(store, &link, Change::Remove, || {
-        format!("the user '{}' is not a member of '{group}'", user.username)
-    })
-    .await?;
-    Ok(user)
-}
-
-/// Give every member of `group` the role `role`; refused if the group already has it.
-pub async fn add_role(
+/// Give every member of `group` the role `role`, or take it from the group; refused if there is
+/// nothing to change.
+pub async fn group_role(
     store: &dyn Store,
     group: &GroupName,
     role: &RoleName,
+    change: Change,
 ) -> Result<(), AdminError> {
     find(store, group).await?;
     role::find(store, role).await?;
     let link = Assignment::GroupRole(group.clone(), role.clone());
-    change_link(store, &link, Change::Add, || {
-        format!("the group '{group}' already has the role '{role}' (or it was deleted meanwhile)")
+    change_link(store, &link, change, || match change {
+        Change::Add => format!(
+            "the group '{group}' already has the role '{role}' (or it was deleted meanwhile)"
+        ),
+        Change::Remove => format!("the group '{group}' does not have the role '{role}'"),
     })
-    .await?;
-    Ok(())
-}
-
-/// Take the role `role` from `group`.
-pub async fn remove_role(
-    store: &dyn Store,
-    group: &GroupName,
-    role: &RoleName,
-) -> Result<(), AdminError> {
-    find(store, group).await?;
-    role::find(store, role).await?;
-    let link = Assignment::GroupRole(group.clone(), role.clone());
-    change_link(store, &link, Change::Remove, || {
-        format!("the group '{group}' does not have the role '{role}'")
-    })
-    .await?;
-    Ok(())
+    .await
 }

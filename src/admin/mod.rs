@@ -60,10 +60,23 @@ pub async fn find_client(store: &dyn Store, client_id: &str) -> Result<Client, A
     store.find_client(&parsed).await?.ok_or_else(unknown)
 }
 
-/// Whether a link between an admin object and another is added or removed.
-pub(crate) enum Change {
+/// Whether a link between an admin object and another (a role, a membership) is added or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Add the link.
     Add,
+    /// Remove it.
     Remove,
+}
+
+impl Change {
+    /// The audit trail's action for this change of `what` (`role_added`, `member_removed`, …).
+    pub fn action(self, what: &str) -> String {
+        match self {
+            Self::Add => format!("{what}_added"),
+            Self::Remove => format!("{what}_removed"),
+        }
+    }
 }
 
 /// Add or remove `link`, between things the caller has found. When the store changes nothing (the

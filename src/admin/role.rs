@@ -120,77 +120,45 @@ pub async fn delete(store: &dyn Store, name: &RoleName) -> Result<(), AdminError
     Ok(())
 }
 
-/// Give the user `username` the role `role` directly; refused if they already hold it directly.
-pub async fn add_to_user(
+/// Give the user `username` the role `role` directly, or take it (roles held through a group stay);
+/// refused if there is nothing to change.
+pub async fn user_role(
     store: &dyn Store,
     username: &str,
     role: &RoleName,
+    change: Change,
 ) -> Result<User, AdminError> {
     let user = find_user(store, username).await?;
     find(store, role).await?;
     let link = Assignment::UserRole(user.user_id.clone(), role.clone());
-    change_link(store, &link, Change::Add, || {
-        format!(
-            "the user '{}' already has the role '{role}' (or it was deleted meanwhile)",
-            user.username
-        )
+    let name = &user.username;
+    change_link(store, &link, change, || match change {
+        Change::Add => {
+            format!("the user '{name}' already has the role '{role}' (or it was deleted meanwhile)")
+        }
+        Change::Remove => format!("the user '{name}' does not hold the role '{role}' directly"),
     })
     .await?;
     Ok(user)
 }
 
-/// Take the directly held role `role` from the user `username` (roles through a group stay).
-pub async fn remove_from_user(
-    store: &dyn Store,
-    username: &str,
-    role: &RoleName,
-) -> Result<User, AdminError> {
-    let user = find_user(store, username).await?;
-    find(store, role).await?;
-    let link = Assignment::UserRole(user.user_id.clone(), role.clone());
-    change_link(store, &link, Change::Remove, || {
-        format!(
-            "the user '{}' does not hold the role '{role}' directly",
-            user.username
-        )
-    })
-    .await?;
-    Ok(user)
-}
-
-/// Give the client `client_id` the role `role` (carried by its client-credentials tokens).
-pub async fn add_to_client(
+/// Give the client `client_id` the role `role` (carried by its client-credentials tokens), or take
+/// it; refused if there is nothing to change.
+pub async fn client_role(
     store: &dyn Store,
     client_id: &str,
     role: &RoleName,
+    change: Change,
 ) -> Result<Client, AdminError> {
     let client = find_client(store, client_id).await?;
     find(store, role).await?;
     let link = Assignment::ClientRole(client.client_id.clone(), role.clone());
-    change_link(store, &link, Change::Add, || {
-        format!(
-            "the client '{}' already has the role '{role}' (or it was deleted meanwhile)",
-            client.client_id
-        )
-    })
-    .await?;
-    Ok(client)
-}
-
-/// Take the role `role` from the client `client_id`.
-pub async fn remove_from_client(
-    store: &dyn Store,
-    client_id: &str,
-    role: &RoleName,
-) -> Result<Client, AdminError> {
-    let client = find_client(store, client_id).await?;
-    find(store, role).await?;
-    let link = Assignment::ClientRole(client.client_id.clone(), role.clone());
-    change_link(store, &link, Change::Remove, || {
-        format!(
-            "the client '{}' does not have the role '{role}'",
-            client.client_id
-        )
+    let id = &client.client_id;
+    change_link(store, &link, change, || match change {
+        Change::Add => {
+            format!("the client '{id}' already has the role '{role}' (or it was deleted meanwhile)")
+        }
+        Change::Remove => format!("the client '{id}' does not have the role '{role}'"),
     })
     .await?;
     Ok(client)

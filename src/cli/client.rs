@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{CliError, Context};
+use crate::admin::Change;
 use crate::admin::client::{self as admin_client, ClientView, registration};
 use crate::admin::role as admin_role;
 use crate::clock::format_rfc3339;
@@ -321,7 +322,8 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
         }
         ClientCommand::AddRole { client_id, role } => {
             let role = admin_role::parse_name(&role)?;
-            let client = admin_role::add_to_client(ctx.store.as_ref(), &client_id, &role).await?;
+            let client =
+                admin_role::client_role(ctx.store.as_ref(), &client_id, &role, Change::Add).await?;
             let id = client.client_id.to_string();
             ctx.record(
                 ctx.change("client", "role_added", &id)
@@ -338,7 +340,8 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
         ClientCommand::RemoveRole { client_id, role } => {
             let role = admin_role::parse_name(&role)?;
             let client =
-                admin_role::remove_from_client(ctx.store.as_ref(), &client_id, &role).await?;
+                admin_role::client_role(ctx.store.as_ref(), &client_id, &role, Change::Remove)
+                    .await?;
             let id = client.client_id.to_string();
             ctx.record(
                 ctx.change("client", "role_removed", &id)

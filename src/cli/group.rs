@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::role::list;
 use super::{CliError, Context};
+use crate::admin::Change;
 use crate::admin::{group as admin, role as admin_role};
 use crate::clock::format_rfc3339;
 
@@ -83,7 +84,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         }
         GroupCommand::AddMember { group, username } => {
             let group = admin::parse_name(&group)?;
-            let user = admin::add_member(store, &group, &username).await?;
+            let user = admin::member(store, &group, &username, Change::Add).await?;
             ctx.record(
                 ctx.change("group", "member_added", group.as_str())
                     .user(user.user_id.to_string())
@@ -97,7 +98,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         }
         GroupCommand::RemoveMember { group, username } => {
             let group = admin::parse_name(&group)?;
-            let user = admin::remove_member(store, &group, &username).await?;
+            let user = admin::member(store, &group, &username, Change::Remove).await?;
             ctx.record(
                 ctx.change("group", "member_removed", group.as_str())
                     .user(user.user_id.to_string())
@@ -112,7 +113,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         GroupCommand::AddRole { group, role } => {
             let group = admin::parse_name(&group)?;
             let role = admin_role::parse_name(&role)?;
-            admin::add_role(store, &group, &role).await?;
+            admin::group_role(store, &group, &role, Change::Add).await?;
             ctx.record(
                 ctx.change("group", "role_added", group.as_str())
                     .with("role", role.as_str()),
@@ -126,7 +127,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         GroupCommand::RemoveRole { group, role } => {
             let group = admin::parse_name(&group)?;
             let role = admin_role::parse_name(&role)?;
-            admin::remove_role(store, &group, &role).await?;
+            admin::group_role(store, &group, &role, Change::Remove).await?;
             ctx.record(
                 ctx.change("group", "role_removed", group.as_str())
                     .with("role", role.as_str()),

@@ -1,5 +1,6 @@
 //! `latchkey user …`: the people who sign in.
 
+use crate::admin::Change;
 use crate::domain::audit::{AuditEvent, InTransaction};
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
@@ -228,7 +229,8 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         }
         UserCommand::AddRole { username, role } => {
             let role = admin_role::parse_name(&role)?;
-            let user = admin_role::add_to_user(ctx.store.as_ref(), &username, &role).await?;
+            let user =
+                admin_role::user_role(ctx.store.as_ref(), &username, &role, Change::Add).await?;
             changed(ctx, &user, "role_added", ("role", role.as_str().into())).await?;
             ctx.print(
                 &serde_json::json!({ "username": user.username, "added_role": role.as_str() }),
@@ -238,7 +240,8 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
         }
         UserCommand::RemoveRole { username, role } => {
             let role = admin_role::parse_name(&role)?;
-            let user = admin_role::remove_from_user(ctx.store.as_ref(), &username, &role).await?;
+            let user =
+                admin_role::user_role(ctx.store.as_ref(), &username, &role, Change::Remove).await?;
             changed(ctx, &user, "role_removed", ("role", role.as_str().into())).await?;
             ctx.print(
                 &serde_json::json!({ "username": user.username, "removed_role": role.as_str() }),

@@ -66,13 +66,25 @@ async fn alice_with_roles(app: &TestApp) {
     }
     let ops = group::parse_name("ops").unwrap();
     group::create(store, ops.clone(), 0).await.unwrap();
-    role::add_to_user(store, "alice", &role::parse_name("admin").unwrap())
+    role::user_role(
+        store,
+        "alice",
+        &role::parse_name("admin").unwrap(),
+        latchkey::admin::Change::Add,
+    )
+    .await
+    .unwrap();
+    group::member(store, &ops, "alice", latchkey::admin::Change::Add)
         .await
         .unwrap();
-    group::add_member(store, &ops, "alice").await.unwrap();
-    group::add_role(store, &ops, &role::parse_name("orders:read").unwrap())
-        .await
-        .unwrap();
+    group::group_role(
+        store,
+        &ops,
+        &role::parse_name("orders:read").unwrap(),
+        latchkey::admin::Change::Add,
+    )
+    .await
+    .unwrap();
 }
 
 /// A first-party web client that may ask for `scope`.
@@ -182,9 +194,14 @@ async fn a_role_removed_shows_in_the_next_token_after_a_refresh_not_in_one_issue
     );
 
     let store = app.state.store.as_ref();
-    role::remove_from_user(store, "alice", &role::parse_name("admin").unwrap())
-        .await
-        .unwrap();
+    role::user_role(
+        store,
+        "alice",
+        &role::parse_name("admin").unwrap(),
+        latchkey::admin::Change::Remove,
+    )
+    .await
+    .unwrap();
     let response = app
         .refresh(&client, &text(&tokens, "refresh_token"), None)
         .await;
@@ -207,9 +224,14 @@ async fn a_role_removed_shows_in_the_next_token_after_a_refresh_not_in_one_issue
     );
 
     // Leaving the group takes its roles away too; with no role left, no `roles` claim.
-    group::remove_member(store, &group::parse_name("ops").unwrap(), "alice")
-        .await
-        .unwrap();
+    group::member(
+        store,
+        &group::parse_name("ops").unwrap(),
+        "alice",
+        latchkey::admin::Change::Remove,
+    )
+    .await
+    .unwrap();
     let response = app
         .refresh(&client, &text(&refreshed, "refresh_token"), None)
         .await;
@@ -243,9 +265,14 @@ async fn a_service_client_s_roles_are_in_its_client_credentials_token(backend: B
     let before = app.service_token(&service).await;
     assert!(payload(&before).get("roles").is_none());
 
-    role::add_to_client(store, &service.client_id, &billing)
-        .await
-        .unwrap();
+    role::client_role(
+        store,
+        &service.client_id,
+        &billing,
+        latchkey::admin::Change::Add,
+    )
+    .await
+    .unwrap();
     let token = app.service_token(&service).await;
     let claims = payload(&token);
     assert_eq!(claims["roles"], json!(["billing"]));

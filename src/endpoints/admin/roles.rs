@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Admin, body, change};
+use crate::admin::Change;
 use crate::admin::group as admin_group;
 use crate::admin::role::{self as admin_role, NewRole, RoleView};
 use crate::audit;
@@ -19,6 +20,15 @@ use crate::state::AppState;
 
 /// A handler's answer: the response, or the refusal to send instead.
 type Answer = Result<Response, Response>;
+
+/// A link route's change: `PUT` adds the link, `DELETE` (the only other method routed) removes it.
+fn link_change(method: &axum::http::Method) -> Change {
+    if method == axum::http::Method::PUT {
+        Change::Add
+    } else {
+        Change::Remove
+    }
+}
 
 fn refused(err: impl IntoResponse) -> Response {
     err.into_response()
@@ -139,25 +149,17 @@ pub async fn user_role(
 ) -> Answer {
     let role = admin_role::parse_name(&role).map_err(refused)?;
     let store = state.store.as_ref();
-    let (user, action) = if method == axum::http::Method::PUT {
-        (
-            admin_role::add_to_user(store, &username, &role).await,
-            "role_added",
-        )
-    } else {
-        (
-            admin_role::remove_from_user(store, &username, &role).await,
-            "role_removed",
-        )
-    };
+    let link = link_change(&method);
+    let action = link.action("role");
+    let user = admin_role::user_role(store, &username, &role, link).await;
     let user = user.map_err(refused)?;
-    let event = change(&state, &admin.0, "user", action, &user.username)
+    let event = change(&state, &admin.0, "user", &action, &user.username)
         .user(user.user_id.to_string())
         .with("role", role.as_str());
     recorded(
         &state,
         event,
-        Json(json!({ "username": user.username, "role": role.as_str(), "action": action }))
+        Json(json!({ "username": user.username, "role": role.as_str(), "action": &action }))
             .into_response(),
     )
     .await
@@ -172,26 +174,18 @@ pub async fn client_role(
 ) -> Answer {
     let role = admin_role::parse_name(&role).map_err(refused)?;
     let store = state.store.as_ref();
-    let (client, action) = if method == axum::http::Method::PUT {
-        (
-            admin_role::add_to_client(store, &client_id, &role).await,
-            "role_added",
-        )
-    } else {
-        (
-            admin_role::remove_from_client(store, &client_id, &role).await,
-            "role_removed",
-        )
-    };
+    let link = link_change(&method);
+    let action = link.action("role");
+    let client = admin_role::client_role(store, &client_id, &role, link).await;
     let client = client.map_err(refused)?;
     let id = client.client_id.to_string();
-    let event = change(&state, &admin.0, "client", action, &id)
+    let event = change(&state, &admin.0, "client", &action, &id)
         .client(id.clone())
         .with("role", role.as_str());
     recorded(
         &state,
         event,
-        Json(json!({ "client_id": id, "role": role.as_str(), "action": action })).into_response(),
+        Json(json!({ "client_id": id, "role": role.as_str(), "action": &action })).into_response(),
     )
     .await
 }
@@ -273,25 +267,17 @@ pub async fn group_member(
 ) -> Answer {
     let group = admin_group::parse_name(&group).map_err(refused)?;
     let store = state.store.as_ref();
-    let (user, action) = if method == axum::http::Method::PUT {
-        (
-            admin_group::add_member(store, &group, &username).await,
-            "member_added",
-        )
-    } else {
-        (
-            admin_group::remove_member(store, &group, &username).await,
-            "member_removed",
-        )
-    };
+    let link = link_change(&method);
+    let action = link.action("member");
+    let user = admin_group::member(store, &group, &username, link).await;
     let user = user.map_err(refused)?;
-    let event = change(&state, &admin.0, "group", action, group.as_str())
+    let event = change(&state, &admin.0, "group", &action, group.as_str())
         .user(user.user_id.to_string())
         .with("username", user.username.as_str());
     recorded(
         &state,
         event,
-        Json(json!({ "group": group.as_str(), "username": user.username, "action": action }))
+        Json(json!({ "group": group.as_str(), "username": user.username, "action": &action }))
             .into_response(),
     )
     .await
@@ -307,24 +293,16 @@ pub async fn group_role(
     let group = admin_group::parse_name(&group).map_err(refused)?;
     let role = admin_role::parse_name(&role).map_err(refused)?;
     let store = state.store.as_ref();
-    let (done, action) = if method == axum::http::Method::PUT {
-        (
-            admin_group::add_role(store, &group, &role).await,
-            "role_added",
-        )
-    } else {
-        (
-            admin_group::remove_role(store, &group, &role).await,
-            "role_removed",
-        )
-    };
+    let link = link_change(&method);
+    let action = link.action("role");
+    let done = admin_group::group_role(store, &group, &role, link).await;
     done.map_err(refused)?;
     let event =
-        change(&state, &admin.0, "group", action, group.as_str()).with("role", role.as_str());
+        change(&state, &admin.0, "group", &action, group.as_str()).with("role", role.as_str());
     recorded(
         &state,
         event,
-        Json(json!({ "group": group.as_str(), "role": role.as_str(), "action": action }))
+        Json(json!({ "group": group.as_str(), "role": role.as_str(), "action": &action }))
             .into_response(),
     )
     .await
