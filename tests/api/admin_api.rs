@@ -56,6 +56,21 @@ impl AsAdmin<'_> {
         call(self.app, method, path, Some(&self.token), body).await
     }
 
+    /// `method path` is refused with `status`, and its `error_description` contains `expected`.
+    async fn refuses(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+        expected: &str,
+    ) {
+        let (got, _, refused) = self.call(method, path, body).await;
+        assert_eq!(got, status, "{refused}");
+        let description = refused["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains(expected), "{refused}");
+    }
+
     /// Every admin change recorded, newest first.
     async fn changes(&self) -> Vec<latchkey::domain::audit::AuditEvent> {
         self.app
@@ -215,21 +230,14 @@ async fn clients_are_managed_through_the_admin_api_with_the_cli_s_rules(backend:
         cli.contains(refused["error_description"].as_str().unwrap()),
         "CLI: {cli}; API: {refused}"
     );
-    let (status, _, refused) = api
-        .call(
-            Method::POST,
-            "/admin/v1/clients",
-            Some(json!({ "name": "X", "scope": "nope:read" })),
-        )
-        .await;
-    assert_eq!(status, 400);
-    assert!(
-        refused["error_description"]
-            .as_str()
-            .unwrap()
-            .starts_with("unknown scope(s): nope:read"),
-        "{refused}"
-    );
+    api.refuses(
+        Method::POST,
+        "/admin/v1/clients",
+        Some(json!({ "name": "X", "scope": "nope:read" })),
+        400,
+        "unknown scope(s): nope:read (create them first with `latchkey scope create`)",
+    )
+    .await;
     let (status, _, refused) = api
         .call(
             Method::POST,
@@ -614,21 +622,14 @@ async fn scopes_and_keys_are_managed_through_the_admin_api(backend: Backend) {
         .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["hidden"], false);
-    let (status, _, refused) = api
-        .call(
-            Method::POST,
-            "/admin/v1/scopes",
-            Some(json!({ "name": "bad scope", "description": "x" })),
-        )
-        .await;
-    assert_eq!(status, 400);
-    assert!(
-        refused["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("is not a valid scope (RFC 6749 §3.3"),
-        "{refused}"
-    );
+    api.refuses(
+        Method::POST,
+        "/admin/v1/scopes",
+        Some(json!({ "name": "bad scope", "description": "x" })),
+        400,
+        "is not a valid scope (RFC 6749 §3.3",
+    )
+    .await;
     let (_, _, listed) = api.call(Method::GET, "/admin/v1/scopes", None).await;
     let names: Vec<&str> = listed
         .as_array()
