@@ -53,13 +53,10 @@ impl Issuer {
             ));
         }
         let loopback = match url.host() {
-            None => return Err(ConfigError::new(ISSUER, "must name a host")),
-            Some(url::Host::Domain("")) => {
+            None | Some(url::Host::Domain("")) => {
                 return Err(ConfigError::new(ISSUER, "must name a host"));
             }
-            Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(host) => is_loopback_host(&host),
         };
         // OIDC Discovery §3: "URL using the https scheme". Plain http is only safe where nothing
         // travels over a network: the loopback interface.
@@ -113,6 +110,16 @@ impl Issuer {
     /// Whether the issuer names the loopback interface (`localhost`, `127.0.0.0/8`, `::1`).
     pub fn is_loopback(&self) -> bool {
         self.loopback
+    }
+}
+
+/// Whether `host` is the loopback interface: `localhost` and its subdomains (RFC 6761 §6.3),
+/// `127.0.0.0/8` or `::1`. Plain `http` to it never crosses a network.
+pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => *name == "localhost" || name.ends_with(".localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
     }
 }
 

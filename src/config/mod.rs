@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 mod issuer;
 mod settings;
 
-pub use issuer::{DatabaseKind, Issuer};
+pub use issuer::{DatabaseKind, Issuer, is_loopback_host};
 use settings::seconds;
 pub use settings::{JWKS_MAX_AGE, KeyPolicy, Lifetimes, SecretSource, Settings};
 
