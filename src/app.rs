@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         .route(ADMIN_USER_DISABLE_PATH, post(admin::disable_user))
         .route(ADMIN_USER_ENABLE_PATH, post(admin::enable_user))
         .route(
+            ADMIN_USER_REVOKE_SESSIONS_PATH,
+            post(admin::revoke_user_sessions),
+        )
+        .route(
             ADMIN_SCOPES_PATH,
             get(admin::list_scopes).post(admin::create_scope),
         )

@@ -414,6 +414,10 @@ async fn users_are_managed_through_the_admin_api_and_sign_in_as_registered(backe
         (status, &shown["email"]),
         (200, &json!("carol@example.com"))
     );
+    // With her roles and groups, as `user show` prints them.
+    for field in ["roles", "direct_roles", "groups"] {
+        assert_eq!(shown[field], json!([]), "{shown}");
+    }
     let (status, _, listed) = api.call(Method::GET, "/admin/v1/users", None).await;
     assert_eq!((status, listed.as_array().unwrap().len()), (200, 1));
 
@@ -436,6 +440,15 @@ async fn users_are_managed_through_the_admin_api_and_sign_in_as_registered(backe
         .call(Method::POST, "/admin/v1/users/carol/enable", None)
         .await;
     assert_eq!((status, &done["disabled"]), (200, &json!(false)));
+    // Signed out everywhere without a new password, as `user revoke-sessions`.
+    let (status, _, done) = api
+        .call(Method::POST, "/admin/v1/users/carol/revoke-sessions", None)
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        done,
+        json!({ "username": "carol", "sessions": 0, "grants": 0, "authorization_codes": 0 })
+    );
     assert_eq!(
         api.call(Method::DELETE, "/admin/v1/users/carol", None)
             .await
@@ -459,7 +472,14 @@ async fn users_are_managed_through_the_admin_api_and_sign_in_as_registered(backe
         .collect();
     assert_eq!(
         actions,
-        ["created", "password_set", "disabled", "enabled", "deleted"]
+        [
+            "created",
+            "password_set",
+            "disabled",
+            "enabled",
+            "sessions_revoked",
+            "deleted"
+        ]
     );
     let all = serde_json::to_string(&events).unwrap();
     assert!(!all.contains(password) && !all.contains(new_password));
@@ -534,6 +554,14 @@ async fn roles_and_groups_are_managed_through_the_admin_api_and_reach_the_tokens
     assert_eq!(shown["groups"], json!(["ops"]));
     let (_, _, shown) = api.call(Method::GET, "/admin/v1/groups/ops", None).await;
     assert_eq!(shown["members"], json!(["alice"]));
+    assert_eq!(shown["roles"], json!(["orders-admin"]));
+    // A user and a client shown with their roles, as `user show` and `client show` print them.
+    let (_, _, shown) = api.call(Method::GET, "/admin/v1/users/alice", None).await;
+    assert_eq!(shown["roles"], json!(["orders-admin"]));
+    assert_eq!(shown["direct_roles"], json!([]));
+    assert_eq!(shown["groups"], json!(["ops"]));
+    let client_path = format!("/admin/v1/clients/{}", service.client_id);
+    let (_, _, shown) = api.call(Method::GET, &client_path, None).await;
     assert_eq!(shown["roles"], json!(["orders-admin"]));
     assert_eq!(
         api.call(Method::GET, "/admin/v1/roles", None)

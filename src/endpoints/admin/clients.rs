@@ -88,14 +88,21 @@ pub async fn list_clients(State(state): State<AppState>, _admin: Admin) -> Respo
     }
 }
 
-/// `GET /admin/v1/clients/{client_id}`.
+/// `GET /admin/v1/clients/{client_id}`: the client with its roles, as `client show` prints it.
 pub async fn show_client(
     State(state): State<AppState>,
     _admin: Admin,
     Path(client_id): Path<String>,
 ) -> Response {
-    match find_client(state.store.as_ref(), &client_id).await {
-        Ok(client) => Json(ClientView::from(&client)).into_response(),
+    let shown = async {
+        let client = find_client(state.store.as_ref(), &client_id).await?;
+        let roles = state.store.find_client_roles(&client.client_id).await?;
+        let mut view = serde_json::to_value(ClientView::from(&client)).unwrap_or_default();
+        view["roles"] = json!(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>());
+        Ok::<_, AdminError>(view)
+    };
+    match shown.await {
+        Ok(view) => Json(view).into_response(),
         Err(err) => err.into_response(),
     }
 }

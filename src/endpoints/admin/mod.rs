@@ -35,7 +35,8 @@ pub use roles::{
 };
 pub use scopes::{create_scope, delete_scope, list_keys, list_scopes, rotate_key};
 pub use users::{
-    create_user, delete_user, disable_user, enable_user, list_users, set_user_password, show_user,
+    create_user, delete_user, disable_user, enable_user, list_users, revoke_user_sessions,
+    set_user_password, show_user,
 };
 
 /// A refusal of the admin API: `{"error": …, "error_description": …}` with its status.

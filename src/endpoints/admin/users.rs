@@ -119,16 +119,33 @@ pub async fn list_users(State(state): State<AppState>, _admin: Admin) -> Respons
     }
 }
 
-/// `GET /admin/v1/users/{username}`.
+/// `GET /admin/v1/users/{username}`: the user with their roles and groups, as `user show` prints
+/// them: `roles` (effective, as tokens carry them), `direct_roles` and `groups`.
 pub async fn show_user(
     State(state): State<AppState>,
     _admin: Admin,
     Path(username): Path<String>,
-) -> Response {
-    match find_user(state.store.as_ref(), &username).await {
-        Ok(user) => Json(UserView::from(&user)).into_response(),
-        Err(err) => err.into_response(),
-    }
+) -> Result<Response, Response> {
+    let user = named(&state, &username).await?;
+    let authorization = state
+        .store
+        .find_authorization(&user.user_id)
+        .await
+        .map_err(|err| AdminError::from(err).into_response())?;
+    let mut view = serde_json::to_value(UserView::from(&user)).unwrap_or_default();
+    let roles = |roles: &[crate::domain::role::RoleName]| {
+        json!(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>())
+    };
+    view["roles"] = roles(&authorization.roles);
+    view["direct_roles"] = roles(&authorization.direct_roles);
+    view["groups"] = json!(
+        authorization
+            .groups
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+    );
+    Ok(Json(view).into_response())
 }
 
 /// `POST /admin/v1/users`: 201 with the new user.
@@ -205,6 +222,28 @@ pub async fn disable_user(
     let done = state
         .store
         .disable_user(
+            &user.user_id,
+            now,
+            keep_until(&state, now),
+            InTransaction::done(&event),
+        )
+        .await;
+    Ok(signed_out_answer(&user, &event, done))
+}
+
+/// `POST /admin/v1/users/{username}/revoke-sessions`: sign the user out everywhere without changing
+/// their password, as `user revoke-sessions`.
+pub async fn revoke_user_sessions(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, Response> {
+    let user = named(&state, &username).await?;
+    let now = state.clock.now();
+    let event = user_change(&state, &admin, &user, "sessions_revoked");
+    let done = state
+        .store
+        .revoke_user_sessions(
             &user.user_id,
             now,
             keep_until(&state, now),
