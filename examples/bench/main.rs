@@ -439,6 +439,9 @@ async fn sign_in_storm(
 }
 
 fn main() -> Result<()> {
+    // reqwest's rustls has no crypto provider of its own here (see Cargo.toml): use aws-lc-rs,
+    // Latchkey's, as the process default.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mut args = Args::parse();
     // The server runs in a temporary directory, so the binary's path must not be relative.
     args.binary = std::fs::canonicalize(&args.binary).map_err(|_| {

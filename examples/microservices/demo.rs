@@ -246,6 +246,9 @@ fn serve(listener: TcpListener, router: axum::Router) -> Result<Running, DemoErr
 
 /// The HTTP client every component uses to reach Latchkey and each other: bounded time, no redirects.
 fn http_client() -> Result<reqwest::Client, DemoError> {
+    // reqwest's rustls has no crypto provider of its own here (see Cargo.toml): use aws-lc-rs,
+    // Latchkey's, as the process default (an error only says one is installed already).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     Ok(reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())

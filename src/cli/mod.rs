@@ -18,6 +18,7 @@ pub mod audit;
 pub mod client;
 pub mod group;
 pub mod keys;
+pub mod remote;
 pub mod role;
 pub mod scope;
 pub mod serve;
@@ -101,6 +102,9 @@ pub enum CliError {
     /// An admin operation refused or failed.
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
+    /// With `--server`: the server refused, failed or could not be reached.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// Everything a command needs: settings, the store, the clock, the output mode.

@@ -192,6 +192,14 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outp
     child.wait_with_output().unwrap()
 }
 
+/// Make aws-lc-rs this process's rustls provider. reqwest is built with rustls but no provider of
+/// its own (Cargo.toml: the CLI hands it a configured one), so a plain `reqwest::Client` needs the
+/// process default; `TestApp::spawn` installs it before any test builds a client.
+pub fn install_crypto_provider() {
+    // Already installed (by an earlier test in this process) is fine: it is the same provider.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// A running Latchkey on `127.0.0.1:0`, with a fixed clock and a cookie-keeping, non-redirecting client.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`, also the issuer.
@@ -243,6 +251,7 @@ impl TestApp {
     }
 
     async fn start_under(db: TestDb, extra: &[&str], issuer: Option<&str>, path: &str) -> Self {
+        install_crypto_provider();
         // LATCHKEY_TEST_LOG=debug (an EnvFilter) shows the servers' logs in failing tests' output.
         if let Ok(filter) = std::env::var("LATCHKEY_TEST_LOG") {
             let _ = tracing_subscriber::fmt()
