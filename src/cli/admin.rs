@@ -28,7 +28,8 @@ pub enum AdminCommand {
 /// Run an admin command.
 pub async fn run(ctx: &Context, command: AdminCommand) -> Result<(), CliError> {
     let AdminCommand::Bootstrap { client_id, name } = command;
-    let now = ctx.clock.now();
+    let local = ctx.local("admin bootstrap")?;
+    let now = local.clock.now();
     let scope = Scope {
         name: ADMIN_SCOPE.to_owned(),
         description: "Administer Latchkey through its admin API".to_owned(),
@@ -37,13 +38,15 @@ pub async fn run(ctx: &Context, command: AdminCommand) -> Result<(), CliError> {
         hidden: true,
         created_at: now,
     };
-    match ctx.store.create_scope(&scope).await {
+    match local.store.create_scope(&scope).await {
         Ok(()) => {
-            ctx.record(
-                ctx.change("scope", "created", ADMIN_SCOPE)
-                    .with("hidden", true),
-            )
-            .await?;
+            local
+                .record(
+                    local
+                        .change("scope", "created", ADMIN_SCOPE)
+                        .with("hidden", true),
+                )
+                .await?;
         }
         Err(StoreError::Conflict(_)) => {}
         Err(other) => return Err(other.into()),
@@ -56,8 +59,8 @@ pub async fn run(ctx: &Context, command: AdminCommand) -> Result<(), CliError> {
         ..ClientSpec::default()
     };
     let (client, secret) =
-        admin_client::create(ctx.store.as_ref(), client_id.as_deref(), &spec, now).await?;
-    super::client::record_created(ctx, &client).await?;
+        admin_client::create(local.store.as_ref(), client_id.as_deref(), &spec, now).await?;
+    super::client::record_created(local, &client).await?;
     let id = client.client_id.to_string();
     let secret = secret
         .as_ref()

@@ -1,11 +1,15 @@
 //! `latchkey api …`: APIs (resource servers, RFC 8707) — the audiences access tokens are issued for.
 
 use clap::{Args, Subcommand};
+use reqwest::Method;
 
-use super::{CliError, Context};
-use crate::admin::api::{self as admin_api, ApiChanges, ApiView, NewApi, view};
+use super::view::{self, shown};
+use super::{CliError, Context, Local, Via, remote};
+use crate::admin::api::{self as admin_api, ApiChanges, ApiView, NewApi, view as api_view};
 use crate::clock::format_rfc3339;
 use crate::domain::alg::SigningAlg;
+use crate::domain::api::Audience;
+use crate::paths::{ADMIN_API_PATH, ADMIN_APIS_PATH};
 
 /// API commands.
 #[derive(Debug, Subcommand)]
@@ -80,58 +84,104 @@ pub struct UpdateArgs {
     rbac: Option<bool>,
 }
 
-fn describe(view: &ApiView<'_>) -> String {
+fn describe(api: &view::Api) -> String {
     format!(
         "audience:         {}\nname:             {}\nscopes:           {}\naccess_token_ttl: {}\n\
          access_token_alg: {}\ntoken_format:     {}\nrbac:             {}\ncreated:          {}\n",
-        view.audience,
-        view.name,
-        if view.scopes.is_empty() {
+        api.audience,
+        api.name,
+        if api.scopes.is_empty() {
             "-".to_owned()
         } else {
-            view.scopes.join(" ")
+            api.scopes.join(" ")
         },
-        view.access_token_ttl
+        api.access_token_ttl
             .map_or("server default".to_owned(), |s| format!("{s}s")),
-        view.access_token_alg.unwrap_or("server default"),
-        view.token_format,
-        view.rbac,
-        format_rfc3339(view.created_at),
+        api.access_token_alg.as_deref().unwrap_or("server default"),
+        api.token_format,
+        api.rbac,
+        format_rfc3339(api.created_at),
     )
+}
+
+/// `/admin/v1/apis/{audience}`.
+fn api_path(audience: &str) -> Result<String, CliError> {
+    remote::path(ADMIN_API_PATH, &[audience])
+}
+
+/// A duration as the admin API takes it: whole seconds.
+fn seconds(duration: std::time::Duration) -> String {
+    duration.as_secs().to_string()
+}
+
+/// Record an operator's change to an API, with the API as shown.
+async fn record(local: &Local, action: &str, shown: &ApiView<'_>) -> Result<(), CliError> {
+    local
+        .record(
+            local
+                .change("api", action, shown.audience)
+                .with("api", serde_json::to_value(shown).unwrap_or_default()),
+        )
+        .await
 }
 
 /// Run an API command.
 pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
-    let now = ctx.clock.now();
     match command {
         ApiCommand::Create(args) => {
-            let new = NewApi {
-                audience: args.audience,
-                name: args.name,
-                scopes: args.scopes,
-                token_ttl: args.token_ttl,
-                token_alg: args.token_alg,
-                token_format: args.token_format,
-                rbac: args.rbac,
+            let api: view::Api = match &ctx.via {
+                Via::Local(local) => {
+                    let new = NewApi {
+                        audience: args.audience,
+                        name: args.name,
+                        scopes: args.scopes,
+                        token_ttl: args.token_ttl,
+                        token_alg: args.token_alg,
+                        token_format: args.token_format,
+                        rbac: args.rbac,
+                    };
+                    let api =
+                        admin_api::create(local.store.as_ref(), &new, local.clock.now()).await?;
+                    let scopes = local.store.list_scopes().await?;
+                    let as_shown = api_view(&api, &scopes);
+                    record(local, "created", &as_shown).await?;
+                    shown(&as_shown)?
+                }
+                Via::Server(server) => {
+                    let body = serde_json::json!({
+                        "audience": args.audience,
+                        "name": args.name,
+                        "scopes": args.scopes,
+                        "token_ttl": args.token_ttl.map(seconds),
+                        "token_alg": args.token_alg.map(SigningAlg::as_str),
+                        "token_format": args.token_format,
+                        "rbac": args.rbac,
+                    });
+                    server
+                        .call(Method::POST, ADMIN_APIS_PATH, Some(&body))
+                        .await?
+                }
             };
-            let api = admin_api::create(ctx.store.as_ref(), &new, now).await?;
-            let scopes = ctx.store.list_scopes().await?;
-            let shown = view(&api, &scopes);
-            ctx.record(
-                ctx.change("api", "created", api.audience.as_str())
-                    .with("api", serde_json::to_value(&shown).unwrap_or_default()),
-            )
-            .await?;
-            ctx.print(&shown, || describe(&shown));
+            ctx.print(&api, || describe(&api));
             Ok(())
         }
         ApiCommand::List => {
-            let apis = ctx.store.list_apis().await?;
-            let scopes = ctx.store.list_scopes().await?;
-            let views: Vec<ApiView> = apis.iter().map(|api| view(api, &scopes)).collect();
-            ctx.print(&views, || {
+            let apis: Vec<view::Api> = match &ctx.via {
+                Via::Local(local) => {
+                    let apis = local.store.list_apis().await?;
+                    let scopes = local.store.list_scopes().await?;
+                    shown(
+                        &apis
+                            .iter()
+                            .map(|api| api_view(api, &scopes))
+                            .collect::<Vec<_>>(),
+                    )?
+                }
+                Via::Server(server) => server.get(ADMIN_APIS_PATH).await?,
+            };
+            ctx.print(&apis, || {
                 let mut text = format!("{:<40} {:<24} {}\n", "AUDIENCE", "NAME", "SCOPES");
-                for v in &views {
+                for v in &apis {
                     text.push_str(&format!(
                         "{:<40} {:<24} {}\n",
                         v.audience,
@@ -144,39 +194,82 @@ pub async fn run(ctx: &Context, command: ApiCommand) -> Result<(), CliError> {
             Ok(())
         }
         ApiCommand::Show { audience } => {
-            let api = admin_api::find(ctx.store.as_ref(), &audience).await?;
-            let scopes = ctx.store.list_scopes().await?;
-            let shown = view(&api, &scopes);
-            ctx.print(&shown, || describe(&shown));
+            let api: view::Api = match &ctx.via {
+                Via::Local(local) => {
+                    let api = admin_api::find(local.store.as_ref(), &audience).await?;
+                    let scopes = local.store.list_scopes().await?;
+                    shown(&api_view(&api, &scopes))?
+                }
+                Via::Server(server) => server.get(&api_path(&audience)?).await?,
+            };
+            ctx.print(&api, || describe(&api));
             Ok(())
         }
         ApiCommand::Update(args) => {
-            let changes = ApiChanges {
-                name: args.name,
-                token_ttl: args.token_ttl,
-                token_alg: args.token_alg,
-                token_format: args.token_format,
-                rbac: args.rbac,
+            let api: view::Api = match &ctx.via {
+                Via::Local(local) => {
+                    let changes = ApiChanges {
+                        name: args.name,
+                        token_ttl: args.token_ttl,
+                        token_alg: args.token_alg,
+                        token_format: args.token_format,
+                        rbac: args.rbac,
+                    };
+                    let api = admin_api::update(
+                        local.store.as_ref(),
+                        &args.audience,
+                        &changes,
+                        local.clock.now(),
+                    )
+                    .await?;
+                    let scopes = local.store.list_scopes().await?;
+                    let as_shown = api_view(&api, &scopes);
+                    record(local, "updated", &as_shown).await?;
+                    shown(&as_shown)?
+                }
+                Via::Server(server) => {
+                    // PATCH: only the fields given change.
+                    let mut body = serde_json::Map::new();
+                    let mut set = |field: &str, value: Option<serde_json::Value>| {
+                        if let Some(value) = value {
+                            body.insert(field.to_owned(), value);
+                        }
+                    };
+                    set("name", args.name.map(Into::into));
+                    set("token_ttl", args.token_ttl.map(|ttl| seconds(ttl).into()));
+                    set("token_alg", args.token_alg.map(Into::into));
+                    set("token_format", args.token_format.map(Into::into));
+                    set("rbac", args.rbac.map(Into::into));
+                    let body = serde_json::Value::Object(body);
+                    server
+                        .call(Method::PATCH, &api_path(&args.audience)?, Some(&body))
+                        .await?
+                }
             };
-            let api = admin_api::update(ctx.store.as_ref(), &args.audience, &changes, now).await?;
-            let scopes = ctx.store.list_scopes().await?;
-            let shown = view(&api, &scopes);
-            ctx.record(
-                ctx.change("api", "updated", api.audience.as_str())
-                    .with("api", serde_json::to_value(&shown).unwrap_or_default()),
-            )
-            .await?;
-            ctx.print(&shown, || describe(&shown));
+            ctx.print(&api, || describe(&api));
             Ok(())
         }
         ApiCommand::Delete { audience } => {
-            let api = admin_api::delete(ctx.store.as_ref(), &audience).await?;
-            ctx.record(ctx.change("api", "deleted", api.audience.as_str()))
-                .await?;
-            ctx.print(
-                &serde_json::json!({ "deleted": api.audience.as_str() }),
-                || format!("deleted API {}", api.audience),
-            );
+            let audience = match &ctx.via {
+                Via::Local(local) => {
+                    let api = admin_api::delete(local.store.as_ref(), &audience).await?;
+                    local
+                        .record(local.change("api", "deleted", api.audience.as_str()))
+                        .await?;
+                    api.audience
+                }
+                Via::Server(server) => {
+                    // The audience as registered, as the local command prints it.
+                    let parsed = Audience::parse(&audience).map_err(|e| CliError::Invalid(e.0))?;
+                    server
+                        .call_done(Method::DELETE, &api_path(&audience)?)
+                        .await?;
+                    parsed
+                }
+            };
+            ctx.print(&serde_json::json!({ "deleted": audience.as_str() }), || {
+                format!("deleted API {audience}")
+            });
             Ok(())
         }
     }

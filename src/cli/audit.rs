@@ -2,9 +2,11 @@
 
 use clap::{Args, Subcommand};
 
-use super::{CliError, Context};
+use super::view::{self, shown};
+use super::{CliError, Context, Via};
 use crate::admin::audit::{Query, filter};
 use crate::clock::format_rfc3339;
+use crate::paths::ADMIN_AUDIT_EVENTS_PATH;
 
 /// Audit commands.
 #[derive(Debug, Subcommand)]
@@ -45,8 +47,13 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> Result<(), CliError> {
         since: args.since,
         limit: Some(args.limit),
     };
-    let filter = filter(ctx.store.as_ref(), &query, ctx.clock.now()).await?;
-    let events = ctx.store.list_audit_events(&filter).await?;
+    let events: Vec<view::Event> = match &ctx.via {
+        Via::Local(local) => {
+            let filter = filter(local.store.as_ref(), &query, local.clock.now()).await?;
+            shown(&local.store.list_audit_events(&filter).await?)?
+        }
+        Via::Server(server) => server.get(&events_path(&query)).await?,
+    };
     ctx.print(&events, || {
         let mut text = format!(
             "{:<20} {:<28} {:<24} {:<24} {:<24} {}\n",
@@ -56,7 +63,7 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> Result<(), CliError> {
             text.push_str(&format!(
                 "{:<20} {:<28} {:<24} {:<24} {:<24} {}\n",
                 format_rfc3339(event.at),
-                event.event_type.as_str(),
+                event.event_type,
                 event.actor,
                 event.user_id.as_deref().unwrap_or("-"),
                 event.client_id.as_deref().unwrap_or("-"),
@@ -66,4 +73,24 @@ pub async fn run(ctx: &Context, command: AuditCommand) -> Result<(), CliError> {
         text
     });
     Ok(())
+}
+
+/// `GET /admin/v1/audit-events?…`: the query as its parameters (the names `Query` reads).
+fn events_path(query: &Query) -> String {
+    let mut params = url::form_urlencoded::Serializer::new(String::new());
+    let given = [
+        ("user", query.user.as_deref()),
+        ("client", query.client.as_deref()),
+        ("type", query.event_type.as_deref()),
+        ("since", query.since.as_deref()),
+    ];
+    for (name, value) in given {
+        if let Some(value) = value {
+            params.append_pair(name, value);
+        }
+    }
+    if let Some(limit) = query.limit {
+        params.append_pair("limit", &limit.to_string());
+    }
+    format!("{ADMIN_AUDIT_EVENTS_PATH}?{}", params.finish())
 }

@@ -1,14 +1,20 @@
 //! `latchkey client …`: register, inspect, change and remove OAuth clients.
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
 
-use super::{CliError, Context};
+use super::view::{self, shown};
+use super::{CliError, Context, Local, Via, remote};
 use crate::admin::Change;
 use crate::admin::client::{self as admin_client, ClientView, registration};
 use crate::admin::role as admin_role;
 use crate::clock::format_rfc3339;
-use crate::domain::client::{Client, ClientSecret, ClientSpec};
+use crate::domain::client::{Client, ClientSpec};
+use crate::domain::role::RoleName;
+use crate::paths::{
+    ADMIN_CLIENT_PATH, ADMIN_CLIENT_ROLE_PATH, ADMIN_CLIENT_SECRET_PATH, ADMIN_CLIENTS_PATH,
+};
 
 /// Client commands.
 #[derive(Debug, Subcommand)]
@@ -159,16 +165,9 @@ pub struct UpdateArgs {
     may_exchange_for: Vec<String>,
 }
 
-/// `client show`: the registration with the client's roles.
-#[derive(Serialize)]
-struct ClientDetail<'a> {
-    #[serde(flatten)]
-    client: ClientView<'a>,
-    roles: &'a [String],
-}
-
-fn describe(c: &Client) -> String {
-    let list = |items: Vec<&str>| {
+/// The text of `client show` and the other commands that print one client.
+fn describe(c: &view::Client) -> String {
+    let list = |items: &[String]| {
         if items.is_empty() {
             "-".to_owned()
         } else {
@@ -183,21 +182,12 @@ fn describe(c: &Client) -> String {
          introspect_any:            {}\ncreated:                   {}\nupdated:                   {}\n",
         c.client_id,
         c.client_name,
-        c.application_type.as_str(),
-        c.auth_method.as_str(),
-        list(c.redirect_uris.iter().map(|u| u.as_str()).collect()),
-        list(
-            c.post_logout_redirect_uris
-                .iter()
-                .map(|u| u.as_str())
-                .collect()
-        ),
-        list(c.grant_types.iter().map(|g| g.as_str()).collect()),
-        if c.scopes.is_empty() {
-            "-".to_owned()
-        } else {
-            c.scopes.to_string()
-        },
+        c.application_type,
+        c.auth_method,
+        list(&c.redirect_uris),
+        list(&c.post_logout_redirect_uris),
+        list(&c.grant_types),
+        if c.scope.is_empty() { "-" } else { &c.scope },
         c.require_pkce,
         c.skip_consent,
         c.introspect_any,
@@ -206,246 +196,397 @@ fn describe(c: &Client) -> String {
     )
 }
 
-async fn find(ctx: &Context, client_id: &str) -> Result<Client, CliError> {
-    Ok(crate::admin::find_client(ctx.store.as_ref(), client_id).await?)
+/// The text of `client list`.
+fn table(clients: &[view::Client]) -> String {
+    let mut text = format!(
+        "{:<24} {:<20} {:<20} {}\n",
+        "CLIENT_ID", "AUTH_METHOD", "GRANT_TYPES", "NAME"
+    );
+    for c in clients {
+        text.push_str(&format!(
+            "{:<24} {:<20} {:<20} {}\n",
+            c.client_id,
+            c.auth_method,
+            c.grant_types.join(","),
+            c.client_name
+        ));
+    }
+    text
+}
+
+/// A registration as the admin API takes it (`POST`, `PUT /admin/v1/clients…`): the CLI's options.
+fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "name": spec.client_name,
+        "redirect_uris": spec.redirect_uris,
+        "post_logout_redirect_uris": spec.post_logout_redirect_uris,
+        "grant_types": spec.grant_types,
+        "scope": spec.scope,
+        "auth_method": spec.auth_method,
+        "skip_consent": spec.skip_consent,
+        "introspect_any": spec.introspect_any,
+        "allow_no_pkce": spec.allow_no_pkce,
+        "id_token_signed_response_alg": spec.id_token_alg,
+        "application_type": spec.application_type,
+        "resources": spec.resources,
+        "default_resource": spec.default_resource,
+        "api": spec.api,
+        "may_exchange_for": spec.may_exchange_for,
+    });
+    if let Some(id) = client_id {
+        body["client_id"] = id.into();
+    }
+    body
+}
+
+/// The registration `c` shows, to change (as `Client::to_spec`).
+fn spec_of(c: &view::Client) -> ClientSpec {
+    ClientSpec {
+        client_name: c.client_name.clone(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        grant_types: c.grant_types.clone(),
+        scope: c.scope.clone(),
+        auth_method: c.auth_method.clone(),
+        allow_no_pkce: !c.require_pkce,
+        skip_consent: c.skip_consent,
+        introspect_any: c.introspect_any,
+        id_token_alg: c.id_token_signed_response_alg.clone(),
+        application_type: Some(c.application_type.clone()),
+        resources: c.resources.clone(),
+        default_resource: c.default_resource.clone(),
+        api: c.api.clone(),
+        may_exchange_for: c.may_exchange_for.clone(),
+    }
+}
+
+impl UpdateArgs {
+    /// `spec` with the options given applied; a list option given replaces its whole list.
+    fn apply(self, spec: &mut ClientSpec) {
+        if let Some(name) = self.name {
+            spec.client_name = name;
+        }
+        if !self.redirect_uris.is_empty() {
+            spec.redirect_uris = self.redirect_uris;
+        }
+        if !self.post_logout_redirect_uris.is_empty() {
+            spec.post_logout_redirect_uris = self.post_logout_redirect_uris;
+        }
+        if !self.grant_types.is_empty() {
+            spec.grant_types = self.grant_types;
+        }
+        if let Some(scope) = self.scope {
+            spec.scope = scope;
+        }
+        if let Some(method) = self.auth_method {
+            spec.auth_method = method;
+        }
+        if let Some(flag) = self.skip_consent {
+            spec.skip_consent = flag;
+        }
+        if let Some(flag) = self.introspect_any {
+            spec.introspect_any = flag;
+        }
+        if let Some(flag) = self.allow_no_pkce {
+            spec.allow_no_pkce = flag;
+        }
+        if let Some(alg) = self.id_token_signed_response_alg {
+            spec.id_token_alg = Some(alg);
+        }
+        if let Some(kind) = self.application_type {
+            spec.application_type = Some(kind);
+        }
+        if !self.resources.is_empty() {
+            spec.resources = self.resources;
+        }
+        if let Some(default) = self.default_resource {
+            spec.default_resource = Some(default);
+        }
+        if let Some(api) = self.api {
+            spec.api = Some(api);
+        }
+        if !self.may_exchange_for.is_empty() {
+            spec.may_exchange_for = self.may_exchange_for;
+        }
+    }
+}
+
+impl CreateArgs {
+    /// The registration these options describe.
+    fn spec(self) -> (Option<String>, ClientSpec) {
+        let spec = ClientSpec {
+            client_name: self.name,
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            grant_types: self.grant_types,
+            scope: self.scope,
+            auth_method: self.auth_method,
+            allow_no_pkce: self.allow_no_pkce,
+            skip_consent: self.skip_consent,
+            introspect_any: self.introspect_any,
+            id_token_alg: self.id_token_signed_response_alg,
+            application_type: Some(self.application_type),
+            resources: self.resources,
+            default_resource: self.default_resource,
+            api: self.api,
+            may_exchange_for: self.may_exchange_for,
+        };
+        (self.client_id, spec)
+    }
 }
 
 /// Record a client's creation in the audit trail.
-pub(super) async fn record_created(ctx: &Context, client: &Client) -> Result<(), CliError> {
+pub(super) async fn record_created(local: &Local, client: &Client) -> Result<(), CliError> {
     let id = client.client_id.to_string();
-    ctx.record(
-        ctx.change("client", "created", &id)
-            .client(id.clone())
-            .with("client", registration(client)),
-    )
-    .await
+    local
+        .record(
+            local
+                .change("client", "created", &id)
+                .client(id.clone())
+                .with("client", registration(client)),
+        )
+        .await
+}
+
+/// `/admin/v1/clients/{client_id}`.
+fn client_path(client_id: &str) -> Result<String, CliError> {
+    remote::path(ADMIN_CLIENT_PATH, &[client_id])
 }
 
 /// Run a client command.
 pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> {
-    let now = ctx.clock.now();
     match command {
         ClientCommand::Create(args) => {
-            let spec = ClientSpec {
-                client_name: args.name,
-                redirect_uris: args.redirect_uris,
-                post_logout_redirect_uris: args.post_logout_redirect_uris,
-                grant_types: args.grant_types,
-                scope: args.scope,
-                auth_method: args.auth_method,
-                allow_no_pkce: args.allow_no_pkce,
-                skip_consent: args.skip_consent,
-                introspect_any: args.introspect_any,
-                id_token_alg: args.id_token_signed_response_alg,
-                application_type: Some(args.application_type),
-                resources: args.resources,
-                default_resource: args.default_resource,
-                api: args.api,
-                may_exchange_for: args.may_exchange_for,
-            };
-            let (client, secret) =
-                admin_client::create(ctx.store.as_ref(), args.client_id.as_deref(), &spec, now)
+            let (client_id, spec) = args.spec();
+            let created: view::NewClient = match &ctx.via {
+                Via::Local(local) => {
+                    let (client, secret) = admin_client::create(
+                        local.store.as_ref(),
+                        client_id.as_deref(),
+                        &spec,
+                        local.clock.now(),
+                    )
                     .await?;
-            record_created(ctx, &client).await?;
-
-            #[derive(Serialize)]
-            struct Created<'a> {
-                #[serde(skip_serializing_if = "Option::is_none")]
-                client_secret: Option<&'a str>,
-                #[serde(flatten)]
-                client: ClientView<'a>,
-            }
-            let secret_value = secret.as_ref().map(ClientSecret::expose);
-            ctx.print(
-                &Created {
-                    client_secret: secret_value,
-                    client: ClientView::from(&client),
-                },
-                || {
-                    let mut text = describe(&client);
-                    if let Some(secret) = secret_value {
-                        text.push_str(&format!(
-                            "client_secret:             {secret}\n\nStore the secret now: it is shown only once.\n"
-                        ));
+                    record_created(local, &client).await?;
+                    view::NewClient {
+                        client_secret: secret.as_ref().map(|s| s.expose().to_owned()),
+                        client: shown(&ClientView::from(&client))?,
                     }
-                    text
-                },
-            );
-            Ok(())
-        }
-        ClientCommand::List => {
-            let clients = ctx.store.list_clients().await?;
-            let views: Vec<ClientView> = clients.iter().map(ClientView::from).collect();
-            ctx.print(&views, || {
-                let mut text = format!(
-                    "{:<24} {:<20} {:<20} {}\n",
-                    "CLIENT_ID", "AUTH_METHOD", "GRANT_TYPES", "NAME"
-                );
-                for c in &clients {
-                    let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                }
+                Via::Server(server) => {
+                    let body = body(client_id.as_deref(), &spec);
+                    server
+                        .call(Method::POST, ADMIN_CLIENTS_PATH, Some(&body))
+                        .await?
+                }
+            };
+            ctx.print(&created, || {
+                let mut text = describe(&created.client);
+                if let Some(secret) = &created.client_secret {
                     text.push_str(&format!(
-                        "{:<24} {:<20} {:<20} {}\n",
-                        c.client_id,
-                        c.auth_method.as_str(),
-                        grants.join(","),
-                        c.client_name
+                        "client_secret:             {secret}\n\nStore the secret now: it is shown only once.\n"
                     ));
                 }
                 text
             });
             Ok(())
         }
+        ClientCommand::List => {
+            let clients: Vec<view::Client> = match &ctx.via {
+                Via::Local(local) => {
+                    let clients = local.store.list_clients().await?;
+                    shown(&clients.iter().map(ClientView::from).collect::<Vec<_>>())?
+                }
+                Via::Server(server) => server.get(ADMIN_CLIENTS_PATH).await?,
+            };
+            ctx.print(&clients, || table(&clients));
+            Ok(())
+        }
         ClientCommand::Show { client_id } => {
-            let client = find(ctx, &client_id).await?;
-            let roles: Vec<String> = ctx
-                .store
-                .find_client_roles(&client.client_id)
-                .await?
-                .iter()
-                .map(|r| r.to_string())
-                .collect();
-            ctx.print(
-                &ClientDetail {
-                    client: ClientView::from(&client),
-                    roles: &roles,
-                },
-                || {
-                    let shown = if roles.is_empty() {
-                        "-".to_owned()
-                    } else {
-                        roles.join(", ")
-                    };
-                    format!("{}roles:                     {shown}\n", describe(&client))
-                },
-            );
+            let detail: view::ClientWithRoles = match &ctx.via {
+                Via::Local(local) => {
+                    let client = find(local, &client_id).await?;
+                    let roles = local.store.find_client_roles(&client.client_id).await?;
+                    view::ClientWithRoles {
+                        client: shown(&ClientView::from(&client))?,
+                        roles: roles.iter().map(|r| r.to_string()).collect(),
+                    }
+                }
+                Via::Server(server) => server.get(&client_path(&client_id)?).await?,
+            };
+            ctx.print(&detail, || {
+                let shown = if detail.roles.is_empty() {
+                    "-".to_owned()
+                } else {
+                    detail.roles.join(", ")
+                };
+                format!(
+                    "{}roles:                     {shown}\n",
+                    describe(&detail.client)
+                )
+            });
             Ok(())
         }
         ClientCommand::AddRole { client_id, role } => {
-            let role = admin_role::parse_name(&role)?;
-            let client =
-                admin_role::client_role(ctx.store.as_ref(), &client_id, &role, Change::Add).await?;
-            let id = client.client_id.to_string();
-            ctx.record(
-                ctx.change("client", "role_added", &id)
-                    .client(id.clone())
-                    .with("role", role.as_str()),
-            )
-            .await?;
+            let (id, role) = change_role(ctx, &client_id, &role, Change::Add).await?;
             ctx.print(
-                &serde_json::json!({ "client_id": client.client_id.as_str(), "added_role": role.as_str() }),
-                || format!("client {} now has role {role}", client.client_id),
+                &serde_json::json!({ "client_id": id, "added_role": role.as_str() }),
+                || format!("client {id} now has role {role}"),
             );
             Ok(())
         }
         ClientCommand::RemoveRole { client_id, role } => {
-            let role = admin_role::parse_name(&role)?;
-            let client =
-                admin_role::client_role(ctx.store.as_ref(), &client_id, &role, Change::Remove)
-                    .await?;
-            let id = client.client_id.to_string();
-            ctx.record(
-                ctx.change("client", "role_removed", &id)
-                    .client(id.clone())
-                    .with("role", role.as_str()),
-            )
-            .await?;
+            let (id, role) = change_role(ctx, &client_id, &role, Change::Remove).await?;
             ctx.print(
-                &serde_json::json!({ "client_id": client.client_id.as_str(), "removed_role": role.as_str() }),
-                || format!("client {} no longer has role {role}", client.client_id),
+                &serde_json::json!({ "client_id": id, "removed_role": role.as_str() }),
+                || format!("client {id} no longer has role {role}"),
             );
             Ok(())
         }
         ClientCommand::Update(args) => {
-            let existing = find(ctx, &args.client_id).await?;
-            let mut spec = existing.to_spec();
-            if let Some(name) = args.name {
-                spec.client_name = name;
-            }
-            if !args.redirect_uris.is_empty() {
-                spec.redirect_uris = args.redirect_uris;
-            }
-            if !args.post_logout_redirect_uris.is_empty() {
-                spec.post_logout_redirect_uris = args.post_logout_redirect_uris;
-            }
-            if !args.grant_types.is_empty() {
-                spec.grant_types = args.grant_types;
-            }
-            if let Some(scope) = args.scope {
-                spec.scope = scope;
-            }
-            if let Some(method) = args.auth_method {
-                spec.auth_method = method;
-            }
-            if let Some(flag) = args.skip_consent {
-                spec.skip_consent = flag;
-            }
-            if let Some(flag) = args.introspect_any {
-                spec.introspect_any = flag;
-            }
-            if let Some(flag) = args.allow_no_pkce {
-                spec.allow_no_pkce = flag;
-            }
-            if let Some(alg) = args.id_token_signed_response_alg {
-                spec.id_token_alg = Some(alg);
-            }
-            if let Some(kind) = args.application_type {
-                spec.application_type = Some(kind);
-            }
-            if !args.resources.is_empty() {
-                spec.resources = args.resources;
-            }
-            if let Some(default) = args.default_resource {
-                spec.default_resource = Some(default);
-            }
-            if let Some(api) = args.api {
-                spec.api = Some(api);
-            }
-            if !args.may_exchange_for.is_empty() {
-                spec.may_exchange_for = args.may_exchange_for;
-            }
-            let updated = admin_client::update(ctx.store.as_ref(), &existing, &spec, now).await?;
-            let id = updated.client_id.to_string();
-            ctx.record(
-                ctx.change("client", "updated", &id)
-                    .client(id.clone())
-                    .with("before", registration(&existing))
-                    .with("after", registration(&updated)),
-            )
-            .await?;
-            ctx.print(&ClientView::from(&updated), || describe(&updated));
+            let client_id = args.client_id.clone();
+            let updated: view::Client = match &ctx.via {
+                Via::Local(local) => {
+                    let existing = find(local, &client_id).await?;
+                    let mut spec = existing.to_spec();
+                    args.apply(&mut spec);
+                    let updated = admin_client::update(
+                        local.store.as_ref(),
+                        &existing,
+                        &spec,
+                        local.clock.now(),
+                    )
+                    .await?;
+                    let id = updated.client_id.to_string();
+                    local
+                        .record(
+                            local
+                                .change("client", "updated", &id)
+                                .client(id.clone())
+                                .with("before", registration(&existing))
+                                .with("after", registration(&updated)),
+                        )
+                        .await?;
+                    shown(&ClientView::from(&updated))?
+                }
+                Via::Server(server) => {
+                    let path = client_path(&client_id)?;
+                    let existing: view::Client = server.get(&path).await?;
+                    let mut spec = spec_of(&existing);
+                    args.apply(&mut spec);
+                    server
+                        .call(Method::PUT, &path, Some(&body(None, &spec)))
+                        .await?
+                }
+            };
+            ctx.print(&updated, || describe(&updated));
             Ok(())
         }
         ClientCommand::Delete { client_id } => {
-            let id = admin_client::delete(ctx.store.as_ref(), &client_id).await?;
-            ctx.record(
-                ctx.change("client", "deleted", id.as_str())
-                    .client(id.to_string()),
-            )
-            .await?;
+            match &ctx.via {
+                Via::Local(local) => {
+                    let id = admin_client::delete(local.store.as_ref(), &client_id).await?;
+                    local
+                        .record(
+                            local
+                                .change("client", "deleted", id.as_str())
+                                .client(id.to_string()),
+                        )
+                        .await?;
+                }
+                Via::Server(server) => {
+                    server
+                        .call_done(Method::DELETE, &client_path(&client_id)?)
+                        .await?;
+                }
+            }
             ctx.print(&serde_json::json!({ "deleted": client_id }), || {
                 format!("deleted client {client_id}")
             });
             Ok(())
         }
         ClientCommand::RotateSecret { client_id } => {
-            let (_, secret) =
-                admin_client::rotate_secret(ctx.store.as_ref(), &client_id, now).await?;
-            // That the secret changed, never the secret.
-            ctx.record(
-                ctx.change("client", "secret_rotated", &client_id)
-                    .client(client_id.clone()),
-            )
-            .await?;
-            ctx.print(
-                &serde_json::json!({ "client_id": client_id, "client_secret": secret.expose() }),
-                || {
-                    format!(
-                        "client_id:     {client_id}\nclient_secret: {}\n\nThe old secret no longer works. Store the new one now: it is shown only once.",
-                        secret.expose()
+            let rotated: RotatedSecret = match &ctx.via {
+                Via::Local(local) => {
+                    let (_, secret) = admin_client::rotate_secret(
+                        local.store.as_ref(),
+                        &client_id,
+                        local.clock.now(),
                     )
-                },
-            );
+                    .await?;
+                    // That the secret changed, never the secret.
+                    local
+                        .record(
+                            local
+                                .change("client", "secret_rotated", &client_id)
+                                .client(client_id.clone()),
+                        )
+                        .await?;
+                    RotatedSecret {
+                        client_id: client_id.clone(),
+                        client_secret: secret.expose().to_owned(),
+                    }
+                }
+                Via::Server(server) => {
+                    let path = remote::path(ADMIN_CLIENT_SECRET_PATH, &[&client_id])?;
+                    server.call(Method::POST, &path, None).await?
+                }
+            };
+            ctx.print(&rotated, || {
+                format!(
+                    "client_id:     {}\nclient_secret: {}\n\nThe old secret no longer works. Store the new one now: it is shown only once.",
+                    rotated.client_id, rotated.client_secret
+                )
+            });
             Ok(())
         }
     }
+}
+
+/// `client rotate-secret`: the client and its new secret (shown once).
+#[derive(Serialize, Deserialize)]
+struct RotatedSecret {
+    client_id: String,
+    client_secret: String,
+}
+
+async fn find(local: &Local, client_id: &str) -> Result<Client, CliError> {
+    Ok(crate::admin::find_client(local.store.as_ref(), client_id).await?)
+}
+
+/// Give the client `client_id` the role `role`, or take it; the client's id and the role.
+async fn change_role(
+    ctx: &Context,
+    client_id: &str,
+    role: &str,
+    change: Change,
+) -> Result<(String, RoleName), CliError> {
+    let role = admin_role::parse_name(role)?;
+    match &ctx.via {
+        Via::Local(local) => {
+            let client =
+                admin_role::client_role(local.store.as_ref(), client_id, &role, change).await?;
+            let id = client.client_id.to_string();
+            local
+                .record(
+                    local
+                        .change("client", &change.action("role"), &id)
+                        .client(id.clone())
+                        .with("role", role.as_str()),
+                )
+                .await?;
+            Ok((id, role))
+        }
+        Via::Server(server) => {
+            let path = remote::path(ADMIN_CLIENT_ROLE_PATH, &[client_id, role.as_str()])?;
+            let linked: Linked = server.call(remote::link(change), &path, None).await?;
+            Ok((linked.client_id, role))
+        }
+    }
+}
+
+/// The admin API's answer to a client's role change.
+#[derive(Deserialize)]
+struct Linked {
+    client_id: String,
 }

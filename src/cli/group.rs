@@ -2,13 +2,19 @@
 //! member holds the group's roles.
 
 use clap::Subcommand;
-use serde::Serialize;
+use reqwest::Method;
+use serde::Deserialize;
 
-use super::role::list;
-use super::{CliError, Context};
+use super::role::{list, strs};
+use super::{CliError, Context, Via, remote, view};
 use crate::admin::Change;
 use crate::admin::{group as admin, role as admin_role};
 use crate::clock::format_rfc3339;
+use crate::domain::group::GroupName;
+use crate::domain::role::RoleName;
+use crate::paths::{
+    ADMIN_GROUP_MEMBER_PATH, ADMIN_GROUP_PATH, ADMIN_GROUP_ROLE_PATH, ADMIN_GROUPS_PATH,
+};
 
 /// Group commands.
 #[derive(Debug, Subcommand)]
@@ -60,91 +66,80 @@ pub enum GroupCommand {
     },
 }
 
-#[derive(Serialize)]
-struct GroupDetail<'a> {
-    name: &'a str,
-    created_at: i64,
-    members: &'a [String],
-    roles: Vec<&'a str>,
+/// `/admin/v1/groups/{name}`.
+fn group_path(name: &GroupName) -> Result<String, CliError> {
+    remote::path(ADMIN_GROUP_PATH, &[name.as_str()])
 }
 
 /// Run a group command.
 pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
-    let store = ctx.store.as_ref();
     match command {
         GroupCommand::Create { name } => {
             let name = admin::parse_name(&name)?;
-            let group = admin::create(store, name, ctx.clock.now()).await?;
-            ctx.record(ctx.change("group", "created", group.name.as_str()))
-                .await?;
-            ctx.print(
-                &serde_json::json!({ "name": group.name.as_str(), "created_at": group.created_at }),
-                || format!("created group {}", group.name),
-            );
+            let group: view::Group = match &ctx.via {
+                Via::Local(local) => {
+                    let group =
+                        admin::create(local.store.as_ref(), name, local.clock.now()).await?;
+                    local
+                        .record(local.change("group", "created", group.name.as_str()))
+                        .await?;
+                    view::Group {
+                        name: group.name.to_string(),
+                        created_at: group.created_at,
+                    }
+                }
+                Via::Server(server) => {
+                    let body = serde_json::json!({ "name": name.as_str() });
+                    server
+                        .call(Method::POST, ADMIN_GROUPS_PATH, Some(&body))
+                        .await?
+                }
+            };
+            ctx.print(&group, || format!("created group {}", group.name));
         }
         GroupCommand::AddMember { group, username } => {
-            let group = admin::parse_name(&group)?;
-            let user = admin::member(store, &group, &username, Change::Add).await?;
-            ctx.record(
-                ctx.change("group", "member_added", group.as_str())
-                    .user(user.user_id.to_string())
-                    .with("username", user.username.as_str()),
-            )
-            .await?;
+            let (group, username) = member(ctx, &group, &username, Change::Add).await?;
             ctx.print(
-                &serde_json::json!({ "group": group.as_str(), "added_member": user.username }),
-                || format!("added {} to group {group}", user.username),
+                &serde_json::json!({ "group": group.as_str(), "added_member": username }),
+                || format!("added {username} to group {group}"),
             );
         }
         GroupCommand::RemoveMember { group, username } => {
-            let group = admin::parse_name(&group)?;
-            let user = admin::member(store, &group, &username, Change::Remove).await?;
-            ctx.record(
-                ctx.change("group", "member_removed", group.as_str())
-                    .user(user.user_id.to_string())
-                    .with("username", user.username.as_str()),
-            )
-            .await?;
+            let (group, username) = member(ctx, &group, &username, Change::Remove).await?;
             ctx.print(
-                &serde_json::json!({ "group": group.as_str(), "removed_member": user.username }),
-                || format!("removed {} from group {group}", user.username),
+                &serde_json::json!({ "group": group.as_str(), "removed_member": username }),
+                || format!("removed {username} from group {group}"),
             );
         }
         GroupCommand::AddRole { group, role } => {
-            let group = admin::parse_name(&group)?;
-            let role = admin_role::parse_name(&role)?;
-            admin::group_role(store, &group, &role, Change::Add).await?;
-            ctx.record(
-                ctx.change("group", "role_added", group.as_str())
-                    .with("role", role.as_str()),
-            )
-            .await?;
+            let (group, role) = group_role(ctx, &group, &role, Change::Add).await?;
             ctx.print(
                 &serde_json::json!({ "group": group.as_str(), "added_role": role.as_str() }),
                 || format!("group {group} now has role {role}"),
             );
         }
         GroupCommand::RemoveRole { group, role } => {
-            let group = admin::parse_name(&group)?;
-            let role = admin_role::parse_name(&role)?;
-            admin::group_role(store, &group, &role, Change::Remove).await?;
-            ctx.record(
-                ctx.change("group", "role_removed", group.as_str())
-                    .with("role", role.as_str()),
-            )
-            .await?;
+            let (group, role) = group_role(ctx, &group, &role, Change::Remove).await?;
             ctx.print(
                 &serde_json::json!({ "group": group.as_str(), "removed_role": role.as_str() }),
                 || format!("group {group} no longer has role {role}"),
             );
         }
         GroupCommand::List => {
-            let groups = store.list_groups().await?;
-            let views: Vec<serde_json::Value> = groups
-                .iter()
-                .map(|g| serde_json::json!({ "name": g.name.as_str(), "created_at": g.created_at }))
-                .collect();
-            ctx.print(&views, || {
+            let groups: Vec<view::Group> = match &ctx.via {
+                Via::Local(local) => local
+                    .store
+                    .list_groups()
+                    .await?
+                    .into_iter()
+                    .map(|g| view::Group {
+                        name: g.name.to_string(),
+                        created_at: g.created_at,
+                    })
+                    .collect(),
+                Via::Server(server) => server.get(ADMIN_GROUPS_PATH).await?,
+            };
+            ctx.print(&groups, || {
                 let mut text = format!("{:<32} {}\n", "NAME", "CREATED");
                 for group in &groups {
                     text.push_str(&format!(
@@ -158,39 +153,112 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> Result<(), CliError> {
         }
         GroupCommand::Show { name } => {
             let name = admin::parse_name(&name)?;
-            let (group, contents) = admin::show(store, &name).await?;
-            let roles: Vec<&str> = contents.roles.iter().map(|r| r.as_str()).collect();
-            let detail = GroupDetail {
-                name: group.name.as_str(),
-                created_at: group.created_at,
-                members: &contents.members,
-                roles: roles.clone(),
+            let detail: view::GroupWithContents = match &ctx.via {
+                Via::Local(local) => {
+                    let (group, contents) = admin::show(local.store.as_ref(), &name).await?;
+                    view::GroupWithContents {
+                        group: view::Group {
+                            name: group.name.to_string(),
+                            created_at: group.created_at,
+                        },
+                        members: contents.members,
+                        roles: contents.roles.iter().map(|r| r.to_string()).collect(),
+                    }
+                }
+                Via::Server(server) => server.get(&group_path(&name)?).await?,
             };
             ctx.print(&detail, || {
                 format!(
                     "name:    {}\ncreated: {}\nmembers: {}\nroles:   {}\n",
-                    group.name,
-                    format_rfc3339(group.created_at),
-                    list(
-                        &contents
-                            .members
-                            .iter()
-                            .map(String::as_str)
-                            .collect::<Vec<_>>()
-                    ),
-                    list(&roles),
+                    detail.group.name,
+                    format_rfc3339(detail.group.created_at),
+                    list(&strs(&detail.members)),
+                    list(&strs(&detail.roles)),
                 )
             });
         }
         GroupCommand::Delete { name } => {
             let name = admin::parse_name(&name)?;
-            admin::delete(store, &name).await?;
-            ctx.record(ctx.change("group", "deleted", name.as_str()))
-                .await?;
+            match &ctx.via {
+                Via::Local(local) => {
+                    admin::delete(local.store.as_ref(), &name).await?;
+                    local
+                        .record(local.change("group", "deleted", name.as_str()))
+                        .await?;
+                }
+                Via::Server(server) => {
+                    server
+                        .call_done(Method::DELETE, &group_path(&name)?)
+                        .await?;
+                }
+            }
             ctx.print(&serde_json::json!({ "deleted": name.as_str() }), || {
                 format!("deleted group {name}")
             });
         }
     }
     Ok(())
+}
+
+/// Make the user `username` a member of `group`, or take them out; the group and the username.
+async fn member(
+    ctx: &Context,
+    group: &str,
+    username: &str,
+    change: Change,
+) -> Result<(GroupName, String), CliError> {
+    let group = admin::parse_name(group)?;
+    match &ctx.via {
+        Via::Local(local) => {
+            let user = admin::member(local.store.as_ref(), &group, username, change).await?;
+            local
+                .record(
+                    local
+                        .change("group", &change.action("member"), group.as_str())
+                        .user(user.user_id.to_string())
+                        .with("username", user.username.as_str()),
+                )
+                .await?;
+            Ok((group, user.username))
+        }
+        Via::Server(server) => {
+            #[derive(Deserialize)]
+            struct Linked {
+                username: String,
+            }
+            let path = remote::path(ADMIN_GROUP_MEMBER_PATH, &[group.as_str(), username])?;
+            let linked: Linked = server.call(remote::link(change), &path, None).await?;
+            Ok((group, linked.username))
+        }
+    }
+}
+
+/// Give every member of `group` the role `role`, or take it from the group.
+async fn group_role(
+    ctx: &Context,
+    group: &str,
+    role: &str,
+    change: Change,
+) -> Result<(GroupName, RoleName), CliError> {
+    let group = admin::parse_name(group)?;
+    let role = admin_role::parse_name(role)?;
+    match &ctx.via {
+        Via::Local(local) => {
+            admin::group_role(local.store.as_ref(), &group, &role, change).await?;
+            local
+                .record(
+                    local
+                        .change("group", &change.action("role"), group.as_str())
+                        .with("role", role.as_str()),
+                )
+                .await?;
+        }
+        Via::Server(server) => {
+            let path = remote::path(ADMIN_GROUP_ROLE_PATH, &[group.as_str(), role.as_str()])?;
+            server
+                .call::<serde_json::Value>(remote::link(change), &path, None)
+                .await?;
+        }
+    }
+    Ok((group, role))
 }

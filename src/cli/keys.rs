@@ -1,12 +1,16 @@
 //! `latchkey keys …`: list signing keys and rotate them.
 
 use clap::Subcommand;
+use reqwest::Method;
+use serde::Deserialize;
 
-use super::{CliError, Context};
+use super::view::{self, shown};
+use super::{CliError, Context, Via};
 use crate::clock::format_rfc3339;
 use crate::config::SecretSource;
 use crate::domain::alg::SigningAlg;
 use crate::keys::{self, KeyEncryptionKey, KeyRing};
+use crate::paths::{ADMIN_KEYS_PATH, ADMIN_KEYS_ROTATE_PATH};
 
 /// Key commands.
 #[derive(Debug, Subcommand)]
@@ -32,21 +36,26 @@ pub enum KeysCommand {
 
 /// Run a keys command.
 pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
-    let policy = ctx.settings.key_policy();
     match command {
         KeysCommand::List => {
-            let retention = keys::retention(ctx.store.as_ref(), &policy).await?;
-            let keys = ctx.store.list_signing_keys().await?;
-            let views = crate::admin::key::views(&keys, retention);
-            ctx.print(&views, || {
+            let keys: Vec<view::Key> = match &ctx.via {
+                Via::Local(local) => {
+                    let policy = local.settings.key_policy();
+                    let retention = keys::retention(local.store.as_ref(), &policy).await?;
+                    let keys = local.store.list_signing_keys().await?;
+                    shown(&crate::admin::key::views(&keys, retention))?
+                }
+                Via::Server(server) => server.get(ADMIN_KEYS_PATH).await?,
+            };
+            ctx.print(&keys, || {
                 let mut text = format!("{:<44} {:<6} {:<8} {}\n", "KID", "ALG", "STATE", "CREATED");
-                for k in &views {
+                for k in &keys {
                     text.push_str(&format!(
                         "{:<44} {:<6} {:<8} {}\n",
                         k.kid,
                         k.alg,
                         k.state,
-                        format_rfc3339(k.created)
+                        format_rfc3339(k.created_at)
                     ));
                 }
                 text
@@ -54,29 +63,53 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
             Ok(())
         }
         KeysCommand::Rotate { alg } => {
-            let kek = KeyEncryptionKey::load(&ctx.settings.key_secret)?;
-            let ring = KeyRing::new(kek, policy);
-            // Refuse to rotate under a secret that cannot open the stored keys.
-            ring.refresh(ctx.store.as_ref(), ctx.clock.now()).await?;
-            let kid = ring
-                .rotate(ctx.store.as_ref(), alg, ctx.clock.now())
-                .await?;
-            ctx.record(ctx.change("key", "rotated", &kid).with("alg", alg.as_str()))
-                .await?;
+            let kid = match &ctx.via {
+                Via::Local(local) => {
+                    let kek = KeyEncryptionKey::load(&local.settings.key_secret)?;
+                    let ring = KeyRing::new(kek, local.settings.key_policy());
+                    // Refuse to rotate under a secret that cannot open the stored keys.
+                    ring.refresh(local.store.as_ref(), local.clock.now())
+                        .await?;
+                    let kid = ring
+                        .rotate(local.store.as_ref(), alg, local.clock.now())
+                        .await?;
+                    local
+                        .record(
+                            local
+                                .change("key", "rotated", &kid)
+                                .with("alg", alg.as_str()),
+                        )
+                        .await?;
+                    kid
+                }
+                Via::Server(server) => {
+                    #[derive(Deserialize)]
+                    struct Rotated {
+                        active_kid: String,
+                    }
+                    let body = serde_json::json!({ "alg": alg.as_str() });
+                    let rotated: Rotated = server
+                        .call(Method::POST, ADMIN_KEYS_ROTATE_PATH, Some(&body))
+                        .await?;
+                    rotated.active_kid
+                }
+            };
             ctx.print(&serde_json::json!({ "alg": alg.as_str(), "active_kid": kid }), || {
                 format!("{alg} now signs with {kid}; the previous key stays published until its tokens expire")
             });
             Ok(())
         }
         KeysCommand::Rewrap { new_secret_file } => {
-            let kek = KeyEncryptionKey::load(&ctx.settings.key_secret)?;
+            let local = ctx.local("keys rewrap")?;
+            let kek = KeyEncryptionKey::load(&local.settings.key_secret)?;
             let new_kek = KeyEncryptionKey::load(&SecretSource::File(new_secret_file))?;
-            let ring = KeyRing::new(kek, policy);
+            let ring = KeyRing::new(kek, local.settings.key_policy());
             // Every key must open under the current secret before anything is written.
-            let sealed = ring.reseal(ctx.store.as_ref(), &new_kek).await?;
-            ctx.store.rewrap_signing_keys(&sealed).await?;
+            let sealed = ring.reseal(local.store.as_ref(), &new_kek).await?;
+            local.store.rewrap_signing_keys(&sealed).await?;
             let count = sealed.len();
-            ctx.record(ctx.change("key", "rewrapped", "*").with("keys", count))
+            local
+                .record(local.change("key", "rewrapped", "*").with("keys", count))
                 .await?;
             ctx.print(&serde_json::json!({ "rewrapped": count }), || {
                 format!(

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, and the admin commands that talk to the store directly.
+//! The command line: `serve`, `migrate`, and the admin commands, which work on the store directly
+//! or, with `--server URL`, through a running server's admin API (`remote`).
 
 use std::io::Read;
 use std::sync::Arc;
@@ -23,6 +24,9 @@ pub mod role;
 pub mod scope;
 pub mod serve;
 pub mod user;
+pub mod view;
+
+use remote::{Remote, ServerArgs};
 
 /// Latchkey: a self-hosted OAuth 2.0 / OpenID Connect authorization server.
 #[derive(Debug, Parser)]
@@ -35,6 +39,12 @@ pub struct Cli {
         next_help_heading = "Server settings (every command; flag or LATCHKEY_* variable)"
     )]
     pub config: Config,
+    /// Where the admin commands go: the database the settings name, or a running server.
+    #[command(
+        flatten,
+        next_help_heading = "Remote server (admin commands; flag or LATCHKEY_* variable)"
+    )]
+    pub remote: ServerArgs,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
@@ -107,16 +117,30 @@ pub enum CliError {
     Remote(String),
 }
 
-/// Everything a command needs: settings, the store, the clock, the output mode.
+/// Everything a command needs: where it goes and the output mode.
 pub struct Context {
+    /// The database, or a running server.
+    pub via: Via,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// Where an admin command goes.
+pub enum Via {
+    /// The store the settings name, opened by this process (boxed: the settings are large).
+    Local(Box<Local>),
+    /// A running server's admin API (`--server`).
+    Server(Remote),
+}
+
+/// The store, opened and migrated, with the settings and the clock.
+pub struct Local {
     /// Validated settings.
     pub settings: Settings,
     /// The store, migrated.
     pub store: Arc<dyn Store>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
-    /// Print JSON.
-    pub json: bool,
 }
 
 impl Context {
@@ -124,16 +148,48 @@ impl Context {
         let store = crate::state::connect_store(&settings).await?;
         store.migrate().await?;
         Ok(Self {
-            settings,
-            store,
-            clock: Arc::new(SystemClock),
+            via: Via::Local(Box::new(Local {
+                settings,
+                store,
+                clock: Arc::new(SystemClock),
+            })),
             json,
         })
     }
 
+    /// The store, for a command that works on it only (refused with `--server` before it runs).
+    pub fn local(&self, command: &str) -> Result<&Local, CliError> {
+        match &self.via {
+            Via::Local(local) => Ok(local),
+            Via::Server(_) => Err(server_refused(command)),
+        }
+    }
+
+    /// Print a value as JSON, or the text `human` builds.
+    pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
+        use std::io::Write;
+        let text = if self.json {
+            match serde_json::to_string_pretty(value) {
+                Ok(text) => text,
+                Err(err) => {
+                    eprintln!("error: cannot encode output: {err}");
+                    return;
+                }
+            }
+        } else {
+            human().trim_end().to_owned()
+        };
+        if !text.is_empty() {
+            // A closed pipe (`latchkey … | head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+    }
+}
+
+impl Local {
     /// An operator's change (`admin.change`) to `object` `id`, made with this command line: the
     /// actor is `cli:` and the operating-system user running it. Callers add what changed (never a
-    /// secret) and [`Context::record`] it.
+    /// secret) and [`Local::record`] it.
     pub fn change(&self, object: &str, action: &str, id: &str) -> AuditEvent {
         let user = ["USER", "LOGNAME"]
             .into_iter()
@@ -162,30 +218,23 @@ impl Context {
                 ))
             })
     }
-
-    /// Print a value as JSON, or the text `human` builds.
-    pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
-        use std::io::Write;
-        let text = if self.json {
-            match serde_json::to_string_pretty(value) {
-                Ok(text) => text,
-                Err(err) => {
-                    eprintln!("error: cannot encode output: {err}");
-                    return;
-                }
-            }
-        } else {
-            human().trim_end().to_owned()
-        };
-        if !text.is_empty() {
-            // A closed pipe (`latchkey … | head`) is not an error worth a panic.
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
-        }
-    }
 }
 
 /// Run a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // An empty LATCHKEY_SERVER (a variable cleared, not removed) means no server.
+    if let Some(server) = cli.remote.server.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(command) = local_only(&cli.command) {
+            return Err(server_refused(command));
+        }
+        // The server settings (database, secrets, lifetimes) are the server's own: not read here.
+        let remote = Remote::connect(server, cli.remote.server_ca_file.as_deref()).await?;
+        let ctx = Context {
+            via: Via::Server(remote),
+            json: cli.json,
+        };
+        return admin_command(&ctx, cli.command).await;
+    }
     let settings = cli.config.validate()?;
     match cli.command {
         Command::Serve => serve::run(settings).await,
@@ -198,9 +247,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Gc => {
             let ctx = Context::open(settings, cli.json).await?;
-            let done =
-                crate::housekeeping::run_once(ctx.store.as_ref(), ctx.clock.now(), &ctx.settings)
-                    .await?;
+            let local = ctx.local("gc")?;
+            let done = crate::housekeeping::run_once(
+                local.store.as_ref(),
+                local.clock.now(),
+                &local.settings,
+            )
+            .await?;
             ctx.print(&done, || {
                 format!(
                     "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} reference tokens, {} sign-in attempt counters, {} retired signing keys, {} audit events",
@@ -209,32 +262,46 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             });
             Ok(())
         }
-        Command::Api(command) => api::run(&Context::open(settings, cli.json).await?, command).await,
-        Command::Client(command) => {
-            client::run(&Context::open(settings, cli.json).await?, *command).await
-        }
-        Command::User(command) => {
-            user::run(&Context::open(settings, cli.json).await?, command).await
-        }
-        Command::Scope(command) => {
-            scope::run(&Context::open(settings, cli.json).await?, command).await
-        }
-        Command::Role(command) => {
-            role::run(&Context::open(settings, cli.json).await?, command).await
-        }
-        Command::Group(command) => {
-            group::run(&Context::open(settings, cli.json).await?, command).await
-        }
-        Command::Keys(command) => {
-            keys::run(&Context::open(settings, cli.json).await?, command).await
-        }
-        Command::Audit(command) => {
-            audit::run(&Context::open(settings, cli.json).await?, command).await
-        }
-        Command::Admin(command) => {
-            admin::run(&Context::open(settings, cli.json).await?, command).await
-        }
+        command => admin_command(&Context::open(settings, cli.json).await?, command).await,
     }
+}
+
+/// Run an admin command on the database or through the server `ctx` names.
+async fn admin_command(ctx: &Context, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Api(command) => api::run(ctx, command).await,
+        Command::Client(command) => client::run(ctx, *command).await,
+        Command::User(command) => user::run(ctx, command).await,
+        Command::Scope(command) => scope::run(ctx, command).await,
+        Command::Role(command) => role::run(ctx, command).await,
+        Command::Group(command) => group::run(ctx, command).await,
+        Command::Keys(command) => keys::run(ctx, command).await,
+        Command::Audit(command) => audit::run(ctx, command).await,
+        Command::Admin(command) => admin::run(ctx, command).await,
+        Command::Serve => Err(server_refused("serve")),
+        Command::Migrate => Err(server_refused("migrate")),
+        Command::Gc => Err(server_refused("gc")),
+    }
+}
+
+/// The name of `command` if it works on the database only: it cannot run through the admin API.
+fn local_only(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Serve => Some("serve"),
+        Command::Migrate => Some("migrate"),
+        Command::Gc => Some("gc"),
+        Command::Keys(keys::KeysCommand::Rewrap { .. }) => Some("keys rewrap"),
+        Command::Admin(admin::AdminCommand::Bootstrap { .. }) => Some("admin bootstrap"),
+        _ => None,
+    }
+}
+
+/// `command` refused with `--server`: one line saying why and what to do.
+fn server_refused(command: &str) -> CliError {
+    CliError::Invalid(format!(
+        "`latchkey {command}` works on the database itself and cannot run with --server \
+         (LATCHKEY_SERVER); run it where the database is, without --server"
+    ))
 }
 
 /// `uid:N` of this process, when the environment names no user (a container, a cron job).

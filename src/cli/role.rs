@@ -1,12 +1,14 @@
 //! `latchkey role …`: roles, carried in the `roles` claim of tokens (RFC 9068 §2.2.3.1).
 
 use clap::Subcommand;
-use serde::Serialize;
+use reqwest::Method;
 
-use super::{CliError, Context, or_dash};
+use super::view::{self, shown};
+use super::{CliError, Context, Via, or_dash, remote};
 use crate::admin::role::{self as admin, RoleView};
 use crate::clock::format_rfc3339;
-use crate::domain::role::{Role, RoleHolders};
+use crate::domain::role::RoleName;
+use crate::paths::{ADMIN_ROLE_PATH, ADMIN_ROLES_PATH};
 
 /// Role commands.
 #[derive(Debug, Subcommand)]
@@ -39,27 +41,21 @@ pub enum RoleCommand {
     },
 }
 
-#[derive(Serialize)]
-struct RoleDetail<'a> {
-    #[serde(flatten)]
-    role: RoleView<'a>,
-    users: &'a [String],
-    clients: Vec<&'a str>,
-    groups: Vec<&'a str>,
-}
-
-fn describe(role: &Role, holders: &RoleHolders) -> String {
-    let clients: Vec<&str> = holders.clients.iter().map(|c| c.as_str()).collect();
-    let groups: Vec<&str> = holders.groups.iter().map(|g| g.as_str()).collect();
+fn describe(role: &view::RoleWithHolders) -> String {
     format!(
         "name:        {}\ndescription: {}\ncreated:     {}\nusers:       {}\nclients:     {}\ngroups:      {}\n",
-        role.name,
-        or_dash(role.description.as_deref()),
-        format_rfc3339(role.created_at),
-        list(&holders.users.iter().map(String::as_str).collect::<Vec<_>>()),
-        list(&clients),
-        list(&groups),
+        role.role.name,
+        or_dash(role.role.description.as_deref()),
+        format_rfc3339(role.role.created_at),
+        list(&strs(&role.users)),
+        list(&strs(&role.clients)),
+        list(&strs(&role.groups)),
     )
+}
+
+/// The items, borrowed, for [`list`].
+pub(crate) fn strs(items: &[String]) -> Vec<&str> {
+    items.iter().map(String::as_str).collect()
 }
 
 /// A comma-separated list, or `-` when empty.
@@ -71,9 +67,13 @@ pub(crate) fn list(items: &[&str]) -> String {
     }
 }
 
+/// `/admin/v1/roles/{name}`.
+fn role_path(name: &RoleName) -> Result<String, CliError> {
+    remote::path(ADMIN_ROLE_PATH, &[name.as_str()])
+}
+
 /// Run a role command.
 pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
-    let store = ctx.store.as_ref();
     match command {
         RoleCommand::Create {
             name,
@@ -82,25 +82,48 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
             scopes,
         } => {
             let name = admin::parse_name(&name)?;
-            let new = admin::NewRole {
-                description: description.as_deref(),
-                api: api.as_deref(),
-                scopes: &scopes,
+            let role: view::Role = match &ctx.via {
+                Via::Local(local) => {
+                    let new = admin::NewRole {
+                        description: description.as_deref(),
+                        api: api.as_deref(),
+                        scopes: &scopes,
+                    };
+                    let role =
+                        admin::create(local.store.as_ref(), name, new, local.clock.now()).await?;
+                    let view = RoleView::from(&role);
+                    local
+                        .record(
+                            local
+                                .change("role", "created", role.name.as_str())
+                                .with("role", serde_json::to_value(&view).unwrap_or_default()),
+                        )
+                        .await?;
+                    shown(&view)?
+                }
+                Via::Server(server) => {
+                    let body = serde_json::json!({
+                        "name": name.as_str(),
+                        "description": description,
+                        "api": api,
+                        "scopes": scopes,
+                    });
+                    server
+                        .call(Method::POST, ADMIN_ROLES_PATH, Some(&body))
+                        .await?
+                }
             };
-            let role = admin::create(store, name, new, ctx.clock.now()).await?;
-            ctx.record(ctx.change("role", "created", role.name.as_str()).with(
-                "role",
-                serde_json::to_value(RoleView::from(&role)).unwrap_or_default(),
-            ))
-            .await?;
-            ctx.print(&RoleView::from(&role), || {
-                format!("created role {}", role.name)
-            });
+            ctx.print(&role, || format!("created role {}", role.name));
         }
         RoleCommand::List => {
-            let roles = store.list_roles().await?;
-            let views: Vec<RoleView> = roles.iter().map(RoleView::from).collect();
-            ctx.print(&views, || {
+            let roles: Vec<view::Role> = match &ctx.via {
+                Via::Local(local) => {
+                    let roles = local.store.list_roles().await?;
+                    shown(&roles.iter().map(RoleView::from).collect::<Vec<_>>())?
+                }
+                Via::Server(server) => server.get(ADMIN_ROLES_PATH).await?,
+            };
+            ctx.print(&roles, || {
                 let mut text = format!("{:<32} {}\n", "NAME", "DESCRIPTION");
                 for role in &roles {
                     text.push_str(&format!(
@@ -114,20 +137,33 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
         }
         RoleCommand::Show { name } => {
             let name = admin::parse_name(&name)?;
-            let (role, holders) = admin::show(store, &name).await?;
-            let detail = RoleDetail {
-                role: RoleView::from(&role),
-                users: &holders.users,
-                clients: holders.clients.iter().map(|c| c.as_str()).collect(),
-                groups: holders.groups.iter().map(|g| g.as_str()).collect(),
+            let detail: view::RoleWithHolders = match &ctx.via {
+                Via::Local(local) => {
+                    let (role, holders) = admin::show(local.store.as_ref(), &name).await?;
+                    view::RoleWithHolders {
+                        role: shown(&RoleView::from(&role))?,
+                        users: holders.users,
+                        clients: holders.clients.iter().map(|c| c.to_string()).collect(),
+                        groups: holders.groups.iter().map(|g| g.to_string()).collect(),
+                    }
+                }
+                Via::Server(server) => server.get(&role_path(&name)?).await?,
             };
-            ctx.print(&detail, || describe(&role, &holders));
+            ctx.print(&detail, || describe(&detail));
         }
         RoleCommand::Delete { name } => {
             let name = admin::parse_name(&name)?;
-            admin::delete(store, &name).await?;
-            ctx.record(ctx.change("role", "deleted", name.as_str()))
-                .await?;
+            match &ctx.via {
+                Via::Local(local) => {
+                    admin::delete(local.store.as_ref(), &name).await?;
+                    local
+                        .record(local.change("role", "deleted", name.as_str()))
+                        .await?;
+                }
+                Via::Server(server) => {
+                    server.call_done(Method::DELETE, &role_path(&name)?).await?;
+                }
+            }
             ctx.print(&serde_json::json!({ "deleted": name.as_str() }), || {
                 format!("deleted role {name}")
             });

@@ -1,10 +1,13 @@
 //! `latchkey scope …`: the scopes clients may be given.
 
 use clap::Subcommand;
+use reqwest::Method;
 
-use super::{CliError, Context};
+use super::view::{self, shown};
+use super::{CliError, Context, Via, remote};
 use crate::admin::scope::{self as admin_scope, NewScope, ScopeView};
 use crate::domain::api::Audience;
+use crate::paths::{ADMIN_SCOPE_PATH, ADMIN_SCOPES_PATH};
 
 /// Scope commands.
 #[derive(Debug, Subcommand)]
@@ -41,39 +44,60 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             api,
             hidden,
         } => {
-            let new = NewScope {
-                name,
-                description,
-                api,
-                hidden,
+            let scope: view::Scope = match &ctx.via {
+                Via::Local(local) => {
+                    let new = NewScope {
+                        name,
+                        description,
+                        api,
+                        hidden,
+                    };
+                    let scope =
+                        admin_scope::create(local.store.as_ref(), new, local.clock.now()).await?;
+                    local
+                        .record(
+                            local
+                                .change("scope", "created", &scope.name)
+                                .with("api", scope.api.as_ref().map(Audience::as_str))
+                                .with("hidden", scope.hidden),
+                        )
+                        .await?;
+                    shown(&ScopeView::from(&scope))?
+                }
+                Via::Server(server) => {
+                    let body = serde_json::json!({
+                        "name": name,
+                        "description": description,
+                        "api": api,
+                        "hidden": hidden,
+                    });
+                    server
+                        .call(Method::POST, ADMIN_SCOPES_PATH, Some(&body))
+                        .await?
+                }
             };
-            let scope = admin_scope::create(ctx.store.as_ref(), new, ctx.clock.now()).await?;
-            ctx.record(
-                ctx.change("scope", "created", &scope.name)
-                    .with("api", scope.api.as_ref().map(Audience::as_str))
-                    .with("hidden", scope.hidden),
-            )
-            .await?;
-            ctx.print(&ScopeView::from(&scope), || {
-                format!("created scope {}", scope.name)
-            });
+            ctx.print(&scope, || format!("created scope {}", scope.name));
             Ok(())
         }
         ScopeCommand::List => {
-            let scopes = ctx.store.list_scopes().await?;
-            let views: Vec<ScopeView> = scopes.iter().map(ScopeView::from).collect();
-            ctx.print(&views, || {
+            let scopes: Vec<view::Scope> = match &ctx.via {
+                Via::Local(local) => {
+                    let scopes = local.store.list_scopes().await?;
+                    shown(&scopes.iter().map(ScopeView::from).collect::<Vec<_>>())?
+                }
+                Via::Server(server) => server.get(ADMIN_SCOPES_PATH).await?,
+            };
+            ctx.print(&scopes, || {
                 let mut text = format!(
                     "{:<24} {:<8} {:<32} {}\n",
                     "SCOPE", "BUILTIN", "API", "DESCRIPTION"
                 );
                 for s in &scopes {
-                    let api = s.api.as_ref().map_or("-", Audience::as_str);
                     text.push_str(&format!(
                         "{:<24} {:<8} {:<32} {}{}\n",
                         s.name,
                         s.builtin,
-                        api,
+                        s.api.as_deref().unwrap_or("-"),
                         s.description,
                         if s.hidden { " (hidden)" } else { "" }
                     ));
@@ -83,8 +107,18 @@ pub async fn run(ctx: &Context, command: ScopeCommand) -> Result<(), CliError> {
             Ok(())
         }
         ScopeCommand::Delete { name } => {
-            admin_scope::delete(ctx.store.as_ref(), &name).await?;
-            ctx.record(ctx.change("scope", "deleted", &name)).await?;
+            match &ctx.via {
+                Via::Local(local) => {
+                    admin_scope::delete(local.store.as_ref(), &name).await?;
+                    local
+                        .record(local.change("scope", "deleted", &name))
+                        .await?;
+                }
+                Via::Server(server) => {
+                    let path = remote::path(ADMIN_SCOPE_PATH, &[&name])?;
+                    server.call_done(Method::DELETE, &path).await?;
+                }
+            }
             ctx.print(&serde_json::json!({ "deleted": name }), || {
                 format!("deleted scope {name}")
             });

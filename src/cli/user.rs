@@ -1,19 +1,26 @@
 //! `latchkey user …`: the people who sign in.
 
-use crate::admin::Change;
-use crate::domain::audit::{AuditEvent, InTransaction};
 use clap::{Args, Subcommand};
-use secrecy::SecretString;
-use serde::Serialize;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 
-use super::role::list;
-use super::{CliError, Context, or_dash, read_password_stdin};
+use super::role::{list, strs};
+use super::view::{self, shown};
+use super::{CliError, Context, Local, Via, or_dash, read_password_stdin, remote};
 use crate::admin::role as admin_role;
 use crate::admin::user::{self as admin_user, NewUser, UserView};
+use crate::admin::{Change, find_user};
 use crate::clock::format_rfc3339;
+use crate::domain::audit::{AuditEvent, InTransaction};
 use crate::domain::grant::SignOut;
 use crate::domain::password::hash_new_password;
+use crate::domain::role::RoleName;
 use crate::domain::user::{User, UserId, normalize_username};
+use crate::paths::{
+    ADMIN_USER_DISABLE_PATH, ADMIN_USER_ENABLE_PATH, ADMIN_USER_PASSWORD_PATH, ADMIN_USER_PATH,
+    ADMIN_USER_REVOKE_SESSIONS_PATH, ADMIN_USER_ROLE_PATH, ADMIN_USERS_PATH,
+};
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -89,22 +96,7 @@ pub struct CreateArgs {
     password_stdin: bool,
 }
 
-fn names(items: &[String]) -> Vec<&str> {
-    items.iter().map(String::as_str).collect()
-}
-
-/// `user show`: the user with their effective roles (as tokens carry them), the roles they hold
-/// directly, and their groups.
-#[derive(Serialize)]
-struct UserDetail<'a> {
-    #[serde(flatten)]
-    user: UserView<'a>,
-    roles: &'a [String],
-    direct_roles: &'a [String],
-    groups: &'a [String],
-}
-
-fn describe(u: &User) -> String {
+fn describe(u: &view::User) -> String {
     format!(
         "user_id:  {}\nusername: {}\nemail:    {}\nname:     {}\ndisabled: {}\ncreated:  {}\n",
         u.user_id,
@@ -116,14 +108,27 @@ fn describe(u: &User) -> String {
     )
 }
 
+/// The text of `user list`.
+fn table(users: &[view::User]) -> String {
+    let mut text = format!(
+        "{:<24} {:<24} {:<30} {}\n",
+        "USER_ID", "USERNAME", "EMAIL", "DISABLED"
+    );
+    for u in users {
+        text.push_str(&format!(
+            "{:<24} {:<24} {:<30} {}\n",
+            u.user_id,
+            u.username,
+            or_dash(u.email.as_deref()),
+            u.disabled
+        ));
+    }
+    text
+}
+
 /// Check the password policy against the user's own details (OWASP ASVS §2.1.1, §2.1.7) and hash
 /// off the async runtime: argon2id is deliberately slow.
-async fn hash(password: SecretString, user_inputs: &[Option<&str>]) -> Result<String, CliError> {
-    let inputs: Vec<String> = user_inputs
-        .iter()
-        .flatten()
-        .map(|s| (*s).to_owned())
-        .collect();
+async fn hash(password: SecretString, inputs: Vec<String>) -> Result<String, CliError> {
     tokio::task::spawn_blocking(move || {
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         hash_new_password(&password, &inputs)
@@ -133,262 +138,349 @@ async fn hash(password: SecretString, user_inputs: &[Option<&str>]) -> Result<St
     .map_err(|e| CliError::Invalid(e.to_string()))
 }
 
-async fn find(ctx: &Context, username: &str) -> Result<User, CliError> {
-    let normalized = normalize_username(username).map_err(|e| CliError::Invalid(e.0))?;
-    ctx.store
-        .find_user_by_username(&normalized)
-        .await?
-        .ok_or_else(|| CliError::Invalid(format!("no user named '{normalized}'")))
+async fn find(local: &Local, username: &str) -> Result<User, CliError> {
+    Ok(find_user(local.store.as_ref(), username).await?)
 }
 
 fn gone(id: &UserId) -> CliError {
     CliError::Invalid(format!("user {id} was deleted meanwhile"))
 }
 
+/// `/admin/v1/users/{username}` and the paths under it.
+fn user_path(template: &str, username: &str) -> Result<String, CliError> {
+    remote::path(template, &[username])
+}
+
 /// Run a user command.
 pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
-    let now = ctx.clock.now();
     match command {
         UserCommand::Create(args) => {
-            let checked = admin_user::check(
-                ctx.store.as_ref(),
-                &NewUser {
-                    username: args.username,
-                    email: args.email,
-                    name: args.name,
-                },
-            )
-            .await?;
-            let inputs = checked.password_inputs();
-            let inputs: Vec<Option<&str>> = inputs.iter().map(|i| Some(i.as_str())).collect();
-            let password_hash = hash(read_password_stdin()?, &inputs).await?;
-            let user = checked.into_user(password_hash, now);
-            ctx.store.create_user(&user).await?;
-            changed(
-                ctx,
-                &user,
-                "created",
-                (
-                    "user",
-                    serde_json::to_value(UserView::from(&user)).unwrap_or_default(),
-                ),
-            )
-            .await?;
-            ctx.print(&UserView::from(&user), || describe(&user));
+            let new = NewUser {
+                username: args.username,
+                email: args.email,
+                name: args.name,
+            };
+            let user: view::User = match &ctx.via {
+                Via::Local(local) => {
+                    let checked = admin_user::check(local.store.as_ref(), &new).await?;
+                    let password_hash =
+                        hash(read_password_stdin()?, checked.password_inputs()).await?;
+                    let user = checked.into_user(password_hash, local.clock.now());
+                    local.store.create_user(&user).await?;
+                    let view = UserView::from(&user);
+                    changed(
+                        local,
+                        &user,
+                        "created",
+                        ("user", serde_json::to_value(&view).unwrap_or_default()),
+                    )
+                    .await?;
+                    shown(&view)?
+                }
+                Via::Server(server) => {
+                    let password = read_password_stdin()?;
+                    // The password travels only in this body, over https or loopback (remote.rs).
+                    let body = serde_json::json!({
+                        "username": new.username,
+                        "email": new.email,
+                        "name": new.name,
+                        "password": password.expose_secret(),
+                    });
+                    server
+                        .call(Method::POST, ADMIN_USERS_PATH, Some(&body))
+                        .await?
+                }
+            };
+            ctx.print(&user, || describe(&user));
             Ok(())
         }
         UserCommand::List => {
-            let users = ctx.store.list_users().await?;
-            let views: Vec<UserView> = users.iter().map(UserView::from).collect();
-            ctx.print(&views, || {
-                let mut text = format!(
-                    "{:<24} {:<24} {:<30} {}\n",
-                    "USER_ID", "USERNAME", "EMAIL", "DISABLED"
-                );
-                for u in &users {
-                    text.push_str(&format!(
-                        "{:<24} {:<24} {:<30} {}\n",
-                        u.user_id,
-                        u.username,
-                        or_dash(u.email.as_deref()),
-                        u.disabled
-                    ));
+            let users: Vec<view::User> = match &ctx.via {
+                Via::Local(local) => {
+                    let users = local.store.list_users().await?;
+                    shown(&users.iter().map(UserView::from).collect::<Vec<_>>())?
                 }
-                text
-            });
+                Via::Server(server) => server.get(ADMIN_USERS_PATH).await?,
+            };
+            ctx.print(&users, || table(&users));
             Ok(())
         }
         UserCommand::Show { username } => {
-            let user = find(ctx, &username).await?;
-            let authorization = ctx.store.find_authorization(&user.user_id).await?;
-            let roles: Vec<String> = authorization.roles.iter().map(|r| r.to_string()).collect();
-            let direct: Vec<String> = authorization
-                .direct_roles
-                .iter()
-                .map(|r| r.to_string())
-                .collect();
-            let groups: Vec<String> = authorization.groups.iter().map(|g| g.to_string()).collect();
-            ctx.print(
-                &UserDetail {
-                    user: UserView::from(&user),
-                    roles: &roles,
-                    direct_roles: &direct,
-                    groups: &groups,
-                },
-                || {
-                    format!(
-                        "{}roles:    {}\ndirect:   {}\ngroups:   {}\n",
-                        describe(&user),
-                        list(&names(&roles)),
-                        list(&names(&direct)),
-                        list(&names(&groups)),
-                    )
-                },
-            );
+            let detail: view::UserWithRoles = match &ctx.via {
+                Via::Local(local) => {
+                    let user = find(local, &username).await?;
+                    let authorization = local.store.find_authorization(&user.user_id).await?;
+                    let strings =
+                        |roles: &[RoleName]| roles.iter().map(|r| r.to_string()).collect();
+                    view::UserWithRoles {
+                        user: shown(&UserView::from(&user))?,
+                        roles: strings(&authorization.roles),
+                        direct_roles: strings(&authorization.direct_roles),
+                        groups: authorization.groups.iter().map(|g| g.to_string()).collect(),
+                    }
+                }
+                Via::Server(server) => server.get(&user_path(ADMIN_USER_PATH, &username)?).await?,
+            };
+            ctx.print(&detail, || {
+                format!(
+                    "{}roles:    {}\ndirect:   {}\ngroups:   {}\n",
+                    describe(&detail.user),
+                    list(&strs(&detail.roles)),
+                    list(&strs(&detail.direct_roles)),
+                    list(&strs(&detail.groups)),
+                )
+            });
             Ok(())
         }
         UserCommand::AddRole { username, role } => {
-            let role = admin_role::parse_name(&role)?;
-            let user =
-                admin_role::user_role(ctx.store.as_ref(), &username, &role, Change::Add).await?;
-            changed(ctx, &user, "role_added", ("role", role.as_str().into())).await?;
+            let (username, role) = change_role(ctx, &username, &role, Change::Add).await?;
             ctx.print(
-                &serde_json::json!({ "username": user.username, "added_role": role.as_str() }),
-                || format!("{} now has role {role}", user.username),
+                &serde_json::json!({ "username": username, "added_role": role.as_str() }),
+                || format!("{username} now has role {role}"),
             );
             Ok(())
         }
         UserCommand::RemoveRole { username, role } => {
-            let role = admin_role::parse_name(&role)?;
-            let user =
-                admin_role::user_role(ctx.store.as_ref(), &username, &role, Change::Remove).await?;
-            changed(ctx, &user, "role_removed", ("role", role.as_str().into())).await?;
+            let (username, role) = change_role(ctx, &username, &role, Change::Remove).await?;
             ctx.print(
-                &serde_json::json!({ "username": user.username, "removed_role": role.as_str() }),
-                || format!("{} no longer has role {role}", user.username),
+                &serde_json::json!({ "username": username, "removed_role": role.as_str() }),
+                || format!("{username} no longer has role {role}"),
             );
             Ok(())
         }
         UserCommand::SetPassword { username, .. } => {
-            let user = find(ctx, &username).await?;
-            let password_hash = hash(
-                read_password_stdin()?,
-                &[
-                    Some(&user.username),
-                    user.email.as_deref(),
-                    user.name.as_deref(),
-                ],
-            )
-            .await?;
-            // That the password changed, never the password; committed with the change.
-            let event = change_of(ctx, &user, "password_set");
-            let signed_out = ctx
-                .store
-                .set_user_password(
-                    &user.user_id,
-                    &password_hash,
-                    now,
-                    keep_until(ctx, now),
-                    InTransaction::done(&event),
-                )
-                .await?
-                .ok_or_else(|| gone(&user.user_id))?;
-            crate::audit::log(&event);
+            let done = match &ctx.via {
+                Via::Local(local) => {
+                    let user = find(local, &username).await?;
+                    let password_hash = hash(
+                        read_password_stdin()?,
+                        admin_user::password_inputs_of(&user),
+                    )
+                    .await?;
+                    let now = local.clock.now();
+                    // That the password changed, never the password; committed with the change.
+                    let event = change_of(local, &user, "password_set");
+                    let signed_out = local
+                        .store
+                        .set_user_password(
+                            &user.user_id,
+                            &password_hash,
+                            now,
+                            keep_until(local, now),
+                            InTransaction::done(&event),
+                        )
+                        .await?
+                        .ok_or_else(|| gone(&user.user_id))?;
+                    crate::audit::log(&event);
+                    signed_out_view(&user, signed_out)
+                }
+                Via::Server(server) => {
+                    let password = read_password_stdin()?;
+                    let body = serde_json::json!({ "password": password.expose_secret() });
+                    let path = user_path(ADMIN_USER_PASSWORD_PATH, &username)?;
+                    server.call(Method::PUT, &path, Some(&body)).await?
+                }
+            };
             report(
                 ctx,
-                &user,
                 Some(("password_changed", true)),
-                signed_out,
+                &done,
                 "password changed",
             );
             Ok(())
         }
         UserCommand::Disable { username } => {
-            let user = find(ctx, &username).await?;
-            let event = change_of(ctx, &user, "disabled");
-            let signed_out = ctx
-                .store
-                .disable_user(
-                    &user.user_id,
-                    now,
-                    keep_until(ctx, now),
-                    InTransaction::done(&event),
-                )
-                .await?
-                .ok_or_else(|| gone(&user.user_id))?;
-            crate::audit::log(&event);
-            report(ctx, &user, Some(("disabled", true)), signed_out, "disabled");
+            let done = match &ctx.via {
+                Via::Local(local) => {
+                    let user = find(local, &username).await?;
+                    let now = local.clock.now();
+                    let event = change_of(local, &user, "disabled");
+                    let signed_out = local
+                        .store
+                        .disable_user(
+                            &user.user_id,
+                            now,
+                            keep_until(local, now),
+                            InTransaction::done(&event),
+                        )
+                        .await?
+                        .ok_or_else(|| gone(&user.user_id))?;
+                    crate::audit::log(&event);
+                    signed_out_view(&user, signed_out)
+                }
+                Via::Server(server) => {
+                    let path = user_path(ADMIN_USER_DISABLE_PATH, &username)?;
+                    server.call(Method::POST, &path, None).await?
+                }
+            };
+            report(ctx, Some(("disabled", true)), &done, "disabled");
             Ok(())
         }
         UserCommand::Enable { username } => {
-            let user = find(ctx, &username).await?;
-            if !ctx.store.enable_user(&user.user_id, now).await? {
-                return Err(gone(&user.user_id));
-            }
-            changed(ctx, &user, "enabled", ("disabled", false.into())).await?;
+            let username = match &ctx.via {
+                Via::Local(local) => {
+                    let user = find(local, &username).await?;
+                    if !local
+                        .store
+                        .enable_user(&user.user_id, local.clock.now())
+                        .await?
+                    {
+                        return Err(gone(&user.user_id));
+                    }
+                    changed(local, &user, "enabled", ("disabled", false.into())).await?;
+                    user.username
+                }
+                Via::Server(server) => {
+                    #[derive(Deserialize)]
+                    struct Enabled {
+                        username: String,
+                    }
+                    let path = user_path(ADMIN_USER_ENABLE_PATH, &username)?;
+                    let enabled: Enabled = server.call(Method::POST, &path, None).await?;
+                    enabled.username
+                }
+            };
             ctx.print(
-                &serde_json::json!({ "username": user.username, "disabled": false }),
-                || format!("enabled {}", user.username),
+                &serde_json::json!({ "username": username, "disabled": false }),
+                || format!("enabled {username}"),
             );
             Ok(())
         }
         UserCommand::RevokeSessions { username } => {
-            let user = find(ctx, &username).await?;
-            let event = change_of(ctx, &user, "sessions_revoked");
-            let signed_out = ctx
-                .store
-                .revoke_user_sessions(
-                    &user.user_id,
-                    now,
-                    keep_until(ctx, now),
-                    InTransaction::done(&event),
-                )
-                .await?
-                .ok_or_else(|| gone(&user.user_id))?;
-            crate::audit::log(&event);
-            report(ctx, &user, None, signed_out, "signed out");
+            let done = match &ctx.via {
+                Via::Local(local) => {
+                    let user = find(local, &username).await?;
+                    let now = local.clock.now();
+                    let event = change_of(local, &user, "sessions_revoked");
+                    let signed_out = local
+                        .store
+                        .revoke_user_sessions(
+                            &user.user_id,
+                            now,
+                            keep_until(local, now),
+                            InTransaction::done(&event),
+                        )
+                        .await?
+                        .ok_or_else(|| gone(&user.user_id))?;
+                    crate::audit::log(&event);
+                    signed_out_view(&user, signed_out)
+                }
+                Via::Server(server) => {
+                    let path = user_path(ADMIN_USER_REVOKE_SESSIONS_PATH, &username)?;
+                    server.call(Method::POST, &path, None).await?
+                }
+            };
+            report(ctx, None, &done, "signed out");
             Ok(())
         }
         UserCommand::Delete { username } => {
-            let user = find(ctx, &username).await?;
-            if !ctx.store.delete_user(&user.user_id).await? {
-                return Err(gone(&user.user_id));
-            }
-            changed(
-                ctx,
-                &user,
-                "deleted",
-                ("username", user.username.clone().into()),
-            )
-            .await?;
-            ctx.print(&serde_json::json!({ "deleted": user.username }), || {
-                format!("deleted user {}", user.username)
+            let username = match &ctx.via {
+                Via::Local(local) => {
+                    let user = find(local, &username).await?;
+                    if !local.store.delete_user(&user.user_id).await? {
+                        return Err(gone(&user.user_id));
+                    }
+                    changed(
+                        local,
+                        &user,
+                        "deleted",
+                        ("username", user.username.clone().into()),
+                    )
+                    .await?;
+                    user.username
+                }
+                Via::Server(server) => {
+                    server
+                        .call_done(Method::DELETE, &user_path(ADMIN_USER_PATH, &username)?)
+                        .await?;
+                    // The name as stored, as the local command prints it.
+                    normalize_username(&username).map_err(|e| CliError::Invalid(e.0))?
+                }
+            };
+            ctx.print(&serde_json::json!({ "deleted": username }), || {
+                format!("deleted user {username}")
             });
             Ok(())
         }
     }
 }
 
+/// Give the user `username` the role `role` directly, or take it; the user's name and the role.
+async fn change_role(
+    ctx: &Context,
+    username: &str,
+    role: &str,
+    change: Change,
+) -> Result<(String, RoleName), CliError> {
+    let role = admin_role::parse_name(role)?;
+    match &ctx.via {
+        Via::Local(local) => {
+            let user = admin_role::user_role(local.store.as_ref(), username, &role, change).await?;
+            let action = change.action("role");
+            changed(local, &user, &action, ("role", role.as_str().into())).await?;
+            Ok((user.username, role))
+        }
+        Via::Server(server) => {
+            #[derive(Deserialize)]
+            struct Linked {
+                username: String,
+            }
+            let path = remote::path(ADMIN_USER_ROLE_PATH, &[username, role.as_str()])?;
+            let linked: Linked = server.call(remote::link(change), &path, None).await?;
+            Ok((linked.username, role))
+        }
+    }
+}
+
 /// An operator's change to `user`, for the audit trail.
-fn change_of(ctx: &Context, user: &User, action: &str) -> AuditEvent {
-    ctx.change("user", action, &user.username)
+fn change_of(local: &Local, user: &User, action: &str) -> AuditEvent {
+    local
+        .change("user", action, &user.username)
         .user(user.user_id.to_string())
 }
 
 /// Record an operator's change to `user` in the audit trail, with one `detail` field.
 async fn changed(
-    ctx: &Context,
+    local: &Local,
     user: &User,
     action: &str,
     (key, value): (&str, serde_json::Value),
 ) -> Result<(), CliError> {
-    ctx.record(change_of(ctx, user, action).with(key, value))
+    local
+        .record(change_of(local, user, action).with(key, value))
         .await
 }
 
 /// How long grant revocations are kept: until every token they cover has expired.
-fn keep_until(ctx: &Context, now: i64) -> i64 {
-    now.saturating_add(ctx.settings.lifetimes.revocation_retention())
+fn keep_until(local: &Local, now: i64) -> i64 {
+    now.saturating_add(local.settings.lifetimes.revocation_retention())
+}
+
+/// What signing `user` out everywhere ended, as the admin API answers it.
+fn signed_out_view(user: &User, done: SignOut) -> view::SignedOut {
+    view::SignedOut {
+        username: user.username.clone(),
+        sessions: done.sessions,
+        grants: done.grants,
+        authorization_codes: done.authorization_codes,
+    }
 }
 
 /// Print what a command that signs a user out everywhere did.
-fn report(ctx: &Context, user: &User, flag: Option<(&str, bool)>, signed_out: SignOut, done: &str) {
+fn report(ctx: &Context, flag: Option<(&str, bool)>, done: &view::SignedOut, what: &str) {
     let mut json = serde_json::json!({
-        "username": user.username,
-        "sessions": signed_out.sessions,
-        "grants": signed_out.grants,
-        "authorization_codes": signed_out.authorization_codes,
+        "username": done.username,
+        "sessions": done.sessions,
+        "grants": done.grants,
+        "authorization_codes": done.authorization_codes,
     });
     if let Some((name, value)) = flag {
         json[name] = value.into();
     }
     ctx.print(&json, || {
         format!(
-            "{done}: {}; ended {} browser sessions, revoked {} grants, voided {} unredeemed authorization codes",
-            user.username,
-            signed_out.sessions,
-            signed_out.grants,
-            signed_out.authorization_codes
+            "{what}: {}; ended {} browser sessions, revoked {} grants, voided {} unredeemed authorization codes",
+            done.username, done.sessions, done.grants, done.authorization_codes
         )
     });
 }
