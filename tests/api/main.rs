@@ -29,6 +29,7 @@ mod nginx;
 mod pages;
 mod passwords;
 mod refresh;
+mod remote_cli;
 mod resources;
 mod roles;
 mod roles_cli;
