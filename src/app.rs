@@ -102,6 +102,11 @@ pub fn router(state: AppState) -> Router {
         .route(ADMIN_CLIENT_SECRET_PATH, post(admin::rotate_client_secret))
         .route(ADMIN_AUDIT_EVENTS_PATH, get(admin::list_audit_events))
         .route(
+            ADMIN_APPLY_PATH,
+            post(admin::apply).layer(DefaultBodyLimit::max(admin::MAX_APPLY_BYTES)),
+        )
+        .route(ADMIN_EXPORT_PATH, get(admin::export))
+        .route(
             ADMIN_USERS_PATH,
             get(admin::list_users).post(admin::create_user),
         )

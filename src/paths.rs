@@ -75,6 +75,10 @@ pub const ADMIN_APIS_PATH: &str = "/admin/v1/apis";
 pub const ADMIN_API_PATH: &str = "/admin/v1/apis/{audience}";
 /// The audit trail, through the admin API.
 pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
+/// Apply a declarative configuration through the admin API.
+pub const ADMIN_APPLY_PATH: &str = "/admin/v1/apply";
+/// Export the configuration through the admin API.
+pub const ADMIN_EXPORT_PATH: &str = "/admin/v1/export";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).
 pub const METRICS_PATH: &str = "/metrics";
 

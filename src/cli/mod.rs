@@ -14,6 +14,7 @@ use crate::store::{Store, StoreError};
 
 pub mod admin;
 pub mod api;
+pub mod apply;
 pub mod audit;
 pub mod client;
 pub mod group;
@@ -75,6 +76,12 @@ pub enum Command {
     /// Read the audit trail: sign-ins, consents, grants, revocations and operators' changes.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Make the store match a configuration file (YAML): create and update what it lists, and with
+    /// --prune delete what it does not; the plan is printed first, and applied in one transaction.
+    Apply(apply::ApplyArgs),
+    /// Write the current configuration (scopes, APIs, roles, groups, clients, users) as YAML, the
+    /// format `apply` reads; no secret or password.
+    Export(apply::ExportArgs),
     /// The admin API: create its first admin client.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -131,20 +138,21 @@ impl Context {
     /// actor is `cli:` and the operating-system user running it. Callers add what changed (never a
     /// secret) and [`Context::record`] it.
     pub fn change(&self, object: &str, action: &str, id: &str) -> AuditEvent {
+        AuditEvent::new(EventType::AdminChange, self.clock.now(), self.actor())
+            .with("object", object)
+            .with("action", action)
+            .with("id", id)
+    }
+
+    /// The audit trail's actor of this command line: `cli:` and the operating-system user.
+    pub fn actor(&self) -> String {
         let user = ["USER", "LOGNAME"]
             .into_iter()
             .filter_map(|name| std::env::var(name).ok())
             .find(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_graphic()))
             .or_else(process_uid)
             .unwrap_or_else(|| "unknown".to_owned());
-        AuditEvent::new(
-            EventType::AdminChange,
-            self.clock.now(),
-            format!("cli:{user}"),
-        )
-        .with("object", object)
-        .with("action", action)
-        .with("id", id)
+        format!("cli:{user}")
     }
 
     /// Record `event` in the audit trail (and the log). The change is already made: a failure here
@@ -226,6 +234,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Audit(command) => {
             audit::run(&Context::open(settings, cli.json).await?, command).await
+        }
+        Command::Apply(args) => {
+            apply::run_apply(&Context::open(settings, cli.json).await?, args).await
+        }
+        Command::Export(args) => {
+            apply::run_export(&Context::open(settings, cli.json).await?, args).await
         }
         Command::Admin(command) => {
             admin::run(&Context::open(settings, cli.json).await?, command).await

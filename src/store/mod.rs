@@ -125,6 +125,17 @@ pub trait Store: Send + Sync + 'static {
     /// Delete a client and everything issued to it; false if it did not exist.
     async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError>;
 
+    /// Apply a declarative configuration's `writes` in order, with `events`, in ONE transaction:
+    /// every write or none. A write that finds nothing to change (someone changed the store since
+    /// the plan was made) is a [`StoreError::Conflict`] and rolls everything back.
+    async fn apply_configuration(
+        &self,
+        writes: &[crate::domain::configuration::Write],
+        events: &[crate::domain::audit::AuditEvent],
+    ) -> Result<(), StoreError>;
+    /// Every role and membership link.
+    async fn list_assignments(&self) -> Result<Vec<Assignment>, StoreError>;
+
     /// Create a user; `Conflict` if the username is taken.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// Find a user by `sub`.

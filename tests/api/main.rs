@@ -6,6 +6,7 @@ mod accounts;
 mod admin_api;
 mod algorithms;
 mod apache;
+mod apply;
 mod audit;
 mod authorize;
 mod browser;
