@@ -20,7 +20,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
     admin, authorize, consent, discovery, health, introspect, jwks, login, logout, metrics, page,
-    revoke, token, userinfo,
+    par, revoke, token, userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route(TOKEN_PATH, post(token::token))
         .route(INTROSPECT_PATH, post(introspect::introspect))
         .route(REVOKE_PATH, post(revoke::revoke))
+        .route(PAR_PATH, post(par::par))
         .route(
             USERINFO_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),

@@ -15,6 +15,8 @@ pub const TOKEN_PATH: &str = "/token";
 pub const INTROSPECT_PATH: &str = "/introspect";
 /// RFC 7009 revocation endpoint.
 pub const REVOKE_PATH: &str = "/revoke";
+/// The pushed authorization request endpoint (RFC 9126 §2).
+pub const PAR_PATH: &str = "/par";
 /// OIDC Core §5.3 UserInfo endpoint.
 pub const USERINFO_PATH: &str = "/userinfo";
 /// OIDC RP-Initiated Logout §2 end-session endpoint.

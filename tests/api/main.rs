@@ -28,6 +28,7 @@ mod metrics;
 mod microservices;
 mod nginx;
 mod pages;
+mod par;
 mod passwords;
 mod refresh;
 mod resources;

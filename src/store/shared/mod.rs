@@ -129,6 +129,27 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
+                async fn create_pushed_request(
+                    &self,
+                    request_hash: &TokenHash,
+                    client_id: &ClientId,
+                    params: &str,
+                    expires_at: i64,
+                ) -> Result<(), StoreError> {
+                    grants::create_pushed_request(&self.pool, request_hash, client_id, params, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn consume_pushed_request(
+                    &self,
+                    request_hash: &TokenHash,
+                    client_id: &ClientId,
+                    now: i64,
+                ) -> Result<Option<String>, StoreError> {
+                    grants::consume_pushed_request(&self.pool, request_hash, client_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
                 async fn create_user(&self, user: &User) -> Result<(), StoreError> {
                     users::create_user(&mut *self.pool.acquire().await?, user).await
                 }
