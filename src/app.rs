@@ -20,7 +20,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
     admin, authorize, consent, discovery, health, introspect, jwks, login, logout, metrics, page,
-    revoke, token, userinfo,
+    par, revoke, token, userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route(TOKEN_PATH, post(token::token))
         .route(INTROSPECT_PATH, post(introspect::introspect))
         .route(REVOKE_PATH, post(revoke::revoke))
+        .route(PAR_PATH, post(par::par))
         .route(
             USERINFO_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),
@@ -101,6 +102,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(ADMIN_CLIENT_SECRET_PATH, post(admin::rotate_client_secret))
         .route(ADMIN_AUDIT_EVENTS_PATH, get(admin::list_audit_events))
+        .route(
+            ADMIN_APPLY_PATH,
+            post(admin::apply).layer(DefaultBodyLimit::max(admin::MAX_APPLY_BYTES)),
+        )
+        .route(ADMIN_EXPORT_PATH, get(admin::export))
         .route(
             ADMIN_USERS_PATH,
             get(admin::list_users).post(admin::create_user),

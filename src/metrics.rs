@@ -161,7 +161,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 9] = [
+const HOUSEKEEPING_TABLES: [&str; 10] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -169,6 +169,7 @@ const HOUSEKEEPING_TABLES: [&str; 9] = [
     "sessions",
     "reference_tokens",
     "sign_in_attempts",
+    "pushed_requests",
     "signing_keys",
     "audit_events",
 ];
@@ -356,6 +357,7 @@ impl Metrics {
             done.sessions,
             done.reference_tokens,
             done.sign_in_attempts,
+            done.pushed_requests,
             done.signing_keys,
             done.audit_events,
         ];

@@ -15,6 +15,8 @@ pub const TOKEN_PATH: &str = "/token";
 pub const INTROSPECT_PATH: &str = "/introspect";
 /// RFC 7009 revocation endpoint.
 pub const REVOKE_PATH: &str = "/revoke";
+/// The pushed authorization request endpoint (RFC 9126 §2).
+pub const PAR_PATH: &str = "/par";
 /// OIDC Core §5.3 UserInfo endpoint.
 pub const USERINFO_PATH: &str = "/userinfo";
 /// OIDC RP-Initiated Logout §2 end-session endpoint.
@@ -77,6 +79,10 @@ pub const ADMIN_APIS_PATH: &str = "/admin/v1/apis";
 pub const ADMIN_API_PATH: &str = "/admin/v1/apis/{audience}";
 /// The audit trail, through the admin API.
 pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
+/// Apply a declarative configuration through the admin API.
+pub const ADMIN_APPLY_PATH: &str = "/admin/v1/apply";
+/// Export the configuration through the admin API.
+pub const ADMIN_EXPORT_PATH: &str = "/admin/v1/export";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).
 pub const METRICS_PATH: &str = "/metrics";
 

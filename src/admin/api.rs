@@ -90,10 +90,26 @@ pub struct NewApi {
     pub rbac: bool,
 }
 
+/// The API `new` describes, checked (not its scopes), registered at `now`.
+pub(crate) fn build(new: &NewApi, now: i64) -> Result<Api, AdminError> {
+    Ok(Api {
+        audience: Audience::parse(&new.audience).map_err(|e| AdminError::Invalid(e.0))?,
+        name: plain_text(&new.name, "the name", 200).map_err(AdminError::Invalid)?,
+        access_token_ttl: new.token_ttl.map(lifetime).transpose()?.flatten(),
+        access_token_alg: new.token_alg,
+        token_format: new
+            .token_format
+            .parse()
+            .map_err(|e: ApiError| AdminError::Invalid(e.0))?,
+        rbac: new.rbac,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
 /// Register `new` at `now`, with its scopes. Every scope is checked before anything is written.
 pub async fn create(store: &dyn Store, new: &NewApi, now: i64) -> Result<Api, AdminError> {
-    let audience = Audience::parse(&new.audience).map_err(|e| AdminError::Invalid(e.0))?;
-    let name = plain_text(&new.name, "the name", 200).map_err(AdminError::Invalid)?;
+    let api = build(new, now)?;
     let existing = store.list_scopes().await?;
     for scope in &new.scopes {
         if !is_scope_token(scope) {
@@ -118,19 +134,6 @@ pub async fn create(store: &dyn Store, new: &NewApi, now: i64) -> Result<Api, Ad
             _ => {}
         }
     }
-    let api = Api {
-        audience,
-        name,
-        access_token_ttl: new.token_ttl.map(lifetime).transpose()?.flatten(),
-        access_token_alg: new.token_alg,
-        token_format: new
-            .token_format
-            .parse()
-            .map_err(|e: ApiError| AdminError::Invalid(e.0))?,
-        rbac: new.rbac,
-        created_at: now,
-        updated_at: now,
-    };
     store.create_api(&api).await?;
     for scope in &new.scopes {
         if existing.iter().any(|s| &s.name == scope) {

@@ -66,15 +66,9 @@ pub fn registration(client: &Client) -> serde_json::Value {
     serde_json::to_value(ClientView::from(client)).unwrap_or_default()
 }
 
-/// Every scope of `scopes` must be registered.
-async fn check_scopes_exist(store: &dyn Store, scopes: &ScopeSet) -> Result<(), AdminError> {
-    let known: ScopeSet = store
-        .list_scopes()
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    let unknown: Vec<&str> = scopes.difference(&known).collect();
+/// Every scope of `scopes` must be among `known`.
+fn check_scopes_exist(scopes: &ScopeSet, known: &ScopeSet) -> Result<(), AdminError> {
+    let unknown: Vec<&str> = scopes.difference(known).collect();
     if !unknown.is_empty() {
         return Err(AdminError::Invalid(format!(
             "unknown scope(s): {} (create them first with `latchkey scope create`)",
@@ -84,12 +78,11 @@ async fn check_scopes_exist(store: &dyn Store, scopes: &ScopeSet) -> Result<(), 
     Ok(())
 }
 
-/// Every API of `resources` must be registered.
-async fn check_apis_exist(store: &dyn Store, resources: &[Audience]) -> Result<(), AdminError> {
-    let apis = store.list_apis().await?;
+/// Every API of `resources` must be among `apis`.
+fn check_apis_exist(resources: &[Audience], apis: &[&Audience]) -> Result<(), AdminError> {
     let unknown: Vec<&str> = resources
         .iter()
-        .filter(|r| !apis.iter().any(|api| &api.audience == *r))
+        .filter(|r| !apis.contains(r))
         .map(Audience::as_str)
         .collect();
     if !unknown.is_empty() {
@@ -101,12 +94,30 @@ async fn check_apis_exist(store: &dyn Store, resources: &[Audience]) -> Result<(
     Ok(())
 }
 
-/// What a registration refers to must exist: its scopes and APIs.
+/// What a registration refers to must exist: its scopes among `scopes`, its APIs among `apis`.
+/// (`latchkey apply` checks against the configuration it is about to write.)
+pub(crate) fn check_references_among(
+    client: &Client,
+    scopes: &ScopeSet,
+    apis: &[&Audience],
+) -> Result<(), AdminError> {
+    check_scopes_exist(&client.scopes, scopes)?;
+    check_apis_exist(&client.resources, apis)?;
+    check_apis_exist(client.api.as_slice(), apis)?;
+    check_apis_exist(&client.may_exchange_for, apis)
+}
+
+/// What a registration refers to must be registered: its scopes and APIs.
 async fn check_references(store: &dyn Store, client: &Client) -> Result<(), AdminError> {
-    check_scopes_exist(store, &client.scopes).await?;
-    check_apis_exist(store, &client.resources).await?;
-    check_apis_exist(store, client.api.as_slice()).await?;
-    check_apis_exist(store, &client.may_exchange_for).await
+    let scopes: ScopeSet = store
+        .list_scopes()
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let apis = store.list_apis().await?;
+    let audiences: Vec<&Audience> = apis.iter().map(|api| &api.audience).collect();
+    check_references_among(client, &scopes, &audiences)
 }
 
 /// Register a client from `spec` (with `client_id`, or a generated one). A confidential client gets
@@ -133,6 +144,17 @@ pub async fn create(
     Ok((client, secret))
 }
 
+/// A client stays public (auth method `none`) or confidential: its secret cannot appear or vanish.
+pub(crate) fn check_kind_kept(existing: &Client, updated: &Client) -> Result<(), AdminError> {
+    if updated.auth_method.is_confidential() != existing.auth_method.is_confidential() {
+        return Err(AdminError::Invalid(
+            "a client cannot switch between public (none) and confidential; delete and re-create it"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Replace `existing`'s registration with `spec` (its id, secret and creation time stay).
 pub async fn update(
     store: &dyn Store,
@@ -142,12 +164,7 @@ pub async fn update(
 ) -> Result<Client, AdminError> {
     let mut updated = Client::from_spec(existing.client_id.clone(), spec, existing.created_at)
         .map_err(|e| AdminError::Invalid(e.0))?;
-    if updated.auth_method.is_confidential() != existing.auth_method.is_confidential() {
-        return Err(AdminError::Invalid(
-            "a client cannot switch between public (none) and confidential; delete and re-create it"
-                .into(),
-        ));
-    }
+    check_kind_kept(existing, &updated)?;
     check_references(store, &updated).await?;
     updated.secret_hash = existing.secret_hash.clone();
     updated.updated_at = now;

@@ -7,6 +7,7 @@ use crate::domain::user::{User, normalize_username};
 use crate::store::{Store, StoreError};
 
 pub mod api;
+pub mod apply;
 pub mod audit;
 pub mod client;
 pub mod group;

@@ -5,6 +5,7 @@ use super::{AdminError, Change, change_link, find_client, find_user};
 use crate::domain::api::Audience;
 use crate::domain::client::Client;
 use crate::domain::role::{Assignment, Role, RoleHolders, RoleName};
+use crate::domain::scope::Scope;
 use crate::domain::text::plain_text;
 use crate::domain::user::User;
 use crate::store::Store;
@@ -26,6 +27,39 @@ pub struct NewRole<'a> {
     pub api: Option<&'a str>,
     /// Scopes it grants (each a scope of an API; of its own API when it has one).
     pub scopes: &'a [String],
+}
+
+/// The scopes a role of `api` (or of no API) grants, each once: every one registered among `known`
+/// and a scope of an API — of the role's own API when it belongs to one (role-based scopes).
+pub(crate) fn granted_scopes(
+    scopes: &[String],
+    known: &[Scope],
+    api: Option<&Audience>,
+) -> Result<Vec<String>, AdminError> {
+    let mut granted: Vec<String> = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        let owner = match known.iter().find(|s| &s.name == scope) {
+            None => return Err(AdminError::Invalid(format!("no scope named '{scope}'"))),
+            Some(found) => found.api.as_ref(),
+        };
+        match (owner, api) {
+            (None, _) => {
+                return Err(AdminError::Invalid(format!(
+                    "'{scope}' belongs to no API: a role grants API scopes"
+                )));
+            }
+            (Some(owner), Some(own)) if owner != own => {
+                return Err(AdminError::Invalid(format!(
+                    "'{scope}' is a scope of '{owner}', not of the role's API '{own}'"
+                )));
+            }
+            _ => {}
+        }
+        if !granted.contains(scope) {
+            granted.push(scope.clone());
+        }
+    }
+    Ok(granted)
 }
 
 /// Create the role `name`; a duplicate is refused.
@@ -61,31 +95,8 @@ pub async fn create(
         .map(|text| plain_text(text, "the description", MAX_DESCRIPTION_LEN))
         .transpose()
         .map_err(AdminError::Invalid)?;
-    // A role grants scopes of an API (role-based scopes); of its own API when it belongs to one.
     let known = store.list_scopes().await?;
-    let mut granted: Vec<String> = Vec::with_capacity(scopes.len());
-    for scope in scopes {
-        let owner = match known.iter().find(|s| &s.name == scope) {
-            None => return Err(AdminError::Invalid(format!("no scope named '{scope}'"))),
-            Some(found) => found.api.as_ref(),
-        };
-        match (owner, &api) {
-            (None, _) => {
-                return Err(AdminError::Invalid(format!(
-                    "'{scope}' belongs to no API: a role grants API scopes"
-                )));
-            }
-            (Some(owner), Some(own)) if owner != own => {
-                return Err(AdminError::Invalid(format!(
-                    "'{scope}' is a scope of '{owner}', not of the role's API '{own}'"
-                )));
-            }
-            _ => {}
-        }
-        if !granted.contains(scope) {
-            granted.push(scope.clone());
-        }
-    }
+    let granted = granted_scopes(scopes, &known, api.as_ref())?;
     let role = Role {
         name,
         description,

@@ -55,16 +55,21 @@ pub async fn registered_api(store: &dyn Store, raw: &str) -> Result<Audience, Ad
     Ok(audience)
 }
 
-/// Create the scope `new` at `now`; a duplicate is refused.
-pub async fn create(store: &dyn Store, new: NewScope, now: i64) -> Result<Scope, AdminError> {
+/// Check `new`'s name (RFC 6749 §3.3 scope-token) and return its description, checked.
+pub(crate) fn checked_description(new: &NewScope) -> Result<String, AdminError> {
     if !is_scope_token(&new.name) {
         return Err(AdminError::Invalid(format!(
             "'{}' is not a valid scope (RFC 6749 §3.3: printable ASCII, no spaces, quotes or backslashes)",
             new.name.escape_default()
         )));
     }
-    let description = crate::domain::text::plain_text(&new.description, "the description", 200)
-        .map_err(AdminError::Invalid)?;
+    crate::domain::text::plain_text(&new.description, "the description", 200)
+        .map_err(AdminError::Invalid)
+}
+
+/// Create the scope `new` at `now`; a duplicate is refused.
+pub async fn create(store: &dyn Store, new: NewScope, now: i64) -> Result<Scope, AdminError> {
+    let description = checked_description(&new)?;
     let api = match &new.api {
         Some(raw) => Some(registered_api(store, raw).await?),
         None => None,

@@ -51,9 +51,9 @@ pub struct NewUser {
 /// A checked registration, waiting for its password hash.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    username: String,
-    email: Option<String>,
-    name: Option<String>,
+    pub(crate) username: String,
+    pub(crate) email: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 /// What a user's new password must not resemble (zxcvbn's user inputs): their username, e-mail
@@ -96,6 +96,22 @@ impl Checked {
 /// Check `new` before its password is hashed: the username is valid and free, the e-mail address
 /// and name are valid.
 pub async fn check(store: &dyn Store, new: &NewUser) -> Result<Checked, AdminError> {
+    let checked = parse(new)?;
+    if store
+        .find_user_by_username(&checked.username)
+        .await?
+        .is_some()
+    {
+        return Err(AdminError::Invalid(format!(
+            "the username '{}' is taken",
+            checked.username
+        )));
+    }
+    Ok(checked)
+}
+
+/// Check `new`'s username, e-mail address and name (not whether the username is free).
+pub fn parse(new: &NewUser) -> Result<Checked, AdminError> {
     let username = normalize_username(&new.username).map_err(|e| AdminError::Invalid(e.0))?;
     let email = new
         .email
@@ -110,11 +126,6 @@ pub async fn check(store: &dyn Store, new: &NewUser) -> Result<Checked, AdminErr
         .map(|n| crate::domain::text::plain_text(n, "the name", 200))
         .transpose()
         .map_err(AdminError::Invalid)?;
-    if store.find_user_by_username(&username).await?.is_some() {
-        return Err(AdminError::Invalid(format!(
-            "the username '{username}' is taken"
-        )));
-    }
     Ok(Checked {
         username,
         email,

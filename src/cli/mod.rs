@@ -15,6 +15,7 @@ use crate::store::{Store, StoreError};
 
 pub mod admin;
 pub mod api;
+pub mod apply;
 pub mod audit;
 pub mod client;
 pub mod group;
@@ -86,6 +87,12 @@ pub enum Command {
     /// Read the audit trail: sign-ins, consents, grants, revocations and operators' changes.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Make the store match a configuration file (YAML): create and update what it lists, and with
+    /// --prune delete what it does not; the plan is printed first, and applied in one transaction.
+    Apply(apply::ApplyArgs),
+    /// Write the current configuration (scopes, APIs, roles, groups, clients, users) as YAML, the
+    /// format `apply` reads; no secret or password.
+    Export(apply::ExportArgs),
     /// The admin API: create its first admin client.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -191,20 +198,21 @@ impl Local {
     /// actor is `cli:` and the operating-system user running it. Callers add what changed (never a
     /// secret) and [`Local::record`] it.
     pub fn change(&self, object: &str, action: &str, id: &str) -> AuditEvent {
+        AuditEvent::new(EventType::AdminChange, self.clock.now(), self.actor())
+            .with("object", object)
+            .with("action", action)
+            .with("id", id)
+    }
+
+    /// The audit trail's actor of this command line: `cli:` and the operating-system user.
+    pub fn actor(&self) -> String {
         let user = ["USER", "LOGNAME"]
             .into_iter()
             .filter_map(|name| std::env::var(name).ok())
             .find(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_graphic()))
             .or_else(process_uid)
             .unwrap_or_else(|| "unknown".to_owned());
-        AuditEvent::new(
-            EventType::AdminChange,
-            self.clock.now(),
-            format!("cli:{user}"),
-        )
-        .with("object", object)
-        .with("action", action)
-        .with("id", id)
+        format!("cli:{user}")
     }
 
     /// Record `event` in the audit trail (and the log). The change is already made: a failure here
@@ -256,8 +264,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             .await?;
             ctx.print(&done, || {
                 format!(
-                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} reference tokens, {} sign-in attempt counters, {} retired signing keys, {} audit events",
-                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.reference_tokens, done.sign_in_attempts, done.signing_keys, done.audit_events
+                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} reference tokens, {} sign-in attempt counters, {} pushed authorization requests, {} retired signing keys, {} audit events",
+                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.reference_tokens, done.sign_in_attempts, done.pushed_requests, done.signing_keys, done.audit_events
                 )
             });
             Ok(())
@@ -277,6 +285,8 @@ async fn admin_command(ctx: &Context, command: Command) -> Result<(), CliError> 
         Command::Group(command) => group::run(ctx, command).await,
         Command::Keys(command) => keys::run(ctx, command).await,
         Command::Audit(command) => audit::run(ctx, command).await,
+        Command::Apply(args) => apply::run_apply(ctx, args).await,
+        Command::Export(args) => apply::run_export(ctx, args).await,
         Command::Admin(command) => admin::run(ctx, command).await,
         Command::Serve => Err(server_refused("serve")),
         Command::Migrate => Err(server_refused("migrate")),
@@ -292,6 +302,8 @@ fn local_only(command: &Command) -> Option<&'static str> {
         Command::Gc => Some("gc"),
         Command::Keys(keys::KeysCommand::Rewrap { .. }) => Some("keys rewrap"),
         Command::Admin(admin::AdminCommand::Bootstrap { .. }) => Some("admin bootstrap"),
+        Command::Apply(_) => Some("apply"),
+        Command::Export(_) => Some("export"),
         _ => None,
     }
 }

@@ -161,6 +161,17 @@ pub struct Config {
     )]
     pub audit_token_issuance: bool,
 
+    /// Accept authorization requests only as pushed authorization requests (RFC 9126 §5): `/authorize`
+    /// then needs a `request_uri` from `/par`.
+    #[arg(
+        long,
+        env = "LATCHKEY_REQUIRE_PAR",
+        default_value_t = false,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub require_par: bool,
+
     /// Log lines as `text` (for people) or `json` (one object per line, for log pipelines).
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
@@ -318,6 +329,7 @@ impl Config {
             gc_interval: self.gc_interval,
             client_cache_ttl: seconds(self.client_cache_ttl),
             audit_token_issuance: self.audit_token_issuance,
+            require_par: self.require_par,
             audit_retention: positive(
                 seconds(self.audit_retention),
                 "--audit-retention (LATCHKEY_AUDIT_RETENTION)",

@@ -148,4 +148,6 @@ pub struct Settings {
     pub audit_retention: i64,
     /// Whether every token issued is an audit event.
     pub audit_token_issuance: bool,
+    /// Whether `/authorize` takes only pushed requests (RFC 9126 §5).
+    pub require_par: bool,
 }

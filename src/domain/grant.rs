@@ -227,6 +227,9 @@ pub struct ReferenceToken {
     pub expires_at: i64,
 }
 
+/// RFC 9126 §2.2: the URN namespace of the request URIs of pushed authorization requests.
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
 /// What a housekeeping pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Housekeeping {
@@ -244,6 +247,8 @@ pub struct Housekeeping {
     pub reference_tokens: u64,
     /// Sign-in attempt counters whose window has ended.
     pub sign_in_attempts: u64,
+    /// Expired pushed authorization requests (RFC 9126).
+    pub pushed_requests: u64,
     /// Retired signing keys whose tokens have all expired.
     pub signing_keys: u64,
     /// Audit events older than `--audit-retention`.

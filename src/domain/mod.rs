@@ -6,6 +6,7 @@ pub mod attempt;
 pub mod audit;
 pub mod claims;
 pub mod client;
+pub mod configuration;
 pub mod grant;
 pub mod group;
 pub mod password;

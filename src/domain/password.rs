@@ -118,6 +118,9 @@ pub fn verify_password(password: &SecretString, stored: Option<&str>) -> bool {
     if value.len() > MAX_PASSWORD_BYTES {
         return false;
     }
+    // A user created without a password (`latchkey apply`) has an empty hash: checked like an
+    // unknown user, so the refusal takes as long.
+    let stored = stored.filter(|s| !s.is_empty());
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| dummy_hash());
     verify_phc(value.as_bytes(), stored).unwrap_or(false) && known
@@ -208,6 +211,16 @@ mod tests {
         assert!(!verify_password(
             &secret("dummy password for unknown users"),
             None
+        ));
+    }
+
+    #[test]
+    fn a_user_without_a_password_never_verifies() {
+        // `latchkey apply` creates users with an empty hash; not even an empty password matches.
+        assert!(!verify_password(&secret(""), Some("")));
+        assert!(!verify_password(
+            &secret("correct horse battery staple"),
+            Some("")
         ));
     }
 

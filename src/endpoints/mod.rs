@@ -12,6 +12,7 @@ pub mod login;
 pub mod logout;
 pub mod metrics;
 pub mod page;
+pub mod par;
 pub mod revoke;
 pub mod session;
 pub mod token;

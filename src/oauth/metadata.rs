@@ -6,8 +6,8 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
 use crate::paths::{
-    AUTHORIZE_PATH, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH,
-    USERINFO_PATH,
+    AUTHORIZE_PATH, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH, PAR_PATH, REVOKE_PATH,
+    TOKEN_PATH, USERINFO_PATH,
 };
 
 /// The provider metadata (OIDC Discovery §3, RFC 8414 §2): only what this server really does.
@@ -28,6 +28,9 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint": issuer.endpoint(REVOKE_PATH),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        // RFC 9126 §5: pushed authorization requests, required for every request with --require-par.
+        "pushed_authorization_request_endpoint": issuer.endpoint(PAR_PATH),
+        "require_pushed_authorization_requests": settings.require_par,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": [
@@ -48,6 +51,8 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
+        // OIDC Core §6.2 request_uri by reference (a URL the server fetches) is not supported; the
+        // request_uri of a pushed request (RFC 9126 §4) is.
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
     });

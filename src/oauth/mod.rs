@@ -19,6 +19,7 @@ pub mod client_auth;
 pub mod end_session;
 pub mod introspect;
 pub mod metadata;
+pub mod par;
 pub mod resource;
 pub mod revoke;
 pub mod sign_in;

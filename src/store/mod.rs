@@ -125,6 +125,35 @@ pub trait Store: Send + Sync + 'static {
     /// Delete a client and everything issued to it; false if it did not exist.
     async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError>;
 
+    /// Keep a pushed authorization request (RFC 9126): its parameters (JSON), found by the SHA-256 of
+    /// its `request_uri`, for `client_id`, until `expires_at`.
+    async fn create_pushed_request(
+        &self,
+        request_hash: &TokenHash,
+        client_id: &ClientId,
+        params: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Take the pushed request `request_hash` of `client_id` out of the store (single use, even
+    /// under concurrent requests): its parameters, or `None` if it is unknown, another client's,
+    /// already used or expired at `now`.
+    async fn consume_pushed_request(
+        &self,
+        request_hash: &TokenHash,
+        client_id: &ClientId,
+        now: i64,
+    ) -> Result<Option<String>, StoreError>;
+    /// Apply a declarative configuration's `writes` in order, with `events`, in ONE transaction:
+    /// every write or none. A write that finds nothing to change (someone changed the store since
+    /// the plan was made) is a [`StoreError::Conflict`] and rolls everything back.
+    async fn apply_configuration(
+        &self,
+        writes: &[crate::domain::configuration::Write],
+        events: &[crate::domain::audit::AuditEvent],
+    ) -> Result<(), StoreError>;
+    /// Every role and membership link.
+    async fn list_assignments(&self) -> Result<Vec<Assignment>, StoreError>;
+
     /// Create a user; `Conflict` if the username is taken.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// Find a user by `sub`.

@@ -21,6 +21,7 @@ use crate::state::AppState;
 
 mod apis;
 mod clients;
+mod configuration;
 mod roles;
 mod scopes;
 mod users;
@@ -29,6 +30,7 @@ pub use apis::{create_api, delete_api, list_apis, show_api, update_api};
 pub use clients::{
     create_client, delete_client, list_clients, rotate_client_secret, show_client, update_client,
 };
+pub use configuration::{MAX_APPLY_BYTES, apply, export};
 pub use roles::{
     client_role, create_group, create_role, delete_group, delete_role, group_member, group_role,
     list_groups, list_roles, show_group, show_role, user_role,

@@ -201,7 +201,50 @@ pub async fn start(
         .await?
         .ok_or(AuthorizeError::BadClient(UNKNOWN_CLIENT))?;
     let catalog = ctx.catalog.get(ctx.store, ctx.now).await?;
-    validate(&client, &catalog, &params, repeated, ctx.now)
+    if let Some(request_uri) = params.get("request_uri").filter(|v| !v.is_empty()) {
+        return pushed(ctx, &client, &catalog, request_uri).await;
+    }
+    let pending = validate(&client, &catalog, &params, repeated, ctx.now)?;
+    // RFC 9126 §5: a server that requires pushed requests refuses every other.
+    if ctx.settings.require_par {
+        return Err(pending.fail(
+            ErrorCode::InvalidRequest,
+            "this server accepts only pushed authorization requests (RFC 9126): send the request to the pushed_authorization_request_endpoint first",
+        ));
+    }
+    Ok(pending)
+}
+
+/// RFC 9126 §4: the request pushed as `request_uri` by `client`, taken out of the store (it is
+/// single-use and bound to its client). Only the pushed parameters count: anything sent beside the
+/// request_uri is ignored, never merged. An unknown, used, expired or another client's request_uri
+/// is an error page: without the request, its redirect URI is unknown.
+async fn pushed(
+    ctx: &Context<'_>,
+    client: &Client,
+    catalog: &crate::catalog::Catalog,
+    request_uri: &str,
+) -> Result<PendingAuthorization, AuthorizeError> {
+    let unknown = AuthorizeError::BadClient(
+        "The request_uri is unknown, expired, already used, or belongs to another application. Start again from the application.",
+    );
+    if !request_uri.starts_with(crate::domain::grant::REQUEST_URI_PREFIX) {
+        return Err(unknown);
+    }
+    let Some(stored) = ctx
+        .store
+        .consume_pushed_request(&TokenHash::of(request_uri), &client.client_id, ctx.now)
+        .await?
+    else {
+        return Err(unknown);
+    };
+    let params: std::collections::HashMap<String, String> =
+        serde_json::from_str(&stored).map_err(|_| {
+            AuthorizeError::Store(crate::store::StoreError::Corrupt(
+                "a pushed authorization request is not a JSON object".into(),
+            ))
+        })?;
+    validate(client, catalog, &params, None, ctx.now)
 }
 
 /// The pure decision: what does this pending request need next, given the browser's sign-in (of a

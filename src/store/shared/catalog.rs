@@ -3,7 +3,7 @@
 
 /// The `catalog` module of a backend with pool `$pool`.
 macro_rules! catalog_impl {
-    ($pool:ty) => {
+    ($pool:ty, $conn:ty) => {
         mod catalog {
             //! Scopes (RFC 6749 §3.3) and APIs with their audiences (RFC 8707).
 
@@ -14,7 +14,7 @@ macro_rules! catalog_impl {
 
             /// [`Store::create_scope`](crate::store::Store::create_scope).
             pub(crate) async fn create_scope(
-                pool: &$pool,
+                conn: &mut $conn,
                 scope: &Scope,
             ) -> Result<(), StoreError> {
                 sqlx::query(
@@ -27,7 +27,7 @@ macro_rules! catalog_impl {
                 .bind(scope.created_at)
                 .bind(scope.api.as_ref().map(Audience::as_str))
                 .bind(scope.hidden)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await
                 .map_err(conflict_as(|| {
                     format!("the scope '{}' already exists", scope.name)
@@ -45,17 +45,36 @@ macro_rules! catalog_impl {
                 Ok(rows.into_iter().map(Scope::from).collect())
             }
 
+            /// A scope's description, API and visibility (never a builtin scope's); for
+            /// [`Store::apply_configuration`](crate::store::Store::apply_configuration).
+            pub(crate) async fn update_scope(
+                conn: &mut $conn,
+                scope: &Scope,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE scopes SET description = $1, api = $2, hidden = $3 \
+                     WHERE name = $4 AND NOT builtin",
+                )
+                .bind(&scope.description)
+                .bind(scope.api.as_ref().map(Audience::as_str))
+                .bind(scope.hidden)
+                .bind(&scope.name)
+                .execute(&mut *conn)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             /// [`Store::delete_scope`](crate::store::Store::delete_scope).
-            pub(crate) async fn delete_scope(pool: &$pool, name: &str) -> Result<bool, StoreError> {
+            pub(crate) async fn delete_scope(conn: &mut $conn, name: &str) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM scopes WHERE name = $1 AND NOT builtin")
                     .bind(name)
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
 
             /// [`Store::create_api`](crate::store::Store::create_api).
-            pub(crate) async fn create_api(pool: &$pool, api: &Api) -> Result<(), StoreError> {
+            pub(crate) async fn create_api(conn: &mut $conn, api: &Api) -> Result<(), StoreError> {
                 sqlx::query(concat!(
                     "INSERT INTO apis (",
                     api_columns!(),
@@ -69,7 +88,7 @@ macro_rules! catalog_impl {
                 .bind(api.updated_at)
                 .bind(api.token_format.as_str())
                 .bind(api.rbac)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await
                 .map_err(conflict_as(|| {
                     format!("an API with audience '{}' already exists", api.audience)
@@ -90,7 +109,7 @@ macro_rules! catalog_impl {
             }
 
             /// [`Store::update_api`](crate::store::Store::update_api).
-            pub(crate) async fn update_api(pool: &$pool, api: &Api) -> Result<bool, StoreError> {
+            pub(crate) async fn update_api(conn: &mut $conn, api: &Api) -> Result<bool, StoreError> {
                 let done = sqlx::query(
                     "UPDATE apis SET name = $1, access_token_ttl = $2, access_token_alg = $3, \
                      updated_at = $4, token_format = $6, rbac = $7 WHERE audience = $5",
@@ -102,14 +121,14 @@ macro_rules! catalog_impl {
                 .bind(api.audience.as_str())
                 .bind(api.token_format.as_str())
                 .bind(api.rbac)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
 
             /// [`Store::delete_api`](crate::store::Store::delete_api).
             pub(crate) async fn delete_api(
-                pool: &$pool,
+                conn: &mut $conn,
                 audience: &Audience,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
@@ -118,21 +137,21 @@ macro_rules! catalog_impl {
                      AND NOT EXISTS (SELECT 1 FROM roles WHERE api = $1)",
                 )
                 .bind(audience.as_str())
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
 
             /// [`Store::set_scope_api`](crate::store::Store::set_scope_api).
             pub(crate) async fn set_scope_api(
-                pool: &$pool,
+                conn: &mut $conn,
                 name: &str,
                 api: Option<&Audience>,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query("UPDATE scopes SET api = $1 WHERE name = $2 AND NOT builtin")
                     .bind(api.map(Audience::as_str))
                     .bind(name)
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }

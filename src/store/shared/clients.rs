@@ -3,7 +3,7 @@
 
 /// The `clients` module of a backend with pool `$pool`.
 macro_rules! clients_impl {
-    ($pool:ty) => {
+    ($pool:ty, $conn:ty) => {
         mod clients {
             //! Registered clients (RFC 6749 §2, RFC 7591 metadata).
 
@@ -15,7 +15,7 @@ macro_rules! clients_impl {
 
             /// [`Store::create_client`](crate::store::Store::create_client).
             pub(crate) async fn create_client(
-                pool: &$pool,
+                conn: &mut $conn,
                 client: &Client,
             ) -> Result<(), StoreError> {
                 let cols = ClientColumns::of(client);
@@ -44,7 +44,7 @@ macro_rules! clients_impl {
                 .bind(client.default_resource.as_ref().map(Audience::as_str))
                 .bind(client.api.as_ref().map(Audience::as_str))
                 .bind(&cols.may_exchange_for)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await
                 .map_err(conflict_as(|| {
                     format!("a client with id '{}' already exists", client.client_id)
@@ -90,7 +90,7 @@ macro_rules! clients_impl {
 
             /// [`Store::update_client`](crate::store::Store::update_client).
             pub(crate) async fn update_client(
-                pool: &$pool,
+                conn: &mut $conn,
                 client: &Client,
             ) -> Result<bool, StoreError> {
                 let cols = ClientColumns::of(client);
@@ -118,14 +118,14 @@ macro_rules! clients_impl {
                 .bind(client.default_resource.as_ref().map(Audience::as_str))
                 .bind(client.api.as_ref().map(Audience::as_str))
                 .bind(&cols.may_exchange_for)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
 
             /// [`Store::set_client_secret`](crate::store::Store::set_client_secret).
             pub(crate) async fn set_client_secret(
-                pool: &$pool,
+                conn: &mut $conn,
                 client_id: &ClientId,
                 secret_hash: &TokenHash,
                 now: i64,
@@ -136,19 +136,19 @@ macro_rules! clients_impl {
                 .bind(secret_hash.0.as_slice())
                 .bind(now)
                 .bind(client_id.as_str())
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
 
             /// [`Store::delete_client`](crate::store::Store::delete_client).
             pub(crate) async fn delete_client(
-                pool: &$pool,
+                conn: &mut $conn,
                 client_id: &ClientId,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
                     .bind(client_id.as_str())
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }

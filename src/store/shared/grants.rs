@@ -319,10 +319,56 @@ macro_rules! grants_impl {
                         None,
                     )
                     .await?,
+                    pushed_requests: run(
+                        "DELETE FROM pushed_requests WHERE expires_at <= $1",
+                        now,
+                        None,
+                    )
+                    .await?,
                     // Signing keys and audit events follow their policies: `housekeeping::run_once`.
                     signing_keys: 0,
                     audit_events: 0,
                 })
+            }
+
+            /// [`Store::create_pushed_request`](crate::store::Store::create_pushed_request).
+            pub(crate) async fn create_pushed_request(
+                pool: &$pool,
+                request_hash: &TokenHash,
+                client_id: &ClientId,
+                params: &str,
+                expires_at: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO pushed_requests (request_hash, client_id, params, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(request_hash.0.as_slice())
+                .bind(client_id.as_str())
+                .bind(params)
+                .bind(expires_at)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            /// [`Store::consume_pushed_request`](crate::store::Store::consume_pushed_request): one
+            /// DELETE … RETURNING, so of concurrent uses exactly one gets the parameters.
+            pub(crate) async fn consume_pushed_request(
+                pool: &$pool,
+                request_hash: &TokenHash,
+                client_id: &ClientId,
+                now: i64,
+            ) -> Result<Option<String>, StoreError> {
+                let row: Option<(String, i64)> = sqlx::query_as(
+                    "DELETE FROM pushed_requests WHERE request_hash = $1 AND client_id = $2 \
+                     RETURNING params, expires_at",
+                )
+                .bind(request_hash.0.as_slice())
+                .bind(client_id.as_str())
+                .fetch_optional(pool)
+                .await?;
+                Ok(row.filter(|(_, expires_at)| *expires_at > now).map(|(params, _)| params))
             }
 
             /// [`Store::create_reference_token`](crate::store::Store::create_reference_token).

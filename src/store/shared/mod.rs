@@ -15,6 +15,7 @@ pub(super) mod attempts;
 pub(super) mod audit;
 pub(super) mod catalog;
 pub(super) mod clients;
+pub(super) mod configuration;
 pub(super) mod grants;
 pub(super) mod keys;
 pub(super) mod roles;
@@ -25,14 +26,15 @@ pub(super) mod users;
 macro_rules! store_impl {
     ($store:ty, $pool:ty, $conn:ty, $migrator:path, { $($own:tt)* }) => {
         crate::store::shared::accounts::accounts_impl!($pool, $conn);
-        crate::store::shared::clients::clients_impl!($pool);
-        crate::store::shared::users::users_impl!($pool);
-        crate::store::shared::catalog::catalog_impl!($pool);
+        crate::store::shared::clients::clients_impl!($pool, $conn);
+        crate::store::shared::users::users_impl!($pool, $conn);
+        crate::store::shared::catalog::catalog_impl!($pool, $conn);
         crate::store::shared::keys::keys_impl!($pool);
         crate::store::shared::grants::grants_impl!($pool, $conn);
         crate::store::shared::attempts::attempts_impl!($pool);
         crate::store::shared::audit::audit_impl!($pool, $conn);
-        crate::store::shared::roles::roles_impl!($pool);
+        crate::store::shared::roles::roles_impl!($pool, $conn);
+        crate::store::shared::configuration::configuration_impl!($pool, $conn);
 
         const _: () = {
             use async_trait::async_trait;
@@ -79,7 +81,7 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
-                    clients::create_client(&self.pool, client).await
+                    clients::create_client(&mut *self.pool.acquire().await?, client).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -94,7 +96,7 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
-                    clients::update_client(&self.pool, client).await
+                    clients::update_client(&mut *self.pool.acquire().await?, client).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -104,17 +106,52 @@ macro_rules! store_impl {
                     secret_hash: &TokenHash,
                     now: i64,
                 ) -> Result<bool, StoreError> {
-                    clients::set_client_secret(&self.pool, client_id, secret_hash, now).await
+                    clients::set_client_secret(&mut *self.pool.acquire().await?, client_id, secret_hash, now).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
-                    clients::delete_client(&self.pool, client_id).await
+                    clients::delete_client(&mut *self.pool.acquire().await?, client_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn apply_configuration(
+                    &self,
+                    writes: &[crate::domain::configuration::Write],
+                    events: &[crate::domain::audit::AuditEvent],
+                ) -> Result<(), StoreError> {
+                    configuration::apply_configuration(&self.pool, writes, events).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_assignments(&self) -> Result<Vec<Assignment>, StoreError> {
+                    roles::list_assignments(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_pushed_request(
+                    &self,
+                    request_hash: &TokenHash,
+                    client_id: &ClientId,
+                    params: &str,
+                    expires_at: i64,
+                ) -> Result<(), StoreError> {
+                    grants::create_pushed_request(&self.pool, request_hash, client_id, params, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn consume_pushed_request(
+                    &self,
+                    request_hash: &TokenHash,
+                    client_id: &ClientId,
+                    now: i64,
+                ) -> Result<Option<String>, StoreError> {
+                    grants::consume_pushed_request(&self.pool, request_hash, client_id, now).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_user(&self, user: &User) -> Result<(), StoreError> {
-                    users::create_user(&self.pool, user).await
+                    users::create_user(&mut *self.pool.acquire().await?, user).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -177,12 +214,12 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
-                    users::delete_user(&self.pool, user_id).await
+                    users::delete_user(&mut *self.pool.acquire().await?, user_id).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
-                    catalog::create_scope(&self.pool, scope).await
+                    catalog::create_scope(&mut *self.pool.acquire().await?, scope).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -192,12 +229,12 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
-                    catalog::delete_scope(&self.pool, name).await
+                    catalog::delete_scope(&mut *self.pool.acquire().await?, name).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_role(&self, role: &Role) -> Result<(), StoreError> {
-                    roles::create_role(&self.pool, role).await
+                    roles::create_role(&mut *self.pool.acquire().await?, role).await
                 }
 
 
@@ -215,7 +252,7 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
-                    roles::delete_role(&self.pool, name).await
+                    roles::delete_role(&mut *self.pool.acquire().await?, name).await
                 }
 
 
@@ -227,7 +264,7 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
-                    roles::create_group(&self.pool, group).await
+                    roles::create_group(&mut *self.pool.acquire().await?, group).await
                 }
 
 
@@ -245,7 +282,7 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn delete_group(&self, name: &GroupName) -> Result<bool, StoreError> {
-                    roles::delete_group(&self.pool, name).await
+                    roles::delete_group(&mut *self.pool.acquire().await?, name).await
                 }
 
 
@@ -257,13 +294,13 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn add_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
-                    roles::add_assignment(&self.pool, assignment).await
+                    roles::add_assignment(&mut *self.pool.acquire().await?, assignment).await
                 }
 
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
-                    roles::remove_assignment(&self.pool, assignment).await
+                    roles::remove_assignment(&mut *self.pool.acquire().await?, assignment).await
                 }
 
 
@@ -448,7 +485,7 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_api(&self, api: &Api) -> Result<(), StoreError> {
-                    catalog::create_api(&self.pool, api).await
+                    catalog::create_api(&mut *self.pool.acquire().await?, api).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -458,12 +495,12 @@ macro_rules! store_impl {
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn update_api(&self, api: &Api) -> Result<bool, StoreError> {
-                    catalog::update_api(&self.pool, api).await
+                    catalog::update_api(&mut *self.pool.acquire().await?, api).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn delete_api(&self, audience: &Audience) -> Result<bool, StoreError> {
-                    catalog::delete_api(&self.pool, audience).await
+                    catalog::delete_api(&mut *self.pool.acquire().await?, audience).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -472,7 +509,7 @@ macro_rules! store_impl {
                     name: &str,
                     api: Option<&Audience>,
                 ) -> Result<bool, StoreError> {
-                    catalog::set_scope_api(&self.pool, name, api).await
+                    catalog::set_scope_api(&mut *self.pool.acquire().await?, name, api).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]

@@ -4,7 +4,7 @@
 
 /// The `roles` module of a backend with pool `$pool`.
 macro_rules! roles_impl {
-    ($pool:ty) => {
+    ($pool:ty, $conn:ty) => {
         mod roles {
             //! Roles, groups and their links (RFC 9068 §2.2.3.1).
 
@@ -18,9 +18,9 @@ macro_rules! roles_impl {
             use crate::store::{StoreError, conflict_as};
 
             /// [`Store::create_role`](crate::store::Store::create_role).
-            pub(crate) async fn create_role(pool: &$pool, role: &Role) -> Result<(), StoreError> {
+            pub(crate) async fn create_role(conn: &mut $conn, role: &Role) -> Result<(), StoreError> {
                 // The role and the scopes it grants, together.
-                let mut tx = pool.begin().await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 sqlx::query(
                     "INSERT INTO roles (name, description, created_at, api) VALUES ($1, $2, $3, $4)",
                 )
@@ -97,11 +97,77 @@ macro_rules! roles_impl {
                 Ok(())
             }
 
+            /// A role's description, API and the scopes it grants, together; for
+            /// [`Store::apply_configuration`](crate::store::Store::apply_configuration).
+            pub(crate) async fn update_role(conn: &mut $conn, role: &Role) -> Result<bool, StoreError> {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let done = sqlx::query("UPDATE roles SET description = $1, api = $2 WHERE name = $3")
+                    .bind(role.description.as_deref())
+                    .bind(role.api.as_ref().map(Audience::as_str))
+                    .bind(role.name.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM role_scopes WHERE role_name = $1")
+                    .bind(role.name.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                for scope in &role.scopes {
+                    sqlx::query("INSERT INTO role_scopes (role_name, scope) VALUES ($1, $2)")
+                        .bind(role.name.as_str())
+                        .bind(scope)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            /// [`Store::list_assignments`](crate::store::Store::list_assignments): every role and
+            /// membership link, one query per kind.
+            pub(crate) async fn list_assignments(pool: &$pool) -> Result<Vec<Assignment>, StoreError> {
+                let mut links = Vec::new();
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as("SELECT user_id, role_name FROM user_roles ORDER BY user_id, role_name")
+                        .fetch_all(pool)
+                        .await?;
+                links.extend(rows.into_iter().map(|(user, role)| {
+                    Assignment::UserRole(UserId::from_stored(user), RoleName::from_stored(role))
+                }));
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT client_id, role_name FROM client_roles ORDER BY client_id, role_name",
+                )
+                .fetch_all(pool)
+                .await?;
+                links.extend(rows.into_iter().map(|(client, role)| {
+                    Assignment::ClientRole(ClientId::from_stored(client), RoleName::from_stored(role))
+                }));
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT group_name, user_id FROM group_members ORDER BY group_name, user_id",
+                )
+                .fetch_all(pool)
+                .await?;
+                links.extend(rows.into_iter().map(|(group, user)| {
+                    Assignment::GroupMember(GroupName::from_stored(group), UserId::from_stored(user))
+                }));
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT group_name, role_name FROM group_roles ORDER BY group_name, role_name",
+                )
+                .fetch_all(pool)
+                .await?;
+                links.extend(rows.into_iter().map(|(group, role)| {
+                    Assignment::GroupRole(GroupName::from_stored(group), RoleName::from_stored(role))
+                }));
+                Ok(links)
+            }
+
             /// [`Store::delete_role`](crate::store::Store::delete_role).
-            pub(crate) async fn delete_role(pool: &$pool, name: &RoleName) -> Result<bool, StoreError> {
+            pub(crate) async fn delete_role(conn: &mut $conn, name: &RoleName) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM roles WHERE name = $1")
                     .bind(name.as_str())
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -136,11 +202,11 @@ macro_rules! roles_impl {
             }
 
             /// [`Store::create_group`](crate::store::Store::create_group).
-            pub(crate) async fn create_group(pool: &$pool, group: &Group) -> Result<(), StoreError> {
+            pub(crate) async fn create_group(conn: &mut $conn, group: &Group) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO groups (name, created_at) VALUES ($1, $2)")
                     .bind(group.name.as_str())
                     .bind(group.created_at)
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await
                     .map_err(conflict_as(|| format!("the group '{}' already exists", group.name)))?;
                 Ok(())
@@ -176,10 +242,10 @@ macro_rules! roles_impl {
             }
 
             /// [`Store::delete_group`](crate::store::Store::delete_group).
-            pub(crate) async fn delete_group(pool: &$pool, name: &GroupName) -> Result<bool, StoreError> {
+            pub(crate) async fn delete_group(conn: &mut $conn, name: &GroupName) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM groups WHERE name = $1")
                     .bind(name.as_str())
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -213,7 +279,7 @@ macro_rules! roles_impl {
             /// [`Store::add_assignment`](crate::store::Store::add_assignment): one conditional
             /// INSERT, so a link to something deleted meanwhile is never written.
             pub(crate) async fn add_assignment(
-                pool: &$pool,
+                conn: &mut $conn,
                 assignment: &Assignment,
             ) -> Result<bool, StoreError> {
                 let (sql, first, second) = match assignment {
@@ -250,13 +316,13 @@ macro_rules! roles_impl {
                         role.as_str(),
                     ),
                 };
-                let done = sqlx::query(sql).bind(first).bind(second).execute(pool).await?;
+                let done = sqlx::query(sql).bind(first).bind(second).execute(&mut *conn).await?;
                 Ok(done.rows_affected() == 1)
             }
 
             /// [`Store::remove_assignment`](crate::store::Store::remove_assignment).
             pub(crate) async fn remove_assignment(
-                pool: &$pool,
+                conn: &mut $conn,
                 assignment: &Assignment,
             ) -> Result<bool, StoreError> {
                 let (sql, first, second) = match assignment {
@@ -281,7 +347,7 @@ macro_rules! roles_impl {
                         role.as_str(),
                     ),
                 };
-                let done = sqlx::query(sql).bind(first).bind(second).execute(pool).await?;
+                let done = sqlx::query(sql).bind(first).bind(second).execute(&mut *conn).await?;
                 Ok(done.rows_affected() == 1)
             }
 

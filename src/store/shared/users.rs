@@ -3,7 +3,7 @@
 
 /// The `users` module of a backend with pool `$pool`.
 macro_rules! users_impl {
-    ($pool:ty) => {
+    ($pool:ty, $conn:ty) => {
         mod users {
             //! Users.
 
@@ -12,7 +12,10 @@ macro_rules! users_impl {
             use crate::store::{StoreError, conflict_as};
 
             /// [`Store::create_user`](crate::store::Store::create_user).
-            pub(crate) async fn create_user(pool: &$pool, user: &User) -> Result<(), StoreError> {
+            pub(crate) async fn create_user(
+                conn: &mut $conn,
+                user: &User,
+            ) -> Result<(), StoreError> {
                 sqlx::query(concat!(
                     "INSERT INTO users (",
                     user_columns!(),
@@ -27,7 +30,7 @@ macro_rules! users_impl {
                 .bind(user.disabled)
                 .bind(user.created_at)
                 .bind(user.updated_at)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await
                 .map_err(conflict_as(|| {
                     format!("the username '{}' is taken", user.username)
@@ -79,14 +82,37 @@ macro_rules! users_impl {
                 Ok(rows.into_iter().map(User::from).collect())
             }
 
+            /// A user's e-mail address (and whether it is verified) and name; for
+            /// [`Store::apply_configuration`](crate::store::Store::apply_configuration).
+            pub(crate) async fn update_user_profile(
+                conn: &mut $conn,
+                user: &User,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE users SET email = $1, email_verified = $2, name = $3, updated_at = $4 \
+                     WHERE user_id = $5",
+                )
+                .bind(&user.email)
+                .bind(user.email_verified)
+                .bind(&user.name)
+                .bind(user.updated_at)
+                .bind(user.user_id.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(conflict_as(|| {
+                    format!("the username '{}' is taken", user.username)
+                }))?;
+                Ok(done.rows_affected() == 1)
+            }
+
             /// [`Store::delete_user`](crate::store::Store::delete_user).
             pub(crate) async fn delete_user(
-                pool: &$pool,
+                conn: &mut $conn,
                 user_id: &UserId,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
                     .bind(user_id.as_str())
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }

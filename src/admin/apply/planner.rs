@@ -1,0 +1,581 @@
+//! The planner: each item of a document checked by the CLI's rules (`crate::admin`) and against
+//! the configuration about to be written, compared with what the store holds, and turned into
+//! steps and writes (`plan::Builder`).
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+
+use super::document::{
+    ApiItem, ClientItem, Document, GroupItem, RoleItem, ScopeItem, UserItem, api_item, client_item,
+    role_item, scope_item, user_item,
+};
+use super::items::{api_of, role_of, scope_of, spec_of, supplied_secret};
+use super::plan::{Builder, changed_fields, invalid, note_change, unique};
+use super::{Current, Options};
+use crate::admin::AdminError;
+use crate::admin::client::{check_kind_kept, check_references_among};
+use crate::admin::user::NewUser;
+use crate::domain::api::{Api, Audience};
+use crate::domain::client::{Client, ClientId, ClientSecret};
+use crate::domain::configuration::Write;
+use crate::domain::group::{Group, GroupName};
+use crate::domain::role::{Assignment, Role, RoleName};
+use crate::domain::scope::{Scope, ScopeSet};
+use crate::domain::user::{User, UserId, normalize_username};
+
+/// A plan in the making: the document's objects so far, and what the configuration will hold
+/// once applied (the document's objects, the OIDC scopes, and without `--prune` everything else
+/// the store holds), against which references are checked.
+pub(super) struct Planner<'a> {
+    current: &'a Current,
+    options: &'a Options,
+    now: i64,
+    b: Builder,
+    apis: Vec<Api>,
+    final_apis: Vec<Audience>,
+    scopes: Vec<Scope>,
+    final_scopes: Vec<Scope>,
+    roles: Vec<Role>,
+    final_roles: Vec<RoleName>,
+    users: Vec<(User, Vec<RoleName>)>,
+    final_users: Vec<(String, UserId)>,
+    clients: Vec<(Client, Vec<RoleName>)>,
+    groups: Vec<(Group, Vec<UserId>, Vec<RoleName>)>,
+}
+
+impl<'a> Planner<'a> {
+    pub(super) fn new(current: &'a Current, options: &'a Options, now: i64) -> Self {
+        Self {
+            current,
+            options,
+            now,
+            b: Builder::default(),
+            apis: Vec::new(),
+            final_apis: Vec::new(),
+            scopes: Vec::new(),
+            final_scopes: Vec::new(),
+            roles: Vec::new(),
+            final_roles: Vec::new(),
+            users: Vec::new(),
+            final_users: Vec::new(),
+            clients: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// The plan of `document`, kind by kind (each kind refers only to those before it).
+    pub(super) fn plan(
+        mut self,
+        document: &Document,
+        secrets: &BTreeMap<String, SecretString>,
+    ) -> Result<Builder, AdminError> {
+        self.apis(&document.apis)?;
+        self.scopes(document)?;
+        self.roles(&document.roles)?;
+        self.users(&document.users)?;
+        self.clients(&document.clients, secrets)?;
+        self.groups(&document.groups)?;
+        self.links();
+        if self.options.prune {
+            self.prune()?;
+        }
+        Ok(self.b)
+    }
+
+    /// Keep what the store holds of a kind, besides the document's, unless pruning.
+    fn keeps(&self) -> bool {
+        !self.options.prune
+    }
+
+    fn apis(&mut self, items: &[ApiItem]) -> Result<(), AdminError> {
+        unique("API", items.iter().map(|a| a.audience.as_str()))?;
+        for item in items {
+            let api = api_of(item, self.now).map_err(|e| invalid("API", &item.audience, e))?;
+            match self
+                .current
+                .apis
+                .iter()
+                .find(|a| a.audience == api.audience)
+            {
+                None => self
+                    .b
+                    .create("api", api.audience.as_str(), Write::CreateApi(api.clone())),
+                Some(existing) => {
+                    let changes = changed_fields(&api_item(existing), &api_item(&api));
+                    let updated = Api {
+                        created_at: existing.created_at,
+                        ..api.clone()
+                    };
+                    self.b.update(
+                        "api",
+                        api.audience.as_str(),
+                        changes,
+                        Some(Write::UpdateApi(updated)),
+                    );
+                }
+            }
+            self.apis.push(api);
+        }
+        self.final_apis = self.apis.iter().map(|a| a.audience.clone()).collect();
+        if self.keeps() {
+            let kept: Vec<Audience> = self
+                .current
+                .apis
+                .iter()
+                .filter(|a| !self.final_apis.contains(&a.audience))
+                .map(|a| a.audience.clone())
+                .collect();
+            self.final_apis.extend(kept);
+        }
+        Ok(())
+    }
+
+    /// The scopes listed, and those an API lists (created with their name as description).
+    fn scopes(&mut self, document: &Document) -> Result<(), AdminError> {
+        let mut items: Vec<ScopeItem> = document.scopes.clone();
+        unique("scope", items.iter().map(|s| s.name.as_str()))?;
+        for (api, item) in self.apis.iter().zip(&document.apis) {
+            for name in &item.scopes {
+                let audience = api.audience.as_str().to_owned();
+                match items.iter_mut().find(|s| &s.name == name) {
+                    Some(listed) => match &listed.api {
+                        None => listed.api = Some(audience),
+                        Some(other) if *other == audience => {}
+                        Some(other) => {
+                            return Err(AdminError::Invalid(format!(
+                                "scope '{name}' is listed for the API '{other}' and under the API '{audience}'"
+                            )));
+                        }
+                    },
+                    None => {
+                        let existing = self.current.scopes.iter().find(|s| &s.name == name);
+                        items.push(ScopeItem {
+                            name: name.clone(),
+                            description: existing
+                                .map_or_else(|| name.clone(), |s| s.description.clone()),
+                            api: Some(audience),
+                            hidden: existing.is_some_and(|s| s.hidden),
+                        });
+                    }
+                }
+            }
+        }
+        for item in &items {
+            let scope = scope_of(item, &self.final_apis, self.now)
+                .map_err(|e| invalid("scope", &item.name, e))?;
+            match self.current.scopes.iter().find(|s| s.name == scope.name) {
+                Some(existing) if existing.builtin => {
+                    return Err(AdminError::Invalid(format!(
+                        "scope '{}': an OIDC scope is built in and cannot be configured",
+                        scope.name
+                    )));
+                }
+                None => self
+                    .b
+                    .create("scope", &scope.name, Write::CreateScope(scope.clone())),
+                Some(existing) => {
+                    let changes = changed_fields(&scope_item(existing), &scope_item(&scope));
+                    self.b.update(
+                        "scope",
+                        &scope.name,
+                        changes,
+                        Some(Write::UpdateScope(scope.clone())),
+                    );
+                }
+            }
+            self.scopes.push(scope);
+        }
+        let keeps = self.keeps();
+        self.final_scopes = self.scopes.clone();
+        let kept: Vec<Scope> = self
+            .current
+            .scopes
+            .iter()
+            .filter(|s| s.builtin || keeps)
+            .filter(|s| !self.scopes.iter().any(|d| d.name == s.name))
+            .cloned()
+            .collect();
+        self.final_scopes.extend(kept);
+        Ok(())
+    }
+
+    fn roles(&mut self, items: &[RoleItem]) -> Result<(), AdminError> {
+        unique("role", items.iter().map(|r| r.name.as_str()))?;
+        for item in items {
+            let role = role_of(item, &self.final_apis, &self.final_scopes, self.now)
+                .map_err(|e| invalid("role", &item.name, e))?;
+            match self.current.roles.iter().find(|r| r.name == role.name) {
+                None => self
+                    .b
+                    .create("role", role.name.as_str(), Write::CreateRole(role.clone())),
+                Some(existing) => {
+                    let changes = changed_fields(&role_item(existing), &role_item(&role));
+                    let updated = Role {
+                        created_at: existing.created_at,
+                        ..role.clone()
+                    };
+                    self.b.update(
+                        "role",
+                        role.name.as_str(),
+                        changes,
+                        Some(Write::UpdateRole(updated)),
+                    );
+                }
+            }
+            self.roles.push(role);
+        }
+        self.final_roles = self.roles.iter().map(|r| r.name.clone()).collect();
+        if self.keeps() {
+            self.final_roles
+                .extend(self.current.roles.iter().map(|r| r.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// The roles `raw` names, each once: every one in the configuration.
+    fn role_names(
+        &self,
+        kind: &str,
+        id: &str,
+        raw: &[String],
+    ) -> Result<Vec<RoleName>, AdminError> {
+        let mut names = Vec::with_capacity(raw.len());
+        for name in raw {
+            let role = RoleName::parse(name)
+                .map_err(|e| AdminError::Invalid(format!("{kind} '{id}': {}", e.0)))?;
+            if !self.final_roles.contains(&role) {
+                return Err(AdminError::Invalid(format!(
+                    "{kind} '{id}': no role named '{role}'"
+                )));
+            }
+            if !names.contains(&role) {
+                names.push(role);
+            }
+        }
+        Ok(names)
+    }
+
+    fn users(&mut self, items: &[UserItem]) -> Result<(), AdminError> {
+        for item in items {
+            let new = NewUser {
+                username: item.username.clone(),
+                email: item.email.clone(),
+                name: item.name.clone(),
+            };
+            let checked =
+                crate::admin::user::parse(&new).map_err(|e| invalid("user", &item.username, e))?;
+            let user = match self
+                .current
+                .users
+                .iter()
+                .find(|u| u.username == checked.username)
+            {
+                None => {
+                    // No password: the user cannot sign in until `user set-password` gives one.
+                    let user = checked.into_user(String::new(), self.now);
+                    self.b
+                        .create("user", &user.username, Write::CreateUser(user.clone()));
+                    user
+                }
+                Some(existing) => User {
+                    email_verified: checked.email.is_some(),
+                    email: checked.email,
+                    name: checked.name,
+                    updated_at: self.now,
+                    ..existing.clone()
+                },
+            };
+            let roles = self.role_names("user", &user.username, &item.roles)?;
+            self.users.push((user, roles));
+        }
+        unique("user", self.users.iter().map(|(u, _)| u.username.as_str()))?;
+        self.final_users = self
+            .users
+            .iter()
+            .map(|(u, _)| (u.username.clone(), u.user_id.clone()))
+            .collect();
+        if self.keeps() {
+            let kept: Vec<(String, UserId)> = self
+                .current
+                .users
+                .iter()
+                .filter(|u| !self.users.iter().any(|(d, _)| d.username == u.username))
+                .map(|u| (u.username.clone(), u.user_id.clone()))
+                .collect();
+            self.final_users.extend(kept);
+        }
+        Ok(())
+    }
+
+    fn clients(
+        &mut self,
+        items: &[ClientItem],
+        secrets: &BTreeMap<String, SecretString>,
+    ) -> Result<(), AdminError> {
+        unique("client", items.iter().map(|c| c.client_id.as_str()))?;
+        let scope_names: ScopeSet = self.final_scopes.iter().map(|s| s.name.clone()).collect();
+        let apis: Vec<&Audience> = self.final_apis.iter().collect();
+        let mut planned = Vec::with_capacity(items.len());
+        for item in items {
+            let id = item.client_id.as_str();
+            let client_id =
+                ClientId::parse(id).map_err(|e| invalid("client", id, AdminError::Invalid(e.0)))?;
+            let existing = self
+                .current
+                .clients
+                .iter()
+                .find(|c| c.client_id == client_id);
+            let created_at = existing.map_or(self.now, |c| c.created_at);
+            let mut client = Client::from_spec(client_id, &spec_of(item), created_at)
+                .map_err(|e| invalid("client", id, AdminError::Invalid(e.0)))?;
+            check_references_among(&client, &scope_names, &apis)
+                .map_err(|e| invalid("client", id, e))?;
+            let roles = self.role_names("client", id, &item.roles)?;
+            let supplied = secrets
+                .get(id)
+                .map(|raw| supplied_secret(id, raw))
+                .transpose()?;
+            if supplied.is_some() && !client.auth_method.is_confidential() {
+                return Err(AdminError::Invalid(format!(
+                    "client '{id}' is public (auth method none) and takes no secret"
+                )));
+            }
+            match existing {
+                None => {
+                    if client.auth_method.is_confidential() {
+                        client.secret_hash = Some(match supplied {
+                            Some(hash) => hash,
+                            None => {
+                                let secret = ClientSecret::generate();
+                                if !self.options.dry_run {
+                                    self.b
+                                        .secrets
+                                        .insert(id.to_owned(), secret.expose().to_owned());
+                                }
+                                secret.hash()
+                            }
+                        });
+                    }
+                    self.b
+                        .create("client", id, Write::CreateClient(client.clone()));
+                }
+                Some(existing) => {
+                    check_kind_kept(existing, &client).map_err(|e| invalid("client", id, e))?;
+                    client.secret_hash = existing.secret_hash.clone();
+                    client.updated_at = self.now;
+                    let mut changes = changed_fields(
+                        &client_item(existing, Vec::new()),
+                        &client_item(&client, Vec::new()),
+                    );
+                    let registration =
+                        (!changes.is_empty()).then(|| Write::UpdateClient(client.clone()));
+                    if let Some(hash) = supplied
+                        && existing.secret_hash.as_ref() != Some(&hash)
+                    {
+                        self.b.upserts.extend(registration);
+                        self.b.upserts.push(Write::SetClientSecret(
+                            client.client_id.clone(),
+                            hash,
+                            self.now,
+                        ));
+                        changes.push("secret".into());
+                        self.b.update("client", id, changes, None);
+                    } else {
+                        self.b.update("client", id, changes, registration);
+                    }
+                }
+            }
+            planned.push((client, roles));
+        }
+        self.clients = planned;
+        Ok(())
+    }
+
+    fn groups(&mut self, items: &[GroupItem]) -> Result<(), AdminError> {
+        unique("group", items.iter().map(|g| g.name.as_str()))?;
+        for item in items {
+            let name = GroupName::parse(&item.name)
+                .map_err(|e| AdminError::Invalid(format!("group '{}': {}", item.name, e.0)))?;
+            let mut members = Vec::new();
+            for raw in &item.members {
+                let username = normalize_username(raw)
+                    .map_err(|e| AdminError::Invalid(format!("group '{name}': {}", e.0)))?;
+                let Some((_, user_id)) = self.final_users.iter().find(|(u, _)| *u == username)
+                else {
+                    return Err(AdminError::Invalid(format!(
+                        "group '{name}': no user named '{username}'"
+                    )));
+                };
+                if !members.contains(user_id) {
+                    members.push(user_id.clone());
+                }
+            }
+            let roles = self.role_names("group", name.as_str(), &item.roles)?;
+            let group = match self.current.groups.iter().find(|g| g.name == name) {
+                Some(existing) => existing.clone(),
+                None => {
+                    let group = Group {
+                        name,
+                        created_at: self.now,
+                    };
+                    self.b.create(
+                        "group",
+                        group.name.as_str(),
+                        Write::CreateGroup(group.clone()),
+                    );
+                    group
+                }
+            };
+            self.groups.push((group, members, roles));
+        }
+        Ok(())
+    }
+
+    /// The links of the document's users, clients and groups: exactly those it lists. An owner that
+    /// exists already is updated (its changed fields named); users' profiles are compared here too.
+    fn links(&mut self) {
+        let current = self.current;
+        let links_of = |matches: &dyn Fn(&Assignment) -> bool| -> Vec<Assignment> {
+            current
+                .links
+                .iter()
+                .filter(|l| matches(l))
+                .cloned()
+                .collect()
+        };
+        for (user, roles) in &self.users {
+            let desired = roles
+                .iter()
+                .map(|r| Assignment::UserRole(user.user_id.clone(), r.clone()))
+                .collect();
+            let now_links =
+                links_of(&|l| matches!(l, Assignment::UserRole(u, _) if *u == user.user_id));
+            let relinked = self.b.relink(&now_links, desired);
+            if let Some(existing) = current.users.iter().find(|u| u.user_id == user.user_id) {
+                let mut changes = changed_fields(
+                    &user_item(existing, Vec::new()),
+                    &user_item(user, Vec::new()),
+                );
+                let profile = (!changes.is_empty()).then(|| Write::UpdateUser(user.clone()));
+                if relinked {
+                    changes.push("roles".into());
+                }
+                self.b.update("user", &user.username, changes, profile);
+            }
+        }
+        for (client, roles) in &self.clients {
+            let desired = roles
+                .iter()
+                .map(|r| Assignment::ClientRole(client.client_id.clone(), r.clone()))
+                .collect();
+            let now_links =
+                links_of(&|l| matches!(l, Assignment::ClientRole(c, _) if *c == client.client_id));
+            if self.b.relink(&now_links, desired)
+                && current
+                    .clients
+                    .iter()
+                    .any(|c| c.client_id == client.client_id)
+            {
+                note_change(
+                    &mut self.b.plan,
+                    "client",
+                    client.client_id.as_str(),
+                    "roles",
+                );
+            }
+        }
+        for (group, members, roles) in &self.groups {
+            let desired = members
+                .iter()
+                .map(|u| Assignment::GroupMember(group.name.clone(), u.clone()))
+                .collect();
+            let now_links =
+                links_of(&|l| matches!(l, Assignment::GroupMember(g, _) if *g == group.name));
+            let mut changes = Vec::new();
+            if self.b.relink(&now_links, desired) {
+                changes.push("members".to_owned());
+            }
+            let desired = roles
+                .iter()
+                .map(|r| Assignment::GroupRole(group.name.clone(), r.clone()))
+                .collect();
+            let now_links =
+                links_of(&|l| matches!(l, Assignment::GroupRole(g, _) if *g == group.name));
+            if self.b.relink(&now_links, desired) {
+                changes.push("roles".to_owned());
+            }
+            if current.groups.iter().any(|g| g.name == group.name) {
+                self.b.update("group", group.name.as_str(), changes, None);
+            }
+        }
+    }
+
+    /// `--prune`: delete what the document does not list, most dependent first (never the OIDC
+    /// scopes, nor the admin client making the request).
+    fn prune(&mut self) -> Result<(), AdminError> {
+        let current = self.current;
+        for user in &current.users {
+            if !self.users.iter().any(|(u, _)| u.user_id == user.user_id) {
+                self.b.delete(
+                    "user",
+                    &user.username,
+                    Write::DeleteUser(user.user_id.clone()),
+                );
+            }
+        }
+        for client in &current.clients {
+            if !self
+                .clients
+                .iter()
+                .any(|(c, _)| c.client_id == client.client_id)
+            {
+                if self.options.keep_client.as_ref() == Some(&client.client_id) {
+                    return Err(AdminError::Invalid(format!(
+                        "--prune would delete the admin client '{}' making this request; add it to the document",
+                        client.client_id
+                    )));
+                }
+                self.b.delete(
+                    "client",
+                    client.client_id.as_str(),
+                    Write::DeleteClient(client.client_id.clone()),
+                );
+            }
+        }
+        for group in &current.groups {
+            if !self.groups.iter().any(|(g, ..)| g.name == group.name) {
+                self.b.delete(
+                    "group",
+                    group.name.as_str(),
+                    Write::DeleteGroup(group.name.clone()),
+                );
+            }
+        }
+        for role in &current.roles {
+            if !self.roles.iter().any(|r| r.name == role.name) {
+                self.b.delete(
+                    "role",
+                    role.name.as_str(),
+                    Write::DeleteRole(role.name.clone()),
+                );
+            }
+        }
+        for scope in &current.scopes {
+            if !scope.builtin && !self.scopes.iter().any(|s| s.name == scope.name) {
+                self.b
+                    .delete("scope", &scope.name, Write::DeleteScope(scope.name.clone()));
+            }
+        }
+        for api in &current.apis {
+            if !self.apis.iter().any(|a| a.audience == api.audience) {
+                self.b.delete(
+                    "api",
+                    api.audience.as_str(),
+                    Write::DeleteApi(api.audience.clone()),
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! `latchkey apply -f FILE` and `latchkey export`: the configuration as a YAML document kept in git
+//! (`crate::admin::apply`).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use secrecy::SecretString;
+
+use super::{CliError, Context};
+use crate::admin::apply::{self as admin_apply, Document, Options, Outcome};
+
+/// The largest configuration file read.
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The YAML file (`-`: standard input). Top-level keys: scopes, apis, roles, groups, clients, users.
+    #[arg(short = 'f', long = "file")]
+    file: PathBuf,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Delete what the file does not list (never the OIDC scopes).
+    #[arg(long)]
+    prune: bool,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+}
+
+/// Read the document at `path` (`-`: standard input), parsed as YAML (JSON is YAML too).
+pub fn read_document(path: &Path) -> Result<Document, CliError> {
+    let shown = path.display();
+    let mut text = String::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin()
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| CliError::Invalid(format!("cannot read {shown}: {e}")))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(CliError::Invalid(format!(
+            "{shown} is larger than {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    if text.trim().is_empty() {
+        return Ok(Document::default());
+    }
+    serde_saphyr::from_str(&text).map_err(|e| CliError::Invalid(format!("{shown}: {e}")))
+}
+
+/// The secrets the document's clients name (`secret_file`, relative to the document's folder, or
+/// `secret_env`), by client id. They are read here and never printed.
+pub fn read_secrets(
+    document: &Document,
+    path: &Path,
+) -> Result<BTreeMap<String, SecretString>, CliError> {
+    let folder = path.parent().filter(|_| path != Path::new("-"));
+    let mut secrets = BTreeMap::new();
+    for client in &document.clients {
+        let id = &client.client_id;
+        let value = match (&client.secret_file, &client.secret_env) {
+            (Some(_), Some(_)) => {
+                return Err(CliError::Invalid(format!(
+                    "client '{id}': give secret_file or secret_env, not both"
+                )));
+            }
+            (Some(file), None) => {
+                let file = match folder {
+                    Some(folder) => folder.join(file),
+                    None => PathBuf::from(file),
+                };
+                let mut raw = String::new();
+                std::fs::File::open(&file)
+                    .and_then(|f| f.take(4096).read_to_string(&mut raw))
+                    .map_err(|e| {
+                        CliError::Invalid(format!(
+                            "client '{id}': cannot read secret_file {}: {e}",
+                            file.display()
+                        ))
+                    })?;
+                raw.trim_end_matches(['\r', '\n']).to_owned()
+            }
+            (None, Some(variable)) => std::env::var(variable).map_err(|_| {
+                CliError::Invalid(format!(
+                    "client '{id}': the environment variable {variable} (secret_env) is not set"
+                ))
+            })?,
+            (None, None) => continue,
+        };
+        secrets.insert(id.clone(), SecretString::from(value));
+    }
+    Ok(secrets)
+}
+
+/// The outcome as text: the plan, then what happened, then each new secret (shown once).
+pub fn describe(outcome: &Outcome, dry_run: bool) -> String {
+    let mut out = outcome.plan.describe();
+    if outcome.plan.is_empty() {
+        out.push_str("nothing to change: the store matches the file\n");
+    } else if dry_run {
+        out.push_str("dry run: nothing was changed\n");
+    } else if outcome.applied {
+        let steps =
+            outcome.plan.create.len() + outcome.plan.update.len() + outcome.plan.delete.len();
+        out.push_str(&format!("applied {steps} change(s) in one transaction\n"));
+    }
+    for (client_id, secret) in &outcome.secrets {
+        out.push_str(&format!(
+            "client {client_id} secret (shown once): {secret}\n"
+        ));
+    }
+    out
+}
+
+/// Run `apply`.
+pub async fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<(), CliError> {
+    let document = read_document(&args.file)?;
+    let secrets = read_secrets(&document, &args.file)?;
+    let options = Options {
+        prune: args.prune,
+        dry_run: args.dry_run,
+        keep_client: None,
+    };
+    let local = ctx.local("apply")?;
+    let outcome = admin_apply::apply(
+        local.store.as_ref(),
+        &document,
+        &secrets,
+        &options,
+        &local.actor(),
+        local.clock.now(),
+    )
+    .await?;
+    ctx.print(&outcome, || describe(&outcome, args.dry_run));
+    Ok(())
+}
+
+/// Write `document` as YAML (JSON with `--json`) to `output` or standard output.
+pub fn write_document(
+    ctx: &Context,
+    document: &Document,
+    output: Option<&Path>,
+) -> Result<(), CliError> {
+    match output {
+        None => {
+            ctx.print(document, || yaml(document).unwrap_or_default());
+            Ok(())
+        }
+        Some(path) => {
+            let text = if ctx.json {
+                serde_json::to_string_pretty(document)
+                    .map_err(|e| CliError::Invalid(format!("cannot encode the document: {e}")))?
+            } else {
+                yaml(document)?
+            };
+            std::fs::write(path, text + "\n")
+                .map_err(|e| CliError::Invalid(format!("cannot write {}: {e}", path.display())))
+        }
+    }
+}
+
+fn yaml(document: &Document) -> Result<String, CliError> {
+    serde_saphyr::to_string(document)
+        .map_err(|e| CliError::Invalid(format!("cannot encode the document: {e}")))
+}
+
+/// Run `export`.
+pub async fn run_export(ctx: &Context, args: ExportArgs) -> Result<(), CliError> {
+    let document = admin_apply::export(ctx.local("export")?.store.as_ref()).await?;
+    write_document(ctx, &document, args.output.as_deref())
+}
