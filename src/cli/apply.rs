@@ -6,10 +6,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use secrecy::SecretString;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
 
-use super::{CliError, Context};
-use crate::admin::apply::{self as admin_apply, Document, Options, Outcome};
+use super::view::{self, shown};
+use super::{CliError, Context, Via};
+use crate::admin::apply::{self as admin_apply, Document, Options};
+use crate::paths::{ADMIN_APPLY_PATH, ADMIN_EXPORT_PATH};
 
 /// The largest configuration file read.
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -105,7 +108,7 @@ pub fn read_secrets(
 }
 
 /// The outcome as text: the plan, then what happened, then each new secret (shown once).
-pub fn describe(outcome: &Outcome, dry_run: bool) -> String {
+pub fn describe(outcome: &view::Applied, dry_run: bool) -> String {
     let mut out = outcome.plan.describe();
     if outcome.plan.is_empty() {
         out.push_str("nothing to change: the store matches the file\n");
@@ -124,25 +127,46 @@ pub fn describe(outcome: &Outcome, dry_run: bool) -> String {
     out
 }
 
-/// Run `apply`.
+/// Run `apply`: on the database, or through the server (`POST /admin/v1/apply`, which never
+/// prunes the admin client making the request). The secrets named by the document are read here
+/// either way, and travel only in the request body.
 pub async fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<(), CliError> {
     let document = read_document(&args.file)?;
     let secrets = read_secrets(&document, &args.file)?;
-    let options = Options {
-        prune: args.prune,
-        dry_run: args.dry_run,
-        keep_client: None,
+    let outcome: view::Applied = match &ctx.via {
+        Via::Local(local) => {
+            let options = Options {
+                prune: args.prune,
+                dry_run: args.dry_run,
+                keep_client: None,
+            };
+            let outcome = admin_apply::apply(
+                local.store.as_ref(),
+                &document,
+                &secrets,
+                &options,
+                &local.actor(),
+                local.clock.now(),
+            )
+            .await?;
+            shown(&outcome)?
+        }
+        Via::Server(server) => {
+            let secrets: BTreeMap<&str, &str> = secrets
+                .iter()
+                .map(|(id, secret)| (id.as_str(), secret.expose_secret()))
+                .collect();
+            let body = serde_json::json!({
+                "document": document,
+                "secrets": secrets,
+                "dry_run": args.dry_run,
+                "prune": args.prune,
+            });
+            server
+                .call(Method::POST, ADMIN_APPLY_PATH, Some(&body))
+                .await?
+        }
     };
-    let local = ctx.local("apply")?;
-    let outcome = admin_apply::apply(
-        local.store.as_ref(),
-        &document,
-        &secrets,
-        &options,
-        &local.actor(),
-        local.clock.now(),
-    )
-    .await?;
     ctx.print(&outcome, || describe(&outcome, args.dry_run));
     Ok(())
 }
@@ -176,8 +200,11 @@ fn yaml(document: &Document) -> Result<String, CliError> {
         .map_err(|e| CliError::Invalid(format!("cannot encode the document: {e}")))
 }
 
-/// Run `export`.
+/// Run `export`: from the database, or through the server (`GET /admin/v1/export`).
 pub async fn run_export(ctx: &Context, args: ExportArgs) -> Result<(), CliError> {
-    let document = admin_apply::export(ctx.local("export")?.store.as_ref()).await?;
+    let document = match &ctx.via {
+        Via::Local(local) => admin_apply::export(local.store.as_ref()).await?,
+        Via::Server(server) => server.get(ADMIN_EXPORT_PATH).await?,
+    };
     write_document(ctx, &document, args.output.as_deref())
 }

@@ -302,8 +302,6 @@ fn local_only(command: &Command) -> Option<&'static str> {
         Command::Gc => Some("gc"),
         Command::Keys(keys::KeysCommand::Rewrap { .. }) => Some("keys rewrap"),
         Command::Admin(admin::AdminCommand::Bootstrap { .. }) => Some("admin bootstrap"),
-        Command::Apply(_) => Some("apply"),
-        Command::Export(_) => Some("export"),
         _ => None,
     }
 }

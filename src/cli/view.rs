@@ -173,6 +173,16 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+/// What `apply` did: `admin::apply::Outcome`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Applied {
+    #[serde(flatten)]
+    pub plan: crate::admin::apply::Plan,
+    pub applied: bool,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secrets: std::collections::BTreeMap<String, String>,
+}
+
 #[cfg(test)]
 mod tests {
     //! Every field of each admin view survives [`shown`]: a field added to a view and not here
@@ -274,5 +284,21 @@ mod tests {
             .user("u1".to_owned())
             .with("object", "client");
         same::<Vec<Event>>(&vec![event]);
+
+        let step = crate::admin::apply::Step {
+            kind: "client".into(),
+            id: "orders".into(),
+            changes: vec!["scope".into()],
+        };
+        let outcome = crate::admin::apply::Outcome {
+            plan: crate::admin::apply::Plan {
+                create: vec![step.clone()],
+                update: vec![step],
+                delete: Vec::new(),
+            },
+            applied: true,
+            secrets: [("orders".to_owned(), "lk_cs_x".to_owned())].into(),
+        };
+        same::<Applied>(&outcome);
     }
 }

@@ -15,6 +15,7 @@ crate::backend_tests!(
     apis_and_scopes_are_managed_through_the_server_as_on_the_database,
     roles_and_groups_and_their_links_are_managed_through_the_server,
     keys_are_listed_and_rotated_and_the_audit_trail_read_through_the_server,
+    the_configuration_is_applied_and_exported_through_the_server,
     an_issuer_with_a_path_is_found_through_its_discovery_document,
     the_server_refuses_missing_or_wrong_credentials_and_clients_without_the_admin_scope,
     secrets_never_travel_in_the_clear_and_database_commands_refuse_a_server,
@@ -686,6 +687,97 @@ async fn keys_are_listed_and_rotated_and_the_audit_trail_read_through_the_server
             "--limit must be between",
         )
         .await;
+}
+
+async fn the_configuration_is_applied_and_exported_through_the_server(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let admin = Admin::bootstrap(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latchkey.yaml");
+    std::fs::write(
+        &file,
+        r#"
+scopes:
+  - name: orders:read
+    description: Read orders
+roles:
+  - name: orders:admin
+groups:
+  - name: staff
+    members: [alice]
+    roles: [orders:admin]
+clients:
+  - client_id: billing
+    name: Billing service
+    grant_types: [client_credentials]
+    scope: orders:read
+    secret_env: BILLING_SECRET
+users:
+  - username: alice
+"#,
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let billing_secret = "billing-secret-0123456789abcdef-0123456789";
+
+    // The secret is read where the CLI runs (here from its environment) and sent in the body.
+    let apply = |args: &'static [&'static str]| {
+        let mut all = vec!["--server", app.address.as_str(), "apply", "-f", file];
+        all.extend_from_slice(args);
+        let env = [
+            (ID_VAR, admin.id.as_str()),
+            (SECRET_VAR, admin.secret.as_str()),
+            ("BILLING_SECRET", billing_secret),
+        ];
+        async move { run(&all, &env, None).await }
+    };
+    let planned = stdout_of(&apply(&["--dry-run"]).await);
+    assert!(planned.contains("create client billing"), "{planned}");
+    assert!(
+        planned.ends_with("dry run: nothing was changed\n"),
+        "{planned}"
+    );
+    let applied: Value = serde_json::from_str(&stdout_of(&apply(&["--json"]).await)).unwrap();
+    assert_eq!(applied["applied"], true, "{applied}");
+    assert!(
+        applied.get("secrets").is_none(),
+        "the secret was given: none generated"
+    );
+    let billing = app
+        .state
+        .store
+        .find_client(&ClientId::parse("billing").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(billing.secret_matches(billing_secret));
+    let again = stdout_of(&apply(&[]).await);
+    assert!(again.contains("nothing to change"), "{again}");
+
+    // Exported alike both ways, as YAML and as JSON.
+    let exported = admin.same(&["export"]).await;
+    assert_eq!(exported["groups"][0]["members"], json!(["alice"]));
+
+    // Pruning through the server refuses to delete the admin client making the request; on the
+    // database the same file would.
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let empty = empty.to_str().unwrap();
+    let prune = ["apply", "-f", empty, "--prune", "--dry-run", "--json"];
+    let refused = failure_of(&admin.remote(&prune, None).await);
+    assert!(
+        refused.contains(&format!("would delete the admin client '{}'", admin.id)),
+        "{refused}"
+    );
+    let local = json_of(&admin.local(&prune, None).await);
+    let deleted: Vec<&Value> = local["delete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|step| step["kind"] == "client")
+        .map(|step| &step["id"])
+        .collect();
+    assert!(deleted.contains(&&json!(admin.id)), "{local}");
 }
 
 async fn an_issuer_with_a_path_is_found_through_its_discovery_document(backend: Backend) {
