@@ -75,6 +75,8 @@ pub const ADMIN_APIS_PATH: &str = "/admin/v1/apis";
 pub const ADMIN_API_PATH: &str = "/admin/v1/apis/{audience}";
 /// The audit trail, through the admin API.
 pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
+/// The admin API's OpenAPI 3.1 document (no token needed: it holds no secret).
+pub const ADMIN_OPENAPI_PATH: &str = "/admin/v1/openapi.json";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).
 pub const METRICS_PATH: &str = "/metrics";
 
