@@ -22,6 +22,7 @@ crate::backend_tests!(
     every_documented_operation_is_routed_and_refuses_a_call_without_a_token,
     every_documented_not_found_is_what_a_missing_name_gets,
     every_admin_answer_is_documented_and_shaped_as_its_schema_says,
+    an_issuer_with_a_path_serves_the_document_under_it_as_its_server,
 );
 
 /// Every admin route the server serves: method and path template.
@@ -626,4 +627,28 @@ async fn every_admin_answer_is_documented_and_shaped_as_its_schema_says(backend:
         .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
         .collect();
     assert_eq!(api.called, every);
+}
+
+async fn an_issuer_with_a_path_serves_the_document_under_it_as_its_server(backend: Backend) {
+    let app = TestApp::spawn_with_issuer_path(&backend, "/tenant").await;
+    let spec = document(&app).await;
+    // The documented paths resolve against the server: the issuer, with its path.
+    let server = &spec.servers[0].url;
+    assert_eq!(server, &app.address);
+    assert!(server.ends_with("/tenant"), "{server}");
+    let response = app
+        .http
+        .get(format!("{server}/admin/v1/clients"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "served under the issuer's path");
+    let root = app.address.trim_end_matches("/tenant");
+    let response = app
+        .http
+        .get(format!("{root}/admin/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404, "nothing at the host's root");
 }
