@@ -8,7 +8,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -16,7 +16,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::config::Issuer;
+use crate::endpoints::admin::openapi;
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
     admin, authorize, consent, discovery, health, introspect, jwks, login, logout, metrics, page,
@@ -79,8 +83,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             session::unavailable_when_save_fails,
         ));
-    // The OAuth API: every answer, errors included, is `Cache-Control: no-store` (RFC 6749 §5.1,
-    // RFC 7662 §2.2, RFC 6750 §3 and OIDC Core §5.3.2 responses carry tokens or personal data).
+    let (admin_routes, admin_document) = admin_api(&state.settings.issuer);
+    // The OAuth API and the admin API: every answer, errors included, is `Cache-Control: no-store`
+    // (RFC 6749 §5.1, RFC 7662 §2.2, RFC 6750 §3 and OIDC Core §5.3.2 responses carry tokens or
+    // personal data; the admin API's, secrets and personal data).
     let api = Router::new()
         .route(TOKEN_PATH, post(token::token))
         .route(INTROSPECT_PATH, post(introspect::introspect))
@@ -90,87 +96,7 @@ pub fn router(state: AppState) -> Router {
             USERINFO_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
-        .route(
-            ADMIN_CLIENTS_PATH,
-            get(admin::list_clients).post(admin::create_client),
-        )
-        .route(
-            ADMIN_CLIENT_PATH,
-            get(admin::show_client)
-                .put(admin::update_client)
-                .delete(admin::delete_client),
-        )
-        .route(ADMIN_CLIENT_SECRET_PATH, post(admin::rotate_client_secret))
-        .route(ADMIN_AUDIT_EVENTS_PATH, get(admin::list_audit_events))
-        .route(
-            ADMIN_APPLY_PATH,
-            post(admin::apply).layer(DefaultBodyLimit::max(admin::MAX_APPLY_BYTES)),
-        )
-        .route(ADMIN_EXPORT_PATH, get(admin::export))
-        .route(
-            ADMIN_USERS_PATH,
-            get(admin::list_users).post(admin::create_user),
-        )
-        .route(
-            ADMIN_USER_PATH,
-            get(admin::show_user).delete(admin::delete_user),
-        )
-        .route(ADMIN_USER_PASSWORD_PATH, put(admin::set_user_password))
-        .route(ADMIN_USER_DISABLE_PATH, post(admin::disable_user))
-        .route(ADMIN_USER_ENABLE_PATH, post(admin::enable_user))
-        .route(
-            ADMIN_USER_REVOKE_SESSIONS_PATH,
-            post(admin::revoke_user_sessions),
-        )
-        .route(
-            ADMIN_SCOPES_PATH,
-            get(admin::list_scopes).post(admin::create_scope),
-        )
-        .route(ADMIN_SCOPE_PATH, axum::routing::delete(admin::delete_scope))
-        .route(ADMIN_KEYS_PATH, get(admin::list_keys))
-        .route(
-            ADMIN_APIS_PATH,
-            get(admin::list_apis).post(admin::create_api),
-        )
-        .route(
-            ADMIN_API_PATH,
-            get(admin::show_api)
-                .patch(admin::update_api)
-                .delete(admin::delete_api),
-        )
-        .route(ADMIN_KEYS_ROTATE_PATH, post(admin::rotate_key))
-        .route(
-            ADMIN_ROLES_PATH,
-            get(admin::list_roles).post(admin::create_role),
-        )
-        .route(
-            ADMIN_ROLE_PATH,
-            get(admin::show_role).delete(admin::delete_role),
-        )
-        .route(
-            ADMIN_USER_ROLE_PATH,
-            put(admin::user_role).delete(admin::user_role),
-        )
-        .route(
-            ADMIN_CLIENT_ROLE_PATH,
-            put(admin::client_role).delete(admin::client_role),
-        )
-        .route(
-            ADMIN_GROUPS_PATH,
-            get(admin::list_groups).post(admin::create_group),
-        )
-        .route(
-            ADMIN_GROUP_PATH,
-            get(admin::show_group).delete(admin::delete_group),
-        )
-        .route(
-            ADMIN_GROUP_MEMBER_PATH,
-            put(admin::group_member).delete(admin::group_member),
-        )
-        .route(
-            ADMIN_GROUP_ROLE_PATH,
-            put(admin::group_role).delete(admin::group_role),
-        )
+        .merge(admin_routes)
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -184,6 +110,10 @@ pub fn router(state: AppState) -> Router {
         .route(OAUTH_METADATA_PATH, get(discovery::metadata))
         .route(JWKS_PATH, get(jwks::jwks))
         .merge(api)
+        .route(
+            ADMIN_OPENAPI_PATH,
+            get(move || async move { admin_document.response() }),
+        )
         .route(STYLESHEET_PATH, get(page::stylesheet))
         .route(HEALTHZ_PATH, get(health::healthz))
         .route(READYZ_PATH, get(health::readyz))
@@ -231,6 +161,56 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+}
+
+/// The admin API's routes (`/admin/v1/…`) and its OpenAPI document. `routes!` registers each
+/// handler at the path and methods of its `#[utoipa::path]` and adds that operation to the document,
+/// so a route cannot be served undocumented nor documented unserved. The handlers of one `routes!`
+/// share one path.
+fn admin_api(issuer: &Issuer) -> (Router<AppState>, openapi::Document) {
+    use admin::{apis, audit_events, clients, configuration, groups, roles, scopes, users};
+    let (routes, document) = OpenApiRouter::with_openapi(openapi::frame())
+        .routes(routes!(clients::list_clients, clients::create_client))
+        .routes(routes!(
+            clients::show_client,
+            clients::update_client,
+            clients::delete_client
+        ))
+        .routes(routes!(clients::rotate_client_secret))
+        .routes(routes!(roles::add_client_role, roles::remove_client_role))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::show_user, users::delete_user))
+        .routes(routes!(users::set_user_password))
+        .routes(routes!(users::disable_user))
+        .routes(routes!(users::enable_user))
+        .routes(routes!(users::revoke_user_sessions))
+        .routes(routes!(roles::add_user_role, roles::remove_user_role))
+        .routes(routes!(apis::list_apis, apis::create_api))
+        .routes(routes!(apis::show_api, apis::update_api, apis::delete_api))
+        .routes(routes!(scopes::list_scopes, scopes::create_scope))
+        .routes(routes!(scopes::delete_scope))
+        .routes(routes!(roles::list_roles, roles::create_role))
+        .routes(routes!(roles::show_role, roles::delete_role))
+        .routes(routes!(groups::list_groups, groups::create_group))
+        .routes(routes!(groups::show_group, groups::delete_group))
+        .routes(routes!(
+            groups::add_group_member,
+            groups::remove_group_member
+        ))
+        .routes(routes!(groups::add_group_role, groups::remove_group_role))
+        .routes(routes!(scopes::list_keys))
+        .routes(routes!(scopes::rotate_key))
+        .routes(routes!(audit_events::list_audit_events))
+        .routes(routes!(configuration::export))
+        // A configuration may be large: its body limit is its own (read once the caller is an admin).
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(configuration::apply))
+                .layer(DefaultBodyLimit::max(configuration::MAX_APPLY_BYTES)),
+        )
+        .split_for_parts();
+    let document = openapi::complete(document, issuer);
+    (routes, openapi::Document::render(&document))
 }
 
 /// Count a request in the metrics under its route template (`MatchedPath`, never the raw path),

@@ -120,11 +120,17 @@ pub struct OAuthError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'static str,
+/// The body of every error answer (RFC 6749 §5.2, RFC 6750 §3): the code and, when there is one, a
+/// description for a human. The admin API refuses with the same body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// The error code (RFC 6749 §5.2, RFC 6750 §3.1; `not_found` from the admin API).
+    pub error: &'a str,
+    /// Why, for a human; absent from a bare RFC 6750 §3.1 challenge (no token at all).
     #[serde(skip_serializing_if = "Option::is_none")]
-    error_description: Option<&'a str>,
+    #[schema(nullable = false)]
+    pub error_description: Option<&'a str>,
 }
 
 impl OAuthError {

@@ -83,6 +83,8 @@ pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
 pub const ADMIN_APPLY_PATH: &str = "/admin/v1/apply";
 /// Export the configuration through the admin API.
 pub const ADMIN_EXPORT_PATH: &str = "/admin/v1/export";
+/// The admin API's OpenAPI 3.1 document (no token needed: it holds no secret).
+pub const ADMIN_OPENAPI_PATH: &str = "/admin/v1/openapi.json";
 /// Prometheus metrics (on `--metrics-bind` instead, when that is set).
 pub const METRICS_PATH: &str = "/metrics";
 

@@ -11,9 +11,10 @@ use crate::domain::text::plain_text;
 use crate::store::Store;
 
 /// An API as the CLI prints it and the admin API answers: with its scopes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Api)]
 pub struct ApiView<'a> {
-    /// Its audience.
+    /// Its audience: the `aud` of its tokens and the `resource` that names it (RFC 8707 §2).
     pub audience: &'a str,
     /// Its name.
     pub name: &'a str,
@@ -27,8 +28,9 @@ pub struct ApiView<'a> {
     pub rbac: bool,
     /// The scopes that belong to it.
     pub scopes: Vec<&'a str>,
-    /// When it was registered.
+    /// When it was registered (seconds since the epoch).
     pub created_at: i64,
+    /// When it last changed (seconds since the epoch).
     updated_at: i64,
 }
 

@@ -13,8 +13,9 @@ pub const MAX_LIMIT: i64 = 10_000;
 pub const DEFAULT_LIMIT: i64 = 100;
 
 /// What a listing asks for, as given (command-line flags or query parameters).
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Query {
     /// A username, or the id of a deleted user.
     pub user: Option<String>,
@@ -22,10 +23,13 @@ pub struct Query {
     pub client: Option<String>,
     /// An event type (`sign_in.failed`, `admin.change`, …).
     #[serde(rename = "type")]
+    #[param(value_type = Option<EventType>)]
     pub event_type: Option<String>,
-    /// An RFC 3339 time, or a time ago (`15m`, `7d`).
+    /// Events at or after an RFC 3339 time, or a time ago (`15m`, `7d`).
     pub since: Option<String>,
-    /// 1 to [`MAX_LIMIT`].
+    /// How many events at most, newest first.
+    // 10000 is MAX_LIMIT: `param` takes only literals, and a test holds the two equal.
+    #[param(minimum = 1, maximum = 10000, default = json!(DEFAULT_LIMIT))]
     pub limit: Option<i64>,
 }
 

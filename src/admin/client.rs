@@ -10,25 +10,45 @@ use crate::domain::scope::ScopeSet;
 use crate::store::Store;
 
 /// A client as the CLI prints it and the admin API answers: never its secret hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Client)]
 pub struct ClientView<'a> {
+    /// Its `client_id` (RFC 6749 §2.2).
     client_id: &'a str,
+    /// Its display name, shown on the consent page.
     client_name: &'a str,
+    /// How it authenticates (RFC 7591 §2 `token_endpoint_auth_method`): `client_secret_basic`,
+    /// `client_secret_post`, or `none` for a public client.
     auth_method: &'a str,
+    /// Its redirect URIs (RFC 6749 §3.1.2).
     redirect_uris: Vec<&'a str>,
+    /// Its post-logout redirect URIs (OIDC RP-Initiated Logout 1.0 §3).
     post_logout_redirect_uris: Vec<&'a str>,
+    /// The grant types it may use (RFC 7591 §2).
     grant_types: Vec<&'a str>,
+    /// The scopes it may request, space-delimited (RFC 6749 §3.3).
     scope: String,
+    /// Whether its authorization requests need PKCE (RFC 7636).
     require_pkce: bool,
+    /// A first-party client: users are not asked for consent.
     skip_consent: bool,
+    /// A resource server that may introspect any token (RFC 7662 §2.1).
     introspect_any: bool,
+    /// The algorithm of its ID tokens, if not the server's (OIDC Dynamic Registration §2).
     id_token_signed_response_alg: Option<&'static str>,
+    /// `web` or `native` (OIDC Dynamic Registration §2).
     application_type: &'static str,
+    /// The APIs it may name with `resource` (RFC 8707), by audience.
     resources: Vec<&'a str>,
+    /// The API its tokens are for when a request names none.
     default_resource: Option<&'a str>,
+    /// The API whose resource server it is: it may introspect that API's tokens.
     api: Option<&'a str>,
+    /// The APIs it may exchange a user's access token for (RFC 8693).
     may_exchange_for: Vec<&'a str>,
+    /// When it was registered (seconds since the epoch).
     created_at: i64,
+    /// When it last changed (seconds since the epoch).
     updated_at: i64,
 }
 

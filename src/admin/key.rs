@@ -5,7 +5,8 @@ use serde::Serialize;
 use crate::store::{KeyState, SigningKeyRecord};
 
 /// A signing key as `keys list --json` prints it and the admin API answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Key)]
 pub struct KeyView<'a> {
     /// Its `kid`.
     pub kid: &'a str,
@@ -13,8 +14,11 @@ pub struct KeyView<'a> {
     pub alg: &'a str,
     /// `next`, `active` or `retired`.
     pub state: &'a str,
+    /// When it was created (seconds since the epoch).
     created_at: i64,
+    /// When it began to sign.
     activated_at: Option<i64>,
+    /// When it stopped signing.
     retired_at: Option<i64>,
     /// When a retired key leaves the JWKS.
     published_until: Option<i64>,

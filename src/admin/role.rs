@@ -176,12 +176,18 @@ pub async fn client_role(
 }
 
 /// A role as the CLI prints it and the admin API answers.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Role)]
 pub struct RoleView<'a> {
+    /// Its name, as tokens carry it in `roles` (RFC 9068 §2.2.3.1).
     name: &'a str,
+    /// Shown to operators.
     description: Option<&'a str>,
+    /// The API it belongs to, by audience.
     api: Option<&'a str>,
+    /// The scopes it grants (role-based scopes).
     scopes: &'a [String],
+    /// When it was created (seconds since the epoch).
     created_at: i64,
 }
 

@@ -9,12 +9,18 @@ use crate::domain::scope::{Scope, is_scope_token};
 use crate::store::Store;
 
 /// A scope as the CLI prints it and the admin API answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Scope)]
 pub struct ScopeView<'a> {
+    /// Its name (RFC 6749 §3.3 scope-token).
     name: &'a str,
+    /// What granting it allows, shown on the consent page.
     description: &'a str,
+    /// An OpenID Connect scope, which always exists and cannot be deleted.
     builtin: bool,
+    /// The API it belongs to, by audience.
     api: Option<&'a str>,
+    /// Kept out of discovery's `scopes_supported`.
     hidden: bool,
 }
 

@@ -10,15 +10,24 @@ use crate::domain::user::{User, UserId, check_email, normalize_username};
 use crate::store::Store;
 
 /// A user as the CLI prints it and the admin API answers: never the password hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserView<'a> {
+    /// Their id: the `sub` of their tokens (OIDC Core §2).
     user_id: &'a str,
+    /// What they sign in as (case-insensitive, stored in lower case).
     username: &'a str,
+    /// Their e-mail address.
     email: Option<&'a str>,
+    /// Whether the e-mail address is verified (one an operator gives is taken as verified).
     email_verified: bool,
+    /// Their display name.
     name: Option<&'a str>,
+    /// A disabled user cannot sign in.
     disabled: bool,
+    /// When they were registered (seconds since the epoch).
     created_at: i64,
+    /// When they last changed (seconds since the epoch).
     updated_at: i64,
 }
 

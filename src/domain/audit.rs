@@ -81,8 +81,21 @@ impl Serialize for EventType {
     }
 }
 
+/// Its schema (an OpenAPI 3.1 Schema Object): one of the names `as_str` gives, as `Serialize` writes them.
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Self::ALL.map(Self::as_str)))
+            .description(Some("What happened."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventType {}
+
 /// One event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// Its sequence number (0 before it is stored).
     pub id: i64,

@@ -17,14 +17,14 @@ crate::backend_tests!(
 );
 
 /// `latchkey admin bootstrap`; the admin client's id and secret.
-fn bootstrap(app: &TestApp) -> (String, String) {
+pub(crate) fn bootstrap(app: &TestApp) -> (String, String) {
     let created = json_of(&app.db.cli(&["admin", "bootstrap", "--json"], None));
     assert_eq!(created["scope"], "latchkey:admin");
     (text(&created, "client_id"), text(&created, "client_secret"))
 }
 
 /// A client-credentials token for `id`:`secret` with `scope`.
-async fn token(app: &TestApp, id: &str, secret: &str, scope: &str) -> String {
+pub(crate) async fn token(app: &TestApp, id: &str, secret: &str, scope: &str) -> String {
     let response = app
         .http
         .post(format!("{}/token", app.address))
@@ -87,7 +87,7 @@ impl AsAdmin<'_> {
 }
 
 /// `method path` with `token` (and a JSON body): status, `WWW-Authenticate`, body.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,

@@ -604,6 +604,15 @@ async fn apply_and_export_over_the_admin_api(backend: Backend) {
         )),
         "{refused}"
     );
+    // A configuration larger than the rest of the API's 64 KiB body limit is accepted.
+    let many: Vec<Value> = (0..2000)
+        .map(|i| json!({"name": format!("bulk:{i:04}"), "description": "One of many scopes"}))
+        .collect();
+    let large = json!({"document": {"scopes": many}, "dry_run": true});
+    assert!(large.to_string().len() > 64 * 1024);
+    let (status, plan) = call("/admin/v1/apply", Some(large)).await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["create"].as_array().unwrap().len(), 2000);
     // Bad bodies are 400 with the reason; no token is 401.
     let (status, refused) = call(
         "/admin/v1/apply",

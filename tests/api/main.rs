@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin_api;
+mod admin_openapi;
 mod algorithms;
 mod apache;
 mod apply;

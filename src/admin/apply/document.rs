@@ -21,8 +21,9 @@ fn is_false(value: &bool) -> bool {
 
 /// The configuration document: each item's keys are the CLI's option names with `_` for `-`,
 /// repeatable options as lists under their plural.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfigurationDocument)]
 pub struct Document {
     /// `scope create`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -45,8 +46,9 @@ pub struct Document {
 }
 
 /// A scope: `scope create NAME --description … [--api …] [--hidden]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfigurationScopeItem)]
 pub struct ScopeItem {
     /// The scope token.
     pub name: String,
@@ -62,8 +64,9 @@ pub struct ScopeItem {
 
 /// An API: `api create --audience … --name … [--scope …] [--token-ttl …] [--token-alg …]
 /// [--token-format …] [--rbac]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfigurationApiItem)]
 pub struct ApiItem {
     /// Its audience.
     pub audience: String,
@@ -87,8 +90,9 @@ pub struct ApiItem {
 }
 
 /// A role: `role create NAME [--description …] [--api …] [--scope …]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfigurationRoleItem)]
 pub struct RoleItem {
     /// Its name.
     pub name: String,
@@ -104,8 +108,9 @@ pub struct RoleItem {
 }
 
 /// A group: `group create NAME`, `group add-member`, `group add-role`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfigurationGroupItem)]
 pub struct GroupItem {
     /// Its name.
     pub name: String,
@@ -118,8 +123,9 @@ pub struct GroupItem {
 }
 
 /// A client: `client create`'s options, and `client add-role`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfigurationClientItem)]
 pub struct ClientItem {
     /// Its id (required: it is how an item finds its client again).
     pub client_id: String,
@@ -180,8 +186,9 @@ pub struct ClientItem {
 
 /// A user: `user create --username … [--email …] [--name …]` (no password: set one with
 /// `user set-password`), and `user add-role`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfigurationUserItem)]
 pub struct UserItem {
     /// The sign-in name (case-insensitive).
     pub username: String,

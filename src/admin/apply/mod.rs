@@ -49,7 +49,8 @@ pub struct Options {
 
 /// What applying did: the plan, whether it was written, and the secrets of the confidential
 /// clients it created without one (shown once).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ApplyOutcome)]
 pub struct Outcome {
     /// The plan.
     #[serde(flatten)]

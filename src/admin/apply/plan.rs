@@ -12,7 +12,8 @@ use crate::domain::configuration::Write;
 use crate::domain::role::Assignment;
 
 /// One step of a plan: a kind of object, its name, and for an update the fields that change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PlanStep)]
 pub struct Step {
     /// `scope`, `api`, `role`, `group`, `client` or `user`.
     pub kind: String,
@@ -24,7 +25,7 @@ pub struct Step {
 }
 
 /// What applying a document does.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Plan {
     /// Objects created.
     pub create: Vec<Step>,

@@ -5,53 +5,101 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Admin, body, changed};
 use crate::admin::client::{self as admin_client, ClientView, registration};
 use crate::admin::{AdminError, find_client};
 use crate::domain::client::ClientSpec;
 use crate::error::OAuthError;
+use crate::paths::{ADMIN_CLIENT_PATH, ADMIN_CLIENT_SECRET_PATH, ADMIN_CLIENTS_PATH};
 use crate::state::AppState;
 
 /// A client registration as JSON: the CLI's option names with `_` for `-`, lists under their plural.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ClientRegistration)]
 pub struct ClientInput {
-    /// `--client-id` (create only; default: generated).
+    /// Its `client_id` (create only; default: 128 random bits): 1–128 characters of
+    /// `A-Z a-z 0-9 . _ - :`. On `PUT`, if given, it must be the client's own.
     #[serde(default)]
     client_id: Option<String>,
-    /// `--name`.
+    /// Its display name, shown on the consent page (1–200 characters).
     name: String,
+    /// Its redirect URIs (RFC 6749 §3.1.2); `authorization_code` needs at least one.
     #[serde(default)]
     redirect_uris: Vec<String>,
+    /// Its post-logout redirect URIs (OIDC RP-Initiated Logout 1.0 §3).
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
+    /// `authorization_code`, `client_credentials`, `refresh_token`, `token_exchange`. Default:
+    /// `client_credentials` for a confidential client without redirect URIs, else
+    /// `authorization_code`.
     #[serde(default)]
     grant_types: Vec<String>,
+    /// The scopes it may request, space-delimited; each must exist.
     #[serde(default)]
     scope: String,
+    /// `client_secret_basic` (default), `client_secret_post`, or `none` for a public client.
     #[serde(default)]
     auth_method: Option<String>,
+    /// A first-party client: users are not asked for consent.
     #[serde(default)]
     skip_consent: bool,
+    /// A resource server that may introspect any token.
     #[serde(default)]
     introspect_any: bool,
+    /// Let a confidential client skip PKCE.
     #[serde(default)]
     allow_no_pkce: bool,
+    /// `RS256`, `ES256` or `EdDSA` for its ID tokens (default: the server's).
     #[serde(default)]
     id_token_signed_response_alg: Option<String>,
+    /// `web` (default) or `native`.
     #[serde(default)]
     application_type: Option<String>,
+    /// The APIs it may name with `resource` (RFC 8707), by audience.
     #[serde(default)]
     resources: Vec<String>,
+    /// The API its tokens are for when a request names none.
     #[serde(default)]
     default_resource: Option<String>,
+    /// The API whose resource server it is (it may introspect that API's tokens).
     #[serde(default)]
     api: Option<String>,
+    /// The APIs it may exchange a user's access token for (RFC 8693).
     #[serde(default)]
     may_exchange_for: Vec<String>,
+}
+
+/// The client a path names.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ClientPath {
+    /// Its `client_id`.
+    client_id: String,
+}
+
+/// A client just registered, with its secret if it is confidential.
+#[derive(Serialize, ToSchema)]
+pub struct NewClient<'a> {
+    #[serde(flatten)]
+    client: ClientView<'a>,
+    /// Its `client_secret` (a confidential client's), shown this once: only its hash is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    client_secret: Option<&'a str>,
+}
+
+/// A client's new secret.
+#[derive(Serialize, ToSchema)]
+pub struct NewSecret<'a> {
+    /// The client's `client_id`.
+    client_id: &'a str,
+    /// Its new `client_secret`, shown this once: only its hash is kept.
+    client_secret: &'a str,
 }
 
 impl ClientInput {
@@ -78,7 +126,15 @@ impl ClientInput {
     }
 }
 
-/// `GET /admin/v1/clients`.
+/// List the clients.
+///
+/// As `client list --json` shows them: never a secret or its hash.
+#[utoipa::path(
+    get,
+    path = ADMIN_CLIENTS_PATH,
+    tag = "clients",
+    responses((status = 200, description = "Every client.", body = [ClientView])),
+)]
 pub async fn list_clients(State(state): State<AppState>, _admin: Admin) -> Response {
     match state.store.list_clients().await {
         Ok(clients) => {
@@ -88,27 +144,60 @@ pub async fn list_clients(State(state): State<AppState>, _admin: Admin) -> Respo
     }
 }
 
-/// `GET /admin/v1/clients/{client_id}`: the client with its roles, as `client show` prints it.
+/// A client with its roles, as `client show --json` prints it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ClientWithRoles)]
+pub struct ClientDetail<'a> {
+    #[serde(flatten)]
+    client: ClientView<'a>,
+    /// The roles its client-credentials tokens carry (RFC 9068 §2.2.3.1).
+    roles: Vec<&'a str>,
+}
+
+/// Show a client.
+///
+/// With its roles, as `client show`.
+#[utoipa::path(
+    get,
+    path = ADMIN_CLIENT_PATH,
+    tag = "clients",
+    params(ClientPath),
+    responses((status = 200, description = "The client, with its roles.", body = ClientDetail)),
+)]
 pub async fn show_client(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(client_id): Path<String>,
+    Path(ClientPath { client_id }): Path<ClientPath>,
 ) -> Response {
-    let shown = async {
+    let found = async {
         let client = find_client(state.store.as_ref(), &client_id).await?;
         let roles = state.store.find_client_roles(&client.client_id).await?;
-        let mut view = serde_json::to_value(ClientView::from(&client)).unwrap_or_default();
-        view["roles"] = json!(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>());
-        Ok::<_, AdminError>(view)
+        Ok::<_, AdminError>((client, roles))
     };
-    match shown.await {
-        Ok(view) => Json(view).into_response(),
+    match found.await {
+        Ok((client, roles)) => Json(ClientDetail {
+            client: ClientView::from(&client),
+            roles: roles.iter().map(|r| r.as_str()).collect(),
+        })
+        .into_response(),
         Err(err) => err.into_response(),
     }
 }
 
-/// `POST /admin/v1/clients`: 201 with the registration and, for a confidential client, its secret
-/// (shown once).
+/// Register a client.
+///
+/// With `client create`'s rules and messages; an unknown field is refused.
+#[utoipa::path(
+    post,
+    path = ADMIN_CLIENTS_PATH,
+    tag = "clients",
+    request_body = ClientInput,
+    responses((
+        status = 201,
+        description = "The new client, with its secret if it is confidential (shown once).",
+        body = NewClient,
+    )),
+)]
 pub async fn create_client(
     State(state): State<AppState>,
     Admin(admin): Admin,
@@ -140,18 +229,28 @@ pub async fn create_client(
         json!({ "client": registration(&client) }),
     )
     .await;
-    let mut view = serde_json::to_value(ClientView::from(&client)).unwrap_or_default();
-    if let Some(secret) = &secret {
-        view["client_secret"] = json!(secret.expose());
-    }
-    (StatusCode::CREATED, Json(view)).into_response()
+    let created = NewClient {
+        client: ClientView::from(&client),
+        client_secret: secret.as_ref().map(|secret| secret.expose()),
+    };
+    (StatusCode::CREATED, Json(created)).into_response()
 }
 
-/// `PUT /admin/v1/clients/{client_id}`: replace the registration (its id and secret stay).
+/// Replace a client's registration.
+///
+/// With the body of a registration; its id and secret stay.
+#[utoipa::path(
+    put,
+    path = ADMIN_CLIENT_PATH,
+    tag = "clients",
+    params(ClientPath),
+    request_body = ClientInput,
+    responses((status = 200, description = "The client as registered now.", body = ClientView)),
+)]
 pub async fn update_client(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(client_id): Path<String>,
+    Path(ClientPath { client_id }): Path<ClientPath>,
     input: Result<Json<ClientInput>, JsonRejection>,
 ) -> Response {
     let input = match body(input) {
@@ -195,11 +294,20 @@ pub async fn update_client(
     }
 }
 
-/// `DELETE /admin/v1/clients/{client_id}`: 204.
+/// Delete a client.
+///
+/// With every grant, code and refresh token issued to it.
+#[utoipa::path(
+    delete,
+    path = ADMIN_CLIENT_PATH,
+    tag = "clients",
+    params(ClientPath),
+    responses((status = 204, description = "The client is deleted.")),
+)]
 pub async fn delete_client(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(client_id): Path<String>,
+    Path(ClientPath { client_id }): Path<ClientPath>,
 ) -> Response {
     match admin_client::delete(state.store.as_ref(), &client_id).await {
         Ok(id) => {
@@ -210,17 +318,30 @@ pub async fn delete_client(
     }
 }
 
-/// `POST /admin/v1/clients/{client_id}/secret`: a new secret, shown once; the old one stops working.
+/// Give a confidential client a new secret.
+///
+/// The old secret stops working at once; a public client has none (`400`).
+#[utoipa::path(
+    post,
+    path = ADMIN_CLIENT_SECRET_PATH,
+    tag = "clients",
+    params(ClientPath),
+    responses((status = 200, description = "The new secret, shown this once.", body = NewSecret)),
+)]
 pub async fn rotate_client_secret(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(client_id): Path<String>,
+    Path(ClientPath { client_id }): Path<ClientPath>,
 ) -> Response {
     match admin_client::rotate_secret(state.store.as_ref(), &client_id, state.clock.now()).await {
         Ok((client, secret)) => {
             let id = client.client_id.to_string();
             changed(&state, &admin, "secret_rotated", &id, json!({})).await;
-            Json(json!({ "client_id": id, "client_secret": secret.expose() })).into_response()
+            Json(NewSecret {
+                client_id: &id,
+                client_secret: secret.expose(),
+            })
+            .into_response()
         }
         Err(err) => err.into_response(),
     }

@@ -11,7 +11,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{Admin, body};
-use crate::admin::apply::{self as admin_apply, Document, Options};
+use crate::admin::apply::{self as admin_apply, Document, Options, Outcome};
+use crate::paths::{ADMIN_APPLY_PATH, ADMIN_EXPORT_PATH};
 use crate::state::AppState;
 
 /// The largest configuration accepted (the rest of the admin API takes small bodies); read only
@@ -20,21 +21,37 @@ pub const MAX_APPLY_BYTES: usize = 16 * 1024 * 1024;
 
 /// What to apply: the document, the secrets the caller read for its clients (by client id), and
 /// `apply`'s flags.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApplyRequest)]
 pub struct ApplyInput {
+    /// The configuration, as `latchkey export --json` writes it.
     document: Document,
+    /// Secrets of the document's clients, by client id (32 to 512 printable characters; never
+    /// stored, only their digest).
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
     secrets: BTreeMap<String, SecretString>,
+    /// Plan only; change nothing.
     #[serde(default)]
     dry_run: bool,
+    /// Delete what the document does not list.
     #[serde(default)]
     prune: bool,
 }
 
-/// `POST /admin/v1/apply`: the plan (`{"create", "update", "delete"}`), whether it was applied, and
-/// the generated secrets of the clients it created (shown once). `--prune` never deletes the admin
-/// client making the request.
+/// Apply a configuration.
+///
+/// `latchkey apply` over HTTP: the plan (`create`, `update` with the changed fields, `delete` with
+/// `prune`), whether it was applied (in one transaction), and the generated secrets of the clients
+/// it created (shown once). `prune` never deletes the admin client making the request.
+#[utoipa::path(
+    post,
+    path = ADMIN_APPLY_PATH,
+    tag = "configuration",
+    request_body = ApplyInput,
+    responses((status = 200, description = "The plan, and whether it was applied.", body = Outcome)),
+)]
 pub async fn apply(
     State(state): State<AppState>,
     admin: Admin,
@@ -64,7 +81,16 @@ pub async fn apply(
     }
 }
 
-/// `GET /admin/v1/export`: the configuration, as `latchkey export --json` writes it.
+/// Export the configuration.
+///
+/// `latchkey export --json`: scopes (but the OIDC ones), APIs, roles, groups, clients and users,
+/// with their links; no secret or password.
+#[utoipa::path(
+    get,
+    path = ADMIN_EXPORT_PATH,
+    tag = "configuration",
+    responses((status = 200, description = "The configuration document.", body = Document)),
+)]
 pub async fn export(State(state): State<AppState>, _admin: Admin) -> Response {
     match admin_apply::export(state.store.as_ref()).await {
         Ok(document) => Json(document).into_response(),

@@ -1,52 +1,43 @@
 //! The admin API, `/admin/v1/…`: JSON in and out, authorized by an admin client's access token
 //! (`oauth::admin::admin_caller`), with the CLI's rules and messages (`crate::admin`). Every change
-//! is an audit event whose actor is the admin client. One file per resource.
+//! is an audit event whose actor is the admin client. One file per resource; each handler's
+//! `#[utoipa::path]` both routes it (`app.rs`, through `utoipa_axum::routes!`) and documents it in
+//! the OpenAPI document (`openapi.rs`).
 
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::extract::HeaderBearerToken as BearerToken;
 use crate::admin::AdminError;
-use crate::admin::audit::{Query as AuditQuery, filter as audit_filter};
 use crate::audit;
 use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::client::ClientId;
-use crate::error::OAuthError;
+use crate::error::{ErrorBody, OAuthError};
 use crate::oauth::admin::admin_caller;
 use crate::state::AppState;
 
-mod apis;
-mod clients;
-mod configuration;
-mod roles;
-mod scopes;
-mod users;
-
-pub use apis::{create_api, delete_api, list_apis, show_api, update_api};
-pub use clients::{
-    create_client, delete_client, list_clients, rotate_client_secret, show_client, update_client,
-};
-pub use configuration::{MAX_APPLY_BYTES, apply, export};
-pub use roles::{
-    client_role, create_group, create_role, delete_group, delete_role, group_member, group_role,
-    list_groups, list_roles, show_group, show_role, user_role,
-};
-pub use scopes::{create_scope, delete_scope, list_keys, list_scopes, rotate_key};
-pub use users::{
-    create_user, delete_user, disable_user, enable_user, list_users, revoke_user_sessions,
-    set_user_password, show_user,
-};
+pub mod apis;
+pub mod audit_events;
+pub mod clients;
+pub mod configuration;
+pub mod groups;
+pub mod openapi;
+pub mod roles;
+pub mod scopes;
+pub mod users;
 
 /// A refusal of the admin API: `{"error": …, "error_description": …}` with its status.
 pub(super) fn refusal(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         [(axum::http::header::CACHE_CONTROL, "no-store")],
-        Json(json!({ "error": error, "error_description": description })),
+        Json(ErrorBody {
+            error,
+            error_description: Some(description),
+        }),
     )
         .into_response()
 }
@@ -126,23 +117,12 @@ pub(super) fn body<T>(input: Result<Json<T>, JsonRejection>) -> Result<T, AdminE
         .map_err(|rejection| AdminError::Invalid(rejection.body_text()))
 }
 
-/// `GET /admin/v1/audit-events?user=&client=&type=&since=&limit=`: the audit trail, newest first,
-/// filtered as `latchkey audit list` does.
-pub async fn list_audit_events(
-    State(state): State<AppState>,
-    _admin: Admin,
-    query: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let query = match query {
-        Ok(axum::extract::Query(query)) => query,
-        Err(rejection) => return AdminError::Invalid(rejection.body_text()).into_response(),
-    };
-    let listed = async {
-        let filter = audit_filter(state.store.as_ref(), &query, state.clock.now()).await?;
-        Ok::<_, AdminError>(state.store.list_audit_events(&filter).await?)
-    };
-    match listed.await {
-        Ok(events) => Json(events).into_response(),
-        Err(err) => err.into_response(),
-    }
+/// Record `event` (after the change committed; a failure to record is logged) and answer `answer`.
+pub(super) async fn recorded(
+    state: &AppState,
+    event: AuditEvent,
+    answer: Response,
+) -> Result<Response, Response> {
+    audit::record_or_log(state.store.as_ref(), event).await;
+    Ok(answer)
 }

@@ -1,66 +1,120 @@
-//! The admin API's roles and groups, and who holds them: `/admin/v1/roles…`, `/admin/v1/groups…`,
-//! and the role links of users and clients, with the CLI's rules (`admin::role`, `admin::group`).
+//! The admin API's roles, and the roles users and clients hold directly: `/admin/v1/roles…`,
+//! `/admin/v1/users/{username}/roles/{role}`, `/admin/v1/clients/{client_id}/roles/{role}`, with the
+//! CLI's rules (`admin::role`).
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{Admin, body, change};
+use super::{Admin, body, change, recorded};
 use crate::admin::Change;
-use crate::admin::group as admin_group;
 use crate::admin::role::{self as admin_role, NewRole, RoleView};
-use crate::audit;
-use crate::domain::audit::AuditEvent;
 use crate::error::OAuthError;
+use crate::paths::{
+    ADMIN_CLIENT_ROLE_PATH, ADMIN_ROLE_PATH, ADMIN_ROLES_PATH, ADMIN_USER_ROLE_PATH,
+};
 use crate::state::AppState;
 
 /// A handler's answer: the response, or the refusal to send instead.
 type Answer = Result<Response, Response>;
 
-/// A link route's change: `PUT` adds the link, `DELETE` (the only other method routed) removes it.
-fn link_change(method: &axum::http::Method) -> Change {
-    if method == axum::http::Method::PUT {
-        Change::Add
-    } else {
-        Change::Remove
-    }
-}
-
 fn refused(err: impl IntoResponse) -> Response {
     err.into_response()
 }
 
-/// Record `event` (after the change committed; a failure to record is logged) and answer `answer`.
-async fn recorded(state: &AppState, event: AuditEvent, answer: Response) -> Answer {
-    audit::record_or_log(state.store.as_ref(), event).await;
-    Ok(answer)
-}
-
 /// A role to create: `role create`'s options.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RoleRegistration)]
 pub struct RoleInput {
+    /// Its name, as tokens carry it in `roles` (RFC 9068 §2.2.3.1).
     name: String,
+    /// Shown to operators (at most 200 characters).
     #[serde(default)]
     description: Option<String>,
+    /// The API it belongs to, by audience.
     #[serde(default)]
     api: Option<String>,
+    /// The scopes it grants: each a scope of an API (of its own API when it has one).
     #[serde(default)]
     scopes: Vec<String>,
 }
 
-/// A group to create.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupInput {
+/// The role a path names.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RolePath {
+    /// Its name.
     name: String,
 }
 
-/// `GET /admin/v1/roles`.
+/// The role link of a user a path names.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserRolePath {
+    /// The user's username (case-insensitive).
+    username: String,
+    /// The role's name.
+    role: String,
+}
+
+/// The role link of a client a path names.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ClientRolePath {
+    /// The client's `client_id`.
+    client_id: String,
+    /// The role's name.
+    role: String,
+}
+
+/// A role, with who holds it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RoleWithHolders)]
+pub struct RoleShown<'a> {
+    #[serde(flatten)]
+    role: RoleView<'a>,
+    /// The users holding it directly, by username, sorted.
+    users: &'a [String],
+    /// The clients holding it, by `client_id`, sorted.
+    clients: Vec<&'a str>,
+    /// The groups holding it, sorted.
+    groups: Vec<&'a str>,
+}
+
+/// A user's role link changed.
+#[derive(Serialize, ToSchema)]
+pub struct UserRoleChanged<'a> {
+    /// The user's username.
+    username: &'a str,
+    /// The role's name.
+    role: &'a str,
+    /// `role_added` or `role_removed`.
+    action: &'a str,
+}
+
+/// A client's role link changed.
+#[derive(Serialize, ToSchema)]
+pub struct ClientRoleChanged<'a> {
+    /// The client's `client_id`.
+    client_id: &'a str,
+    /// The role's name.
+    role: &'a str,
+    /// `role_added` or `role_removed`.
+    action: &'a str,
+}
+
+/// List the roles.
+#[utoipa::path(
+    get,
+    path = ADMIN_ROLES_PATH,
+    tag = "roles",
+    responses((status = 200, description = "Every role.", body = [RoleView])),
+)]
 pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Answer {
     let roles = state
         .store
@@ -70,7 +124,16 @@ pub async fn list_roles(State(state): State<AppState>, _admin: Admin) -> Answer 
     Ok(Json(roles.iter().map(RoleView::from).collect::<Vec<_>>()).into_response())
 }
 
-/// `POST /admin/v1/roles`: 201.
+/// Create a role.
+///
+/// As `role create`.
+#[utoipa::path(
+    post,
+    path = ADMIN_ROLES_PATH,
+    tag = "roles",
+    request_body = RoleInput,
+    responses((status = 201, description = "The new role.", body = RoleView)),
+)]
 pub async fn create_role(
     State(state): State<AppState>,
     admin: Admin,
@@ -97,40 +160,44 @@ pub async fn create_role(
     .await
 }
 
-/// `GET /admin/v1/roles/{name}`: the role with the users, clients and groups holding it.
+/// Show a role, with the users, clients and groups holding it.
+#[utoipa::path(
+    get,
+    path = ADMIN_ROLE_PATH,
+    tag = "roles",
+    params(RolePath),
+    responses((status = 200, description = "The role and its holders.", body = RoleShown)),
+)]
 pub async fn show_role(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(name): Path<String>,
+    Path(RolePath { name }): Path<RolePath>,
 ) -> Answer {
     let name = admin_role::parse_name(&name).map_err(refused)?;
     let (role, holders) = admin_role::show(state.store.as_ref(), &name)
         .await
         .map_err(refused)?;
-    let mut view = serde_json::to_value(RoleView::from(&role)).unwrap_or_default();
-    view["users"] = json!(holders.users);
-    view["clients"] = json!(
-        holders
-            .clients
-            .iter()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>()
-    );
-    view["groups"] = json!(
-        holders
-            .groups
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-    );
-    Ok(Json(view).into_response())
+    let shown = RoleShown {
+        role: RoleView::from(&role),
+        users: &holders.users,
+        clients: holders.clients.iter().map(|c| c.as_str()).collect(),
+        groups: holders.groups.iter().map(|g| g.as_str()).collect(),
+    };
+    Ok(Json(shown).into_response())
 }
 
-/// `DELETE /admin/v1/roles/{name}`: 204.
+/// Delete a role, and every link granting it.
+#[utoipa::path(
+    delete,
+    path = ADMIN_ROLE_PATH,
+    tag = "roles",
+    params(RolePath),
+    responses((status = 204, description = "The role is deleted.")),
+)]
 pub async fn delete_role(
     State(state): State<AppState>,
     admin: Admin,
-    Path(name): Path<String>,
+    Path(RolePath { name }): Path<RolePath>,
 ) -> Answer {
     let name = admin_role::parse_name(&name).map_err(refused)?;
     admin_role::delete(state.store.as_ref(), &name)
@@ -140,170 +207,114 @@ pub async fn delete_role(
     recorded(&state, event, StatusCode::NO_CONTENT.into_response()).await
 }
 
-/// `PUT` / `DELETE /admin/v1/users/{username}/roles/{role}`: give or take a role held directly.
-pub async fn user_role(
+/// Give a user a role directly.
+///
+/// As `user add-role`; a role the user already holds directly is refused (`400`).
+#[utoipa::path(
+    put,
+    path = ADMIN_USER_ROLE_PATH,
+    tag = "roles",
+    params(UserRolePath),
+    responses((status = 200, description = "The role is given.", body = UserRoleChanged)),
+)]
+pub async fn add_user_role(
     State(state): State<AppState>,
     admin: Admin,
-    method: axum::http::Method,
-    Path((username, role)): Path<(String, String)>,
+    Path(path): Path<UserRolePath>,
 ) -> Answer {
-    let role = admin_role::parse_name(&role).map_err(refused)?;
-    let store = state.store.as_ref();
-    let link = link_change(&method);
-    let action = link.action("role");
-    let user = admin_role::user_role(store, &username, &role, link).await;
-    let user = user.map_err(refused)?;
-    let event = change(&state, &admin.0, "user", &action, &user.username)
-        .user(user.user_id.to_string())
-        .with("role", role.as_str());
-    recorded(
-        &state,
-        event,
-        Json(json!({ "username": user.username, "role": role.as_str(), "action": &action }))
-            .into_response(),
-    )
-    .await
+    user_role(&state, &admin, path, Change::Add).await
 }
 
-/// `PUT` / `DELETE /admin/v1/clients/{client_id}/roles/{role}`: give or take a client's role.
-pub async fn client_role(
+/// Take a role a user holds directly (roles held through a group stay).
+///
+/// As `user remove-role`; a role the user does not hold directly is refused (`400`).
+#[utoipa::path(
+    delete,
+    path = ADMIN_USER_ROLE_PATH,
+    tag = "roles",
+    params(UserRolePath),
+    responses((status = 200, description = "The role is taken.", body = UserRoleChanged)),
+)]
+pub async fn remove_user_role(
     State(state): State<AppState>,
     admin: Admin,
-    method: axum::http::Method,
-    Path((client_id, role)): Path<(String, String)>,
+    Path(path): Path<UserRolePath>,
 ) -> Answer {
-    let role = admin_role::parse_name(&role).map_err(refused)?;
-    let store = state.store.as_ref();
-    let link = link_change(&method);
+    user_role(&state, &admin, path, Change::Remove).await
+}
+
+/// Give or take a role a user holds directly.
+async fn user_role(state: &AppState, admin: &Admin, path: UserRolePath, link: Change) -> Answer {
+    let role = admin_role::parse_name(&path.role).map_err(refused)?;
     let action = link.action("role");
-    let client = admin_role::client_role(store, &client_id, &role, link).await;
+    let user = admin_role::user_role(state.store.as_ref(), &path.username, &role, link).await;
+    let user = user.map_err(refused)?;
+    let event = change(state, &admin.0, "user", &action, &user.username)
+        .user(user.user_id.to_string())
+        .with("role", role.as_str());
+    let answer = UserRoleChanged {
+        username: &user.username,
+        role: role.as_str(),
+        action: &action,
+    };
+    recorded(state, event, Json(answer).into_response()).await
+}
+
+/// Give a (service) client a role: its client-credentials tokens carry it.
+///
+/// As `client add-role`; a role the client already has is refused (`400`).
+#[utoipa::path(
+    put,
+    path = ADMIN_CLIENT_ROLE_PATH,
+    tag = "roles",
+    params(ClientRolePath),
+    responses((status = 200, description = "The role is given.", body = ClientRoleChanged)),
+)]
+pub async fn add_client_role(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(path): Path<ClientRolePath>,
+) -> Answer {
+    client_role(&state, &admin, path, Change::Add).await
+}
+
+/// Take a role from a client.
+///
+/// As `client remove-role`; a role the client does not have is refused (`400`).
+#[utoipa::path(
+    delete,
+    path = ADMIN_CLIENT_ROLE_PATH,
+    tag = "roles",
+    params(ClientRolePath),
+    responses((status = 200, description = "The role is taken.", body = ClientRoleChanged)),
+)]
+pub async fn remove_client_role(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(path): Path<ClientRolePath>,
+) -> Answer {
+    client_role(&state, &admin, path, Change::Remove).await
+}
+
+/// Give or take a client's role.
+async fn client_role(
+    state: &AppState,
+    admin: &Admin,
+    path: ClientRolePath,
+    link: Change,
+) -> Answer {
+    let role = admin_role::parse_name(&path.role).map_err(refused)?;
+    let action = link.action("role");
+    let client = admin_role::client_role(state.store.as_ref(), &path.client_id, &role, link).await;
     let client = client.map_err(refused)?;
     let id = client.client_id.to_string();
-    let event = change(&state, &admin.0, "client", &action, &id)
+    let event = change(state, &admin.0, "client", &action, &id)
         .client(id.clone())
         .with("role", role.as_str());
-    recorded(
-        &state,
-        event,
-        Json(json!({ "client_id": id, "role": role.as_str(), "action": &action })).into_response(),
-    )
-    .await
-}
-
-/// `GET /admin/v1/groups`.
-pub async fn list_groups(State(state): State<AppState>, _admin: Admin) -> Answer {
-    let groups = state
-        .store
-        .list_groups()
-        .await
-        .map_err(|err| refused(OAuthError::from(err)))?;
-    let views: Vec<_> = groups
-        .iter()
-        .map(|g| json!({ "name": g.name.as_str(), "created_at": g.created_at }))
-        .collect();
-    Ok(Json(views).into_response())
-}
-
-/// `POST /admin/v1/groups`: 201.
-pub async fn create_group(
-    State(state): State<AppState>,
-    admin: Admin,
-    input: Result<Json<GroupInput>, JsonRejection>,
-) -> Answer {
-    let input = body(input).map_err(refused)?;
-    let name = admin_group::parse_name(&input.name).map_err(refused)?;
-    let group = admin_group::create(state.store.as_ref(), name, state.clock.now())
-        .await
-        .map_err(refused)?;
-    let event = change(&state, &admin.0, "group", "created", group.name.as_str());
-    let view = json!({ "name": group.name.as_str(), "created_at": group.created_at });
-    recorded(
-        &state,
-        event,
-        (StatusCode::CREATED, Json(view)).into_response(),
-    )
-    .await
-}
-
-/// `GET /admin/v1/groups/{name}`: the group with its members and roles.
-pub async fn show_group(
-    State(state): State<AppState>,
-    _admin: Admin,
-    Path(name): Path<String>,
-) -> Answer {
-    let name = admin_group::parse_name(&name).map_err(refused)?;
-    let (group, contents) = admin_group::show(state.store.as_ref(), &name)
-        .await
-        .map_err(refused)?;
-    Ok(Json(json!({
-        "name": group.name.as_str(),
-        "created_at": group.created_at,
-        "members": contents.members,
-        "roles": contents.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-    }))
-    .into_response())
-}
-
-/// `DELETE /admin/v1/groups/{name}`: 204.
-pub async fn delete_group(
-    State(state): State<AppState>,
-    admin: Admin,
-    Path(name): Path<String>,
-) -> Answer {
-    let name = admin_group::parse_name(&name).map_err(refused)?;
-    admin_group::delete(state.store.as_ref(), &name)
-        .await
-        .map_err(refused)?;
-    let event = change(&state, &admin.0, "group", "deleted", name.as_str());
-    recorded(&state, event, StatusCode::NO_CONTENT.into_response()).await
-}
-
-/// `PUT` / `DELETE /admin/v1/groups/{name}/members/{username}`.
-pub async fn group_member(
-    State(state): State<AppState>,
-    admin: Admin,
-    method: axum::http::Method,
-    Path((group, username)): Path<(String, String)>,
-) -> Answer {
-    let group = admin_group::parse_name(&group).map_err(refused)?;
-    let store = state.store.as_ref();
-    let link = link_change(&method);
-    let action = link.action("member");
-    let user = admin_group::member(store, &group, &username, link).await;
-    let user = user.map_err(refused)?;
-    let event = change(&state, &admin.0, "group", &action, group.as_str())
-        .user(user.user_id.to_string())
-        .with("username", user.username.as_str());
-    recorded(
-        &state,
-        event,
-        Json(json!({ "group": group.as_str(), "username": user.username, "action": &action }))
-            .into_response(),
-    )
-    .await
-}
-
-/// `PUT` / `DELETE /admin/v1/groups/{name}/roles/{role}`.
-pub async fn group_role(
-    State(state): State<AppState>,
-    admin: Admin,
-    method: axum::http::Method,
-    Path((group, role)): Path<(String, String)>,
-) -> Answer {
-    let group = admin_group::parse_name(&group).map_err(refused)?;
-    let role = admin_role::parse_name(&role).map_err(refused)?;
-    let store = state.store.as_ref();
-    let link = link_change(&method);
-    let action = link.action("role");
-    let done = admin_group::group_role(store, &group, &role, link).await;
-    done.map_err(refused)?;
-    let event =
-        change(&state, &admin.0, "group", &action, group.as_str()).with("role", role.as_str());
-    recorded(
-        &state,
-        event,
-        Json(json!({ "group": group.as_str(), "role": role.as_str(), "action": &action }))
-            .into_response(),
-    )
-    .await
+    let answer = ClientRoleChanged {
+        client_id: &id,
+        role: role.as_str(),
+        action: &action,
+    };
+    recorded(state, event, Json(answer).into_response()).await
 }

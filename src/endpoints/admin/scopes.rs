@@ -5,34 +5,55 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Admin, body, change};
 use crate::admin::AdminError;
+use crate::admin::key::KeyView;
 use crate::admin::scope::{self as admin_scope, NewScope, ScopeView};
 use crate::audit;
 use crate::domain::alg::SigningAlg;
 use crate::domain::api::Audience;
 use crate::error::OAuthError;
+use crate::paths::{ADMIN_KEYS_PATH, ADMIN_KEYS_ROTATE_PATH, ADMIN_SCOPE_PATH, ADMIN_SCOPES_PATH};
 use crate::state::AppState;
 
 /// A handler's answer: the response, or the refusal to send instead.
 type Answer = Result<Response, Response>;
 
 /// A scope to create: `scope create`'s options.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ScopeRegistration)]
 pub struct ScopeInput {
+    /// Its name (RFC 6749 §3.3 scope-token).
     name: String,
+    /// What granting it allows, shown on the consent page (at most 200 characters).
     description: String,
+    /// The API it belongs to, by audience (registered first).
     #[serde(default)]
     api: Option<String>,
+    /// Keep it out of discovery's `scopes_supported`.
     #[serde(default)]
     hidden: bool,
 }
 
-/// `GET /admin/v1/scopes`.
+/// The scope a path names.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ScopePath {
+    /// Its name.
+    name: String,
+}
+
+/// List the scopes.
+#[utoipa::path(
+    get,
+    path = ADMIN_SCOPES_PATH,
+    tag = "scopes",
+    responses((status = 200, description = "Every scope.", body = [ScopeView])),
+)]
 pub async fn list_scopes(State(state): State<AppState>, _admin: Admin) -> Answer {
     let scopes = state
         .store
@@ -42,7 +63,16 @@ pub async fn list_scopes(State(state): State<AppState>, _admin: Admin) -> Answer
     Ok(Json(scopes.iter().map(ScopeView::from).collect::<Vec<_>>()).into_response())
 }
 
-/// `POST /admin/v1/scopes`: 201.
+/// Create a scope.
+///
+/// As `scope create`.
+#[utoipa::path(
+    post,
+    path = ADMIN_SCOPES_PATH,
+    tag = "scopes",
+    request_body = ScopeInput,
+    responses((status = 201, description = "The new scope.", body = ScopeView)),
+)]
 pub async fn create_scope(
     State(state): State<AppState>,
     admin: Admin,
@@ -65,11 +95,20 @@ pub async fn create_scope(
     Ok((StatusCode::CREATED, Json(ScopeView::from(&scope))).into_response())
 }
 
-/// `DELETE /admin/v1/scopes/{name}`: 204.
+/// Delete a scope.
+///
+/// An OpenID Connect scope, or one a client is allowed, is refused (`400`).
+#[utoipa::path(
+    delete,
+    path = ADMIN_SCOPE_PATH,
+    tag = "scopes",
+    params(ScopePath),
+    responses((status = 204, description = "The scope is deleted.")),
+)]
 pub async fn delete_scope(
     State(state): State<AppState>,
     admin: Admin,
-    Path(name): Path<String>,
+    Path(ScopePath { name }): Path<ScopePath>,
 ) -> Answer {
     admin_scope::delete(state.store.as_ref(), &name)
         .await
@@ -79,7 +118,15 @@ pub async fn delete_scope(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /admin/v1/keys`: the signing keys (never a private key), as `keys list --json` shows them.
+/// List the signing keys.
+///
+/// As `keys list --json` shows them: never a private key.
+#[utoipa::path(
+    get,
+    path = ADMIN_KEYS_PATH,
+    tag = "keys",
+    responses((status = 200, description = "Every signing key.", body = [KeyView])),
+)]
 pub async fn list_keys(State(state): State<AppState>, _admin: Admin) -> Answer {
     let keys = state
         .store
@@ -91,15 +138,36 @@ pub async fn list_keys(State(state): State<AppState>, _admin: Admin) -> Answer {
 }
 
 /// Which algorithm to rotate.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = KeyRotation)]
 pub struct RotateInput {
+    /// `RS256` (default), `ES256` or `EdDSA`.
     #[serde(default)]
     alg: Option<String>,
 }
 
-/// `POST /admin/v1/keys/rotate` (`{"alg": "ES256"}`, default RS256): as `keys rotate`; this instance
-/// signs with the new key at once, the others at their next key refresh.
+/// A rotation done.
+#[derive(Serialize, ToSchema)]
+#[schema(as = KeyRotated)]
+pub struct Rotated<'a> {
+    /// The algorithm rotated.
+    alg: &'a str,
+    /// The `kid` of the key that signs now.
+    active_kid: &'a str,
+}
+
+/// Rotate the signing key of an algorithm.
+///
+/// As `keys rotate`: this instance signs with the new key at once, the others at their next key
+/// refresh.
+#[utoipa::path(
+    post,
+    path = ADMIN_KEYS_ROTATE_PATH,
+    tag = "keys",
+    request_body = RotateInput,
+    responses((status = 200, description = "The key that signs now.", body = Rotated)),
+)]
 pub async fn rotate_key(
     State(state): State<AppState>,
     admin: Admin,
@@ -126,5 +194,9 @@ pub async fn rotate_key(
     })?;
     let event = change(&state, &admin.0, "key", "rotated", &kid).with("alg", alg.as_str());
     audit::record_or_log(store, event).await;
-    Ok(Json(json!({ "alg": alg.as_str(), "active_kid": kid })).into_response())
+    Ok(Json(Rotated {
+        alg: alg.as_str(),
+        active_kid: &kid,
+    })
+    .into_response())
 }

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Admin, body, change, refusal};
 use crate::admin::user::{self as admin_user, NewUser, UserView};
@@ -19,25 +19,71 @@ use crate::domain::grant::SignOut;
 use crate::domain::password::hash_new_password;
 use crate::domain::user::User;
 use crate::error::OAuthError;
+use crate::paths::{
+    ADMIN_USER_DISABLE_PATH, ADMIN_USER_ENABLE_PATH, ADMIN_USER_PASSWORD_PATH, ADMIN_USER_PATH,
+    ADMIN_USER_REVOKE_SESSIONS_PATH, ADMIN_USERS_PATH,
+};
 use crate::state::AppState;
 
 /// A user to register: `user create`'s options, and the password (never logged or recorded).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UserRegistration)]
 pub struct UserInput {
+    /// What they sign in as: free, case-insensitive.
     username: String,
+    /// Their e-mail address (taken as verified).
     #[serde(default)]
     email: Option<String>,
+    /// Their display name.
     #[serde(default)]
     name: Option<String>,
+    /// Their password: strong enough (OWASP ASVS 2.1), and not like their username, e-mail address
+    /// or name.
+    #[schema(format = Password)]
     password: String,
 }
 
 /// A new password.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewPassword)]
 pub struct PasswordInput {
+    /// Strong enough (OWASP ASVS 2.1), and not like the user's username, e-mail address or name.
+    #[schema(format = Password)]
     password: String,
+}
+
+/// The user a path names.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    /// Their username (case-insensitive).
+    username: String,
+}
+
+/// What signing a user out everywhere ended.
+#[derive(Serialize, ToSchema)]
+pub struct SignedOut<'a> {
+    /// The user's username.
+    username: &'a str,
+    /// Browser sessions deleted.
+    sessions: u64,
+    /// Grants revoked: their refresh tokens are refused and their access tokens inactive (RFC 7009
+    /// §2.1).
+    grants: u64,
+    /// Authorization codes deleted before they were redeemed.
+    authorization_codes: u64,
+}
+
+/// A user allowed to sign in again.
+#[derive(Serialize, ToSchema)]
+#[schema(as = UserEnabled)]
+pub struct Enabled<'a> {
+    /// The user's username.
+    username: &'a str,
+    /// `false`: the user may sign in.
+    disabled: bool,
 }
 
 /// Why a password could not be set: its strength (`400`), or a full argon2 pool (`503`).
@@ -84,14 +130,14 @@ fn user_change(state: &AppState, admin: &Admin, user: &User, action: &str) -> Au
     change(state, &admin.0, "user", action, &user.username).user(user.user_id.to_string())
 }
 
-/// What signing a user out everywhere ended.
-fn signed_out(user: &User, done: &SignOut) -> serde_json::Value {
-    json!({
-        "username": user.username,
-        "sessions": done.sessions,
-        "grants": done.grants,
-        "authorization_codes": done.authorization_codes,
-    })
+/// What signing `user` out everywhere ended.
+fn signed_out<'a>(user: &'a User, done: &SignOut) -> SignedOut<'a> {
+    SignedOut {
+        username: &user.username,
+        sessions: done.sessions,
+        grants: done.grants,
+        authorization_codes: done.authorization_codes,
+    }
 }
 
 /// How long grant revocations are kept: until every token they cover has expired.
@@ -111,7 +157,15 @@ fn missing(user: &User) -> Response {
     AdminError::NotFound(format!("no user named '{}'", user.username)).into_response()
 }
 
-/// `GET /admin/v1/users`.
+/// List the users.
+///
+/// Never a password hash.
+#[utoipa::path(
+    get,
+    path = ADMIN_USERS_PATH,
+    tag = "users",
+    responses((status = 200, description = "Every user.", body = [UserView])),
+)]
 pub async fn list_users(State(state): State<AppState>, _admin: Admin) -> Response {
     match state.store.list_users().await {
         Ok(users) => Json(users.iter().map(UserView::from).collect::<Vec<_>>()).into_response(),
@@ -119,12 +173,40 @@ pub async fn list_users(State(state): State<AppState>, _admin: Admin) -> Respons
     }
 }
 
-/// `GET /admin/v1/users/{username}`: the user with their roles and groups, as `user show` prints
-/// them: `roles` (effective, as tokens carry them), `direct_roles` and `groups`.
+/// A user with their roles and groups, as `user show --json` prints them.
+#[derive(Serialize, ToSchema)]
+#[schema(as = UserWithRoles)]
+pub struct UserDetail<'a> {
+    #[serde(flatten)]
+    user: UserView<'a>,
+    /// Their effective roles: their own and their groups', as their tokens carry them
+    /// (RFC 9068 §2.2.3.1).
+    roles: Vec<&'a str>,
+    /// The roles they hold themselves, not through a group.
+    direct_roles: Vec<&'a str>,
+    /// Their groups.
+    groups: Vec<&'a str>,
+}
+
+/// The names of `roles`.
+fn role_names(roles: &[crate::domain::role::RoleName]) -> Vec<&str> {
+    roles.iter().map(|r| r.as_str()).collect()
+}
+
+/// Show a user.
+///
+/// With their roles and groups, as `user show`.
+#[utoipa::path(
+    get,
+    path = ADMIN_USER_PATH,
+    tag = "users",
+    params(UserPath),
+    responses((status = 200, description = "The user, with their roles and groups.", body = UserDetail)),
+)]
 pub async fn show_user(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(username): Path<String>,
+    Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
     let user = named(&state, &username).await?;
     let authorization = state
@@ -132,23 +214,26 @@ pub async fn show_user(
         .find_authorization(&user.user_id)
         .await
         .map_err(|err| AdminError::from(err).into_response())?;
-    let mut view = serde_json::to_value(UserView::from(&user)).unwrap_or_default();
-    let roles = |roles: &[crate::domain::role::RoleName]| {
-        json!(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>())
-    };
-    view["roles"] = roles(&authorization.roles);
-    view["direct_roles"] = roles(&authorization.direct_roles);
-    view["groups"] = json!(
-        authorization
-            .groups
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-    );
-    Ok(Json(view).into_response())
+    Ok(Json(UserDetail {
+        user: UserView::from(&user),
+        roles: role_names(&authorization.roles),
+        direct_roles: role_names(&authorization.direct_roles),
+        groups: authorization.groups.iter().map(|g| g.as_str()).collect(),
+    })
+    .into_response())
 }
 
-/// `POST /admin/v1/users`: 201 with the new user.
+/// Register a user.
+///
+/// With `user create`'s rules and messages. The password is hashed on the server's argon2 pool
+/// (`503 temporarily_unavailable` with `Retry-After` when it is full), never logged or recorded.
+#[utoipa::path(
+    post,
+    path = ADMIN_USERS_PATH,
+    tag = "users",
+    request_body = UserInput,
+    responses((status = 201, description = "The new user.", body = UserView)),
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     admin: Admin,
@@ -181,11 +266,22 @@ pub async fn create_user(
     (StatusCode::CREATED, Json(view)).into_response()
 }
 
-/// `PUT /admin/v1/users/{username}/password`: set the password, and sign the user out everywhere.
+/// Set a user's password, and sign them out everywhere.
+///
+/// As `user set-password`: the password is hashed on the server's argon2 pool (`503` with
+/// `Retry-After` when it is full).
+#[utoipa::path(
+    put,
+    path = ADMIN_USER_PASSWORD_PATH,
+    tag = "users",
+    params(UserPath),
+    request_body = PasswordInput,
+    responses((status = 200, description = "The password is set; what ended.", body = SignedOut)),
+)]
 pub async fn set_user_password(
     State(state): State<AppState>,
     admin: Admin,
-    Path(username): Path<String>,
+    Path(UserPath { username }): Path<UserPath>,
     input: Result<Json<PasswordInput>, JsonRejection>,
 ) -> Result<Response, Response> {
     let input = body(input).map_err(IntoResponse::into_response)?;
@@ -210,11 +306,20 @@ pub async fn set_user_password(
     Ok(signed_out_answer(&user, &event, done))
 }
 
-/// `POST /admin/v1/users/{username}/disable`: stop the user signing in, and sign them out everywhere.
+/// Disable a user: they cannot sign in, and are signed out everywhere.
+///
+/// As `user disable`.
+#[utoipa::path(
+    post,
+    path = ADMIN_USER_DISABLE_PATH,
+    tag = "users",
+    params(UserPath),
+    responses((status = 200, description = "The user is disabled; what ended.", body = SignedOut)),
+)]
 pub async fn disable_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(username): Path<String>,
+    Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
     let user = named(&state, &username).await?;
     let now = state.clock.now();
@@ -231,12 +336,21 @@ pub async fn disable_user(
     Ok(signed_out_answer(&user, &event, done))
 }
 
-/// `POST /admin/v1/users/{username}/revoke-sessions`: sign the user out everywhere without changing
-/// their password, as `user revoke-sessions`.
+/// Sign a user out everywhere, their password kept.
+///
+/// As `user revoke-sessions`: their browser sessions end, their grants are revoked and their
+/// unredeemed authorization codes voided, in one transaction.
+#[utoipa::path(
+    post,
+    path = ADMIN_USER_REVOKE_SESSIONS_PATH,
+    tag = "users",
+    params(UserPath),
+    responses((status = 200, description = "What ended.", body = SignedOut)),
+)]
 pub async fn revoke_user_sessions(
     State(state): State<AppState>,
     admin: Admin,
-    Path(username): Path<String>,
+    Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
     let user = named(&state, &username).await?;
     let now = state.clock.now();
@@ -269,11 +383,20 @@ fn signed_out_answer(
     }
 }
 
-/// `POST /admin/v1/users/{username}/enable`: let a disabled user sign in again.
+/// Enable a user: a disabled user may sign in again.
+///
+/// As `user enable`.
+#[utoipa::path(
+    post,
+    path = ADMIN_USER_ENABLE_PATH,
+    tag = "users",
+    params(UserPath),
+    responses((status = 200, description = "The user is enabled.", body = Enabled)),
+)]
 pub async fn enable_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(username): Path<String>,
+    Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
     let user = named(&state, &username).await?;
     let done = state
@@ -281,7 +404,11 @@ pub async fn enable_user(
         .enable_user(&user.user_id, state.clock.now())
         .await;
     Ok(answer_if_done(&state, &admin, &user, "enabled", done, || {
-        Json(json!({ "username": user.username, "disabled": false })).into_response()
+        Json(Enabled {
+            username: &user.username,
+            disabled: false,
+        })
+        .into_response()
     })
     .await)
 }
@@ -307,11 +434,18 @@ async fn answer_if_done(
     }
 }
 
-/// `DELETE /admin/v1/users/{username}`: the user and everything issued to them; 204.
+/// Delete a user, and everything issued to them.
+#[utoipa::path(
+    delete,
+    path = ADMIN_USER_PATH,
+    tag = "users",
+    params(UserPath),
+    responses((status = 204, description = "The user is deleted.")),
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(username): Path<String>,
+    Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
     let user = named(&state, &username).await?;
     let done = state.store.delete_user(&user.user_id).await;
