@@ -34,6 +34,7 @@ pub struct ClientView<'a> {
     skip_consent: bool,
     /// A resource server that may introspect any token (RFC 7662 §2.1).
     introspect_any: bool,
+    require_par: bool,
     /// The algorithm of its ID tokens, if not the server's (OIDC Dynamic Registration §2).
     id_token_signed_response_alg: Option<&'static str>,
     /// `web` or `native` (OIDC Dynamic Registration §2).
@@ -69,6 +70,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             require_pkce: c.require_pkce,
             skip_consent: c.skip_consent,
             introspect_any: c.introspect_any,
+            require_par: c.require_par,
             id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
             application_type: c.application_type.as_str(),
             resources: c.resources.iter().map(Audience::as_str).collect(),

@@ -87,6 +87,9 @@ pub struct CreateArgs {
     /// A resource server that may introspect any token.
     #[arg(long)]
     introspect_any: bool,
+    /// Start sign-ins only with pushed authorization requests (RFC 9126 §6, `/par`).
+    #[arg(long)]
+    require_par: bool,
     /// Let a confidential client skip PKCE (public clients always use it).
     #[arg(long)]
     allow_no_pkce: bool,
@@ -142,6 +145,9 @@ pub struct UpdateArgs {
     /// Resource server (true/false).
     #[arg(long)]
     introspect_any: Option<bool>,
+    /// Only pushed authorization requests (true/false).
+    #[arg(long)]
+    require_par: Option<bool>,
     /// Let a confidential client skip PKCE (true/false).
     #[arg(long)]
     allow_no_pkce: Option<bool>,
@@ -179,7 +185,8 @@ fn describe(c: &view::Client) -> String {
          auth_method:               {}\n\
          redirect_uris:             {}\npost_logout_redirect_uris: {}\ngrant_types:               {}\n\
          scope:                     {}\nrequire_pkce:              {}\nskip_consent:              {}\n\
-         introspect_any:            {}\ncreated:                   {}\nupdated:                   {}\n",
+         introspect_any:            {}\nrequire_par:               {}\ncreated:                   {}\n\
+         updated:                   {}\n",
         c.client_id,
         c.client_name,
         c.application_type,
@@ -191,6 +198,7 @@ fn describe(c: &view::Client) -> String {
         c.require_pkce,
         c.skip_consent,
         c.introspect_any,
+        c.require_par,
         format_rfc3339(c.created_at),
         format_rfc3339(c.updated_at),
     )
@@ -225,6 +233,7 @@ fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Value {
         "auth_method": spec.auth_method,
         "skip_consent": spec.skip_consent,
         "introspect_any": spec.introspect_any,
+        "require_par": spec.require_par,
         "allow_no_pkce": spec.allow_no_pkce,
         "id_token_signed_response_alg": spec.id_token_alg,
         "application_type": spec.application_type,
@@ -251,6 +260,7 @@ fn spec_of(c: &view::Client) -> ClientSpec {
         allow_no_pkce: !c.require_pkce,
         skip_consent: c.skip_consent,
         introspect_any: c.introspect_any,
+        require_par: c.require_par,
         id_token_alg: c.id_token_signed_response_alg.clone(),
         application_type: Some(c.application_type.clone()),
         resources: c.resources.clone(),
@@ -286,6 +296,9 @@ impl UpdateArgs {
         }
         if let Some(flag) = self.introspect_any {
             spec.introspect_any = flag;
+        }
+        if let Some(flag) = self.require_par {
+            spec.require_par = flag;
         }
         if let Some(flag) = self.allow_no_pkce {
             spec.allow_no_pkce = flag;
@@ -324,6 +337,7 @@ impl CreateArgs {
             allow_no_pkce: self.allow_no_pkce,
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
+            require_par: self.require_par,
             id_token_alg: self.id_token_signed_response_alg,
             application_type: Some(self.application_type),
             resources: self.resources,

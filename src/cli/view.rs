@@ -28,6 +28,8 @@ pub struct Client {
     pub require_pkce: bool,
     pub skip_consent: bool,
     pub introspect_any: bool,
+    #[allow(missing_docs)]
+    pub require_par: bool,
     pub id_token_signed_response_alg: Option<String>,
     pub application_type: String,
     pub resources: Vec<String>,

@@ -14,7 +14,7 @@ macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
-         application_type, resources, default_resource, api, may_exchange_for"
+         application_type, resources, default_resource, api, may_exchange_for, require_par"
     };
 }
 pub(crate) use client_columns;
@@ -56,6 +56,7 @@ pub(crate) struct ClientRow {
     default_resource: Option<String>,
     api: Option<String>,
     may_exchange_for: String,
+    require_par: bool,
 }
 
 /// A client flattened into column values.
@@ -146,6 +147,7 @@ impl TryFrom<ClientRow> for Client {
             require_pkce: row.require_pkce,
             skip_consent: row.skip_consent,
             introspect_any: row.introspect_any,
+            require_par: row.require_par,
             id_token_alg: row
                 .id_token_alg
                 .as_deref()

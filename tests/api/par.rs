@@ -11,6 +11,7 @@ crate::backend_tests!(
     pushed_requests_are_checked_as_authorize_checks_them,
     a_request_uri_is_bound_to_its_client_and_expires,
     require_par_refuses_requests_that_were_not_pushed,
+    a_client_registered_require_par_uses_only_pushed_requests,
 );
 
 /// Push `client`'s authorization request for `scope` (with `extra` parameters): status, body, and
@@ -289,4 +290,63 @@ async fn require_par_refuses_requests_that_were_not_pushed(backend: Backend) {
         app.redeem_code(&client, &code, &verifier).await.status(),
         200
     );
+}
+
+async fn a_client_registered_require_par_uses_only_pushed_requests(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    // Registered with the CLI, which shows the flag.
+    let created = crate::helpers::json_of(&db.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Pushes",
+            "--redirect-uri",
+            "http://127.0.0.1:9/callback",
+            "--scope",
+            "openid",
+            "--require-par",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(created["require_par"], true, "{created}");
+    let app = TestApp::spawn_on(db, &[]).await;
+    let client = TestClient {
+        client_id: text(&created, "client_id"),
+        secret: Some(text(&created, "client_secret")),
+        redirect_uri: "http://127.0.0.1:9/callback".into(),
+    };
+    app.create_user("alice").await;
+    // The server does not require it, so discovery says false; this client does.
+    assert_eq!(
+        app.get_discovery().await["require_pushed_authorization_requests"],
+        false
+    );
+    let (url, _) = app.authorize_url(&client, "openid", &[]);
+    let response = app.get_url(&url).await;
+    assert_eq!(response.status(), 303);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    let (status, pushed, verifier) = push(&app, &client, "openid", &[]).await;
+    assert_eq!(status, 201, "{pushed}");
+    let location = app
+        .sign_in_through(
+            &authorize_with(&app, &client, &text(&pushed, "request_uri"), ""),
+            "alice",
+        )
+        .await;
+    let code = query_param(&location, "code").unwrap();
+    assert_eq!(
+        app.redeem_code(&client, &code, &verifier).await.status(),
+        200
+    );
+    // Other clients are unaffected.
+    let other = app.web_client().await;
+    let (url, _) = app.authorize_url(&other, "openid", &[]);
+    let location = app.sign_in_through(&url, "alice").await;
+    assert!(query_param(&location, "code").is_some());
 }

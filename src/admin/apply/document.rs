@@ -152,6 +152,9 @@ pub struct ClientItem {
     #[serde(default, skip_serializing_if = "is_false")]
     #[allow(missing_docs)]
     pub introspect_any: bool,
+    /// Sign-ins only through pushed authorization requests (RFC 9126 §6).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_par: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     #[allow(missing_docs)]
     pub allow_no_pkce: bool,
@@ -269,6 +272,7 @@ pub(super) fn client_item(client: &Client, roles: Vec<String>) -> ClientItem {
         auth_method: Some(client.auth_method.as_str().to_owned()),
         skip_consent: client.skip_consent,
         introspect_any: client.introspect_any,
+        require_par: client.require_par,
         allow_no_pkce: !client.require_pkce,
         id_token_signed_response_alg: client.id_token_alg.map(|alg| alg.as_str().to_owned()),
         application_type: Some(client.application_type.as_str().to_owned()),

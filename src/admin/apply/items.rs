@@ -140,6 +140,7 @@ pub(super) fn spec_of(item: &ClientItem) -> ClientSpec {
         allow_no_pkce: item.allow_no_pkce,
         skip_consent: item.skip_consent,
         introspect_any: item.introspect_any,
+        require_par: item.require_par,
         id_token_alg: item.id_token_signed_response_alg.clone(),
         application_type: Some(
             item.application_type

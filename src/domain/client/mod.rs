@@ -94,6 +94,8 @@ pub struct Client {
     pub skip_consent: bool,
     /// A resource server that may introspect any token (RFC 7662 §2.1).
     pub introspect_any: bool,
+    /// RFC 9126 §6 `require_pushed_authorization_requests`: sign-ins start only from `/par`.
+    pub require_par: bool,
     /// OIDC Dynamic Registration §2 `id_token_signed_response_alg`; `None` = the server's default.
     pub id_token_alg: Option<SigningAlg>,
     /// OIDC Dynamic Registration §2 `application_type`.
@@ -133,6 +135,8 @@ pub struct ClientSpec {
     pub skip_consent: bool,
     /// Resource server.
     pub introspect_any: bool,
+    /// Only pushed authorization requests (RFC 9126 §6).
+    pub require_par: bool,
     /// ID token signing algorithm override, raw (`RS256`, `ES256`, `EdDSA`; empty = server default).
     pub id_token_alg: Option<String>,
     /// `web` or `native`, raw; empty = `web`.
@@ -284,6 +288,7 @@ impl Client {
             require_pkce: !spec.allow_no_pkce,
             skip_consent: spec.skip_consent,
             introspect_any: spec.introspect_any,
+            require_par: spec.require_par,
             id_token_alg,
             application_type,
             resources,
@@ -319,6 +324,7 @@ impl Client {
             allow_no_pkce: !self.require_pkce,
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
+            require_par: self.require_par,
             id_token_alg: self.id_token_alg.map(|alg| alg.as_str().to_owned()),
             application_type: Some(self.application_type.as_str().to_owned()),
             resources: self

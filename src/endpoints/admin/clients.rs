@@ -51,6 +51,9 @@ pub struct ClientInput {
     /// A resource server that may introspect any token.
     #[serde(default)]
     introspect_any: bool,
+    /// `--require-par`: sign-ins only through pushed authorization requests (RFC 9126 §6).
+    #[serde(default)]
+    require_par: bool,
     /// Let a confidential client skip PKCE.
     #[serde(default)]
     allow_no_pkce: bool,
@@ -116,6 +119,7 @@ impl ClientInput {
             allow_no_pkce: self.allow_no_pkce,
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
+            require_par: self.require_par,
             id_token_alg: self.id_token_signed_response_alg,
             application_type: Some(self.application_type.unwrap_or_else(|| "web".to_owned())),
             resources: self.resources,

@@ -205,8 +205,8 @@ pub async fn start(
         return pushed(ctx, &client, &catalog, request_uri).await;
     }
     let pending = validate(&client, &catalog, &params, repeated, ctx.now)?;
-    // RFC 9126 §5: a server that requires pushed requests refuses every other.
-    if ctx.settings.require_par {
+    // RFC 9126 §5, §6: a server, or a client, that requires pushed requests refuses every other.
+    if ctx.settings.require_par || client.require_par {
         return Err(pending.fail(
             ErrorCode::InvalidRequest,
             "this server accepts only pushed authorization requests (RFC 9126): send the request to the pushed_authorization_request_endpoint first",

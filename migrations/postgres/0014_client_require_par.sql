@@ -1,0 +1,3 @@
+-- RFC 9126 §6: a client registered `--require-par` may start sign-ins only with pushed
+-- authorization requests (`require_pushed_authorization_requests`).
+ALTER TABLE clients ADD COLUMN require_par BOOLEAN NOT NULL DEFAULT FALSE;
