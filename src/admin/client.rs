@@ -35,6 +35,9 @@ pub struct ClientView<'a> {
     /// A resource server that may introspect any token (RFC 7662 §2.1).
     introspect_any: bool,
     require_par: bool,
+    /// Its public keys, a JWK set (RFC 7591 §2 `jwks`), for `private_key_jwt`.
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
     /// The algorithm of its ID tokens, if not the server's (OIDC Dynamic Registration §2).
     id_token_signed_response_alg: Option<&'static str>,
     /// `web` or `native` (OIDC Dynamic Registration §2).
@@ -71,6 +74,10 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             skip_consent: c.skip_consent,
             introspect_any: c.introspect_any,
             require_par: c.require_par,
+            jwks: c
+                .jwks
+                .as_deref()
+                .and_then(|raw| serde_json::from_str(raw).ok()),
             id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
             application_type: c.application_type.as_str(),
             resources: c.resources.iter().map(Audience::as_str).collect(),
@@ -157,10 +164,7 @@ pub async fn create(
     let mut client =
         Client::from_spec(client_id, spec, now).map_err(|e| AdminError::Invalid(e.0))?;
     check_references(store, &client).await?;
-    let secret = client
-        .auth_method
-        .is_confidential()
-        .then(ClientSecret::generate);
+    let secret = client.auth_method.has_secret().then(ClientSecret::generate);
     client.secret_hash = secret.as_ref().map(ClientSecret::hash);
     store.create_client(&client).await?;
     Ok((client, secret))
@@ -218,10 +222,11 @@ pub async fn rotate_secret(
     now: i64,
 ) -> Result<(Client, ClientSecret), AdminError> {
     let client = find_client(store, client_id).await?;
-    if !client.auth_method.is_confidential() {
+    if !client.auth_method.has_secret() {
         return Err(AdminError::Invalid(format!(
-            "client '{}' is public (auth method none) and has no secret",
-            client.client_id
+            "client '{}' authenticates with {} and has no secret",
+            client.client_id,
+            client.auth_method.as_str()
         )));
     }
     let secret = ClientSecret::generate();

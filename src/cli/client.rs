@@ -90,6 +90,10 @@ pub struct CreateArgs {
     /// Start sign-ins only with pushed authorization requests (RFC 9126 §6, `/par`).
     #[arg(long)]
     require_par: bool,
+    /// A file holding the client's public keys as a JWK set (RFC 7517 §5), for
+    /// `--auth-method private_key_jwt` (RFC 7523 §2.2).
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
     /// Let a confidential client skip PKCE (public clients always use it).
     #[arg(long)]
     allow_no_pkce: bool,
@@ -148,6 +152,9 @@ pub struct UpdateArgs {
     /// Only pushed authorization requests (true/false).
     #[arg(long)]
     require_par: Option<bool>,
+    /// Replace the client's public keys with the JWK set in this file (`private_key_jwt`).
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
     /// Let a confidential client skip PKCE (true/false).
     #[arg(long)]
     allow_no_pkce: Option<bool>,
@@ -222,6 +229,16 @@ fn table(clients: &[view::Client]) -> String {
     text
 }
 
+/// The JWK set in the file at `path` (checked by the registration rules, not here).
+fn read_jwks(path: &std::path::Path) -> Result<String, CliError> {
+    use std::io::Read;
+    let mut raw = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(64 * 1024).read_to_string(&mut raw))
+        .map_err(|e| CliError::Invalid(format!("cannot read --jwks {}: {e}", path.display())))?;
+    Ok(raw)
+}
+
 /// A registration as the admin API takes it (`POST`, `PUT /admin/v1/clients…`): the CLI's options.
 fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Value {
     let mut body = serde_json::json!({
@@ -234,6 +251,10 @@ fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Value {
         "skip_consent": spec.skip_consent,
         "introspect_any": spec.introspect_any,
         "require_par": spec.require_par,
+        "jwks": spec
+            .jwks
+            .as_deref()
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok()),
         "allow_no_pkce": spec.allow_no_pkce,
         "id_token_signed_response_alg": spec.id_token_alg,
         "application_type": spec.application_type,
@@ -261,6 +282,7 @@ fn spec_of(c: &view::Client) -> ClientSpec {
         skip_consent: c.skip_consent,
         introspect_any: c.introspect_any,
         require_par: c.require_par,
+        jwks: c.jwks.as_ref().map(serde_json::Value::to_string),
         id_token_alg: c.id_token_signed_response_alg.clone(),
         application_type: Some(c.application_type.clone()),
         resources: c.resources.clone(),
@@ -272,7 +294,10 @@ fn spec_of(c: &view::Client) -> ClientSpec {
 
 impl UpdateArgs {
     /// `spec` with the options given applied; a list option given replaces its whole list.
-    fn apply(self, spec: &mut ClientSpec) {
+    fn apply(self, spec: &mut ClientSpec) -> Result<(), CliError> {
+        if let Some(path) = &self.jwks {
+            spec.jwks = Some(read_jwks(path)?);
+        }
         if let Some(name) = self.name {
             spec.client_name = name;
         }
@@ -321,12 +346,14 @@ impl UpdateArgs {
         if !self.may_exchange_for.is_empty() {
             spec.may_exchange_for = self.may_exchange_for;
         }
+        Ok(())
     }
 }
 
 impl CreateArgs {
     /// The registration these options describe.
-    fn spec(self) -> (Option<String>, ClientSpec) {
+    fn spec(self) -> Result<(Option<String>, ClientSpec), CliError> {
+        let jwks = self.jwks.as_deref().map(read_jwks).transpose()?;
         let spec = ClientSpec {
             client_name: self.name,
             redirect_uris: self.redirect_uris,
@@ -338,6 +365,7 @@ impl CreateArgs {
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
             require_par: self.require_par,
+            jwks,
             id_token_alg: self.id_token_signed_response_alg,
             application_type: Some(self.application_type),
             resources: self.resources,
@@ -345,7 +373,7 @@ impl CreateArgs {
             api: self.api,
             may_exchange_for: self.may_exchange_for,
         };
-        (self.client_id, spec)
+        Ok((self.client_id, spec))
     }
 }
 
@@ -371,7 +399,7 @@ fn client_path(client_id: &str) -> Result<String, CliError> {
 pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> {
     match command {
         ClientCommand::Create(args) => {
-            let (client_id, spec) = args.spec();
+            let (client_id, spec) = args.spec()?;
             let created: view::NewClient = match &ctx.via {
                 Via::Local(local) => {
                     let (client, secret) = admin_client::create(
@@ -463,7 +491,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                 Via::Local(local) => {
                     let existing = find(local, &client_id).await?;
                     let mut spec = existing.to_spec();
-                    args.apply(&mut spec);
+                    args.apply(&mut spec)?;
                     let updated = admin_client::update(
                         local.store.as_ref(),
                         &existing,
@@ -487,7 +515,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                     let path = client_path(&client_id)?;
                     let existing: view::Client = server.get(&path).await?;
                     let mut spec = spec_of(&existing);
-                    args.apply(&mut spec);
+                    args.apply(&mut spec)?;
                     server
                         .call(Method::PUT, &path, Some(&body(None, &spec)))
                         .await?

@@ -30,6 +30,8 @@ pub struct Client {
     pub introspect_any: bool,
     #[allow(missing_docs)]
     pub require_par: bool,
+    /// Its public keys, a JWK set (`private_key_jwt`).
+    pub jwks: Option<serde_json::Value>,
     pub id_token_signed_response_alg: Option<String>,
     pub application_type: String,
     pub resources: Vec<String>,

@@ -249,6 +249,8 @@ pub struct Housekeeping {
     pub sign_in_attempts: u64,
     /// Expired pushed authorization requests (RFC 9126).
     pub pushed_requests: u64,
+    /// Client assertion `jti`s past their assertion's expiry (RFC 7523).
+    pub client_assertions: u64,
     /// Retired signing keys whose tokens have all expired.
     pub signing_keys: u64,
     /// Audit events older than `--audit-retention`.

@@ -177,6 +177,36 @@ fn presented(
 ) -> Result<Presented, OAuthError> {
     let form_id = params.get("client_id").filter(|v| !v.is_empty());
     let form_secret = params.get("client_secret");
+    // RFC 7521 §4.2, RFC 7523 §2.2: a JWT assertion, in the body.
+    if let Some(kind) = params.get("client_assertion_type") {
+        if authorization.is_some() || form_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ));
+        }
+        if kind != client_auth::JWT_BEARER_ASSERTION {
+            return Err(bad_client(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+        }
+        let assertion = params
+            .get("client_assertion")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad_client("client_assertion is missing"))?;
+        // RFC 7521 §4.2: client_id is optional; the assertion's `sub` names the client.
+        let id = match form_id {
+            Some(id) => id.clone(),
+            None => client_auth::assertion_subject(assertion)
+                .ok_or_else(|| bad_client("the client assertion is not a JWT naming its client"))?,
+        };
+        return Ok(Presented::Assertion {
+            client_id: client_id(&id)?,
+            assertion: assertion.clone(),
+        });
+    }
+    if params.contains_key("client_assertion") {
+        return Err(bad_client("client_assertion needs client_assertion_type"));
+    }
     if let Some(value) = authorization {
         let value = value
             .to_str()

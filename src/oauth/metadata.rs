@@ -17,6 +17,10 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
     let scopes = catalog.supported_scopes();
     // OIDC Discovery §3: RS256 MUST be included; every algorithm has keys, and a client may pick any.
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
+    let assertion_algs: Vec<Value> = crate::oauth::client_auth::ASSERTION_ALGS
+        .iter()
+        .filter_map(|alg| serde_json::to_value(alg).ok())
+        .collect();
     let metadata: Value = json!({
         "issuer": issuer.as_str(),
         "authorization_endpoint": issuer.endpoint(AUTHORIZE_PATH),
@@ -25,9 +29,11 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "end_session_endpoint": issuer.endpoint(END_SESSION_PATH),
         "jwks_uri": issuer.endpoint(JWKS_PATH),
         "introspection_endpoint": issuer.endpoint(INTROSPECT_PATH),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint": issuer.endpoint(REVOKE_PATH),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         // RFC 9126 §5: pushed authorization requests, required for every request with --require-par.
         "pushed_authorization_request_endpoint": issuer.endpoint(PAR_PATH),
         "require_pushed_authorization_requests": settings.require_par,
@@ -39,7 +45,9 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
             "refresh_token",
             crate::domain::client::TOKEN_EXCHANGE_GRANT,
         ],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        // RFC 7523 §2.2 / OIDC Core §9 private_key_jwt: the assertion algorithms accepted.
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,

@@ -98,7 +98,7 @@ impl Harness {
     /// Register a client `id` from `spec` (with a secret when confidential).
     pub async fn client(&self, id: &str, spec: ClientSpec) -> Client {
         let mut client = Client::from_spec(ClientId::parse(id).unwrap(), &spec, 0).unwrap();
-        if client.auth_method.is_confidential() {
+        if client.auth_method.has_secret() {
             client.secret_hash = Some(ClientSecret::generate().hash());
         }
         self.store.create_client(&client).await.unwrap();

@@ -134,6 +134,14 @@ pub trait Store: Send + Sync + 'static {
         params: &str,
         expires_at: i64,
     ) -> Result<(), StoreError>;
+    /// Record the `jti` of a client assertion (RFC 7523 §3 item 7), kept until `expires_at`: `false`
+    /// when that client already used it (a replay), on this instance or another.
+    async fn record_client_assertion(
+        &self,
+        client_id: &ClientId,
+        jti_hash: &TokenHash,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// Take the pushed request `request_hash` of `client_id` out of the store (single use, even
     /// under concurrent requests): its parameters, or `None` if it is unknown, another client's,
     /// already used or expired at `now`.

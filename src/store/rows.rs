@@ -14,7 +14,7 @@ macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
-         application_type, resources, default_resource, api, may_exchange_for, require_par"
+         application_type, resources, default_resource, api, may_exchange_for, require_par, jwks"
     };
 }
 pub(crate) use client_columns;
@@ -57,6 +57,7 @@ pub(crate) struct ClientRow {
     api: Option<String>,
     may_exchange_for: String,
     require_par: bool,
+    jwks: Option<String>,
 }
 
 /// A client flattened into column values.
@@ -148,6 +149,7 @@ impl TryFrom<ClientRow> for Client {
             skip_consent: row.skip_consent,
             introspect_any: row.introspect_any,
             require_par: row.require_par,
+            jwks: row.jwks,
             id_token_alg: row
                 .id_token_alg
                 .as_deref()

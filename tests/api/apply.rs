@@ -419,7 +419,7 @@ async fn a_file_with_an_error_changes_nothing(backend: Backend) {
                 "auth_method: none",
                 "auth_method: none\n    secret_file: billing.secret",
             ),
-            "client 'spa' is public (auth method none) and takes no secret",
+            "client 'spa' authenticates with none and takes no secret",
         ),
     ];
     for (config, expected) in cases {

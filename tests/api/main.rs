@@ -31,6 +31,7 @@ mod nginx;
 mod pages;
 mod par;
 mod passwords;
+mod private_key_jwt;
 mod refresh;
 mod remote_cli;
 mod resources;

@@ -155,6 +155,10 @@ pub struct ClientItem {
     /// Sign-ins only through pushed authorization requests (RFC 9126 §6).
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_par: bool,
+    /// Its public keys, a JWK set (`private_key_jwt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "is_false")]
     #[allow(missing_docs)]
     pub allow_no_pkce: bool,
@@ -273,6 +277,10 @@ pub(super) fn client_item(client: &Client, roles: Vec<String>) -> ClientItem {
         skip_consent: client.skip_consent,
         introspect_any: client.introspect_any,
         require_par: client.require_par,
+        jwks: client
+            .jwks
+            .as_deref()
+            .and_then(|raw| serde_json::from_str(raw).ok()),
         allow_no_pkce: !client.require_pkce,
         id_token_signed_response_alg: client.id_token_alg.map(|alg| alg.as_str().to_owned()),
         application_type: Some(client.application_type.as_str().to_owned()),

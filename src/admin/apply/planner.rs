@@ -336,14 +336,15 @@ impl<'a> Planner<'a> {
                 .get(id)
                 .map(|raw| supplied_secret(id, raw))
                 .transpose()?;
-            if supplied.is_some() && !client.auth_method.is_confidential() {
+            if supplied.is_some() && !client.auth_method.has_secret() {
                 return Err(AdminError::Invalid(format!(
-                    "client '{id}' is public (auth method none) and takes no secret"
+                    "client '{id}' authenticates with {} and takes no secret",
+                    client.auth_method.as_str()
                 )));
             }
             match existing {
                 None => {
-                    if client.auth_method.is_confidential() {
+                    if client.auth_method.has_secret() {
                         client.secret_hash = Some(match supplied {
                             Some(hash) => hash,
                             None => {

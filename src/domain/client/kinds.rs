@@ -13,6 +13,8 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// A public client: no secret, PKCE required (RFC 7636, RFC 8252 §8.4).
     None,
+    /// A JWT signed with one of the client's registered private keys (RFC 7523 §2.2, OIDC Core §9).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -22,12 +24,19 @@ impl AuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
-    /// Whether the client holds a secret (RFC 6749 §2.1 confidential client).
+    /// Whether the client can authenticate (RFC 6749 §2.1 confidential client): with a secret or a
+    /// key.
     pub fn is_confidential(self) -> bool {
         self != Self::None
+    }
+
+    /// Whether the client authenticates with a secret the server generated (and keeps as a digest).
+    pub fn has_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
     }
 }
 
@@ -38,8 +47,9 @@ impl FromStr for AuthMethod {
             "client_secret_basic" => Ok(Self::ClientSecretBasic),
             "client_secret_post" => Ok(Self::ClientSecretPost),
             "none" => Ok(Self::None),
+            "private_key_jwt" => Ok(Self::PrivateKeyJwt),
             other => Err(ClientError(format!(
-                "unknown auth method '{other}' (expected client_secret_basic, client_secret_post or none)"
+                "unknown auth method '{other}' (expected client_secret_basic, client_secret_post, private_key_jwt or none)"
             ))),
         }
     }

@@ -1,10 +1,12 @@
 //! OAuth clients: identifiers, redirect URIs, grant types, authentication methods, registration rules.
 
 mod client_secret;
+mod jwks;
 mod kinds;
 mod redirect_uri;
 
 pub use client_secret::{CLIENT_SECRET_PREFIX, ClientSecret};
+pub use jwks::check_jwks;
 pub use kinds::{ApplicationType, AuthMethod, GrantType, TOKEN_EXCHANGE_GRANT};
 pub use redirect_uri::RedirectUri;
 
@@ -96,6 +98,8 @@ pub struct Client {
     pub introspect_any: bool,
     /// RFC 9126 §6 `require_pushed_authorization_requests`: sign-ins start only from `/par`.
     pub require_par: bool,
+    /// RFC 7591 §2 `jwks`: the public keys of a `private_key_jwt` client, a compact JSON JWK set.
+    pub jwks: Option<String>,
     /// OIDC Dynamic Registration §2 `id_token_signed_response_alg`; `None` = the server's default.
     pub id_token_alg: Option<SigningAlg>,
     /// OIDC Dynamic Registration §2 `application_type`.
@@ -149,6 +153,8 @@ pub struct ClientSpec {
     pub api: Option<String>,
     /// The APIs it may exchange tokens for, raw audiences.
     pub may_exchange_for: Vec<String>,
+    /// Its public keys, a JSON JWK set (`private_key_jwt` clients).
+    pub jwks: Option<String>,
 }
 
 impl Client {
@@ -276,6 +282,27 @@ impl Client {
                     .into(),
             ));
         }
+        // RFC 7523 §2.2: a private_key_jwt client authenticates with a key it registered.
+        let jwks = spec
+            .jwks
+            .as_deref()
+            .filter(|j| !j.trim().is_empty())
+            .map(check_jwks)
+            .transpose()?;
+        match (auth_method == AuthMethod::PrivateKeyJwt, &jwks) {
+            (true, None) => {
+                return Err(ClientError(
+                    "private_key_jwt needs the client's public keys (--jwks FILE, a JWK set)"
+                        .into(),
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(ClientError(
+                    "--jwks is for clients that authenticate with private_key_jwt".into(),
+                ));
+            }
+            _ => {}
+        }
         Ok(Self {
             client_id,
             client_name,
@@ -289,6 +316,7 @@ impl Client {
             skip_consent: spec.skip_consent,
             introspect_any: spec.introspect_any,
             require_par: spec.require_par,
+            jwks,
             id_token_alg,
             application_type,
             resources,
@@ -325,6 +353,7 @@ impl Client {
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
             require_par: self.require_par,
+            jwks: self.jwks.clone(),
             id_token_alg: self.id_token_alg.map(|alg| alg.as_str().to_owned()),
             application_type: Some(self.application_type.as_str().to_owned()),
             resources: self

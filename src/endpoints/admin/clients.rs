@@ -54,6 +54,10 @@ pub struct ClientInput {
     /// `--require-par`: sign-ins only through pushed authorization requests (RFC 9126 §6).
     #[serde(default)]
     require_par: bool,
+    /// `--jwks`: the client's public keys as a JWK set (RFC 7517 §5), for `private_key_jwt`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
     /// Let a confidential client skip PKCE.
     #[serde(default)]
     allow_no_pkce: bool,
@@ -120,6 +124,7 @@ impl ClientInput {
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
             require_par: self.require_par,
+            jwks: self.jwks.map(|set| set.to_string()),
             id_token_alg: self.id_token_signed_response_alg,
             application_type: Some(self.application_type.unwrap_or_else(|| "web".to_owned())),
             resources: self.resources,

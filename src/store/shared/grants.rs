@@ -325,6 +325,12 @@ macro_rules! grants_impl {
                         None,
                     )
                     .await?,
+                    client_assertions: run(
+                        "DELETE FROM client_assertions WHERE expires_at <= $1",
+                        now,
+                        None,
+                    )
+                    .await?,
                     // Signing keys and audit events follow their policies: `housekeeping::run_once`.
                     signing_keys: 0,
                     audit_events: 0,
@@ -350,6 +356,26 @@ macro_rules! grants_impl {
                 .execute(pool)
                 .await?;
                 Ok(())
+            }
+
+            /// [`Store::record_client_assertion`](crate::store::Store::record_client_assertion):
+            /// one conditional INSERT, so of concurrent uses exactly one is first.
+            pub(crate) async fn record_client_assertion(
+                pool: &$pool,
+                client_id: &ClientId,
+                jti_hash: &TokenHash,
+                expires_at: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO client_assertions (client_id, jti_hash, expires_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (client_id, jti_hash) DO NOTHING",
+                )
+                .bind(client_id.as_str())
+                .bind(jti_hash.0.as_slice())
+                .bind(expires_at)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             /// [`Store::consume_pushed_request`](crate::store::Store::consume_pushed_request): one

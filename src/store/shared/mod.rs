@@ -140,6 +140,16 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
+                async fn record_client_assertion(
+                    &self,
+                    client_id: &ClientId,
+                    jti_hash: &TokenHash,
+                    expires_at: i64,
+                ) -> Result<bool, StoreError> {
+                    grants::record_client_assertion(&self.pool, client_id, jti_hash, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
                 async fn consume_pushed_request(
                     &self,
                     request_hash: &TokenHash,
