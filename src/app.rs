@@ -23,8 +23,8 @@ use crate::config::Issuer;
 use crate::endpoints::admin::openapi;
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
-    admin, authorize, consent, discovery, health, introspect, jwks, login, logout, metrics, page,
-    par, revoke, token, userinfo,
+    admin, authorize, consent, device_authorization, discovery, health, introspect, jwks, login,
+    logout, metrics, page, par, revoke, token, userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -92,6 +92,10 @@ pub fn router(state: AppState) -> Router {
         .route(INTROSPECT_PATH, post(introspect::introspect))
         .route(REVOKE_PATH, post(revoke::revoke))
         .route(PAR_PATH, post(par::par))
+        .route(
+            DEVICE_AUTHORIZATION_PATH,
+            post(device_authorization::device_authorization),
+        )
         .route(
             USERINFO_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),

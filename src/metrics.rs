@@ -161,7 +161,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 10] = [
+const HOUSEKEEPING_TABLES: [&str; 11] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -170,6 +170,7 @@ const HOUSEKEEPING_TABLES: [&str; 10] = [
     "reference_tokens",
     "sign_in_attempts",
     "pushed_requests",
+    "device_authorizations",
     "signing_keys",
     "audit_events",
 ];
@@ -358,6 +359,7 @@ impl Metrics {
             done.reference_tokens,
             done.sign_in_attempts,
             done.pushed_requests,
+            done.device_authorizations,
             done.signing_keys,
             done.audit_events,
         ];

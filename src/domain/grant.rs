@@ -249,6 +249,8 @@ pub struct Housekeeping {
     pub sign_in_attempts: u64,
     /// Expired pushed authorization requests (RFC 9126).
     pub pushed_requests: u64,
+    /// Expired device authorization requests (RFC 8628).
+    pub device_authorizations: u64,
     /// Retired signing keys whose tokens have all expired.
     pub signing_keys: u64,
     /// Audit events older than `--audit-retention`.
