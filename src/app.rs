@@ -23,8 +23,8 @@ use crate::config::Issuer;
 use crate::endpoints::admin::openapi;
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
-    admin, authorize, consent, discovery, health, introspect, jwks, login, logout, metrics, page,
-    par, revoke, token, userinfo,
+    admin, authorize, consent, device, device_authorization, discovery, health, introspect, jwks,
+    login, logout, metrics, page, par, revoke, token, userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -79,6 +79,10 @@ pub fn router(state: AppState) -> Router {
             END_SESSION_PATH,
             get(logout::end_session_get).post(logout::end_session_post),
         )
+        .route(
+            DEVICE_PATH,
+            get(device::device_page).post(device::device_submit),
+        )
         .layer(sessions)
         .layer(axum::middleware::from_fn(
             session::unavailable_when_save_fails,
@@ -92,6 +96,10 @@ pub fn router(state: AppState) -> Router {
         .route(INTROSPECT_PATH, post(introspect::introspect))
         .route(REVOKE_PATH, post(revoke::revoke))
         .route(PAR_PATH, post(par::par))
+        .route(
+            DEVICE_AUTHORIZATION_PATH,
+            post(device_authorization::device_authorization),
+        )
         .route(
             USERINFO_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),

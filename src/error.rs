@@ -8,7 +8,7 @@ use crate::store::StoreError;
 
 /// An OAuth 2.0 error code, spelled exactly as the RFCs define it.
 ///
-/// RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, OIDC Core §3.1.2.6.
+/// RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, OIDC Core §3.1.2.6, RFC 8628 §3.5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// RFC 6749 §5.2: the request is missing a parameter, repeats one, or is otherwise malformed.
@@ -49,6 +49,12 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
     RequestUriNotSupported,
+    /// RFC 8628 §3.5: the user has not yet approved or denied the device's request.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: still pending, and the device polls too often: wait 5 s longer from now on.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code has expired; the device must start again.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -74,6 +80,9 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 

@@ -161,7 +161,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 11] = [
+const HOUSEKEEPING_TABLES: [&str; 12] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -171,6 +171,7 @@ const HOUSEKEEPING_TABLES: [&str; 11] = [
     "sign_in_attempts",
     "pushed_requests",
     "client_assertions",
+    "device_authorizations",
     "signing_keys",
     "audit_events",
 ];
@@ -360,6 +361,7 @@ impl Metrics {
             done.sign_in_attempts,
             done.pushed_requests,
             done.client_assertions,
+            done.device_authorizations,
             done.signing_keys,
             done.audit_events,
         ];

@@ -17,6 +17,10 @@ pub const INTROSPECT_PATH: &str = "/introspect";
 pub const REVOKE_PATH: &str = "/revoke";
 /// The pushed authorization request endpoint (RFC 9126 §2).
 pub const PAR_PATH: &str = "/par";
+/// The device authorization endpoint (RFC 8628 §3.1).
+pub const DEVICE_AUTHORIZATION_PATH: &str = "/device_authorization";
+/// The device page, where the user enters the user code (RFC 8628 §3.3 `verification_uri`).
+pub const DEVICE_PATH: &str = "/device";
 /// OIDC Core §5.3 UserInfo endpoint.
 pub const USERINFO_PATH: &str = "/userinfo";
 /// OIDC RP-Initiated Logout §2 end-session endpoint.

@@ -251,6 +251,8 @@ pub struct Housekeeping {
     pub pushed_requests: u64,
     /// Client assertion `jti`s past their assertion's expiry (RFC 7523).
     pub client_assertions: u64,
+    /// Expired device authorization requests (RFC 8628).
+    pub device_authorizations: u64,
     /// Retired signing keys whose tokens have all expired.
     pub signing_keys: u64,
     /// Audit events older than `--audit-retention`.

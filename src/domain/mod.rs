@@ -7,6 +7,7 @@ pub mod audit;
 pub mod claims;
 pub mod client;
 pub mod configuration;
+pub mod device;
 pub mod grant;
 pub mod group;
 pub mod password;

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
@@ -23,6 +23,7 @@ use crate::domain::user::normalize_username;
 use crate::metrics::SignInOutcome;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
 use crate::oauth::sign_in::{Refusal, check_credentials};
+use crate::paths::DEVICE_PATH;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -168,6 +169,14 @@ async fn sign_in(
         )
         .await?;
     let Some(pending) = session.pending::<PendingAuthorization>().await? else {
+        // RFC 8628 §3.3: a device code was entered before signing in; back to it.
+        if session
+            .pending_device::<serde_json::Value>()
+            .await?
+            .is_some()
+        {
+            return Ok(Redirect::to(&state.settings.issuer.endpoint(DEVICE_PATH)).into_response());
+        }
         return Ok(render(
             StatusCode::OK,
             &MessagePage {

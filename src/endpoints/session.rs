@@ -212,6 +212,7 @@ const SIGNED_IN: &str = "signed_in";
 pub const ANONYMOUS_TTL: i64 = 15 * 60;
 const CSRF: &str = "csrf";
 const PENDING: &str = "pending_authorization";
+const PENDING_DEVICE: &str = "pending_device";
 
 /// The browser session, with typed accessors under constant keys.
 pub struct BrowserSession(Session);
@@ -317,6 +318,40 @@ impl BrowserSession {
             .insert(PENDING, pending)
             .await
             .map_err(session_failed)
+    }
+
+    /// The device request (RFC 8628 §3.3) whose user code was entered, waiting for sign-in and the
+    /// user's decision.
+    pub async fn pending_device<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Option<T>, PageError> {
+        self.0.get(PENDING_DEVICE).await.map_err(session_failed)
+    }
+
+    /// Keep the device request whose user code was entered while the user signs in and decides.
+    pub async fn set_pending_device<T: Serialize>(&self, pending: &T) -> Result<(), PageError> {
+        self.limit_if_anonymous().await?;
+        self.0
+            .insert(PENDING_DEVICE, pending)
+            .await
+            .map_err(session_failed)
+    }
+
+    /// Forget the device request.
+    pub async fn clear_pending_device(&self) -> Result<(), PageError> {
+        if self
+            .0
+            .get_value(PENDING_DEVICE)
+            .await
+            .map_err(session_failed)?
+            .is_some()
+        {
+            self.0
+                .remove_value(PENDING_DEVICE)
+                .await
+                .map_err(session_failed)?;
+        }
+        Ok(())
     }
 
     /// Forget the pending authorization request. (Removing marks the session modified, which costs a

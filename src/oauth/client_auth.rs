@@ -10,7 +10,7 @@ use super::Context;
 use crate::domain::client::{AuthMethod, Client, ClientId};
 use crate::domain::secret::TokenHash;
 use crate::error::OAuthError;
-use crate::paths::{INTROSPECT_PATH, PAR_PATH, REVOKE_PATH, TOKEN_PATH};
+use crate::paths::{DEVICE_AUTHORIZATION_PATH, INTROSPECT_PATH, PAR_PATH, REVOKE_PATH, TOKEN_PATH};
 
 /// RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion.
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -191,6 +191,7 @@ async fn verify_assertion(
         issuer.endpoint(INTROSPECT_PATH),
         issuer.endpoint(REVOKE_PATH),
         issuer.endpoint(PAR_PATH),
+        issuer.endpoint(DEVICE_AUTHORIZATION_PATH),
     ];
     let mut validation = Validation::new(header.alg);
     // Time is checked below against the request's clock, not the library's.

@@ -6,8 +6,8 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
 use crate::paths::{
-    AUTHORIZE_PATH, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH, PAR_PATH, REVOKE_PATH,
-    TOKEN_PATH, USERINFO_PATH,
+    AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH,
+    PAR_PATH, REVOKE_PATH, TOKEN_PATH, USERINFO_PATH,
 };
 
 /// The provider metadata (OIDC Discovery §3, RFC 8414 §2): only what this server really does.
@@ -37,6 +37,8 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         // RFC 9126 §5: pushed authorization requests, required for every request with --require-par.
         "pushed_authorization_request_endpoint": issuer.endpoint(PAR_PATH),
         "require_pushed_authorization_requests": settings.require_par,
+        // RFC 8628 §4: the device authorization endpoint.
+        "device_authorization_endpoint": issuer.endpoint(DEVICE_AUTHORIZATION_PATH),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": [
@@ -44,6 +46,7 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
             "client_credentials",
             "refresh_token",
             crate::domain::client::TOKEN_EXCHANGE_GRANT,
+            crate::domain::device::DEVICE_CODE_GRANT,
         ],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         // RFC 7523 §2.2 / OIDC Core §9 private_key_jwt: the assertion algorithms accepted.

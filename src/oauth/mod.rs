@@ -16,6 +16,7 @@ use crate::store::{Store, StoreError};
 pub mod admin;
 pub mod authorize;
 pub mod client_auth;
+pub mod device;
 pub mod end_session;
 pub mod introspect;
 pub mod metadata;

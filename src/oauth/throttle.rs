@@ -148,6 +148,61 @@ impl Attempt {
     }
 }
 
+/// Device user codes (RFC 8628 §5.1) one network may try per [`WINDOW`]. A user code is 8 of 20
+/// letters, about 2^34.6 values; at 10 guesses per network per window, one network finds a code
+/// among even 1,000 pending ones with odds below 1 in 2.5 million per window, while a person who
+/// mistypes has room for several tries.
+pub const MAX_USER_CODE_ATTEMPTS_PER_NETWORK: u32 = 10;
+
+/// The counter a user-code attempt from `network` is charged to (a name of its own, apart from
+/// the sign-in counters).
+pub fn user_code_counter(network: Network) -> AttemptCounter {
+    AttemptCounter {
+        key: TokenHash::of(&format!("user_code+network\n{network}")),
+        limit: MAX_USER_CODE_ATTEMPTS_PER_NETWORK,
+        window: WINDOW,
+    }
+}
+
+/// A reserved user-code attempt (RFC 8628 §5.1): reserved before the look-up, given back when
+/// the code was right, so only wrong codes stay counted.
+#[derive(Debug)]
+pub struct UserCodeAttempt {
+    counter: AttemptCounter,
+    reserved_at: i64,
+}
+
+/// Reserve an attempt to enter a user code from `address` at `now`, before the code is looked up:
+/// `Ok(attempt)`, or `Err(retry_after)` seconds when the network's limit is reached.
+pub async fn admit_user_code(
+    store: &dyn Store,
+    address: IpAddr,
+    now: i64,
+) -> Result<Result<UserCodeAttempt, i64>, StoreError> {
+    let counter = user_code_counter(network_of(address));
+    Ok(
+        match store
+            .reserve_attempts(std::slice::from_ref(&counter), now)
+            .await?
+        {
+            Reservation::Reserved => Ok(UserCodeAttempt {
+                counter,
+                reserved_at: now,
+            }),
+            Reservation::Refused { retry_after } => Err(retry_after),
+        },
+    )
+}
+
+impl UserCodeAttempt {
+    /// The code was right: give the attempt back.
+    pub async fn succeeded(self, store: &dyn Store) -> Result<(), StoreError> {
+        store
+            .refund_attempts(&[self.counter.key], self.reserved_at)
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,6 +151,45 @@ pub trait Store: Send + Sync + 'static {
         client_id: &ClientId,
         now: i64,
     ) -> Result<Option<String>, StoreError>;
+    /// Keep a device authorization request (RFC 8628 §3.1); `Conflict` if its user code is taken.
+    async fn create_device_authorization(
+        &self,
+        request: &crate::domain::device::DeviceAuthorization,
+    ) -> Result<(), StoreError>;
+    /// The device authorization request whose user code hashes to `user_code_hash`, if it is still
+    /// pending and unexpired at `now` (RFC 8628 §3.3).
+    async fn find_device_authorization(
+        &self,
+        user_code_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<crate::domain::device::DeviceAuthorization>, StoreError>;
+    /// Approve or deny the pending, unexpired request of `user_code_hash` in one conditional
+    /// statement; false (nothing changed) if it is no longer pending or has expired.
+    async fn decide_device_authorization(
+        &self,
+        user_code_hash: &TokenHash,
+        decision: &crate::domain::device::DeviceDecision,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Count a poll of the token endpoint (RFC 8628 §3.4) for the request of `device_code_hash`
+    /// made to `client_id`, growing its interval when a pending request is polled too soon (§3.5),
+    /// in one statement; the request as it then stands, or `None` if there is no such request.
+    async fn poll_device_authorization(
+        &self,
+        device_code_hash: &TokenHash,
+        client_id: &ClientId,
+        now: i64,
+    ) -> Result<Option<crate::domain::device::DevicePoll>, StoreError>;
+    /// Atomically mark the approved request redeemed and record `grant` (and its first refresh
+    /// token) in the same transaction. Of any number of concurrent calls, exactly one gets
+    /// `Redeemed`.
+    async fn redeem_device_authorization(
+        &self,
+        device_code_hash: &TokenHash,
+        grant: &Grant,
+        refresh_token: Option<&NewRefreshToken>,
+        audit: crate::domain::audit::InTransaction<'_>,
+    ) -> Result<Redemption, StoreError>;
     /// Apply a declarative configuration's `writes` in order, with `events`, in ONE transaction:
     /// every write or none. A write that finds nothing to change (someone changed the store since
     /// the plan was made) is a [`StoreError::Conflict`] and rolls everything back.

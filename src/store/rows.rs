@@ -2,6 +2,7 @@
 
 use crate::domain::api::{Api, Audience};
 use crate::domain::client::{Client, ClientId, RedirectUri};
+use crate::domain::device::{DeviceAuthorization, DeviceStatus};
 use crate::domain::grant::{AuthorizationCode, GrantId, RefreshTokenState};
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::secret::TokenHash;
@@ -387,6 +388,57 @@ impl TryFrom<ApiRow> for Api {
             access_token_ttl: row.access_token_ttl,
             created_at: row.created_at,
             updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The columns of `device_authorizations`, in the order [`DeviceRow`] reads them.
+macro_rules! device_columns {
+    () => {
+        "device_code_hash, user_code_hash, client_id, scope, resources, device_address, created_at, \
+         expires_at, poll_interval, status, user_id, auth_time, too_fast"
+    };
+}
+pub(crate) use device_columns;
+
+/// A `device_authorizations` row (RFC 8628).
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeviceRow {
+    device_code_hash: Vec<u8>,
+    user_code_hash: Vec<u8>,
+    client_id: String,
+    scope: String,
+    resources: String,
+    device_address: String,
+    created_at: i64,
+    expires_at: i64,
+    poll_interval: i64,
+    status: String,
+    user_id: Option<String>,
+    auth_time: Option<i64>,
+    pub too_fast: bool,
+}
+
+impl TryFrom<DeviceRow> for DeviceAuthorization {
+    type Error = StoreError;
+
+    fn try_from(row: DeviceRow) -> Result<Self, StoreError> {
+        let id = "a device authorization";
+        Ok(DeviceAuthorization {
+            device_code_hash: TokenHash::from_slice(&row.device_code_hash)
+                .ok_or_else(|| corrupt("device code hash", id))?,
+            user_code_hash: TokenHash::from_slice(&row.user_code_hash)
+                .ok_or_else(|| corrupt("user code hash", id))?,
+            client_id: ClientId::from_stored(row.client_id),
+            scope: ScopeSet::parse(&row.scope).map_err(|_| corrupt("scope", id))?,
+            resources: audiences_of(&row.resources, "resources", id)?,
+            device_address: row.device_address,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            interval: row.poll_interval,
+            status: DeviceStatus::parse(&row.status).ok_or_else(|| corrupt("status", id))?,
+            user_id: row.user_id.map(UserId::from_stored),
+            auth_time: row.auth_time,
         })
     }
 }

@@ -15,6 +15,7 @@ mod cli;
 mod client_credentials;
 mod config;
 mod demo_browser;
+mod device;
 mod discovery;
 mod flows;
 mod hardening;

@@ -66,10 +66,15 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 8693 token exchange: a service acting for a user towards another API.
     TokenExchange,
+    /// RFC 8628 §3.4: the device authorization grant (input-constrained devices).
+    DeviceCode,
 }
 
 /// RFC 8693 §2.1: the `grant_type` of token exchange.
 pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// RFC 8628 §3.4: the `grant_type` of a device access token request.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 impl GrantType {
     /// The `grant_type` value.
@@ -79,6 +84,7 @@ impl GrantType {
             Self::ClientCredentials => "client_credentials",
             Self::RefreshToken => "refresh_token",
             Self::TokenExchange => TOKEN_EXCHANGE_GRANT,
+            Self::DeviceCode => DEVICE_CODE_GRANT,
         }
     }
 }
@@ -92,8 +98,10 @@ impl FromStr for GrantType {
             "refresh_token" => Ok(Self::RefreshToken),
             // The RFC 8693 URN, or its short name on the command line.
             TOKEN_EXCHANGE_GRANT | "token_exchange" => Ok(Self::TokenExchange),
+            // The RFC 8628 URN, or its short name.
+            DEVICE_CODE_GRANT | "device_code" => Ok(Self::DeviceCode),
             other => Err(ClientError(format!(
-                "unknown grant type '{other}' (expected authorization_code, client_credentials, refresh_token or token_exchange)"
+                "unknown grant type '{other}' (expected authorization_code, client_credentials, refresh_token, token_exchange or {DEVICE_CODE_GRANT})"
             ))),
         }
     }

@@ -7,7 +7,7 @@ mod redirect_uri;
 
 pub use client_secret::{CLIENT_SECRET_PREFIX, ClientSecret};
 pub use jwks::check_jwks;
-pub use kinds::{ApplicationType, AuthMethod, GrantType, TOKEN_EXCHANGE_GRANT};
+pub use kinds::{ApplicationType, AuthMethod, DEVICE_CODE_GRANT, GrantType, TOKEN_EXCHANGE_GRANT};
 pub use redirect_uri::RedirectUri;
 
 use std::fmt;

@@ -6,11 +6,13 @@ use super::resource::requested_resources;
 use super::{Context, Params};
 use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::client::{Client, GrantType, TOKEN_EXCHANGE_GRANT};
+use crate::domain::device::DEVICE_CODE_GRANT;
 use crate::domain::scope::ScopeSet;
 use crate::error::{ErrorCode, OAuthError};
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 mod issue;
 pub mod refresh_token;
 pub mod token_exchange;
@@ -51,6 +53,13 @@ pub enum TokenRequest {
         /// The narrower scope wanted, if any.
         scope: Option<ScopeSet>,
         /// The target API: `resource` (RFC 8707) or `audience` (RFC 8693 §2.1).
+        resource: Vec<String>,
+    },
+    /// RFC 8628 §3.4: a device polls for the tokens of a device authorization.
+    DeviceCode {
+        /// The device code from the device authorization response.
+        device_code: String,
+        /// RFC 8707 §2.2: the API the access token is for (one of those authorized).
         resource: Vec<String>,
     },
     /// RFC 6749 §6: refresh.
@@ -126,6 +135,10 @@ impl TokenRequest {
                     resource: target,
                 })
             }
+            Some(DEVICE_CODE_GRANT) => Ok(Self::DeviceCode {
+                device_code: required(params, "device_code")?,
+                resource: resource(params),
+            }),
             Some("refresh_token") => Ok(Self::RefreshToken {
                 refresh_token: required(params, "refresh_token")?,
                 scope: scope(params)?,
@@ -148,6 +161,7 @@ impl TokenRequest {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
             Self::TokenExchange { .. } => GrantType::TokenExchange,
+            Self::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -186,6 +200,10 @@ pub async fn exchange(
         TokenRequest::ClientCredentials { scope, resource } => {
             client_credentials::issue_to(ctx, client, scope, &resource).await
         }
+        TokenRequest::DeviceCode {
+            device_code,
+            resource,
+        } => device_code::redeem(ctx, client, &device_code, &resource).await,
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
@@ -216,6 +234,7 @@ pub async fn exchange(
     }?;
     let grant_label = match grant_type {
         GrantType::TokenExchange => "token_exchange",
+        GrantType::DeviceCode => "device_code",
         other => other.as_str(),
     };
     ctx.metrics.token_issued(grant_label, response.issued_as);
@@ -445,6 +464,19 @@ mod tests {
                     ("refresh_token", "lk_rt_x"),
                 ],
                 None,
+            ),
+            (
+                "RFC 8628 §3.4 a device code request",
+                &[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("device_code", "lk_dc_x"),
+                ],
+                None,
+            ),
+            (
+                "RFC 8628 §3.4 device_code is required",
+                &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code")],
+                Some("invalid_request"),
             ),
             (
                 "RFC 6749 §5.2 grant_type is required",

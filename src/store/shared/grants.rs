@@ -180,6 +180,19 @@ macro_rules! grants_impl {
                     tx.rollback().await?;
                     return Ok(Redemption::AlreadyUsed);
                 }
+                insert_grant(&mut tx, grant, refresh_token).await?;
+                super::audit::insert_in(&mut tx, audit.done).await?;
+                tx.commit().await?;
+                Ok(Redemption::Redeemed)
+            }
+
+            /// Record a new user grant and its first refresh token, if any (inside the redemption's
+            /// transaction: of a code, or of a device code).
+            pub(crate) async fn insert_grant(
+                tx: &mut $conn,
+                grant: &Grant,
+                refresh_token: Option<&NewRefreshToken>,
+            ) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, \
                      revoked_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
@@ -207,9 +220,7 @@ macro_rules! grants_impl {
                     .execute(&mut *tx)
                     .await?;
                 }
-                super::audit::insert_in(&mut tx, audit.done).await?;
-                tx.commit().await?;
-                Ok(Redemption::Redeemed)
+                Ok(())
             }
 
             /// [`Store::revoke_grant`](crate::store::Store::revoke_grant).
@@ -327,6 +338,12 @@ macro_rules! grants_impl {
                     .await?,
                     client_assertions: run(
                         "DELETE FROM client_assertions WHERE expires_at <= $1",
+                        now,
+                        None,
+                    )
+                    .await?,
+                    device_authorizations: run(
+                        "DELETE FROM device_authorizations WHERE expires_at <= $1",
                         now,
                         None,
                     )

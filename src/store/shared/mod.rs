@@ -6,7 +6,7 @@
 //!
 //! Each noun has its file, a macro generating one module of plain functions over the backend's pool:
 //! [`accounts`] (passwords, account state, browser sessions), [`attempts`] (the sign-in throttle's
-//! counters), [`catalog`] (scopes and APIs), [`clients`], [`grants`] (consent, codes, grants, refresh
+//! counters), [`catalog`] (scopes and APIs), [`clients`], [`devices`] (device authorization requests), [`grants`] (consent, codes, grants, refresh
 //! and reference tokens, revocations, housekeeping), [`keys`] (signing keys), [`roles`] (roles and
 //! groups) and [`users`]. `store_impl!` generates them all and implements the trait by calling them.
 
@@ -16,6 +16,7 @@ pub(super) mod audit;
 pub(super) mod catalog;
 pub(super) mod clients;
 pub(super) mod configuration;
+pub(super) mod devices;
 pub(super) mod grants;
 pub(super) mod keys;
 pub(super) mod roles;
@@ -31,6 +32,7 @@ macro_rules! store_impl {
         crate::store::shared::catalog::catalog_impl!($pool, $conn);
         crate::store::shared::keys::keys_impl!($pool);
         crate::store::shared::grants::grants_impl!($pool, $conn);
+        crate::store::shared::devices::devices_impl!($pool);
         crate::store::shared::attempts::attempts_impl!($pool);
         crate::store::shared::audit::audit_impl!($pool, $conn);
         crate::store::shared::roles::roles_impl!($pool, $conn);
@@ -157,6 +159,54 @@ macro_rules! store_impl {
                     now: i64,
                 ) -> Result<Option<String>, StoreError> {
                     grants::consume_pushed_request(&self.pool, request_hash, client_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_device_authorization(
+                    &self,
+                    request: &crate::domain::device::DeviceAuthorization,
+                ) -> Result<(), StoreError> {
+                    devices::create(&self.pool, request).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_device_authorization(
+                    &self,
+                    user_code_hash: &TokenHash,
+                    now: i64,
+                ) -> Result<Option<crate::domain::device::DeviceAuthorization>, StoreError> {
+                    devices::find_pending(&self.pool, user_code_hash, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn decide_device_authorization(
+                    &self,
+                    user_code_hash: &TokenHash,
+                    decision: &crate::domain::device::DeviceDecision,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    devices::decide(&self.pool, user_code_hash, decision, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn poll_device_authorization(
+                    &self,
+                    device_code_hash: &TokenHash,
+                    client_id: &ClientId,
+                    now: i64,
+                ) -> Result<Option<crate::domain::device::DevicePoll>, StoreError> {
+                    devices::poll(&self.pool, device_code_hash, client_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn redeem_device_authorization(
+                    &self,
+                    device_code_hash: &TokenHash,
+                    grant: &Grant,
+                    refresh_token: Option<&NewRefreshToken>,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<Redemption, StoreError> {
+                    devices::redeem(&self.pool, device_code_hash, grant, refresh_token, audit).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
