@@ -166,6 +166,22 @@ impl Browser {
         }
     }
 
+    /// Poll the page until its HTML contains `needle`, for at most `timeout`; return that HTML. For
+    /// a form answered at the same URL, where waiting for the URL cannot tell the pages apart.
+    pub async fn wait_for_text(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let html = self.page_source().await;
+            if html.contains(needle) {
+                return html;
+            }
+            if Instant::now() >= deadline {
+                panic!("the page did not show {needle:?} within {timeout:?}:\n{html}");
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
     /// Save a PNG screenshot of the viewport to `path`, creating its folder.
     pub async fn screenshot(&self, path: impl AsRef<Path>) {
         let path = path.as_ref();

@@ -58,6 +58,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
+                    $crate::helpers::install_crypto_provider();
                     super::$name($crate::helpers::Backend::Sqlite).await
                 }
             )*
@@ -66,6 +67,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
+                    $crate::helpers::install_crypto_provider();
                     if let Some(backend) = $crate::helpers::Backend::postgres() {
                         super::$name(backend).await
                     }
@@ -194,7 +196,7 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Outp
 
 /// Make aws-lc-rs this process's rustls provider. reqwest is built with rustls but no provider of
 /// its own (Cargo.toml: the CLI hands it a configured one), so a plain `reqwest::Client` needs the
-/// process default; `TestApp::spawn` installs it before any test builds a client.
+/// process default; every test installs it first (`backend_tests!`), whatever it builds first.
 pub fn install_crypto_provider() {
     // Already installed (by an earlier test in this process) is fine: it is the same provider.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
