@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Token issuance in the audit trail, written in batches (`--audit-token-issuance`).
     pub issuance_log: Option<BatchedLog>,
+    /// `private_key_jwt` clients' keys fetched from their `jwks_uri`.
+    pub remote_jwks: Arc<crate::remote_jwks::RemoteJwks>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             catalog: &self.catalog,
             metrics: &self.metrics,
             issuance_log: self.issuance_log.as_ref(),
+            remote_jwks: &self.remote_jwks,
             now,
         }
     }
@@ -72,6 +75,9 @@ pub enum StartError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The outgoing HTTP client could not be set up.
+    #[error("{0}")]
+    Http(String),
 }
 
 impl AppState {
@@ -93,6 +99,10 @@ impl AppState {
         let issuance_log = settings
             .audit_token_issuance
             .then(|| BatchedLog::start(store.clone()));
+        let remote_jwks = Arc::new(
+            crate::remote_jwks::RemoteJwks::new(settings.allow_http_jwks_uri)
+                .map_err(StartError::Http)?,
+        );
         Ok(Self {
             store,
             keys,
@@ -102,6 +112,7 @@ impl AppState {
             catalog: Arc::new(CatalogCache::new(client_cache_ttl)),
             metrics: Arc::new(Metrics::new()),
             issuance_log,
+            remote_jwks,
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),

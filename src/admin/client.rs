@@ -38,6 +38,8 @@ pub struct ClientView<'a> {
     /// Its public keys, a JWK set (RFC 7591 §2 `jwks`), for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     jwks: Option<serde_json::Value>,
+    /// Where it publishes its public keys instead (RFC 7591 §2 `jwks_uri`).
+    jwks_uri: Option<&'a str>,
     /// The algorithm of its ID tokens, if not the server's (OIDC Dynamic Registration §2).
     id_token_signed_response_alg: Option<&'static str>,
     /// `web` or `native` (OIDC Dynamic Registration §2).
@@ -78,6 +80,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
                 .jwks
                 .as_deref()
                 .and_then(|raw| serde_json::from_str(raw).ok()),
+            jwks_uri: c.jwks_uri.as_deref(),
             id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
             application_type: c.application_type.as_str(),
             resources: c.resources.iter().map(Audience::as_str).collect(),

@@ -94,6 +94,9 @@ pub struct CreateArgs {
     /// `--auth-method private_key_jwt` (RFC 7523 §2.2).
     #[arg(long, value_name = "FILE")]
     jwks: Option<std::path::PathBuf>,
+    /// Where the client publishes its public keys instead of `--jwks` (https; fetched and cached).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// Let a confidential client skip PKCE (public clients always use it).
     #[arg(long)]
     allow_no_pkce: bool,
@@ -155,6 +158,9 @@ pub struct UpdateArgs {
     /// Replace the client's public keys with the JWK set in this file (`private_key_jwt`).
     #[arg(long, value_name = "FILE")]
     jwks: Option<std::path::PathBuf>,
+    /// Replace where the client publishes its keys (instead of `--jwks`).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// Let a confidential client skip PKCE (true/false).
     #[arg(long)]
     allow_no_pkce: Option<bool>,
@@ -255,6 +261,7 @@ fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Value {
             .jwks
             .as_deref()
             .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok()),
+        "jwks_uri": spec.jwks_uri,
         "allow_no_pkce": spec.allow_no_pkce,
         "id_token_signed_response_alg": spec.id_token_alg,
         "application_type": spec.application_type,
@@ -283,6 +290,7 @@ fn spec_of(c: &view::Client) -> ClientSpec {
         introspect_any: c.introspect_any,
         require_par: c.require_par,
         jwks: c.jwks.as_ref().map(serde_json::Value::to_string),
+        jwks_uri: c.jwks_uri.clone(),
         id_token_alg: c.id_token_signed_response_alg.clone(),
         application_type: Some(c.application_type.clone()),
         resources: c.resources.clone(),
@@ -297,6 +305,11 @@ impl UpdateArgs {
     fn apply(self, spec: &mut ClientSpec) -> Result<(), CliError> {
         if let Some(path) = &self.jwks {
             spec.jwks = Some(read_jwks(path)?);
+            spec.jwks_uri = None;
+        }
+        if let Some(uri) = self.jwks_uri.clone() {
+            spec.jwks_uri = Some(uri);
+            spec.jwks = None;
         }
         if let Some(name) = self.name {
             spec.client_name = name;
@@ -366,6 +379,7 @@ impl CreateArgs {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             jwks,
+            jwks_uri: self.jwks_uri,
             id_token_alg: self.id_token_signed_response_alg,
             application_type: Some(self.application_type),
             resources: self.resources,

@@ -5,7 +5,6 @@
 //! discovery document names (OIDC Discovery 1.0 §4).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -255,18 +254,12 @@ fn check_transport(url: &url::Url, what: &str) -> Result<(), CliError> {
 /// The HTTP client: rustls on aws-lc-rs trusting the Mozilla roots (and `ca_file`'s), no redirects
 /// followed (a redirect must not carry the token elsewhere), bounded waits.
 fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client, CliError> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+    let mut roots = crate::http_client::default_roots();
     if let Some(path) = ca_file {
         add_ca_file(&mut roots, path)?;
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| CliError::Remote(format!("cannot set up TLS: {err}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = crate::http_client::tls_config(roots)
+        .map_err(|err| CliError::Remote(format!("cannot set up TLS: {err}")))?;
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .redirect(reqwest::redirect::Policy::none())

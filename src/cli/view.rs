@@ -32,6 +32,8 @@ pub struct Client {
     pub require_par: bool,
     /// Its public keys, a JWK set (`private_key_jwt`).
     pub jwks: Option<serde_json::Value>,
+    /// Where it publishes them instead.
+    pub jwks_uri: Option<String>,
     pub id_token_signed_response_alg: Option<String>,
     pub application_type: String,
     pub resources: Vec<String>,

@@ -172,6 +172,17 @@ pub struct Config {
     )]
     pub require_par: bool,
 
+    /// Fetch `private_key_jwt` clients' `jwks_uri` over plain http too (for tests on loopback; never
+    /// in production: the keys would cross the network unauthenticated).
+    #[arg(
+        long,
+        env = "LATCHKEY_ALLOW_HTTP_JWKS_URI",
+        default_value_t = false,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub allow_http_jwks_uri: bool,
+
     /// Log lines as `text` (for people) or `json` (one object per line, for log pipelines).
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
@@ -330,6 +341,7 @@ impl Config {
             client_cache_ttl: seconds(self.client_cache_ttl),
             audit_token_issuance: self.audit_token_issuance,
             require_par: self.require_par,
+            allow_http_jwks_uri: self.allow_http_jwks_uri,
             audit_retention: positive(
                 seconds(self.audit_retention),
                 "--audit-retention (LATCHKEY_AUDIT_RETENTION)",

@@ -150,4 +150,6 @@ pub struct Settings {
     pub audit_token_issuance: bool,
     /// Whether `/authorize` takes only pushed requests (RFC 9126 §5).
     pub require_par: bool,
+    /// Whether a `jwks_uri` may be fetched over plain http.
+    pub allow_http_jwks_uri: bool,
 }

@@ -174,11 +174,28 @@ async fn verify_assertion(
     if !ASSERTION_ALGS.contains(&header.alg) {
         return Err(fail("alg must be RS256, PS256, ES256 or EdDSA"));
     }
-    let keys: JwkSet = client
-        .jwks
-        .as_deref()
-        .and_then(|raw| serde_json::from_str(raw).ok())
-        .ok_or_else(|| fail("the client has no registered keys"))?;
+    let keys: Arc<JwkSet> = match (&client.jwks, &client.jwks_uri) {
+        (Some(raw), _) => Arc::new(
+            serde_json::from_str(raw).map_err(|_| fail("the client's keys are unreadable"))?,
+        ),
+        (None, Some(uri)) => {
+            let keys = ctx
+                .remote_jwks
+                .get(uri, ctx.now, false)
+                .await
+                .map_err(|why| fail(&why))?;
+            // A kid the cached set lacks: the client may have rotated its key.
+            match &header.kid {
+                Some(kid) if keys.find(kid).is_none() => ctx
+                    .remote_jwks
+                    .get(uri, ctx.now, true)
+                    .await
+                    .map_err(|why| fail(&why))?,
+                _ => keys,
+            }
+        }
+        (None, None) => return Err(fail("the client has no registered keys")),
+    };
     // RFC 7515 §4.1.4: `kid` picks the key; without it, every key that fits the algorithm is tried.
     let candidates: Vec<&Jwk> = match &header.kid {
         Some(kid) => keys.find(kid).into_iter().collect(),

@@ -49,6 +49,8 @@ pub struct Context<'a> {
     pub metrics: &'a Metrics,
     /// Token issuance in the audit trail, when `--audit-token-issuance` asks for it.
     pub issuance_log: Option<&'a crate::audit::BatchedLog>,
+    /// Keys fetched from clients' `jwks_uri`.
+    pub remote_jwks: &'a crate::remote_jwks::RemoteJwks,
     /// The time of this request.
     pub now: UnixTime,
 }

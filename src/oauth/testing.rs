@@ -38,6 +38,8 @@ pub struct Harness {
     pub catalog: CatalogCache,
     /// Metrics, counted as in the server.
     pub metrics: crate::metrics::Metrics,
+    /// `jwks_uri` fetches.
+    pub remote_jwks: crate::remote_jwks::RemoteJwks,
     /// The time of the next request.
     pub now: i64,
 }
@@ -77,6 +79,7 @@ impl Harness {
             clients: ClientCache::new(0),
             catalog: CatalogCache::new(0),
             metrics: crate::metrics::Metrics::new(),
+            remote_jwks: crate::remote_jwks::RemoteJwks::new(false).unwrap(),
             now: NOW,
         }
     }
@@ -91,6 +94,7 @@ impl Harness {
             catalog: &self.catalog,
             metrics: &self.metrics,
             issuance_log: None,
+            remote_jwks: &self.remote_jwks,
             now: self.now,
         }
     }

@@ -15,7 +15,7 @@ macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
-         application_type, resources, default_resource, api, may_exchange_for, require_par, jwks"
+         application_type, resources, default_resource, api, may_exchange_for, require_par, jwks, jwks_uri"
     };
 }
 pub(crate) use client_columns;
@@ -59,6 +59,7 @@ pub(crate) struct ClientRow {
     may_exchange_for: String,
     require_par: bool,
     jwks: Option<String>,
+    jwks_uri: Option<String>,
 }
 
 /// A client flattened into column values.
@@ -151,6 +152,7 @@ impl TryFrom<ClientRow> for Client {
             introspect_any: row.introspect_any,
             require_par: row.require_par,
             jwks: row.jwks,
+            jwks_uri: row.jwks_uri,
             id_token_alg: row
                 .id_token_alg
                 .as_deref()

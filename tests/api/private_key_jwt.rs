@@ -15,6 +15,7 @@ crate::backend_tests!(
     a_client_signs_in_with_its_key_and_each_assertion_is_used_once,
     every_broken_assertion_rule_is_invalid_client,
     registration_needs_public_keys_for_private_key_jwt,
+    keys_at_a_jwks_uri_are_fetched_cached_and_fetched_again_for_a_new_kid,
 );
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -372,7 +373,27 @@ async fn registration_needs_public_keys_for_private_key_jwt(backend: Backend) {
     let path = public.display().to_string();
     refused(
         &["--jwks", &path],
-        "--jwks is for clients that authenticate with private_key_jwt",
+        "--jwks and --jwks-uri are for clients that authenticate with private_key_jwt",
+    );
+    refused(
+        &[
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks",
+            &path,
+            "--jwks-uri",
+            "https://keys.example.com/jwks",
+        ],
+        "give --jwks or --jwks-uri, not both",
+    );
+    refused(
+        &[
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-uri",
+            "ftp://keys.example.com/jwks",
+        ],
+        "the jwks_uri must be an https URL",
     );
     // Rotating the secret of a key-authenticated client is refused.
     let client_id = register(&db, &dir, &[&key]);
@@ -380,5 +401,116 @@ async fn registration_needs_public_keys_for_private_key_jwt(backend: Backend) {
     assert!(
         out.contains("authenticates with private_key_jwt and has no secret"),
         "{out}"
+    );
+}
+
+/// A JWKS served over plain HTTP on loopback, counting its fetches.
+struct JwksServer {
+    url: String,
+    keys: std::sync::Arc<std::sync::Mutex<Value>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn jwks_server(keys: Value) -> JwksServer {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let shared = Arc::new(Mutex::new(keys));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (served, counted) = (Arc::clone(&shared), Arc::clone(&hits));
+    let app = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let served = Arc::clone(&served);
+            let counted = Arc::clone(&counted);
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let body = served.lock().unwrap().to_string();
+                ([("content-type", "application/jwk-set+json")], body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    JwksServer {
+        url,
+        keys: shared,
+        hits,
+    }
+}
+
+async fn keys_at_a_jwks_uri_are_fetched_cached_and_fetched_again_for_a_new_kid(backend: Backend) {
+    use std::sync::atomic::Ordering;
+    let (first, _) = KeyMaterial::generate(SigningAlg::ES256).unwrap();
+    let (second, _) = KeyMaterial::generate(SigningAlg::EdDSA).unwrap();
+    let server = jwks_server(json!({ "keys": [first.public_jwk] })).await;
+    let db = TestDb::new(&backend).await;
+    let created = json_of(&db.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Publishes its keys",
+            "--grant-type",
+            "client_credentials",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-uri",
+            &server.url,
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(created["jwks_uri"], server.url.as_str(), "{created}");
+    let client_id = text(&created, "client_id");
+    let app = TestApp::spawn_on(db, &["--allow-http-jwks-uri"]).await;
+
+    // Fetched once, then cached.
+    for _ in 0..3 {
+        let signed = assertion(&first, &client_id, &app, json!({}));
+        let (status, body) = post(&app, "/token", None, &signed, &CLIENT_CREDENTIALS).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+
+    // The client rotates: an assertion with the new key's kid fetches again (once the last fetch
+    // is 30 s old), and the new key verifies.
+    *server.keys.lock().unwrap() = json!({ "keys": [first.public_jwk, second.public_jwk] });
+    app.clock.advance(31);
+    let signed = assertion(&second, &client_id, &app, json!({}));
+    let (status, body) = post(&app, "/token", None, &signed, &CLIENT_CREDENTIALS).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+    // A made-up kid right after does not fetch again.
+    let mut unknown = assertion(&second, &client_id, &app, json!({}));
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let rest = unknown.split_once('.').unwrap().1.to_owned();
+    unknown = format!(
+        "{}.{rest}",
+        b64(&json!({"alg": "EdDSA", "typ": "JWT", "kid": "made-up"}))
+    );
+    let (status, _) = post(&app, "/token", None, &unknown, &CLIENT_CREDENTIALS).await;
+    assert_eq!(status, 401);
+    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+
+    // Without --allow-http-jwks-uri, a plain-http jwks_uri is never fetched.
+    let strict = app.spawn_sibling().await;
+    let signed = assertion(&first, &client_id, &strict, json!({}));
+    let (status, body) = post(&strict, "/token", None, &signed, &CLIENT_CREDENTIALS).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        text(&body, "error_description").contains("must be https"),
+        "{body}"
+    );
+
+    // A jwks_uri that answers garbage fails the authentication, not the server.
+    *server.keys.lock().unwrap() = json!({ "keys": "no" });
+    app.clock.advance(400);
+    let signed = assertion(&first, &client_id, &app, json!({}));
+    let (status, body) = post(&app, "/token", None, &signed, &CLIENT_CREDENTIALS).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        text(&body, "error_description").contains("jwks_uri"),
+        "{body}"
     );
 }

@@ -159,6 +159,9 @@ pub struct ClientItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
+    /// Where it publishes them instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     #[allow(missing_docs)]
     pub allow_no_pkce: bool,
@@ -281,6 +284,7 @@ pub(super) fn client_item(client: &Client, roles: Vec<String>) -> ClientItem {
             .jwks
             .as_deref()
             .and_then(|raw| serde_json::from_str(raw).ok()),
+        jwks_uri: client.jwks_uri.clone(),
         allow_no_pkce: !client.require_pkce,
         id_token_signed_response_alg: client.id_token_alg.map(|alg| alg.as_str().to_owned()),
         application_type: Some(client.application_type.as_str().to_owned()),

@@ -142,6 +142,7 @@ pub(super) fn spec_of(item: &ClientItem) -> ClientSpec {
         introspect_any: item.introspect_any,
         require_par: item.require_par,
         jwks: item.jwks.as_ref().map(serde_json::Value::to_string),
+        jwks_uri: item.jwks_uri.clone(),
         id_token_alg: item.id_token_signed_response_alg.clone(),
         application_type: Some(
             item.application_type

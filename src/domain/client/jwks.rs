@@ -56,6 +56,24 @@ pub fn check_jwks(raw: &str) -> Result<String, ClientError> {
     Ok(value.to_string())
 }
 
+/// Check a `jwks_uri`: an absolute `https` URL (plain `http` is accepted here for loopback tests;
+/// the fetch refuses it unless `--allow-http-jwks-uri`), without a fragment or credentials, of at
+/// most 2,000 characters.
+pub fn check_jwks_uri(raw: &str) -> Result<String, ClientError> {
+    let bad = |why: &str| ClientError(format!("the jwks_uri {why}"));
+    if raw.len() > 2000 || raw.chars().any(char::is_control) {
+        return Err(bad("is too long or has control characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|_| bad("is not an absolute URL"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(bad("must be an https URL"));
+    }
+    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must have no fragment or credentials"));
+    }
+    Ok(url.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ mod kinds;
 mod redirect_uri;
 
 pub use client_secret::{CLIENT_SECRET_PREFIX, ClientSecret};
-pub use jwks::check_jwks;
+pub use jwks::{check_jwks, check_jwks_uri};
 pub use kinds::{ApplicationType, AuthMethod, DEVICE_CODE_GRANT, GrantType, TOKEN_EXCHANGE_GRANT};
 pub use redirect_uri::RedirectUri;
 
@@ -100,6 +100,8 @@ pub struct Client {
     pub require_par: bool,
     /// RFC 7591 §2 `jwks`: the public keys of a `private_key_jwt` client, a compact JSON JWK set.
     pub jwks: Option<String>,
+    /// RFC 7591 §2 `jwks_uri`: where a `private_key_jwt` client publishes its public keys instead.
+    pub jwks_uri: Option<String>,
     /// OIDC Dynamic Registration §2 `id_token_signed_response_alg`; `None` = the server's default.
     pub id_token_alg: Option<SigningAlg>,
     /// OIDC Dynamic Registration §2 `application_type`.
@@ -155,6 +157,8 @@ pub struct ClientSpec {
     pub may_exchange_for: Vec<String>,
     /// Its public keys, a JSON JWK set (`private_key_jwt` clients).
     pub jwks: Option<String>,
+    /// Where it publishes them instead, raw.
+    pub jwks_uri: Option<String>,
 }
 
 impl Client {
@@ -289,16 +293,31 @@ impl Client {
             .filter(|j| !j.trim().is_empty())
             .map(check_jwks)
             .transpose()?;
-        match (auth_method == AuthMethod::PrivateKeyJwt, &jwks) {
-            (true, None) => {
+        let jwks_uri = spec
+            .jwks_uri
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(check_jwks_uri)
+            .transpose()?;
+        match (
+            auth_method == AuthMethod::PrivateKeyJwt,
+            jwks.is_some(),
+            jwks_uri.is_some(),
+        ) {
+            (true, false, false) => {
                 return Err(ClientError(
-                    "private_key_jwt needs the client's public keys (--jwks FILE, a JWK set)"
-                        .into(),
+                    "private_key_jwt needs the client's public keys (--jwks FILE, a JWK set, or --jwks-uri URL)".into(),
                 ));
             }
-            (false, Some(_)) => {
+            (true, true, true) => {
                 return Err(ClientError(
-                    "--jwks is for clients that authenticate with private_key_jwt".into(),
+                    "give --jwks or --jwks-uri, not both (RFC 7591 §2)".into(),
+                ));
+            }
+            (false, true, _) | (false, _, true) => {
+                return Err(ClientError(
+                    "--jwks and --jwks-uri are for clients that authenticate with private_key_jwt"
+                        .into(),
                 ));
             }
             _ => {}
@@ -317,6 +336,7 @@ impl Client {
             introspect_any: spec.introspect_any,
             require_par: spec.require_par,
             jwks,
+            jwks_uri,
             id_token_alg,
             application_type,
             resources,
@@ -354,6 +374,7 @@ impl Client {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             jwks: self.jwks.clone(),
+            jwks_uri: self.jwks_uri.clone(),
             id_token_alg: self.id_token_alg.map(|alg| alg.as_str().to_owned()),
             application_type: Some(self.application_type.as_str().to_owned()),
             resources: self

@@ -58,6 +58,9 @@ pub struct ClientInput {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     jwks: Option<serde_json::Value>,
+    /// `--jwks-uri`: where the client publishes its public keys instead (https).
+    #[serde(default)]
+    jwks_uri: Option<String>,
     /// Let a confidential client skip PKCE.
     #[serde(default)]
     allow_no_pkce: bool,
@@ -125,6 +128,7 @@ impl ClientInput {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             jwks: self.jwks.map(|set| set.to_string()),
+            jwks_uri: self.jwks_uri,
             id_token_alg: self.id_token_signed_response_alg,
             application_type: Some(self.application_type.unwrap_or_else(|| "web".to_owned())),
             resources: self.resources,
