@@ -49,6 +49,10 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
     RequestUriNotSupported,
+    /// RFC 7591 §3.2.2: a redirect URI of a registration is not acceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: a metadata field of a registration is invalid or not supported.
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -74,6 +78,8 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 

@@ -150,4 +150,6 @@ pub struct Settings {
     pub audit_token_issuance: bool,
     /// Whether `/authorize` takes only pushed requests (RFC 9126 §5).
     pub require_par: bool,
+    /// Who may register clients at `/register` (RFC 7591 §3).
+    pub registration: crate::domain::registration::RegistrationPolicy,
 }
