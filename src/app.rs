@@ -24,7 +24,7 @@ use crate::endpoints::admin::openapi;
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
     admin, authorize, consent, device, device_authorization, discovery, health, introspect, jwks,
-    login, logout, metrics, page, par, revoke, token, userinfo,
+    login, logout, metrics, page, par, register, revoke, token, userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -104,7 +104,19 @@ pub fn router(state: AppState) -> Router {
             USERINFO_PATH,
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
-        .merge(admin_routes)
+        .merge(admin_routes);
+    // RFC 7591 §3 / RFC 7592 §2: served (and advertised) unless `--registration off`.
+    let api = if state.settings.registration.is_enabled() {
+        api.route(REGISTER_PATH, post(register::register)).route(
+            REGISTRATION_CLIENT_PATH,
+            get(register::read)
+                .put(register::replace)
+                .delete(register::delete),
+        )
+    } else {
+        api
+    };
+    let api = api
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -176,7 +188,10 @@ pub fn router(state: AppState) -> Router {
 /// so a route cannot be served undocumented nor documented unserved. The handlers of one `routes!`
 /// share one path.
 fn admin_api(issuer: &Issuer) -> (Router<AppState>, openapi::Document) {
-    use admin::{apis, audit_events, clients, configuration, groups, roles, scopes, users};
+    use admin::{
+        apis, audit_events, clients, configuration, groups, registration_tokens, roles, scopes,
+        users,
+    };
     let (routes, document) = OpenApiRouter::with_openapi(openapi::frame())
         .routes(routes!(clients::list_clients, clients::create_client))
         .routes(routes!(
@@ -208,6 +223,11 @@ fn admin_api(issuer: &Issuer) -> (Router<AppState>, openapi::Document) {
         .routes(routes!(groups::add_group_role, groups::remove_group_role))
         .routes(routes!(scopes::list_keys))
         .routes(routes!(scopes::rotate_key))
+        .routes(routes!(
+            registration_tokens::list_registration_tokens,
+            registration_tokens::create_registration_token
+        ))
+        .routes(routes!(registration_tokens::revoke_registration_token))
         .routes(routes!(audit_events::list_audit_events))
         .routes(routes!(configuration::export))
         // A configuration may be large: its body limit is its own (read once the caller is an admin).

@@ -55,6 +55,10 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 §3.5: the device code has expired; the device must start again.
     ExpiredToken,
+    /// RFC 7591 §3.2.2: a redirect URI of a registration is not acceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: a metadata field of a registration is invalid or not supported.
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -83,6 +87,8 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 

@@ -21,6 +21,10 @@ pub const PAR_PATH: &str = "/par";
 pub const DEVICE_AUTHORIZATION_PATH: &str = "/device_authorization";
 /// The device page, where the user enters the user code (RFC 8628 §3.3 `verification_uri`).
 pub const DEVICE_PATH: &str = "/device";
+/// The client registration endpoint (RFC 7591 §3).
+pub const REGISTER_PATH: &str = "/register";
+/// A client's configuration endpoint (RFC 7592 §2): `registration_client_uri`.
+pub const REGISTRATION_CLIENT_PATH: &str = "/register/{client_id}";
 /// OIDC Core §5.3 UserInfo endpoint.
 pub const USERINFO_PATH: &str = "/userinfo";
 /// OIDC RP-Initiated Logout §2 end-session endpoint.
@@ -81,6 +85,10 @@ pub const ADMIN_KEYS_ROTATE_PATH: &str = "/admin/v1/keys/rotate";
 pub const ADMIN_APIS_PATH: &str = "/admin/v1/apis";
 /// One API, by its percent-encoded audience.
 pub const ADMIN_API_PATH: &str = "/admin/v1/apis/{audience}";
+/// The initial access tokens of dynamic registration (RFC 7591 §3), through the admin API.
+pub const ADMIN_REGISTRATION_TOKENS_PATH: &str = "/admin/v1/registration-tokens";
+/// One initial access token.
+pub const ADMIN_REGISTRATION_TOKEN_PATH: &str = "/admin/v1/registration-tokens/{token_id}";
 /// The audit trail, through the admin API.
 pub const ADMIN_AUDIT_EVENTS_PATH: &str = "/admin/v1/audit-events";
 /// Apply a declarative configuration through the admin API.

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod client;
 pub mod group;
 pub mod key;
+pub mod registration_token;
 pub mod role;
 pub mod scope;
 pub mod user;

@@ -20,6 +20,7 @@ pub mod audit;
 pub mod client;
 pub mod group;
 pub mod keys;
+pub mod registration_token;
 pub mod remote;
 pub mod role;
 pub mod scope;
@@ -81,6 +82,10 @@ pub enum Command {
     /// Manage groups of users and their roles (the `groups` claim).
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Create, list and revoke the initial access tokens of dynamic client registration
+    /// (`POST /register`, RFC 7591 §3; `--registration token`).
+    #[command(subcommand)]
+    RegistrationToken(registration_token::RegistrationTokenCommand),
     /// List, rotate and re-encrypt signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -284,6 +289,7 @@ async fn admin_command(ctx: &Context, command: Command) -> Result<(), CliError> 
         Command::Role(command) => role::run(ctx, command).await,
         Command::Group(command) => group::run(ctx, command).await,
         Command::Keys(command) => keys::run(ctx, command).await,
+        Command::RegistrationToken(command) => registration_token::run(ctx, command).await,
         Command::Audit(command) => audit::run(ctx, command).await,
         Command::Apply(args) => apply::run_apply(ctx, args).await,
         Command::Export(args) => apply::run_export(ctx, args).await,

@@ -108,6 +108,24 @@ pub struct Api {
     pub updated_at: i64,
 }
 
+/// An initial access token: `admin::registration_token::RegistrationTokenView`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RegistrationToken {
+    pub token_id: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub max_uses: Option<u32>,
+    pub uses: u32,
+}
+
+/// `registration-token create`: the token and its value, shown once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewRegistrationToken {
+    #[serde(flatten)]
+    pub token: RegistrationToken,
+    pub registration_token: String,
+}
+
 /// A scope: `admin::scope::ScopeView`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Scope {

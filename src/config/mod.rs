@@ -183,6 +183,12 @@ pub struct Config {
     )]
     pub allow_http_jwks_uri: bool,
 
+    /// Dynamic client registration (RFC 7591) at `/register`: `off` (no endpoint), `token` (an
+    /// initial access token from `latchkey registration-token create` is required) or `open` (anyone
+    /// may register, rate-limited per network).
+    #[arg(long, env = "LATCHKEY_REGISTRATION", default_value = "token", value_parser = ["off", "token", "open"], global = true)]
+    pub registration: String,
+
     /// Log lines as `text` (for people) or `json` (one object per line, for log pipelines).
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
@@ -342,6 +348,10 @@ impl Config {
             audit_token_issuance: self.audit_token_issuance,
             require_par: self.require_par,
             allow_http_jwks_uri: self.allow_http_jwks_uri,
+            registration: self
+                .registration
+                .parse()
+                .map_err(|why| ConfigError::new("--registration (LATCHKEY_REGISTRATION)", why))?,
             audit_retention: positive(
                 seconds(self.audit_retention),
                 "--audit-retention (LATCHKEY_AUDIT_RETENTION)",

@@ -152,4 +152,6 @@ pub struct Settings {
     pub require_par: bool,
     /// Whether a `jwks_uri` may be fetched over plain http.
     pub allow_http_jwks_uri: bool,
+    /// Who may register clients at `/register` (RFC 7591 §3).
+    pub registration: crate::domain::registration::RegistrationPolicy,
 }

@@ -32,11 +32,14 @@ pub enum EventType {
     AdminChange,
     /// A signing key was rotated or re-encrypted.
     KeyChange,
+    /// A client registered itself (RFC 7591), or read, replaced or deleted its registration
+    /// (RFC 7592): the detail's `action` says which.
+    ClientRegistration,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::SignInSucceeded,
         Self::SignInFailed,
         Self::ConsentGiven,
@@ -49,6 +52,7 @@ impl EventType {
         Self::TokenIssued,
         Self::AdminChange,
         Self::KeyChange,
+        Self::ClientRegistration,
     ];
 
     /// Its stored and printed name.
@@ -66,6 +70,7 @@ impl EventType {
             Self::TokenIssued => "token.issued",
             Self::AdminChange => "admin.change",
             Self::KeyChange => "key.change",
+            Self::ClientRegistration => "client.registration",
         }
     }
 

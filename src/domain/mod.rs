@@ -12,6 +12,7 @@ pub mod grant;
 pub mod group;
 pub mod password;
 pub mod pkce;
+pub mod registration;
 pub mod role;
 pub mod scope;
 pub mod secret;

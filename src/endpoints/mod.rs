@@ -15,6 +15,7 @@ pub mod logout;
 pub mod metrics;
 pub mod page;
 pub mod par;
+pub mod register;
 pub mod revoke;
 pub mod session;
 pub mod token;

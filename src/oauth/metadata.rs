@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::domain::alg::SigningAlg;
 use crate::paths::{
     AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH,
-    PAR_PATH, REVOKE_PATH, TOKEN_PATH, USERINFO_PATH,
+    PAR_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH, USERINFO_PATH,
 };
 
 /// The provider metadata (OIDC Discovery §3, RFC 8414 §2): only what this server really does.
@@ -21,7 +21,7 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         .iter()
         .filter_map(|alg| serde_json::to_value(alg).ok())
         .collect();
-    let metadata: Value = json!({
+    let mut metadata: Value = json!({
         "issuer": issuer.as_str(),
         "authorization_endpoint": issuer.endpoint(AUTHORIZE_PATH),
         "token_endpoint": issuer.endpoint(TOKEN_PATH),
@@ -67,5 +67,14 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
     });
+    // RFC 8414 §2 / OIDC Discovery §3 registration_endpoint: only when registration is served.
+    if settings.registration.is_enabled()
+        && let Some(fields) = metadata.as_object_mut()
+    {
+        fields.insert(
+            "registration_endpoint".into(),
+            issuer.endpoint(REGISTER_PATH).into(),
+        );
+    }
     metadata.to_string()
 }

@@ -21,6 +21,7 @@ pub mod end_session;
 pub mod introspect;
 pub mod metadata;
 pub mod par;
+pub mod registration;
 pub mod resource;
 pub mod revoke;
 pub mod sign_in;

@@ -431,6 +431,49 @@ pub trait Store: Send + Sync + 'static {
     /// Attach a (non-builtin) scope to an API, or detach it with `None`; false if no such scope.
     async fn set_scope_api(&self, name: &str, api: Option<&Audience>) -> Result<bool, StoreError>;
 
+    /// Record an initial access token (RFC 7591 §3) by the SHA-256 of its value.
+    async fn create_registration_token(
+        &self,
+        token: &crate::domain::registration::RegistrationToken,
+        token_hash: &TokenHash,
+    ) -> Result<(), StoreError>;
+    /// Every initial access token, oldest first.
+    async fn list_registration_tokens(
+        &self,
+    ) -> Result<Vec<crate::domain::registration::RegistrationToken>, StoreError>;
+    /// The initial access token whose value hashes to `token_hash` (usable or not).
+    async fn find_registration_token(
+        &self,
+        token_hash: &TokenHash,
+    ) -> Result<Option<crate::domain::registration::RegistrationToken>, StoreError>;
+    /// Delete an initial access token; false if there was none.
+    async fn delete_registration_token(&self, token_id: &str) -> Result<bool, StoreError>;
+    /// RFC 7591 §3.2.1, in ONE transaction: spend one use of the initial access token `initial`
+    /// (when given, and only if it is usable at `now`), create `client`, and record the hash of its
+    /// registration access token (RFC 7592 §3). `false`, and nothing written, if the initial access
+    /// token was not usable (unknown, expired, used up, or spent by a concurrent registration).
+    async fn register_client(
+        &self,
+        client: &Client,
+        access_token_hash: &TokenHash,
+        initial: Option<&TokenHash>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// The dynamically registered client whose registration access token hashes to
+    /// `access_token_hash` (RFC 7592 §3).
+    async fn find_registration(
+        &self,
+        access_token_hash: &TokenHash,
+    ) -> Result<Option<ClientId>, StoreError>;
+    /// Replace `client_id`'s registration access token hash by `next`, only if it is still
+    /// `current` (one statement: of concurrent requests with one token, one wins); false otherwise.
+    async fn rotate_registration_access_token(
+        &self,
+        client_id: &ClientId,
+        current: &TokenHash,
+        next: &TokenHash,
+    ) -> Result<bool, StoreError>;
+
     /// Reserve one attempt on every counter at once, in one transaction (OWASP ASVS 2.2.1): a counter
     /// whose window ended at or before `now` starts a new one at `now`; if every counter is then below
     /// its limit, each counts the attempt (`Reserved`), otherwise none does (`Refused`, with the

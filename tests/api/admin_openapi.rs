@@ -26,7 +26,7 @@ crate::backend_tests!(
 );
 
 /// Every admin route the server serves: method and path template.
-const ADMIN_ROUTES: [(&str, &str); 43] = [
+const ADMIN_ROUTES: [(&str, &str); 46] = [
     ("GET", "/admin/v1/clients"),
     ("POST", "/admin/v1/clients"),
     ("GET", "/admin/v1/clients/{client_id}"),
@@ -67,6 +67,9 @@ const ADMIN_ROUTES: [(&str, &str); 43] = [
     ("DELETE", "/admin/v1/groups/{name}/roles/{role}"),
     ("GET", "/admin/v1/keys"),
     ("POST", "/admin/v1/keys/rotate"),
+    ("GET", "/admin/v1/registration-tokens"),
+    ("POST", "/admin/v1/registration-tokens"),
+    ("DELETE", "/admin/v1/registration-tokens/{token_id}"),
     ("GET", "/admin/v1/audit-events"),
     ("POST", "/admin/v1/apply"),
     ("GET", "/admin/v1/export"),
@@ -219,6 +222,8 @@ struct Documented<'a> {
     token: String,
     /// The client the calls name.
     client_id: String,
+    /// The initial access token the calls name.
+    token_id: String,
     /// The operations called so far.
     called: BTreeSet<(String, String)>,
 }
@@ -230,6 +235,7 @@ impl Documented<'_> {
         let value = match name {
             "audience" => ORDERS,
             "client_id" => &self.client_id,
+            "token_id" => &self.token_id,
             "username" => "alice",
             "role" => "clerk",
             "name" if template.starts_with("/admin/v1/roles") => "clerk",
@@ -501,7 +507,7 @@ async fn every_documented_not_found_is_what_a_missing_name_gets(backend: Backend
         assert_eq!(refusal["error"], "not_found", "{at}");
         checked += 1;
     }
-    assert_eq!(checked, 26, "every operation whose path names something");
+    assert_eq!(checked, 27, "every operation whose path names something");
 }
 
 async fn every_admin_answer_is_documented_and_shaped_as_its_schema_says(backend: Backend) {
@@ -513,6 +519,7 @@ async fn every_admin_answer_is_documented_and_shaped_as_its_schema_says(backend:
         spec: document(&app).await,
         token: token(&app, &id, &secret, "latchkey:admin").await,
         client_id: String::new(),
+        token_id: String::new(),
         called: BTreeSet::new(),
     };
     let registration = json!({
@@ -543,6 +550,24 @@ async fn every_admin_answer_is_documented_and_shaped_as_its_schema_says(backend:
     let documented = api.shown("/admin/v1/users/{username}");
     assert_eq!(keys(&alice), documented);
     assert!(documented.contains("username") && !documented.contains("password_hash"));
+
+    // An initial access token (RFC 7591 §3): its value once, never in the list.
+    let created = api
+        .call(
+            "POST /admin/v1/registration-tokens",
+            Some(json!({ "expires_in": 3600, "max_uses": 2 })),
+            201,
+        )
+        .await;
+    assert!(text(&created, "registration_token").starts_with("lk_iat_"));
+    api.token_id = text(&created, "token_id");
+    let listed = api
+        .call("GET /admin/v1/registration-tokens", None, 200)
+        .await;
+    assert_eq!(listed[0]["max_uses"], 2);
+    assert!(listed[0].get("registration_token").is_none());
+    api.call("DELETE /admin/v1/registration-tokens/{token_id}", None, 204)
+        .await;
 
     // Every other operation, each answer checked against the document.
     let steps = [

@@ -34,6 +34,7 @@ mod par;
 mod passwords;
 mod private_key_jwt;
 mod refresh;
+mod registration;
 mod remote_cli;
 mod resources;
 mod roles;

@@ -15,6 +15,7 @@ crate::backend_tests!(
     apis_and_scopes_are_managed_through_the_server_as_on_the_database,
     roles_and_groups_and_their_links_are_managed_through_the_server,
     keys_are_listed_and_rotated_and_the_audit_trail_read_through_the_server,
+    registration_tokens_are_created_listed_and_revoked_through_the_server,
     the_configuration_is_applied_and_exported_through_the_server,
     an_issuer_with_a_path_is_found_through_its_discovery_document,
     the_server_refuses_missing_or_wrong_credentials_and_clients_without_the_admin_scope,
@@ -638,6 +639,76 @@ async fn roles_and_groups_and_their_links_are_managed_through_the_server(backend
     admin
         .same_refusal(&["group", "show", "support"], "no group named 'support'")
         .await;
+}
+
+async fn registration_tokens_are_created_listed_and_revoked_through_the_server(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let admin = Admin::bootstrap(&app).await;
+    let created = json_of(
+        &admin
+            .remote(
+                &[
+                    "registration-token",
+                    "create",
+                    "--expires",
+                    "7d",
+                    "--max-uses",
+                    "3",
+                    "--json",
+                ],
+                None,
+            )
+            .await,
+    );
+    let token_id = text(&created, "token_id");
+    assert!(text(&created, "registration_token").starts_with("lk_iat_"));
+    assert_eq!(created["max_uses"], 3);
+    let local = json_of(
+        &admin
+            .local(&["registration-token", "create", "--json"], None)
+            .await,
+    );
+    assert!(local["expires_at"].is_null() && local["max_uses"].is_null());
+    // The value is never listed; both ways list the same tokens.
+    let listed = admin.same(&["registration-token", "list"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(!listed.to_string().contains("lk_iat_"));
+    let text_out = stdout_of(&admin.remote(&["registration-token", "create"], None).await);
+    assert!(
+        text_out.starts_with("created registration token "),
+        "{text_out}"
+    );
+
+    let revoked = json_of(
+        &admin
+            .remote(&["registration-token", "revoke", &token_id, "--json"], None)
+            .await,
+    );
+    assert_eq!(revoked["revoked"], token_id.as_str());
+    admin
+        .same_refusal(
+            &["registration-token", "revoke", &token_id],
+            "no registration token with id",
+        )
+        .await;
+    admin
+        .same_refusal(
+            &["registration-token", "create", "--max-uses", "0"],
+            "--max-uses must be at least 1",
+        )
+        .await;
+    // The token's creation is an admin change naming the admin client; never its value.
+    let events = admin
+        .same(&["audit", "list", "--type", "admin.change", "--limit", "10"])
+        .await;
+    let creation = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["detail"]["id"] == token_id.as_str())
+        .unwrap();
+    assert_eq!(creation["actor"], format!("client:{}", admin.id));
+    assert!(!events.to_string().contains("lk_iat_"));
 }
 
 async fn keys_are_listed_and_rotated_and_the_audit_trail_read_through_the_server(backend: Backend) {

@@ -25,6 +25,7 @@ pub mod clients;
 pub mod configuration;
 pub mod groups;
 pub mod openapi;
+pub mod registration_tokens;
 pub mod roles;
 pub mod scopes;
 pub mod users;

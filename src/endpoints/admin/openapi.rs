@@ -40,6 +40,7 @@ pub const ADMIN_TOKEN: &str = "admin_token";
         (name = "roles", description = "Roles, and the roles users and clients hold (`latchkey role`)."),
         (name = "groups", description = "Groups, their members and roles (`latchkey group`)."),
         (name = "keys", description = "Signing keys (`latchkey keys`)."),
+        (name = "registration", description = "Initial access tokens of dynamic client registration, RFC 7591 §3 (`latchkey registration-token`)."),
         (name = "audit", description = "The audit trail (`latchkey audit list`)."),
         (name = "configuration", description = "Declarative configuration (`latchkey apply`, `latchkey export`)."),
     ),

@@ -19,6 +19,7 @@ pub(super) mod configuration;
 pub(super) mod devices;
 pub(super) mod grants;
 pub(super) mod keys;
+pub(super) mod registration;
 pub(super) mod roles;
 pub(super) mod users;
 
@@ -37,6 +38,7 @@ macro_rules! store_impl {
         crate::store::shared::audit::audit_impl!($pool, $conn);
         crate::store::shared::roles::roles_impl!($pool, $conn);
         crate::store::shared::configuration::configuration_impl!($pool, $conn);
+        crate::store::shared::registration::registration_impl!($pool, $conn);
 
         const _: () = {
             use async_trait::async_trait;
@@ -610,6 +612,64 @@ macro_rules! store_impl {
                     attempts::clear(&self.pool, keys).await
                 }
 
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_registration_token(
+                    &self,
+                    token: &crate::domain::registration::RegistrationToken,
+                    token_hash: &TokenHash,
+                ) -> Result<(), StoreError> {
+                    registration::create_token(&self.pool, token, token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_registration_tokens(
+                    &self,
+                ) -> Result<Vec<crate::domain::registration::RegistrationToken>, StoreError> {
+                    registration::list_tokens(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_registration_token(
+                    &self,
+                    token_hash: &TokenHash,
+                ) -> Result<Option<crate::domain::registration::RegistrationToken>, StoreError> {
+                    registration::find_token(&self.pool, token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_registration_token(&self, token_id: &str) -> Result<bool, StoreError> {
+                    registration::delete_token(&self.pool, token_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn register_client(
+                    &self,
+                    client: &Client,
+                    access_token_hash: &TokenHash,
+                    initial: Option<&TokenHash>,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    registration::register_client(&self.pool, client, access_token_hash, initial, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_registration(
+                    &self,
+                    access_token_hash: &TokenHash,
+                ) -> Result<Option<ClientId>, StoreError> {
+                    registration::find_registration(&self.pool, access_token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn rotate_registration_access_token(
+                    &self,
+                    client_id: &ClientId,
+                    current: &TokenHash,
+                    next: &TokenHash,
+                ) -> Result<bool, StoreError> {
+                    registration::rotate_access_token(&self.pool, client_id, current, next).await
+                }
 
                 $($own)*
             }
