@@ -91,7 +91,7 @@ pub async fn run(ctx: &Context, command: RegistrationTokenCommand) -> Result<(),
             };
             ctx.print(&tokens, || {
                 let mut text = format!(
-                    "{:<14} {:<12} {:<12} {}\n",
+                    "{:<14} {:<21} {:<21} {}\n",
                     "TOKEN", "CREATED", "EXPIRES", "USES"
                 );
                 for t in &tokens {
@@ -100,10 +100,11 @@ pub async fn run(ctx: &Context, command: RegistrationTokenCommand) -> Result<(),
                         None => t.uses.to_string(),
                     };
                     text.push_str(&format!(
-                        "{:<14} {:<12} {:<12} {}\n",
+                        "{:<14} {:<21} {:<21} {}\n",
                         t.token_id,
-                        t.created_at,
-                        t.expires_at.map_or("never".to_owned(), |at| at.to_string()),
+                        crate::clock::format_rfc3339(t.created_at),
+                        t.expires_at
+                            .map_or("never".to_owned(), crate::clock::format_rfc3339),
                         uses
                     ));
                 }
