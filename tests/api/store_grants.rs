@@ -26,6 +26,8 @@ crate::backend_tests!(
     consents_are_remembered_and_replaced,
     lookups_lists_secrets_and_scopes_round_trip,
     apis_round_trip_and_one_with_scopes_is_not_deleted,
+    of_twenty_concurrent_uses_of_a_pushed_request_exactly_one_gets_it,
+    of_twenty_concurrent_uses_of_an_assertion_jti_exactly_one_is_first,
 );
 
 const GRANT: &str = "gr_contract";
@@ -567,4 +569,88 @@ async fn apis_round_trip_and_one_with_scopes_is_not_deleted(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(f.token("rt-r").await.resources, client.resources);
+}
+
+async fn of_twenty_concurrent_uses_of_a_pushed_request_exactly_one_gets_it(backend: Backend) {
+    let f = fixture(&backend).await;
+    let uri = TokenHash::of("urn:ietf:params:oauth:request_uri:x");
+    f.store
+        .create_pushed_request(&uri, &f.client.client_id, r#"{"scope":"openid"}"#, 60)
+        .await
+        .unwrap();
+    // Another client's use, or a use after expiry, finds nothing and leaves it in place.
+    let other = ClientId::parse("other").unwrap();
+    assert_eq!(
+        f.store
+            .consume_pushed_request(&uri, &other, 10)
+            .await
+            .unwrap(),
+        None
+    );
+    let mut attempts = Vec::new();
+    for _ in 0..20 {
+        let (store, client_id, uri) = (
+            Arc::clone(&f.store),
+            f.client.client_id.clone(),
+            uri.clone(),
+        );
+        attempts.push(tokio::spawn(async move {
+            store.consume_pushed_request(&uri, &client_id, 10).await
+        }));
+    }
+    let mut taken = Vec::new();
+    for attempt in attempts {
+        if let Some(params) = attempt.await.unwrap().unwrap() {
+            taken.push(params);
+        }
+    }
+    assert_eq!(taken, [r#"{"scope":"openid"}"#]);
+    // An expired request is taken out too, but answers nothing.
+    let late = TokenHash::of("urn:ietf:params:oauth:request_uri:late");
+    f.store
+        .create_pushed_request(&late, &f.client.client_id, "{}", 60)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .consume_pushed_request(&late, &f.client.client_id, 60)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn of_twenty_concurrent_uses_of_an_assertion_jti_exactly_one_is_first(backend: Backend) {
+    let f = fixture(&backend).await;
+    let jti = TokenHash::of("jti-1");
+    let mut attempts = Vec::new();
+    for _ in 0..20 {
+        let (store, client_id, jti) = (
+            Arc::clone(&f.store),
+            f.client.client_id.clone(),
+            jti.clone(),
+        );
+        attempts.push(tokio::spawn(async move {
+            store.record_client_assertion(&client_id, &jti, 300).await
+        }));
+    }
+    let mut first = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap().unwrap() {
+            first += 1;
+        }
+    }
+    assert_eq!(first, 1);
+    // The same jti of another client is that client's own.
+    let other = Client {
+        client_id: ClientId::parse("other-service").unwrap(),
+        ..f.client.clone()
+    };
+    f.store.create_client(&other).await.unwrap();
+    assert!(
+        f.store
+            .record_client_assertion(&other.client_id, &jti, 300)
+            .await
+            .unwrap()
+    );
 }
