@@ -161,7 +161,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 12] = [
+const HOUSEKEEPING_TABLES: [&str; 13] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -172,6 +172,7 @@ const HOUSEKEEPING_TABLES: [&str; 12] = [
     "pushed_requests",
     "client_assertions",
     "device_authorizations",
+    "registration_tokens",
     "signing_keys",
     "audit_events",
 ];
@@ -362,6 +363,7 @@ impl Metrics {
             done.pushed_requests,
             done.client_assertions,
             done.device_authorizations,
+            done.registration_tokens,
             done.signing_keys,
             done.audit_events,
         ];

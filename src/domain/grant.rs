@@ -253,6 +253,8 @@ pub struct Housekeeping {
     pub client_assertions: u64,
     /// Expired device authorization requests (RFC 8628).
     pub device_authorizations: u64,
+    /// Expired initial access tokens of dynamic registration (RFC 7591 §3).
+    pub registration_tokens: u64,
     /// Retired signing keys whose tokens have all expired.
     pub signing_keys: u64,
     /// Audit events older than `--audit-retention`.

@@ -21,6 +21,7 @@ crate::backend_tests!(
     registrations_are_rate_limited_per_network,
     a_token_with_one_use_left_registers_one_client_however_many_race_for_it,
     the_registration_endpoint_is_advertised_exactly_when_it_is_served,
+    housekeeping_deletes_expired_initial_access_tokens,
 );
 
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
@@ -528,4 +529,27 @@ async fn a_token_with_one_use_left_registers_one_client_however_many_race_for_it
     assert_eq!(app.state.store.list_clients().await.unwrap().len(), 1);
     let listed = json_of(&app.db.cli(&["registration-token", "list", "--json"], None));
     assert_eq!(listed[0]["uses"], 1);
+}
+
+async fn housekeeping_deletes_expired_initial_access_tokens(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let settings = db.settings("http://127.0.0.1:9", &[]);
+    let now = 1_000_000;
+    latchkey::admin::registration_token::create(store.as_ref(), Some(60), None, now)
+        .await
+        .unwrap();
+    latchkey::admin::registration_token::create(store.as_ref(), None, Some(1), now)
+        .await
+        .unwrap();
+    let done = latchkey::housekeeping::run_once(store.as_ref(), now + 59, &settings)
+        .await
+        .unwrap();
+    assert_eq!(done.registration_tokens, 0, "not expired yet");
+    let done = latchkey::housekeeping::run_once(store.as_ref(), now + 60, &settings)
+        .await
+        .unwrap();
+    assert_eq!(done.registration_tokens, 1);
+    let left = store.list_registration_tokens().await.unwrap();
+    assert_eq!(left.len(), 1, "a token without expiry stays until revoked");
 }

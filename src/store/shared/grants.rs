@@ -342,6 +342,12 @@ macro_rules! grants_impl {
                         None,
                     )
                     .await?,
+                    registration_tokens: run(
+                        "DELETE FROM registration_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1",
+                        now,
+                        None,
+                    )
+                    .await?,
                     device_authorizations: run(
                         "DELETE FROM device_authorizations WHERE expires_at <= $1",
                         now,
