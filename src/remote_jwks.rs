@@ -28,6 +28,18 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// The most key sets kept: one per client using a `jwks_uri`; beyond it the oldest go.
 const MAX_ENTRIES: usize = 10_000;
 
+/// Why a key set could not be had.
+#[derive(Debug)]
+pub enum FetchError {
+    /// The URI is not one this server fetches (not https, without `--allow-http-jwks-uri`): the
+    /// client's registration is at fault, and may be told so.
+    Refused(String),
+    /// The fetch failed or the answer was not a usable key set. The detail is for the log only:
+    /// told to the caller, it would let anyone who can register a client probe what answers where
+    /// this server can reach.
+    Failed(String),
+}
+
 struct Cached {
     keys: Arc<JwkSet>,
     fetched_at: i64,
@@ -60,7 +72,12 @@ impl RemoteJwks {
 
     /// The key set at `uri`: cached for [`CACHE_SECONDS`], or fetched again when `stale_kid` (a
     /// key id the cached set lacks) and the last fetch is [`REFETCH_AFTER`] seconds old.
-    pub async fn get(&self, uri: &str, now: i64, stale_kid: bool) -> Result<Arc<JwkSet>, String> {
+    pub async fn get(
+        &self,
+        uri: &str,
+        now: i64,
+        stale_kid: bool,
+    ) -> Result<Arc<JwkSet>, FetchError> {
         if let Some(cached) = self.cached(uri) {
             let age = now - cached.1;
             if age < CACHE_SECONDS && !(stale_kid && age >= REFETCH_AFTER) {
@@ -93,13 +110,18 @@ impl RemoteJwks {
         cache.get(uri).map(|c| (Arc::clone(&c.keys), c.fetched_at))
     }
 
-    async fn fetch(&self, uri: &str) -> Result<JwkSet, String> {
-        let url = url::Url::parse(uri).map_err(|_| "the jwks_uri is not a URL".to_owned())?;
+    async fn fetch(&self, uri: &str) -> Result<JwkSet, FetchError> {
+        let url = url::Url::parse(uri)
+            .map_err(|_| FetchError::Refused("the jwks_uri is not a URL".to_owned()))?;
         match url.scheme() {
             "https" => {}
             "http" if self.allow_http => {}
-            _ => return Err("the jwks_uri must be https".to_owned()),
+            _ => return Err(FetchError::Refused("the jwks_uri must be https".to_owned())),
         }
+        self.download(url).await.map_err(FetchError::Failed)
+    }
+
+    async fn download(&self, url: url::Url) -> Result<JwkSet, String> {
         let mut response = self
             .http
             .get(url)

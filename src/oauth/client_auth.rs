@@ -11,6 +11,7 @@ use crate::domain::client::{AuthMethod, Client, ClientId};
 use crate::domain::secret::TokenHash;
 use crate::error::OAuthError;
 use crate::paths::{DEVICE_AUTHORIZATION_PATH, INTROSPECT_PATH, PAR_PATH, REVOKE_PATH, TOKEN_PATH};
+use crate::remote_jwks::FetchError;
 
 /// RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion.
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -179,18 +180,25 @@ async fn verify_assertion(
             serde_json::from_str(raw).map_err(|_| fail("the client's keys are unreadable"))?,
         ),
         (None, Some(uri)) => {
+            let unfetched = |err: FetchError| match err {
+                FetchError::Refused(why) => fail(&why),
+                FetchError::Failed(why) => {
+                    tracing::warn!(client_id = %client.client_id, "jwks_uri: {why}");
+                    fail("the client's keys could not be fetched from its jwks_uri")
+                }
+            };
             let keys = ctx
                 .remote_jwks
                 .get(uri, ctx.now, false)
                 .await
-                .map_err(|why| fail(&why))?;
+                .map_err(unfetched)?;
             // A kid the cached set lacks: the client may have rotated its key.
             match &header.kid {
                 Some(kid) if keys.find(kid).is_none() => ctx
                     .remote_jwks
                     .get(uri, ctx.now, true)
                     .await
-                    .map_err(|why| fail(&why))?,
+                    .map_err(unfetched)?,
                 _ => keys,
             }
         }
