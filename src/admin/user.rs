@@ -6,8 +6,10 @@
 use serde::Serialize;
 
 use super::AdminError;
+use crate::domain::audit::InTransaction;
+use crate::domain::grant::SignOut;
 use crate::domain::user::{User, UserId, check_email, normalize_username};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// A user as the CLI prints it and the admin API answers: never the password hash.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -140,4 +142,51 @@ pub fn parse(new: &NewUser) -> Result<Checked, AdminError> {
         email,
         name,
     })
+}
+
+/// Until when the revocation of a user's grants is kept: until every token it covers has expired
+/// (`Lifetimes::revocation_retention` seconds after `now`).
+pub fn revocations_kept_until(now: i64, retention: i64) -> i64 {
+    now.saturating_add(retention)
+}
+
+/// Why a user is signed out everywhere without a new password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignOutKind {
+    /// `user disable`: they may not sign in again until enabled.
+    Disable,
+    /// `user revoke-sessions`: their password is kept.
+    RevokeSessions,
+}
+
+impl SignOutKind {
+    /// The audit trail's action.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Disable => "disabled",
+            Self::RevokeSessions => "sessions_revoked",
+        }
+    }
+}
+
+/// Sign the user `user_id` out everywhere (`kind`): their browser sessions end, their grants are
+/// revoked and their unredeemed codes voided, in one transaction with `audit`. `None`: the user was
+/// deleted meanwhile.
+pub async fn sign_out(
+    store: &dyn Store,
+    user_id: &UserId,
+    kind: SignOutKind,
+    now: i64,
+    retention: i64,
+    audit: InTransaction<'_>,
+) -> Result<Option<SignOut>, StoreError> {
+    let keep_until = revocations_kept_until(now, retention);
+    match kind {
+        SignOutKind::Disable => store.disable_user(user_id, now, keep_until, audit).await,
+        SignOutKind::RevokeSessions => {
+            store
+                .revoke_user_sessions(user_id, now, keep_until, audit)
+                .await
+        }
+    }
 }

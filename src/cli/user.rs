@@ -9,7 +9,9 @@ use super::role::{list, strs};
 use super::view::{self, shown};
 use super::{CliError, Context, Local, Via, or_dash, read_password_stdin, remote};
 use crate::admin::role as admin_role;
-use crate::admin::user::{self as admin_user, NewUser, UserView};
+use crate::admin::user::{
+    self as admin_user, NewUser, SignOutKind, UserView, revocations_kept_until,
+};
 use crate::admin::{Change, find_user};
 use crate::clock::format_rfc3339;
 use crate::domain::audit::{AuditEvent, InTransaction};
@@ -290,29 +292,7 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
             Ok(())
         }
         UserCommand::Disable { username } => {
-            let done = match &ctx.via {
-                Via::Local(local) => {
-                    let user = find(local, &username).await?;
-                    let now = local.clock.now();
-                    let event = change_of(local, &user, "disabled");
-                    let signed_out = local
-                        .store
-                        .disable_user(
-                            &user.user_id,
-                            now,
-                            keep_until(local, now),
-                            InTransaction::done(&event),
-                        )
-                        .await?
-                        .ok_or_else(|| gone(&user.user_id))?;
-                    crate::audit::log(&event);
-                    signed_out_view(&user, signed_out)
-                }
-                Via::Server(server) => {
-                    let path = user_path(ADMIN_USER_DISABLE_PATH, &username)?;
-                    server.call(Method::POST, &path, None).await?
-                }
-            };
+            let done = sign_out(ctx, &username, SignOutKind::Disable).await?;
             report(ctx, Some(("disabled", true)), &done, "disabled");
             Ok(())
         }
@@ -347,29 +327,7 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
             Ok(())
         }
         UserCommand::RevokeSessions { username } => {
-            let done = match &ctx.via {
-                Via::Local(local) => {
-                    let user = find(local, &username).await?;
-                    let now = local.clock.now();
-                    let event = change_of(local, &user, "sessions_revoked");
-                    let signed_out = local
-                        .store
-                        .revoke_user_sessions(
-                            &user.user_id,
-                            now,
-                            keep_until(local, now),
-                            InTransaction::done(&event),
-                        )
-                        .await?
-                        .ok_or_else(|| gone(&user.user_id))?;
-                    crate::audit::log(&event);
-                    signed_out_view(&user, signed_out)
-                }
-                Via::Server(server) => {
-                    let path = user_path(ADMIN_USER_REVOKE_SESSIONS_PATH, &username)?;
-                    server.call(Method::POST, &path, None).await?
-                }
-            };
+            let done = sign_out(ctx, &username, SignOutKind::RevokeSessions).await?;
             report(ctx, None, &done, "signed out");
             Ok(())
         }
@@ -453,7 +411,42 @@ async fn changed(
 
 /// How long grant revocations are kept: until every token they cover has expired.
 fn keep_until(local: &Local, now: i64) -> i64 {
-    now.saturating_add(local.settings.lifetimes.revocation_retention())
+    revocations_kept_until(now, local.settings.lifetimes.revocation_retention())
+}
+
+/// Sign `username` out everywhere (`kind`), on the database or through the server.
+async fn sign_out(
+    ctx: &Context,
+    username: &str,
+    kind: SignOutKind,
+) -> Result<view::SignedOut, CliError> {
+    match &ctx.via {
+        Via::Local(local) => {
+            let user = find(local, username).await?;
+            let now = local.clock.now();
+            let event = change_of(local, &user, kind.action());
+            let signed_out = admin_user::sign_out(
+                local.store.as_ref(),
+                &user.user_id,
+                kind,
+                now,
+                local.settings.lifetimes.revocation_retention(),
+                InTransaction::done(&event),
+            )
+            .await?
+            .ok_or_else(|| gone(&user.user_id))?;
+            crate::audit::log(&event);
+            Ok(signed_out_view(&user, signed_out))
+        }
+        Via::Server(server) => {
+            let route = match kind {
+                SignOutKind::Disable => ADMIN_USER_DISABLE_PATH,
+                SignOutKind::RevokeSessions => ADMIN_USER_REVOKE_SESSIONS_PATH,
+            };
+            let path = user_path(route, username)?;
+            server.call(Method::POST, &path, None).await
+        }
+    }
 }
 
 /// What signing `user` out everywhere ended, as the admin API answers it.

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Admin, body, change, refusal};
-use crate::admin::user::{self as admin_user, NewUser, UserView};
+use crate::admin::user::{
+    self as admin_user, NewUser, SignOutKind, UserView, revocations_kept_until,
+};
 use crate::admin::{AdminError, find_user};
 use crate::audit;
 use crate::domain::audit::{AuditEvent, InTransaction};
@@ -142,7 +144,7 @@ fn signed_out<'a>(user: &'a User, done: &SignOut) -> SignedOut<'a> {
 
 /// How long grant revocations are kept: until every token they cover has expired.
 fn keep_until(state: &AppState, now: i64) -> i64 {
-    now.saturating_add(state.settings.lifetimes.revocation_retention())
+    revocations_kept_until(now, state.settings.lifetimes.revocation_retention())
 }
 
 /// The user named `username`, or the admin API's refusal (`404` if there is none).
@@ -321,19 +323,7 @@ pub async fn disable_user(
     admin: Admin,
     Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
-    let user = named(&state, &username).await?;
-    let now = state.clock.now();
-    let event = user_change(&state, &admin, &user, "disabled");
-    let done = state
-        .store
-        .disable_user(
-            &user.user_id,
-            now,
-            keep_until(&state, now),
-            InTransaction::done(&event),
-        )
-        .await;
-    Ok(signed_out_answer(&user, &event, done))
+    sign_out(&state, &admin, &username, SignOutKind::Disable).await
 }
 
 /// Sign a user out everywhere, their password kept.
@@ -352,18 +342,27 @@ pub async fn revoke_user_sessions(
     admin: Admin,
     Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
-    let user = named(&state, &username).await?;
-    let now = state.clock.now();
-    let event = user_change(&state, &admin, &user, "sessions_revoked");
-    let done = state
-        .store
-        .revoke_user_sessions(
-            &user.user_id,
-            now,
-            keep_until(&state, now),
-            InTransaction::done(&event),
-        )
-        .await;
+    sign_out(&state, &admin, &username, SignOutKind::RevokeSessions).await
+}
+
+/// Sign `username` out everywhere (`kind`), with its event in the same transaction.
+async fn sign_out(
+    state: &AppState,
+    admin: &Admin,
+    username: &str,
+    kind: SignOutKind,
+) -> Result<Response, Response> {
+    let user = named(state, username).await?;
+    let event = user_change(state, admin, &user, kind.action());
+    let done = admin_user::sign_out(
+        state.store.as_ref(),
+        &user.user_id,
+        kind,
+        state.clock.now(),
+        state.settings.lifetimes.revocation_retention(),
+        InTransaction::done(&event),
+    )
+    .await;
     Ok(signed_out_answer(&user, &event, done))
 }
 
