@@ -2,7 +2,6 @@
 //! (`crate::admin::apply`).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -10,7 +9,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::view::{self, shown};
-use super::{CliError, Context, Via};
+use super::{CliError, Context, Via, read_text};
 use crate::admin::apply::{self as admin_apply, Document, Options};
 use crate::paths::{ADMIN_APPLY_PATH, ADMIN_EXPORT_PATH};
 
@@ -42,21 +41,7 @@ pub struct ExportArgs {
 /// Read the document at `path` (`-`: standard input), parsed as YAML (JSON is YAML too).
 pub fn read_document(path: &Path) -> Result<Document, CliError> {
     let shown = path.display();
-    let mut text = String::new();
-    let read = if path == Path::new("-") {
-        std::io::stdin()
-            .take(MAX_FILE_BYTES + 1)
-            .read_to_string(&mut text)
-    } else {
-        std::fs::File::open(path)
-            .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
-    };
-    read.map_err(|e| CliError::Invalid(format!("cannot read {shown}: {e}")))?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(CliError::Invalid(format!(
-            "{shown} is larger than {MAX_FILE_BYTES} bytes"
-        )));
-    }
+    let text = read_text(path, MAX_FILE_BYTES, "the file")?;
     if text.trim().is_empty() {
         return Ok(Document::default());
     }
@@ -84,15 +69,7 @@ pub fn read_secrets(
                     Some(folder) => folder.join(file),
                     None => PathBuf::from(file),
                 };
-                let mut raw = String::new();
-                std::fs::File::open(&file)
-                    .and_then(|f| f.take(4096).read_to_string(&mut raw))
-                    .map_err(|e| {
-                        CliError::Invalid(format!(
-                            "client '{id}': cannot read secret_file {}: {e}",
-                            file.display()
-                        ))
-                    })?;
+                let raw = read_text(&file, 4096, &format!("client '{id}': secret_file"))?;
                 raw.trim_end_matches(['\r', '\n']).to_owned()
             }
             (None, Some(variable)) => std::env::var(variable).map_err(|_| {

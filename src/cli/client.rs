@@ -237,12 +237,7 @@ fn table(clients: &[view::Client]) -> String {
 
 /// The JWK set in the file at `path` (checked by the registration rules, not here).
 fn read_jwks(path: &std::path::Path) -> Result<String, CliError> {
-    use std::io::Read;
-    let mut raw = String::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(64 * 1024).read_to_string(&mut raw))
-        .map_err(|e| CliError::Invalid(format!("cannot read --jwks {}: {e}", path.display())))?;
-    Ok(raw)
+    super::read_text(path, 64 * 1024, "--jwks")
 }
 
 /// A registration as the admin API takes it (`POST`, `PUT /admin/v1/clients…`): the CLI's options.

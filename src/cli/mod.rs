@@ -335,6 +335,25 @@ fn process_uid() -> Option<String> {
     }
 }
 
+/// Read the text file at `path` (`-`: standard input), at most `max` bytes: `what` names it in the
+/// one error line.
+pub(crate) fn read_text(path: &std::path::Path, max: u64, what: &str) -> Result<String, CliError> {
+    let mut text = String::new();
+    let read = if path == std::path::Path::new("-") {
+        std::io::stdin().take(max + 1).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|file| file.take(max + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| CliError::Invalid(format!("cannot read {what} {}: {e}", path.display())))?;
+    if text.len() as u64 > max {
+        return Err(CliError::Invalid(format!(
+            "{what} {} is larger than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
+
 /// Read a password from standard input (never from the command line, where `ps` would show it).
 /// One trailing newline is dropped.
 pub fn read_password_stdin() -> Result<SecretString, CliError> {
