@@ -286,6 +286,16 @@ fn security_headers(app: Router) -> Router {
 
 /// Serve until Ctrl-C / SIGTERM, then drain in-flight requests.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let deliverer = crate::logout_delivery::Deliverer::new(
+        state.store.clone(),
+        state.keys.clone(),
+        state.settings.clone(),
+        state.clients.clone(),
+        state.clock.clone(),
+        state.metrics.clone(),
+    )
+    .map_err(std::io::Error::other)?
+    .spawn(state.logouts.clone());
     let refresh = state.keys.clone().spawn_refresh(
         state.store.clone(),
         state.clock.clone(),
@@ -310,6 +320,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
     }
     refresh.abort();
     housekeeping.abort();
+    deliverer.abort();
     result
 }
 

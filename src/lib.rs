@@ -14,6 +14,7 @@ pub mod error;
 pub mod housekeeping;
 pub mod http_client;
 pub mod keys;
+pub mod logout_delivery;
 pub mod metrics;
 pub mod oauth;
 pub mod password_pool;

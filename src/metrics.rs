@@ -107,6 +107,31 @@ impl SignInOutcome {
     }
 }
 
+/// How one attempt to deliver a logout token ended, for
+/// `latchkey_backchannel_logouts_total{outcome}` (OIDC Back-Channel Logout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutOutcome {
+    /// The client answered 2xx.
+    Delivered,
+    /// It failed; it will be tried again.
+    Retrying,
+    /// It failed for the last time; given up.
+    Abandoned,
+}
+
+impl LogoutOutcome {
+    const ALL: [Self; 3] = [Self::Delivered, Self::Retrying, Self::Abandoned];
+
+    /// Its label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retrying => "retrying",
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
 /// What an access token was issued as, for `latchkey_tokens_issued_total{alg}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssuedAs {
@@ -149,6 +174,7 @@ pub struct Metrics {
     latency: Family<LatencyLabels, Histogram>,
     tokens: Family<TokenLabels, Counter>,
     sign_ins: Family<OutcomeLabels, Counter>,
+    logouts: Family<OutcomeLabels, Counter>,
     housekeeping: Family<TableLabels, Counter>,
     argon2_queue: Gauge,
     store_connections: Family<StateLabels, Gauge>,
@@ -161,7 +187,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 13] = [
+const HOUSEKEEPING_TABLES: [&str; 15] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -173,6 +199,8 @@ const HOUSEKEEPING_TABLES: [&str; 13] = [
     "client_assertions",
     "device_authorizations",
     "registration_tokens",
+    "session_clients",
+    "logout_deliveries",
     "signing_keys",
     "audit_events",
 ];
@@ -214,6 +242,12 @@ impl Metrics {
         );
         let sign_ins = Family::<OutcomeLabels, Counter>::default();
         registry.register("sign_ins", "Password sign-ins by outcome", sign_ins.clone());
+        let logouts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "backchannel_logouts",
+            "Attempts to deliver a back-channel logout token, by outcome",
+            logouts.clone(),
+        );
         let housekeeping = Family::<TableLabels, Counter>::default();
         registry.register(
             "housekeeping_deleted_rows",
@@ -259,6 +293,13 @@ impl Metrics {
                 })
                 .inc_by(0);
         }
+        for outcome in LogoutOutcome::ALL {
+            logouts
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.label(),
+                })
+                .inc_by(0);
+        }
         for table in HOUSEKEEPING_TABLES {
             housekeeping.get_or_create(&TableLabels { table }).inc_by(0);
         }
@@ -268,6 +309,7 @@ impl Metrics {
             latency,
             tokens,
             sign_ins,
+            logouts,
             housekeeping,
             argon2_queue,
             store_connections,
@@ -350,6 +392,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Count an attempt to deliver a logout token.
+    pub fn logout_delivery(&self, outcome: LogoutOutcome) {
+        self.logouts
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
     /// Count what one housekeeping pass deleted.
     pub fn housekeeping(&self, done: &Housekeeping) {
         let rows = [
@@ -364,6 +415,8 @@ impl Metrics {
             done.client_assertions,
             done.device_authorizations,
             done.registration_tokens,
+            done.session_clients,
+            done.logout_deliveries,
             done.signing_keys,
             done.audit_events,
         ];

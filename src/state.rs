@@ -36,6 +36,8 @@ pub struct AppState {
     pub issuance_log: Option<BatchedLog>,
     /// `private_key_jwt` clients' keys fetched from their `jwks_uri`.
     pub remote_jwks: Arc<crate::remote_jwks::RemoteJwks>,
+    /// Wakes the back-channel logout deliverer after a session ended here.
+    pub logouts: Arc<crate::logout_delivery::Outbox>,
 }
 
 impl AppState {
@@ -113,6 +115,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             issuance_log,
             remote_jwks,
+            logouts: Arc::default(),
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),

@@ -7,7 +7,7 @@ use crate::domain::alg::SigningAlg;
 use crate::domain::claims::{AccessTokenClaims, IdTokenClaims};
 use crate::error::OAuthError;
 use crate::keys::KeyRing;
-use crate::keys::jws::{TYP_ACCESS_TOKEN, TYP_JWT, sign_compact};
+use crate::keys::jws::{TYP_ACCESS_TOKEN, TYP_JWT, TYP_LOGOUT_TOKEN, sign_compact};
 use crate::keys::material::jwt_algorithm;
 
 /// Sign with the active key of `alg`; a missing key or a signing failure is a logged server error.
@@ -43,6 +43,15 @@ pub fn sign_id_token(
     claims: &IdTokenClaims,
 ) -> Result<String, OAuthError> {
     sign(keys, alg, TYP_JWT, claims)
+}
+
+/// OIDC Back-Channel Logout §2.4: the logout token, a JWS with `typ: logout+jwt`.
+pub fn sign_logout_token(
+    keys: &KeyRing,
+    alg: SigningAlg,
+    claims: &impl serde::Serialize,
+) -> Result<String, OAuthError> {
+    sign(keys, alg, TYP_LOGOUT_TOKEN, claims)
 }
 
 /// Why a presented JWT was not accepted.

@@ -90,10 +90,13 @@ fi
 # The gateway's BFF: a confidential web client (client_secret_basic, PKCE S256), first-party (no consent
 # page), with refresh tokens, for the APIs of A, B and C: its one refresh token mints an access token per
 # API. A web client's redirect URIs are matched exactly, port included (only native clients get the
-# RFC 8252 any-port loopback rule); the post-logout URI too.
+# RFC 8252 any-port loopback rule); the post-logout URI too. Latchkey POSTs logout tokens to the
+# back-channel logout URI when a user's session ends (OIDC Back-Channel Logout), and the BFF ends its
+# own sessions of it.
 BFF_SECRET=$(ensure_client demo-gateway --name "Demo gateway (BFF)" \
   --redirect-uri "$GATEWAY_URL/callback" \
   --post-logout-redirect-uri "$GATEWAY_URL/logged-out" \
+  --backchannel-logout-uri "$GATEWAY_URL/backchannel-logout" --backchannel-logout-session-required \
   --grant-type authorization_code --grant-type refresh_token \
   --scope "openid profile email shop:read orders:read reports:read" \
   --resource "$SERVICE_A_API" --resource "$SERVICE_B_API" --resource "$SERVICE_C_API" \

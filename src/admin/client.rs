@@ -40,6 +40,10 @@ pub struct ClientView<'a> {
     jwks: Option<serde_json::Value>,
     /// Where it publishes its public keys instead (RFC 7591 §2 `jwks_uri`).
     jwks_uri: Option<&'a str>,
+    /// Where it receives logout tokens (OIDC Back-Channel Logout §2.2).
+    backchannel_logout_uri: Option<&'a str>,
+    /// Whether it needs `sid` in logout tokens (§2.2).
+    backchannel_logout_session_required: bool,
     /// The algorithm of its ID tokens, if not the server's (OIDC Dynamic Registration §2).
     id_token_signed_response_alg: Option<&'static str>,
     /// `web` or `native` (OIDC Dynamic Registration §2).
@@ -81,6 +85,8 @@ impl<'a> From<&'a Client> for ClientView<'a> {
                 .as_deref()
                 .and_then(|raw| serde_json::from_str(raw).ok()),
             jwks_uri: c.jwks_uri.as_deref(),
+            backchannel_logout_uri: c.backchannel_logout_uri.as_deref(),
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
             id_token_signed_response_alg: c.id_token_alg.map(|alg| alg.as_str()),
             application_type: c.application_type.as_str(),
             resources: c.resources.iter().map(Audience::as_str).collect(),

@@ -335,7 +335,11 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
             let username = match &ctx.via {
                 Via::Local(local) => {
                     let user = find(local, &username).await?;
-                    if !local.store.delete_user(&user.user_id).await? {
+                    if !local
+                        .store
+                        .delete_user(&user.user_id, local.clock.now())
+                        .await?
+                    {
                         return Err(gone(&user.user_id));
                     }
                     changed(

@@ -34,6 +34,12 @@ pub struct Client {
     pub jwks: Option<serde_json::Value>,
     /// Where it publishes them instead.
     pub jwks_uri: Option<String>,
+    /// Where it receives logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// It needs `sid` in logout tokens.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     pub id_token_signed_response_alg: Option<String>,
     pub application_type: String,
     pub resources: Vec<String>,

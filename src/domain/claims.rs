@@ -174,6 +174,10 @@ pub struct IdTokenClaims {
     pub at_hash: Option<String>,
     /// Authorized party (OIDC Core §2): the client.
     pub azp: String,
+    /// The browser session the user signed in with (OIDC Back-Channel Logout §2.1 / Front-Channel
+    /// Logout §3), so the client can match a logout token to its own session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// Released profile and email claims.
     #[serde(flatten)]
     pub standard: StandardClaims,

@@ -47,8 +47,9 @@ pub enum Write {
     CreateUser(User),
     /// Change a user's e-mail address and name.
     UpdateUser(User),
-    /// Delete a user and everything issued to them.
-    DeleteUser(UserId),
+    /// Delete a user and everything issued to them, at this time (the clients they were signed in
+    /// to are told, OIDC Back-Channel Logout).
+    DeleteUser(UserId, i64),
     /// Add a role or membership link.
     Link(Assignment),
     /// Remove one.
@@ -76,7 +77,7 @@ impl Write {
             Self::DeleteClient(id) => format!("delete client {id}"),
             Self::CreateUser(u) => format!("create user {}", u.username),
             Self::UpdateUser(u) => format!("update user {}", u.username),
-            Self::DeleteUser(id) => format!("delete user {id}"),
+            Self::DeleteUser(id, _) => format!("delete user {id}"),
             Self::Link(link) => format!("add {link:?}"),
             Self::Unlink(link) => format!("remove {link:?}"),
         }

@@ -98,6 +98,9 @@ pub struct AuthorizationCode {
     pub code_challenge: Option<String>,
     /// When the user authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: i64,
+    /// The browser session it was issued in (OIDC Back-Channel Logout §2.1 `sid`); `None` for a
+    /// session from before `sid`s existed.
+    pub sid: Option<String>,
     /// Issued.
     pub created_at: i64,
     /// Expires (60 s after issue).
@@ -121,6 +124,8 @@ pub struct Grant {
     pub resources: Vec<Audience>,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
+    /// The browser session the user signed in with (OIDC Back-Channel Logout §2.1 `sid`), if any.
+    pub sid: Option<String>,
     /// Created.
     pub created_at: i64,
     /// When the last token it can produce expires.
@@ -171,6 +176,8 @@ pub struct RefreshTokenState {
     pub resources: Vec<Audience>,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
+    /// Its grant's browser session (`sid`), if any.
+    pub sid: Option<String>,
     /// Issued.
     pub created_at: i64,
     /// Expires.
@@ -255,6 +262,10 @@ pub struct Housekeeping {
     pub device_authorizations: u64,
     /// Expired initial access tokens of dynamic registration (RFC 7591 §3).
     pub registration_tokens: u64,
+    /// Sign-ins (session, client) of browser sessions that expired (OIDC Back-Channel Logout).
+    pub session_clients: u64,
+    /// Logout tokens undelivered a day after their session ended (the retries stop long before).
+    pub logout_deliveries: u64,
     /// Retired signing keys whose tokens have all expired.
     pub signing_keys: u64,
     /// Audit events older than `--audit-retention`.

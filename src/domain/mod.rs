@@ -10,6 +10,7 @@ pub mod configuration;
 pub mod device;
 pub mod grant;
 pub mod group;
+pub mod logout;
 pub mod password;
 pub mod pkce;
 pub mod registration;

@@ -19,6 +19,7 @@ use super::session::{BrowserSession, SignedIn};
 
 use crate::audit;
 use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::secret::random_string;
 use crate::domain::user::normalize_username;
 use crate::metrics::SignInOutcome;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
@@ -159,11 +160,14 @@ async fn sign_in(
     // OIDC Core §2 auth_time: the moment the password was verified, not when the request arrived
     // (argon2 may have queued for a while).
     let auth_time = state.clock.now();
+    // OIDC Back-Channel Logout §2.1: a new session id for each sign-in, never the cookie value.
+    let sid = random_string(16);
     session
         .sign_in(
             SignedIn {
                 user_id: user.user_id.to_string(),
                 auth_time,
+                sid: Some(sid.clone()),
             },
             state.settings.lifetimes.session,
         )
@@ -189,6 +193,7 @@ async fn sign_in(
     let signed_in = SignIn {
         user_id: user.user_id,
         auth_time,
+        sid: Some(sid),
     };
     let outcome = resume(&state.context(auth_time), pending, Some(signed_in)).await;
     Ok(respond(state, session, outcome).await)

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::page::{MessagePage, PageError, render};
 use super::session::BrowserSession;
 use crate::oauth::Params;
+use crate::oauth::backchannel_logout::session_ended;
 use crate::oauth::end_session::{Logout, LogoutError, end_session};
 use crate::paths::END_SESSION_PATH;
 use crate::state::AppState;
@@ -76,7 +77,14 @@ async fn answer(
             if let Some(user_id) = user {
                 tracing::info!(%user_id, "user signed out");
             }
+            // OIDC Back-Channel Logout §2.7: the clients this session signed in to are told, by the
+            // deliverer (never while this request waits).
+            let sid = signed_in.as_ref().and_then(|s| s.sid.as_deref());
+            let queued = session_ended(&ctx, sid).await?;
             session.sign_out().await?;
+            if queued > 0 {
+                state.logouts.wake();
+            }
             Ok(match redirect {
                 Some(uri) => Redirect::to(&uri).into_response(),
                 None => signed_out(),

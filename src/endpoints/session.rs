@@ -49,6 +49,7 @@ impl StoreSessions {
 struct Stored {
     id_hash: TokenHash,
     user_id: Option<UserId>,
+    sid: Option<String>,
     data: Vec<u8>,
     expires_at: i64,
 }
@@ -66,11 +67,14 @@ impl StoreSessions {
     /// (an expiry set during an earlier request is not remembered), so the anonymous limit is
     /// applied here, on every write.
     fn stored(&self, record: &Record) -> session_store::Result<Stored> {
-        let user_id = record
+        let signed_in = record
             .data
             .get(SIGNED_IN)
-            .and_then(|value| SignedIn::deserialize(value).ok())
-            .map(|signed_in| UserId::from_stored(signed_in.user_id));
+            .and_then(|value| SignedIn::deserialize(value).ok());
+        let (user_id, sid) = match signed_in {
+            Some(s) => (Some(UserId::from_stored(s.user_id)), s.sid),
+            None => (None, None),
+        };
         let mut expires_at = self.expires_at(record);
         if user_id.is_none() {
             expires_at = expires_at.min(self.clock.now().saturating_add(ANONYMOUS_TTL));
@@ -78,6 +82,7 @@ impl StoreSessions {
         Ok(Stored {
             id_hash: hash_id(&record.id),
             user_id,
+            sid,
             data: serde_json::to_vec(&record.data)
                 .map_err(|e| session_store::Error::Encode(e.to_string()))?,
             expires_at,
@@ -136,6 +141,7 @@ impl SessionStore for StoreSessions {
                 .create_session(
                     &stored.id_hash,
                     stored.user_id.as_ref(),
+                    stored.sid.as_deref(),
                     &stored.data,
                     stored.expires_at,
                 )
@@ -155,6 +161,7 @@ impl SessionStore for StoreSessions {
             .save_session(
                 &stored.id_hash,
                 stored.user_id.as_ref(),
+                stored.sid.as_deref(),
                 &stored.data,
                 stored.expires_at,
             )
@@ -203,6 +210,11 @@ pub struct SignedIn {
     pub user_id: String,
     /// When they authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: i64,
+    /// The session's `sid` (OIDC Back-Channel Logout §2.1): random, set at sign-in, carried into
+    /// the codes and ID tokens issued in this session. `None` in a session signed in before
+    /// `sid`s existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 const SIGNED_IN: &str = "signed_in";

@@ -10,6 +10,9 @@ use super::material::{KeyMaterial, KeyMaterialError};
 pub const TYP_ACCESS_TOKEN: &str = "at+jwt";
 /// The JWS `typ` of an ID token (RFC 7519 §5.1).
 pub const TYP_JWT: &str = "JWT";
+/// The JWS `typ` of a logout token (OIDC Back-Channel Logout §2.4, explicit typing per RFC 8725
+/// §3.11), so it can never pass for an ID token.
+pub const TYP_LOGOUT_TOKEN: &str = "logout+jwt";
 
 #[derive(Serialize)]
 struct Header<'a> {

@@ -369,6 +369,7 @@ mod tests {
             panic!("the user code is found");
         };
         let signed_in = SignIn {
+            sid: None,
             user_id: alice.user_id.clone(),
             auth_time: h.now,
         };

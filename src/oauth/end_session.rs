@@ -146,6 +146,7 @@ mod tests {
 
     fn claims(sub: &str) -> IdTokenClaims {
         IdTokenClaims {
+            sid: None,
             iss: "https://id.example.com".into(),
             sub: sub.into(),
             aud: "app".into(),

@@ -70,6 +70,7 @@ async fn code_for(h: &Harness, client: &Client, user: &User, scope: &str) -> Str
     )
     .unwrap();
     let signed_in = SignIn {
+        sid: None,
         user_id: user.user_id.clone(),
         auth_time: h.now,
     };

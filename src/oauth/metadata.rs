@@ -56,7 +56,7 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "id_token_signing_alg_values_supported": algs,
         "scopes_supported": scopes,
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
             "name", "preferred_username", "updated_at", "email", "email_verified", "roles", "groups"
         ],
         "prompt_values_supported": ["none", "login", "consent"],
@@ -66,6 +66,9 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         // request_uri of a pushed request (RFC 9126 §4) is.
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
+        // OIDC Back-Channel Logout §2.1: logout tokens carry `sid` (and `sub`), and ID tokens `sid`.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
     // RFC 8414 §2 / OIDC Discovery §3 registration_endpoint: only when registration is served.
     if settings.registration.is_enabled()

@@ -15,6 +15,7 @@ use crate::store::{Store, StoreError};
 
 pub mod admin;
 pub mod authorize;
+pub mod backchannel_logout;
 pub mod client_auth;
 pub mod device;
 pub mod end_session;

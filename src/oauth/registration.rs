@@ -35,12 +35,6 @@ pub const MAX_REGISTRATIONS_PER_NETWORK: u32 = 20;
 /// The registration counter's window, in seconds: one hour from its first attempt.
 pub const REGISTRATION_WINDOW: i64 = 60 * 60;
 
-/// Metadata this server does not support and refuses rather than ignore, with why.
-const UNSUPPORTED: [(&str, &str); 1] = [(
-    "backchannel_logout_uri",
-    "backchannel_logout_uri is not supported: this server sends no back-channel logout tokens",
-)];
-
 /// Why a registration request was not served.
 #[derive(Debug)]
 pub enum RegistrationError {
@@ -93,6 +87,15 @@ fn string(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, OAu
     }
 }
 
+/// A boolean field; `null` or absent is false.
+fn boolean(fields: &Map<String, Value>, name: &str) -> Result<bool, OAuthError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(value)) => Ok(*value),
+        Some(_) => Err(metadata_error(format!("{name} must be a boolean"))),
+    }
+}
+
 /// An array-of-strings field; `null` is absent.
 fn strings(fields: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, OAuthError> {
     match fields.get(name) {
@@ -121,11 +124,6 @@ pub fn spec_of(body: &Value, policy: RegistrationPolicy) -> Result<ClientSpec, O
     let Value::Object(fields) = body else {
         return Err(metadata_error("the request body must be a JSON object"));
     };
-    for (name, why) in UNSUPPORTED {
-        if fields.get(name).is_some_and(|value| !value.is_null()) {
-            return Err(metadata_error(why));
-        }
-    }
     let redirect_uris = strings(fields, "redirect_uris")?.unwrap_or_default();
     for uri in &redirect_uris {
         RedirectUri::parse(uri).map_err(|e| redirect_error(e.0))?;
@@ -207,6 +205,12 @@ pub fn spec_of(body: &Value, policy: RegistrationPolicy) -> Result<ClientSpec, O
         application_type,
         jwks,
         jwks_uri: string(fields, "jwks_uri")?,
+        // OIDC Back-Channel Logout §2.2.
+        backchannel_logout_uri: string(fields, "backchannel_logout_uri")?,
+        backchannel_logout_session_required: boolean(
+            fields,
+            "backchannel_logout_session_required",
+        )?,
         ..ClientSpec::default()
     })
 }
@@ -498,6 +502,13 @@ pub fn information(ctx: &Context<'_>, registered: &Registered) -> Value {
         }
         if let Some(alg) = client.id_token_alg {
             fields.insert("id_token_signed_response_alg".into(), alg.as_str().into());
+        }
+        if let Some(uri) = &client.backchannel_logout_uri {
+            fields.insert("backchannel_logout_uri".into(), uri.as_str().into());
+            fields.insert(
+                "backchannel_logout_session_required".into(),
+                client.backchannel_logout_session_required.into(),
+            );
         }
     }
     answer

@@ -93,7 +93,7 @@ mod tests {
             let mut user = h.user(name).await;
             user.password_hash = hash.clone();
             user.disabled = disabled;
-            h.store.delete_user(&user.user_id).await.unwrap();
+            h.store.delete_user(&user.user_id, h.now).await.unwrap();
             h.store.create_user(&user).await.unwrap();
         }
         let home: IpAddr = "192.0.2.1".parse().unwrap();
@@ -156,7 +156,7 @@ mod tests {
         let passwords = PasswordSlots::new(1);
         let mut user = h.user("alice").await;
         user.password_hash = hash_password(&SecretString::from(RIGHT.to_owned())).unwrap();
-        h.store.delete_user(&user.user_id).await.unwrap();
+        h.store.delete_user(&user.user_id, h.now).await.unwrap();
         h.store.create_user(&user).await.unwrap();
         let address: IpAddr = "2001:db8::1".parse().unwrap();
         let attempt = |password: &str| {

@@ -242,8 +242,10 @@ pub trait Store: Send + Sync + 'static {
         keep_until: i64,
         audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<Option<SignOut>, StoreError>;
-    /// Delete a user and everything issued to them; false if they did not exist.
-    async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError>;
+    /// Delete a user and everything issued to them, queueing a logout token for every client
+    /// they are signed in to (OIDC Back-Channel Logout §2.7) in the same transaction; false if
+    /// they did not exist.
+    async fn delete_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError>;
 
     /// Create a scope; `Conflict` if it exists.
     async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError>;
@@ -322,6 +324,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id_hash: &TokenHash,
         user_id: Option<&UserId>,
+        sid: Option<&str>,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError>;
@@ -331,9 +334,29 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id_hash: &TokenHash,
         user_id: Option<&UserId>,
+        sid: Option<&str>,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError>;
+    /// The browser session `sid` is ending (RP-initiated sign-out): queue a logout token for every
+    /// client it signed in to that registered a `backchannel_logout_uri`, and forget its
+    /// sign-ins, in one transaction. Answers how many were queued.
+    async fn end_session_sign_ins(&self, sid: &str, now: i64) -> Result<u64, StoreError>;
+    /// Claim up to `limit` logout deliveries due at `now`: each is hidden from other claims until
+    /// `lease_until` and its attempt counted.
+    async fn claim_logout_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::logout::LogoutDelivery>, StoreError>;
+    /// A claimed delivery is done (`None`: delivered or given up; deleted) or is to be tried again
+    /// at `retry_at`.
+    async fn finish_logout_delivery(
+        &self,
+        jti: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), StoreError>;
     /// A browser session that has not expired at `now`.
     async fn load_session(
         &self,

@@ -15,7 +15,8 @@ macro_rules! client_columns {
     () => {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
-         application_type, resources, default_resource, api, may_exchange_for, require_par, jwks, jwks_uri"
+         application_type, resources, default_resource, api, may_exchange_for, require_par, jwks, jwks_uri, \
+         backchannel_logout_uri, backchannel_logout_session_required"
     };
 }
 pub(crate) use client_columns;
@@ -60,6 +61,8 @@ pub(crate) struct ClientRow {
     require_par: bool,
     jwks: Option<String>,
     jwks_uri: Option<String>,
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
 }
 
 /// A client flattened into column values.
@@ -153,6 +156,8 @@ impl TryFrom<ClientRow> for Client {
             require_par: row.require_par,
             jwks: row.jwks,
             jwks_uri: row.jwks_uri,
+            backchannel_logout_uri: row.backchannel_logout_uri,
+            backchannel_logout_session_required: row.backchannel_logout_session_required,
             id_token_alg: row
                 .id_token_alg
                 .as_deref()
@@ -266,7 +271,7 @@ where
 macro_rules! code_columns {
     () => {
         "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
-         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources"
+         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources, sid"
     };
 }
 pub(crate) use code_columns;
@@ -287,6 +292,7 @@ pub(crate) struct CodeRow {
     consumed_at: Option<i64>,
     redirect_uri_sent: bool,
     resources: String,
+    sid: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -307,6 +313,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             nonce: row.nonce,
             code_challenge: row.code_challenge,
             auth_time: row.auth_time,
+            sid: row.sid,
             created_at: row.created_at,
             expires_at: row.expires_at,
             consumed_at: row.consumed_at,
@@ -327,6 +334,7 @@ pub(crate) struct RefreshRow {
     revoked_at: Option<i64>,
     grant_created_at: i64,
     resources: String,
+    sid: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenState {
@@ -340,6 +348,7 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
             client_id: ClientId::from_stored(row.client_id),
             user_id: row.user_id.map(UserId::from_stored),
             auth_time: row.auth_time,
+            sid: row.sid,
             created_at: row.created_at,
             expires_at: row.expires_at,
             rotated_at: row.rotated_at,

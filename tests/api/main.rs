@@ -10,6 +10,7 @@ mod apache;
 mod apply;
 mod audit;
 mod authorize;
+mod backchannel_logout;
 mod browser;
 mod cli;
 mod client_credentials;

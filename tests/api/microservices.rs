@@ -151,6 +151,8 @@ pub(crate) async fn start_system(backend: &Backend) -> System {
             client_name: "Demo gateway (BFF)".into(),
             redirect_uris: vec![format!("{gateway}/callback")],
             post_logout_redirect_uris: vec![format!("{gateway}/logged-out")],
+            backchannel_logout_uri: Some(format!("{gateway}/backchannel-logout")),
+            backchannel_logout_session_required: true,
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             scope: format!("{bff_scope} email"),
             auth_method: "client_secret_basic".into(),
@@ -458,6 +460,7 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
 
     key_rotation_makes_the_gateway_refetch_the_jwks(&system).await;
     bff_refreshes_near_expiry_and_logs_out(&system).await;
+    bff_ends_its_session_on_a_back_channel_logout(&system).await;
 
     for running in [
         &system.demo.gateway,
@@ -739,6 +742,37 @@ async fn bff_signs_a_browser_in_and_keeps_the_tokens(system: &System, alice: &st
     assert_eq!(three.body["aud"], system.apis.service_c.as_str());
     assert_eq!(three.body["scope"], "openid profile reports:read");
     assert_eq!(two.body["scope"], "openid orders:read profile");
+}
+
+async fn bff_ends_its_session_on_a_back_channel_logout(system: &System) {
+    let app = &system.app;
+    let gateway = system.gateway.as_str();
+    let me = format!("{gateway}/app/me");
+    // Signed in again through the BFF.
+    let login = app.get_url(&format!("{gateway}/login")).await;
+    let callback = app.sign_in_through(&location(&login), "alice").await;
+    assert_eq!(app.get_url(callback.as_str()).await.status(), 303);
+    assert_eq!(call(app, &me, None).await.status, 200);
+    // A forged logout token is refused and ends nothing.
+    let forged = app
+        .http
+        .post(format!("{gateway}/backchannel-logout"))
+        .form(&[("logout_token", "eyJhbGciOiJub25lIn0.e30.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    assert_eq!(call(app, &me, None).await.status, 200);
+    // An administrator signs alice out everywhere, with the CLI on the database: the server delivers
+    // a logout token to the BFF, which ends its session of her (no refresh needed to find out).
+    cli(app, &["user", "revoke-sessions", "alice"]);
+    for _ in 0..100 {
+        if call(app, &me, None).await.status == 401 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the BFF kept the session after a back-channel logout");
 }
 
 async fn bff_refreshes_near_expiry_and_logs_out(system: &System) {

@@ -281,10 +281,10 @@ async fn bad_metadata_is_refused_with_the_rfc_7591_errors_and_privileges_are_ign
             "invalid_client_metadata",
         ),
         (
-            "backchannel_logout_uri is not supported",
+            "the backchannel_logout_uri must have no fragment",
             with(
                 "backchannel_logout_uri",
-                json!("https://app.example.com/bc"),
+                json!("https://app.example.com/bc#x"),
             ),
             "invalid_client_metadata",
         ),

@@ -183,8 +183,8 @@ async fn users_can_be_disabled_re_passworded_and_deleted(backend: Backend) {
             .unwrap()
             .disabled
     );
-    assert!(store.delete_user(&bob.user_id).await.unwrap());
-    assert!(!store.delete_user(&bob.user_id).await.unwrap());
+    assert!(store.delete_user(&bob.user_id, 0).await.unwrap());
+    assert!(!store.delete_user(&bob.user_id, 0).await.unwrap());
     assert!(!store.enable_user(&bob.user_id, 3_000).await.unwrap());
     assert!(
         store
@@ -403,6 +403,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
     store.create_user(&alice).await.unwrap();
     let scope = ScopeSet::parse("openid").unwrap();
     let code = |hash: &str, expires_at: i64| AuthorizationCode {
+        sid: None,
         code_hash: TokenHash::of(hash),
         grant_id: gid(&format!("grant-{hash}")),
         client_id: client.client_id.clone(),
@@ -435,6 +436,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
         expires_at,
     };
     let grant = Grant {
+        sid: None,
         grant_id: gid("grant-fresh"),
         client_id: client.client_id.clone(),
         user_id: Some(alice.user_id.clone()),
@@ -471,11 +473,11 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
     store.revoke_access_token("at_old", 150).await.unwrap();
     store.revoke_access_token("at_live", 900).await.unwrap();
     store
-        .create_session(&TokenHash::of("s-old"), None, b"{}", 150)
+        .create_session(&TokenHash::of("s-old"), None, None, b"{}", 150)
         .await
         .unwrap();
     store
-        .create_session(&TokenHash::of("s-live"), None, b"{}", 900)
+        .create_session(&TokenHash::of("s-live"), None, None, b"{}", 900)
         .await
         .unwrap();
 
@@ -524,6 +526,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
     store.create_user(&bob).await.unwrap();
     let scope = ScopeSet::parse("openid").unwrap();
     let code = |name: &str, owner: &User| AuthorizationCode {
+        sid: None,
         code_hash: TokenHash::of(name),
         grant_id: gid(&format!("grant-{name}")),
         client_id: client.client_id.clone(),
@@ -540,6 +543,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
         consumed_at: None,
     };
     let grant = |name: &str, owner: &User| Grant {
+        sid: None,
         grant_id: gid(&format!("grant-{name}")),
         client_id: client.client_id.clone(),
         user_id: Some(owner.user_id.clone()),
@@ -594,7 +598,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
     ] {
         assert!(
             store
-                .create_session(&session(name), owner, b"{}", 900)
+                .create_session(&session(name), owner, None, b"{}", 900)
                 .await
                 .unwrap()
         );
@@ -693,14 +697,22 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     let alice = user("alice", 0);
     store.create_user(&alice).await.unwrap();
     let id = TokenHash::of("s1");
-    assert!(store.create_session(&id, None, b"{}", 100).await.unwrap());
     assert!(
-        !store.create_session(&id, None, b"{}", 100).await.unwrap(),
+        store
+            .create_session(&id, None, None, b"{}", 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .create_session(&id, None, None, b"{}", 100)
+            .await
+            .unwrap(),
         "taken"
     );
     assert!(
         store
-            .save_session(&id, Some(&alice.user_id), b"{\"a\":1}", 900)
+            .save_session(&id, Some(&alice.user_id), None, b"{\"a\":1}", 900)
             .await
             .unwrap()
     );
@@ -715,7 +727,7 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     store.delete_session(&id).await.unwrap();
     assert!(
         !store
-            .save_session(&id, Some(&alice.user_id), b"{}", 900)
+            .save_session(&id, Some(&alice.user_id), None, b"{}", 900)
             .await
             .unwrap(),
         "a deleted session stays deleted"
@@ -724,10 +736,10 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     // Deleting a user deletes their sessions.
     let other = TokenHash::of("s2");
     store
-        .create_session(&other, Some(&alice.user_id), b"{}", 900)
+        .create_session(&other, Some(&alice.user_id), None, b"{}", 900)
         .await
         .unwrap();
-    assert!(store.delete_user(&alice.user_id).await.unwrap());
+    assert!(store.delete_user(&alice.user_id, 0).await.unwrap());
     assert!(store.load_session(&other, 0).await.unwrap().is_none());
 }
 

@@ -87,6 +87,7 @@ fn scope() -> ScopeSet {
 impl Fixture {
     fn code(&self, value: &str) -> AuthorizationCode {
         AuthorizationCode {
+            sid: None,
             code_hash: TokenHash::of(value),
             grant_id: gid(GRANT),
             client_id: self.client.client_id.clone(),
@@ -106,6 +107,7 @@ impl Fixture {
 
     fn grant(&self) -> Grant {
         Grant {
+            sid: None,
             grant_id: gid(GRANT),
             client_id: self.client.client_id.clone(),
             user_id: Some(self.user.user_id.clone()),

@@ -313,7 +313,7 @@ async fn deleting_a_role_a_group_a_user_or_a_client_cascades_to_its_links(backen
     );
 
     // A deleted user leaves their groups and roles.
-    assert!(store.delete_user(&bob.user_id).await.unwrap());
+    assert!(store.delete_user(&bob.user_id, 0).await.unwrap());
     assert_eq!(
         store.find_group_contents(&ops).await.unwrap().members,
         ["alice"]

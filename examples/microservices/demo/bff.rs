@@ -5,7 +5,9 @@
 //! the sign-in asks for every API with `resource`, the code is redeemed for the first, and the one
 //! refresh token mints each other API's token when it is first needed (and again near expiry, RFC 6749
 //! §6). `/app/serviceN` forwards the session's token for that service's API; `/logout` ends the
-//! session and sends the browser to Latchkey's end-session endpoint.
+//! session and sends the browser to Latchkey's end-session endpoint. `/backchannel-logout` receives
+//! Latchkey's logout tokens (OIDC Back-Channel Logout 1.0): when a user's Latchkey session ends
+//! anywhere (signed out elsewhere, or by an administrator), the BFF's sessions of it end too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -115,6 +117,14 @@ impl Bff {
         Some((id.to_owned(), session))
     }
 
+    /// End every session of the provider session `sid` (OIDC Back-Channel Logout §2.7); how many.
+    fn end_sessions_of(&self, sid: &str) -> usize {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = sessions.len();
+        sessions.retain(|_, session| session.user.sid.as_deref() != Some(sid));
+        before - sessions.len()
+    }
+
     fn end_session(&self, id: &str) -> Option<Arc<Session>> {
         self.sessions
             .lock()
@@ -192,6 +202,7 @@ pub fn routes() -> Router<Arc<Gateway>> {
         .route("/login", get(login))
         .route("/callback", get(callback))
         .route("/logout", post(logout))
+        .route("/backchannel-logout", post(backchannel_logout))
         .route("/logged-out", get(logged_out))
         .route("/app/me", get(me))
 }
@@ -293,6 +304,39 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value)
+}
+
+/// The body of a back-channel logout request (§2.5).
+#[derive(Deserialize)]
+struct LogoutRequest {
+    logout_token: String,
+}
+
+/// `POST /backchannel-logout` (OIDC Back-Channel Logout §2.5–§2.8): verify the logout token and end
+/// the sessions of the provider session it names. 200 when done (also when no session was left),
+/// 400 with an OAuth error for a token that is not valid. The request comes from Latchkey, never
+/// from a browser, so there is no cookie and no CSRF token.
+async fn backchannel_logout(
+    State(state): State<Arc<Gateway>>,
+    axum::extract::Form(request): axum::extract::Form<LogoutRequest>,
+) -> Response {
+    let verified = state
+        .provider
+        .verify_logout_token(&request.logout_token, &state.bff.credentials.client_id)
+        .await;
+    match verified {
+        Ok(claims) => {
+            let sid = claims.sid.unwrap_or_default();
+            let ended = state.bff.end_sessions_of(&sid);
+            tracing::info!(sub = ?claims.sub, ended, "back-channel logout");
+            ([(header::CACHE_CONTROL, "no-store")], StatusCode::OK).into_response()
+        }
+        Err(rejected) => failure(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            rejected.description(),
+        ),
+    }
 }
 
 /// `GET /login`: start the authorization code flow.

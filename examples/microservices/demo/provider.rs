@@ -128,6 +128,27 @@ impl Provider {
         Ok(claims)
     }
 
+    /// Verify a logout token (OIDC Back-Channel Logout §2.6): signature, `typ: logout+jwt`, `iss`,
+    /// `aud` = our client, `exp`, the back-channel logout event, `sid` (this client registered
+    /// `backchannel_logout_session_required`), and no `nonce`.
+    pub async fn verify_logout_token(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<LogoutClaims, Rejected> {
+        let claims: LogoutClaims = self.verify(token, &["logout+jwt"], client_id).await?;
+        if !claims
+            .events
+            .contains_key("http://schemas.openid.net/event/backchannel-logout")
+        {
+            return Err(Rejected::Invalid("not a back-channel logout event"));
+        }
+        if claims.nonce.is_some() || claims.sid.is_none() {
+            return Err(Rejected::Invalid("a logout token has a sid and no nonce"));
+        }
+        Ok(claims)
+    }
+
     async fn verify<T: DeserializeOwned + Expiring>(
         &self,
         token: &str,
@@ -320,6 +341,34 @@ pub struct IdClaims {
     /// With `profile`.
     #[serde(default)]
     pub name: Option<String>,
+    /// The provider's session (OIDC Back-Channel Logout §2.1): a logout token names it.
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+/// The claims of a logout token (OIDC Back-Channel Logout §2.4) that the BFF acts on.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogoutClaims {
+    /// The user whose session ended.
+    #[serde(default)]
+    pub sub: Option<String>,
+    /// The provider session that ended.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// Expiry.
+    pub exp: i64,
+    /// Must hold the back-channel logout event.
+    #[serde(default)]
+    pub events: serde_json::Map<String, serde_json::Value>,
+    /// Must be absent (§2.6 step 5: a logout token is never an ID token).
+    #[serde(default)]
+    pub nonce: Option<serde_json::Value>,
+}
+
+impl Expiring for LogoutClaims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
 }
 
 impl Expiring for IdClaims {

@@ -162,6 +162,12 @@ pub struct ClientItem {
     /// Where it publishes them instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// Where it receives logout tokens (OIDC Back-Channel Logout §2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// It needs `sid` in logout tokens.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub backchannel_logout_session_required: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     #[allow(missing_docs)]
     pub allow_no_pkce: bool,
@@ -285,6 +291,8 @@ pub(super) fn client_item(client: &Client, roles: Vec<String>) -> ClientItem {
             .as_deref()
             .and_then(|raw| serde_json::from_str(raw).ok()),
         jwks_uri: client.jwks_uri.clone(),
+        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: client.backchannel_logout_session_required,
         allow_no_pkce: !client.require_pkce,
         id_token_signed_response_alg: client.id_token_alg.map(|alg| alg.as_str().to_owned()),
         application_type: Some(client.application_type.as_str().to_owned()),

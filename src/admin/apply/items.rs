@@ -143,6 +143,8 @@ pub(super) fn spec_of(item: &ClientItem) -> ClientSpec {
         require_par: item.require_par,
         jwks: item.jwks.as_ref().map(serde_json::Value::to_string),
         jwks_uri: item.jwks_uri.clone(),
+        backchannel_logout_uri: item.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: item.backchannel_logout_session_required,
         id_token_alg: item.id_token_signed_response_alg.clone(),
         application_type: Some(
             item.application_type

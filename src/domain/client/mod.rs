@@ -102,6 +102,11 @@ pub struct Client {
     pub jwks: Option<String>,
     /// RFC 7591 §2 `jwks_uri`: where a `private_key_jwt` client publishes its public keys instead.
     pub jwks_uri: Option<String>,
+    /// OIDC Back-Channel Logout §2.2 `backchannel_logout_uri`: where logout tokens are POSTed.
+    pub backchannel_logout_uri: Option<String>,
+    /// §2.2 `backchannel_logout_session_required`: the client needs `sid` in logout tokens (and so
+    /// in ID tokens).
+    pub backchannel_logout_session_required: bool,
     /// OIDC Dynamic Registration §2 `id_token_signed_response_alg`; `None` = the server's default.
     pub id_token_alg: Option<SigningAlg>,
     /// OIDC Dynamic Registration §2 `application_type`.
@@ -159,6 +164,10 @@ pub struct ClientSpec {
     pub jwks: Option<String>,
     /// Where it publishes them instead, raw.
     pub jwks_uri: Option<String>,
+    /// Where it receives logout tokens (OIDC Back-Channel Logout §2.2), raw; empty = none.
+    pub backchannel_logout_uri: Option<String>,
+    /// It needs `sid` in logout tokens.
+    pub backchannel_logout_session_required: bool,
 }
 
 impl Client {
@@ -322,6 +331,17 @@ impl Client {
             }
             _ => {}
         }
+        let backchannel_logout_uri = spec
+            .backchannel_logout_uri
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| check_backchannel_logout_uri(u, auth_method.is_confidential()))
+            .transpose()?;
+        if spec.backchannel_logout_session_required && backchannel_logout_uri.is_none() {
+            return Err(ClientError(
+                "--backchannel-logout-session-required needs --backchannel-logout-uri".into(),
+            ));
+        }
         Ok(Self {
             client_id,
             client_name,
@@ -337,6 +357,8 @@ impl Client {
             require_par: spec.require_par,
             jwks,
             jwks_uri,
+            backchannel_logout_uri,
+            backchannel_logout_session_required: spec.backchannel_logout_session_required,
             id_token_alg,
             application_type,
             resources,
@@ -375,6 +397,8 @@ impl Client {
             require_par: self.require_par,
             jwks: self.jwks.clone(),
             jwks_uri: self.jwks_uri.clone(),
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
             id_token_alg: self.id_token_alg.map(|alg| alg.as_str().to_owned()),
             application_type: Some(self.application_type.as_str().to_owned()),
             resources: self
@@ -430,6 +454,34 @@ fn parse_uris(raw: &[String]) -> Result<Vec<RedirectUri>, ClientError> {
         }
     }
     Ok(uris)
+}
+
+/// OIDC Back-Channel Logout §2.2: the `backchannel_logout_uri` is an absolute URL without a
+/// fragment (and here without credentials, of at most 2,000 characters). It SHOULD be https; plain
+/// http is allowed only for a confidential client.
+pub fn check_backchannel_logout_uri(raw: &str, confidential: bool) -> Result<String, ClientError> {
+    let bad = |why: &str| ClientError(format!("the backchannel_logout_uri {why}"));
+    if raw.len() > 2000 || raw.chars().any(char::is_control) {
+        return Err(bad("is too long or has control characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|_| bad("is not an absolute URL"))?;
+    if url.host_str().is_none() {
+        return Err(bad("must be an http(s) URL with a host"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if confidential => {}
+        "http" => {
+            return Err(bad(
+                "must use https for a public client (OIDC Back-Channel Logout §2.2)",
+            ));
+        }
+        _ => return Err(bad("must be an http(s) URL with a host")),
+    }
+    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must have no fragment or credentials"));
+    }
+    Ok(url.to_string())
 }
 
 #[cfg(test)]

@@ -61,6 +61,13 @@ pub struct ClientInput {
     /// `--jwks-uri`: where the client publishes its public keys instead (https).
     #[serde(default)]
     jwks_uri: Option<String>,
+    /// `--backchannel-logout-uri`: where the client receives logout tokens (OIDC Back-Channel
+    /// Logout §2.2; https, or http for a confidential client).
+    #[serde(default)]
+    backchannel_logout_uri: Option<String>,
+    /// `--backchannel-logout-session-required`: it needs `sid` in logout tokens.
+    #[serde(default)]
+    backchannel_logout_session_required: bool,
     /// Let a confidential client skip PKCE.
     #[serde(default)]
     allow_no_pkce: bool,
@@ -129,6 +136,8 @@ impl ClientInput {
             require_par: self.require_par,
             jwks: self.jwks.map(|set| set.to_string()),
             jwks_uri: self.jwks_uri,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
             id_token_alg: self.id_token_signed_response_alg,
             application_type: Some(self.application_type.unwrap_or_else(|| "web".to_owned())),
             resources: self.resources,

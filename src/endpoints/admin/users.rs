@@ -305,6 +305,8 @@ pub async fn set_user_password(
             InTransaction::done(&event),
         )
         .await;
+    // Logout tokens for the clients of the sessions that ended (OIDC Back-Channel Logout).
+    state.logouts.wake();
     Ok(signed_out_answer(&user, &event, done))
 }
 
@@ -363,6 +365,7 @@ async fn sign_out(
         InTransaction::done(&event),
     )
     .await;
+    state.logouts.wake();
     Ok(signed_out_answer(&user, &event, done))
 }
 
@@ -447,7 +450,11 @@ pub async fn delete_user(
     Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
     let user = named(&state, &username).await?;
-    let done = state.store.delete_user(&user.user_id).await;
+    let done = state
+        .store
+        .delete_user(&user.user_id, state.clock.now())
+        .await;
+    state.logouts.wake();
     Ok(answer_if_done(&state, &admin, &user, "deleted", done, || {
         StatusCode::NO_CONTENT.into_response()
     })

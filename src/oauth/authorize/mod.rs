@@ -108,6 +108,8 @@ pub struct SignIn {
     pub user_id: UserId,
     /// When they authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: i64,
+    /// The session's `sid` (OIDC Back-Channel Logout §2.1), carried into the code.
+    pub sid: Option<String>,
 }
 
 /// What the request needs next.
@@ -446,6 +448,7 @@ async fn issue_code(
             nonce: pending.nonce.clone(),
             code_challenge: pending.code_challenge.clone(),
             auth_time: user.auth_time,
+            sid: user.sid.clone(),
             created_at: ctx.now,
             expires_at: ctx.now + ctx.settings.lifetimes.authorization_code,
             consumed_at: None,

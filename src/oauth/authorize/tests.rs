@@ -284,6 +284,7 @@ fn pending(client: &Client, overrides: &[(&str, &str)]) -> PendingAuthorization 
 
 fn alice(auth_time: i64) -> SignIn {
     SignIn {
+        sid: None,
         user_id: UserId::from_stored("alice".into()),
         auth_time,
     }

@@ -45,11 +45,13 @@ fn metadata_is_refused_with_the_rfc_7591_error_codes() {
             "invalid_client_metadata",
         ),
         (
-            "§2 backchannel_logout_uri is not supported",
-            with(
-                "backchannel_logout_uri",
-                json!("https://app.example.com/bc"),
-            ),
+            "Back-Channel Logout §2.2 a backchannel_logout_uri that is not a string",
+            with("backchannel_logout_uri", json!(true)),
+            "invalid_client_metadata",
+        ),
+        (
+            "Back-Channel Logout §2.2 backchannel_logout_session_required not a boolean",
+            with("backchannel_logout_session_required", json!("yes")),
             "invalid_client_metadata",
         ),
         (

@@ -116,6 +116,7 @@ pub async fn redeem(
         scope: record.scope.clone(),
         resources: record.resources.clone(),
         auth_time: Some(record.auth_time),
+        sid: record.sid.clone(),
         created_at: now,
         expires_at: new_refresh
             .as_ref()
@@ -163,6 +164,7 @@ pub async fn redeem(
             target: &target,
             grant_id: &grant_id,
             auth_time: Some(record.auth_time),
+            sid: record.sid.as_deref(),
             authorization: &authorization,
             id_token_for: Some((&user, record.nonce.as_deref())),
             refresh_token,
@@ -227,6 +229,7 @@ mod tests {
 
     fn code(redirect_uri_sent: bool) -> AuthorizationCode {
         AuthorizationCode {
+            sid: None,
             code_hash: TokenHash::of("lk_ac_x"),
             grant_id: GrantId::from_stored("gr_x".into()),
             client_id: ClientId::parse("web").unwrap(),

@@ -105,6 +105,7 @@ pub async fn issue_to(
             target: &target,
             grant_id: &GrantId::generate(GrantKind::ClientCredentials),
             auth_time: None,
+            sid: None,
             authorization: &authorization,
             id_token_for: None,
             refresh_token: None,

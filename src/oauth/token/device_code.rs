@@ -100,6 +100,8 @@ pub async fn redeem(
         scope: request.scope.clone(),
         resources: request.resources.clone(),
         auth_time: Some(auth_time),
+        // The device is not a browser session of the user's: nothing to end with one.
+        sid: None,
         created_at: now,
         expires_at: new_refresh
             .as_ref()
@@ -145,6 +147,7 @@ pub async fn redeem(
             target: &target,
             grant_id: &grant_id,
             auth_time: Some(auth_time),
+            sid: None,
             authorization: &authorization,
             // OIDC Core §3.1.3.6 via RFC 8628 §3.5: an ID token when `openid` was asked; there is
             // no nonce in a device request.

@@ -73,6 +73,8 @@ pub struct Issuance<'a> {
     pub grant_id: &'a GrantId,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
+    /// The browser session the user signed in with (the ID token's `sid`), if any.
+    pub sid: Option<&'a str>,
     /// The subject's roles and groups, read for this issuance (so changes show in the next token).
     pub authorization: &'a Authorization,
     /// The user and nonce, when an ID token may be issued (only if `openid` is in scope).
@@ -164,6 +166,7 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
                 nonce: nonce.map(str::to_owned),
                 at_hash: Some(at_hash(&access_token, id_alg.as_str())),
                 azp: client_id.to_owned(),
+                sid: issuance.sid.map(str::to_owned),
                 standard: StandardClaims::for_scopes(user, issuance.scope),
                 authorization: RoleClaims::for_scopes(issuance.authorization, issuance.scope),
             },

@@ -349,6 +349,7 @@ mod tests {
             let response = issue(
                 &h.ctx(),
                 Issuance {
+                    sid: None,
                     client: &client,
                     subject: alice.user_id.as_str(),
                     scope: &scope,
@@ -387,6 +388,7 @@ mod tests {
         let response = issue(
             &h.ctx(),
             Issuance {
+                sid: None,
                 client: &client,
                 subject: alice.user_id.as_str(),
                 scope: &scope,

@@ -175,6 +175,7 @@ pub async fn rotate(
             target: &target,
             grant_id: &grant_id,
             auth_time: token.auth_time,
+            sid: token.sid.as_deref(),
             authorization: &authorization,
             id_token_for: user.as_ref().map(|u| (u, None)),
             refresh_token: Some(new_token),
@@ -211,6 +212,7 @@ mod tests {
 
     fn token() -> RefreshTokenState {
         RefreshTokenState {
+            sid: None,
             grant_id: GrantId::from_stored("gr_x".into()),
             client_id: ClientId::parse("dash").unwrap(),
             user_id: Some(UserId::from_stored("u".into())),

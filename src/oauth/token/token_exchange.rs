@@ -173,6 +173,7 @@ pub async fn exchange(
             target: &target,
             grant_id: &grant_id,
             auth_time: subject.auth_time,
+            sid: None,
             authorization: &authorization,
             id_token_for: None,
             refresh_token: None,

@@ -95,17 +95,19 @@ macro_rules! accounts_impl {
                 pool: &$pool,
                 id_hash: &TokenHash,
                 user_id: Option<&UserId>,
+                sid: Option<&str>,
                 data: &[u8],
                 expires_at: i64,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "INSERT INTO sessions (id_hash, user_id, data, expiry_date) VALUES ($1, $2, $3, $4) \
+                    "INSERT INTO sessions (id_hash, user_id, data, expiry_date, sid) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (id_hash) DO NOTHING",
                 )
                 .bind(id_hash.0.as_slice())
                 .bind(user_id.map(UserId::as_str))
                 .bind(data)
                 .bind(expires_at)
+                .bind(sid)
                 .execute(pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -116,15 +118,17 @@ macro_rules! accounts_impl {
                 pool: &$pool,
                 id_hash: &TokenHash,
                 user_id: Option<&UserId>,
+                sid: Option<&str>,
                 data: &[u8],
                 expires_at: i64,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "UPDATE sessions SET user_id = $1, data = $2, expiry_date = $3 WHERE id_hash = $4",
+                    "UPDATE sessions SET user_id = $1, data = $2, expiry_date = $3, sid = $4 WHERE id_hash = $5",
                 )
                 .bind(user_id.map(UserId::as_str))
                 .bind(data)
                 .bind(expires_at)
+                .bind(sid)
                 .bind(id_hash.0.as_slice())
                 .execute(pool)
                 .await?;
@@ -183,6 +187,8 @@ macro_rules! accounts_impl {
                 now: i64,
                 keep_until: i64,
             ) -> Result<SignOut, sqlx::Error> {
+                // Back-Channel Logout §2.7: the clients the user signed in to in these sessions are told.
+                super::logouts::queue(tx, super::logouts::Ending::User(user_id), now).await?;
                 let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)

@@ -41,7 +41,7 @@ macro_rules! configuration_impl {
                         Write::DeleteClient(client_id) => clients::delete_client(conn, client_id).await?,
                         Write::CreateUser(user) => users::create_user(conn, user).await.map(|()| true)?,
                         Write::UpdateUser(user) => users::update_user_profile(conn, user).await?,
-                        Write::DeleteUser(user_id) => users::delete_user(conn, user_id).await?,
+                        Write::DeleteUser(user_id, now) => users::delete_user(conn, user_id, *now).await?,
                         Write::Link(link) => roles::add_assignment(conn, link).await?,
                         Write::Unlink(link) => roles::remove_assignment(conn, link).await?,
                     };

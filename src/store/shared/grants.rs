@@ -121,7 +121,7 @@ macro_rules! grants_impl {
                 sqlx::query(concat!(
                     "INSERT INTO authorization_codes (",
                     code_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14)"
                 ))
                 .bind(code.code_hash.0.as_slice())
                 .bind(code.grant_id.as_str())
@@ -136,6 +136,7 @@ macro_rules! grants_impl {
                 .bind(code.expires_at)
                 .bind(code.redirect_uri_sent)
                 .bind(audiences_json(&code.resources))
+                .bind(code.sid.as_deref())
                 .execute(pool)
                 .await?;
                 Ok(())
@@ -195,7 +196,7 @@ macro_rules! grants_impl {
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, \
-                     revoked_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+                     revoked_at, resources, sid) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9)",
                 )
                 .bind(grant.grant_id.as_str())
                 .bind(grant.client_id.as_str())
@@ -205,8 +206,22 @@ macro_rules! grants_impl {
                 .bind(grant.created_at)
                 .bind(grant.expires_at)
                 .bind(audiences_json(&grant.resources))
+                .bind(grant.sid.as_deref())
                 .execute(&mut *tx)
                 .await?;
+                // Back-Channel Logout §2.1: the session's user signed in to this client, so it is told
+                // when the session ends.
+                if let (Some(sid), Some(user_id)) = (&grant.sid, &grant.user_id) {
+                    sqlx::query(
+                        "INSERT INTO session_clients (sid, client_id, user_id) VALUES ($1, $2, $3) \
+                         ON CONFLICT (sid, client_id) DO NOTHING",
+                    )
+                    .bind(sid)
+                    .bind(grant.client_id.as_str())
+                    .bind(user_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 if let Some(token) = refresh_token {
                     sqlx::query(
                         "INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at, rotated_at, successor_hash) \
@@ -260,7 +275,7 @@ macro_rules! grants_impl {
             ) -> Result<Option<RefreshTokenState>, StoreError> {
                 let row: Option<RefreshRow> = sqlx::query_as(
                     "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
-                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
                      WHERE r.token_hash = $1",
                 )
                 .bind(token_hash.0.as_slice())
@@ -351,6 +366,20 @@ macro_rules! grants_impl {
                     device_authorizations: run(
                         "DELETE FROM device_authorizations WHERE expires_at <= $1",
                         now,
+                        None,
+                    )
+                    .await?,
+                    // Sign-ins of sessions that ended without a sign-out (expired): nobody is told.
+                    session_clients: run(
+                        "DELETE FROM session_clients WHERE NOT EXISTS (SELECT 1 FROM sessions s \
+                         WHERE s.sid = session_clients.sid AND s.expiry_date > $1)",
+                        now,
+                        None,
+                    )
+                    .await?,
+                    logout_deliveries: run(
+                        "DELETE FROM logout_deliveries WHERE created_at <= $1",
+                        now.saturating_sub(crate::domain::logout::DELIVERY_RETENTION),
                         None,
                     )
                     .await?,

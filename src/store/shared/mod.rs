@@ -7,7 +7,7 @@
 //! Each noun has its file, a macro generating one module of plain functions over the backend's pool:
 //! [`accounts`] (passwords, account state, browser sessions), [`attempts`] (the sign-in throttle's
 //! counters), [`catalog`] (scopes and APIs), [`clients`], [`devices`] (device authorization requests), [`grants`] (consent, codes, grants, refresh
-//! and reference tokens, revocations, housekeeping), [`keys`] (signing keys), [`roles`] (roles and
+//! and reference tokens, revocations, housekeeping), [`keys`] (signing keys), [`logouts`] (the back-channel logout outbox), [`roles`] (roles and
 //! groups) and [`users`]. `store_impl!` generates them all and implements the trait by calling them.
 
 pub(super) mod accounts;
@@ -19,6 +19,7 @@ pub(super) mod configuration;
 pub(super) mod devices;
 pub(super) mod grants;
 pub(super) mod keys;
+pub(super) mod logouts;
 pub(super) mod registration;
 pub(super) mod roles;
 pub(super) mod users;
@@ -34,6 +35,7 @@ macro_rules! store_impl {
         crate::store::shared::keys::keys_impl!($pool);
         crate::store::shared::grants::grants_impl!($pool, $conn);
         crate::store::shared::devices::devices_impl!($pool);
+        crate::store::shared::logouts::logouts_impl!($pool, $conn);
         crate::store::shared::attempts::attempts_impl!($pool);
         crate::store::shared::audit::audit_impl!($pool, $conn);
         crate::store::shared::roles::roles_impl!($pool, $conn);
@@ -275,8 +277,11 @@ macro_rules! store_impl {
 
 
                 #[tracing::instrument(level = "error", skip_all)]
-                async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
-                    users::delete_user(&mut *self.pool.acquire().await?, user_id).await
+                async fn delete_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
+                    let mut tx = self.pool.begin().await?;
+                    let deleted = users::delete_user(&mut tx, user_id, now).await?;
+                    tx.commit().await?;
+                    Ok(deleted)
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -431,10 +436,11 @@ macro_rules! store_impl {
                     &self,
                     id_hash: &TokenHash,
                     user_id: Option<&UserId>,
+                    sid: Option<&str>,
                     data: &[u8],
                     expires_at: i64,
                 ) -> Result<bool, StoreError> {
-                    accounts::create_session(&self.pool, id_hash, user_id, data, expires_at).await
+                    accounts::create_session(&self.pool, id_hash, user_id, sid, data, expires_at).await
                 }
 
 
@@ -443,10 +449,38 @@ macro_rules! store_impl {
                     &self,
                     id_hash: &TokenHash,
                     user_id: Option<&UserId>,
+                    sid: Option<&str>,
                     data: &[u8],
                     expires_at: i64,
                 ) -> Result<bool, StoreError> {
-                    accounts::save_session(&self.pool, id_hash, user_id, data, expires_at).await
+                    accounts::save_session(&self.pool, id_hash, user_id, sid, data, expires_at).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn end_session_sign_ins(&self, sid: &str, now: i64) -> Result<u64, StoreError> {
+                    logouts::end_session(&self.pool, sid, now).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn claim_logout_deliveries(
+                    &self,
+                    now: i64,
+                    lease_until: i64,
+                    limit: i64,
+                ) -> Result<Vec<crate::domain::logout::LogoutDelivery>, StoreError> {
+                    logouts::claim(&self.pool, now, lease_until, limit).await
+                }
+
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn finish_logout_delivery(
+                    &self,
+                    jti: &str,
+                    retry_at: Option<i64>,
+                ) -> Result<(), StoreError> {
+                    logouts::finish(&self.pool, jti, retry_at).await
                 }
 
 

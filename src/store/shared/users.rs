@@ -109,7 +109,15 @@ macro_rules! users_impl {
             pub(crate) async fn delete_user(
                 conn: &mut $conn,
                 user_id: &UserId,
+                now: i64,
             ) -> Result<bool, StoreError> {
+                // Back-Channel Logout §2.7: the clients the user is signed in to are told.
+                super::logouts::queue(
+                    &mut *conn,
+                    super::logouts::Ending::User(user_id.as_str()),
+                    now,
+                )
+                .await?;
                 let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
                     .bind(user_id.as_str())
                     .execute(&mut *conn)

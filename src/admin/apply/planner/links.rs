@@ -96,7 +96,7 @@ impl Planner<'_> {
                 self.b.delete(
                     "user",
                     &user.username,
-                    Write::DeleteUser(user.user_id.clone()),
+                    Write::DeleteUser(user.user_id.clone(), self.now),
                 );
             }
         }
