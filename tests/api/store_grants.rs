@@ -28,6 +28,7 @@ crate::backend_tests!(
     apis_round_trip_and_one_with_scopes_is_not_deleted,
     of_twenty_concurrent_uses_of_a_pushed_request_exactly_one_gets_it,
     of_twenty_concurrent_uses_of_an_assertion_jti_exactly_one_is_first,
+    a_logout_delivery_is_queued_with_the_sign_out_and_claimed_once,
 );
 
 const GRANT: &str = "gr_contract";
@@ -654,5 +655,98 @@ async fn of_twenty_concurrent_uses_of_an_assertion_jti_exactly_one_is_first(back
             .record_client_assertion(&other.client_id, &jti, 300)
             .await
             .unwrap()
+    );
+}
+
+/// OIDC Back-Channel Logout: a redeemed code of session `sid` records the sign-in; signing the user
+/// out queues one delivery in the same transaction; of twenty concurrent claims one gets it; a
+/// retry is hidden until due; finishing deletes it.
+async fn a_logout_delivery_is_queued_with_the_sign_out_and_claimed_once(backend: Backend) {
+    let f = fixture(&backend).await;
+    // Without a logout URI nothing is queued.
+    let code = AuthorizationCode {
+        sid: Some("sid-1".into()),
+        ..f.code("code")
+    };
+    f.store.create_authorization_code(&code).await.unwrap();
+    let grant = Grant {
+        sid: Some("sid-1".into()),
+        ..f.grant()
+    };
+    f.store
+        .redeem_authorization_code(&TokenHash::of("code"), &grant, None, 20, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.end_session_sign_ins("other-sid", 30).await.unwrap(),
+        0
+    );
+    let with_uri = Client {
+        backchannel_logout_uri: Some("https://app.example.com/bc".into()),
+        ..f.client.clone()
+    };
+    assert!(f.store.update_client(&with_uri).await.unwrap());
+
+    let signed_out = f
+        .store
+        .revoke_user_sessions(&f.user.user_id, 40, 1_000, InTransaction::default())
+        .await
+        .unwrap();
+    assert!(signed_out.is_some());
+    // The sign-in is forgotten: a second sign-out queues nothing more.
+    assert_eq!(f.store.end_session_sign_ins("sid-1", 41).await.unwrap(), 0);
+
+    let mut claims = Vec::new();
+    for _ in 0..20 {
+        let store = Arc::clone(&f.store);
+        claims.push(tokio::spawn(async move {
+            store.claim_logout_deliveries(50, 110, 32).await
+        }));
+    }
+    let mut claimed = Vec::new();
+    for claim in claims {
+        claimed.extend(claim.await.unwrap().unwrap());
+    }
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    let delivery = &claimed[0];
+    assert_eq!(delivery.client_id, f.client.client_id);
+    assert_eq!(delivery.sub, f.user.user_id);
+    assert_eq!(delivery.sid, "sid-1");
+    assert_eq!(delivery.attempts, 1);
+    // Leased until 110, then retried at 200: hidden until then.
+    assert!(
+        f.store
+            .claim_logout_deliveries(100, 160, 32)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    f.store
+        .finish_logout_delivery(&delivery.jti, Some(200))
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .claim_logout_deliveries(199, 260, 32)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = f.store.claim_logout_deliveries(200, 260, 32).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].jti.as_str(), again[0].attempts),
+        (delivery.jti.as_str(), 2)
+    );
+    f.store
+        .finish_logout_delivery(&delivery.jti, None)
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .claim_logout_deliveries(10_000, 10_060, 32)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
