@@ -13,6 +13,7 @@ mod authorize;
 mod browser;
 mod cli;
 mod client_credentials;
+mod client_secret_jwt;
 mod config;
 mod demo_browser;
 mod device;
