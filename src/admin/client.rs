@@ -5,8 +5,11 @@ use serde::Serialize;
 
 use super::{AdminError, find_client};
 use crate::domain::api::Audience;
-use crate::domain::client::{Client, ClientId, ClientSecret, ClientSpec};
+use crate::domain::client::{
+    Client, ClientId, ClientSecret, ClientSpec, MIN_HMAC_SECRET_BYTES, SealedSecret,
+};
 use crate::domain::scope::ScopeSet;
+use crate::keys::KeyEncryptionKey;
 use crate::store::Store;
 
 /// A client as the CLI prints it and the admin API answers: never its secret hash.
@@ -18,7 +21,7 @@ pub struct ClientView<'a> {
     /// Its display name, shown on the consent page.
     client_name: &'a str,
     /// How it authenticates (RFC 7591 §2 `token_endpoint_auth_method`): `client_secret_basic`,
-    /// `client_secret_post`, or `none` for a public client.
+    /// `client_secret_post`, `client_secret_jwt`, `private_key_jwt`, or `none` for a public client.
     auth_method: &'a str,
     /// Its redirect URIs (RFC 6749 §3.1.2).
     redirect_uris: Vec<&'a str>,
@@ -158,10 +161,40 @@ async fn check_references(store: &dyn Store, client: &Client) -> Result<(), Admi
     check_references_among(client, &scopes, &audiences)
 }
 
+/// The sealed copy of `secret` that `client` keeps if it authenticates with `client_secret_jwt`
+/// (OIDC Core §9: the server MACs with the secret, so a digest is not enough); `None` for every
+/// other method. The secret must be long enough to key HS256 (RFC 7518 §3.2), and sealing needs
+/// the key-encryption key (`kek`).
+pub(crate) fn seal_secret(
+    client: &Client,
+    secret: &str,
+    kek: Option<&KeyEncryptionKey>,
+) -> Result<Option<SealedSecret>, AdminError> {
+    if !client.auth_method.needs_sealed_secret() {
+        return Ok(None);
+    }
+    if secret.len() < MIN_HMAC_SECRET_BYTES {
+        return Err(AdminError::Invalid(format!(
+            "client '{}': a client_secret_jwt secret must be at least {MIN_HMAC_SECRET_BYTES} bytes (RFC 7518 §3.2)",
+            client.client_id
+        )));
+    }
+    let kek = kek.ok_or_else(|| {
+        AdminError::Invalid(format!(
+            "client '{}': client_secret_jwt keeps the secret sealed under the key-encryption secret, \
+             which is not available here",
+            client.client_id
+        ))
+    })?;
+    Ok(Some(kek.seal_client_secret(&client.client_id, secret)?))
+}
+
 /// Register a client from `spec` (with `client_id`, or a generated one). A confidential client gets
-/// a secret, returned once and stored only as its hash.
+/// a secret, returned once and stored only as its hash — and, for `client_secret_jwt`, sealed under
+/// `kek` as well.
 pub async fn create(
     store: &dyn Store,
+    kek: Option<&KeyEncryptionKey>,
     client_id: Option<&str>,
     spec: &ClientSpec,
     now: i64,
@@ -175,6 +208,9 @@ pub async fn create(
     check_references(store, &client).await?;
     let secret = client.auth_method.has_secret().then(ClientSecret::generate);
     client.secret_hash = secret.as_ref().map(ClientSecret::hash);
+    if let Some(secret) = &secret {
+        client.sealed_secret = seal_secret(&client, secret.expose(), kek)?;
+    }
     store.create_client(&client).await?;
     Ok((client, secret))
 }
@@ -190,7 +226,10 @@ pub(crate) fn check_kind_kept(existing: &Client, updated: &Client) -> Result<(),
     Ok(())
 }
 
-/// Replace `existing`'s registration with `spec` (its id, secret and creation time stay).
+/// Replace `existing`'s registration with `spec` (its id, secret and creation time stay). A client
+/// that moves to `client_secret_jwt` from another method has only its secret's digest, which
+/// cannot key a MAC: it authenticates once its secret is rotated (see [`lacks_sealed_secret`]); one
+/// that leaves `client_secret_jwt` loses the sealed copy.
 pub async fn update(
     store: &dyn Store,
     existing: &Client,
@@ -202,6 +241,10 @@ pub async fn update(
     check_kind_kept(existing, &updated)?;
     check_references(store, &updated).await?;
     updated.secret_hash = existing.secret_hash.clone();
+    updated.sealed_secret = existing
+        .sealed_secret
+        .clone()
+        .filter(|_| updated.auth_method.needs_sealed_secret());
     updated.updated_at = now;
     if !store.update_client(&updated).await? {
         return Err(AdminError::Invalid(format!(
@@ -224,9 +267,17 @@ pub async fn delete(store: &dyn Store, client_id: &str) -> Result<ClientId, Admi
     Ok(client.client_id)
 }
 
-/// Give the confidential client `client_id` a new secret; the old one stops working at once.
+/// Whether `client` is registered for `client_secret_jwt` but has no sealed secret to check its
+/// assertions with (it moved there from another method): it needs `rotate-secret`.
+pub fn lacks_sealed_secret(client: &Client) -> bool {
+    client.auth_method.needs_sealed_secret() && client.sealed_secret.is_none()
+}
+
+/// Give the confidential client `client_id` a new secret; the old one stops working at once. A
+/// `client_secret_jwt` client's is sealed under `kek` as well.
 pub async fn rotate_secret(
     store: &dyn Store,
+    kek: Option<&KeyEncryptionKey>,
     client_id: &str,
     now: i64,
 ) -> Result<(Client, ClientSecret), AdminError> {
@@ -239,8 +290,9 @@ pub async fn rotate_secret(
         )));
     }
     let secret = ClientSecret::generate();
+    let sealed = seal_secret(&client, secret.expose(), kek)?;
     if !store
-        .set_client_secret(&client.client_id, &secret.hash(), now)
+        .set_client_secret(&client.client_id, &secret.hash(), sealed.as_ref(), now)
         .await?
     {
         return Err(AdminError::Invalid(format!(

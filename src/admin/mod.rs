@@ -29,6 +29,9 @@ pub enum AdminError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// A `client_secret_jwt` client's secret could not be sealed for storage: nothing was stored.
+    #[error(transparent)]
+    Seal(#[from] crate::keys::encryption::SealError),
 }
 
 impl From<StoreError> for AdminError {

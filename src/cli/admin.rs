@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, command: AdminCommand) -> Result<(), CliError> {
         ..ClientSpec::default()
     };
     let (client, secret) =
-        admin_client::create(local.store.as_ref(), client_id.as_deref(), &spec, now).await?;
+        admin_client::create(local.store.as_ref(), None, client_id.as_deref(), &spec, now).await?;
     super::client::record_created(local, &client).await?;
     let id = client.client_id.to_string();
     let secret = secret

@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::view::{self, shown};
 use super::{CliError, Context, Via, read_text};
 use crate::admin::apply::{self as admin_apply, Document, Options};
+use crate::domain::client::AuthMethod;
 use crate::paths::{ADMIN_APPLY_PATH, ADMIN_EXPORT_PATH};
 
 /// The largest configuration file read.
@@ -117,8 +118,15 @@ pub async fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<(), CliError> {
                 dry_run: args.dry_run,
                 keep_client: None,
             };
+            // Only a document with a client_secret_jwt client needs the key-encryption secret.
+            let sealing = !args.dry_run
+                && document.clients.iter().any(|c| {
+                    c.auth_method.as_deref() == Some(AuthMethod::ClientSecretJwt.as_str())
+                });
+            let kek = local.key_encryption_key(sealing).await?;
             let outcome = admin_apply::apply(
                 local.store.as_ref(),
+                kek.as_ref(),
                 &document,
                 &secrets,
                 &options,

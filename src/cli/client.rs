@@ -10,7 +10,7 @@ use crate::admin::Change;
 use crate::admin::client::{self as admin_client, ClientView, registration};
 use crate::admin::role as admin_role;
 use crate::clock::format_rfc3339;
-use crate::domain::client::{Client, ClientSpec};
+use crate::domain::client::{AuthMethod, Client, ClientSpec};
 use crate::domain::role::RoleName;
 use crate::paths::{
     ADMIN_CLIENT_PATH, ADMIN_CLIENT_ROLE_PATH, ADMIN_CLIENT_SECRET_PATH, ADMIN_CLIENTS_PATH,
@@ -78,7 +78,9 @@ pub struct CreateArgs {
     /// Space-delimited scopes the client may request (each must exist).
     #[arg(long, default_value = "")]
     scope: String,
-    /// client_secret_basic, client_secret_post, or none (a public client).
+    /// client_secret_basic, client_secret_post, client_secret_jwt (HS256 assertions MACed with the
+    /// secret, which is then also kept sealed under the key-encryption secret), private_key_jwt, or
+    /// none (a public client).
     #[arg(long, default_value = "client_secret_basic")]
     auth_method: String,
     /// First-party client: users are not asked for consent.
@@ -436,8 +438,11 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
             let (client_id, spec) = args.spec()?;
             let created: view::NewClient = match &ctx.via {
                 Via::Local(local) => {
+                    let sealing = spec.auth_method == AuthMethod::ClientSecretJwt.as_str();
+                    let kek = local.key_encryption_key(sealing).await?;
                     let (client, secret) = admin_client::create(
                         local.store.as_ref(),
+                        kek.as_ref(),
                         client_id.as_deref(),
                         &spec,
                         local.clock.now(),
@@ -521,6 +526,8 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
         }
         ClientCommand::Update(args) => {
             let client_id = args.client_id.clone();
+            let jwt = AuthMethod::ClientSecretJwt.as_str();
+            let moved_to_secret_jwt: bool;
             let updated: view::Client = match &ctx.via {
                 Via::Local(local) => {
                     let existing = find(local, &client_id).await?;
@@ -533,6 +540,7 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                         local.clock.now(),
                     )
                     .await?;
+                    moved_to_secret_jwt = admin_client::lacks_sealed_secret(&updated);
                     let id = updated.client_id.to_string();
                     local
                         .record(
@@ -550,12 +558,22 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
                     let existing: view::Client = server.get(&path).await?;
                     let mut spec = spec_of(&existing);
                     args.apply(&mut spec)?;
+                    moved_to_secret_jwt = existing.auth_method != jwt && spec.auth_method == jwt;
                     server
                         .call(Method::PUT, &path, Some(&body(None, &spec)))
                         .await?
                 }
             };
-            ctx.print(&updated, || describe(&updated));
+            ctx.print(&updated, || {
+                let mut text = describe(&updated);
+                if moved_to_secret_jwt {
+                    text.push_str(
+                        "\nIt keeps only its secret's digest, which cannot check a client_secret_jwt assertion: \
+                         run `latchkey client rotate-secret` to give it a secret it can use.\n",
+                    );
+                }
+                text
+            });
             Ok(())
         }
         ClientCommand::Delete { client_id } => {
@@ -584,8 +602,14 @@ pub async fn run(ctx: &Context, command: ClientCommand) -> Result<(), CliError> 
         ClientCommand::RotateSecret { client_id } => {
             let rotated: RotatedSecret = match &ctx.via {
                 Via::Local(local) => {
+                    let sealing = find(local, &client_id)
+                        .await?
+                        .auth_method
+                        .needs_sealed_secret();
+                    let kek = local.key_encryption_key(sealing).await?;
                     let (_, secret) = admin_client::rotate_secret(
                         local.store.as_ref(),
+                        kek.as_ref(),
                         &client_id,
                         local.clock.now(),
                     )

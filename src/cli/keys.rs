@@ -25,7 +25,8 @@ pub enum KeysCommand {
         #[arg(long, default_value = "RS256")]
         alg: SigningAlg,
     },
-    /// Re-encrypt every stored signing key under a new key-encryption secret, in one transaction.
+    /// Re-encrypt every stored signing key, and every client_secret_jwt client's secret, under a
+    /// new key-encryption secret, in one transaction.
     /// Then restart every instance with the new secret (the old one no longer opens the keys).
     Rewrap {
         /// A file holding the new secret (at least 32 characters; surrounding whitespace ignored).
@@ -105,18 +106,31 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> Result<(), CliError> {
             let new_kek = KeyEncryptionKey::load(&SecretSource::File(new_secret_file))?;
             let ring = KeyRing::new(kek, local.settings.key_policy());
             // Every key must open under the current secret before anything is written.
-            let sealed = ring.reseal(local.store.as_ref(), &new_kek).await?;
-            local.store.rewrap_signing_keys(&sealed).await?;
-            let count = sealed.len();
+            let resealed = ring.reseal(local.store.as_ref(), &new_kek).await?;
             local
-                .record(local.change("key", "rewrapped", "*").with("keys", count))
+                .store
+                .rewrap_sealed_secrets(&resealed.signing_keys, &resealed.client_secrets)
                 .await?;
-            ctx.print(&serde_json::json!({ "rewrapped": count }), || {
-                format!(
-                    "re-encrypted {count} signing keys under the new secret; restart every instance with it \
-                     (--key-encryption-secret-file or LATCHKEY_KEY_ENCRYPTION_SECRET_FILE)"
+            let count = resealed.signing_keys.len();
+            let clients = resealed.client_secrets.len();
+            local
+                .record(
+                    local
+                        .change("key", "rewrapped", "*")
+                        .with("keys", count)
+                        .with("client_secrets", clients),
                 )
-            });
+                .await?;
+            ctx.print(
+                &serde_json::json!({ "rewrapped": count, "client_secrets": clients }),
+                || {
+                    format!(
+                        "re-encrypted {count} signing keys and {clients} client_secret_jwt secrets under the new \
+                         secret; restart every instance with it \
+                         (--key-encryption-secret-file or LATCHKEY_KEY_ENCRYPTION_SECRET_FILE)"
+                    )
+                },
+            );
             Ok(())
         }
     }

@@ -220,6 +220,24 @@ impl Local {
         format!("cli:{user}")
     }
 
+    /// The key-encryption key, when `needed` (to seal a `client_secret_jwt` client's secret), loaded
+    /// as `serve` loads it; refused if it does not open the stored signing keys, since a secret sealed
+    /// under another key would never open on the server.
+    pub async fn key_encryption_key(
+        &self,
+        needed: bool,
+    ) -> Result<Option<crate::keys::KeyEncryptionKey>, CliError> {
+        if !needed {
+            return Ok(None);
+        }
+        let kek = crate::keys::KeyEncryptionKey::load(&self.settings.key_secret)?;
+        if let Some(key) = self.store.list_signing_keys().await?.first() {
+            kek.decrypt(&key.kid, &key.private_key)
+                .map_err(crate::keys::KeyError::from)?;
+        }
+        Ok(Some(kek))
+    }
+
     /// Record `event` in the audit trail (and the log). The change is already made: a failure here
     /// says so, and the command exits non-zero.
     pub async fn record(&self, event: AuditEvent) -> Result<(), CliError> {

@@ -2,7 +2,7 @@
 //! transaction: all of them, or none.
 
 use super::api::{Api, Audience};
-use super::client::{Client, ClientId};
+use super::client::{Client, ClientId, SealedSecret};
 use super::group::{Group, GroupName};
 use super::role::{Assignment, Role, RoleName};
 use super::scope::Scope;
@@ -39,8 +39,8 @@ pub enum Write {
     CreateClient(Client),
     /// Replace a client's registration (not its secret).
     UpdateClient(Client),
-    /// Replace a client's secret hash.
-    SetClientSecret(ClientId, TokenHash, i64),
+    /// Replace a client's secret hash, and its sealed copy (`client_secret_jwt` only).
+    SetClientSecret(ClientId, TokenHash, Option<SealedSecret>, i64),
     /// Delete a client and everything issued to it.
     DeleteClient(ClientId),
     /// Create a user.

@@ -1,19 +1,27 @@
-//! Signing keys at rest: AES-256-GCM under a key derived (HKDF-SHA256) from the configured secret.
+//! Secrets at rest — signing keys, and `client_secret_jwt` clients' secrets: AES-256-GCM under a key
+//! derived (HKDF-SHA256) from the configured secret.
 
 use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::{hkdf, rand};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::config::{ConfigError, KEY_SECRET_FILE, SecretSource, check_secret_strength};
+use crate::domain::client::{ClientId, SealedSecret};
 use crate::domain::secret::random_string;
+
+/// The associated data of a sealed client secret: a prefix keeps it apart from a signing key whose
+/// kid happens to equal the client id.
+fn client_secret_aad(client_id: &ClientId) -> String {
+    format!("client-secret:{client_id}")
+}
 
 /// The HKDF salt: versioned, so a future scheme can derive a different key from the same secret.
 const HKDF_SALT: &[u8] = b"latchkey key-encryption v1";
 
-/// The key that encrypts signing keys at rest.
+/// The key that encrypts signing keys and `client_secret_jwt` secrets at rest.
 pub struct KeyEncryptionKey {
     key: LessSafeKey,
 }
@@ -26,22 +34,27 @@ impl std::fmt::Debug for KeyEncryptionKey {
 
 /// A sealed key that would not open: a wrong secret, or a damaged record.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot decrypt signing key '{kid}': is the key-encryption secret the one it was stored with?"
-)]
+#[error("cannot decrypt {what} '{kid}': is the key-encryption secret the one it was stored with?")]
 pub struct DecryptError {
-    /// The key that would not open.
+    /// What would not open: a signing key, or a client's secret.
+    pub what: &'static str,
+    /// The key (or client) that would not open.
     pub kid: String,
 }
 
 /// A key that could not be sealed for storage (no randomness for the nonce, or the cipher refused):
 /// nothing is stored.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot encrypt signing key '{kid}' for storage")]
+#[error("cannot encrypt {what} '{kid}' for storage")]
 pub struct SealError {
-    /// The key that was not sealed.
+    /// What was not sealed: a signing key, or a client's secret.
+    pub what: &'static str,
+    /// The key (or client) that was not sealed.
     pub kid: String,
 }
+
+const SIGNING_KEY: &str = "signing key";
+const CLIENT_SECRET: &str = "the secret of client";
 
 impl KeyEncryptionKey {
     /// Derive the AES-256-GCM key from a secret with HKDF-SHA256 (RFC 5869).
@@ -60,19 +73,66 @@ impl KeyEncryptionKey {
     /// a caller can never store an unsealed, empty or fixed-nonce key (NIST SP 800-38D §8.2: a GCM
     /// nonce must never repeat under one key).
     pub fn encrypt(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.seal_fresh(SIGNING_KEY, kid, kid.as_bytes(), plaintext)
+    }
+
+    /// Seal a `client_secret_jwt` client's secret for storage, bound to its client id (associated
+    /// data `client-secret:` + the id), so a sealed secret copied onto another client's row does not
+    /// open there, nor does one copied into the signing keys (whose associated data is the bare kid).
+    pub fn seal_client_secret(
+        &self,
+        client_id: &ClientId,
+        secret: &str,
+    ) -> Result<SealedSecret, SealError> {
+        let aad = client_secret_aad(client_id);
+        self.seal_fresh(
+            CLIENT_SECRET,
+            client_id.as_str(),
+            aad.as_bytes(),
+            secret.as_bytes(),
+        )
+        .map(SealedSecret::from_bytes)
+    }
+
+    /// Open a `client_secret_jwt` client's sealed secret: the key of its HS256 assertions.
+    pub fn open_client_secret(
+        &self,
+        client_id: &ClientId,
+        sealed: &SealedSecret,
+    ) -> Result<SecretSlice<u8>, DecryptError> {
+        let aad = client_secret_aad(client_id);
+        self.open(
+            CLIENT_SECRET,
+            client_id.as_str(),
+            aad.as_bytes(),
+            sealed.as_bytes(),
+        )
+        .map(SecretSlice::from)
+    }
+
+    fn seal_fresh(
+        &self,
+        what: &'static str,
+        kid: &str,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
         let drawn = rand::fill(&mut nonce).map(|()| nonce);
-        self.seal(kid, plaintext, drawn)
+        self.seal(what, kid, aad, plaintext, drawn)
     }
 
     /// Seal with a freshly drawn nonce, or fail if the draw failed.
     fn seal(
         &self,
+        what: &'static str,
         kid: &str,
+        aad: &[u8],
         plaintext: &[u8],
         nonce: Result<[u8; NONCE_LEN], aws_lc_rs::error::Unspecified>,
     ) -> Result<Vec<u8>, SealError> {
         let seal_error = || SealError {
+            what,
             kid: kid.to_owned(),
         };
         let nonce = nonce.map_err(|_| seal_error())?;
@@ -80,7 +140,7 @@ impl KeyEncryptionKey {
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(kid.as_bytes()),
+                Aad::from(aad),
                 &mut sealed,
             )
             .map_err(|_| seal_error())?;
@@ -92,7 +152,18 @@ impl KeyEncryptionKey {
 
     /// Open a sealed key stored under `kid`.
     pub fn decrypt(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        self.open(SIGNING_KEY, kid, kid.as_bytes(), sealed)
+    }
+
+    fn open(
+        &self,
+        what: &'static str,
+        kid: &str,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, DecryptError> {
         let err = || DecryptError {
+            what,
             kid: kid.to_owned(),
         };
         if sealed.len() < NONCE_LEN {
@@ -103,7 +174,7 @@ impl KeyEncryptionKey {
         let mut buffer = ciphertext.to_vec();
         let plaintext = self
             .key
-            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buffer)
+            .open_in_place(nonce, Aad::from(aad), &mut buffer)
             .map_err(|_| err())?;
         Ok(plaintext.to_vec())
     }
@@ -202,12 +273,49 @@ mod tests {
         let kek = kek("a secret that is long enough for the test");
         let err = kek
             .seal(
+                SIGNING_KEY,
                 "kid-1",
+                b"kid-1",
                 b"private key bytes",
                 Err(aws_lc_rs::error::Unspecified),
             )
             .unwrap_err();
         assert_eq!(err.kid, "kid-1");
+    }
+
+    #[test]
+    fn a_client_secret_round_trips_and_opens_only_for_its_client_id() {
+        let other = kek("another secret, long enough to be real");
+        let kek = kek("a secret that is long enough for the test");
+        let alice = ClientId::parse("alice").unwrap();
+        let secret = "lk_cs_0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+        let sealed = kek.seal_client_secret(&alice, secret).unwrap();
+        assert!(
+            !sealed
+                .as_bytes()
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes())
+        );
+        assert_eq!(
+            kek.open_client_secret(&alice, &sealed)
+                .unwrap()
+                .expose_secret(),
+            secret.as_bytes()
+        );
+        // The client id is the associated data: the same bytes on another client's row do not open.
+        let err = kek
+            .open_client_secret(&ClientId::parse("mallory").unwrap(), &sealed)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot decrypt the secret of client 'mallory': is the key-encryption secret the one it was stored with?"
+        );
+        assert!(other.open_client_secret(&alice, &sealed).is_err());
+        // Nor does it open as a signing key of kid "alice", or a signing key as alice's secret.
+        assert!(kek.decrypt("alice", sealed.as_bytes()).is_err());
+        let key = SealedSecret::from_bytes(kek.encrypt("alice", secret.as_bytes()).unwrap());
+        assert!(kek.open_client_secret(&alice, &key).is_err());
+        assert_eq!(format!("{sealed:?}"), "SealedSecret([redacted])");
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::time::Duration;
 use crate::clock::{Clock, UnixTime};
 use crate::config::KeyPolicy;
 use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::client::{ClientId, SealedSecret};
 use crate::store::{KeyState, SigningKeyRecord, Store, StoreError};
+use secrecy::ExposeSecret;
 
 pub mod encryption;
 pub mod jws;
@@ -50,6 +52,15 @@ struct KeySet {
     retention: i64,
     published: HashMap<String, Arc<KeyMaterial>>,
     jwks: Arc<str>,
+}
+
+/// What [`KeyRing::reseal`] sealed again under a new key-encryption key, for
+/// [`Store::rewrap_sealed_secrets`].
+pub struct Resealed {
+    /// `(kid, sealed private key)` for every stored signing key.
+    pub signing_keys: Vec<(String, Vec<u8>)>,
+    /// `(client_id, sealed as stored, sealed anew)` for every `client_secret_jwt` client.
+    pub client_secrets: Vec<(ClientId, SealedSecret, SealedSecret)>,
 }
 
 /// Every signing and verification key this instance knows, refreshed from the store.
@@ -312,19 +323,41 @@ impl KeyRing {
         Ok(rotated)
     }
 
-    /// Every stored key's private key, opened with this ring's secret and sealed again under
-    /// `new_kek`: what `keys rewrap` stores in one transaction. Fails if any key does not open.
+    /// The key-encryption key: what seals a `client_secret_jwt` client's secret for storage, and
+    /// opens it to check the client's assertions (OIDC Core §9).
+    pub fn kek(&self) -> &KeyEncryptionKey {
+        &self.kek
+    }
+
+    /// Everything sealed under this ring's secret — every stored signing key's private key, and
+    /// every `client_secret_jwt` client's secret — opened and sealed again under `new_kek`: what
+    /// `keys rewrap` stores in one transaction. Fails if anything does not open.
     pub async fn reseal(
         &self,
         store: &dyn Store,
         new_kek: &KeyEncryptionKey,
-    ) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
-        let mut sealed = Vec::new();
+    ) -> Result<Resealed, KeyError> {
+        let mut signing_keys = Vec::new();
         for record in store.list_signing_keys().await? {
             let pkcs8 = self.kek.decrypt(&record.kid, &record.private_key)?;
-            sealed.push((record.kid.clone(), new_kek.encrypt(&record.kid, &pkcs8)?));
+            signing_keys.push((record.kid.clone(), new_kek.encrypt(&record.kid, &pkcs8)?));
         }
-        Ok(sealed)
+        let mut client_secrets = Vec::new();
+        for client in store.list_clients().await? {
+            let Some(was) = client.sealed_secret else {
+                continue;
+            };
+            let secret = self.kek.open_client_secret(&client.client_id, &was)?;
+            let secret = std::str::from_utf8(secret.expose_secret()).map_err(|_| {
+                StoreError::Corrupt(format!("sealed secret of {}", client.client_id))
+            })?;
+            let now = new_kek.seal_client_secret(&client.client_id, secret)?;
+            client_secrets.push((client.client_id, was, now));
+        }
+        Ok(Resealed {
+            signing_keys,
+            client_secrets,
+        })
     }
 
     /// Every `interval`: rotate what is due (`--key-rotation-interval`), and re-read the keys, so

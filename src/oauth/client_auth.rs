@@ -1,13 +1,19 @@
 //! Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3).
+//!
+//! The JWT assertions of RFC 7523 §2.2 come in two kinds, told apart by the client's registration
+//! alone, never by the assertion: `private_key_jwt` (signed with one of the client's registered
+//! keys) and `client_secret_jwt` (HS256, MACed with the client's secret, which the server keeps
+//! sealed). Each accepts only its own algorithms, so neither can be passed off as the other.
 
 use std::sync::Arc;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::ExposeSecret;
 
 use super::Context;
-use crate::domain::client::{AuthMethod, Client, ClientId};
+use crate::domain::client::{AuthMethod, Client, ClientId, MIN_HMAC_SECRET_BYTES};
 use crate::domain::secret::TokenHash;
 use crate::error::OAuthError;
 use crate::paths::{DEVICE_AUTHORIZATION_PATH, INTROSPECT_PATH, PAR_PATH, REVOKE_PATH, TOKEN_PATH};
@@ -24,6 +30,10 @@ pub const ASSERTION_ALGS: [Algorithm; 4] = [
     Algorithm::ES256,
     Algorithm::EdDSA,
 ];
+
+/// The one algorithm accepted for `client_secret_jwt` assertions (OIDC Core §9, RFC 7518 §3.2):
+/// HMAC-SHA256 keyed with the client's secret.
+pub const SECRET_ASSERTION_ALG: Algorithm = Algorithm::HS256;
 
 /// OIDC Core §9: how far ahead an assertion may expire. A longer-lived one would have to be
 /// remembered (its `jti`) for longer, and is a longer-lived credential if stolen.
@@ -57,7 +67,8 @@ pub enum Presented {
         /// The client id.
         client_id: ClientId,
     },
-    /// RFC 7523 §2.2 `private_key_jwt`: a JWT signed with one of the client's registered keys.
+    /// RFC 7523 §2.2 `private_key_jwt` (a JWT signed with one of the client's registered keys) or
+    /// `client_secret_jwt` (HS256 with its secret): which one, the client's registration says.
     Assertion {
         /// The client id (the form's, or the assertion's `sub`).
         client_id: ClientId,
@@ -96,23 +107,30 @@ fn segment_json(token: &str, index: usize) -> Option<serde_json::Value> {
 }
 
 /// Authenticate the client: `client_secret_basic`, `client_secret_post` (secrets compared as SHA-256
-/// in constant time), `private_key_jwt` (RFC 7523 §2.2), or `none` for public clients. The method
-/// used must be the one the client is registered for (RFC 7591 §2 `token_endpoint_auth_method`).
+/// in constant time), `private_key_jwt` or `client_secret_jwt` (RFC 7523 §2.2, OIDC Core §9), or
+/// `none` for public clients. The method used must be the one the client is registered for
+/// (RFC 7591 §2 `token_endpoint_auth_method`).
 pub async fn authenticate(
     ctx: &Context<'_>,
     presented: Presented,
 ) -> Result<Arc<Client>, OAuthError> {
     let (client_id, method) = match &presented {
-        Presented::Basic { client_id, .. } => (client_id, AuthMethod::ClientSecretBasic),
-        Presented::Post { client_id, .. } => (client_id, AuthMethod::ClientSecretPost),
-        Presented::None { client_id } => (client_id, AuthMethod::None),
-        Presented::Assertion { client_id, .. } => (client_id, AuthMethod::PrivateKeyJwt),
+        Presented::Basic { client_id, .. } => (client_id, Some(AuthMethod::ClientSecretBasic)),
+        Presented::Post { client_id, .. } => (client_id, Some(AuthMethod::ClientSecretPost)),
+        Presented::None { client_id } => (client_id, Some(AuthMethod::None)),
+        // Which kind of assertion it must be is the client's registration's to say.
+        Presented::Assertion { client_id, .. } => (client_id, None),
     };
     let client = ctx
         .clients
         .find(ctx.store, client_id, ctx.now)
         .await?
         .ok_or_else(unknown_client)?;
+    let method = method.unwrap_or(if client.auth_method.uses_assertion() {
+        client.auth_method
+    } else {
+        AuthMethod::PrivateKeyJwt
+    });
     match &presented {
         Presented::Basic { secret, .. } | Presented::Post { secret, .. }
             if !client.secret_matches(secret) =>
@@ -150,8 +168,13 @@ struct AssertionClaims {
     jti: Option<String>,
 }
 
+fn assertion_failure(why: &str) -> OAuthError {
+    bad_client(&format!("client assertion: {why}"))
+}
+
 /// RFC 7523 §3, OIDC Core §9: the assertion is signed by one of `client`'s keys with an allowed
-/// algorithm, `iss` and `sub` are its id, `aud` names this server (its issuer or one of its
+/// algorithm (`private_key_jwt`), or MACed with its secret using HS256 (`client_secret_jwt`);
+/// `iss` and `sub` are its id, `aud` names this server (its issuer or one of its
 /// client-authenticated endpoints), it expires within 5 minutes, and its `jti` was never used
 /// before (recorded in the store, so on no other instance either). Every failure is
 /// `invalid_client`.
@@ -160,21 +183,99 @@ async fn verify_assertion(
     client: &Client,
     assertion: &str,
 ) -> Result<(), OAuthError> {
-    let fail = |why: &str| bad_client(&format!("client assertion: {why}"));
+    let fail = assertion_failure;
     if assertion.len() > MAX_ASSERTION_BYTES {
         return Err(fail("too long"));
     }
+    let secret_jwt = client.auth_method == AuthMethod::ClientSecretJwt;
+    let wrong_alg = if secret_jwt {
+        "alg must be HS256 (client_secret_jwt)"
+    } else {
+        "alg must be RS256, PS256, ES256 or EdDSA"
+    };
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
         // An algorithm the library does not even name (`none`) is still a JWT with a bad `alg`.
         if segment_json(assertion, 0).is_some_and(|h| h.get("alg").is_some()) {
-            fail("alg must be RS256, PS256, ES256 or EdDSA")
+            fail(wrong_alg)
         } else {
             fail("not a JWT")
         }
     })?;
-    if !ASSERTION_ALGS.contains(&header.alg) {
-        return Err(fail("alg must be RS256, PS256, ES256 or EdDSA"));
+    // Each method its own algorithms: no public key can act as a MAC key, no secret as a public key.
+    let allowed = if secret_jwt {
+        header.alg == SECRET_ASSERTION_ALG
+    } else {
+        ASSERTION_ALGS.contains(&header.alg)
+    };
+    if !allowed {
+        return Err(fail(wrong_alg));
     }
+    let keys = if secret_jwt {
+        vec![secret_key(ctx, client)?]
+    } else {
+        public_keys(ctx, client, &header).await?
+    };
+    let claims = verified_claims(ctx, client, assertion, header.alg, &keys)?;
+    let exp = claims.exp.ok_or_else(|| fail("the exp claim is missing"))?;
+    if exp <= ctx.now - ASSERTION_LEEWAY {
+        return Err(fail("it has expired"));
+    }
+    if exp > ctx.now + MAX_ASSERTION_LIFETIME + ASSERTION_LEEWAY {
+        return Err(fail("exp must be at most 5 minutes ahead"));
+    }
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > ctx.now + ASSERTION_LEEWAY)
+    {
+        return Err(fail("it is not valid yet (nbf)"));
+    }
+    let jti = claims
+        .jti
+        .filter(|j| !j.is_empty() && j.len() <= 256)
+        .ok_or_else(|| fail("a jti of 1 to 256 characters is required"))?;
+    // RFC 7523 §3 item 7: single use, until it expires.
+    if !ctx
+        .store
+        .record_client_assertion(&client.client_id, &TokenHash::of(&jti), exp)
+        .await?
+    {
+        return Err(fail("it was already used (jti)"));
+    }
+    Ok(())
+}
+
+/// A `client_secret_jwt` client's secret, opened, as the HS256 key (OIDC Core §9: the octets of
+/// its UTF-8 form). A client without a sealed secret (moved from another method and not rotated
+/// since), or one that will not open, cannot authenticate this way.
+fn secret_key(ctx: &Context<'_>, client: &Client) -> Result<DecodingKey, OAuthError> {
+    let sealed = client.sealed_secret.as_ref().ok_or_else(|| {
+        assertion_failure("the client has no secret to check it with (rotate the client's secret)")
+    })?;
+    let secret = ctx
+        .keys
+        .kek()
+        .open_client_secret(&client.client_id, sealed)
+        .map_err(|err| {
+            tracing::warn!(client_id = %client.client_id, error = %err, "client_secret_jwt");
+            assertion_failure("the client's secret is unreadable")
+        })?;
+    // RFC 7518 §3.2: an HS256 key of at least 256 bits.
+    if secret.expose_secret().len() < MIN_HMAC_SECRET_BYTES {
+        return Err(assertion_failure(
+            "the client's secret is too short for HS256",
+        ));
+    }
+    Ok(DecodingKey::from_secret(secret.expose_secret()))
+}
+
+/// The `private_key_jwt` client's keys that may have signed an assertion with `header`: its
+/// registered set, or the one at its `jwks_uri` (fetched again for an unknown `kid`).
+async fn public_keys(
+    ctx: &Context<'_>,
+    client: &Client,
+    header: &jsonwebtoken::Header,
+) -> Result<Vec<DecodingKey>, OAuthError> {
+    let fail = assertion_failure;
     let keys: Arc<JwkSet> = match (&client.jwks, &client.jwks_uri) {
         (Some(raw), _) => Arc::new(
             serde_json::from_str(raw).map_err(|_| fail("the client's keys are unreadable"))?,
@@ -209,6 +310,28 @@ async fn verify_assertion(
         Some(kid) => keys.find(kid).into_iter().collect(),
         None => keys.keys.iter().collect(),
     };
+    Ok(candidates
+        .into_iter()
+        // RFC 7517 §4.4: a key registered for one algorithm is used for no other.
+        .filter(|jwk| {
+            jwk.common.key_algorithm.as_ref().is_none_or(|alg| {
+                serde_json::to_value(alg).ok() == serde_json::to_value(header.alg).ok()
+            })
+        })
+        .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
+        .collect())
+}
+
+/// The claims of `assertion`, verified with one of `keys` under `alg`, with `iss`, `sub` and `aud`
+/// checked (RFC 7523 §3 items 1–3); its times are the caller's to check.
+fn verified_claims(
+    ctx: &Context<'_>,
+    client: &Client,
+    assertion: &str,
+    alg: Algorithm,
+    keys: &[DecodingKey],
+) -> Result<AssertionClaims, OAuthError> {
+    let fail = assertion_failure;
     let issuer = &ctx.settings.issuer;
     let audiences = [
         issuer.as_str().to_owned(),
@@ -218,7 +341,7 @@ async fn verify_assertion(
         issuer.endpoint(PAR_PATH),
         issuer.endpoint(DEVICE_AUTHORIZATION_PATH),
     ];
-    let mut validation = Validation::new(header.alg);
+    let mut validation = Validation::new(alg);
     // Time is checked below against the request's clock, not the library's.
     validation.validate_exp = false;
     validation.validate_nbf = false;
@@ -226,22 +349,9 @@ async fn verify_assertion(
     validation.set_audience(&audiences);
     validation.set_issuer(&[client.client_id.as_str()]);
     validation.sub = Some(client.client_id.to_string());
-    let mut verified = None;
-    for jwk in candidates {
-        // RFC 7517 §4.4: a key registered for one algorithm is used for no other.
-        if let Some(alg) = &jwk.common.key_algorithm
-            && serde_json::to_value(alg).ok() != serde_json::to_value(header.alg).ok()
-        {
-            continue;
-        }
-        let Ok(key) = DecodingKey::from_jwk(jwk) else {
-            continue;
-        };
-        match jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation) {
-            Ok(data) => {
-                verified = Some(data.claims);
-                break;
-            }
+    for key in keys {
+        match jsonwebtoken::decode::<AssertionClaims>(assertion, key, &validation) {
+            Ok(data) => return Ok(data.claims),
             Err(err) => match err.kind() {
                 ErrorKind::InvalidAudience => {
                     return Err(fail("aud must be the issuer or the endpoint's URL"));
@@ -257,31 +367,9 @@ async fn verify_assertion(
             },
         }
     }
-    let claims = verified.ok_or_else(|| fail("no registered key verifies its signature"))?;
-    let exp = claims.exp.ok_or_else(|| fail("the exp claim is missing"))?;
-    if exp <= ctx.now - ASSERTION_LEEWAY {
-        return Err(fail("it has expired"));
-    }
-    if exp > ctx.now + MAX_ASSERTION_LIFETIME + ASSERTION_LEEWAY {
-        return Err(fail("exp must be at most 5 minutes ahead"));
-    }
-    if claims
-        .nbf
-        .is_some_and(|nbf| nbf > ctx.now + ASSERTION_LEEWAY)
-    {
-        return Err(fail("it is not valid yet (nbf)"));
-    }
-    let jti = claims
-        .jti
-        .filter(|j| !j.is_empty() && j.len() <= 256)
-        .ok_or_else(|| fail("a jti of 1 to 256 characters is required"))?;
-    // RFC 7523 §3 item 7: single use, until it expires.
-    if !ctx
-        .store
-        .record_client_assertion(&client.client_id, &TokenHash::of(&jti), exp)
-        .await?
-    {
-        return Err(fail("it was already used (jti)"));
-    }
-    Ok(())
+    Err(fail(if client.auth_method == AuthMethod::ClientSecretJwt {
+        "its MAC does not verify with the client's secret"
+    } else {
+        "no registered key verifies its signature"
+    }))
 }

@@ -17,8 +17,10 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
     let scopes = catalog.supported_scopes();
     // OIDC Discovery §3: RS256 MUST be included; every algorithm has keys, and a client may pick any.
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
+    // private_key_jwt's signature algorithms, then client_secret_jwt's MAC (RFC 7523 §2.2).
     let assertion_algs: Vec<Value> = crate::oauth::client_auth::ASSERTION_ALGS
         .iter()
+        .chain([&crate::oauth::client_auth::SECRET_ASSERTION_ALG])
         .filter_map(|alg| serde_json::to_value(alg).ok())
         .collect();
     let mut metadata: Value = json!({
@@ -29,10 +31,10 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "end_session_endpoint": issuer.endpoint(END_SESSION_PATH),
         "jwks_uri": issuer.endpoint(JWKS_PATH),
         "introspection_endpoint": issuer.endpoint(INTROSPECT_PATH),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"],
         "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint": issuer.endpoint(REVOKE_PATH),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"],
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         // RFC 9126 §5: pushed authorization requests, required for every request with --require-par.
         "pushed_authorization_request_endpoint": issuer.endpoint(PAR_PATH),
@@ -48,8 +50,9 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
             crate::domain::client::TOKEN_EXCHANGE_GRANT,
             crate::domain::device::DEVICE_CODE_GRANT,
         ],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-        // RFC 7523 §2.2 / OIDC Core §9 private_key_jwt: the assertion algorithms accepted.
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"],
+        // RFC 7523 §2.2 / OIDC Core §9 private_key_jwt and client_secret_jwt: the assertion algorithms
+        // accepted.
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],

@@ -19,6 +19,7 @@ use crate::domain::attempt::{AttemptCounter, Reservation};
 use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::client::{
     ApplicationType, Client, ClientId, ClientSecret, ClientSpec, GrantType, RedirectUri,
+    SealedSecret,
 };
 use crate::domain::registration::{REGISTRATION_ACCESS_TOKEN_PREFIX, RegistrationPolicy};
 use crate::domain::scope::ScopeSet;
@@ -296,6 +297,9 @@ pub async fn register(
     let mut client = client_of(ctx, ClientId::generate(), &spec, ctx.now).await?;
     let client_secret = client.auth_method.has_secret().then(ClientSecret::generate);
     client.secret_hash = client_secret.as_ref().map(ClientSecret::hash);
+    if let Some(secret) = &client_secret {
+        client.sealed_secret = sealed(ctx, &client, secret)?;
+    }
     let registration_access_token = random_token(REGISTRATION_ACCESS_TOKEN_PREFIX);
     if !ctx
         .store
@@ -325,6 +329,26 @@ pub async fn register(
         client_secret,
         registration_access_token,
     })
+}
+
+/// The sealed copy of a new `secret` a `client_secret_jwt` client keeps (OIDC Core §9: the server
+/// MACs with it); `None` for every other method.
+fn sealed(
+    ctx: &Context<'_>,
+    client: &Client,
+    secret: &ClientSecret,
+) -> Result<Option<SealedSecret>, OAuthError> {
+    if !client.auth_method.needs_sealed_secret() {
+        return Ok(None);
+    }
+    ctx.keys
+        .kek()
+        .seal_client_secret(&client.client_id, secret.expose())
+        .map(Some)
+        .map_err(|err| {
+            tracing::error!(error = %err, "registration: sealing a client secret failed");
+            OAuthError::server_error()
+        })
 }
 
 fn refused_initial_token() -> OAuthError {
@@ -425,19 +449,43 @@ pub async fn replace(
         client_of(ctx, existing.client_id.clone(), &spec, existing.created_at).await?;
     check_kind_kept(&existing, &updated).map_err(|e| metadata_error(e.to_string()))?;
     updated.secret_hash = existing.secret_hash.clone();
+    updated.sealed_secret = existing
+        .sealed_secret
+        .clone()
+        .filter(|_| updated.auth_method.needs_sealed_secret());
     updated.updated_at = ctx.now;
+    // RFC 7592 §2.2 lets the server issue a new secret: a client moving to client_secret_jwt needs
+    // one, since the digest it has cannot key a MAC.
+    let client_secret =
+        crate::admin::client::lacks_sealed_secret(&updated).then(ClientSecret::generate);
+    if let Some(secret) = &client_secret {
+        updated.secret_hash = Some(secret.hash());
+        updated.sealed_secret = sealed(ctx, &updated, secret)?;
+    }
     let registration_access_token = rotate(ctx, &existing, presented).await?;
     if !ctx.store.update_client(&updated).await? {
         return Err(OAuthError::invalid_token(
             "the registration access token is not valid",
         ));
     }
+    if let Some(hash) = &updated.secret_hash
+        && client_secret.is_some()
+    {
+        ctx.store
+            .set_client_secret(
+                &updated.client_id,
+                hash,
+                updated.sealed_secret.as_ref(),
+                ctx.now,
+            )
+            .await?;
+    }
     let event = managed(ctx, &updated, "updated")
         .with("registration", crate::admin::client::registration(&updated));
     crate::audit::record_or_log(ctx.store, event).await;
     Ok(Registered {
         client: updated,
-        client_secret: None,
+        client_secret,
         registration_access_token,
     })
 }

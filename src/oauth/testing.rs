@@ -103,7 +103,16 @@ impl Harness {
     pub async fn client(&self, id: &str, spec: ClientSpec) -> Client {
         let mut client = Client::from_spec(ClientId::parse(id).unwrap(), &spec, 0).unwrap();
         if client.auth_method.has_secret() {
-            client.secret_hash = Some(ClientSecret::generate().hash());
+            let secret = ClientSecret::generate();
+            client.secret_hash = Some(secret.hash());
+            if client.auth_method.needs_sealed_secret() {
+                client.sealed_secret = Some(
+                    self.keys
+                        .kek()
+                        .seal_client_secret(&client.client_id, secret.expose())
+                        .unwrap(),
+                );
+            }
         }
         self.store.create_client(&client).await.unwrap();
         client

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::domain::api::{Api, Audience};
 use crate::domain::attempt::{AttemptCounter, Reservation};
-use crate::domain::client::{Client, ClientId};
+use crate::domain::client::{Client, ClientId, SealedSecret};
 use crate::domain::grant::{
     AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption, ReferenceToken,
     RefreshTokenState, Rotation, SignOut,
@@ -113,13 +113,16 @@ pub trait Store: Send + Sync + 'static {
     async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError>;
     /// All clients, by name.
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
-    /// Replace a client's registration (not its secret); false if it does not exist.
+    /// Replace a client's registration (not its secret); false if it does not exist. A client that
+    /// is no longer `client_secret_jwt` loses its sealed secret (it keeps the digest).
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
-    /// Replace a client's secret hash; false if it does not exist.
+    /// Replace a client's secret: its digest, and its sealed copy (`client_secret_jwt` clients
+    /// only; `None` clears it); false if it does not exist.
     async fn set_client_secret(
         &self,
         client_id: &ClientId,
         secret_hash: &TokenHash,
+        sealed: Option<&SealedSecret>,
         now: i64,
     ) -> Result<bool, StoreError>;
     /// Delete a client and everything issued to it; false if it did not exist.
@@ -314,9 +317,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_audit_events_before(&self, before: i64) -> Result<u64, StoreError>;
     /// Delete the keys retired before `retired_before` (every token they signed has expired).
     async fn delete_retired_signing_keys(&self, retired_before: i64) -> Result<u64, StoreError>;
-    /// Replace every stored key's sealed private key, `(kid, sealed)`, in one transaction: all or
-    /// nothing, and `Conflict` if the set of keys is not exactly `sealed`'s.
-    async fn rewrap_signing_keys(&self, sealed: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
+    /// Replace every stored key's sealed private key, `(kid, sealed)`, and every sealed client
+    /// secret, `(client_id, was, now)`, in one transaction: all or nothing, and `Conflict` if the set
+    /// of keys is not exactly `sealed`'s, or a client's sealed secret is no longer `was` (its secret
+    /// was rotated meanwhile) or is missing from `client_secrets`.
+    async fn rewrap_sealed_secrets(
+        &self,
+        sealed: &[(String, Vec<u8>)],
+        client_secrets: &[(ClientId, SealedSecret, SealedSecret)],
+    ) -> Result<(), StoreError>;
 
     /// Insert a new browser session, keyed by the SHA-256 of its id and linked to its signed-in
     /// user, if any; false (nothing written) if the id is taken.

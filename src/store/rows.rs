@@ -1,7 +1,7 @@
 //! Row types shared by both backends, and their conversion to and from domain values.
 
 use crate::domain::api::{Api, Audience};
-use crate::domain::client::{Client, ClientId, RedirectUri};
+use crate::domain::client::{Client, ClientId, RedirectUri, SealedSecret};
 use crate::domain::device::{DeviceAuthorization, DeviceStatus};
 use crate::domain::grant::{AuthorizationCode, GrantId, RefreshTokenState};
 use crate::domain::scope::{Scope, ScopeSet};
@@ -16,7 +16,7 @@ macro_rules! client_columns {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
          application_type, resources, default_resource, api, may_exchange_for, require_par, jwks, jwks_uri, \
-         backchannel_logout_uri, backchannel_logout_session_required"
+         backchannel_logout_uri, backchannel_logout_session_required, sealed_secret"
     };
 }
 pub(crate) use client_columns;
@@ -63,6 +63,7 @@ pub(crate) struct ClientRow {
     jwks_uri: Option<String>,
     backchannel_logout_uri: Option<String>,
     backchannel_logout_session_required: bool,
+    sealed_secret: Option<Vec<u8>>,
 }
 
 /// A client flattened into column values.
@@ -148,6 +149,7 @@ impl TryFrom<ClientRow> for Client {
                 .parse()
                 .map_err(|_| corrupt("auth method", &id))?,
             secret_hash,
+            sealed_secret: row.sealed_secret.map(SealedSecret::from_bytes),
             client_id: ClientId::from_stored(row.client_id),
             client_name: row.client_name,
             require_pkce: row.require_pkce,

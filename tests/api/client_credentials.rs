@@ -22,7 +22,7 @@ async fn a_rotated_secret_takes_effect_within_the_client_cache_ttl(backend: Back
     let client_id = latchkey::domain::client::ClientId::parse(&service.client_id).unwrap();
     app.state
         .store
-        .set_client_secret(&client_id, &new_secret.hash(), 0)
+        .set_client_secret(&client_id, &new_secret.hash(), None, 0)
         .await
         .unwrap();
     assert_eq!(

@@ -355,6 +355,15 @@ impl TestApp {
             .is_confidential()
             .then(ClientSecret::generate);
         client.secret_hash = secret.as_ref().map(ClientSecret::hash);
+        if let Some(secret) = &secret
+            && client.auth_method.needs_sealed_secret()
+        {
+            let kek = self.state.keys.kek();
+            client.sealed_secret = Some(
+                kek.seal_client_secret(&client.client_id, secret.expose())
+                    .unwrap(),
+            );
+        }
         self.state.store.create_client(&client).await.unwrap();
         TestClient {
             client_id: client.client_id.to_string(),

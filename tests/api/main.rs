@@ -14,6 +14,7 @@ mod backchannel_logout;
 mod browser;
 mod cli;
 mod client_credentials;
+mod client_secret_jwt;
 mod config;
 mod demo_browser;
 mod device;

@@ -184,7 +184,7 @@ async fn a_client_signs_in_with_its_key_and_each_assertion_is_used_once(backend:
     }
     assert_eq!(
         discovery["token_endpoint_auth_signing_alg_values_supported"],
-        json!(["RS256", "PS256", "ES256", "EdDSA"])
+        json!(["RS256", "PS256", "ES256", "EdDSA", "HS256"])
     );
 
     // Housekeeping forgets a jti once its assertion has expired.

@@ -36,6 +36,7 @@ crate::backend_tests!(
     a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_back,
     attempt_counters_reserve_all_or_nothing_refund_clear_and_expire,
     concurrent_reservations_of_a_counter_succeed_exactly_up_to_its_limit,
+    a_sealed_client_secret_is_kept_only_for_client_secret_jwt_and_rewrapped_only_as_read,
 );
 
 pub(crate) fn web_client(now: i64) -> Client {
@@ -107,7 +108,7 @@ async fn a_client_can_be_updated_and_deleted(backend: Backend) {
     let secret = ClientSecret::generate();
     assert!(
         store
-            .set_client_secret(&client.client_id, &secret.hash(), 3_000)
+            .set_client_secret(&client.client_id, &secret.hash(), None, 3_000)
             .await
             .unwrap()
     );
@@ -856,4 +857,71 @@ async fn concurrent_reservations_of_a_counter_succeed_exactly_up_to_its_limit(ba
         .filter(|a| **a == Reservation::Reserved)
         .count();
     assert_eq!(reserved, 7, "{answers:?}");
+}
+
+async fn a_sealed_client_secret_is_kept_only_for_client_secret_jwt_and_rewrapped_only_as_read(
+    backend: Backend,
+) {
+    use latchkey::domain::client::{AuthMethod, SealedSecret};
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let spec = ClientSpec {
+        client_name: "MACing service".into(),
+        grant_types: vec!["client_credentials".into()],
+        auth_method: "client_secret_jwt".into(),
+        ..ClientSpec::default()
+    };
+    let mut client = Client::from_spec(ClientId::parse("macing").unwrap(), &spec, 1_000).unwrap();
+    let first = SealedSecret::from_bytes(vec![1; 60]);
+    client.secret_hash = Some(TokenHash::of("lk_cs_first"));
+    client.sealed_secret = Some(first.clone());
+    store.create_client(&client).await.unwrap();
+    let found = store.find_client(&client.client_id).await.unwrap().unwrap();
+    assert_eq!(found.sealed_secret.as_ref(), Some(&first));
+
+    // An update keeps the stored sealed secret, whatever the caller's copy says…
+    let mut renamed = found.clone();
+    renamed.client_name = "Renamed".into();
+    renamed.sealed_secret = None;
+    assert!(store.update_client(&renamed).await.unwrap());
+    let found = store.find_client(&client.client_id).await.unwrap().unwrap();
+    assert_eq!(found.sealed_secret.as_ref(), Some(&first));
+
+    // …and a rewrap replaces only the sealed secret it read: a secret rotated meanwhile wins.
+    let second = SealedSecret::from_bytes(vec![2; 60]);
+    let third = SealedSecret::from_bytes(vec![3; 60]);
+    assert!(
+        store
+            .set_client_secret(
+                &client.client_id,
+                &TokenHash::of("lk_cs_second"),
+                Some(&second),
+                2_000
+            )
+            .await
+            .unwrap()
+    );
+    let keys: Vec<(String, Vec<u8>)> = Vec::new();
+    let stale = [(client.client_id.clone(), first.clone(), third.clone())];
+    assert!(matches!(
+        store.rewrap_sealed_secrets(&keys, &stale).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Leaving one out is refused too.
+    assert!(matches!(
+        store.rewrap_sealed_secrets(&keys, &[]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let current = [(client.client_id.clone(), second.clone(), third.clone())];
+    store.rewrap_sealed_secrets(&keys, &current).await.unwrap();
+    let found = store.find_client(&client.client_id).await.unwrap().unwrap();
+    assert_eq!(found.sealed_secret.as_ref(), Some(&third));
+
+    // Leaving client_secret_jwt drops the sealed copy and keeps the digest.
+    let mut basic = found.clone();
+    basic.auth_method = AuthMethod::ClientSecretBasic;
+    assert!(store.update_client(&basic).await.unwrap());
+    let found = store.find_client(&client.client_id).await.unwrap().unwrap();
+    assert!(found.sealed_secret.is_none());
+    assert!(found.secret_matches("lk_cs_second"));
 }

@@ -447,7 +447,7 @@ async fn lookups_lists_secrets_and_scopes_round_trip(backend: Backend) {
     let secret = TokenHash::of("lk_cs_new");
     assert!(
         f.store
-            .set_client_secret(&f.client.client_id, &secret, 9)
+            .set_client_secret(&f.client.client_id, &secret, None, 9)
             .await
             .unwrap()
     );
@@ -460,7 +460,7 @@ async fn lookups_lists_secrets_and_scopes_round_trip(backend: Backend) {
     assert!(stored.secret_matches("lk_cs_new"));
     assert!(
         !f.store
-            .set_client_secret(&ClientId::parse("nobody").unwrap(), &secret, 9)
+            .set_client_secret(&ClientId::parse("nobody").unwrap(), &secret, None, 9)
             .await
             .unwrap()
     );

@@ -143,7 +143,8 @@ pub struct ClientItem {
     /// Space-delimited, as on the command line.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
-    /// `client_secret_basic` (the default), `client_secret_post` or `none`.
+    /// `client_secret_basic` (the default), `client_secret_post`, `client_secret_jwt`,
+    /// `private_key_jwt` or `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_method: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]

@@ -24,6 +24,7 @@ use crate::domain::group::Group;
 use crate::domain::role::{Assignment, Role};
 use crate::domain::scope::Scope;
 use crate::domain::user::{User, UserId};
+use crate::keys::KeyEncryptionKey;
 use crate::store::Store;
 
 mod document;
@@ -96,9 +97,11 @@ impl Current {
 
 /// Plan `document` against the store and, unless it is a dry run or there is nothing to do, apply
 /// it in one transaction with one `admin.change` event per step (actor `actor`). `secrets` holds
-/// the secrets the caller read for clients (by client id).
+/// the secrets the caller read for clients (by client id); `kek` seals the secrets of
+/// `client_secret_jwt` clients (it may be `None` when none is written).
 pub async fn apply(
     store: &dyn Store,
+    kek: Option<&KeyEncryptionKey>,
     document: &Document,
     secrets: &BTreeMap<String, SecretString>,
     options: &Options,
@@ -106,7 +109,7 @@ pub async fn apply(
     now: i64,
 ) -> Result<Outcome, AdminError> {
     let current = Current::load(store).await?;
-    let built = planner::Planner::new(&current, options, now).plan(document, secrets)?;
+    let built = planner::Planner::new(&current, options, kek, now).plan(document, secrets)?;
     let plan::Builder {
         plan,
         upserts,

@@ -34,3 +34,29 @@ impl fmt::Debug for ClientSecret {
         f.write_str("ClientSecret([redacted])")
     }
 }
+
+/// The fewest bytes a secret may have to key HS256 (RFC 7518 §3.2: a key of at least 256 bits).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+/// A `client_secret_jwt` client's secret sealed for storage (AES-256-GCM under the key-encryption
+/// key, its client id as associated data: `nonce || ciphertext || tag`). Only the key ring opens it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret(Vec<u8>);
+
+impl SealedSecret {
+    /// Wrap sealed bytes (from the key ring, or read back from the store).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The sealed bytes, to store or to open.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealedSecret([redacted])")
+    }
+}

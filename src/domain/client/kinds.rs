@@ -15,6 +15,9 @@ pub enum AuthMethod {
     None,
     /// A JWT signed with one of the client's registered private keys (RFC 7523 §2.2, OIDC Core §9).
     PrivateKeyJwt,
+    /// A JWT MACed (HS256) with the client's secret (RFC 7523 §2.2, OIDC Core §9): the server keeps
+    /// that secret sealed as well as hashed, since it must compute the MAC itself.
+    ClientSecretJwt,
 }
 
 impl AuthMethod {
@@ -25,6 +28,7 @@ impl AuthMethod {
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
         }
     }
 
@@ -36,7 +40,21 @@ impl AuthMethod {
 
     /// Whether the client authenticates with a secret the server generated (and keeps as a digest).
     pub fn has_secret(self) -> bool {
-        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+        matches!(
+            self,
+            Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt
+        )
+    }
+
+    /// Whether the server must be able to read the secret back (not just compare its digest):
+    /// `client_secret_jwt`, whose assertions are MACed with it (OIDC Core §9).
+    pub fn needs_sealed_secret(self) -> bool {
+        self == Self::ClientSecretJwt
+    }
+
+    /// Whether the client authenticates with a JWT assertion (RFC 7523 §2.2).
+    pub fn uses_assertion(self) -> bool {
+        matches!(self, Self::PrivateKeyJwt | Self::ClientSecretJwt)
     }
 }
 
@@ -48,8 +66,9 @@ impl FromStr for AuthMethod {
             "client_secret_post" => Ok(Self::ClientSecretPost),
             "none" => Ok(Self::None),
             "private_key_jwt" => Ok(Self::PrivateKeyJwt),
+            "client_secret_jwt" => Ok(Self::ClientSecretJwt),
             other => Err(ClientError(format!(
-                "unknown auth method '{other}' (expected client_secret_basic, client_secret_post, private_key_jwt or none)"
+                "unknown auth method '{other}' (expected client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none)"
             ))),
         }
     }

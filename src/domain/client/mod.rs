@@ -5,7 +5,7 @@ mod jwks;
 mod kinds;
 mod redirect_uri;
 
-pub use client_secret::{CLIENT_SECRET_PREFIX, ClientSecret};
+pub use client_secret::{CLIENT_SECRET_PREFIX, ClientSecret, MIN_HMAC_SECRET_BYTES, SealedSecret};
 pub use jwks::{check_jwks, check_jwks_uri};
 pub use kinds::{ApplicationType, AuthMethod, DEVICE_CODE_GRANT, GrantType, TOKEN_EXCHANGE_GRANT};
 pub use redirect_uri::RedirectUri;
@@ -80,6 +80,8 @@ pub struct Client {
     pub client_name: String,
     /// SHA-256 of the secret, for confidential clients.
     pub secret_hash: Option<TokenHash>,
+    /// The same secret sealed, for `client_secret_jwt` clients only (the server MACs with it).
+    pub sealed_secret: Option<SealedSecret>,
     /// How it authenticates at the token endpoint.
     pub auth_method: AuthMethod,
     /// Registered redirect URIs (RFC 6749 §3.1.2.2).
@@ -346,6 +348,7 @@ impl Client {
             client_id,
             client_name,
             secret_hash: None,
+            sealed_secret: None,
             auth_method,
             redirect_uris,
             post_logout_redirect_uris,

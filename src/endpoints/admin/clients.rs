@@ -42,7 +42,8 @@ pub struct ClientInput {
     /// The scopes it may request, space-delimited; each must exist.
     #[serde(default)]
     scope: String,
-    /// `client_secret_basic` (default), `client_secret_post`, or `none` for a public client.
+    /// `client_secret_basic` (default), `client_secret_post`, `client_secret_jwt`, `private_key_jwt`,
+    /// or `none` for a public client.
     #[serde(default)]
     auth_method: Option<String>,
     /// A first-party client: users are not asked for consent.
@@ -233,6 +234,7 @@ pub async fn create_client(
     let now = state.clock.now();
     let (client, secret) = match admin_client::create(
         state.store.as_ref(),
+        Some(state.keys.kek()),
         client_id.as_deref(),
         &input.spec(),
         now,
@@ -355,7 +357,10 @@ pub async fn rotate_client_secret(
     Admin(admin): Admin,
     Path(ClientPath { client_id }): Path<ClientPath>,
 ) -> Response {
-    match admin_client::rotate_secret(state.store.as_ref(), &client_id, state.clock.now()).await {
+    let kek = Some(state.keys.kek());
+    match admin_client::rotate_secret(state.store.as_ref(), kek, &client_id, state.clock.now())
+        .await
+    {
         Ok((client, secret)) => {
             let id = client.client_id.to_string();
             changed(&state, &admin, "secret_rotated", &id, json!({})).await;

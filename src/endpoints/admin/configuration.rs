@@ -68,6 +68,7 @@ pub async fn apply(
     };
     match admin_apply::apply(
         state.store.as_ref(),
+        Some(state.keys.kek()),
         &input.document,
         &input.secrets,
         &options,

@@ -49,6 +49,10 @@ impl IntoResponse for AdminError {
             Self::Invalid(why) => refusal(StatusCode::BAD_REQUEST, "invalid_request", &why),
             Self::NotFound(why) => refusal(StatusCode::NOT_FOUND, "not_found", &why),
             Self::Store(err) => OAuthError::from(err).into_response(),
+            Self::Seal(err) => {
+                tracing::error!(error = %err, "admin: sealing a client secret failed");
+                OAuthError::server_error().into_response()
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ macro_rules! clients_impl {
         mod clients {
             //! Registered clients (RFC 6749 §2, RFC 7591 metadata).
 
-            use crate::domain::client::{Client, ClientId};
+            use crate::domain::client::{Client, ClientId, SealedSecret};
             use crate::domain::secret::TokenHash;
             use crate::domain::api::Audience;
             use crate::store::rows::{ClientColumns, ClientRow, client_columns, convert_all};
@@ -22,7 +22,7 @@ macro_rules! clients_impl {
                 let done = sqlx::query(concat!(
                     "INSERT INTO clients (",
                     client_columns!(),
-                    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24 \
+                    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 \
                      WHERE NOT EXISTS (SELECT 1 FROM users WHERE user_id = $1)"
                 ))
                 .bind(client.client_id.as_str())
@@ -49,6 +49,7 @@ macro_rules! clients_impl {
                 .bind(client.jwks_uri.as_deref())
                 .bind(client.backchannel_logout_uri.as_deref())
                 .bind(client.backchannel_logout_session_required)
+                .bind(client.sealed_secret.as_ref().map(SealedSecret::as_bytes))
                 .execute(&mut *conn)
                 .await
                 .map_err(conflict_as(|| {
@@ -105,7 +106,9 @@ macro_rules! clients_impl {
                      skip_consent = $8, introspect_any = $9, id_token_alg = $10, updated_at = $11, \
                      application_type = $13, resources = $14, default_resource = $15, api = $16, \
                      may_exchange_for = $17, require_par = $18, jwks = $19, jwks_uri = $20, \
-                     backchannel_logout_uri = $21, backchannel_logout_session_required = $22 WHERE client_id = $12",
+                     backchannel_logout_uri = $21, backchannel_logout_session_required = $22, \
+                     sealed_secret = CASE WHEN $2 = 'client_secret_jwt' THEN sealed_secret END \
+                     WHERE client_id = $12",
                 )
                 .bind(&client.client_name)
                 .bind(client.auth_method.as_str())
@@ -139,14 +142,16 @@ macro_rules! clients_impl {
                 conn: &mut $conn,
                 client_id: &ClientId,
                 secret_hash: &TokenHash,
+                sealed: Option<&SealedSecret>,
                 now: i64,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3",
+                    "UPDATE clients SET secret_hash = $1, sealed_secret = $4, updated_at = $2 WHERE client_id = $3",
                 )
                 .bind(secret_hash.0.as_slice())
                 .bind(now)
                 .bind(client_id.as_str())
+                .bind(sealed.map(SealedSecret::as_bytes))
                 .execute(&mut *conn)
                 .await?;
                 Ok(done.rows_affected() == 1)

@@ -35,8 +35,8 @@ macro_rules! configuration_impl {
                         Write::DeleteGroup(name) => roles::delete_group(conn, name).await?,
                         Write::CreateClient(client) => clients::create_client(conn, client).await.map(|()| true)?,
                         Write::UpdateClient(client) => clients::update_client(conn, client).await?,
-                        Write::SetClientSecret(client_id, hash, now) => {
-                            clients::set_client_secret(conn, client_id, hash, *now).await?
+                        Write::SetClientSecret(client_id, hash, sealed, now) => {
+                            clients::set_client_secret(conn, client_id, hash, sealed.as_ref(), *now).await?
                         }
                         Write::DeleteClient(client_id) => clients::delete_client(conn, client_id).await?,
                         Write::CreateUser(user) => users::create_user(conn, user).await.map(|()| true)?,

@@ -7,6 +7,7 @@ macro_rules! keys_impl {
         mod keys {
             //! Signing keys, encrypted at rest, and their life cycle.
 
+            use crate::domain::client::{ClientId, SealedSecret};
             use crate::store::rows::{KeyRow, convert_all, key_columns};
             use crate::store::{SigningKeyRecord, StoreError, conflict_as};
 
@@ -121,10 +122,11 @@ macro_rules! keys_impl {
                 .rows_affected())
             }
 
-            /// [`Store::rewrap_signing_keys`](crate::store::Store::rewrap_signing_keys).
-            pub(crate) async fn rewrap_signing_keys(
+            /// [`Store::rewrap_sealed_secrets`](crate::store::Store::rewrap_sealed_secrets).
+            pub(crate) async fn rewrap_sealed_secrets(
                 pool: &$pool,
                 sealed: &[(String, Vec<u8>)],
+                client_secrets: &[(ClientId, SealedSecret, SealedSecret)],
             ) -> Result<(), StoreError> {
                 let mut tx = pool.begin().await?;
                 let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys")
@@ -149,6 +151,34 @@ macro_rules! keys_impl {
                         tx.rollback().await?;
                         return Err(StoreError::Conflict(format!(
                             "signing key {kid} changed while the keys were re-encrypted; nothing was changed, run it again"
+                        )));
+                    }
+                }
+                let (stored,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM clients WHERE sealed_secret IS NOT NULL")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if usize::try_from(stored).ok() != Some(client_secrets.len()) {
+                    tx.rollback().await?;
+                    return Err(StoreError::Conflict(
+                        "the client_secret_jwt clients changed while their secrets were re-encrypted; nothing was changed, run it again".into(),
+                    ));
+                }
+                for (client_id, was, now) in client_secrets {
+                    // Only over the sealed secret that was opened: one rotated meanwhile is newer.
+                    let updated = sqlx::query(
+                        "UPDATE clients SET sealed_secret = $1 WHERE client_id = $2 AND sealed_secret = $3",
+                    )
+                    .bind(now.as_bytes())
+                    .bind(client_id.as_str())
+                    .bind(was.as_bytes())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if updated != 1 {
+                        tx.rollback().await?;
+                        return Err(StoreError::Conflict(format!(
+                            "the secret of client {client_id} changed while it was re-encrypted; nothing was changed, run it again"
                         )));
                     }
                 }

@@ -46,7 +46,7 @@ macro_rules! store_impl {
             use async_trait::async_trait;
 
             use crate::domain::attempt::{AttemptCounter, Reservation};
-            use crate::domain::client::{Client, ClientId};
+            use crate::domain::client::{Client, ClientId, SealedSecret};
             use crate::domain::grant::{
                 AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken, NewRefreshToken, Redemption,
                 RefreshTokenState, Rotation, SignOut,
@@ -110,9 +110,10 @@ macro_rules! store_impl {
                     &self,
                     client_id: &ClientId,
                     secret_hash: &TokenHash,
+                    sealed: Option<&SealedSecret>,
                     now: i64,
                 ) -> Result<bool, StoreError> {
-                    clients::set_client_secret(&mut *self.pool.acquire().await?, client_id, secret_hash, now).await
+                    clients::set_client_secret(&mut *self.pool.acquire().await?, client_id, secret_hash, sealed, now).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -427,8 +428,12 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-                async fn rewrap_signing_keys(&self, sealed: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-                    keys::rewrap_signing_keys(&self.pool, sealed).await
+                async fn rewrap_sealed_secrets(
+                    &self,
+                    sealed: &[(String, Vec<u8>)],
+                    client_secrets: &[(ClientId, SealedSecret, SealedSecret)],
+                ) -> Result<(), StoreError> {
+                    keys::rewrap_sealed_secrets(&self.pool, sealed, client_secrets).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]

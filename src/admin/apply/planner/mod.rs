@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::document::{
     ApiItem, ClientItem, Document, GroupItem, RoleItem, ScopeItem, UserItem, api_item, client_item,
@@ -14,15 +14,18 @@ use super::items::{api_of, role_of, scope_of, spec_of, supplied_secret};
 use super::plan::{Builder, changed_fields, invalid, unique};
 use super::{Current, Options};
 use crate::admin::AdminError;
-use crate::admin::client::{check_kind_kept, check_references_among};
+use crate::admin::client::{
+    check_kind_kept, check_references_among, lacks_sealed_secret, seal_secret,
+};
 use crate::admin::user::NewUser;
 use crate::domain::api::{Api, Audience};
-use crate::domain::client::{Client, ClientId, ClientSecret};
+use crate::domain::client::{Client, ClientId, ClientSecret, SealedSecret};
 use crate::domain::configuration::Write;
 use crate::domain::group::{Group, GroupName};
 use crate::domain::role::{Role, RoleName};
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::user::{User, UserId, normalize_username};
+use crate::keys::KeyEncryptionKey;
 
 mod links;
 
@@ -32,6 +35,8 @@ mod links;
 pub(super) struct Planner<'a> {
     current: &'a Current,
     options: &'a Options,
+    /// Seals `client_secret_jwt` clients' secrets; a dry run may go without.
+    kek: Option<&'a KeyEncryptionKey>,
     now: i64,
     b: Builder,
     apis: Vec<Api>,
@@ -47,10 +52,16 @@ pub(super) struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    pub(super) fn new(current: &'a Current, options: &'a Options, now: i64) -> Self {
+    pub(super) fn new(
+        current: &'a Current,
+        options: &'a Options,
+        kek: Option<&'a KeyEncryptionKey>,
+        now: i64,
+    ) -> Self {
         Self {
             current,
             options,
+            kek,
             now,
             b: Builder::default(),
             apis: Vec::new(),
@@ -310,6 +321,15 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
+    /// The sealed copy of a client's secret (`client_secret_jwt` only); a dry run, which writes
+    /// nothing, needs no key-encryption key for it.
+    fn seal(&self, client: &Client, secret: &str) -> Result<Option<SealedSecret>, AdminError> {
+        if self.options.dry_run && self.kek.is_none() {
+            return Ok(None);
+        }
+        seal_secret(client, secret, self.kek)
+    }
+
     fn clients(
         &mut self,
         items: &[ClientItem],
@@ -338,6 +358,7 @@ impl<'a> Planner<'a> {
                 .get(id)
                 .map(|raw| supplied_secret(id, raw))
                 .transpose()?;
+            let raw_supplied = secrets.get(id).map(|raw| raw.expose_secret());
             if supplied.is_some() && !client.auth_method.has_secret() {
                 return Err(AdminError::Invalid(format!(
                     "client '{id}' authenticates with {} and takes no secret",
@@ -347,18 +368,21 @@ impl<'a> Planner<'a> {
             match existing {
                 None => {
                     if client.auth_method.has_secret() {
-                        client.secret_hash = Some(match supplied {
-                            Some(hash) => hash,
-                            None => {
+                        let (hash, sealed) = match (supplied, raw_supplied) {
+                            (Some(hash), Some(raw)) => (hash, self.seal(&client, raw)?),
+                            _ => {
                                 let secret = ClientSecret::generate();
+                                let sealed = self.seal(&client, secret.expose())?;
                                 if !self.options.dry_run {
                                     self.b
                                         .secrets
                                         .insert(id.to_owned(), secret.expose().to_owned());
                                 }
-                                secret.hash()
+                                (secret.hash(), sealed)
                             }
-                        });
+                        };
+                        client.secret_hash = Some(hash);
+                        client.sealed_secret = sealed;
                     }
                     self.b
                         .create("client", id, Write::CreateClient(client.clone()));
@@ -366,6 +390,10 @@ impl<'a> Planner<'a> {
                 Some(existing) => {
                     check_kind_kept(existing, &client).map_err(|e| invalid("client", id, e))?;
                     client.secret_hash = existing.secret_hash.clone();
+                    client.sealed_secret = existing
+                        .sealed_secret
+                        .clone()
+                        .filter(|_| client.auth_method.needs_sealed_secret());
                     client.updated_at = self.now;
                     let mut changes = changed_fields(
                         &client_item(existing, Vec::new()),
@@ -373,13 +401,19 @@ impl<'a> Planner<'a> {
                     );
                     let registration =
                         (!changes.is_empty()).then(|| Write::UpdateClient(client.clone()));
+                    // A client moving to client_secret_jwt with its secret supplied gets it sealed,
+                    // even when the secret itself is unchanged.
                     if let Some(hash) = supplied
-                        && existing.secret_hash.as_ref() != Some(&hash)
+                        && (existing.secret_hash.as_ref() != Some(&hash)
+                            || lacks_sealed_secret(&client))
                     {
+                        let sealed = self.seal(&client, raw_supplied.unwrap_or_default())?;
+                        client.sealed_secret.clone_from(&sealed);
                         self.b.upserts.extend(registration);
                         self.b.upserts.push(Write::SetClientSecret(
                             client.client_id.clone(),
                             hash,
+                            sealed,
                             self.now,
                         ));
                         changes.push("secret".into());
