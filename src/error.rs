@@ -55,6 +55,10 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 §3.5: the device code has expired; the device must start again.
     ExpiredToken,
+    /// RFC 9449 §5, §7.1: the DPoP proof is missing where required, malformed, or does not match.
+    InvalidDpopProof,
+    /// RFC 9449 §8, §9: the DPoP proof must carry the server's nonce (given in `DPoP-Nonce`).
+    UseDpopNonce,
     /// RFC 7591 §3.2.2: a redirect URI of a registration is not acceptable.
     InvalidRedirectUri,
     /// RFC 7591 §3.2.2: a metadata field of a registration is invalid or not supported.
@@ -87,6 +91,8 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
         }
@@ -117,6 +123,9 @@ pub enum Challenge {
     Basic,
     /// `WWW-Authenticate: Bearer …` for a protected resource.
     Bearer,
+    /// `WWW-Authenticate: DPoP algs="…", …` for a protected resource and a DPoP-bound token or
+    /// proof (RFC 9449 §7.1), always with 401.
+    Dpop,
 }
 
 /// An error answered as the RFC 6749 §5.2 JSON body (or the RFC 6750 §3 bearer challenge).
@@ -133,6 +142,8 @@ pub struct OAuthError {
     pub challenge: Challenge,
     /// Seconds the client should wait before retrying (503 only).
     pub retry_after: Option<u64>,
+    /// RFC 9449 §8: a fresh nonce for the client's next DPoP proof (`DPoP-Nonce`).
+    pub dpop_nonce: Option<String>,
 }
 
 /// The body of every error answer (RFC 6749 §5.2, RFC 6750 §3): the code and, when there is one, a
@@ -156,6 +167,7 @@ impl OAuthError {
             description: Some(description.into()),
             challenge: Challenge::Basic,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -187,6 +199,18 @@ impl OAuthError {
         }
     }
 
+    /// RFC 9449 §7.1: answer a protected resource's request with 401 and a `DPoP` challenge.
+    pub fn dpop(mut self) -> Self {
+        self.challenge = Challenge::Dpop;
+        self
+    }
+
+    /// RFC 9449 §8: give the client a nonce for its next proof.
+    pub fn with_dpop_nonce(mut self, nonce: Option<String>) -> Self {
+        self.dpop_nonce = nonce;
+        self
+    }
+
     /// Switch the 401 challenge to RFC 6750 §3 `Bearer`.
     pub fn bearer(mut self) -> Self {
         self.challenge = Challenge::Bearer;
@@ -209,12 +233,43 @@ impl OAuthError {
         Self::new(ErrorCode::ServerError, "internal server error")
     }
 
+    /// The status: the code's, except that a `DPoP` challenge is always a 401 (RFC 9449 §7.1).
+    fn status(&self) -> StatusCode {
+        match self.challenge {
+            Challenge::Dpop
+                if !matches!(
+                    self.code,
+                    ErrorCode::ServerError
+                        | ErrorCode::TemporarilyUnavailable
+                        | ErrorCode::InsufficientScope
+                ) =>
+            {
+                StatusCode::UNAUTHORIZED
+            }
+            _ => self.code.status(),
+        }
+    }
+
     fn www_authenticate(&self) -> Option<String> {
-        if self.code.status() != StatusCode::UNAUTHORIZED && self.challenge != Challenge::Bearer {
+        if self.status() != StatusCode::UNAUTHORIZED && self.challenge != Challenge::Bearer {
             return None;
         }
         Some(match self.challenge {
             Challenge::Basic => r#"Basic realm="latchkey""#.to_owned(),
+            // RFC 9449 §7.1: the algorithms accepted, and the error when there is one.
+            Challenge::Dpop => {
+                let mut value = format!(r#"DPoP algs="{}""#, crate::domain::alg::DPOP_ALGS_LIST);
+                if !(self.code == ErrorCode::InvalidToken && self.description.is_none()) {
+                    value.push_str(&format!(r#", error="{}""#, self.code));
+                    if let Some(description) = &self.description {
+                        value.push_str(&format!(
+                            r#", error_description="{}""#,
+                            quoted_safe(description)
+                        ));
+                    }
+                }
+                value
+            }
             // RFC 6750 §3: a request without any token gets a bare challenge; otherwise the code.
             Challenge::Bearer
                 if self.code == ErrorCode::InvalidToken && self.description.is_none() =>
@@ -225,17 +280,23 @@ impl OAuthError {
                 let mut value = r#"Bearer realm="latchkey""#.to_owned();
                 value.push_str(&format!(r#", error="{}""#, self.code));
                 if let Some(description) = &self.description {
-                    // RFC 6750 §3: the description is a quoted-string of %x20-21 / %x23-5B / %x5D-7E.
-                    let safe: String = description
-                        .chars()
-                        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
-                        .collect();
-                    value.push_str(&format!(r#", error_description="{safe}""#));
+                    value.push_str(&format!(
+                        r#", error_description="{}""#,
+                        quoted_safe(description)
+                    ));
                 }
                 value
             }
         })
     }
+}
+
+/// RFC 6750 §3: a description in a challenge is a quoted-string of %x20-21 / %x23-5B / %x5D-7E.
+fn quoted_safe(description: &str) -> String {
+    description
+        .chars()
+        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .collect()
 }
 
 impl std::fmt::Display for OAuthError {
@@ -280,7 +341,7 @@ impl IntoResponse for OAuthError {
             error_description: self.description.as_deref(),
         };
         // `Cache-Control: no-store` (RFC 6749 §5.1, §5.2) is the API routes' layer, in `app.rs`.
-        let mut response = (self.code.status(), axum::Json(body)).into_response();
+        let mut response = (self.status(), axum::Json(body)).into_response();
         let headers = response.headers_mut();
         if let Some(value) = self.www_authenticate()
             && let Ok(value) = HeaderValue::from_str(&value)
@@ -289,6 +350,11 @@ impl IntoResponse for OAuthError {
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(nonce) = &self.dpop_nonce
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            headers.insert("dpop-nonce", value);
         }
         response
     }

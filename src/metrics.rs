@@ -187,7 +187,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 15] = [
+const HOUSEKEEPING_TABLES: [&str; 16] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -199,6 +199,7 @@ const HOUSEKEEPING_TABLES: [&str; 15] = [
     "client_assertions",
     "device_authorizations",
     "registration_tokens",
+    "dpop_proofs",
     "session_clients",
     "logout_deliveries",
     "signing_keys",
@@ -415,6 +416,7 @@ impl Metrics {
             done.client_assertions,
             done.device_authorizations,
             done.registration_tokens,
+            done.dpop_proofs,
             done.session_clients,
             done.logout_deliveries,
             done.signing_keys,

@@ -39,6 +39,7 @@ fn claims() -> AccessTokenClaims {
         gid: "cc_0123456789abcdefghijkl".into(),
         auth_time: None,
         act: None,
+        cnf: None,
         authorization: Default::default(),
     }
 }

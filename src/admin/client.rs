@@ -38,6 +38,8 @@ pub struct ClientView<'a> {
     /// A resource server that may introspect any token (RFC 7662 §2.1).
     introspect_any: bool,
     require_par: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+    require_dpop: bool,
     /// Its public keys, a JWK set (RFC 7591 §2 `jwks`), for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     jwks: Option<serde_json::Value>,
@@ -83,6 +85,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             skip_consent: c.skip_consent,
             introspect_any: c.introspect_any,
             require_par: c.require_par,
+            require_dpop: c.require_dpop,
             jwks: c
                 .jwks
                 .as_deref()

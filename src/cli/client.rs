@@ -92,6 +92,10 @@ pub struct CreateArgs {
     /// Start sign-ins only with pushed authorization requests (RFC 9126 §6, `/par`).
     #[arg(long)]
     require_par: bool,
+    /// Every token request must carry a DPoP proof, so every token is bound to the client's key
+    /// (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+    #[arg(long)]
+    require_dpop: bool,
     /// A file holding the client's public keys as a JWK set (RFC 7517 §5), for
     /// `--auth-method private_key_jwt` (RFC 7523 §2.2).
     #[arg(long, value_name = "FILE")]
@@ -164,6 +168,9 @@ pub struct UpdateArgs {
     /// Only pushed authorization requests (true/false).
     #[arg(long)]
     require_par: Option<bool>,
+    /// Only DPoP-bound tokens (true/false).
+    #[arg(long)]
+    require_dpop: Option<bool>,
     /// Replace the client's public keys with the JWK set in this file (`private_key_jwt`).
     #[arg(long, value_name = "FILE")]
     jwks: Option<std::path::PathBuf>,
@@ -213,7 +220,8 @@ fn describe(c: &view::Client) -> String {
          auth_method:               {}\n\
          redirect_uris:             {}\npost_logout_redirect_uris: {}\ngrant_types:               {}\n\
          scope:                     {}\nrequire_pkce:              {}\nskip_consent:              {}\n\
-         introspect_any:            {}\nrequire_par:               {}\ncreated:                   {}\n\
+         introspect_any:            {}\nrequire_par:               {}\nrequire_dpop:              {}\n\
+         created:                   {}\n\
          updated:                   {}\n",
         c.client_id,
         c.client_name,
@@ -227,6 +235,7 @@ fn describe(c: &view::Client) -> String {
         c.skip_consent,
         c.introspect_any,
         c.require_par,
+        c.require_dpop,
         format_rfc3339(c.created_at),
         format_rfc3339(c.updated_at),
     )
@@ -267,6 +276,7 @@ fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Value {
         "skip_consent": spec.skip_consent,
         "introspect_any": spec.introspect_any,
         "require_par": spec.require_par,
+        "require_dpop": spec.require_dpop,
         "jwks": spec
             .jwks
             .as_deref()
@@ -301,6 +311,7 @@ fn spec_of(c: &view::Client) -> ClientSpec {
         skip_consent: c.skip_consent,
         introspect_any: c.introspect_any,
         require_par: c.require_par,
+        require_dpop: c.require_dpop,
         jwks: c.jwks.as_ref().map(serde_json::Value::to_string),
         jwks_uri: c.jwks_uri.clone(),
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),
@@ -358,6 +369,9 @@ impl UpdateArgs {
         if let Some(flag) = self.require_par {
             spec.require_par = flag;
         }
+        if let Some(flag) = self.require_dpop {
+            spec.require_dpop = flag;
+        }
         if let Some(flag) = self.allow_no_pkce {
             spec.allow_no_pkce = flag;
         }
@@ -398,6 +412,7 @@ impl CreateArgs {
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
             require_par: self.require_par,
+            require_dpop: self.require_dpop,
             jwks,
             jwks_uri: self.jwks_uri,
             backchannel_logout_uri: self.backchannel_logout_uri,

@@ -30,6 +30,9 @@ pub struct Client {
     pub introspect_any: bool,
     #[allow(missing_docs)]
     pub require_par: bool,
+    /// Only DPoP-bound tokens.
+    #[serde(default)]
+    pub require_dpop: bool,
     /// Its public keys, a JWK set (`private_key_jwt`).
     pub jwks: Option<serde_json::Value>,
     /// Where it publishes them instead.

@@ -172,6 +172,17 @@ pub struct Config {
     )]
     pub require_par: bool,
 
+    /// Require a server nonce in every DPoP proof at `/token`, `/par` and `/userinfo` (RFC 9449 §8,
+    /// §9): a proof without a current one is answered `use_dpop_nonce` with a `DPoP-Nonce` header.
+    #[arg(
+        long,
+        env = "LATCHKEY_DPOP_NONCE",
+        default_value_t = false,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub dpop_nonce: bool,
+
     /// Fetch `private_key_jwt` clients' `jwks_uri` over plain http too (for tests on loopback; never
     /// in production: the keys would cross the network unauthenticated).
     #[arg(
@@ -347,6 +358,7 @@ impl Config {
             client_cache_ttl: seconds(self.client_cache_ttl),
             audit_token_issuance: self.audit_token_issuance,
             require_par: self.require_par,
+            dpop_nonce: self.dpop_nonce,
             allow_http_jwks_uri: self.allow_http_jwks_uri,
             registration: self
                 .registration

@@ -150,6 +150,8 @@ pub struct Settings {
     pub audit_token_issuance: bool,
     /// Whether `/authorize` takes only pushed requests (RFC 9126 §5).
     pub require_par: bool,
+    /// Whether DPoP proofs must carry a server nonce (RFC 9449 §8).
+    pub dpop_nonce: bool,
     /// Whether a `jwks_uri` may be fetched over plain http.
     pub allow_http_jwks_uri: bool,
     /// Who may register clients at `/register` (RFC 7591 §3).

@@ -3,6 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// The algorithms of DPoP proofs Latchkey accepts (RFC 9449 §5.1 `dpop_signing_alg_values_supported`):
+/// asymmetric only (§4.2), never `none` or a MAC.
+pub const DPOP_ALGS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
+
+/// [`DPOP_ALGS`] as the `algs` of a `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1).
+pub const DPOP_ALGS_LIST: &str = "RS256 PS256 ES256 EdDSA";
+
 /// A JWS signing algorithm Latchkey signs with (RFC 7518 §3.1, RFC 8037 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigningAlg {

@@ -39,9 +39,20 @@ pub struct AccessTokenClaims {
     /// RFC 8693 §4.1: the party acting for `sub`, after a token exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// RFC 7800 §3.1 `cnf`: the key the token is bound to (RFC 9449 §6.1 `jkt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// RFC 9068 §2.2.3.1 `roles` (always, when any) and `groups` (with the `groups` scope).
     #[serde(flatten)]
     pub authorization: RoleClaims,
+}
+
+/// RFC 7800 §3.1 `cnf`: the proof-of-possession key of a sender-constrained token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// RFC 9449 §6.1: the SHA-256 JWK thumbprint (RFC 7638) of the DPoP key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 /// RFC 8693 §4.1 `act`: who acts, and — nested — who that actor acted for before.

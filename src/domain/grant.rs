@@ -101,6 +101,8 @@ pub struct AuthorizationCode {
     /// The browser session it was issued in (OIDC Back-Channel Logout §2.1 `sid`); `None` for a
     /// session from before `sid`s existed.
     pub sid: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (`dpop_jkt`).
+    pub dpop_jkt: Option<String>,
     /// Issued.
     pub created_at: i64,
     /// Expires (60 s after issue).
@@ -126,6 +128,8 @@ pub struct Grant {
     pub auth_time: Option<i64>,
     /// The browser session the user signed in with (OIDC Back-Channel Logout §2.1 `sid`), if any.
     pub sid: Option<String>,
+    /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to (its thumbprint).
+    pub dpop_jkt: Option<String>,
     /// Created.
     pub created_at: i64,
     /// When the last token it can produce expires.
@@ -178,6 +182,8 @@ pub struct RefreshTokenState {
     pub auth_time: Option<i64>,
     /// Its grant's browser session (`sid`), if any.
     pub sid: Option<String>,
+    /// The DPoP key it is bound to (RFC 9449 §5), if any.
+    pub dpop_jkt: Option<String>,
     /// Issued.
     pub created_at: i64,
     /// Expires.
@@ -262,6 +268,8 @@ pub struct Housekeeping {
     pub device_authorizations: u64,
     /// Expired initial access tokens of dynamic registration (RFC 7591 §3).
     pub registration_tokens: u64,
+    /// DPoP proofs (RFC 9449 §11.1) past the window their `iat` could be accepted in.
+    pub dpop_proofs: u64,
     /// Sign-ins (session, client) of browser sessions that expired (OIDC Back-Channel Logout).
     pub session_clients: u64,
     /// Logout tokens undelivered a day after their session ended (the retries stop long before).

@@ -70,6 +70,8 @@ pub struct ClientAuth {
     pub params: Params,
     /// When the request arrived.
     pub now: UnixTime,
+    /// The `DPoP` header values (RFC 9449 §4.1), unchecked: `/token` and `/par` check them.
+    pub dpop: Vec<String>,
 }
 
 impl FromRequest<AppState> for ClientAuth {
@@ -77,6 +79,7 @@ impl FromRequest<AppState> for ClientAuth {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+        let dpop = dpop_headers(req.headers())?;
         let params = form_params(req, state).await?;
         let presented = presented(authorization.as_ref(), &params)?;
         let now = state.clock.now();
@@ -85,8 +88,26 @@ impl FromRequest<AppState> for ClientAuth {
             client,
             params,
             now,
+            dpop,
         })
     }
+}
+
+/// The values of the `DPoP` header (RFC 9449 §4.1); a value that is not visible ASCII is
+/// `invalid_dpop_proof`.
+pub fn dpop_headers(headers: &axum::http::HeaderMap) -> Result<Vec<String>, OAuthError> {
+    headers
+        .get_all("dpop")
+        .iter()
+        .map(|value| {
+            value.to_str().map(str::to_owned).map_err(|_| {
+                OAuthError::new(
+                    crate::error::ErrorCode::InvalidDpopProof,
+                    "DPoP proof: not a JWT",
+                )
+            })
+        })
+        .collect()
 }
 
 /// `POST /token`'s input: the authenticated client and the request parsed by `grant_type`.
@@ -97,6 +118,8 @@ pub struct TokenForm {
     pub request: TokenRequest,
     /// When the request arrived.
     pub now: UnixTime,
+    /// The `DPoP` header values, unchecked.
+    pub dpop: Vec<String>,
 }
 
 impl FromRequest<AppState> for TokenForm {
@@ -107,11 +130,13 @@ impl FromRequest<AppState> for TokenForm {
             client,
             params,
             now,
+            dpop,
         } = ClientAuth::from_request(req, state).await?;
         Ok(Self {
             client,
             request: TokenRequest::parse(&params)?,
             now,
+            dpop,
         })
     }
 }
@@ -240,15 +265,27 @@ fn presented(
     }
 }
 
-/// An access token presented to a protected resource: RFC 6750 §2.1 `Authorization: Bearer`, or
-/// §2.2 the `access_token` parameter of a form-encoded POST body.
-pub struct BearerToken(pub String);
+/// An access token presented to a protected resource: RFC 6750 §2.1 `Authorization: Bearer`, §2.2
+/// the `access_token` parameter of a form-encoded POST body, or RFC 9449 §7.1 `Authorization: DPoP`
+/// with a `DPoP` proof.
+pub struct PresentedToken {
+    /// The access token.
+    pub token: String,
+    /// Whether it came with the `DPoP` scheme (RFC 9449 §7.1).
+    pub dpop_scheme: bool,
+    /// The `DPoP` header values, unchecked.
+    pub dpop: Vec<String>,
+    /// The request's method (a proof's `htm`).
+    pub method: String,
+}
 
-impl<S: Send + Sync> FromRequest<S> for BearerToken {
+impl<S: Send + Sync> FromRequest<S> for PresentedToken {
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, OAuthError> {
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+        let dpop = dpop_headers(req.headers())?;
+        let method = req.method().as_str().to_owned();
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -267,7 +304,13 @@ impl<S: Send + Sync> FromRequest<S> for BearerToken {
             .into_iter()
             .find(|(name, value)| name == "access_token" && !value.is_empty())
             .map(|(_, value)| value);
-        bearer_token(authorization.as_ref(), from_form).map(Self)
+        let (token, dpop_scheme) = access_token(authorization.as_ref(), from_form, true)?;
+        Ok(Self {
+            token,
+            dpop_scheme,
+            dpop,
+            method,
+        })
     }
 }
 
@@ -282,15 +325,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for HeaderBearerToken {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, OAuthError> {
-        bearer_token(parts.headers.get(header::AUTHORIZATION), None).map(Self)
+        access_token(parts.headers.get(header::AUTHORIZATION), None, false)
+            .map(|(token, _)| Self(token))
     }
 }
 
-/// RFC 6750 §2: the token from the header or the form, sent one way only.
-fn bearer_token(
+/// RFC 6750 §2: the token from the header or the form, sent one way only; with `allow_dpop`, also
+/// RFC 9449 §7.1's `DPoP` scheme (answered `true`).
+fn access_token(
     authorization: Option<&HeaderValue>,
     from_form: Option<String>,
-) -> Result<String, OAuthError> {
+    allow_dpop: bool,
+) -> Result<(String, bool), OAuthError> {
     let from_header = authorization
         .map(|value| {
             let value = value.to_str().map_err(|_| {
@@ -300,7 +346,14 @@ fn bearer_token(
                 Some((scheme, token))
                     if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
                 {
-                    Ok(token.trim().to_owned())
+                    Ok((token.trim().to_owned(), false))
+                }
+                Some((scheme, token))
+                    if allow_dpop
+                        && scheme.eq_ignore_ascii_case("dpop")
+                        && !token.trim().is_empty() =>
+                {
+                    Ok((token.trim().to_owned(), true))
                 }
                 _ => Err(
                     OAuthError::invalid_request("expected an Authorization: Bearer token").bearer(),
@@ -313,7 +366,8 @@ fn bearer_token(
         (Some(_), Some(_)) => {
             Err(OAuthError::invalid_request("send the access token one way only").bearer())
         }
-        (Some(token), None) | (None, Some(token)) => Ok(token),
+        (Some(token), None) => Ok(token),
+        (None, Some(token)) => Ok((token, false)),
         (None, None) => Err(OAuthError::missing_bearer()),
     }
 }
@@ -365,10 +419,23 @@ mod tests {
     #[test]
     fn bearer_needs_a_token() {
         let header = HeaderValue::from_static("Bearer abc");
-        assert_eq!(bearer_token(Some(&header), None).unwrap(), "abc");
+        assert_eq!(
+            access_token(Some(&header), None, false).unwrap(),
+            ("abc".to_owned(), false)
+        );
         let basic = HeaderValue::from_static("Basic abc");
-        assert!(bearer_token(Some(&basic), None).is_err());
-        assert!(bearer_token(Some(&header), Some("abc".into())).is_err());
-        assert_eq!(bearer_token(None, Some("t".into())).unwrap(), "t");
+        assert!(access_token(Some(&basic), None, true).is_err());
+        assert!(access_token(Some(&header), Some("abc".into()), true).is_err());
+        assert_eq!(
+            access_token(None, Some("t".into()), true).unwrap(),
+            ("t".to_owned(), false)
+        );
+        // RFC 9449 §7.1: the DPoP scheme, only where a proof can be checked.
+        let dpop = HeaderValue::from_static("DPoP abc");
+        assert_eq!(
+            access_token(Some(&dpop), None, true).unwrap(),
+            ("abc".to_owned(), true)
+        );
+        assert!(access_token(Some(&dpop), None, false).is_err());
     }
 }

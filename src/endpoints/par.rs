@@ -1,6 +1,6 @@
 //! `POST /par`: pushed authorization requests (RFC 9126 §2). The client authenticates as at
-//! `/token` (public clients send their `client_id`); the request is checked and kept in
-//! `oauth::par`.
+//! `/token` (public clients send their `client_id`); a DPoP proof, if sent, is checked (RFC 9449
+//! §10.1); the request is checked and kept in `oauth::par`.
 
 use axum::Json;
 use axum::extract::State;
@@ -8,14 +8,28 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::ClientAuth;
+use super::token::with_dpop_nonce;
+use crate::oauth::dpop::{self, Expected};
 use crate::oauth::par::push;
+use crate::paths::PAR_PATH;
 use crate::state::AppState;
 
 /// `POST /par`: `201 Created` with `{"request_uri", "expires_in"}` (RFC 9126 §2.2), or the token
 /// endpoint's error format (§2.3).
 pub async fn par(State(state): State<AppState>, form: ClientAuth) -> Response {
     let ctx = form.context(&state);
-    match push(&ctx, &form.client, form.params).await {
+    let url = state.settings.issuer.endpoint(PAR_PATH);
+    let headers: Vec<&str> = form.dpop.iter().map(String::as_str).collect();
+    let expected = Expected {
+        method: "POST",
+        url: &url,
+        access_token: None,
+    };
+    let pushed = match dpop::check(&ctx, &headers, expected).await {
+        Ok(proof) => push(&ctx, &form.client, form.params, proof.as_ref()).await,
+        Err(err) => Err(err),
+    };
+    let response = match pushed {
         Ok(pushed) => (
             StatusCode::CREATED,
             [(header::CACHE_CONTROL, "no-store")],
@@ -23,5 +37,6 @@ pub async fn par(State(state): State<AppState>, form: ClientAuth) -> Response {
         )
             .into_response(),
         Err(err) => err.into_response(),
-    }
+    };
+    with_dpop_nonce(&ctx, response)
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::{hkdf, rand};
+use aws_lc_rs::{hkdf, hmac, rand};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::config::{ConfigError, KEY_SECRET_FILE, SecretSource, check_secret_strength};
@@ -24,6 +24,9 @@ const HKDF_SALT: &[u8] = b"latchkey key-encryption v1";
 /// The key that encrypts signing keys and `client_secret_jwt` secrets at rest.
 pub struct KeyEncryptionKey {
     key: LessSafeKey,
+    /// HMAC-SHA256 key of DPoP server nonces (RFC 9449 §8): derived from the same secret, so every
+    /// instance makes and accepts the same nonces without sharing state.
+    nonce_key: hmac::Key,
 }
 
 impl std::fmt::Debug for KeyEncryptionKey {
@@ -62,9 +65,18 @@ impl KeyEncryptionKey {
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, HKDF_SALT)
             .extract(secret.expose_secret().as_bytes());
         let okm = prk.expand(&[b"aes-256-gcm"], &AES_256_GCM)?;
+        let nonce_key = hmac::Key::from(prk.expand(&[b"dpop-nonce"], hmac::HMAC_SHA256)?);
         Ok(Self {
             key: LessSafeKey::new(UnboundKey::from(okm)),
+            nonce_key,
         })
+    }
+
+    /// The MAC of a DPoP nonce's time window (RFC 9449 §8): the nonce is the window and this.
+    pub fn nonce_tag(&self, window: i64) -> Vec<u8> {
+        hmac::sign(&self.nonce_key, &window.to_be_bytes())
+            .as_ref()
+            .to_vec()
     }
 
     /// Seal `plaintext`, binding it to `kid` (as associated data): `nonce || ciphertext || tag`.

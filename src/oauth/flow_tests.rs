@@ -8,7 +8,7 @@ use super::introspect::introspect;
 use super::revoke::revoke;
 use super::testing::{Harness, NOW};
 use super::token::{TokenRequest, TokenResponse, exchange};
-use super::userinfo::userinfo;
+use super::userinfo::{Presented, userinfo};
 use crate::domain::client::{Client, ClientSpec};
 use crate::domain::group::{Group, GroupName};
 use crate::domain::role::{Assignment, Role, RoleName};
@@ -112,16 +112,18 @@ async fn a_replayed_code_revokes_what_its_first_use_issued() {
     let resource = h.client("orders", service_spec()).await;
     let alice = h.user("alice").await;
     let code = code(&h, &client, &alice).await;
-    let tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    let tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+        .await
+        .unwrap();
     assert!(tokens.id_token.is_some() && tokens.refresh_token.is_some());
     assert!(active(&h, &resource, &tokens.access_token).await);
     // RFC 6749 §4.1.2: the replay is refused and the first use's tokens revoked.
-    let replay = exchange(&h.ctx(), &client, redeem(&code))
+    let replay = exchange(&h.ctx(), &client, redeem(&code), None)
         .await
         .unwrap_err();
     assert_eq!(replay.code.as_str(), "invalid_grant");
     assert!(!active(&h, &resource, &tokens.access_token).await);
-    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens)).await;
+    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens), None).await;
     assert_eq!(refreshed.unwrap_err().code.as_str(), "invalid_grant");
 }
 
@@ -137,14 +139,18 @@ async fn a_grant_ends_at_the_absolute_refresh_lifetime() {
     let client = h.client("dashboard", web_spec()).await;
     let alice = h.user("alice").await;
     let code = code(&h, &client, &alice).await;
-    let mut tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    let mut tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+        .await
+        .unwrap();
     for _ in 0..2 {
         h.now += 40 * 60;
-        tokens = exchange(&h.ctx(), &client, refresh(&tokens)).await.unwrap();
+        tokens = exchange(&h.ctx(), &client, refresh(&tokens), None)
+            .await
+            .unwrap();
     }
     // 2 h after the authorization, though the last refresh token was issued only 40 minutes ago.
     h.now = NOW + 2 * 3600;
-    let ended = exchange(&h.ctx(), &client, refresh(&tokens))
+    let ended = exchange(&h.ctx(), &client, refresh(&tokens), None)
         .await
         .unwrap_err();
     assert_eq!(ended.code.as_str(), "invalid_grant");
@@ -162,11 +168,14 @@ async fn a_client_credentials_token_is_never_a_users_token() {
             scope,
             resource: Vec::new(),
         },
+        None,
     )
     .await
     .unwrap();
     // RFC 9068 §5.
-    let refused = userinfo(&h.ctx(), &tokens.access_token).await.unwrap_err();
+    let refused = userinfo(&h.ctx(), Presented::bearer(&tokens.access_token))
+        .await
+        .unwrap_err();
     assert_eq!(refused.code.as_str(), "invalid_token");
     let answer = introspect(&h.ctx(), &service, &tokens.access_token)
         .await
@@ -183,9 +192,14 @@ async fn a_deleted_client_s_tokens_stop_at_once_and_revocation_is_owner_only() {
     let resource = h.client("orders", service_spec()).await;
     let alice = h.user("alice").await;
     let code = code(&h, &client, &alice).await;
-    let tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    let tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+        .await
+        .unwrap();
     assert_eq!(
-        userinfo(&h.ctx(), &tokens.access_token).await.unwrap().sub,
+        userinfo(&h.ctx(), Presented::bearer(&tokens.access_token))
+            .await
+            .unwrap()
+            .sub,
         alice.user_id.as_str()
     );
     // RFC 7009 §2.1: another client may not revoke it.
@@ -195,7 +209,9 @@ async fn a_deleted_client_s_tokens_stop_at_once_and_revocation_is_owner_only() {
     assert_eq!(refused.code.as_str(), "unauthorized_client");
     h.store.delete_client(&client.client_id).await.unwrap();
     assert!(!active(&h, &resource, &tokens.access_token).await);
-    let gone = userinfo(&h.ctx(), &tokens.access_token).await.unwrap_err();
+    let gone = userinfo(&h.ctx(), Presented::bearer(&tokens.access_token))
+        .await
+        .unwrap_err();
     assert_eq!(gone.code.as_str(), "invalid_token");
 }
 
@@ -243,7 +259,9 @@ async fn effective_roles_reach_every_token_and_a_refresh_sees_a_removal() {
     let alice = h.user("alice").await;
     roles_of_alice(&h, &alice).await;
     let code = code_for(&h, &client, &alice, "openid offline_access roles groups").await;
-    let tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    let tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+        .await
+        .unwrap();
 
     // RFC 7662 §2.2: introspection shows the token's roles and groups.
     let answer = introspect(&h.ctx(), &resource, &tokens.access_token)
@@ -252,7 +270,9 @@ async fn effective_roles_reach_every_token_and_a_refresh_sees_a_removal() {
     assert_eq!(answer["roles"], serde_json::json!(["admin", "orders:read"]));
     assert_eq!(answer["groups"], serde_json::json!(["ops"]));
     // OIDC Core §5.3 with the roles and groups scopes.
-    let info = userinfo(&h.ctx(), &tokens.access_token).await.unwrap();
+    let info = userinfo(&h.ctx(), Presented::bearer(&tokens.access_token))
+        .await
+        .unwrap();
     assert_eq!(info.authorization.roles, ["admin", "orders:read"]);
     assert_eq!(info.authorization.groups, ["ops"]);
 
@@ -261,7 +281,9 @@ async fn effective_roles_reach_every_token_and_a_refresh_sees_a_removal() {
     let link = Assignment::UserRole(alice.user_id.clone(), admin);
     assert!(h.store.remove_assignment(&link).await.unwrap());
     h.now += 60;
-    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens)).await.unwrap();
+    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens), None)
+        .await
+        .unwrap();
     let before = introspect(&h.ctx(), &resource, &tokens.access_token)
         .await
         .unwrap();
@@ -293,6 +315,7 @@ async fn a_service_client_s_roles_are_in_its_own_token_and_groups_need_their_sco
             scope: None,
             resource: Vec::new(),
         },
+        None,
     )
     .await
     .unwrap();
@@ -307,12 +330,16 @@ async fn a_service_client_s_roles_are_in_its_own_token_and_groups_need_their_sco
     let alice = h.user("alice").await;
     roles_of_alice(&h, &alice).await;
     let code = code(&h, &client, &alice).await;
-    let tokens = exchange(&h.ctx(), &client, redeem(&code)).await.unwrap();
+    let tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+        .await
+        .unwrap();
     let answer = introspect(&h.ctx(), &service, &tokens.access_token)
         .await
         .unwrap();
     assert_eq!(answer["roles"], serde_json::json!(["admin", "orders:read"]));
     assert!(answer.get("groups").is_none(), "{answer}");
-    let info = userinfo(&h.ctx(), &tokens.access_token).await.unwrap();
+    let info = userinfo(&h.ctx(), Presented::bearer(&tokens.access_token))
+        .await
+        .unwrap();
     assert!(info.authorization.roles.is_empty() && info.authorization.groups.is_empty());
 }

@@ -188,6 +188,13 @@ async fn access_token(
     if !claims.authorization.groups.is_empty() {
         body["groups"] = json!(claims.authorization.groups);
     }
+    // RFC 9449 §6.2: a DPoP-bound token's `cnf` (its key's thumbprint), and its type.
+    if let Some(cnf) = &claims.cnf {
+        body["cnf"] = json!(cnf);
+        if cnf.jkt.is_some() {
+            body["token_type"] = json!("DPoP");
+        }
+    }
     // RFC 7662 §2.2 `username`: only ever for a user's token.
     if let Some(user) = user {
         body["username"] = json!(user.username);

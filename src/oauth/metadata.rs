@@ -55,6 +55,8 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         // accepted.
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
+        // RFC 9449 §5.1: the algorithms of DPoP proofs.
+        "dpop_signing_alg_values_supported": crate::domain::alg::DPOP_ALGS,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "scopes_supported": scopes,

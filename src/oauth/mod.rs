@@ -18,6 +18,7 @@ pub mod authorize;
 pub mod backchannel_logout;
 pub mod client_auth;
 pub mod device;
+pub mod dpop;
 pub mod end_session;
 pub mod introspect;
 pub mod metadata;

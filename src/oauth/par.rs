@@ -9,6 +9,7 @@ use crate::domain::client::Client;
 use crate::domain::grant::REQUEST_URI_PREFIX;
 use crate::domain::secret::{TokenHash, random_string};
 use crate::error::{AuthorizeError, ErrorCode, OAuthError};
+use crate::oauth::dpop::Proof;
 
 /// RFC 9126 §2.2: a short lifetime "between 5 and 600 seconds"; 60 s leaves the user agent time to
 /// follow the redirect and no more.
@@ -48,6 +49,7 @@ pub async fn push(
     ctx: &Context<'_>,
     client: &Client,
     mut params: Params,
+    dpop: Option<&Proof>,
 ) -> Result<Pushed, OAuthError> {
     // §2.1: "The request_uri authorization request parameter is one exception, and it MUST NOT be
     // provided."
@@ -58,6 +60,21 @@ pub async fn push(
     }
     for name in CLIENT_AUTHENTICATION {
         params.remove(name);
+    }
+    // RFC 9449 §10.1: a proof at /par binds the code to its key, as `dpop_jkt` would; both given,
+    // they must agree.
+    if let Some(proof) = dpop {
+        match params.get("dpop_jkt") {
+            Some(jkt) if *jkt != proof.jkt => {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidDpopProof,
+                    "dpop_jkt is not the thumbprint of the DPoP proof's key",
+                ));
+            }
+            _ => {
+                params.insert("dpop_jkt".into(), proof.jkt.clone());
+            }
+        }
     }
     let catalog = ctx.catalog.get(ctx.store, ctx.now).await?;
     validate(client, &catalog, &params, None, ctx.now).map_err(refusal)?;

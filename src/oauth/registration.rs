@@ -206,6 +206,8 @@ pub fn spec_of(body: &Value, policy: RegistrationPolicy) -> Result<ClientSpec, O
         application_type,
         jwks,
         jwks_uri: string(fields, "jwks_uri")?,
+        // RFC 9449 §5.2: the client's tokens are always DPoP-bound (a restriction, not a privilege).
+        require_dpop: boolean(fields, "dpop_bound_access_tokens")?,
         // OIDC Back-Channel Logout §2.2.
         backchannel_logout_uri: string(fields, "backchannel_logout_uri")?,
         backchannel_logout_session_required: boolean(
@@ -550,6 +552,9 @@ pub fn information(ctx: &Context<'_>, registered: &Registered) -> Value {
         }
         if let Some(alg) = client.id_token_alg {
             fields.insert("id_token_signed_response_alg".into(), alg.as_str().into());
+        }
+        if client.require_dpop {
+            fields.insert("dpop_bound_access_tokens".into(), true.into());
         }
         if let Some(uri) = &client.backchannel_logout_uri {
             fields.insert("backchannel_logout_uri".into(), uri.as_str().into());

@@ -11,6 +11,8 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::active_user;
+use crate::oauth::dpop::{self, Expected};
+use crate::paths::USERINFO_PATH;
 
 /// OIDC Core §5.3.2 successful UserInfo response.
 #[derive(Debug, Serialize)]
@@ -25,8 +27,97 @@ pub struct UserInfo {
     pub authorization: RoleClaims,
 }
 
-/// OIDC Core §5.3: the claims of the user `token` was issued for; RFC 6750 §3.1 errors.
-pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthError> {
+/// How the access token came: RFC 6750 `Bearer`, or RFC 9449 §7.1 `DPoP` with its proof.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The access token.
+    pub token: &'a str,
+    /// Sent with the `DPoP` scheme.
+    pub dpop_scheme: bool,
+    /// The `DPoP` header values.
+    pub dpop: &'a [&'a str],
+    /// The request's method.
+    pub method: &'a str,
+}
+
+impl<'a> Presented<'a> {
+    /// A token sent as `Authorization: Bearer` (RFC 6750 §2.1).
+    pub fn bearer(token: &'a str) -> Self {
+        Self {
+            token,
+            dpop_scheme: false,
+            dpop: &[],
+            method: "GET",
+        }
+    }
+}
+
+/// RFC 9449 §7: a DPoP-bound token is accepted only with the `DPoP` scheme and a proof of its
+/// key for this request (`htm`, `htu`, `ath`); a bound token sent as `Bearer` is refused (§7.2).
+/// Every refusal of a DPoP request is challenged `DPoP` (§7.1).
+async fn check_sender(
+    ctx: &Context<'_>,
+    presented: Presented<'_>,
+    bound: Option<&str>,
+) -> Result<(), OAuthError> {
+    match (presented.dpop_scheme, bound) {
+        (false, None) => Ok(()),
+        (false, Some(_)) => Err(OAuthError::invalid_token(
+            "this access token is DPoP-bound: send it with the DPoP scheme and a proof",
+        )
+        .dpop()),
+        (true, bound) => {
+            let url = ctx.settings.issuer.endpoint(USERINFO_PATH);
+            let expected = Expected {
+                method: presented.method,
+                url: &url,
+                access_token: Some(presented.token),
+            };
+            let proof = dpop::check(ctx, presented.dpop, expected)
+                .await
+                .map_err(OAuthError::dpop)?
+                .ok_or_else(|| {
+                    OAuthError::new(
+                        ErrorCode::InvalidDpopProof,
+                        "the DPoP scheme needs a DPoP proof",
+                    )
+                    .dpop()
+                })?;
+            if bound != Some(proof.jkt.as_str()) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "the access token is not bound to the DPoP proof's key",
+                )
+                .dpop());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// OIDC Core §5.3: the claims of the user the token was issued for; RFC 6750 §3.1 errors, and
+/// RFC 9449 §7 for DPoP-bound tokens.
+pub async fn userinfo(ctx: &Context<'_>, presented: Presented<'_>) -> Result<UserInfo, OAuthError> {
+    let token = presented.token;
+    let dpop_error = |err: OAuthError| {
+        if presented.dpop_scheme {
+            err.dpop()
+        } else {
+            err
+        }
+    };
+    let claims = userinfo_claims(ctx, token).await.map_err(dpop_error)?;
+    let bound = claims.cnf.as_ref().and_then(|cnf| cnf.jkt.as_deref());
+    check_sender(ctx, presented, bound).await?;
+    let result = claims_for(ctx, &claims).await;
+    result.map_err(dpop_error)
+}
+
+/// The verified claims of a presented access token.
+async fn userinfo_claims(
+    ctx: &Context<'_>,
+    token: &str,
+) -> Result<crate::domain::claims::AccessTokenClaims, OAuthError> {
     let claims = if token.starts_with(REFERENCE_TOKEN_PREFIX) {
         // A reference token (RFC 7662): its stored claims, while it has not expired.
         access_token_claims(ctx, token).await?.ok_or_else(|| {
@@ -35,6 +126,14 @@ pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthE
     } else {
         verified_bearer(ctx, token)?
     };
+    Ok(claims)
+}
+
+/// The UserInfo answer for a checked token's `claims`.
+async fn claims_for(
+    ctx: &Context<'_>,
+    claims: &crate::domain::claims::AccessTokenClaims,
+) -> Result<UserInfo, OAuthError> {
     // RFC 9068 §5: a client's own (client-credentials) token never passes for a user's, whatever
     // its scope or `sub`.
     let grant = claims.grant_id();
@@ -43,7 +142,7 @@ pub async fn userinfo(ctx: &Context<'_>, token: &str) -> Result<UserInfo, OAuthE
             "the access token was not issued for a user",
         ));
     }
-    still_live(ctx, &claims).await?;
+    still_live(ctx, claims).await?;
     let scope = ScopeSet::parse(&claims.scope).unwrap_or_default();
     // OIDC Core §5.3: the UserInfo endpoint serves tokens granted with `openid`.
     if !scope.contains("openid") {

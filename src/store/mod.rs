@@ -137,6 +137,13 @@ pub trait Store: Send + Sync + 'static {
         params: &str,
         expires_at: i64,
     ) -> Result<(), StoreError>;
+    /// Record a DPoP proof (RFC 9449 §11.1: the hash of its key's thumbprint and its `jti`), kept
+    /// until `expires_at`: `false` when it was seen before (a replay), on this instance or another.
+    async fn record_dpop_proof(
+        &self,
+        proof_hash: &TokenHash,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// Record the `jti` of a client assertion (RFC 7523 §3 item 7), kept until `expires_at`: `false`
     /// when that client already used it (a replay), on this instance or another.
     async fn record_client_assertion(

@@ -16,7 +16,7 @@ macro_rules! client_columns {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
          application_type, resources, default_resource, api, may_exchange_for, require_par, jwks, jwks_uri, \
-         backchannel_logout_uri, backchannel_logout_session_required, sealed_secret"
+         backchannel_logout_uri, backchannel_logout_session_required, sealed_secret, require_dpop"
     };
 }
 pub(crate) use client_columns;
@@ -59,6 +59,7 @@ pub(crate) struct ClientRow {
     api: Option<String>,
     may_exchange_for: String,
     require_par: bool,
+    require_dpop: bool,
     jwks: Option<String>,
     jwks_uri: Option<String>,
     backchannel_logout_uri: Option<String>,
@@ -156,6 +157,7 @@ impl TryFrom<ClientRow> for Client {
             skip_consent: row.skip_consent,
             introspect_any: row.introspect_any,
             require_par: row.require_par,
+            require_dpop: row.require_dpop,
             jwks: row.jwks,
             jwks_uri: row.jwks_uri,
             backchannel_logout_uri: row.backchannel_logout_uri,
@@ -273,7 +275,7 @@ where
 macro_rules! code_columns {
     () => {
         "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
-         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources, sid"
+         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources, sid, dpop_jkt"
     };
 }
 pub(crate) use code_columns;
@@ -295,6 +297,7 @@ pub(crate) struct CodeRow {
     redirect_uri_sent: bool,
     resources: String,
     sid: Option<String>,
+    dpop_jkt: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -316,6 +319,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             code_challenge: row.code_challenge,
             auth_time: row.auth_time,
             sid: row.sid,
+            dpop_jkt: row.dpop_jkt,
             created_at: row.created_at,
             expires_at: row.expires_at,
             consumed_at: row.consumed_at,
@@ -337,6 +341,7 @@ pub(crate) struct RefreshRow {
     grant_created_at: i64,
     resources: String,
     sid: Option<String>,
+    dpop_jkt: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenState {
@@ -351,6 +356,7 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
             user_id: row.user_id.map(UserId::from_stored),
             auth_time: row.auth_time,
             sid: row.sid,
+            dpop_jkt: row.dpop_jkt,
             created_at: row.created_at,
             expires_at: row.expires_at,
             rotated_at: row.rotated_at,

@@ -19,6 +19,7 @@ mod config;
 mod demo_browser;
 mod device;
 mod discovery;
+mod dpop;
 mod flows;
 mod hardening;
 mod health;

@@ -404,6 +404,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
     store.create_user(&alice).await.unwrap();
     let scope = ScopeSet::parse("openid").unwrap();
     let code = |hash: &str, expires_at: i64| AuthorizationCode {
+        dpop_jkt: None,
         sid: None,
         code_hash: TokenHash::of(hash),
         grant_id: gid(&format!("grant-{hash}")),
@@ -437,6 +438,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
         expires_at,
     };
     let grant = Grant {
+        dpop_jkt: None,
         sid: None,
         grant_id: gid("grant-fresh"),
         client_id: client.client_id.clone(),
@@ -527,6 +529,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
     store.create_user(&bob).await.unwrap();
     let scope = ScopeSet::parse("openid").unwrap();
     let code = |name: &str, owner: &User| AuthorizationCode {
+        dpop_jkt: None,
         sid: None,
         code_hash: TokenHash::of(name),
         grant_id: gid(&format!("grant-{name}")),
@@ -544,6 +547,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
         consumed_at: None,
     };
     let grant = |name: &str, owner: &User| Grant {
+        dpop_jkt: None,
         sid: None,
         grant_id: gid(&format!("grant-{name}")),
         client_id: client.client_id.clone(),

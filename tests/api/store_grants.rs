@@ -88,6 +88,7 @@ fn scope() -> ScopeSet {
 impl Fixture {
     fn code(&self, value: &str) -> AuthorizationCode {
         AuthorizationCode {
+            dpop_jkt: None,
             sid: None,
             code_hash: TokenHash::of(value),
             grant_id: gid(GRANT),
@@ -108,6 +109,7 @@ impl Fixture {
 
     fn grant(&self) -> Grant {
         Grant {
+            dpop_jkt: None,
             sid: None,
             grant_id: gid(GRANT),
             client_id: self.client.client_id.clone(),

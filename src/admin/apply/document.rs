@@ -156,6 +156,9 @@ pub struct ClientItem {
     /// Sign-ins only through pushed authorization requests (RFC 9126 §6).
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_par: bool,
+    /// Only DPoP-bound tokens (RFC 9449 §5.2).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_dpop: bool,
     /// Its public keys, a JWK set (`private_key_jwt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -287,6 +290,7 @@ pub(super) fn client_item(client: &Client, roles: Vec<String>) -> ClientItem {
         skip_consent: client.skip_consent,
         introspect_any: client.introspect_any,
         require_par: client.require_par,
+        require_dpop: client.require_dpop,
         jwks: client
             .jwks
             .as_deref()

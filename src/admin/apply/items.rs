@@ -141,6 +141,7 @@ pub(super) fn spec_of(item: &ClientItem) -> ClientSpec {
         skip_consent: item.skip_consent,
         introspect_any: item.introspect_any,
         require_par: item.require_par,
+        require_dpop: item.require_dpop,
         jwks: item.jwks.as_ref().map(serde_json::Value::to_string),
         jwks_uri: item.jwks_uri.clone(),
         backchannel_logout_uri: item.backchannel_logout_uri.clone(),

@@ -100,6 +100,8 @@ pub struct Client {
     pub introspect_any: bool,
     /// RFC 9126 §6 `require_pushed_authorization_requests`: sign-ins start only from `/par`.
     pub require_par: bool,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request carries a DPoP proof.
+    pub require_dpop: bool,
     /// RFC 7591 §2 `jwks`: the public keys of a `private_key_jwt` client, a compact JSON JWK set.
     pub jwks: Option<String>,
     /// RFC 7591 §2 `jwks_uri`: where a `private_key_jwt` client publishes its public keys instead.
@@ -150,6 +152,8 @@ pub struct ClientSpec {
     pub introspect_any: bool,
     /// Only pushed authorization requests (RFC 9126 §6).
     pub require_par: bool,
+    /// Only DPoP-bound tokens (RFC 9449 §5.2).
+    pub require_dpop: bool,
     /// ID token signing algorithm override, raw (`RS256`, `ES256`, `EdDSA`; empty = server default).
     pub id_token_alg: Option<String>,
     /// `web` or `native`, raw; empty = `web`.
@@ -358,6 +362,7 @@ impl Client {
             skip_consent: spec.skip_consent,
             introspect_any: spec.introspect_any,
             require_par: spec.require_par,
+            require_dpop: spec.require_dpop,
             jwks,
             jwks_uri,
             backchannel_logout_uri,
@@ -398,6 +403,7 @@ impl Client {
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
             require_par: self.require_par,
+            require_dpop: self.require_dpop,
             jwks: self.jwks.clone(),
             jwks_uri: self.jwks_uri.clone(),
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),

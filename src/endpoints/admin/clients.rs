@@ -55,6 +55,9 @@ pub struct ClientInput {
     /// `--require-par`: sign-ins only through pushed authorization requests (RFC 9126 §6).
     #[serde(default)]
     require_par: bool,
+    /// `--require-dpop`: every token request must carry a DPoP proof (RFC 9449 §5.2).
+    #[serde(default)]
+    require_dpop: bool,
     /// `--jwks`: the client's public keys as a JWK set (RFC 7517 §5), for `private_key_jwt`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -135,6 +138,7 @@ impl ClientInput {
             skip_consent: self.skip_consent,
             introspect_any: self.introspect_any,
             require_par: self.require_par,
+            require_dpop: self.require_dpop,
             jwks: self.jwks.map(|set| set.to_string()),
             jwks_uri: self.jwks_uri,
             backchannel_logout_uri: self.backchannel_logout_uri,

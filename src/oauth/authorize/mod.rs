@@ -65,6 +65,9 @@ pub struct PendingAuthorization {
     pub nonce: Option<String>,
     /// PKCE S256 challenge.
     pub code_challenge: Option<String>,
+    /// RFC 9449 §10 `dpop_jkt`: the DPoP key the code will be bound to.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
     /// `prompt`.
     pub prompt: Prompt,
     /// `max_age` in seconds.
@@ -449,6 +452,7 @@ async fn issue_code(
             code_challenge: pending.code_challenge.clone(),
             auth_time: user.auth_time,
             sid: user.sid.clone(),
+            dpop_jkt: pending.dpop_jkt.clone(),
             created_at: ctx.now,
             expires_at: ctx.now + ctx.settings.lifetimes.authorization_code,
             consumed_at: None,

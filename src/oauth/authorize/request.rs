@@ -101,6 +101,7 @@ pub fn validate(
         state: get("state").map(str::to_owned),
         nonce: get("nonce").map(str::to_owned),
         code_challenge: None,
+        dpop_jkt: None,
         prompt: Prompt::default(),
         max_age: None,
         login_hint: get("login_hint").map(str::to_owned),
@@ -265,6 +266,17 @@ pub fn validate(
                 );
             }
         }
+    }
+    // RFC 9449 §10: `dpop_jkt` binds the code to that DPoP key; it is a SHA-256 JWK thumbprint.
+    if let Some(jkt) = get("dpop_jkt") {
+        if !crate::oauth::dpop::is_thumbprint(jkt) {
+            return fail(
+                &pending,
+                ErrorCode::InvalidRequest,
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint (RFC 9449 §10)",
+            );
+        }
+        pending.dpop_jkt = Some(jkt.to_owned());
     }
     let echoed = [&pending.state, &pending.nonce, &pending.login_hint];
     if echoed

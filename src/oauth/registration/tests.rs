@@ -260,3 +260,23 @@ async fn the_registration_access_token_manages_its_client_only() {
             .is_none()
     );
 }
+
+#[test]
+fn a_client_may_ask_for_dpop_bound_tokens_only() {
+    // RFC 9449 §5.2: a restriction the client puts on itself, so it is metadata, not a privilege.
+    let mut body = web();
+    assert!(
+        !spec_of(&body, RegistrationPolicy::Open)
+            .unwrap()
+            .require_dpop
+    );
+    body["dpop_bound_access_tokens"] = json!(true);
+    assert!(
+        spec_of(&body, RegistrationPolicy::Open)
+            .unwrap()
+            .require_dpop
+    );
+    body["dpop_bound_access_tokens"] = json!("yes");
+    let err = spec_of(&body, RegistrationPolicy::Open).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidClientMetadata);
+}

@@ -12,6 +12,7 @@ use crate::domain::grant::{
 use crate::domain::pkce::verify_s256;
 use crate::domain::secret::{TokenHash, random_token};
 use crate::error::OAuthError;
+use crate::oauth::dpop::Proof;
 use crate::oauth::resource::{scope_for, target};
 use crate::oauth::{Context, active_user};
 
@@ -74,6 +75,7 @@ pub async fn redeem(
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
     resource: &[String],
+    dpop: Option<&Proof>,
 ) -> Result<TokenResponse, OAuthError> {
     let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
     let hash = TokenHash::of(code);
@@ -90,6 +92,8 @@ pub async fn redeem(
         ));
     }
     check_code(&record, client, redirect_uri, code_verifier, now)?;
+    // RFC 9449 §10.1: a code bound with `dpop_jkt` is redeemed only with a proof of that key.
+    super::check_binding(record.dpop_jkt.as_deref(), dpop)?;
     // RFC 8707 §2.2: the token is for one of the APIs the authorization covered.
     let catalog = ctx.catalog.get(ctx.store, now).await?;
     let requested: Vec<&str> = resource.iter().map(String::as_str).collect();
@@ -117,6 +121,10 @@ pub async fn redeem(
         resources: record.resources.clone(),
         auth_time: Some(record.auth_time),
         sid: record.sid.clone(),
+        // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
+        dpop_jkt: dpop
+            .filter(|_| !client.auth_method.is_confidential())
+            .map(|proof| proof.jkt.clone()),
         created_at: now,
         expires_at: new_refresh
             .as_ref()
@@ -169,6 +177,7 @@ pub async fn redeem(
             id_token_for: Some((&user, record.nonce.as_deref())),
             refresh_token,
             act: None,
+            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
         },
     )
     .await
@@ -229,6 +238,7 @@ mod tests {
 
     fn code(redirect_uri_sent: bool) -> AuthorizationCode {
         AuthorizationCode {
+            dpop_jkt: None,
             sid: None,
             code_hash: TokenHash::of("lk_ac_x"),
             grant_id: GrantId::from_stored("gr_x".into()),

@@ -54,6 +54,7 @@ pub async fn issue_to(
     client: &Client,
     requested: Option<ScopeSet>,
     resource: &[String],
+    dpop: Option<&crate::oauth::dpop::Proof>,
 ) -> Result<TokenResponse, OAuthError> {
     // RFC 6749 §4.4: confidential clients only.
     if !client.auth_method.is_confidential() {
@@ -110,6 +111,7 @@ pub async fn issue_to(
             id_token_for: None,
             refresh_token: None,
             act: None,
+            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
         },
     )
     .await

@@ -59,6 +59,7 @@ pub async fn redeem(
     client: &Client,
     device_code: &str,
     resource: &[String],
+    dpop: Option<&crate::oauth::dpop::Proof>,
 ) -> Result<TokenResponse, OAuthError> {
     let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
     let hash = TokenHash::of(device_code);
@@ -102,6 +103,10 @@ pub async fn redeem(
         auth_time: Some(auth_time),
         // The device is not a browser session of the user's: nothing to end with one.
         sid: None,
+        // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
+        dpop_jkt: dpop
+            .filter(|_| !client.auth_method.is_confidential())
+            .map(|proof| proof.jkt.clone()),
         created_at: now,
         expires_at: new_refresh
             .as_ref()
@@ -154,6 +159,7 @@ pub async fn redeem(
             id_token_for: Some((&user, None)),
             refresh_token,
             act: None,
+            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
         },
     )
     .await

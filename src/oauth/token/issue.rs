@@ -7,7 +7,8 @@ use super::super::Context;
 use super::super::resource::{InvalidTarget, Target};
 use crate::domain::api::TokenFormat;
 use crate::domain::claims::{
-    AccessTokenClaims, Actor, IdTokenClaims, JTI_PREFIX, RoleClaims, StandardClaims, at_hash,
+    AccessTokenClaims, Actor, Confirmation, IdTokenClaims, JTI_PREFIX, RoleClaims, StandardClaims,
+    at_hash,
 };
 use crate::domain::client::Client;
 use crate::domain::grant::GrantId;
@@ -25,7 +26,7 @@ use crate::tokens::{sign_access_token, sign_id_token};
 pub struct TokenResponse {
     /// The access token (an RFC 9068 JWT).
     pub access_token: String,
-    /// Always `Bearer` (RFC 6750).
+    /// `Bearer` (RFC 6750), or `DPoP` for a DPoP-bound token (RFC 9449 §5).
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -83,6 +84,8 @@ pub struct Issuance<'a> {
     pub refresh_token: Option<String>,
     /// RFC 8693 §4.1 `act`, after a token exchange.
     pub act: Option<Actor>,
+    /// RFC 9449 §6: the DPoP key the access token is bound to (its thumbprint), if any.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 impl From<InvalidTarget> for OAuthError {
@@ -125,6 +128,10 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         gid: issuance.grant_id.to_string(),
         auth_time: issuance.auth_time,
         act: issuance.act.clone(),
+        // RFC 9449 §6.1: `cnf.jkt` binds the token to the DPoP key.
+        cnf: issuance.dpop_jkt.map(|jkt| Confirmation {
+            jkt: Some(jkt.to_owned()),
+        }),
         authorization: RoleClaims::for_access_token(&for_target, issuance.scope),
     };
     let access_token = match target.format {
@@ -175,7 +182,11 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: if issuance.dpop_jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         expires_in: target.lifetime,
         scope: issuance.scope.to_string(),
         id_token,

@@ -9,6 +9,7 @@ use crate::domain::client::{Client, GrantType, TOKEN_EXCHANGE_GRANT};
 use crate::domain::device::DEVICE_CODE_GRANT;
 use crate::domain::scope::ScopeSet;
 use crate::error::{ErrorCode, OAuthError};
+use crate::oauth::dpop::Proof;
 
 pub mod authorization_code;
 pub mod client_credentials;
@@ -18,6 +19,23 @@ pub mod refresh_token;
 pub mod token_exchange;
 
 pub use issue::{Issuance, IssuedTo, TokenResponse, issue};
+
+/// RFC 9449 §5, §10: a proof is required with the key `bound` names (a code's `dpop_jkt`, or the
+/// key a public client's refresh tokens are bound to), and must come from that key.
+pub(crate) fn check_binding(bound: Option<&str>, dpop: Option<&Proof>) -> Result<(), OAuthError> {
+    match (bound, dpop) {
+        (None, _) => Ok(()),
+        (Some(jkt), Some(proof)) if proof.jkt == jkt => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the DPoP proof is not signed by the key this grant is bound to",
+        )),
+        (Some(_), None) => Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "this grant is bound to a DPoP key: send a DPoP proof",
+        )),
+    }
+}
 
 /// A token request, parsed at the edge (RFC 6749 §4.1.3, §4.4.2, §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +189,15 @@ pub async fn exchange(
     ctx: &Context<'_>,
     client: &Client,
     request: TokenRequest,
+    dpop: Option<&Proof>,
 ) -> Result<TokenResponse, OAuthError> {
+    // RFC 9449 §5.2 `dpop_bound_access_tokens`: such a client's token requests carry a proof.
+    if client.require_dpop && dpop.is_none() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "this client must send a DPoP proof (RFC 9449 §5.2)",
+        ));
+    }
     // RFC 6749 §5.2 unauthorized_client: the client is not registered for this grant type.
     let grant_type = request.grant_type();
     if !client.allows_grant(grant_type) {
@@ -194,21 +220,22 @@ pub async fn exchange(
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
                 &resource,
+                dpop,
             )
             .await
         }
         TokenRequest::ClientCredentials { scope, resource } => {
-            client_credentials::issue_to(ctx, client, scope, &resource).await
+            client_credentials::issue_to(ctx, client, scope, &resource, dpop).await
         }
         TokenRequest::DeviceCode {
             device_code,
             resource,
-        } => device_code::redeem(ctx, client, &device_code, &resource).await,
+        } => device_code::redeem(ctx, client, &device_code, &resource, dpop).await,
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
             resource,
-        } => refresh_token::rotate(ctx, client, &refresh_token, scope, &resource).await,
+        } => refresh_token::rotate(ctx, client, &refresh_token, scope, &resource, dpop).await,
         TokenRequest::TokenExchange {
             subject_token,
             subject_token_type,
@@ -228,6 +255,7 @@ pub async fn exchange(
                     scope,
                     resource: &resource,
                 },
+                dpop,
             )
             .await
         }
@@ -349,6 +377,7 @@ mod tests {
             let response = issue(
                 &h.ctx(),
                 Issuance {
+                    dpop_jkt: None,
                     sid: None,
                     client: &client,
                     subject: alice.user_id.as_str(),
@@ -388,6 +417,7 @@ mod tests {
         let response = issue(
             &h.ctx(),
             Issuance {
+                dpop_jkt: None,
                 sid: None,
                 client: &client,
                 subject: alice.user_id.as_str(),

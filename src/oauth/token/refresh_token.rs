@@ -66,6 +66,7 @@ pub async fn rotate(
     presented: &str,
     requested: Option<ScopeSet>,
     resource: &[String],
+    dpop: Option<&crate::oauth::dpop::Proof>,
 ) -> Result<TokenResponse, OAuthError> {
     let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
     let hash = TokenHash::of(presented);
@@ -81,6 +82,8 @@ pub async fn rotate(
         lifetimes.refresh_token_absolute,
         now,
     )?;
+    // RFC 9449 §5: a public client's refresh token bound to a DPoP key needs a proof of that key.
+    super::check_binding(token.dpop_jkt.as_deref(), dpop)?;
     // RFC 8707 §2.2: a refresh may mint an access token for any API its grant covers, one per token.
     let catalog = ctx.catalog.get(ctx.store, now).await?;
     let requested_resource: Vec<&str> = resource.iter().map(String::as_str).collect();
@@ -180,6 +183,7 @@ pub async fn rotate(
             id_token_for: user.as_ref().map(|u| (u, None)),
             refresh_token: Some(new_token),
             act: None,
+            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
         },
     )
     .await
@@ -212,6 +216,7 @@ mod tests {
 
     fn token() -> RefreshTokenState {
         RefreshTokenState {
+            dpop_jkt: None,
             sid: None,
             grant_id: GrantId::from_stored("gr_x".into()),
             client_id: ClientId::parse("dash").unwrap(),

@@ -56,6 +56,7 @@ pub async fn exchange(
     ctx: &Context<'_>,
     client: &Client,
     request: Exchange<'_>,
+    dpop: Option<&crate::oauth::dpop::Proof>,
 ) -> Result<TokenResponse, OAuthError> {
     if request.subject_token_type != ACCESS_TOKEN_TYPE {
         return Err(OAuthError::invalid_request(format!(
@@ -178,6 +179,7 @@ pub async fn exchange(
             id_token_for: None,
             refresh_token: None,
             act: Some(actor_chain(acting, subject.act)),
+            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
         },
     )
     .await?;

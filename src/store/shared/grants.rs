@@ -121,7 +121,7 @@ macro_rules! grants_impl {
                 sqlx::query(concat!(
                     "INSERT INTO authorization_codes (",
                     code_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14, $15)"
                 ))
                 .bind(code.code_hash.0.as_slice())
                 .bind(code.grant_id.as_str())
@@ -137,6 +137,7 @@ macro_rules! grants_impl {
                 .bind(code.redirect_uri_sent)
                 .bind(audiences_json(&code.resources))
                 .bind(code.sid.as_deref())
+                .bind(code.dpop_jkt.as_deref())
                 .execute(pool)
                 .await?;
                 Ok(())
@@ -196,7 +197,7 @@ macro_rules! grants_impl {
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, \
-                     revoked_at, resources, sid) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9)",
+                     revoked_at, resources, sid, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10)",
                 )
                 .bind(grant.grant_id.as_str())
                 .bind(grant.client_id.as_str())
@@ -207,6 +208,7 @@ macro_rules! grants_impl {
                 .bind(grant.expires_at)
                 .bind(audiences_json(&grant.resources))
                 .bind(grant.sid.as_deref())
+                .bind(grant.dpop_jkt.as_deref())
                 .execute(&mut *tx)
                 .await?;
                 // Back-Channel Logout §2.1: the session's user signed in to this client, so it is told
@@ -275,7 +277,7 @@ macro_rules! grants_impl {
             ) -> Result<Option<RefreshTokenState>, StoreError> {
                 let row: Option<RefreshRow> = sqlx::query_as(
                     "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
-                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid, g.dpop_jkt FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
                      WHERE r.token_hash = $1",
                 )
                 .bind(token_hash.0.as_slice())
@@ -369,6 +371,7 @@ macro_rules! grants_impl {
                         None,
                     )
                     .await?,
+                    dpop_proofs: run("DELETE FROM dpop_proofs WHERE expires_at <= $1", now, None).await?,
                     // Sign-ins of sessions that ended without a sign-out (expired): nobody is told.
                     session_clients: run(
                         "DELETE FROM session_clients WHERE NOT EXISTS (SELECT 1 FROM sessions s \
@@ -424,6 +427,24 @@ macro_rules! grants_impl {
                 )
                 .bind(client_id.as_str())
                 .bind(jti_hash.0.as_slice())
+                .bind(expires_at)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::record_dpop_proof`](crate::store::Store::record_dpop_proof): one conditional
+            /// INSERT, so of concurrent uses of one proof exactly one is first.
+            pub(crate) async fn record_dpop_proof(
+                pool: &$pool,
+                proof_hash: &TokenHash,
+                expires_at: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO dpop_proofs (proof_hash, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (proof_hash) DO NOTHING",
+                )
+                .bind(proof_hash.0.as_slice())
                 .bind(expires_at)
                 .execute(pool)
                 .await?;

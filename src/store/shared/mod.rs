@@ -147,6 +147,15 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
+                async fn record_dpop_proof(
+                    &self,
+                    proof_hash: &TokenHash,
+                    expires_at: i64,
+                ) -> Result<bool, StoreError> {
+                    grants::record_dpop_proof(&self.pool, proof_hash, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
                 async fn record_client_assertion(
                     &self,
                     client_id: &ClientId,

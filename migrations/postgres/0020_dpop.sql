@@ -1,0 +1,17 @@
+-- DPoP (RFC 9449).
+--
+-- §5.2 `dpop_bound_access_tokens` (`--require-dpop`): the client's token requests must carry a proof.
+ALTER TABLE clients ADD COLUMN require_dpop BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- §10: the key an authorization code is bound to (`dpop_jkt` at /authorize or /par), and §5: the
+-- key a public client's grant (so its refresh tokens) is bound to.
+ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
+ALTER TABLE grants ADD COLUMN dpop_jkt TEXT;
+
+-- §11.1: the proofs seen, by the SHA-256 of (key thumbprint, jti), kept while their iat is inside
+-- the accepted window, so a replay is refused on every instance.
+CREATE TABLE dpop_proofs (
+    proof_hash BYTEA PRIMARY KEY NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX dpop_proofs_expiry ON dpop_proofs (expires_at);
