@@ -284,8 +284,14 @@ fn security_headers(app: Router) -> Router {
         ))
 }
 
-/// Serve until Ctrl-C / SIGTERM, then drain in-flight requests.
+/// Serve plain HTTP until Ctrl-C / SIGTERM, then drain in-flight requests.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    serve_on(crate::tls::Listener::plain(listener)?, state).await
+}
+
+/// Serve on a plain or TLS listener until Ctrl-C / SIGTERM, then drain in-flight requests; the
+/// background tasks (logout delivery, key refresh, housekeeping) run meanwhile.
+pub async fn serve_on(listener: crate::tls::Listener, state: AppState) -> std::io::Result<()> {
     let deliverer = crate::logout_delivery::Deliverer::new(
         state.store.clone(),
         state.keys.clone(),
@@ -308,12 +314,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
         state.settings.clone(),
     );
     let issuance_log = state.issuance_log.clone();
-    let result = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    let proxy = state.settings.transport.proxy.clone();
+    let result = crate::tls::serve(listener, router(state), proxy, shutdown_signal()).await;
     // Token-issuance audit events still queued are written before the process ends.
     if let Some(log) = &issuance_log {
         log.flush().await;

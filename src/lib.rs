@@ -23,4 +23,5 @@ pub mod periodic;
 pub mod remote_jwks;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod tokens;

@@ -38,6 +38,8 @@ pub struct AppState {
     pub remote_jwks: Arc<crate::remote_jwks::RemoteJwks>,
     /// Wakes the back-channel logout deliverer after a session ended here.
     pub logouts: Arc<crate::logout_delivery::Outbox>,
+    /// The CA certificates of `--mtls-ca`, which client certificates may chain to (RFC 8705 §2.1).
+    pub client_ca: Option<Arc<crate::tls::TrustRoots>>,
 }
 
 impl AppState {
@@ -77,6 +79,9 @@ pub enum StartError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The TLS certificate, its key, or the client-certificate CA bundle could not be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The outgoing HTTP client could not be set up.
     #[error("{0}")]
     Http(String),
@@ -85,6 +90,11 @@ pub enum StartError {
 impl AppState {
     /// Connect the store, apply migrations, load (creating on first start) the signing keys.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        // Read first: a bad bundle stops start-up before anything is created.
+        let client_ca = match &settings.transport.mtls_ca {
+            Some(path) => Some(Arc::new(crate::tls::TrustRoots::load(path)?)),
+            None => None,
+        };
         let kek = KeyEncryptionKey::load(&settings.key_secret)?;
         let store = connect_store(&settings).await?;
         store.migrate().await?;
@@ -116,6 +126,7 @@ impl AppState {
             issuance_log,
             remote_jwks,
             logouts: Arc::default(),
+            client_ca,
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),

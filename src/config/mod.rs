@@ -11,10 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod issuer;
 mod settings;
+mod tls;
 
 pub use issuer::{DatabaseKind, Issuer, is_loopback_host};
 use settings::seconds;
 pub use settings::{JWKS_MAX_AGE, KeyPolicy, Lifetimes, SecretSource, Settings};
+pub use tls::{ProxySettings, TlsArgs, TlsSettings, TransportSettings};
 
 /// The settings every command reads: flags, each also an environment variable.
 #[derive(Debug, Clone, Args)]
@@ -213,6 +215,10 @@ pub struct Config {
     /// Cache-Control max-age, 5 minutes, plus --key-refresh-interval).
     #[arg(long, env = "LATCHKEY_KEY_PUBLISH_AHEAD", value_parser = parse_duration, global = true)]
     pub key_publish_ahead: Option<Duration>,
+
+    /// HTTPS and client certificates.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// A setting that stopped start-up, named as the user wrote it.
@@ -339,7 +345,9 @@ impl Config {
             Some(audience) => audience.to_owned(),
             None => issuer.as_str().to_owned(),
         };
+        let transport = self.tls.validate()?;
         Ok(Settings {
+            transport,
             access_token_audience,
             access_token_alg: self.access_token_alg,
             id_token_alg: self.id_token_alg,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::{DatabaseKind, Issuer};
+use super::{DatabaseKind, Issuer, TransportSettings};
 use crate::domain::alg::SigningAlg;
 
 /// Where the key-encryption secret comes from.
@@ -122,6 +122,8 @@ pub struct Settings {
     pub id_token_alg: SigningAlg,
     /// The listen address.
     pub bind: SocketAddr,
+    /// HTTPS, and where client certificates come from (RFC 8705 §2).
+    pub transport: TransportSettings,
     /// Where `/metrics` is served when not on `bind`.
     pub metrics_bind: Option<SocketAddr>,
     /// The database URL (may hold a password, so it is secret).

@@ -214,6 +214,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The database.
     pub db: TestDb,
+    /// Reloads the certificate of a server started with [`Self::spawn_https`].
+    pub tls: Option<latchkey::tls::CertificateReloader>,
 }
 
 impl TestApp {
@@ -252,7 +254,24 @@ impl TestApp {
         Self::start_under(db, extra, issuer, "").await
     }
 
+    /// Start a server over HTTPS on a fresh database: `extra` names `--tls-cert` and `--tls-key`
+    /// (and any other flag); `address` is `https://127.0.0.1:PORT`, and `http` must trust the
+    /// server's certificate.
+    pub async fn spawn_https(backend: &Backend, extra: &[&str], http: reqwest::Client) -> Self {
+        Self::start_full(TestDb::new(backend).await, extra, None, "", Some(http)).await
+    }
+
     async fn start_under(db: TestDb, extra: &[&str], issuer: Option<&str>, path: &str) -> Self {
+        Self::start_full(db, extra, issuer, path, None).await
+    }
+
+    async fn start_full(
+        db: TestDb,
+        extra: &[&str],
+        issuer: Option<&str>,
+        path: &str,
+        https: Option<reqwest::Client>,
+    ) -> Self {
         install_crypto_provider();
         // LATCHKEY_TEST_LOG=debug (an EnvFilter) shows the servers' logs in failing tests' output.
         if let Ok(filter) = std::env::var("LATCHKEY_TEST_LOG") {
@@ -262,7 +281,8 @@ impl TestApp {
                 .try_init();
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}{path}", listener.local_addr().unwrap());
+        let scheme = if https.is_some() { "https" } else { "http" };
+        let address = format!("{scheme}://{}{path}", listener.local_addr().unwrap());
         let clock = FixedClock::starting_now();
         let state = AppState::build(
             db.settings(issuer.unwrap_or(&address), extra),
@@ -270,18 +290,23 @@ impl TestApp {
         )
         .await
         .unwrap();
-        tokio::spawn(app::serve(listener, state.clone()));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
+        let listener = listen(listener, &state.settings.transport);
+        let tls = listener.reloader().cloned();
+        tokio::spawn(app::serve_on(listener, state.clone()));
+        let http = https.unwrap_or_else(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .unwrap()
+        });
         Self {
             address,
             state,
             clock,
             http,
             db,
+            tls,
         }
     }
 
@@ -306,6 +331,24 @@ impl TestApp {
     /// `GET /jwks` as JSON.
     pub async fn get_jwks(&self) -> serde_json::Value {
         self.get("/jwks").await.json().await.unwrap()
+    }
+}
+
+/// The listener `latchkey serve` would make of `tcp` with these settings: HTTPS when they name a
+/// certificate.
+pub fn listen(
+    tcp: tokio::net::TcpListener,
+    transport: &latchkey::config::TransportSettings,
+) -> latchkey::tls::Listener {
+    use latchkey::tls::{Listener, ServerTls};
+    match &transport.tls {
+        Some(files) => Listener::tls(
+            tcp,
+            ServerTls::load(files, transport.mtls_ca.is_some()).unwrap(),
+            files.reload_interval,
+        )
+        .unwrap(),
+        None => Listener::plain(tcp).unwrap(),
     }
 }
 

@@ -47,6 +47,7 @@ mod store_errors;
 mod store_grants;
 mod store_roles;
 mod throttle;
+mod tls;
 mod token;
 mod token_exchange;
 mod userinfo;
