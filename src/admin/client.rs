@@ -40,6 +40,8 @@ pub struct ClientView<'a> {
     require_par: bool,
     /// Every token request must carry a DPoP proof (RFC 9449 §5.2 `dpop_bound_access_tokens`).
     require_dpop: bool,
+    /// Its access tokens are bound to its certificate (RFC 8705 §3.4).
+    tls_client_certificate_bound_access_tokens: bool,
     /// Its public keys, a JWK set (RFC 7591 §2 `jwks`), for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     jwks: Option<serde_json::Value>,
@@ -86,6 +88,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             introspect_any: c.introspect_any,
             require_par: c.require_par,
             require_dpop: c.require_dpop,
+            tls_client_certificate_bound_access_tokens: c.tls_bound_tokens,
             jwks: c
                 .jwks
                 .as_deref()

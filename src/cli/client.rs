@@ -96,6 +96,10 @@ pub struct CreateArgs {
     /// (RFC 9449 §5.2 `dpop_bound_access_tokens`).
     #[arg(long)]
     require_dpop: bool,
+    /// Bind the client's access tokens to the certificate it connects with (RFC 8705 §3): they
+    /// carry `cnf.x5t#S256` and are useless without that certificate.
+    #[arg(long)]
+    tls_client_certificate_bound_access_tokens: bool,
     /// A file holding the client's public keys as a JWK set (RFC 7517 §5), for
     /// `--auth-method private_key_jwt` (RFC 7523 §2.2).
     #[arg(long, value_name = "FILE")]
@@ -171,6 +175,9 @@ pub struct UpdateArgs {
     /// Only DPoP-bound tokens (true/false).
     #[arg(long)]
     require_dpop: Option<bool>,
+    /// Certificate-bound access tokens (true/false).
+    #[arg(long)]
+    tls_client_certificate_bound_access_tokens: Option<bool>,
     /// Replace the client's public keys with the JWK set in this file (`private_key_jwt`).
     #[arg(long, value_name = "FILE")]
     jwks: Option<std::path::PathBuf>,
@@ -277,6 +284,7 @@ fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Value {
         "introspect_any": spec.introspect_any,
         "require_par": spec.require_par,
         "require_dpop": spec.require_dpop,
+        "tls_client_certificate_bound_access_tokens": spec.tls_bound_tokens,
         "jwks": spec
             .jwks
             .as_deref()
@@ -312,6 +320,7 @@ fn spec_of(c: &view::Client) -> ClientSpec {
         introspect_any: c.introspect_any,
         require_par: c.require_par,
         require_dpop: c.require_dpop,
+        tls_bound_tokens: c.tls_client_certificate_bound_access_tokens,
         jwks: c.jwks.as_ref().map(serde_json::Value::to_string),
         jwks_uri: c.jwks_uri.clone(),
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),
@@ -372,6 +381,9 @@ impl UpdateArgs {
         if let Some(flag) = self.require_dpop {
             spec.require_dpop = flag;
         }
+        if let Some(flag) = self.tls_client_certificate_bound_access_tokens {
+            spec.tls_bound_tokens = flag;
+        }
         if let Some(flag) = self.allow_no_pkce {
             spec.allow_no_pkce = flag;
         }
@@ -413,6 +425,7 @@ impl CreateArgs {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             require_dpop: self.require_dpop,
+            tls_bound_tokens: self.tls_client_certificate_bound_access_tokens,
             jwks,
             jwks_uri: self.jwks_uri,
             backchannel_logout_uri: self.backchannel_logout_uri,

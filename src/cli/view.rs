@@ -33,6 +33,9 @@ pub struct Client {
     /// Only DPoP-bound tokens.
     #[serde(default)]
     pub require_dpop: bool,
+    /// Certificate-bound access tokens.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// Its public keys, a JWK set (`private_key_jwt`).
     pub jwks: Option<serde_json::Value>,
     /// Where it publishes them instead.

@@ -88,6 +88,14 @@ pub struct TransportSettings {
     pub proxy: Option<ProxySettings>,
 }
 
+impl TransportSettings {
+    /// Whether a client certificate can reach a request (RFC 8705): the TLS listener asks for one
+    /// (`--tls-cert` with `--mtls-ca`), or a trusted proxy passes it on (`--mtls-proxy-header`).
+    pub fn client_certificates(&self) -> bool {
+        (self.tls.is_some() && self.mtls_ca.is_some()) || self.proxy.is_some()
+    }
+}
+
 impl TlsArgs {
     /// Check the combination of flags; the files themselves are read when the server starts.
     pub fn validate(&self) -> Result<TransportSettings, ConfigError> {

@@ -53,6 +53,9 @@ pub struct Confirmation {
     /// RFC 9449 §6.1: the SHA-256 JWK thumbprint (RFC 7638) of the DPoP key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// RFC 8705 §3.1: the base64url SHA-256 of the DER of the client's certificate.
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
 }
 
 /// RFC 8693 §4.1 `act`: who acts, and — nested — who that actor acted for before.

@@ -130,6 +130,8 @@ pub struct Grant {
     pub sid: Option<String>,
     /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to (its thumbprint).
     pub dpop_jkt: Option<String>,
+    /// RFC 8705 §4: the certificate a public client's refresh tokens are bound to (`x5t#S256`).
+    pub cert_thumbprint: Option<String>,
     /// Created.
     pub created_at: i64,
     /// When the last token it can produce expires.
@@ -184,6 +186,8 @@ pub struct RefreshTokenState {
     pub sid: Option<String>,
     /// The DPoP key it is bound to (RFC 9449 §5), if any.
     pub dpop_jkt: Option<String>,
+    /// The certificate it is bound to (RFC 8705 §4), if any.
+    pub cert_thumbprint: Option<String>,
     /// Issued.
     pub created_at: i64,
     /// Expires.

@@ -72,6 +72,17 @@ pub struct ClientAuth {
     pub now: UnixTime,
     /// The `DPoP` header values (RFC 9449 §4.1), unchecked: `/token` and `/par` check them.
     pub dpop: Vec<String>,
+    /// RFC 8705 §3.1 `x5t#S256` of the client certificate the request came with, if any.
+    pub certificate: Option<String>,
+}
+
+/// The `x5t#S256` of the request's client certificate (RFC 8705 §3.1), when the TLS listener or a
+/// trusted proxy gave it one.
+pub fn certificate_of(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<crate::tls::ClientCertificate>()
+        .and_then(crate::tls::ClientCertificate::end_entity)
+        .map(|der| crate::oauth::mtls::certificate_thumbprint(der))
 }
 
 impl FromRequest<AppState> for ClientAuth {
@@ -80,6 +91,7 @@ impl FromRequest<AppState> for ClientAuth {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
         let dpop = dpop_headers(req.headers())?;
+        let certificate = certificate_of(&req);
         let params = form_params(req, state).await?;
         let presented = presented(authorization.as_ref(), &params)?;
         let now = state.clock.now();
@@ -89,6 +101,7 @@ impl FromRequest<AppState> for ClientAuth {
             params,
             now,
             dpop,
+            certificate,
         })
     }
 }
@@ -120,6 +133,8 @@ pub struct TokenForm {
     pub now: UnixTime,
     /// The `DPoP` header values, unchecked.
     pub dpop: Vec<String>,
+    /// The `x5t#S256` of the request's client certificate, if any.
+    pub certificate: Option<String>,
 }
 
 impl FromRequest<AppState> for TokenForm {
@@ -131,12 +146,14 @@ impl FromRequest<AppState> for TokenForm {
             params,
             now,
             dpop,
+            certificate,
         } = ClientAuth::from_request(req, state).await?;
         Ok(Self {
             client,
             request: TokenRequest::parse(&params)?,
             now,
             dpop,
+            certificate,
         })
     }
 }
@@ -277,6 +294,8 @@ pub struct PresentedToken {
     pub dpop: Vec<String>,
     /// The request's method (a proof's `htm`).
     pub method: String,
+    /// The `x5t#S256` of the request's client certificate (RFC 8705 §3), if any.
+    pub certificate: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for PresentedToken {
@@ -286,6 +305,7 @@ impl<S: Send + Sync> FromRequest<S> for PresentedToken {
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
         let dpop = dpop_headers(req.headers())?;
         let method = req.method().as_str().to_owned();
+        let certificate = certificate_of(&req);
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -310,6 +330,7 @@ impl<S: Send + Sync> FromRequest<S> for PresentedToken {
             dpop_scheme,
             dpop,
             method,
+            certificate,
         })
     }
 }

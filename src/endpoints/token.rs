@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::extract::TokenForm;
 use crate::oauth::dpop::{self, Expected};
-use crate::oauth::token::{TokenResponse, exchange};
+use crate::oauth::token::{Binding, TokenResponse, exchange};
 use crate::paths::TOKEN_PATH;
 use crate::state::AppState;
 
@@ -31,9 +31,15 @@ pub async fn token(State(state): State<AppState>, form: TokenForm) -> Response {
         access_token: None,
     };
     let answer = match dpop::check(&ctx, &headers, expected).await {
-        Ok(proof) => exchange(&ctx, &form.client, form.request, proof.as_ref())
-            .await
-            .map(IntoResponse::into_response),
+        Ok(dpop) => {
+            let binding = Binding {
+                dpop,
+                certificate: form.certificate,
+            };
+            exchange(&ctx, &form.client, form.request, &binding)
+                .await
+                .map(IntoResponse::into_response)
+        }
         Err(err) => Err(err),
     };
     let response = answer.unwrap_or_else(IntoResponse::into_response);

@@ -27,6 +27,7 @@ pub async fn userinfo(
         dpop_scheme: token.dpop_scheme,
         dpop: &dpop,
         method: &token.method,
+        certificate: token.certificate.as_deref(),
     };
     let response = match claims_of(&ctx, presented).await {
         Ok(info) => Json(info).into_response(),

@@ -343,7 +343,7 @@ mod tests {
             .await
             .unwrap();
         async fn poll_as(h: &Harness, tv: &Client, code: &str) -> Result<String, &'static str> {
-            redeem(&h.ctx(), tv, code, &[], None)
+            redeem(&h.ctx(), tv, code, &[], &Default::default())
                 .await
                 .map(|t| t.scope)
                 .map_err(|e| e.code.as_str())

@@ -112,18 +112,18 @@ async fn a_replayed_code_revokes_what_its_first_use_issued() {
     let resource = h.client("orders", service_spec()).await;
     let alice = h.user("alice").await;
     let code = code(&h, &client, &alice).await;
-    let tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+    let tokens = exchange(&h.ctx(), &client, redeem(&code), &Default::default())
         .await
         .unwrap();
     assert!(tokens.id_token.is_some() && tokens.refresh_token.is_some());
     assert!(active(&h, &resource, &tokens.access_token).await);
     // RFC 6749 §4.1.2: the replay is refused and the first use's tokens revoked.
-    let replay = exchange(&h.ctx(), &client, redeem(&code), None)
+    let replay = exchange(&h.ctx(), &client, redeem(&code), &Default::default())
         .await
         .unwrap_err();
     assert_eq!(replay.code.as_str(), "invalid_grant");
     assert!(!active(&h, &resource, &tokens.access_token).await);
-    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens), None).await;
+    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens), &Default::default()).await;
     assert_eq!(refreshed.unwrap_err().code.as_str(), "invalid_grant");
 }
 
@@ -139,18 +139,18 @@ async fn a_grant_ends_at_the_absolute_refresh_lifetime() {
     let client = h.client("dashboard", web_spec()).await;
     let alice = h.user("alice").await;
     let code = code(&h, &client, &alice).await;
-    let mut tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+    let mut tokens = exchange(&h.ctx(), &client, redeem(&code), &Default::default())
         .await
         .unwrap();
     for _ in 0..2 {
         h.now += 40 * 60;
-        tokens = exchange(&h.ctx(), &client, refresh(&tokens), None)
+        tokens = exchange(&h.ctx(), &client, refresh(&tokens), &Default::default())
             .await
             .unwrap();
     }
     // 2 h after the authorization, though the last refresh token was issued only 40 minutes ago.
     h.now = NOW + 2 * 3600;
-    let ended = exchange(&h.ctx(), &client, refresh(&tokens), None)
+    let ended = exchange(&h.ctx(), &client, refresh(&tokens), &Default::default())
         .await
         .unwrap_err();
     assert_eq!(ended.code.as_str(), "invalid_grant");
@@ -168,7 +168,7 @@ async fn a_client_credentials_token_is_never_a_users_token() {
             scope,
             resource: Vec::new(),
         },
-        None,
+        &Default::default(),
     )
     .await
     .unwrap();
@@ -192,7 +192,7 @@ async fn a_deleted_client_s_tokens_stop_at_once_and_revocation_is_owner_only() {
     let resource = h.client("orders", service_spec()).await;
     let alice = h.user("alice").await;
     let code = code(&h, &client, &alice).await;
-    let tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+    let tokens = exchange(&h.ctx(), &client, redeem(&code), &Default::default())
         .await
         .unwrap();
     assert_eq!(
@@ -259,7 +259,7 @@ async fn effective_roles_reach_every_token_and_a_refresh_sees_a_removal() {
     let alice = h.user("alice").await;
     roles_of_alice(&h, &alice).await;
     let code = code_for(&h, &client, &alice, "openid offline_access roles groups").await;
-    let tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+    let tokens = exchange(&h.ctx(), &client, redeem(&code), &Default::default())
         .await
         .unwrap();
 
@@ -281,7 +281,7 @@ async fn effective_roles_reach_every_token_and_a_refresh_sees_a_removal() {
     let link = Assignment::UserRole(alice.user_id.clone(), admin);
     assert!(h.store.remove_assignment(&link).await.unwrap());
     h.now += 60;
-    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens), None)
+    let refreshed = exchange(&h.ctx(), &client, refresh(&tokens), &Default::default())
         .await
         .unwrap();
     let before = introspect(&h.ctx(), &resource, &tokens.access_token)
@@ -315,7 +315,7 @@ async fn a_service_client_s_roles_are_in_its_own_token_and_groups_need_their_sco
             scope: None,
             resource: Vec::new(),
         },
-        None,
+        &Default::default(),
     )
     .await
     .unwrap();
@@ -330,7 +330,7 @@ async fn a_service_client_s_roles_are_in_its_own_token_and_groups_need_their_sco
     let alice = h.user("alice").await;
     roles_of_alice(&h, &alice).await;
     let code = code(&h, &client, &alice).await;
-    let tokens = exchange(&h.ctx(), &client, redeem(&code), None)
+    let tokens = exchange(&h.ctx(), &client, redeem(&code), &Default::default())
         .await
         .unwrap();
     let answer = introspect(&h.ctx(), &service, &tokens.access_token)

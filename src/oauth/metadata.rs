@@ -75,6 +75,16 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
     });
+    // RFC 8705 §3.3: certificate-bound access tokens, only when a client certificate can reach the
+    // server (its own TLS listener asks for one, or a trusted proxy passes it on).
+    if settings.transport.client_certificates()
+        && let Some(fields) = metadata.as_object_mut()
+    {
+        fields.insert(
+            "tls_client_certificate_bound_access_tokens".into(),
+            true.into(),
+        );
+    }
     // RFC 8414 §2 / OIDC Discovery §3 registration_endpoint: only when registration is served.
     if settings.registration.is_enabled()
         && let Some(fields) = metadata.as_object_mut()

@@ -22,6 +22,7 @@ pub mod dpop;
 pub mod end_session;
 pub mod introspect;
 pub mod metadata;
+pub mod mtls;
 pub mod par;
 pub mod registration;
 pub mod resource;

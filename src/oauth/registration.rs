@@ -208,6 +208,8 @@ pub fn spec_of(body: &Value, policy: RegistrationPolicy) -> Result<ClientSpec, O
         jwks_uri: string(fields, "jwks_uri")?,
         // RFC 9449 §5.2: the client's tokens are always DPoP-bound (a restriction, not a privilege).
         require_dpop: boolean(fields, "dpop_bound_access_tokens")?,
+        // RFC 8705 §3.4: likewise bound to the client's certificate.
+        tls_bound_tokens: boolean(fields, "tls_client_certificate_bound_access_tokens")?,
         // OIDC Back-Channel Logout §2.2.
         backchannel_logout_uri: string(fields, "backchannel_logout_uri")?,
         backchannel_logout_session_required: boolean(
@@ -555,6 +557,12 @@ pub fn information(ctx: &Context<'_>, registered: &Registered) -> Value {
         }
         if client.require_dpop {
             fields.insert("dpop_bound_access_tokens".into(), true.into());
+        }
+        if client.tls_bound_tokens {
+            fields.insert(
+                "tls_client_certificate_bound_access_tokens".into(),
+                true.into(),
+            );
         }
         if let Some(uri) = &client.backchannel_logout_uri {
             fields.insert("backchannel_logout_uri".into(), uri.as_str().into());

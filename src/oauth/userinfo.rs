@@ -38,6 +38,8 @@ pub struct Presented<'a> {
     pub dpop: &'a [&'a str],
     /// The request's method.
     pub method: &'a str,
+    /// The `x5t#S256` of the request's client certificate (RFC 8705 §3), if any.
+    pub certificate: Option<&'a str>,
 }
 
 impl<'a> Presented<'a> {
@@ -48,6 +50,7 @@ impl<'a> Presented<'a> {
             dpop_scheme: false,
             dpop: &[],
             method: "GET",
+            certificate: None,
         }
     }
 }
@@ -109,6 +112,10 @@ pub async fn userinfo(ctx: &Context<'_>, presented: Presented<'_>) -> Result<Use
     let claims = userinfo_claims(ctx, token).await.map_err(dpop_error)?;
     let bound = claims.cnf.as_ref().and_then(|cnf| cnf.jkt.as_deref());
     check_sender(ctx, presented, bound).await?;
+    // RFC 8705 §3: a certificate-bound token only with that certificate.
+    let bound_certificate = claims.cnf.as_ref().and_then(|cnf| cnf.x5t_s256.as_deref());
+    crate::oauth::mtls::check_certificate(bound_certificate, presented.certificate)
+        .map_err(dpop_error)?;
     let result = claims_for(ctx, &claims).await;
     result.map_err(dpop_error)
 }

@@ -16,7 +16,8 @@ macro_rules! client_columns {
         "client_id, client_name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
          application_type, resources, default_resource, api, may_exchange_for, require_par, jwks, jwks_uri, \
-         backchannel_logout_uri, backchannel_logout_session_required, sealed_secret, require_dpop"
+         backchannel_logout_uri, backchannel_logout_session_required, sealed_secret, require_dpop, \
+         tls_bound_tokens"
     };
 }
 pub(crate) use client_columns;
@@ -60,6 +61,7 @@ pub(crate) struct ClientRow {
     may_exchange_for: String,
     require_par: bool,
     require_dpop: bool,
+    tls_bound_tokens: bool,
     jwks: Option<String>,
     jwks_uri: Option<String>,
     backchannel_logout_uri: Option<String>,
@@ -158,6 +160,7 @@ impl TryFrom<ClientRow> for Client {
             introspect_any: row.introspect_any,
             require_par: row.require_par,
             require_dpop: row.require_dpop,
+            tls_bound_tokens: row.tls_bound_tokens,
             jwks: row.jwks,
             jwks_uri: row.jwks_uri,
             backchannel_logout_uri: row.backchannel_logout_uri,
@@ -342,6 +345,7 @@ pub(crate) struct RefreshRow {
     resources: String,
     sid: Option<String>,
     dpop_jkt: Option<String>,
+    cert_thumbprint: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenState {
@@ -357,6 +361,7 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
             auth_time: row.auth_time,
             sid: row.sid,
             dpop_jkt: row.dpop_jkt,
+            cert_thumbprint: row.cert_thumbprint,
             created_at: row.created_at,
             expires_at: row.expires_at,
             rotated_at: row.rotated_at,

@@ -12,6 +12,7 @@ mod audit;
 mod authorize;
 mod backchannel_logout;
 mod browser;
+mod certificate_bound;
 mod cli;
 mod client_credentials;
 mod client_secret_jwt;

@@ -438,6 +438,7 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
         expires_at,
     };
     let grant = Grant {
+        cert_thumbprint: None,
         dpop_jkt: None,
         sid: None,
         grant_id: gid("grant-fresh"),
@@ -547,6 +548,7 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
         consumed_at: None,
     };
     let grant = |name: &str, owner: &User| Grant {
+        cert_thumbprint: None,
         dpop_jkt: None,
         sid: None,
         grant_id: gid(&format!("grant-{name}")),

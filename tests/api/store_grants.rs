@@ -109,6 +109,7 @@ impl Fixture {
 
     fn grant(&self) -> Grant {
         Grant {
+            cert_thumbprint: None,
             dpop_jkt: None,
             sid: None,
             grant_id: gid(GRANT),

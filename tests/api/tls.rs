@@ -39,20 +39,20 @@ crate::backend_tests!(
 );
 
 /// A CA, and the certificates it signs, written as PEM files into a temporary directory.
-struct Pki {
-    dir: tempfile::TempDir,
-    ca: Issuer<'static, KeyPair>,
-    ca_der: CertificateDer<'static>,
+pub(crate) struct Pki {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) ca: Issuer<'static, KeyPair>,
+    pub(crate) ca_der: CertificateDer<'static>,
 }
 
 /// A certificate chain and its private key.
-struct Identity {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+pub(crate) struct Identity {
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    pub(crate) key: PrivateKeyDer<'static>,
 }
 
 impl Pki {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name.push(DnType::CommonName, name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -67,15 +67,15 @@ impl Pki {
         pki
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn path_str(&self, name: &str) -> String {
+    pub(crate) fn path_str(&self, name: &str) -> String {
         self.path(name).display().to_string()
     }
 
-    fn sign(&self, params: &CertificateParams) -> Identity {
+    pub(crate) fn sign(&self, params: &CertificateParams) -> Identity {
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.ca).unwrap();
         Identity {
@@ -86,7 +86,7 @@ impl Pki {
 
     /// A server certificate for 127.0.0.1 and localhost, written to `server.pem` / `server.key`
     /// (through a rename, as deployment tools replace certificates).
-    fn write_server_certificate(&self, common_name: &str) -> Identity {
+    pub(crate) fn write_server_certificate(&self, common_name: &str) -> Identity {
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
         params
             .subject_alt_names
@@ -107,7 +107,7 @@ impl Pki {
         identity
     }
 
-    fn client_certificate(&self) -> Identity {
+    pub(crate) fn client_certificate(&self) -> Identity {
         let mut params = CertificateParams::new(vec!["client.example".to_owned()]).unwrap();
         params
             .distinguished_name
@@ -117,7 +117,7 @@ impl Pki {
     }
 
     /// The flags of an HTTPS server with this PKI's server certificate.
-    fn server_flags(&self) -> Vec<String> {
+    pub(crate) fn server_flags(&self) -> Vec<String> {
         vec![
             "--tls-cert".into(),
             self.path_str("server.pem"),
@@ -127,7 +127,7 @@ impl Pki {
     }
 }
 
-fn self_signed_client_certificate() -> Identity {
+pub(crate) fn self_signed_client_certificate() -> Identity {
     let mut params = CertificateParams::new(vec!["self-signed.example".to_owned()]).unwrap();
     params
         .distinguished_name
@@ -164,12 +164,12 @@ fn b64(der: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(der)
 }
 
-fn as_strs(flags: &[String]) -> Vec<&str> {
+pub(crate) fn as_strs(flags: &[String]) -> Vec<&str> {
     flags.iter().map(String::as_str).collect()
 }
 
 /// A client trusting only `roots`, presenting `identity` when asked, on the given TLS versions.
-fn client_config(
+pub(crate) fn client_config(
     roots: &[&CertificateDer<'static>],
     identity: Option<&Identity>,
     versions: &[&'static rustls::SupportedProtocolVersion],
@@ -192,7 +192,7 @@ fn client_config(
     }
 }
 
-fn https_client(
+pub(crate) fn https_client(
     roots: &[&CertificateDer<'static>],
     identity: Option<&Identity>,
 ) -> reqwest::Client {

@@ -159,6 +159,9 @@ pub struct ClientItem {
     /// Only DPoP-bound tokens (RFC 9449 §5.2).
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_dpop: bool,
+    /// Certificate-bound access tokens (RFC 8705 §3.4).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// Its public keys, a JWK set (`private_key_jwt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -291,6 +294,7 @@ pub(super) fn client_item(client: &Client, roles: Vec<String>) -> ClientItem {
         introspect_any: client.introspect_any,
         require_par: client.require_par,
         require_dpop: client.require_dpop,
+        tls_client_certificate_bound_access_tokens: client.tls_bound_tokens,
         jwks: client
             .jwks
             .as_deref()

@@ -142,6 +142,7 @@ pub(super) fn spec_of(item: &ClientItem) -> ClientSpec {
         introspect_any: item.introspect_any,
         require_par: item.require_par,
         require_dpop: item.require_dpop,
+        tls_bound_tokens: item.tls_client_certificate_bound_access_tokens,
         jwks: item.jwks.as_ref().map(serde_json::Value::to_string),
         jwks_uri: item.jwks_uri.clone(),
         backchannel_logout_uri: item.backchannel_logout_uri.clone(),

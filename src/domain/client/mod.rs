@@ -102,6 +102,9 @@ pub struct Client {
     pub require_par: bool,
     /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request carries a DPoP proof.
     pub require_dpop: bool,
+    /// RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`: its access tokens are bound to
+    /// the certificate it connects with.
+    pub tls_bound_tokens: bool,
     /// RFC 7591 §2 `jwks`: the public keys of a `private_key_jwt` client, a compact JSON JWK set.
     pub jwks: Option<String>,
     /// RFC 7591 §2 `jwks_uri`: where a `private_key_jwt` client publishes its public keys instead.
@@ -154,6 +157,8 @@ pub struct ClientSpec {
     pub require_par: bool,
     /// Only DPoP-bound tokens (RFC 9449 §5.2).
     pub require_dpop: bool,
+    /// Certificate-bound access tokens (RFC 8705 §3.4).
+    pub tls_bound_tokens: bool,
     /// ID token signing algorithm override, raw (`RS256`, `ES256`, `EdDSA`; empty = server default).
     pub id_token_alg: Option<String>,
     /// `web` or `native`, raw; empty = `web`.
@@ -363,6 +368,7 @@ impl Client {
             introspect_any: spec.introspect_any,
             require_par: spec.require_par,
             require_dpop: spec.require_dpop,
+            tls_bound_tokens: spec.tls_bound_tokens,
             jwks,
             jwks_uri,
             backchannel_logout_uri,
@@ -404,6 +410,7 @@ impl Client {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             require_dpop: self.require_dpop,
+            tls_bound_tokens: self.tls_bound_tokens,
             jwks: self.jwks.clone(),
             jwks_uri: self.jwks_uri.clone(),
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),

@@ -58,6 +58,9 @@ pub struct ClientInput {
     /// `--require-dpop`: every token request must carry a DPoP proof (RFC 9449 §5.2).
     #[serde(default)]
     require_dpop: bool,
+    /// `--tls-client-certificate-bound-access-tokens` (RFC 8705 §3.4).
+    #[serde(default)]
+    tls_client_certificate_bound_access_tokens: bool,
     /// `--jwks`: the client's public keys as a JWK set (RFC 7517 §5), for `private_key_jwt`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -139,6 +142,7 @@ impl ClientInput {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             require_dpop: self.require_dpop,
+            tls_bound_tokens: self.tls_client_certificate_bound_access_tokens,
             jwks: self.jwks.map(|set| set.to_string()),
             jwks_uri: self.jwks_uri,
             backchannel_logout_uri: self.backchannel_logout_uri,

@@ -12,7 +12,6 @@ use crate::domain::grant::{
 use crate::domain::pkce::verify_s256;
 use crate::domain::secret::{TokenHash, random_token};
 use crate::error::OAuthError;
-use crate::oauth::dpop::Proof;
 use crate::oauth::resource::{scope_for, target};
 use crate::oauth::{Context, active_user};
 
@@ -75,7 +74,7 @@ pub async fn redeem(
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
     resource: &[String],
-    dpop: Option<&Proof>,
+    binding: &super::Binding,
 ) -> Result<TokenResponse, OAuthError> {
     let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
     let hash = TokenHash::of(code);
@@ -93,7 +92,7 @@ pub async fn redeem(
     }
     check_code(&record, client, redirect_uri, code_verifier, now)?;
     // RFC 9449 §10.1: a code bound with `dpop_jkt` is redeemed only with a proof of that key.
-    super::check_binding(record.dpop_jkt.as_deref(), dpop)?;
+    super::check_binding(record.dpop_jkt.as_deref(), binding.dpop.as_ref())?;
     // RFC 8707 §2.2: the token is for one of the APIs the authorization covered.
     let catalog = ctx.catalog.get(ctx.store, now).await?;
     let requested: Vec<&str> = resource.iter().map(String::as_str).collect();
@@ -122,9 +121,8 @@ pub async fn redeem(
         auth_time: Some(record.auth_time),
         sid: record.sid.clone(),
         // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
-        dpop_jkt: dpop
-            .filter(|_| !client.auth_method.is_confidential())
-            .map(|proof| proof.jkt.clone()),
+        dpop_jkt: binding.refresh_dpop_jkt(client),
+        cert_thumbprint: binding.refresh_certificate(client),
         created_at: now,
         expires_at: new_refresh
             .as_ref()
@@ -177,7 +175,8 @@ pub async fn redeem(
             id_token_for: Some((&user, record.nonce.as_deref())),
             refresh_token,
             act: None,
-            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
+            dpop_jkt: binding.dpop_jkt(),
+            cert_thumbprint: binding.certificate_for(client),
         },
     )
     .await

@@ -54,7 +54,7 @@ pub async fn issue_to(
     client: &Client,
     requested: Option<ScopeSet>,
     resource: &[String],
-    dpop: Option<&crate::oauth::dpop::Proof>,
+    binding: &super::Binding,
 ) -> Result<TokenResponse, OAuthError> {
     // RFC 6749 §4.4: confidential clients only.
     if !client.auth_method.is_confidential() {
@@ -111,7 +111,8 @@ pub async fn issue_to(
             id_token_for: None,
             refresh_token: None,
             act: None,
-            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
+            dpop_jkt: binding.dpop_jkt(),
+            cert_thumbprint: binding.certificate_for(client),
         },
     )
     .await

@@ -59,7 +59,7 @@ pub async fn redeem(
     client: &Client,
     device_code: &str,
     resource: &[String],
-    dpop: Option<&crate::oauth::dpop::Proof>,
+    binding: &super::Binding,
 ) -> Result<TokenResponse, OAuthError> {
     let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
     let hash = TokenHash::of(device_code);
@@ -104,9 +104,8 @@ pub async fn redeem(
         // The device is not a browser session of the user's: nothing to end with one.
         sid: None,
         // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
-        dpop_jkt: dpop
-            .filter(|_| !client.auth_method.is_confidential())
-            .map(|proof| proof.jkt.clone()),
+        dpop_jkt: binding.refresh_dpop_jkt(client),
+        cert_thumbprint: binding.refresh_certificate(client),
         created_at: now,
         expires_at: new_refresh
             .as_ref()
@@ -159,7 +158,8 @@ pub async fn redeem(
             id_token_for: Some((&user, None)),
             refresh_token,
             act: None,
-            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
+            dpop_jkt: binding.dpop_jkt(),
+            cert_thumbprint: binding.certificate_for(client),
         },
     )
     .await

@@ -86,6 +86,8 @@ pub struct Issuance<'a> {
     pub act: Option<Actor>,
     /// RFC 9449 §6: the DPoP key the access token is bound to (its thumbprint), if any.
     pub dpop_jkt: Option<&'a str>,
+    /// RFC 8705 §3: the certificate the access token is bound to (`x5t#S256`), if any.
+    pub cert_thumbprint: Option<&'a str>,
 }
 
 impl From<InvalidTarget> for OAuthError {
@@ -129,8 +131,12 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         auth_time: issuance.auth_time,
         act: issuance.act.clone(),
         // RFC 9449 §6.1: `cnf.jkt` binds the token to the DPoP key.
-        cnf: issuance.dpop_jkt.map(|jkt| Confirmation {
-            jkt: Some(jkt.to_owned()),
+        // RFC 8705 §3.1: `cnf.x5t#S256` binds it to the client's certificate.
+        cnf: (issuance.dpop_jkt.is_some() || issuance.cert_thumbprint.is_some()).then(|| {
+            Confirmation {
+                jkt: issuance.dpop_jkt.map(str::to_owned),
+                x5t_s256: issuance.cert_thumbprint.map(str::to_owned),
+            }
         }),
         authorization: RoleClaims::for_access_token(&for_target, issuance.scope),
     };

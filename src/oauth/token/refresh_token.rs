@@ -66,7 +66,7 @@ pub async fn rotate(
     presented: &str,
     requested: Option<ScopeSet>,
     resource: &[String],
-    dpop: Option<&crate::oauth::dpop::Proof>,
+    binding: &super::Binding,
 ) -> Result<TokenResponse, OAuthError> {
     let (now, lifetimes) = (ctx.now, &ctx.settings.lifetimes);
     let hash = TokenHash::of(presented);
@@ -83,7 +83,8 @@ pub async fn rotate(
         now,
     )?;
     // RFC 9449 §5: a public client's refresh token bound to a DPoP key needs a proof of that key.
-    super::check_binding(token.dpop_jkt.as_deref(), dpop)?;
+    super::check_binding(token.dpop_jkt.as_deref(), binding.dpop.as_ref())?;
+    super::check_certificate(token.cert_thumbprint.as_deref(), binding)?;
     // RFC 8707 §2.2: a refresh may mint an access token for any API its grant covers, one per token.
     let catalog = ctx.catalog.get(ctx.store, now).await?;
     let requested_resource: Vec<&str> = resource.iter().map(String::as_str).collect();
@@ -183,7 +184,8 @@ pub async fn rotate(
             id_token_for: user.as_ref().map(|u| (u, None)),
             refresh_token: Some(new_token),
             act: None,
-            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
+            dpop_jkt: binding.dpop_jkt(),
+            cert_thumbprint: binding.certificate_for(client),
         },
     )
     .await
@@ -216,6 +218,7 @@ mod tests {
 
     fn token() -> RefreshTokenState {
         RefreshTokenState {
+            cert_thumbprint: None,
             dpop_jkt: None,
             sid: None,
             grant_id: GrantId::from_stored("gr_x".into()),

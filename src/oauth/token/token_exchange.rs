@@ -56,7 +56,7 @@ pub async fn exchange(
     ctx: &Context<'_>,
     client: &Client,
     request: Exchange<'_>,
-    dpop: Option<&crate::oauth::dpop::Proof>,
+    binding: &super::Binding,
 ) -> Result<TokenResponse, OAuthError> {
     if request.subject_token_type != ACCESS_TOKEN_TYPE {
         return Err(OAuthError::invalid_request(format!(
@@ -179,7 +179,8 @@ pub async fn exchange(
             id_token_for: None,
             refresh_token: None,
             act: Some(actor_chain(acting, subject.act)),
-            dpop_jkt: dpop.map(|proof| proof.jkt.as_str()),
+            dpop_jkt: binding.dpop_jkt(),
+            cert_thumbprint: binding.certificate_for(client),
         },
     )
     .await?;

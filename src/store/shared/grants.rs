@@ -197,7 +197,7 @@ macro_rules! grants_impl {
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, \
-                     revoked_at, resources, sid, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10)",
+                     revoked_at, resources, sid, dpop_jkt, cert_thumbprint) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11)",
                 )
                 .bind(grant.grant_id.as_str())
                 .bind(grant.client_id.as_str())
@@ -209,6 +209,7 @@ macro_rules! grants_impl {
                 .bind(audiences_json(&grant.resources))
                 .bind(grant.sid.as_deref())
                 .bind(grant.dpop_jkt.as_deref())
+                .bind(grant.cert_thumbprint.as_deref())
                 .execute(&mut *tx)
                 .await?;
                 // Back-Channel Logout §2.1: the session's user signed in to this client, so it is told
@@ -277,7 +278,7 @@ macro_rules! grants_impl {
             ) -> Result<Option<RefreshTokenState>, StoreError> {
                 let row: Option<RefreshRow> = sqlx::query_as(
                     "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
-                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid, g.dpop_jkt FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid, g.dpop_jkt, g.cert_thumbprint FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
                      WHERE r.token_hash = $1",
                 )
                 .bind(token_hash.0.as_slice())
