@@ -54,6 +54,7 @@ impl AppState {
             metrics: &self.metrics,
             issuance_log: self.issuance_log.as_ref(),
             remote_jwks: &self.remote_jwks,
+            client_ca: self.client_ca.as_deref(),
             now,
         }
     }

@@ -42,6 +42,16 @@ pub struct ClientView<'a> {
     require_dpop: bool,
     /// Its access tokens are bound to its certificate (RFC 8705 §3.4).
     tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn` (a `tls_client_auth` client).
+    tls_client_auth_subject_dn: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_dns` (a `tls_client_auth` client).
+    tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_uri` (a `tls_client_auth` client).
+    tls_client_auth_san_uri: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_ip` (a `tls_client_auth` client).
+    tls_client_auth_san_ip: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_email` (a `tls_client_auth` client).
+    tls_client_auth_san_email: Option<String>,
     /// Its public keys, a JWK set (RFC 7591 §2 `jwks`), for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     jwks: Option<serde_json::Value>,
@@ -89,6 +99,11 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             require_par: c.require_par,
             require_dpop: c.require_dpop,
             tls_client_certificate_bound_access_tokens: c.tls_bound_tokens,
+            tls_client_auth_subject_dn: c.tls_subject.as_ref().and_then(|s| s.field("subject_dn")),
+            tls_client_auth_san_dns: c.tls_subject.as_ref().and_then(|s| s.field("san_dns")),
+            tls_client_auth_san_uri: c.tls_subject.as_ref().and_then(|s| s.field("san_uri")),
+            tls_client_auth_san_ip: c.tls_subject.as_ref().and_then(|s| s.field("san_ip")),
+            tls_client_auth_san_email: c.tls_subject.as_ref().and_then(|s| s.field("san_email")),
             jwks: c
                 .jwks
                 .as_deref()

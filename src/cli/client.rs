@@ -100,6 +100,21 @@ pub struct CreateArgs {
     /// carry `cnf.x5t#S256` and are useless without that certificate.
     #[arg(long)]
     tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §2.1.2, with `--auth-method tls_client_auth`: the expected subject DN of the client's certificate (RFC 4514, e.g. "CN=service-a,O=Example"). Give exactly one of the five.
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_subject_dn: Option<String>,
+    /// RFC 8705 §2.1.2, with `--auth-method tls_client_auth`: the expected SAN DNs of the client's certificate. Give exactly one of the five.
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.1.2, with `--auth-method tls_client_auth`: the expected SAN uri of the client's certificate. Give exactly one of the five.
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_san_uri: Option<String>,
+    /// RFC 8705 §2.1.2, with `--auth-method tls_client_auth`: the expected SAN ip of the client's certificate. Give exactly one of the five.
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_san_ip: Option<String>,
+    /// RFC 8705 §2.1.2, with `--auth-method tls_client_auth`: the expected SAN email of the client's certificate. Give exactly one of the five.
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_san_email: Option<String>,
     /// A file holding the client's public keys as a JWK set (RFC 7517 §5), for
     /// `--auth-method private_key_jwt` (RFC 7523 §2.2).
     #[arg(long, value_name = "FILE")]
@@ -178,6 +193,21 @@ pub struct UpdateArgs {
     /// Certificate-bound access tokens (true/false).
     #[arg(long)]
     tls_client_certificate_bound_access_tokens: Option<bool>,
+    /// Replace what names the client in its certificate with this subject DN (`tls_client_auth`).
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_subject_dn: Option<String>,
+    /// Replace what names the client in its certificate with this SAN DNs (`tls_client_auth`).
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_san_dns: Option<String>,
+    /// Replace what names the client in its certificate with this SAN uri (`tls_client_auth`).
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_san_uri: Option<String>,
+    /// Replace what names the client in its certificate with this SAN ip (`tls_client_auth`).
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_san_ip: Option<String>,
+    /// Replace what names the client in its certificate with this SAN email (`tls_client_auth`).
+    #[arg(long, value_name = "VALUE")]
+    tls_client_auth_san_email: Option<String>,
     /// Replace the client's public keys with the JWK set in this file (`private_key_jwt`).
     #[arg(long, value_name = "FILE")]
     jwks: Option<std::path::PathBuf>,
@@ -285,6 +315,11 @@ fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Value {
         "require_par": spec.require_par,
         "require_dpop": spec.require_dpop,
         "tls_client_certificate_bound_access_tokens": spec.tls_bound_tokens,
+        "tls_client_auth_subject_dn": spec.tls_subject.as_ref().filter(|(kind, _)| kind == "subject_dn").map(|(_, value)| value),
+        "tls_client_auth_san_dns": spec.tls_subject.as_ref().filter(|(kind, _)| kind == "san_dns").map(|(_, value)| value),
+        "tls_client_auth_san_uri": spec.tls_subject.as_ref().filter(|(kind, _)| kind == "san_uri").map(|(_, value)| value),
+        "tls_client_auth_san_ip": spec.tls_subject.as_ref().filter(|(kind, _)| kind == "san_ip").map(|(_, value)| value),
+        "tls_client_auth_san_email": spec.tls_subject.as_ref().filter(|(kind, _)| kind == "san_email").map(|(_, value)| value),
         "jwks": spec
             .jwks
             .as_deref()
@@ -321,6 +356,16 @@ fn spec_of(c: &view::Client) -> ClientSpec {
         require_par: c.require_par,
         require_dpop: c.require_dpop,
         tls_bound_tokens: c.tls_client_certificate_bound_access_tokens,
+        tls_subject: crate::domain::client::TLS_SUBJECT_FIELDS
+            .iter()
+            .zip([
+                &c.tls_client_auth_subject_dn,
+                &c.tls_client_auth_san_dns,
+                &c.tls_client_auth_san_uri,
+                &c.tls_client_auth_san_ip,
+                &c.tls_client_auth_san_email,
+            ])
+            .find_map(|(kind, value)| value.clone().map(|v| ((*kind).to_owned(), v))),
         jwks: c.jwks.as_ref().map(serde_json::Value::to_string),
         jwks_uri: c.jwks_uri.clone(),
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),
@@ -384,6 +429,17 @@ impl UpdateArgs {
         if let Some(flag) = self.tls_client_certificate_bound_access_tokens {
             spec.tls_bound_tokens = flag;
         }
+        let tls_subject = crate::domain::client::tls_subject_of([
+            self.tls_client_auth_subject_dn.as_deref(),
+            self.tls_client_auth_san_dns.as_deref(),
+            self.tls_client_auth_san_uri.as_deref(),
+            self.tls_client_auth_san_ip.as_deref(),
+            self.tls_client_auth_san_email.as_deref(),
+        ])
+        .map_err(|e| CliError::Invalid(e.0))?;
+        if tls_subject.is_some() {
+            spec.tls_subject = tls_subject;
+        }
         if let Some(flag) = self.allow_no_pkce {
             spec.allow_no_pkce = flag;
         }
@@ -426,6 +482,14 @@ impl CreateArgs {
             require_par: self.require_par,
             require_dpop: self.require_dpop,
             tls_bound_tokens: self.tls_client_certificate_bound_access_tokens,
+            tls_subject: crate::domain::client::tls_subject_of([
+                self.tls_client_auth_subject_dn.as_deref(),
+                self.tls_client_auth_san_dns.as_deref(),
+                self.tls_client_auth_san_uri.as_deref(),
+                self.tls_client_auth_san_ip.as_deref(),
+                self.tls_client_auth_san_email.as_deref(),
+            ])
+            .map_err(|e| CliError::Invalid(e.0))?,
             jwks,
             jwks_uri: self.jwks_uri,
             backchannel_logout_uri: self.backchannel_logout_uri,

@@ -36,6 +36,21 @@ pub struct Client {
     /// Certificate-bound access tokens.
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn`.
+    #[serde(default)]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_dns`.
+    #[serde(default)]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_uri`.
+    #[serde(default)]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_ip`.
+    #[serde(default)]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_email`.
+    #[serde(default)]
+    pub tls_client_auth_san_email: Option<String>,
     /// Its public keys, a JWK set (`private_key_jwt`).
     pub jwks: Option<serde_json::Value>,
     /// Where it publishes them instead.

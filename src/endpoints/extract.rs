@@ -91,11 +91,16 @@ impl FromRequest<AppState> for ClientAuth {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
         let dpop = dpop_headers(req.headers())?;
+        let chain = req
+            .extensions()
+            .get::<crate::tls::ClientCertificate>()
+            .map(|certificate| certificate.chain.clone());
         let certificate = certificate_of(&req);
         let params = form_params(req, state).await?;
         let presented = presented(authorization.as_ref(), &params)?;
         let now = state.clock.now();
-        let client = client_auth::authenticate(&state.context(now), presented).await?;
+        let client =
+            client_auth::authenticate(&state.context(now), presented, chain.as_deref()).await?;
         Ok(Self {
             client,
             params,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rustls::pki_types::CertificateDer;
 use secrecy::ExposeSecret;
 
 use super::Context;
@@ -108,16 +109,19 @@ fn segment_json(token: &str, index: usize) -> Option<serde_json::Value> {
 
 /// Authenticate the client: `client_secret_basic`, `client_secret_post` (secrets compared as SHA-256
 /// in constant time), `private_key_jwt` or `client_secret_jwt` (RFC 7523 §2.2, OIDC Core §9), or
-/// `none` for public clients. The method used must be the one the client is registered for
-/// (RFC 7591 §2 `token_endpoint_auth_method`).
+/// `tls_client_auth` or `self_signed_tls_client_auth` (RFC 8705 §2: the `client_id` and the
+/// connection's client `certificate` chain), or `none` for public clients. The method used must be
+/// the one the client is registered for (RFC 7591 §2 `token_endpoint_auth_method`).
 pub async fn authenticate(
     ctx: &Context<'_>,
     presented: Presented,
+    certificate: Option<&[CertificateDer<'static>]>,
 ) -> Result<Arc<Client>, OAuthError> {
     let (client_id, method) = match &presented {
         Presented::Basic { client_id, .. } => (client_id, Some(AuthMethod::ClientSecretBasic)),
         Presented::Post { client_id, .. } => (client_id, Some(AuthMethod::ClientSecretPost)),
-        Presented::None { client_id } => (client_id, Some(AuthMethod::None)),
+        // A client id alone: a public client, or one that authenticates with its certificate.
+        Presented::None { client_id } => (client_id, None),
         // Which kind of assertion it must be is the client's registration's to say.
         Presented::Assertion { client_id, .. } => (client_id, None),
     };
@@ -126,10 +130,11 @@ pub async fn authenticate(
         .find(ctx.store, client_id, ctx.now)
         .await?
         .ok_or_else(unknown_client)?;
-    let method = method.unwrap_or(if client.auth_method.uses_assertion() {
-        client.auth_method
-    } else {
-        AuthMethod::PrivateKeyJwt
+    let method = method.unwrap_or(match &presented {
+        Presented::None { .. } if client.auth_method.uses_certificate() => client.auth_method,
+        Presented::None { .. } => AuthMethod::None,
+        _ if client.auth_method.uses_assertion() => client.auth_method,
+        _ => AuthMethod::PrivateKeyJwt,
     });
     match &presented {
         Presented::Basic { secret, .. } | Presented::Post { secret, .. }
@@ -137,7 +142,9 @@ pub async fn authenticate(
         {
             return Err(unknown_client());
         }
-        Presented::None { .. } if client.auth_method.is_confidential() => {
+        Presented::None { .. }
+            if client.auth_method.is_confidential() && !client.auth_method.uses_certificate() =>
+        {
             return Err(bad_client(&format!(
                 "this client must authenticate ({})",
                 client.auth_method.as_str()
@@ -154,7 +161,69 @@ pub async fn authenticate(
     if let Presented::Assertion { assertion, .. } = &presented {
         verify_assertion(ctx, &client, assertion).await?;
     }
+    if client.auth_method.uses_certificate() {
+        verify_certificate(ctx, &client, certificate).await?;
+    }
     Ok(client)
+}
+
+/// RFC 8705 §2: the connection's certificate authenticates the client. §2.1 `tls_client_auth`: the
+/// chain leads to a CA of `--mtls-ca` and the certificate carries the registered subject DN or
+/// SAN. §2.2 `self_signed_tls_client_auth`: the certificate is one registered in the client's JWK
+/// set (`x5c`). Every failure is `invalid_client`.
+async fn verify_certificate(
+    ctx: &Context<'_>,
+    client: &Client,
+    certificate: Option<&[CertificateDer<'static>]>,
+) -> Result<(), OAuthError> {
+    let fail = |why: &str| bad_client(&format!("client certificate: {why}"));
+    let chain = certificate
+        .filter(|chain| !chain.is_empty())
+        .ok_or_else(|| fail("connect with the client's certificate (RFC 8705 §2)"))?;
+    let end_entity = chain[0].as_ref();
+    match (client.auth_method, &client.tls_subject) {
+        (AuthMethod::TlsClientAuth, Some(subject)) => {
+            let chained = ctx
+                .client_ca
+                .is_some_and(|roots| crate::tls::chains_to(chain, roots, ctx.now));
+            if !chained {
+                return Err(fail("it does not chain to a trusted CA (--mtls-ca)"));
+            }
+            if !super::mtls::names(end_entity, subject) {
+                return Err(fail(&format!(
+                    "it does not carry the registered tls_client_auth_{}",
+                    subject.kind()
+                )));
+            }
+            Ok(())
+        }
+        (AuthMethod::SelfSignedTlsClientAuth, _) => {
+            let keys: Arc<JwkSet> = match (&client.jwks, &client.jwks_uri) {
+                (Some(raw), _) => Arc::new(
+                    serde_json::from_str(raw)
+                        .map_err(|_| fail("the client's keys are unreadable"))?,
+                ),
+                (None, Some(uri)) => {
+                    ctx.remote_jwks
+                        .get(uri, ctx.now, false)
+                        .await
+                        .map_err(|err| {
+                            tracing::warn!(client_id = %client.client_id, "jwks_uri: {err:?}");
+                            fail("the client's keys could not be fetched from its jwks_uri")
+                        })?
+                }
+                (None, None) => return Err(fail("the client has no registered certificate")),
+            };
+            if super::mtls::registered_in(end_entity, &keys) {
+                Ok(())
+            } else {
+                Err(fail(
+                    "it is not one registered in the client's JWK set (x5c)",
+                ))
+            }
+        }
+        _ => Err(fail("the client has no registered certificate subject")),
+    }
 }
 
 /// The claims of a client assertion this server checks itself (RFC 7523 §3).

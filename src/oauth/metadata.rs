@@ -23,6 +23,19 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         .chain([&crate::oauth::client_auth::SECRET_ASSERTION_ALG])
         .filter_map(|alg| serde_json::to_value(alg).ok())
         .collect();
+    // RFC 8705 §2.1, §2.2: the mutual-TLS methods, only when a client certificate can reach the
+    // server; `tls_client_auth` needs the CAs its certificates chain to (`--mtls-ca`) as well.
+    let transport = &settings.transport;
+    let with_mtls = |methods: &[&'static str]| {
+        let mut methods = methods.to_vec();
+        if transport.client_certificates() && transport.mtls_ca.is_some() {
+            methods.push("tls_client_auth");
+        }
+        if transport.client_certificates() {
+            methods.push("self_signed_tls_client_auth");
+        }
+        methods
+    };
     let mut metadata: Value = json!({
         "issuer": issuer.as_str(),
         "authorization_endpoint": issuer.endpoint(AUTHORIZE_PATH),
@@ -31,10 +44,10 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "end_session_endpoint": issuer.endpoint(END_SESSION_PATH),
         "jwks_uri": issuer.endpoint(JWKS_PATH),
         "introspection_endpoint": issuer.endpoint(INTROSPECT_PATH),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"],
+        "introspection_endpoint_auth_methods_supported": with_mtls(&["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"]),
         "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint": issuer.endpoint(REVOKE_PATH),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"],
+        "revocation_endpoint_auth_methods_supported": with_mtls(&["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"]),
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         // RFC 9126 §5: pushed authorization requests, required for every request with --require-par.
         "pushed_authorization_request_endpoint": issuer.endpoint(PAR_PATH),
@@ -50,7 +63,7 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
             crate::domain::client::TOKEN_EXCHANGE_GRANT,
             crate::domain::device::DEVICE_CODE_GRANT,
         ],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"],
+        "token_endpoint_auth_methods_supported": with_mtls(&["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"]),
         // RFC 7523 §2.2 / OIDC Core §9 private_key_jwt and client_secret_jwt: the assertion algorithms
         // accepted.
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,

@@ -55,6 +55,8 @@ pub struct Context<'a> {
     pub issuance_log: Option<&'a crate::audit::BatchedLog>,
     /// Keys fetched from clients' `jwks_uri`.
     pub remote_jwks: &'a crate::remote_jwks::RemoteJwks,
+    /// The CAs `tls_client_auth` certificates must chain to (`--mtls-ca`), if any.
+    pub client_ca: Option<&'a crate::tls::TrustRoots>,
     /// The time of this request.
     pub now: UnixTime,
 }

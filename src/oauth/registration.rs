@@ -210,6 +210,15 @@ pub fn spec_of(body: &Value, policy: RegistrationPolicy) -> Result<ClientSpec, O
         require_dpop: boolean(fields, "dpop_bound_access_tokens")?,
         // RFC 8705 §3.4: likewise bound to the client's certificate.
         tls_bound_tokens: boolean(fields, "tls_client_certificate_bound_access_tokens")?,
+        // RFC 8705 §2.1.2: what names a tls_client_auth client in its certificate.
+        tls_subject: crate::domain::client::tls_subject_of([
+            string(fields, "tls_client_auth_subject_dn")?.as_deref(),
+            string(fields, "tls_client_auth_san_dns")?.as_deref(),
+            string(fields, "tls_client_auth_san_uri")?.as_deref(),
+            string(fields, "tls_client_auth_san_ip")?.as_deref(),
+            string(fields, "tls_client_auth_san_email")?.as_deref(),
+        ])
+        .map_err(|e| metadata_error(e.0))?,
         // OIDC Back-Channel Logout §2.2.
         backchannel_logout_uri: string(fields, "backchannel_logout_uri")?,
         backchannel_logout_session_required: boolean(
@@ -557,6 +566,12 @@ pub fn information(ctx: &Context<'_>, registered: &Registered) -> Value {
         }
         if client.require_dpop {
             fields.insert("dpop_bound_access_tokens".into(), true.into());
+        }
+        if let Some(subject) = &client.tls_subject {
+            fields.insert(
+                format!("tls_client_auth_{}", subject.kind()),
+                subject.value().into(),
+            );
         }
         if client.tls_bound_tokens {
             fields.insert(

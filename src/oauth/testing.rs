@@ -95,6 +95,7 @@ impl Harness {
             metrics: &self.metrics,
             issuance_log: None,
             remote_jwks: &self.remote_jwks,
+            client_ca: None,
             now: self.now,
         }
     }

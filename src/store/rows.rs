@@ -17,7 +17,7 @@ macro_rules! client_columns {
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
          application_type, resources, default_resource, api, may_exchange_for, require_par, jwks, jwks_uri, \
          backchannel_logout_uri, backchannel_logout_session_required, sealed_secret, require_dpop, \
-         tls_bound_tokens"
+         tls_bound_tokens, tls_subject_kind, tls_subject_value"
     };
 }
 pub(crate) use client_columns;
@@ -62,6 +62,8 @@ pub(crate) struct ClientRow {
     require_par: bool,
     require_dpop: bool,
     tls_bound_tokens: bool,
+    tls_subject_kind: Option<String>,
+    tls_subject_value: Option<String>,
     jwks: Option<String>,
     jwks_uri: Option<String>,
     backchannel_logout_uri: Option<String>,
@@ -125,6 +127,13 @@ impl TryFrom<ClientRow> for Client {
 
     fn try_from(row: ClientRow) -> Result<Self, StoreError> {
         let id = row.client_id.clone();
+        let tls_subject = match (&row.tls_subject_kind, &row.tls_subject_value) {
+            (Some(kind), Some(value)) => Some(
+                crate::domain::client::TlsSubject::parse(kind, value)
+                    .map_err(|_| corrupt("tls_client_auth subject", &id))?,
+            ),
+            _ => None,
+        };
         let uris = |raw: &str| {
             serde_json::from_str::<Vec<String>>(raw)
                 .map(|list| list.into_iter().map(RedirectUri::from_stored).collect())
@@ -161,6 +170,7 @@ impl TryFrom<ClientRow> for Client {
             require_par: row.require_par,
             require_dpop: row.require_dpop,
             tls_bound_tokens: row.tls_bound_tokens,
+            tls_subject,
             jwks: row.jwks,
             jwks_uri: row.jwks_uri,
             backchannel_logout_uri: row.backchannel_logout_uri,

@@ -224,7 +224,7 @@ async fn bad_client_input_exits_non_zero_and_changes_nothing(backend: Backend) {
                 "--redirect-uri",
                 "https://a.example.com/cb",
                 "--auth-method",
-                "tls_client_auth",
+                "client_secret_magic",
             ],
             "unknown auth method",
         ),

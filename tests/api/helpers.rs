@@ -393,10 +393,7 @@ impl TestApp {
     pub async fn register_client(&self, spec: latchkey::domain::client::ClientSpec) -> TestClient {
         use latchkey::domain::client::{Client, ClientId, ClientSecret};
         let mut client = Client::from_spec(ClientId::generate(), &spec, self.clock_now()).unwrap();
-        let secret = client
-            .auth_method
-            .is_confidential()
-            .then(ClientSecret::generate);
+        let secret = client.auth_method.has_secret().then(ClientSecret::generate);
         client.secret_hash = secret.as_ref().map(ClientSecret::hash);
         if let Some(secret) = &secret
             && client.auth_method.needs_sealed_secret()

@@ -162,6 +162,21 @@ pub struct ClientItem {
     /// Certificate-bound access tokens (RFC 8705 §3.4).
     #[serde(default, skip_serializing_if = "is_false")]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn` (with `auth_method: tls_client_auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_dns` (with `auth_method: tls_client_auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_uri` (with `auth_method: tls_client_auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_ip` (with `auth_method: tls_client_auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_email` (with `auth_method: tls_client_auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
     /// Its public keys, a JWK set (`private_key_jwt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -295,6 +310,17 @@ pub(super) fn client_item(client: &Client, roles: Vec<String>) -> ClientItem {
         require_par: client.require_par,
         require_dpop: client.require_dpop,
         tls_client_certificate_bound_access_tokens: client.tls_bound_tokens,
+        tls_client_auth_subject_dn: client
+            .tls_subject
+            .as_ref()
+            .and_then(|s| s.field("subject_dn")),
+        tls_client_auth_san_dns: client.tls_subject.as_ref().and_then(|s| s.field("san_dns")),
+        tls_client_auth_san_uri: client.tls_subject.as_ref().and_then(|s| s.field("san_uri")),
+        tls_client_auth_san_ip: client.tls_subject.as_ref().and_then(|s| s.field("san_ip")),
+        tls_client_auth_san_email: client
+            .tls_subject
+            .as_ref()
+            .and_then(|s| s.field("san_email")),
         jwks: client
             .jwks
             .as_deref()

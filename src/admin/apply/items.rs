@@ -126,8 +126,15 @@ pub(super) fn role_of(
     })
 }
 
-pub(super) fn spec_of(item: &ClientItem) -> ClientSpec {
-    ClientSpec {
+pub(super) fn spec_of(item: &ClientItem) -> Result<ClientSpec, crate::domain::client::ClientError> {
+    let tls_subject = crate::domain::client::tls_subject_of([
+        item.tls_client_auth_subject_dn.as_deref(),
+        item.tls_client_auth_san_dns.as_deref(),
+        item.tls_client_auth_san_uri.as_deref(),
+        item.tls_client_auth_san_ip.as_deref(),
+        item.tls_client_auth_san_email.as_deref(),
+    ])?;
+    Ok(ClientSpec {
         client_name: item.name.clone(),
         redirect_uris: item.redirect_uris.clone(),
         post_logout_redirect_uris: item.post_logout_redirect_uris.clone(),
@@ -143,6 +150,7 @@ pub(super) fn spec_of(item: &ClientItem) -> ClientSpec {
         require_par: item.require_par,
         require_dpop: item.require_dpop,
         tls_bound_tokens: item.tls_client_certificate_bound_access_tokens,
+        tls_subject,
         jwks: item.jwks.as_ref().map(serde_json::Value::to_string),
         jwks_uri: item.jwks_uri.clone(),
         backchannel_logout_uri: item.backchannel_logout_uri.clone(),
@@ -157,5 +165,5 @@ pub(super) fn spec_of(item: &ClientItem) -> ClientSpec {
         default_resource: item.default_resource.clone(),
         api: item.api.clone(),
         may_exchange_for: item.may_exchange_for.clone(),
-    }
+    })
 }

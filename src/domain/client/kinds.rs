@@ -18,6 +18,12 @@ pub enum AuthMethod {
     /// A JWT MACed (HS256) with the client's secret (RFC 7523 §2.2, OIDC Core §9): the server keeps
     /// that secret sealed as well as hashed, since it must compute the MAC itself.
     ClientSecretJwt,
+    /// RFC 8705 §2.1: mutual TLS with a certificate that chains to `--mtls-ca` and names the client
+    /// in its subject DN or a SAN.
+    TlsClientAuth,
+    /// RFC 8705 §2.2: mutual TLS with a (self-signed) certificate registered in the client's JWKS
+    /// (`x5c`).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -29,6 +35,8 @@ impl AuthMethod {
             Self::None => "none",
             Self::PrivateKeyJwt => "private_key_jwt",
             Self::ClientSecretJwt => "client_secret_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
@@ -52,6 +60,17 @@ impl AuthMethod {
         self == Self::ClientSecretJwt
     }
 
+    /// Whether the client authenticates with its TLS client certificate (RFC 8705 §2).
+    pub fn uses_certificate(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
+    }
+
+    /// Whether the client registers public keys (`jwks` / `jwks_uri`): to sign assertions
+    /// (`private_key_jwt`) or to hold its self-signed certificate (`x5c`, RFC 8705 §2.2).
+    pub fn uses_keys(self) -> bool {
+        matches!(self, Self::PrivateKeyJwt | Self::SelfSignedTlsClientAuth)
+    }
+
     /// Whether the client authenticates with a JWT assertion (RFC 7523 §2.2).
     pub fn uses_assertion(self) -> bool {
         matches!(self, Self::PrivateKeyJwt | Self::ClientSecretJwt)
@@ -67,8 +86,10 @@ impl FromStr for AuthMethod {
             "none" => Ok(Self::None),
             "private_key_jwt" => Ok(Self::PrivateKeyJwt),
             "client_secret_jwt" => Ok(Self::ClientSecretJwt),
+            "tls_client_auth" => Ok(Self::TlsClientAuth),
+            "self_signed_tls_client_auth" => Ok(Self::SelfSignedTlsClientAuth),
             other => Err(ClientError(format!(
-                "unknown auth method '{other}' (expected client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none)"
+                "unknown auth method '{other}' (expected client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none)"
             ))),
         }
     }

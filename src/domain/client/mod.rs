@@ -4,11 +4,13 @@ mod client_secret;
 mod jwks;
 mod kinds;
 mod redirect_uri;
+mod tls;
 
 pub use client_secret::{CLIENT_SECRET_PREFIX, ClientSecret, MIN_HMAC_SECRET_BYTES, SealedSecret};
 pub use jwks::{check_jwks, check_jwks_uri};
 pub use kinds::{ApplicationType, AuthMethod, DEVICE_CODE_GRANT, GrantType, TOKEN_EXCHANGE_GRANT};
 pub use redirect_uri::RedirectUri;
+pub use tls::{TLS_SUBJECT_FIELDS, TlsSubject, tls_subject_of};
 
 use std::fmt;
 
@@ -105,6 +107,8 @@ pub struct Client {
     /// RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`: its access tokens are bound to
     /// the certificate it connects with.
     pub tls_bound_tokens: bool,
+    /// RFC 8705 §2.1.2: what names a `tls_client_auth` client in its certificate.
+    pub tls_subject: Option<TlsSubject>,
     /// RFC 7591 §2 `jwks`: the public keys of a `private_key_jwt` client, a compact JSON JWK set.
     pub jwks: Option<String>,
     /// RFC 7591 §2 `jwks_uri`: where a `private_key_jwt` client publishes its public keys instead.
@@ -159,6 +163,9 @@ pub struct ClientSpec {
     pub require_dpop: bool,
     /// Certificate-bound access tokens (RFC 8705 §3.4).
     pub tls_bound_tokens: bool,
+    /// RFC 8705 §2.1.2: the one subject field given, (kind, raw value), kind one of
+    /// [`TLS_SUBJECT_FIELDS`].
+    pub tls_subject: Option<(String, String)>,
     /// ID token signing algorithm override, raw (`RS256`, `ES256`, `EdDSA`; empty = server default).
     pub id_token_alg: Option<String>,
     /// `web` or `native`, raw; empty = `web`.
@@ -319,15 +326,12 @@ impl Client {
             .filter(|u| !u.trim().is_empty())
             .map(check_jwks_uri)
             .transpose()?;
-        match (
-            auth_method == AuthMethod::PrivateKeyJwt,
-            jwks.is_some(),
-            jwks_uri.is_some(),
-        ) {
+        match (auth_method.uses_keys(), jwks.is_some(), jwks_uri.is_some()) {
             (true, false, false) => {
-                return Err(ClientError(
-                    "private_key_jwt needs the client's public keys (--jwks FILE, a JWK set, or --jwks-uri URL)".into(),
-                ));
+                return Err(ClientError(format!(
+                    "{} needs the client's public keys (--jwks FILE, a JWK set, or --jwks-uri URL)",
+                    auth_method.as_str()
+                )));
             }
             (true, true, true) => {
                 return Err(ClientError(
@@ -336,11 +340,43 @@ impl Client {
             }
             (false, true, _) | (false, _, true) => {
                 return Err(ClientError(
-                    "--jwks and --jwks-uri are for clients that authenticate with private_key_jwt"
+                    "--jwks and --jwks-uri are for clients that authenticate with private_key_jwt or self_signed_tls_client_auth"
                         .into(),
                 ));
             }
             _ => {}
+        }
+        // RFC 8705 §2.1.2: a tls_client_auth client names exactly one certificate field; no other
+        // client names any.
+        let tls_subject = spec
+            .tls_subject
+            .as_ref()
+            .map(|(kind, value)| TlsSubject::parse(kind, value))
+            .transpose()?;
+        match (
+            auth_method == AuthMethod::TlsClientAuth,
+            tls_subject.is_some(),
+        ) {
+            (true, false) => {
+                return Err(ClientError(
+                    "tls_client_auth needs one of --tls-client-auth-subject-dn, --tls-client-auth-san-dns, --tls-client-auth-san-uri, --tls-client-auth-san-ip or --tls-client-auth-san-email (RFC 8705 §2.1.2)".into(),
+                ));
+            }
+            (false, true) => {
+                return Err(ClientError(
+                    "the --tls-client-auth-* fields are for clients that authenticate with tls_client_auth".into(),
+                ));
+            }
+            _ => {}
+        }
+        // RFC 8705 §2.2: a self-signed client's certificate is in its JWKS, as `x5c`.
+        if auth_method == AuthMethod::SelfSignedTlsClientAuth
+            && let Some(set) = &jwks
+            && !set.contains("\"x5c\"")
+        {
+            return Err(ClientError(
+                "self_signed_tls_client_auth needs the client's certificate in its JWK set (x5c, RFC 8705 §2.2)".into(),
+            ));
         }
         let backchannel_logout_uri = spec
             .backchannel_logout_uri
@@ -369,6 +405,7 @@ impl Client {
             require_par: spec.require_par,
             require_dpop: spec.require_dpop,
             tls_bound_tokens: spec.tls_bound_tokens,
+            tls_subject,
             jwks,
             jwks_uri,
             backchannel_logout_uri,
@@ -411,6 +448,10 @@ impl Client {
             require_par: self.require_par,
             require_dpop: self.require_dpop,
             tls_bound_tokens: self.tls_bound_tokens,
+            tls_subject: self
+                .tls_subject
+                .as_ref()
+                .map(|s| (s.kind().to_owned(), s.value())),
             jwks: self.jwks.clone(),
             jwks_uri: self.jwks_uri.clone(),
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),

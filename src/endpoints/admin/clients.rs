@@ -61,6 +61,21 @@ pub struct ClientInput {
     /// `--tls-client-certificate-bound-access-tokens` (RFC 8705 §3.4).
     #[serde(default)]
     tls_client_certificate_bound_access_tokens: bool,
+    /// `--tls-client-auth-subject-dn` (RFC 8705 §2.1.2, with `tls_client_auth`).
+    #[serde(default)]
+    tls_client_auth_subject_dn: Option<String>,
+    /// `--tls-client-auth-san-dns` (RFC 8705 §2.1.2, with `tls_client_auth`).
+    #[serde(default)]
+    tls_client_auth_san_dns: Option<String>,
+    /// `--tls-client-auth-san-uri` (RFC 8705 §2.1.2, with `tls_client_auth`).
+    #[serde(default)]
+    tls_client_auth_san_uri: Option<String>,
+    /// `--tls-client-auth-san-ip` (RFC 8705 §2.1.2, with `tls_client_auth`).
+    #[serde(default)]
+    tls_client_auth_san_ip: Option<String>,
+    /// `--tls-client-auth-san-email` (RFC 8705 §2.1.2, with `tls_client_auth`).
+    #[serde(default)]
+    tls_client_auth_san_email: Option<String>,
     /// `--jwks`: the client's public keys as a JWK set (RFC 7517 §5), for `private_key_jwt`.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -127,8 +142,16 @@ pub struct NewSecret<'a> {
 }
 
 impl ClientInput {
-    fn spec(self) -> ClientSpec {
-        ClientSpec {
+    fn spec(self) -> Result<ClientSpec, AdminError> {
+        let tls_subject = crate::domain::client::tls_subject_of([
+            self.tls_client_auth_subject_dn.as_deref(),
+            self.tls_client_auth_san_dns.as_deref(),
+            self.tls_client_auth_san_uri.as_deref(),
+            self.tls_client_auth_san_ip.as_deref(),
+            self.tls_client_auth_san_email.as_deref(),
+        ])
+        .map_err(|e| AdminError::Invalid(e.0))?;
+        Ok(ClientSpec {
             client_name: self.name,
             redirect_uris: self.redirect_uris,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
@@ -143,6 +166,7 @@ impl ClientInput {
             require_par: self.require_par,
             require_dpop: self.require_dpop,
             tls_bound_tokens: self.tls_client_certificate_bound_access_tokens,
+            tls_subject,
             jwks: self.jwks.map(|set| set.to_string()),
             jwks_uri: self.jwks_uri,
             backchannel_logout_uri: self.backchannel_logout_uri,
@@ -153,7 +177,7 @@ impl ClientInput {
             default_resource: self.default_resource,
             api: self.api,
             may_exchange_for: self.may_exchange_for,
-        }
+        })
     }
 }
 
@@ -240,11 +264,15 @@ pub async fn create_client(
     };
     let client_id = input.client_id.clone();
     let now = state.clock.now();
+    let spec = match input.spec() {
+        Ok(spec) => spec,
+        Err(err) => return err.into_response(),
+    };
     let (client, secret) = match admin_client::create(
         state.store.as_ref(),
         Some(state.keys.kek()),
         client_id.as_deref(),
-        &input.spec(),
+        &spec,
         now,
     )
     .await
@@ -300,13 +328,9 @@ pub async fn update_client(
                 "a client's id cannot change; delete and re-create it".into(),
             ));
         }
-        let updated = admin_client::update(
-            state.store.as_ref(),
-            &existing,
-            &input.spec(),
-            state.clock.now(),
-        )
-        .await?;
+        let spec = input.spec()?;
+        let updated =
+            admin_client::update(state.store.as_ref(), &existing, &spec, state.clock.now()).await?;
         Ok((existing, updated))
     }
     .await;

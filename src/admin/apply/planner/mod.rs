@@ -349,7 +349,8 @@ impl<'a> Planner<'a> {
                 .iter()
                 .find(|c| c.client_id == client_id);
             let created_at = existing.map_or(self.now, |c| c.created_at);
-            let mut client = Client::from_spec(client_id, &spec_of(item), created_at)
+            let mut client = spec_of(item)
+                .and_then(|spec| Client::from_spec(client_id, &spec, created_at))
                 .map_err(|e| invalid("client", id, AdminError::Invalid(e.0)))?;
             check_references_among(&client, &scope_names, &apis)
                 .map_err(|e| invalid("client", id, e))?;
