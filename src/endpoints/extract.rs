@@ -308,7 +308,8 @@ impl<S: Send + Sync> FromRequest<S> for PresentedToken {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, OAuthError> {
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
-        let dpop = dpop_headers(req.headers())?;
+        // RFC 9449 §7.1: at a protected resource a bad proof is a 401 with a DPoP challenge.
+        let dpop = dpop_headers(req.headers()).map_err(OAuthError::dpop)?;
         let method = req.method().as_str().to_owned();
         let certificate = certificate_of(&req);
         let is_form = req
