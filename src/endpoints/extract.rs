@@ -76,12 +76,17 @@ pub struct ClientAuth {
     pub certificate: Option<String>,
 }
 
-/// The `x5t#S256` of the request's client certificate (RFC 8705 §3.1), when the TLS listener or a
-/// trusted proxy gave it one.
-pub fn certificate_of(req: &Request) -> Option<String> {
+/// The request's client certificate chain, when the TLS listener or a trusted proxy gave it one.
+fn chain_of(req: &Request) -> Option<Arc<[rustls::pki_types::CertificateDer<'static>]>> {
     req.extensions()
         .get::<crate::tls::ClientCertificate>()
-        .and_then(crate::tls::ClientCertificate::end_entity)
+        .map(|certificate| Arc::clone(&certificate.chain))
+}
+
+/// RFC 8705 §3.1 `x5t#S256` of a chain's end-entity certificate.
+fn thumbprint_of(chain: &[rustls::pki_types::CertificateDer<'static>]) -> Option<String> {
+    chain
+        .first()
         .map(|der| crate::oauth::mtls::certificate_thumbprint(der))
 }
 
@@ -91,11 +96,8 @@ impl FromRequest<AppState> for ClientAuth {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
         let authorization = req.headers().get(header::AUTHORIZATION).cloned();
         let dpop = dpop_headers(req.headers())?;
-        let chain = req
-            .extensions()
-            .get::<crate::tls::ClientCertificate>()
-            .map(|certificate| certificate.chain.clone());
-        let certificate = certificate_of(&req);
+        let chain = chain_of(&req);
+        let certificate = chain.as_deref().and_then(thumbprint_of);
         let params = form_params(req, state).await?;
         let presented = presented(authorization.as_ref(), &params)?;
         let now = state.clock.now();
@@ -126,6 +128,20 @@ pub fn dpop_headers(headers: &axum::http::HeaderMap) -> Result<Vec<String>, OAut
             })
         })
         .collect()
+}
+
+/// RFC 9449 §8: with `--dpop-nonce`, every answer of an endpoint taking proofs gives the client
+/// the nonce for its next one.
+pub fn with_dpop_nonce(
+    ctx: &Context<'_>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if let Some(nonce) = crate::oauth::dpop::current_nonce(ctx)
+        && let Ok(value) = HeaderValue::from_str(&nonce)
+    {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
+    response
 }
 
 /// `POST /token`'s input: the authenticated client and the request parsed by `grant_type`.
@@ -311,7 +327,7 @@ impl<S: Send + Sync> FromRequest<S> for PresentedToken {
         // RFC 9449 §7.1: at a protected resource a bad proof is a 401 with a DPoP challenge.
         let dpop = dpop_headers(req.headers()).map_err(OAuthError::dpop)?;
         let method = req.method().as_str().to_owned();
-        let certificate = certificate_of(&req);
+        let certificate = chain_of(&req).as_deref().and_then(thumbprint_of);
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)

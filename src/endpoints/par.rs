@@ -7,9 +7,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::ClientAuth;
-use super::token::with_dpop_nonce;
-use crate::oauth::dpop::{self, Expected};
+use super::extract::{ClientAuth, with_dpop_nonce};
+use crate::oauth::dpop::check_post;
 use crate::oauth::par::push;
 use crate::paths::PAR_PATH;
 use crate::state::AppState;
@@ -18,14 +17,7 @@ use crate::state::AppState;
 /// endpoint's error format (§2.3).
 pub async fn par(State(state): State<AppState>, form: ClientAuth) -> Response {
     let ctx = form.context(&state);
-    let url = state.settings.issuer.endpoint(PAR_PATH);
-    let headers: Vec<&str> = form.dpop.iter().map(String::as_str).collect();
-    let expected = Expected {
-        method: "POST",
-        url: &url,
-        access_token: None,
-    };
-    let pushed = match dpop::check(&ctx, &headers, expected).await {
+    let pushed = match check_post(&ctx, &form.dpop, PAR_PATH).await {
         Ok(proof) => push(&ctx, &form.client, form.params, proof.as_ref()).await,
         Err(err) => Err(err),
     };

@@ -4,11 +4,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 
-use super::extract::TokenForm;
-use crate::oauth::dpop::{self, Expected};
+use super::extract::{TokenForm, with_dpop_nonce};
+use crate::oauth::dpop::check_post;
 use crate::oauth::token::{Binding, TokenResponse, exchange};
 use crate::paths::TOKEN_PATH;
 use crate::state::AppState;
@@ -23,14 +22,7 @@ impl IntoResponse for TokenResponse {
 /// `POST /token`.
 pub async fn token(State(state): State<AppState>, form: TokenForm) -> Response {
     let ctx = state.context(form.now);
-    let url = state.settings.issuer.endpoint(TOKEN_PATH);
-    let headers: Vec<&str> = form.dpop.iter().map(String::as_str).collect();
-    let expected = Expected {
-        method: "POST",
-        url: &url,
-        access_token: None,
-    };
-    let answer = match dpop::check(&ctx, &headers, expected).await {
+    let answer = match check_post(&ctx, &form.dpop, TOKEN_PATH).await {
         Ok(dpop) => {
             let binding = Binding {
                 dpop,
@@ -42,16 +34,5 @@ pub async fn token(State(state): State<AppState>, form: TokenForm) -> Response {
         }
         Err(err) => Err(err),
     };
-    let response = answer.unwrap_or_else(IntoResponse::into_response);
-    with_dpop_nonce(&ctx, response)
-}
-
-/// RFC 9449 §8: with `--dpop-nonce`, every answer gives the client the nonce for its next proof.
-pub fn with_dpop_nonce(ctx: &crate::oauth::Context<'_>, mut response: Response) -> Response {
-    if let Some(nonce) = dpop::current_nonce(ctx)
-        && let Ok(value) = HeaderValue::from_str(&nonce)
-    {
-        response.headers_mut().insert("dpop-nonce", value);
-    }
-    response
+    with_dpop_nonce(&ctx, answer.unwrap_or_else(IntoResponse::into_response))
 }

@@ -5,8 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::extract::PresentedToken;
-use super::token::with_dpop_nonce;
+use super::extract::{PresentedToken, with_dpop_nonce};
 use crate::oauth::userinfo::{Presented, userinfo as claims_of};
 use crate::state::AppState;
 

@@ -254,6 +254,23 @@ pub async fn check(
     Ok(Some(Proof { jkt }))
 }
 
+/// The proof of a `POST` to this server's own endpoint `path` (`/token`, `/par`: no access token
+/// goes with it), `None` without one.
+pub async fn check_post(
+    ctx: &Context<'_>,
+    headers: &[String],
+    path: &str,
+) -> Result<Option<Proof>, OAuthError> {
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let url = ctx.settings.issuer.endpoint(path);
+    let expected = Expected {
+        method: "POST",
+        url: &url,
+        access_token: None,
+    };
+    check(ctx, &headers, expected).await
+}
+
 /// §6.1 / §10: a `dpop_jkt` value is a base64url SHA-256 thumbprint (43 characters).
 pub fn is_thumbprint(value: &str) -> bool {
     value.len() == 43

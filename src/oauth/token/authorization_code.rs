@@ -92,7 +92,7 @@ pub async fn redeem(
     }
     check_code(&record, client, redirect_uri, code_verifier, now)?;
     // RFC 9449 §10.1: a code bound with `dpop_jkt` is redeemed only with a proof of that key.
-    super::check_binding(record.dpop_jkt.as_deref(), binding.dpop.as_ref())?;
+    binding.check_dpop_key(record.dpop_jkt.as_deref())?;
     // RFC 8707 §2.2: the token is for one of the APIs the authorization covered.
     let catalog = ctx.catalog.get(ctx.store, now).await?;
     let requested: Vec<&str> = resource.iter().map(String::as_str).collect();

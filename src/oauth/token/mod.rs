@@ -9,84 +9,17 @@ use crate::domain::client::{Client, GrantType, TOKEN_EXCHANGE_GRANT};
 use crate::domain::device::DEVICE_CODE_GRANT;
 use crate::domain::scope::ScopeSet;
 use crate::error::{ErrorCode, OAuthError};
-use crate::oauth::dpop::Proof;
 
 pub mod authorization_code;
+mod binding;
 pub mod client_credentials;
 pub mod device_code;
 mod issue;
 pub mod refresh_token;
 pub mod token_exchange;
 
+pub use binding::Binding;
 pub use issue::{Issuance, IssuedTo, TokenResponse, issue};
-
-/// What binds a token request's tokens to their sender: a DPoP proof (RFC 9449) and the client
-/// certificate of the connection (RFC 8705), each if present.
-#[derive(Debug, Clone, Default)]
-pub struct Binding {
-    /// The request's checked DPoP proof.
-    pub dpop: Option<Proof>,
-    /// RFC 8705 §3.1 `x5t#S256` of the client certificate the request came with.
-    pub certificate: Option<String>,
-}
-
-impl Binding {
-    /// The DPoP key the access token is bound to.
-    pub fn dpop_jkt(&self) -> Option<&str> {
-        self.dpop.as_ref().map(|proof| proof.jkt.as_str())
-    }
-
-    /// RFC 8705 §3: the certificate the access token is bound to, for a client registered for it.
-    pub fn certificate_for(&self, client: &Client) -> Option<&str> {
-        self.certificate
-            .as_deref()
-            .filter(|_| client.tls_bound_tokens)
-    }
-
-    /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to.
-    pub fn refresh_dpop_jkt(&self, client: &Client) -> Option<String> {
-        self.dpop_jkt()
-            .filter(|_| !client.auth_method.is_confidential())
-            .map(str::to_owned)
-    }
-
-    /// RFC 8705 §4: the certificate a public client's refresh tokens are bound to.
-    pub fn refresh_certificate(&self, client: &Client) -> Option<String> {
-        self.certificate_for(client)
-            .filter(|_| !client.auth_method.is_confidential())
-            .map(str::to_owned)
-    }
-}
-
-/// RFC 8705 §4: a refresh token bound to a certificate is refreshed only over a connection with
-/// that certificate.
-pub(crate) fn check_certificate(bound: Option<&str>, binding: &Binding) -> Result<(), OAuthError> {
-    match bound {
-        Some(thumbprint) if binding.certificate.as_deref() != Some(thumbprint) => {
-            Err(OAuthError::invalid_grant(
-                "this grant is bound to a client certificate: connect with it (RFC 8705 §4)",
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// RFC 9449 §5, §10: a proof is required with the key `bound` names (a code's `dpop_jkt`, or the
-/// key a public client's refresh tokens are bound to), and must come from that key.
-pub(crate) fn check_binding(bound: Option<&str>, dpop: Option<&Proof>) -> Result<(), OAuthError> {
-    match (bound, dpop) {
-        (None, _) => Ok(()),
-        (Some(jkt), Some(proof)) if proof.jkt == jkt => Ok(()),
-        (Some(_), Some(_)) => Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "the DPoP proof is not signed by the key this grant is bound to",
-        )),
-        (Some(_), None) => Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "this grant is bound to a DPoP key: send a DPoP proof",
-        )),
-    }
-}
 
 /// A token request, parsed at the edge (RFC 6749 §4.1.3, §4.4.2, §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,19 +175,7 @@ pub async fn exchange(
     request: TokenRequest,
     binding: &Binding,
 ) -> Result<TokenResponse, OAuthError> {
-    // RFC 9449 §5.2 `dpop_bound_access_tokens`: such a client's token requests carry a proof.
-    if client.require_dpop && binding.dpop.is_none() {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "this client must send a DPoP proof (RFC 9449 §5.2)",
-        ));
-    }
-    // RFC 8705 §3: a client registered for certificate-bound tokens connects with its certificate.
-    if client.tls_bound_tokens && binding.certificate.is_none() {
-        return Err(OAuthError::invalid_request(
-            "this client's tokens are bound to its certificate: connect with it (RFC 8705 §3)",
-        ));
-    }
+    binding.check_client(client)?;
     // RFC 6749 §5.2 unauthorized_client: the client is not registered for this grant type.
     let grant_type = request.grant_type();
     if !client.allows_grant(grant_type) {

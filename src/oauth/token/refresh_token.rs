@@ -83,8 +83,8 @@ pub async fn rotate(
         now,
     )?;
     // RFC 9449 §5: a public client's refresh token bound to a DPoP key needs a proof of that key.
-    super::check_binding(token.dpop_jkt.as_deref(), binding.dpop.as_ref())?;
-    super::check_certificate(token.cert_thumbprint.as_deref(), binding)?;
+    binding.check_dpop_key(token.dpop_jkt.as_deref())?;
+    binding.check_certificate(token.cert_thumbprint.as_deref())?;
     // RFC 8707 §2.2: a refresh may mint an access token for any API its grant covers, one per token.
     let catalog = ctx.catalog.get(ctx.store, now).await?;
     let requested_resource: Vec<&str> = resource.iter().map(String::as_str).collect();
