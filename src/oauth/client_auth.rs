@@ -176,7 +176,7 @@ async fn verify_certificate(
     client: &Client,
     certificate: Option<&[CertificateDer<'static>]>,
 ) -> Result<(), OAuthError> {
-    let fail = |why: &str| bad_client(&format!("client certificate: {why}"));
+    let fail = certificate_failure;
     let chain = certificate
         .filter(|chain| !chain.is_empty())
         .ok_or_else(|| fail("connect with the client's certificate (RFC 8705 §2)"))?;
@@ -198,23 +198,9 @@ async fn verify_certificate(
             Ok(())
         }
         (AuthMethod::SelfSignedTlsClientAuth, _) => {
-            let keys: Arc<JwkSet> = match (&client.jwks, &client.jwks_uri) {
-                (Some(raw), _) => Arc::new(
-                    serde_json::from_str(raw)
-                        .map_err(|_| fail("the client's keys are unreadable"))?,
-                ),
-                (None, Some(uri)) => {
-                    ctx.remote_jwks
-                        .get(uri, ctx.now, false)
-                        .await
-                        .map_err(|err| {
-                            tracing::warn!(client_id = %client.client_id, "jwks_uri: {err:?}");
-                            fail("the client's keys could not be fetched from its jwks_uri")
-                        })?
-                }
-                (None, None) => return Err(fail("the client has no registered certificate")),
-            };
-            if super::mtls::registered_in(end_entity, &keys) {
+            let registered = |keys: &JwkSet| super::mtls::registered_in(end_entity, keys);
+            let keys = key_set(ctx, client, certificate_failure, registered).await?;
+            if registered(&keys) {
                 Ok(())
             } else {
                 Err(fail(
@@ -235,6 +221,10 @@ struct AssertionClaims {
     nbf: Option<i64>,
     #[serde(default)]
     jti: Option<String>,
+}
+
+fn certificate_failure(why: &str) -> OAuthError {
+    bad_client(&format!("client certificate: {why}"))
 }
 
 fn assertion_failure(why: &str) -> OAuthError {
@@ -337,18 +327,20 @@ fn secret_key(ctx: &Context<'_>, client: &Client) -> Result<DecodingKey, OAuthEr
     Ok(DecodingKey::from_secret(secret.expose_secret()))
 }
 
-/// The `private_key_jwt` client's keys that may have signed an assertion with `header`: its
-/// registered set, or the one at its `jwks_uri` (fetched again for an unknown `kid`).
-async fn public_keys(
+/// The client's JWK set: registered (`jwks`), or fetched from its `jwks_uri` and cached, and
+/// fetched again when the cached set lacks what the client presents (`has_it` is false: it may
+/// have rotated its key or certificate). Failures are `fail(why)`; why a fetch failed is logged,
+/// not told.
+async fn key_set(
     ctx: &Context<'_>,
     client: &Client,
-    header: &jsonwebtoken::Header,
-) -> Result<Vec<DecodingKey>, OAuthError> {
-    let fail = assertion_failure;
-    let keys: Arc<JwkSet> = match (&client.jwks, &client.jwks_uri) {
-        (Some(raw), _) => Arc::new(
+    fail: fn(&str) -> OAuthError,
+    has_it: impl Fn(&JwkSet) -> bool,
+) -> Result<Arc<JwkSet>, OAuthError> {
+    match (&client.jwks, &client.jwks_uri) {
+        (Some(raw), _) => Ok(Arc::new(
             serde_json::from_str(raw).map_err(|_| fail("the client's keys are unreadable"))?,
-        ),
+        )),
         (None, Some(uri)) => {
             let unfetched = |err: FetchError| match err {
                 FetchError::Refused(why) => fail(&why),
@@ -362,18 +354,33 @@ async fn public_keys(
                 .get(uri, ctx.now, false)
                 .await
                 .map_err(unfetched)?;
-            // A kid the cached set lacks: the client may have rotated its key.
-            match &header.kid {
-                Some(kid) if keys.find(kid).is_none() => ctx
-                    .remote_jwks
-                    .get(uri, ctx.now, true)
-                    .await
-                    .map_err(unfetched)?,
-                _ => keys,
+            if has_it(&keys) {
+                return Ok(keys);
             }
+            ctx.remote_jwks
+                .get(uri, ctx.now, true)
+                .await
+                .map_err(unfetched)
         }
-        (None, None) => return Err(fail("the client has no registered keys")),
-    };
+        (None, None) => Err(fail("the client has no registered keys")),
+    }
+}
+
+/// The `private_key_jwt` client's keys that may have signed an assertion with `header`: its
+/// registered set, or the one at its `jwks_uri` (fetched again for an unknown `kid`).
+async fn public_keys(
+    ctx: &Context<'_>,
+    client: &Client,
+    header: &jsonwebtoken::Header,
+) -> Result<Vec<DecodingKey>, OAuthError> {
+    // A kid the set lacks: the client may have rotated its key.
+    let keys = key_set(ctx, client, assertion_failure, |keys| {
+        header
+            .kid
+            .as_ref()
+            .is_none_or(|kid| keys.find(kid).is_some())
+    })
+    .await?;
     // RFC 7515 §4.1.4: `kid` picks the key; without it, every key that fits the algorithm is tried.
     let candidates: Vec<&Jwk> = match &header.kid {
         Some(kid) => keys.find(kid).into_iter().collect(),

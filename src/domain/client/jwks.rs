@@ -56,6 +56,21 @@ pub fn check_jwks(raw: &str) -> Result<String, ClientError> {
     Ok(value.to_string())
 }
 
+/// RFC 8705 §2.2: whether a (checked) JWK set holds a key with a certificate chain (`x5c`, RFC 7517
+/// §4.7), which a `self_signed_tls_client_auth` client's certificate is matched against.
+pub fn holds_certificate(set: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(set)
+        .ok()
+        .and_then(|set| set.get("keys")?.as_array().cloned())
+        .is_some_and(|keys| {
+            keys.iter().any(|key| {
+                key.get("x5c")
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|chain| chain.first().is_some_and(serde_json::Value::is_string))
+            })
+        })
+}
+
 /// Check a `jwks_uri`: an absolute `https` URL (plain `http` is accepted here for loopback tests;
 /// the fetch refuses it unless `--allow-http-jwks-uri`), without a fragment or credentials, of at
 /// most 2,000 characters.
@@ -79,6 +94,15 @@ mod tests {
     use super::*;
 
     const EC: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+
+    #[test]
+    fn a_certificate_is_found_only_in_an_x5c_chain() {
+        let with = format!("{{\"keys\":[{}]}}", EC.replace("{", "{\"x5c\":[\"MIIB\"],"));
+        assert!(holds_certificate(&with));
+        let named = format!("{{\"keys\":[{}]}}", EC.replace("{", "{\"kid\":\"x5c\","));
+        assert!(!holds_certificate(&named));
+        assert!(!holds_certificate("not json"));
+    }
 
     #[test]
     fn public_keys_are_accepted_and_made_compact() {

@@ -372,7 +372,7 @@ impl Client {
         // RFC 8705 §2.2: a self-signed client's certificate is in its JWKS, as `x5c`.
         if auth_method == AuthMethod::SelfSignedTlsClientAuth
             && let Some(set) = &jwks
-            && !set.contains("\"x5c\"")
+            && !jwks::holds_certificate(set)
         {
             return Err(ClientError(
                 "self_signed_tls_client_auth needs the client's certificate in its JWK set (x5c, RFC 8705 §2.2)".into(),
