@@ -31,14 +31,15 @@ macro_rules! logouts_impl {
                 ending: Ending<'_>,
                 now: i64,
             ) -> Result<u64, sqlx::Error> {
-                let (filter, key) = match ending {
-                    Ending::Session(sid) => ("sc.sid = $1", sid),
-                    Ending::User(user_id) => ("sc.user_id = $1", user_id),
+                // The column is one of two constants; the value is always bound.
+                let (column, key) = match ending {
+                    Ending::Session(sid) => ("sid", sid),
+                    Ending::User(user_id) => ("user_id", user_id),
                 };
                 let signed_in: Vec<(String, String, String)> = sqlx::query_as(&format!(
                     "SELECT sc.sid, sc.client_id, sc.user_id FROM session_clients sc \
                      JOIN clients c ON c.client_id = sc.client_id \
-                     WHERE {filter} AND c.backchannel_logout_uri IS NOT NULL"
+                     WHERE sc.{column} = $1 AND c.backchannel_logout_uri IS NOT NULL"
                 ))
                 .bind(key)
                 .fetch_all(&mut *tx)
@@ -58,8 +59,7 @@ macro_rules! logouts_impl {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let filter = filter.replace("sc.", "");
-                sqlx::query(&format!("DELETE FROM session_clients WHERE {filter}"))
+                sqlx::query(&format!("DELETE FROM session_clients WHERE {column} = $1"))
                     .bind(key)
                     .execute(&mut *tx)
                     .await?;
