@@ -7,6 +7,7 @@
 mod ceiling;
 mod load;
 mod phases;
+mod protection;
 mod report;
 mod server;
 
@@ -45,7 +46,8 @@ struct Args {
     /// Run only these phases (comma-separated keys as in the JSON: discovery, jwks,
     /// client_credentials_rs256, client_credentials_rs256_half_load, introspection,
     /// client_credentials_rbac_es256, introspection_reference, code_flows, sign_ins,
-    /// client_credentials_es256, client_credentials_eddsa, client_credentials_rs256_audited).
+    /// client_credentials_es256, client_credentials_es256_dpop, client_credentials_es256_tls,
+    /// client_credentials_es256_mtls, client_credentials_eddsa, client_credentials_rs256_audited).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Where the Markdown and JSON results go.
@@ -90,6 +92,8 @@ struct Clients {
     opaque_service: Credentials,
     /// `OPAQUE_API`'s resource-server client (introspects its reference tokens).
     opaque_api: Credentials,
+    /// Client credentials with `tls_client_auth` and certificate-bound tokens: its id.
+    mtls_service: String,
 }
 
 /// The role-based API with `RBAC_ROLES` roles (one scope each) and a service client holding them all,
@@ -240,6 +244,27 @@ fn register(setup: &Setup) -> Result<Clients> {
         Some(PASSWORD),
     )?;
     let (rbac_service, opaque_service, opaque_api) = register_apis(setup)?;
+    let mtls_service = setup.cli(
+        &[
+            "client",
+            "create",
+            "--name",
+            "bench-mtls-service",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "orders:read",
+            "--auth-method",
+            "tls_client_auth",
+            "--tls-client-auth-san-uri",
+            protection::CLIENT_SAN_URI,
+            "--tls-client-certificate-bound-access-tokens",
+        ],
+        None,
+    )?["client_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no client_id"))?
+        .to_owned();
     Ok(Clients {
         service,
         gateway,
@@ -247,6 +272,7 @@ fn register(setup: &Setup) -> Result<Clients> {
         rbac_service,
         opaque_service,
         opaque_api,
+        mtls_service,
     })
 }
 
@@ -280,6 +306,7 @@ async fn bench_backend(
         rbac_service,
         opaque_service,
         opaque_api,
+        mtls_service,
     } = register(&setup)?;
 
     let server = Server::start(&setup, &[]).await?;
@@ -378,13 +405,68 @@ async fn bench_backend(
         ("ES256", "client_credentials_es256"),
         ("EdDSA", "client_credentials_eddsa"),
     ] {
-        if !wanted(key) {
+        let dpop = alg == "ES256" && wanted("client_credentials_es256_dpop");
+        if !wanted(key) && !dpop {
             continue;
         }
         let server = Server::start(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
-        let m = phases::client_credentials(&server.base, &service, shape, None).await?;
-        phase(&format!("client_credentials {alg}"), &m, server.rss_mib());
-        result.phases.insert(key.into(), m);
+        if wanted(key) {
+            let m = phases::client_credentials(&server.base, &service, shape, None).await?;
+            phase(&format!("client_credentials {alg}"), &m, server.rss_mib());
+            result.phases.insert(key.into(), m);
+        }
+        if dpop {
+            let m = dpop_phase(&server.base, &service, shape).await?;
+            phase(
+                "client_credentials ES256 with a DPoP proof",
+                &m,
+                server.rss_mib(),
+            );
+            result
+                .phases
+                .insert("client_credentials_es256_dpop".into(), m);
+        }
+        result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
+        server.stop();
+    }
+    if wanted("client_credentials_es256_tls") || wanted("client_credentials_es256_mtls") {
+        let pki = protection::Pki::create(dir.path())?;
+        let server =
+            Server::start_https(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", "ES256")], &pki).await?;
+        if wanted("client_credentials_es256_tls") {
+            let caller = phases::Caller::basic(&service);
+            let m = phases::token_requests(pki.client(false)?, &server.base, &caller, shape, None)
+                .await?;
+            phase("client_credentials ES256 over TLS", &m, server.rss_mib());
+            result
+                .phases
+                .insert("client_credentials_es256_tls".into(), m);
+        }
+        if wanted("client_credentials_es256_mtls") {
+            let caller = phases::Caller {
+                client_id: mtls_service,
+                secret: None,
+                dpop: None,
+            };
+            let http = pki.client(true)?;
+            let body = phases::one_token_response(&http, &server.base, &caller).await?;
+            let token = body["access_token"].as_str().unwrap_or_default();
+            if protection::claims(token)?["cnf"]["x5t#S256"]
+                .as_str()
+                .is_none()
+            {
+                return Err(anyhow!("the mutual-TLS token is not certificate-bound"));
+            }
+            let m = phases::token_requests(http, &server.base, &caller, shape, None).await?;
+            phase(
+                "client_credentials ES256, tls_client_auth, certificate-bound",
+                &m,
+                server.rss_mib(),
+            );
+            result
+                .phases
+                .insert("client_credentials_es256_mtls".into(), m);
+        }
         result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
         server.stop();
     }
@@ -404,6 +486,26 @@ async fn bench_backend(
         server.stop();
     }
     Ok(result)
+}
+
+/// DPoP-bound `client_credentials` tokens: a fresh proof signed by the client with every request, its
+/// `jti` recorded by the server (RFC 9449 §11.1). The first token is checked to be DPoP-bound.
+async fn dpop_phase(base: &str, service: &Credentials, shape: Shape) -> Result<Measured> {
+    let caller = phases::Caller {
+        dpop: Some(std::sync::Arc::new(protection::DpopKey::generate()?)),
+        ..phases::Caller::basic(service)
+    };
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let body = phases::one_token_response(&http, base, &caller).await?;
+    let token = body["access_token"].as_str().unwrap_or_default();
+    if body["token_type"] != "DPoP" || protection::claims(token)?["cnf"]["jkt"].as_str().is_none() {
+        return Err(anyhow!(
+            "the DPoP token is not bound to the proof's key: {body}"
+        ));
+    }
+    phases::token_requests(http, base, &caller, shape, None).await
 }
 
 /// The sign-in storm, with a paced token probe (200 requests/s) measuring the token endpoint meanwhile.

@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::load::{Measured, run};
+use crate::protection::DpopKey;
 
 /// Phase timing and concurrency.
 #[derive(Clone, Copy)]
@@ -60,6 +61,43 @@ pub async fn get(base: &str, path: &str, shape: Shape) -> Result<Measured> {
     .await)
 }
 
+/// How a token request authenticates, and whether it carries a DPoP proof.
+#[derive(Clone)]
+pub struct Caller {
+    /// Its client id.
+    pub client_id: String,
+    /// `client_secret_basic` with this secret; without, `tls_client_auth` (the connection's
+    /// certificate, RFC 8705 §2) with `client_id` in the body.
+    pub secret: Option<String>,
+    /// A fresh proof with every request (RFC 9449 §4).
+    pub dpop: Option<Arc<DpopKey>>,
+}
+
+impl Caller {
+    /// `client_secret_basic`, no proof.
+    pub fn basic(credentials: &Credentials) -> Self {
+        Self {
+            client_id: credentials.id.clone(),
+            secret: Some(credentials.secret.clone()),
+            dpop: None,
+        }
+    }
+
+    fn token_request(&self, http: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        let mut request = http.post(url);
+        let mut form = vec![("grant_type", "client_credentials")];
+        match &self.secret {
+            Some(secret) => request = request.basic_auth(&self.client_id, Some(secret)),
+            None => form.push(("client_id", self.client_id.as_str())),
+        }
+        if let Some(key) = &self.dpop {
+            // A proof that cannot be made fails the request at the server, which counts it.
+            request = request.header("DPoP", key.proof(url).unwrap_or_default());
+        }
+        request.form(&form)
+    }
+}
+
 /// `client_credentials` tokens, closed loop or paced at `pace` per worker.
 pub async fn client_credentials(
     base: &str,
@@ -67,24 +105,28 @@ pub async fn client_credentials(
     shape: Shape,
     pace: Option<Duration>,
 ) -> Result<Measured> {
-    let http = client()?;
+    token_requests(client()?, base, &Caller::basic(service), shape, pace).await
+}
+
+/// `client_credentials` tokens for `caller` through `http` (which may present a client certificate).
+pub async fn token_requests(
+    http: reqwest::Client,
+    base: &str,
+    caller: &Caller,
+    shape: Shape,
+    pace: Option<Duration>,
+) -> Result<Measured> {
     let url = Arc::new(format!("{base}/token"));
-    let service = Arc::new(service.clone());
+    let caller = Arc::new(caller.clone());
     Ok(run(
         shape.workers,
         shape.warmup,
         shape.duration,
         pace,
         move |_| {
-            let (http, url, service) = (http.clone(), Arc::clone(&url), Arc::clone(&service));
+            let (http, url, caller) = (http.clone(), Arc::clone(&url), Arc::clone(&caller));
             async move {
-                let sent = http
-                    .post(url.as_str())
-                    .basic_auth(&service.id, Some(&service.secret))
-                    .form(&[("grant_type", "client_credentials")])
-                    .send()
-                    .await;
-                match sent {
+                match caller.token_request(&http, url.as_str()).send().await {
                     Ok(response) => {
                         response.status().is_success() && response.bytes().await.is_ok()
                     }
@@ -98,18 +140,29 @@ pub async fn client_credentials(
 
 /// One `client_credentials` access token.
 pub async fn one_token(base: &str, service: &Credentials) -> Result<String> {
-    let body: serde_json::Value = client()?
-        .post(format!("{base}/token"))
-        .basic_auth(&service.id, Some(&service.secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await?
-        .json()
-        .await?;
+    let body = one_token_response(&client()?, base, &Caller::basic(service)).await?;
     body["access_token"]
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| anyhow!("no access_token in {body}"))
+}
+
+/// One token response for `caller`, whole.
+pub async fn one_token_response(
+    http: &reqwest::Client,
+    base: &str,
+    caller: &Caller,
+) -> Result<serde_json::Value> {
+    let response = caller
+        .token_request(http, &format!("{base}/token"))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await?;
+    if !status.is_success() {
+        return Err(anyhow!("the token request was refused: {status} {body}"));
+    }
+    Ok(body)
 }
 
 /// Check that a JWT access token is for `audience` and carries `roles` roles and as many scopes: the

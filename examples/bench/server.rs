@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::protection::Pki;
+
 /// How a server is configured: its binary, database, and extra settings.
 #[derive(Clone)]
 pub struct Setup {
@@ -66,7 +68,7 @@ impl Setup {
 /// A running server.
 pub struct Server {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://`.
     pub base: String,
     /// Process start → first `200` from `/readyz`.
     pub start_to_ready: Duration,
@@ -80,12 +82,30 @@ fn free_port() -> Result<u16> {
 impl Server {
     /// Start `latchkey serve` with `extra_env` and wait (bounded) until `/readyz` answers 200.
     pub async fn start(setup: &Setup, extra_env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with(setup, extra_env, None).await
+    }
+
+    /// The same over HTTPS with `pki`'s server certificate, asking clients for theirs (`--mtls-ca`).
+    pub async fn start_https(setup: &Setup, extra_env: &[(&str, &str)], pki: &Pki) -> Result<Self> {
+        Self::start_with(setup, extra_env, Some(pki)).await
+    }
+
+    async fn start_with(
+        setup: &Setup,
+        extra_env: &[(&str, &str)],
+        pki: Option<&Pki>,
+    ) -> Result<Self> {
         let port = free_port()?;
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let (scheme, http) = match pki {
+            Some(pki) => ("https", pki.client(false)?),
+            None => ("http", reqwest::Client::new()),
+        };
+        let base = format!("{scheme}://127.0.0.1:{port}");
+        let tls_env = pki.map(Pki::server_env).unwrap_or_default();
         let began = Instant::now();
         let child = setup
             .command(extra_env)
+            .envs(tls_env)
             .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
             .env("LATCHKEY_ISSUER", &base)
             .arg("serve")
