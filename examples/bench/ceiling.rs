@@ -38,6 +38,7 @@ fn claims() -> AccessTokenClaims {
         scope: "orders:read".into(),
         gid: "cc_0123456789abcdefghijkl".into(),
         auth_time: None,
+        acr: None,
         act: None,
         cnf: None,
         authorization: Default::default(),

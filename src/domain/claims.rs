@@ -36,6 +36,9 @@ pub struct AccessTokenClaims {
     /// When the user authenticated (RFC 9068 §2.2.1), for user tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// OIDC Core §2 `acr` (RFC 9068 §2.2.1): the level of that authentication, for user tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     /// RFC 8693 §4.1: the party acting for `sub`, after a token exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
@@ -180,6 +183,12 @@ pub struct IdTokenClaims {
     pub iat: i64,
     /// When the user authenticated.
     pub auth_time: i64,
+    /// OIDC Core §2 `acr`: the level the authentication reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// OIDC Core §2 `amr` (RFC 8176 values): the methods used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
     /// The authorization request's nonce.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,

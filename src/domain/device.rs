@@ -4,6 +4,7 @@
 use aws_lc_rs::rand;
 
 use super::api::Audience;
+use super::authn::Authentication;
 use super::client::ClientId;
 use super::scope::ScopeSet;
 use super::secret::TokenHash;
@@ -149,6 +150,8 @@ pub struct DeviceAuthorization {
     pub user_id: Option<UserId>,
     /// When that user authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: Option<i64>,
+    /// How (RFC 8176 `amr`).
+    pub authentication: Option<Authentication>,
 }
 
 /// What one poll of the token endpoint found, after counting the poll (RFC 8628 §3.4, §3.5).
@@ -170,6 +173,8 @@ pub enum DeviceDecision {
         user_id: UserId,
         /// When they authenticated.
         auth_time: i64,
+        /// How.
+        authentication: Authentication,
         /// The scope granted.
         scope: ScopeSet,
     },

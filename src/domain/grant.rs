@@ -1,6 +1,7 @@
 //! Grants and authorization codes: what one authorization produced, and what ties its tokens together.
 
 use super::api::Audience;
+use super::authn::Authentication;
 use super::client::ClientId;
 use super::scope::ScopeSet;
 use super::secret::TokenHash;
@@ -98,6 +99,8 @@ pub struct AuthorizationCode {
     pub code_challenge: Option<String>,
     /// When the user authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 `amr`).
+    pub authentication: Authentication,
     /// The browser session it was issued in (OIDC Back-Channel Logout §2.1 `sid`); `None` for a
     /// session from before `sid`s existed.
     pub sid: Option<String>,
@@ -126,6 +129,8 @@ pub struct Grant {
     pub resources: Vec<Audience>,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
+    /// How the user authenticated (RFC 8176 `amr`), for user grants.
+    pub authentication: Option<Authentication>,
     /// The browser session the user signed in with (OIDC Back-Channel Logout §2.1 `sid`), if any.
     pub sid: Option<String>,
     /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to (its thumbprint).
@@ -182,6 +187,8 @@ pub struct RefreshTokenState {
     pub resources: Vec<Audience>,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
+    /// How the user authenticated (RFC 8176 `amr`), for user grants.
+    pub authentication: Option<Authentication>,
     /// Its grant's browser session (`sid`), if any.
     pub sid: Option<String>,
     /// The DPoP key it is bound to (RFC 9449 §5), if any.

@@ -4,6 +4,7 @@ pub mod alg;
 pub mod api;
 pub mod attempt;
 pub mod audit;
+pub mod authn;
 pub mod claims;
 pub mod client;
 pub mod configuration;

@@ -69,6 +69,7 @@ pub async fn signed_in(session: &BrowserSession) -> Result<Option<SignIn>, PageE
     Ok(session.signed_in().await?.map(|s| SignIn {
         user_id: crate::domain::user::UserId::from_stored(s.user_id),
         auth_time: s.auth_time,
+        authentication: s.authentication,
         sid: s.sid,
     }))
 }

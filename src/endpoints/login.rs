@@ -19,6 +19,7 @@ use super::session::{BrowserSession, SignedIn};
 
 use crate::audit;
 use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::authn::Authentication;
 use crate::domain::secret::random_string;
 use crate::domain::user::normalize_username;
 use crate::metrics::SignInOutcome;
@@ -167,6 +168,7 @@ async fn sign_in(
             SignedIn {
                 user_id: user.user_id.to_string(),
                 auth_time,
+                authentication: Authentication::password(),
                 sid: Some(sid.clone()),
             },
             state.settings.lifetimes.session,
@@ -193,6 +195,7 @@ async fn sign_in(
     let signed_in = SignIn {
         user_id: user.user_id,
         auth_time,
+        authentication: Authentication::password(),
         sid: Some(sid),
     };
     let outcome = resume(&state.context(auth_time), pending, Some(signed_in)).await;

@@ -21,6 +21,7 @@ use tower_sessions::{Expiry, Session};
 
 use super::page::PageError;
 use crate::clock::{Clock, SystemClock};
+use crate::domain::authn::Authentication;
 use crate::domain::secret::{TokenHash, random_string};
 use crate::domain::user::UserId;
 use crate::store::Store;
@@ -210,6 +211,9 @@ pub struct SignedIn {
     pub user_id: String,
     /// When they authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: i64,
+    /// How (RFC 8176 `amr`); a session from before methods were recorded signed in by password.
+    #[serde(default)]
+    pub authentication: Authentication,
     /// The session's `sid` (OIDC Back-Channel Logout §2.1): random, set at sign-in, carried into
     /// the codes and ID tokens issued in this session. `None` in a session signed in before
     /// `sid`s existed.

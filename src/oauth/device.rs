@@ -97,6 +97,7 @@ pub async fn authorize(
         status: DeviceStatus::Pending,
         user_id: None,
         auth_time: None,
+        authentication: None,
     };
     for draw in 1..=USER_CODE_DRAWS {
         let user_code = UserCode::generate();
@@ -204,6 +205,7 @@ pub async fn decide(
         DeviceDecision::Approve {
             user_id: user.user_id.clone(),
             auth_time: user.auth_time,
+            authentication: user.authentication.clone(),
             scope: scope.clone(),
         }
     } else {
@@ -372,6 +374,7 @@ mod tests {
             sid: None,
             user_id: alice.user_id.clone(),
             auth_time: h.now,
+            authentication: crate::domain::authn::Authentication::password(),
         };
         assert_eq!(
             decide(&h.ctx(), &request, &signed_in, true).await.unwrap(),

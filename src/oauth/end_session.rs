@@ -153,6 +153,8 @@ mod tests {
             exp: 0,
             iat: 0,
             auth_time: 0,
+            acr: None,
+            amr: None,
             nonce: None,
             at_hash: None,
             azp: "app".into(),

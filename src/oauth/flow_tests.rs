@@ -73,6 +73,7 @@ async fn code_for(h: &Harness, client: &Client, user: &User, scope: &str) -> Str
         sid: None,
         user_id: user.user_id.clone(),
         auth_time: h.now,
+        authentication: crate::domain::authn::Authentication::password(),
     };
     let Ok(Outcome::Redirect(location)) = resume(&h.ctx(), pending, Some(signed_in)).await else {
         panic!("no code")

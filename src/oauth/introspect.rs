@@ -180,6 +180,14 @@ async fn access_token(
         "jti": claims.jti,
         "token_type": "Bearer",
     });
+    // RFC 9068 §2.2.1 (and RFC 9470 §3): when and how the user authenticated, for a resource
+    // server that asks for a stronger sign-in.
+    if let Some(auth_time) = claims.auth_time {
+        body["auth_time"] = json!(auth_time);
+    }
+    if let Some(acr) = &claims.acr {
+        body["acr"] = json!(acr);
+    }
     // RFC 7662 §2.2 allows more claims: the token's own `roles` and `groups` (RFC 9068 §2.2.3.1),
     // as they were when it was issued.
     if !claims.authorization.roles.is_empty() {

@@ -74,9 +74,12 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         "id_token_signing_alg_values_supported": algs,
         "scopes_supported": scopes,
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "acr", "amr",
             "name", "preferred_username", "updated_at", "email", "email_verified", "roles", "groups"
         ],
+        // OIDC Discovery §3: the levels ID and access tokens carry as `acr` (OIDC Core §2). Only a
+        // password sign-in exists so far, so only its level is offered.
+        "acr_values_supported": [crate::domain::authn::ACR_PWD],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,

@@ -1,6 +1,7 @@
 //! Row types shared by both backends, and their conversion to and from domain values.
 
 use crate::domain::api::{Api, Audience};
+use crate::domain::authn::Authentication;
 use crate::domain::client::{Client, ClientId, RedirectUri, SealedSecret};
 use crate::domain::device::{DeviceAuthorization, DeviceStatus};
 use crate::domain::grant::{AuthorizationCode, GrantId, RefreshTokenState};
@@ -288,7 +289,7 @@ where
 macro_rules! code_columns {
     () => {
         "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
-         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources, sid, dpop_jkt"
+         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources, sid, dpop_jkt, amr"
     };
 }
 pub(crate) use code_columns;
@@ -311,6 +312,7 @@ pub(crate) struct CodeRow {
     resources: String,
     sid: Option<String>,
     dpop_jkt: Option<String>,
+    amr: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -331,6 +333,7 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             nonce: row.nonce,
             code_challenge: row.code_challenge,
             auth_time: row.auth_time,
+            authentication: Authentication::from_stored(row.amr.as_deref()),
             sid: row.sid,
             dpop_jkt: row.dpop_jkt,
             created_at: row.created_at,
@@ -356,6 +359,7 @@ pub(crate) struct RefreshRow {
     sid: Option<String>,
     dpop_jkt: Option<String>,
     cert_thumbprint: Option<String>,
+    amr: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenState {
@@ -367,6 +371,10 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
             resources: audiences_of(&row.resources, "resources", &row.grant_id)?,
             grant_id: GrantId::from_stored(row.grant_id),
             client_id: ClientId::from_stored(row.client_id),
+            authentication: row
+                .user_id
+                .is_some()
+                .then(|| Authentication::from_stored(row.amr.as_deref())),
             user_id: row.user_id.map(UserId::from_stored),
             auth_time: row.auth_time,
             sid: row.sid,
@@ -430,7 +438,7 @@ impl TryFrom<ApiRow> for Api {
 macro_rules! device_columns {
     () => {
         "device_code_hash, user_code_hash, client_id, scope, resources, device_address, created_at, \
-         expires_at, poll_interval, status, user_id, auth_time, too_fast"
+         expires_at, poll_interval, status, user_id, auth_time, too_fast, amr"
     };
 }
 pub(crate) use device_columns;
@@ -451,6 +459,7 @@ pub(crate) struct DeviceRow {
     user_id: Option<String>,
     auth_time: Option<i64>,
     pub too_fast: bool,
+    amr: Option<String>,
 }
 
 impl TryFrom<DeviceRow> for DeviceAuthorization {
@@ -471,6 +480,10 @@ impl TryFrom<DeviceRow> for DeviceAuthorization {
             expires_at: row.expires_at,
             interval: row.poll_interval,
             status: DeviceStatus::parse(&row.status).ok_or_else(|| corrupt("status", id))?,
+            authentication: row
+                .user_id
+                .is_some()
+                .then(|| Authentication::from_stored(row.amr.as_deref())),
             user_id: row.user_id.map(UserId::from_stored),
             auth_time: row.auth_time,
         })

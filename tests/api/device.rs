@@ -244,6 +244,18 @@ async fn a_device_signs_a_user_in_through_the_device_page_with_openidconnect(bac
         .unwrap();
     assert_eq!(claims.subject().as_str(), alice.user_id.as_str());
     assert!(claims.auth_time().is_some());
+    // How alice signed in on the device page (RFC 8176, OIDC Core §2), read by the library.
+    assert_eq!(
+        claims.auth_context_ref().map(|acr| acr.as_str()),
+        Some("urn:latchkey:acr:pwd")
+    );
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .into_iter()
+        .flatten()
+        .map(|m| m.as_str())
+        .collect();
+    assert_eq!(amr, ["pwd"]);
     assert_eq!(
         claims.preferred_username().map(|u| u.as_str()),
         Some("alice")

@@ -618,6 +618,16 @@ pub fn hidden_value(html: &str, name: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// The claims of a JWT, unverified (tests read what the server put in its own tokens).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("the payload is base64url");
+    serde_json::from_slice(&bytes).expect("the payload is JSON")
+}
+
 /// A query parameter of a URL.
 pub fn query_param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()

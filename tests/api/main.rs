@@ -9,6 +9,7 @@ mod algorithms;
 mod apache;
 mod apply;
 mod audit;
+mod authn_context;
 mod authorize;
 mod backchannel_logout;
 mod browser;

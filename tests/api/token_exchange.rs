@@ -138,6 +138,10 @@ async fn a_service_exchanges_a_users_token_for_another_api_acting_for_the_user(b
         "never more than the subject token's"
     );
     assert!(exchanged["exp"].as_i64() <= subject["exp"].as_i64());
+    // The same user's sign-in: its time and level carry over (RFC 9068 §2.2.1).
+    assert_eq!(exchanged["acr"], "urn:latchkey:acr:pwd");
+    assert_eq!(exchanged["acr"], subject["acr"]);
+    assert_eq!(exchanged["auth_time"], subject["auth_time"]);
     assert_eq!(
         exchanged["gid"], subject["gid"],
         "revoked with the subject token's grant"

@@ -18,6 +18,7 @@ use super::{Context, active_user};
 use crate::audit;
 use crate::domain::api::Audience;
 use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::authn::Authentication;
 use crate::domain::client::{Client, ClientId, GrantType};
 use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, GrantId, GrantKind};
 use crate::domain::scope::ScopeSet;
@@ -111,6 +112,8 @@ pub struct SignIn {
     pub user_id: UserId,
     /// When they authenticated (OIDC Core §2 `auth_time`).
     pub auth_time: i64,
+    /// How they authenticated (RFC 8176 `amr`, and so the `acr`).
+    pub authentication: Authentication,
     /// The session's `sid` (OIDC Back-Channel Logout §2.1), carried into the code.
     pub sid: Option<String>,
 }
@@ -451,6 +454,7 @@ async fn issue_code(
             nonce: pending.nonce.clone(),
             code_challenge: pending.code_challenge.clone(),
             auth_time: user.auth_time,
+            authentication: user.authentication.clone(),
             sid: user.sid.clone(),
             dpop_jkt: pending.dpop_jkt.clone(),
             created_at: ctx.now,

@@ -287,6 +287,7 @@ fn alice(auth_time: i64) -> SignIn {
         sid: None,
         user_id: UserId::from_stored("alice".into()),
         auth_time,
+        authentication: crate::domain::authn::Authentication::password(),
     }
 }
 

@@ -106,6 +106,8 @@ pub async fn issue_to(
             target: &target,
             grant_id: &GrantId::generate(GrantKind::ClientCredentials),
             auth_time: None,
+            authentication: None,
+            inherited_acr: None,
             sid: None,
             authorization: &authorization,
             id_token_for: None,

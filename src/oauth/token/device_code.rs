@@ -101,6 +101,7 @@ pub async fn redeem(
         scope: request.scope.clone(),
         resources: request.resources.clone(),
         auth_time: Some(auth_time),
+        authentication: request.authentication.clone(),
         // The device is not a browser session of the user's: nothing to end with one.
         sid: None,
         // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
@@ -151,6 +152,8 @@ pub async fn redeem(
             target: &target,
             grant_id: &grant_id,
             auth_time: Some(auth_time),
+            authentication: request.authentication.as_ref(),
+            inherited_acr: None,
             sid: None,
             authorization: &authorization,
             // OIDC Core §3.1.3.6 via RFC 8628 §3.5: an ID token when `openid` was asked; there is
@@ -190,6 +193,7 @@ mod tests {
                 status,
                 user_id: Some(UserId::from_stored("u".into())),
                 auth_time: Some(NOW),
+                authentication: Some(crate::domain::authn::Authentication::password()),
             },
             too_fast,
         }

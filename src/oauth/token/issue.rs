@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::super::Context;
 use super::super::resource::{InvalidTarget, Target};
 use crate::domain::api::TokenFormat;
+use crate::domain::authn::{Acr, Authentication};
 use crate::domain::claims::{
     AccessTokenClaims, Actor, Confirmation, IdTokenClaims, JTI_PREFIX, RoleClaims, StandardClaims,
     at_hash,
@@ -74,6 +75,10 @@ pub struct Issuance<'a> {
     pub grant_id: &'a GrantId,
     /// When the user authenticated.
     pub auth_time: Option<i64>,
+    /// How they authenticated (the ID token's `amr` and `acr`, the access token's `acr`).
+    pub authentication: Option<&'a Authentication>,
+    /// For a token exchange, the subject token's `acr` (there is no sign-in of its own).
+    pub inherited_acr: Option<Acr>,
     /// The browser session the user signed in with (the ID token's `sid`), if any.
     pub sid: Option<&'a str>,
     /// The subject's roles and groups, read for this issuance (so changes show in the next token).
@@ -129,6 +134,11 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         scope: issuance.scope.to_string(),
         gid: issuance.grant_id.to_string(),
         auth_time: issuance.auth_time,
+        acr: issuance
+            .authentication
+            .map(Authentication::acr)
+            .or(issuance.inherited_acr)
+            .map(|acr| acr.as_str().to_owned()),
         act: issuance.act.clone(),
         // RFC 9449 §6.1: `cnf.jkt` binds the token to the DPoP key.
         // RFC 8705 §3.1: `cnf.x5t#S256` binds it to the client's certificate.
@@ -176,6 +186,10 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
                 exp: now + lifetimes.id_token,
                 iat: now,
                 auth_time: issuance.auth_time.unwrap_or(now),
+                acr: issuance.authentication.map(|a| a.acr().as_str().to_owned()),
+                amr: issuance
+                    .authentication
+                    .map(|a| a.amr().into_iter().map(str::to_owned).collect()),
                 nonce: nonce.map(str::to_owned),
                 at_hash: Some(at_hash(&access_token, id_alg.as_str())),
                 azp: client_id.to_owned(),

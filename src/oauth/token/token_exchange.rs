@@ -4,6 +4,7 @@
 //! no longer than the subject token, and it belongs to the subject token's grant, so it is revoked with
 //! it.
 
+use crate::domain::authn::Acr;
 use serde_json::json;
 
 use super::{Issuance, TokenResponse, issue};
@@ -174,6 +175,9 @@ pub async fn exchange(
             target: &target,
             grant_id: &grant_id,
             auth_time: subject.auth_time,
+            authentication: None,
+            // RFC 8693 §2.1: the new token stands for the same user's authentication.
+            inherited_acr: subject.acr.as_deref().and_then(Acr::parse),
             sid: None,
             authorization: &authorization,
             id_token_for: None,

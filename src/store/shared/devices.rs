@@ -76,11 +76,12 @@ macro_rules! devices_impl {
                     DeviceDecision::Approve {
                         user_id,
                         auth_time,
+                        authentication,
                         scope,
                     } => {
                         sqlx::query(
                             "UPDATE device_authorizations SET status = 'approved', user_id = $2, \
-                             auth_time = $3, scope = $4 \
+                             auth_time = $3, scope = $4, amr = $6 \
                              WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $5",
                         )
                         .bind(user_code_hash.0.as_slice())
@@ -88,6 +89,7 @@ macro_rules! devices_impl {
                         .bind(*auth_time)
                         .bind(scope.to_string())
                         .bind(now)
+                        .bind(authentication.to_stored())
                         .execute(pool)
                         .await?
                     }

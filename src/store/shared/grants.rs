@@ -9,6 +9,7 @@ macro_rules! grants_impl {
         mod grants {
             //! Grants and the tokens they produce (RFC 6749 §4.1, §6; RFC 7009; RFC 9700 §4.14).
 
+            use crate::domain::authn::Authentication;
             use crate::domain::client::ClientId;
             use crate::domain::grant::{
                 AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken,
@@ -121,7 +122,7 @@ macro_rules! grants_impl {
                 sqlx::query(concat!(
                     "INSERT INTO authorization_codes (",
                     code_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14, $15)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14, $15, $16)"
                 ))
                 .bind(code.code_hash.0.as_slice())
                 .bind(code.grant_id.as_str())
@@ -138,6 +139,7 @@ macro_rules! grants_impl {
                 .bind(audiences_json(&code.resources))
                 .bind(code.sid.as_deref())
                 .bind(code.dpop_jkt.as_deref())
+                .bind(code.authentication.to_stored())
                 .execute(pool)
                 .await?;
                 Ok(())
@@ -197,7 +199,7 @@ macro_rules! grants_impl {
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, \
-                     revoked_at, resources, sid, dpop_jkt, cert_thumbprint) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11)",
+                     revoked_at, resources, sid, dpop_jkt, cert_thumbprint, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12)",
                 )
                 .bind(grant.grant_id.as_str())
                 .bind(grant.client_id.as_str())
@@ -210,6 +212,7 @@ macro_rules! grants_impl {
                 .bind(grant.sid.as_deref())
                 .bind(grant.dpop_jkt.as_deref())
                 .bind(grant.cert_thumbprint.as_deref())
+                .bind(grant.authentication.as_ref().map(Authentication::to_stored))
                 .execute(&mut *tx)
                 .await?;
                 // Back-Channel Logout §2.1: the session's user signed in to this client, so it is told
@@ -278,7 +281,7 @@ macro_rules! grants_impl {
             ) -> Result<Option<RefreshTokenState>, StoreError> {
                 let row: Option<RefreshRow> = sqlx::query_as(
                     "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
-                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid, g.dpop_jkt, g.cert_thumbprint FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid, g.dpop_jkt, g.cert_thumbprint, g.amr FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
                      WHERE r.token_hash = $1",
                 )
                 .bind(token_hash.0.as_slice())
