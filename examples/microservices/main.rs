@@ -77,8 +77,13 @@ struct Args {
     #[arg(long, env = "DEMO_BFF_CLIENT_ID", default_value = "demo-gateway")]
     bff_client_id: String,
     /// Its secret (prefer the environment variable: flags show in `ps`).
-    #[arg(long, env = "DEMO_BFF_CLIENT_SECRET", hide_env_values = true)]
-    bff_client_secret: SecretString,
+    #[arg(
+        long,
+        env = "DEMO_BFF_CLIENT_SECRET",
+        hide_env_values = true,
+        required_unless_present = "write_pki"
+    )]
+    bff_client_secret: Option<SecretString>,
     /// Service A's client id. A has no secret: its client certificate authenticates it
     /// (`tls_client_auth`, RFC 8705 §2.1).
     #[arg(
@@ -95,8 +100,13 @@ struct Args {
     )]
     service_c_client_id: String,
     /// Its secret.
-    #[arg(long, env = "DEMO_SERVICE_C_CLIENT_SECRET", hide_env_values = true)]
-    service_c_client_secret: SecretString,
+    #[arg(
+        long,
+        env = "DEMO_SERVICE_C_CLIENT_SECRET",
+        hide_env_values = true,
+        required_unless_present = "write_pki"
+    )]
+    service_c_client_secret: Option<SecretString>,
 }
 
 #[tokio::main]
@@ -132,10 +142,12 @@ async fn run(args: Args) -> Result<(), String> {
         );
         return Ok(());
     }
-    let credentials = |client_id: String, client_secret: SecretString| demo::ClientCredentials {
-        client_id,
-        client_secret: Some(client_secret),
-    };
+    // Both are required unless --write-pki (clap checks it).
+    let credentials =
+        |client_id: String, client_secret: Option<SecretString>| demo::ClientCredentials {
+            client_id,
+            client_secret,
+        };
     let config = demo::DemoConfig {
         trust: demo::Trust {
             issuer: args.issuer,

@@ -463,19 +463,23 @@ async fn service_b(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    match orders_reader(&state, &method, &uri, &headers).await {
-        Ok(claims) => Json(json!({
-            "service": "B",
-            "sub": claims.sub,
-            "client_id": claims.client_id,
-            "scope": claims.scope,
-            "exp": claims.exp,
-            "cnf": claims.cnf,
-            "orders": [{ "id": 1042, "item": "brass latch", "quantity": 3 }],
-        }))
-        .into_response(),
-        Err(refusal) => refusal.into_response(),
+    let claims = match orders_reader(&state, &method, &uri, &headers).await {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let mut body = json!({
+        "service": "B",
+        "sub": claims.sub,
+        "client_id": claims.client_id,
+        "scope": claims.scope,
+        "exp": claims.exp,
+        "orders": [{ "id": 1042, "item": "brass latch", "quantity": 3 }],
+    });
+    // What the token was bound to, if anything (the BFF's: its DPoP key).
+    if let Some(cnf) = claims.cnf {
+        body["cnf"] = json!(cnf);
     }
+    Json(body).into_response()
 }
 
 // --- Service C ---------------------------------------------------------------------------------
