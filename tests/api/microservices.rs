@@ -302,6 +302,31 @@ fn forge(header: &Value, claims: &Value, key: &aws_lc_rs::rsa::KeyPair) -> Strin
     format!("{input}.{}", b64(signature))
 }
 
+/// A DPoP proof with `header`, the public JWK of a fresh P-256 key with `jwk` merged over it, and
+/// `claims`, signed ES256 by that key: what a client that ignores the rules can send.
+fn raw_proof(header: &Value, jwk: &Value, claims: &Value) -> String {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    // An uncompressed point: 0x04, then x and y.
+    let point = key.public_key().as_ref();
+    let mut public = json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64(&point[1..33]),
+        "y": b64(&point[33..65]),
+    });
+    for (name, value) in jwk.as_object().unwrap() {
+        public[name] = value.clone();
+    }
+    let mut header = header.clone();
+    header["jwk"] = public;
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let signature = key.sign(&rng, input.as_bytes()).unwrap();
+    format!("{input}.{}", b64(signature.as_ref()))
+}
+
 /// The claims of a JWT, unverified.
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
@@ -1139,6 +1164,56 @@ async fn service_b_takes_a_dpop_bound_token_only_with_a_fresh_proof_of_its_key(s
         "invalid_dpop_proof",
         "send exactly one DPoP proof",
     );
+
+    // Proofs that break the rules of RFC 9449 §4.3 in their header or signature.
+    let claims = json!({
+        "jti": b64(now.to_string()),
+        "htm": "GET",
+        "htu": orders,
+        "iat": now,
+        "ath": demo::dpop::ath(&token),
+    });
+    let dpop_header = json!({ "typ": "dpop+jwt", "alg": "ES256" });
+    let another_point = raw_proof(&dpop_header, &json!({}), &claims);
+    let another_jwk = jsonwebtoken::decode_header(&another_point)
+        .unwrap()
+        .jwk
+        .unwrap();
+    let another_jwk = serde_json::to_value(another_jwk).unwrap();
+    let unsigned = format!(
+        "{}.{}.",
+        b64(json!({ "typ": "dpop+jwt", "alg": "none", "jwk": another_jwk }).to_string()),
+        b64(claims.to_string())
+    );
+    for (proof, description) in [
+        (
+            raw_proof(
+                &json!({ "typ": "JWT", "alg": "ES256" }),
+                &json!({}),
+                &claims,
+            ),
+            "the DPoP proof's typ is not dpop+jwt",
+        ),
+        (
+            raw_proof(&dpop_header, &json!({ "d": b64("secret") }), &claims),
+            "the DPoP proof's jwk is a private key",
+        ),
+        (
+            raw_proof(
+                &dpop_header,
+                &json!({ "x": another_jwk["x"], "y": another_jwk["y"] }),
+                &claims,
+            ),
+            "the DPoP proof's signature or claims are invalid",
+        ),
+        (unsigned, "the DPoP proof's header is malformed"),
+    ] {
+        refused(
+            &with_proof(Some(proof)).await,
+            "invalid_dpop_proof",
+            description,
+        );
+    }
 
     // An unbound token with the DPoP scheme is refused too: nothing binds it to the proof.
     let plain = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
