@@ -12,16 +12,20 @@
 //! | gateway | `/service1`, `/service2` | verifies the bearer JWT locally (JWKS, `typ`, `iss`, `exp`, and `aud`: that route's API), then forwards |
 //! | gateway | `/service3` | forwards: C's API issues reference tokens, which only Latchkey can read |
 //! | BFF (on the gateway) | `/login`, `/app/service1..3`, `/logout` | tokens kept server-side (one access token per API), browser holds a cookie |
-//! | Service A | behind `/service1` | trusts the gateway; calls D with its own client-credentials token, and for a user with an exchanged one |
-//! | Service B | behind `/service2` | verifies the JWT itself: its own API, `orders:read`, and the role `orders-admin` to write |
+//! | Service A | behind `/service1` | trusts the gateway; authenticates to Latchkey and to D with its client certificate (mutual TLS); calls D with its own certificate-bound token, and for a user with an exchanged one |
+//! | Service B | behind `/service2` | verifies the JWT itself: its own API, `orders:read`, and the role `orders-admin` to write; a DPoP-bound token (the BFF's) only with a proof of its key |
 //! | Service C | behind `/service3` | introspects every (reference) token as its API's own client |
-//! | Service D | reached from A only | its own API: a service's client-credentials token with `inventory:read`, or a user's token exchanged by a service |
+//! | Service D | reached from A only, over mutual TLS | its own API: tokens bound to the certificate of the connection (`cnf.x5t#S256`), a service's with `inventory:read` or a user's exchanged by a service |
+//!
+//! The certificates come from the demo's own CA (`pki.rs`): Latchkey's server certificate, A's
+//! client certificate and D's server certificate.
 //!
 //! This file is shared by the example's `main.rs` and by the integration test
 //! (`tests/api/microservices.rs`), which includes it with `#[path]`.
 
 use std::sync::Arc;
 
+use rustls::pki_types::CertificateDer;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -30,8 +34,14 @@ use tokio::task::JoinHandle;
 mod bearer;
 #[path = "demo/bff.rs"]
 mod bff;
+#[path = "demo/dpop.rs"]
+pub mod dpop;
 #[path = "demo/gateway.rs"]
 mod gateway;
+#[path = "demo/mtls.rs"]
+pub mod mtls;
+#[path = "demo/pki.rs"]
+pub mod pki;
 #[path = "demo/provider.rs"]
 mod provider;
 #[path = "demo/services.rs"]
@@ -64,6 +74,9 @@ pub struct Trust {
     pub issuer: String,
     /// The time source.
     pub clock: Clock,
+    /// The roots trusted for HTTPS besides Mozilla's: the demo CA, which signed Latchkey's and
+    /// Service D's certificates.
+    pub roots: Vec<CertificateDer<'static>>,
 }
 
 /// Each service's API, as registered with `latchkey api create --audience`: the `aud` of every token
@@ -92,13 +105,15 @@ impl Default for Apis {
     }
 }
 
-/// A client registered with Latchkey, authenticating with `client_secret_basic` (RFC 6749 §2.3.1).
+/// A client registered with Latchkey, authenticating with `client_secret_basic` (RFC 6749 §2.3.1),
+/// or, without a secret, with `tls_client_auth` (RFC 8705 §2.1): the certificate of its connection
+/// authenticates it, and the form names it with `client_id`.
 #[derive(Clone)]
 pub struct ClientCredentials {
     /// `client_id`.
     pub client_id: String,
-    /// `client_secret`; never printed.
-    pub client_secret: SecretString,
+    /// `client_secret`; never printed. `None` for a `tls_client_auth` client.
+    pub client_secret: Option<SecretString>,
 }
 
 impl std::fmt::Debug for ClientCredentials {
@@ -136,6 +151,9 @@ pub enum DemoError {
     /// Latchkey or a service failed to answer a request (a 5xx).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A certificate, key or TLS setting could not be made, read or used.
+    #[error("pki: {0}")]
+    Pki(String),
 }
 
 /// Everything the whole demo needs.
@@ -151,8 +169,11 @@ pub struct DemoConfig {
     /// The public base URL of the gateway, if not `http://` + its listener address.
     pub gateway_public_url: Option<String>,
     /// Service A's own client (client credentials, `inventory:read`, for Service D's API; and token
-    /// exchange for it).
+    /// exchange for it), registered `tls_client_auth` with certificate-bound tokens: no secret.
     pub service_a: ClientCredentials,
+    /// The demo's certificates: A's client certificate (to Latchkey and to D), D's server
+    /// certificate, and the CA D requires its clients' certificates to chain to.
+    pub pki: pki::DemoPki,
     /// Service C's client: its API's own resource-server client (`client create --api`), which may
     /// introspect the tokens for that API.
     pub service_c: ClientCredentials,
@@ -168,8 +189,10 @@ pub struct Demo {
     pub service_b: Running,
     /// Service C (`/service3`).
     pub service_c: Running,
-    /// Service D (called by A).
+    /// Service D (called by A, over mutual TLS).
     pub service_d: Running,
+    /// The RFC 7638 thumbprint of the BFF's DPoP key: the `cnf.jkt` of its tokens for B's API.
+    pub bff_dpop_jkt: String,
 }
 
 /// The listeners the demo serves on: the gateway's (its URL is registered with Latchkey as the BFF's
@@ -202,33 +225,39 @@ impl Listeners {
 pub async fn start(config: DemoConfig, listeners: Listeners) -> Result<Demo, DemoError> {
     let [a, b, c, d] = listeners.services;
     let apis = &config.apis;
-    let service_d = start_service_d(d, &config.trust, &apis.service_d).await?;
+    let service_d = start_service_d(d, &config.trust, &apis.service_d, &config.pki).await?;
     let service_a = start_service_a(
         a,
         &config.trust,
         config.service_a,
+        &config.pki.service_a,
         &service_d.url,
         &apis.service_d,
     )
     .await?;
     let service_b = start_service_b(b, &config.trust, &apis.service_b).await?;
     let service_c = start_service_c(c, &config.trust, config.service_c, &apis.service_c).await?;
+    // The BFF's DPoP key lives as long as the process: its tokens for B's API are bound to it.
+    let bff_dpop = dpop::DpopKey::generate()?;
+    let bff_dpop_jkt = bff_dpop.jkt.clone();
     let gateway = start_gateway(
         listeners.gateway,
         &config.trust,
         GatewayConfig {
             upstreams: Upstreams {
                 service1: Upstream::verified(&service_a.url, &apis.service_a),
-                service2: Upstream::verified(&service_b.url, &apis.service_b),
+                service2: Upstream::verified(&service_b.url, &apis.service_b).with_dpop(),
                 service3: Upstream::introspected(&service_c.url, &apis.service_c),
             },
             bff: config.bff,
+            bff_dpop,
             bff_scope: config.bff_scope,
             public_url: config.gateway_public_url,
         },
     )
     .await?;
     Ok(Demo {
+        bff_dpop_jkt,
         gateway,
         service_a,
         service_b,
@@ -244,12 +273,16 @@ fn serve(listener: TcpListener, router: axum::Router) -> Result<Running, DemoErr
     Ok(Running { url, task })
 }
 
-/// The HTTP client every component uses to reach Latchkey and each other: bounded time, no redirects.
-fn http_client() -> Result<reqwest::Client, DemoError> {
-    // reqwest's rustls has no crypto provider of its own here (see Cargo.toml): use aws-lc-rs,
-    // Latchkey's, as the process default (an error only says one is installed already).
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+/// The HTTP client a component uses to reach Latchkey and the services: bounded time, no
+/// redirects, the demo CA trusted, and `identity` presented to servers that ask for a certificate.
+fn http_client(
+    trust: &Trust,
+    identity: Option<&pki::Identity>,
+) -> Result<reqwest::Client, DemoError> {
+    // reqwest's rustls has no crypto provider of its own here (see Cargo.toml): the config is
+    // built on aws-lc-rs, Latchkey's.
     Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(mtls::client_config(&trust.roots, identity)?)
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .build()?)

@@ -2,12 +2,14 @@
 //! Latchkey. See `examples/microservices/README.md`.
 //!
 //! ```sh
-//! cargo run --example microservices -- --issuer http://127.0.0.1:8080
+//! cargo run --example microservices -- --write-pki     # the demo's CA and certificates, in ./pki
+//! cargo run --example microservices -- --issuer https://127.0.0.1:8443
 //! ```
 
 mod demo;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,8 +22,16 @@ use secrecy::SecretString;
 #[command(about = "A gateway, a BFF and four services secured by Latchkey")]
 struct Args {
     /// Latchkey's issuer, exactly as it is configured; everything else is discovered from it.
-    #[arg(long, env = "DEMO_ISSUER", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, env = "DEMO_ISSUER", default_value = "https://127.0.0.1:8443")]
     issuer: String,
+    /// The demo's CA and certificates (PEM): Latchkey's server certificate, Service A's client
+    /// certificate, Service D's server certificate. Made here when the directory has none.
+    #[arg(long, env = "DEMO_PKI_DIR", default_value = "pki")]
+    pki_dir: PathBuf,
+    /// Only make the certificates in --pki-dir (if it has none yet) and exit: Latchkey is started
+    /// with them before the demo.
+    #[arg(long)]
+    write_pki: bool,
     /// Service A's API (its audience), as registered with `latchkey api create`.
     #[arg(
         long,
@@ -67,18 +77,21 @@ struct Args {
     #[arg(long, env = "DEMO_BFF_CLIENT_ID", default_value = "demo-gateway")]
     bff_client_id: String,
     /// Its secret (prefer the environment variable: flags show in `ps`).
-    #[arg(long, env = "DEMO_BFF_CLIENT_SECRET", hide_env_values = true)]
-    bff_client_secret: SecretString,
-    /// Service A's client id.
+    #[arg(
+        long,
+        env = "DEMO_BFF_CLIENT_SECRET",
+        hide_env_values = true,
+        required_unless_present = "write_pki"
+    )]
+    bff_client_secret: Option<SecretString>,
+    /// Service A's client id. A has no secret: its client certificate authenticates it
+    /// (`tls_client_auth`, RFC 8705 §2.1).
     #[arg(
         long,
         env = "DEMO_SERVICE_A_CLIENT_ID",
         default_value = "demo-service-a"
     )]
     service_a_client_id: String,
-    /// Its secret.
-    #[arg(long, env = "DEMO_SERVICE_A_CLIENT_SECRET", hide_env_values = true)]
-    service_a_client_secret: SecretString,
     /// Service C's client id (its API's own client: `client create --api`).
     #[arg(
         long,
@@ -87,8 +100,13 @@ struct Args {
     )]
     service_c_client_id: String,
     /// Its secret.
-    #[arg(long, env = "DEMO_SERVICE_C_CLIENT_SECRET", hide_env_values = true)]
-    service_c_client_secret: SecretString,
+    #[arg(
+        long,
+        env = "DEMO_SERVICE_C_CLIENT_SECRET",
+        hide_env_values = true,
+        required_unless_present = "write_pki"
+    )]
+    service_c_client_secret: Option<SecretString>,
 }
 
 #[tokio::main]
@@ -110,14 +128,31 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let credentials = |client_id: String, client_secret: SecretString| demo::ClientCredentials {
-        client_id,
-        client_secret,
-    };
+    let (pki, created) =
+        demo::pki::DemoPki::load_or_create(&args.pki_dir).map_err(|err| err.to_string())?;
+    let dir = args.pki_dir.display();
+    if created {
+        println!("wrote the demo CA and certificates to {dir}/");
+    } else {
+        println!("using the demo CA and certificates in {dir}/");
+    }
+    if args.write_pki {
+        println!(
+            "start Latchkey with --tls-cert {dir}/latchkey.pem --tls-key {dir}/latchkey.key --mtls-ca {dir}/ca.pem"
+        );
+        return Ok(());
+    }
+    // Both are required unless --write-pki (clap checks it).
+    let credentials =
+        |client_id: String, client_secret: Option<SecretString>| demo::ClientCredentials {
+            client_id,
+            client_secret,
+        };
     let config = demo::DemoConfig {
         trust: demo::Trust {
             issuer: args.issuer,
             clock: Arc::new(|| SystemClock.now()),
+            roots: vec![pki.ca.clone()],
         },
         apis: demo::Apis {
             service_a: args.service_a_audience,
@@ -128,8 +163,12 @@ async fn run(args: Args) -> Result<(), String> {
         bff: credentials(args.bff_client_id, args.bff_client_secret),
         bff_scope: args.bff_scope,
         gateway_public_url: args.gateway_url,
-        service_a: credentials(args.service_a_client_id, args.service_a_client_secret),
+        service_a: demo::ClientCredentials {
+            client_id: args.service_a_client_id,
+            client_secret: None,
+        },
         service_c: credentials(args.service_c_client_id, args.service_c_client_secret),
+        pki,
     };
     let listeners = demo::Listeners::bind(args.gateway_bind)
         .await
@@ -149,11 +188,12 @@ async fn run(args: Args) -> Result<(), String> {
         running.gateway.url
     );
     println!(
-        "service A      {}  (behind /service1; calls D)",
-        running.service_a.url
+        "service A      {}  (behind /service1; calls D with its certificate, {})",
+        running.service_a.url,
+        demo::pki::SERVICE_A_URI
     );
     println!(
-        "service B      {}  (behind /service2; needs {}, and the role {} to POST)",
+        "service B      {}  (behind /service2; needs {}, and the role {} to POST; DPoP from the BFF)",
         running.service_b.url,
         demo::ORDERS_SCOPE,
         demo::ORDERS_ADMIN_ROLE
@@ -163,10 +203,11 @@ async fn run(args: Args) -> Result<(), String> {
         running.service_c.url
     );
     println!(
-        "service D      {}  (called by A; needs {})",
+        "service D      {}  (called by A over mutual TLS; needs {} and a token bound to the caller's certificate)",
         running.service_d.url,
         demo::INVENTORY_SCOPE
     );
+    println!("BFF DPoP key   jkt {}", running.bff_dpop_jkt);
     println!("Ctrl-C to stop.");
     let failed = tokio::select! {
         _ = tokio::signal::ctrl_c() => return Ok(()),

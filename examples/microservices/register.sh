@@ -11,7 +11,7 @@
 # Settings (environment):
 #   LATCHKEY          the latchkey binary                        (default: latchkey on PATH)
 #   DEMO_GATEWAY_URL  the gateway's public URL, as the demo uses  (default: http://127.0.0.1:8000)
-#   DEMO_ISSUER       Latchkey's issuer, copied into demo.env     (default: http://127.0.0.1:8080)
+#   DEMO_ISSUER       Latchkey's issuer, copied into demo.env     (default: https://127.0.0.1:8443)
 #   DEMO_PASSWORD     the password of the user alice             (default: correct horse battery staple)
 #   DEMO_SERVICE_A_AUDIENCE  Service A's API                     (default: https://shop.demo.example)
 #   DEMO_SERVICE_B_AUDIENCE  Service B's API                     (default: https://orders.demo.example)
@@ -21,7 +21,9 @@ set -eu
 
 LATCHKEY="${LATCHKEY:-latchkey}"
 GATEWAY_URL="${DEMO_GATEWAY_URL:-http://127.0.0.1:8000}"
-ISSUER="${DEMO_ISSUER:-http://127.0.0.1:8080}"
+ISSUER="${DEMO_ISSUER:-https://127.0.0.1:8443}"
+# The URI SAN of Service A's client certificate (made by `microservices --write-pki`).
+SERVICE_A_URI="spiffe://demo.example/service-a"
 PASSWORD="${DEMO_PASSWORD:-correct horse battery staple}"
 SERVICE_A_API="${DEMO_SERVICE_A_AUDIENCE:-https://shop.demo.example}"
 SERVICE_B_API="${DEMO_SERVICE_B_AUDIENCE:-https://orders.demo.example}"
@@ -43,14 +45,19 @@ ensure_scope() { # NAME DESCRIPTION
   fi
 }
 
-# Register the client afresh (deleting an earlier registration); prints its secret.
-ensure_client() { # CLIENT_ID FLAGS…
+# Register the client afresh (deleting an earlier registration); prints the CLI's --json answer.
+fresh_client() { # CLIENT_ID FLAGS…
   id="$1"
   shift
   if lk client show "$id" >/dev/null 2>&1; then
     lk client delete "$id" >/dev/null
   fi
-  lk --json client create --client-id "$id" "$@" | secret_of
+  lk --json client create --client-id "$id" "$@"
+}
+
+# The same for a client with a secret; prints the secret.
+ensure_client() { # CLIENT_ID FLAGS…
+  fresh_client "$@" | secret_of
 }
 
 # Each service is its own API (RFC 8707): an access token is for one of them, and its `aud` says which
@@ -105,10 +112,14 @@ echo "client demo-gateway: ready"
 
 # Service A's own identity, for calling Service D: client credentials with the machine scope, for D's
 # API; and token exchange (RFC 8693) of a user's token for D's API, to call D on the user's behalf.
-A_SECRET=$(ensure_client demo-service-a --name "Demo service A" \
+# No secret: A's client certificate authenticates it (RFC 8705 §2.1 tls_client_auth; Latchkey runs
+# with --mtls-ca), and its access tokens are bound to that certificate (§3), which Service D checks.
+fresh_client demo-service-a --name "Demo service A" \
   --grant-type client_credentials --grant-type token_exchange --scope "inventory:read" \
-  --resource "$SERVICE_D_API" --may-exchange-for "$SERVICE_D_API" --auth-method client_secret_basic)
-echo "client demo-service-a: ready"
+  --resource "$SERVICE_D_API" --may-exchange-for "$SERVICE_D_API" \
+  --auth-method tls_client_auth --tls-client-auth-san-uri "$SERVICE_A_URI" \
+  --tls-client-certificate-bound-access-tokens >/dev/null
+echo "client demo-service-a: ready (tls_client_auth, $SERVICE_A_URI)"
 
 # Service C: its API's own resource-server client, which may introspect the tokens of C's API (and
 # learns only `active: false` about any other).
@@ -131,7 +142,7 @@ else
   echo "user alice: created (password: $PASSWORD)"
 fi
 
-for secret in "$BFF_SECRET" "$A_SECRET" "$C_SECRET" "$CLI_SECRET"; do
+for secret in "$BFF_SECRET" "$C_SECRET" "$CLI_SECRET"; do
   if [ -z "$secret" ]; then
     echo "error: a client secret is missing from the CLI's answer" >&2
     exit 1
@@ -145,7 +156,6 @@ export DEMO_GATEWAY_URL='$GATEWAY_URL'
 export DEMO_BFF_CLIENT_ID='demo-gateway'
 export DEMO_BFF_CLIENT_SECRET='$BFF_SECRET'
 export DEMO_SERVICE_A_CLIENT_ID='demo-service-a'
-export DEMO_SERVICE_A_CLIENT_SECRET='$A_SECRET'
 export DEMO_SERVICE_A_AUDIENCE='$SERVICE_A_API'
 export DEMO_SERVICE_B_AUDIENCE='$SERVICE_B_API'
 export DEMO_SERVICE_C_AUDIENCE='$SERVICE_C_API'

@@ -68,6 +68,11 @@ impl Browser {
     /// Returns `None` (announced once on the real stderr) when Chromium or chromedriver is not
     /// installed, except under `CI=true`, where a missing browser fails the test.
     pub async fn start() -> Option<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Self::start`], with `extra_args` for Chromium besides [`CHROMIUM_ARGS`].
+    pub async fn start_with(extra_args: &[String]) -> Option<Self> {
         let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
             .into_iter()
             .filter(|path| !Path::new(path).exists())
@@ -97,7 +102,13 @@ impl Browser {
         // `dir` holds the `--user-data-dir` and chromedriver's log.
         let dir = tempfile::tempdir().unwrap();
         let driver = Driver::start(dir.path()).await;
-        let client = connect(&driver.url, &dir.path().join("profile"), dir.path()).await;
+        let client = connect(
+            &driver.url,
+            &dir.path().join("profile"),
+            dir.path(),
+            extra_args,
+        )
+        .await;
         client
             .update_timeouts(TimeoutConfiguration::new(
                 Some(PAGE_WITHIN),
@@ -311,8 +322,9 @@ impl Drop for Driver {
 }
 
 /// Open a WebDriver session on Chromium with a fresh profile in `profile`.
-async fn connect(webdriver_url: &str, profile: &Path, dir: &Path) -> Client {
+async fn connect(webdriver_url: &str, profile: &Path, dir: &Path, extra_args: &[String]) -> Client {
     let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| (*a).to_owned()).collect();
+    args.extend_from_slice(extra_args);
     args.push(format!("--user-data-dir={}", profile.display()));
     let mut capabilities = fantoccini::wd::Capabilities::new();
     capabilities.insert("browserName".into(), "chrome".into());

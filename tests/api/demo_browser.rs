@@ -1,21 +1,39 @@
 //! The microservices demo's BFF in a real browser: headless Chromium signs in through the gateway and
 //! Latchkey's login page, opens each service through the BFF, and signs out through Latchkey's
 //! end-session endpoint (which a page's CSP `form-action` could block; only a browser tells).
+//! Latchkey serves HTTPS with the demo CA's certificate, which the browser is told to accept by its
+//! key (`--ignore-certificate-errors-spki-list`), as a user would import the demo CA.
 
 use std::path::Path;
 use std::time::Duration;
+
+use base64::Engine;
 
 use crate::browser::Browser;
 use crate::helpers::{Backend, PASSWORD};
 use crate::microservices::start_system;
 
+/// Chromium's `--ignore-certificate-errors-spki-list` value for a certificate: base64 SHA-256 of
+/// its SubjectPublicKeyInfo.
+fn spki_hash(certificate: &[u8]) -> String {
+    let (_, parsed) = x509_parser::parse_x509_certificate(certificate).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        parsed.tbs_certificate.subject_pki.raw,
+    ))
+}
+
 crate::backend_tests!(a_person_uses_the_demo_through_its_bff_in_chromium);
 
 async fn a_person_uses_the_demo_through_its_bff_in_chromium(backend: Backend) {
-    let Some(browser) = Browser::start().await else {
+    let system = start_system(&backend).await;
+    let trust_latchkey = format!(
+        "--ignore-certificate-errors-spki-list={}",
+        spki_hash(&system.pki.latchkey.chain[0])
+    );
+    let Some(browser) = Browser::start_with(&[trust_latchkey]).await else {
         return;
     };
-    let system = start_system(&backend).await;
     let app = &system.app;
     let gateway = system.gateway.as_str();
     app.create_user("alice").await;

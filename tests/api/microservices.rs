@@ -1,6 +1,7 @@
 //! The microservice architecture Latchkey exists for, end to end: the demo in `examples/microservices`
-//! (a gateway with a BFF and Services A–D) against a real Latchkey, every authentication pattern
-//! asserted over HTTP; and Apache httpd with mod_auth_openidc signing a user in through Latchkey.
+//! (a gateway with a BFF and Services A–D) against a real Latchkey over HTTPS with `--mtls-ca`, every
+//! authentication pattern asserted over HTTP(S): certificate-bound tokens over mutual TLS from A to D
+//! (RFC 8705), DPoP-bound tokens from the BFF to B (RFC 9449).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use latchkey::domain::client::ClientSpec;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, TestClient, json_of, location, query_param, text};
+use demo::pki::{Authority, DemoPki, Identity};
 
 #[path = "../../examples/microservices/demo.rs"]
 pub(crate) mod demo;
@@ -22,6 +24,12 @@ crate::backend_tests!(every_pattern_of_the_microservices_demo_holds_against_latc
 pub(crate) struct System {
     pub(crate) app: TestApp,
     demo: demo::Demo,
+    /// The demo's certificates, made by its own PKI code; Latchkey serves with `latchkey` and
+    /// trusts `ca` for client certificates.
+    pub(crate) pki: DemoPki,
+    /// The demo CA, to sign another client's certificate.
+    authority: Authority,
+    _pki_dir: tempfile::TempDir,
     /// The gateway's URL.
     pub(crate) gateway: String,
     /// Each service's API.
@@ -37,17 +45,39 @@ pub(crate) struct System {
 fn credentials(client: &TestClient) -> demo::ClientCredentials {
     demo::ClientCredentials {
         client_id: client.client_id.clone(),
-        client_secret: client.secret.clone().unwrap().into(),
+        client_secret: client.secret.clone().map(Into::into),
     }
 }
 
-/// Trust in `app`, on Latchkey's own fixed clock, so tests move time for everyone at once.
-fn trust(app: &TestApp) -> demo::Trust {
+/// Trust in `app`, on Latchkey's own fixed clock, so tests move time for everyone at once, and in
+/// the demo CA.
+fn trust(app: &TestApp, pki: &DemoPki) -> demo::Trust {
     let clock = app.clock.clone();
     demo::Trust {
         issuer: app.address.clone(),
         clock: Arc::new(move || clock.now()),
+        roots: vec![pki.ca.clone()],
     }
+}
+
+/// An HTTPS client (cookies, no redirects) trusting the demo CA and presenting `identity`.
+fn https(pki: &DemoPki, identity: Option<&Identity>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(
+            demo::mtls::client_config(std::slice::from_ref(&pki.ca), identity).unwrap(),
+        )
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// RFC 8705 §3.1, computed here: base64url SHA-256 of the certificate's DER.
+fn thumbprint(identity: &Identity) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        identity.chain[0].as_ref(),
+    ))
 }
 
 /// Run the admin CLI; its `--json` answer.
@@ -58,7 +88,24 @@ fn cli(app: &TestApp, args: &[&str]) -> Value {
 }
 
 pub(crate) async fn start_system(backend: &Backend) -> System {
-    let app = TestApp::spawn(backend).await;
+    // The demo's own PKI, as `microservices --write-pki` makes it; Latchkey serves HTTPS with its
+    // certificate and asks clients for theirs (`--mtls-ca`).
+    let (pki, authority) = DemoPki::generate().unwrap();
+    let pki_dir = tempfile::tempdir().unwrap();
+    pki.write(pki_dir.path()).unwrap();
+    // A directory that has them is reused as it is.
+    let (reread, created) = DemoPki::load_or_create(pki_dir.path()).unwrap();
+    assert!(!created);
+    assert_eq!(reread.ca, pki.ca);
+    assert_eq!(reread.service_a.chain, pki.service_a.chain);
+    let file = |name: &str| pki_dir.path().join(name).display().to_string();
+    let (cert, key, ca) = (
+        file(demo::pki::LATCHKEY_CERT_FILE),
+        file(demo::pki::LATCHKEY_KEY_FILE),
+        file(demo::pki::CA_FILE),
+    );
+    let flags = ["--tls-cert", &cert, "--tls-key", &key, "--mtls-ca", &ca];
+    let app = TestApp::spawn_https(backend, &flags, https(&pki, None)).await;
     // Registered as `examples/microservices/register.sh` does with the CLI: each service is an API
     // with its scope; C's issues reference tokens; the role orders-admin belongs to B's.
     let apis = demo::Apis::default();
@@ -100,17 +147,21 @@ pub(crate) async fn start_system(backend: &Backend) -> System {
             apis.service_c.clone(),
         ]
     };
+    // A authenticates with its certificate alone, and its tokens are bound to it (RFC 8705).
     let service_a = app
         .register_client(ClientSpec {
             client_name: "Demo service A".into(),
             grant_types: vec!["client_credentials".into(), "token_exchange".into()],
             scope: demo::INVENTORY_SCOPE.into(),
-            auth_method: "client_secret_basic".into(),
+            auth_method: "tls_client_auth".into(),
+            tls_subject: Some(("san_uri".into(), demo::pki::SERVICE_A_URI.into())),
+            tls_bound_tokens: true,
             resources: vec![apis.service_d.clone()],
             may_exchange_for: vec![apis.service_d.clone()],
             ..Default::default()
         })
         .await;
+    assert_eq!(service_a.secret, None);
     let cli_client = app
         .register_client(ClientSpec {
             client_name: "Demo command line".into(),
@@ -163,19 +214,23 @@ pub(crate) async fn start_system(backend: &Backend) -> System {
         .await;
     app.clock.advance(10); // past the server's catalog cache
     let config = demo::DemoConfig {
-        trust: trust(&app),
+        trust: trust(&app, &pki),
         apis: apis.clone(),
         bff: credentials(&bff),
         bff_scope,
         gateway_public_url: None,
         service_a: credentials(&service_a),
         service_c: credentials(&service_c),
+        pki: pki.clone(),
     };
     let demo = demo::start(config, listeners).await.unwrap();
     assert_eq!(demo.gateway.url, gateway);
     System {
         app,
         demo,
+        pki,
+        authority,
+        _pki_dir: pki_dir,
         gateway,
         apis,
         bff,
@@ -194,10 +249,19 @@ struct Answer {
 }
 
 async fn call(app: &TestApp, url: &str, token: Option<&str>) -> Answer {
-    let mut request = app.http.get(url);
+    call_with(&app.http, url, token).await
+}
+
+/// [`call`] with another client (one that presents a certificate).
+async fn call_with(http: &reqwest::Client, url: &str, token: Option<&str>) -> Answer {
+    let mut request = http.get(url);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
+    answer(request).await
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Answer {
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let challenge = response
@@ -236,6 +300,31 @@ fn forge(header: &Value, claims: &Value, key: &aws_lc_rs::rsa::KeyPair) -> Strin
     )
     .unwrap();
     format!("{input}.{}", b64(signature))
+}
+
+/// A DPoP proof with `header`, the public JWK of a fresh P-256 key with `jwk` merged over it, and
+/// `claims`, signed ES256 by that key: what a client that ignores the rules can send.
+fn raw_proof(header: &Value, jwk: &Value, claims: &Value) -> String {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    // An uncompressed point: 0x04, then x and y.
+    let point = key.public_key().as_ref();
+    let mut public = json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64(&point[1..33]),
+        "y": b64(&point[33..65]),
+    });
+    for (name, value) in jwk.as_object().unwrap() {
+        public[name] = value.clone();
+    }
+    let mut header = header.clone();
+    header["jwk"] = public;
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let signature = key.sign(&rng, input.as_bytes()).unwrap();
+    format!("{input}.{}", b64(signature.as_ref()))
 }
 
 /// The claims of a JWT, unverified.
@@ -325,12 +414,19 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
         again.body["inventory"]["caller_token_jti"], first.body["inventory"]["caller_token_jti"],
         "A reuses its cached token"
     );
-    // D is its own API: tokens for another audience (a user's for A, the CLI's) are refused.
+    // A's token is bound to its certificate (RFC 8705 §3), and D checked it against the connection.
+    assert_eq!(
+        first.body["inventory"]["cnf"]["x5t#S256"],
+        thumbprint(&system.pki.service_a)
+    );
+    // D is its own API: tokens for another audience (a user's for A, the CLI's) are refused, even
+    // over a connection with A's certificate.
     let service_d = format!("{}/inventory", system.demo.service_d.url);
+    let as_a = https(&system.pki, Some(&system.pki.service_a));
     let user_token_a = user_token(&system, "openid shop:read", None).await;
     assert_eq!(claims_of(&user_token_a)["aud"], apis.service_a.as_str());
     for (token, what) in [(&user_token_a, "a user token"), (&shop, "the CLI's token")] {
-        let refused = call(app, &service_d, Some(token)).await;
+        let refused = call_with(&as_a, &service_d, Some(token)).await;
         assert_eq!(refused.status, 401, "{what}: {refused:?}");
         assert!(
             refused.challenge.contains("not meant for this audience"),
@@ -357,6 +453,11 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
     assert_eq!(
         delegated["act"],
         json!({ "sub": system.service_a.client_id.as_str() })
+    );
+    // The exchanged token is bound to A's certificate too: A asked for it over mutual TLS.
+    assert_eq!(
+        delegated["cnf"]["x5t#S256"],
+        thumbprint(&system.pki.service_a)
     );
     // A token for A's API without A's scope passes the gateway (right audience) but not A.
     let no_shop = user_token(&system, "openid", Some(&apis.service_a)).await;
@@ -458,6 +559,8 @@ async fn every_pattern_of_the_microservices_demo_holds_against_latchkey(backend:
     let stale = call(app, &format!("{gateway}/service2"), Some(&orders)).await;
     assert_eq!(stale.status, 200, "revoked but unexpired, at B");
 
+    service_d_takes_only_tokens_bound_to_the_certificate_of_the_connection(&system).await;
+    service_b_takes_a_dpop_bound_token_only_with_a_fresh_proof_of_its_key(&system).await;
     key_rotation_makes_the_gateway_refetch_the_jwks(&system).await;
     bff_refreshes_near_expiry_and_logs_out(&system).await;
     bff_ends_its_session_on_a_back_channel_logout(&system).await;
@@ -735,6 +838,10 @@ async fn bff_signs_a_browser_in_and_keeps_the_tokens(system: &System, alice: &st
     let two = call(app, &format!("{gateway}/app/service2"), None).await;
     assert_eq!(two.status, 200, "{two:?}");
     assert_eq!(two.body["client_id"], system.bff.client_id.as_str());
+    // The BFF's token for B's API is bound to the BFF's DPoP key (RFC 9449 §6.1), and B took it
+    // with a proof of that key.
+    assert_eq!(two.body["cnf"]["jkt"], system.demo.bff_dpop_jkt.as_str());
+    assert_eq!(one.body["inventory"]["cnf"].get("jkt"), None);
     // One refresh token, one access token per API: C's is a reference token, which C introspects.
     let three = call(app, &format!("{gateway}/app/service3"), None).await;
     assert_eq!(three.status, 200, "{three:?}");
@@ -844,4 +951,281 @@ async fn bff_refreshes_near_expiry_and_logs_out(system: &System) {
     let login = app.get_url(&format!("{gateway}/login")).await;
     let authorize = app.get_url(&location(&login)).await;
     assert!(location(&authorize).ends_with("/login"));
+}
+
+/// RFC 8705 §3 at Service D: only over mutual TLS, and only a token bound to the certificate of the
+/// request's own connection.
+async fn service_d_takes_only_tokens_bound_to_the_certificate_of_the_connection(system: &System) {
+    let app = &system.app;
+    let service_d = format!("{}/inventory", system.demo.service_d.url);
+    let as_a = https(&system.pki, Some(&system.pki.service_a));
+    // A's own token, asked for as A does: its certificate alone authenticates it (no secret), and
+    // Latchkey binds the token to it.
+    let response = as_a
+        .post(format!("{}/token", app.address))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", system.service_a.client_id.as_str()),
+            ("scope", demo::INVENTORY_SCOPE),
+            ("resource", system.apis.service_d.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["token_type"], "Bearer",
+        "RFC 8705 keeps the Bearer type"
+    );
+    let token = text(&body, "access_token");
+    assert_eq!(
+        claims_of(&token)["cnf"]["x5t#S256"],
+        thumbprint(&system.pki.service_a)
+    );
+    let accepted = call_with(&as_a, &service_d, Some(&token)).await;
+    assert_eq!(accepted.status, 200, "{accepted:?}");
+    assert_eq!(accepted.body["caller"], system.service_a.client_id.as_str());
+
+    // Another certificate of the same CA passes the handshake, but the token is not bound to it.
+    let intruder = system
+        .authority
+        .client_certificate("intruder", "spiffe://demo.example/intruder")
+        .unwrap();
+    let stolen = call_with(
+        &https(&system.pki, Some(&intruder)),
+        &service_d,
+        Some(&token),
+    )
+    .await;
+    assert_invalid_token(&stolen, "A's token over another certificate");
+    assert_eq!(
+        stolen.body["error_description"],
+        "the token is bound to another certificate than this connection's"
+    );
+
+    // A token bound to nothing, for D's API and with its scope, is refused even over A's connection.
+    let unbound_client = app
+        .register_client(ClientSpec {
+            client_name: "Unbound service".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: demo::INVENTORY_SCOPE.into(),
+            auth_method: "client_secret_basic".into(),
+            resources: vec![system.apis.service_d.clone()],
+            ..Default::default()
+        })
+        .await;
+    let unbound = service_token(app, &unbound_client, demo::INVENTORY_SCOPE).await;
+    assert_eq!(claims_of(&unbound)["aud"], system.apis.service_d.as_str());
+    assert_eq!(claims_of(&unbound).get("cnf"), None);
+    let refused = call_with(&as_a, &service_d, Some(&unbound)).await;
+    assert_invalid_token(&refused, "an unbound token");
+    assert_eq!(
+        refused.body["error_description"],
+        "only certificate-bound tokens are accepted here"
+    );
+
+    // Without a certificate, or with one of another CA, there is no connection at all.
+    let stranger = Authority::new()
+        .unwrap()
+        .client_certificate("service-a", demo::pki::SERVICE_A_URI)
+        .unwrap();
+    for (identity, what) in [(None, "no certificate"), (Some(&stranger), "another CA's")] {
+        let attempt = https(&system.pki, identity)
+            .get(&service_d)
+            .bearer_auth(&token)
+            .send()
+            .await;
+        assert!(attempt.is_err(), "{what}: {attempt:?}");
+    }
+}
+
+/// RFC 9449 §7 at Service B: a DPoP-bound token only with the DPoP scheme and a fresh proof of its
+/// key for the very request; plain bearer tokens keep working (the rest of the test uses them).
+async fn service_b_takes_a_dpop_bound_token_only_with_a_fresh_proof_of_its_key(system: &System) {
+    let app = &system.app;
+    let key = demo::dpop::DpopKey::generate().unwrap();
+    // A token bound to `key`, as the BFF gets its own: a proof with the token request.
+    let token_url = format!("{}/token", app.address);
+    let proof = key
+        .proof("POST", &token_url, None, app.clock.now())
+        .unwrap();
+    let response = app
+        .http
+        .post(&token_url)
+        .basic_auth(&system.cli.client_id, system.cli.secret.as_ref())
+        .header("DPoP", proof)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", demo::ORDERS_SCOPE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    let token = text(&body, "access_token");
+    assert_eq!(claims_of(&token)["cnf"]["jkt"], key.jkt.as_str());
+
+    let orders = format!("{}/orders", system.demo.service_b.url);
+    let with_proof = |proof: Option<String>| {
+        let mut request = app
+            .http
+            .get(&orders)
+            .header("Authorization", format!("DPoP {token}"));
+        if let Some(proof) = proof {
+            request = request.header("DPoP", proof);
+        }
+        answer(request)
+    };
+    let refused = |answer: &Answer, error: &str, description: &str| {
+        assert_eq!(answer.status, 401, "{description}: {answer:?}");
+        assert_eq!(
+            answer.challenge,
+            format!(
+                r#"DPoP realm="latchkey-demo", algs="ES256 EdDSA RS256 PS256", error="{error}", error_description="{description}""#
+            )
+        );
+        assert_eq!(answer.body["error"], error);
+    };
+
+    // A bound token is no bearer token (RFC 9449 §7.2): at B, and through the gateway.
+    let bearer = "this access token is DPoP-bound: send it with the DPoP scheme and a proof";
+    refused(
+        &call(app, &orders, Some(&token)).await,
+        "invalid_token",
+        bearer,
+    );
+    let gateway = format!("{}/service2/orders", system.gateway);
+    refused(
+        &call(app, &gateway, Some(&token)).await,
+        "invalid_token",
+        bearer,
+    );
+
+    // With a proof of its key for this request: accepted, once.
+    let proof = key
+        .proof("GET", &orders, Some(&token), app.clock.now())
+        .unwrap();
+    let accepted = with_proof(Some(proof.clone())).await;
+    assert_eq!(accepted.status, 200, "{accepted:?}");
+    assert_eq!(accepted.body["cnf"]["jkt"], key.jkt.as_str());
+    refused(
+        &with_proof(Some(proof)).await,
+        "invalid_dpop_proof",
+        "the DPoP proof was already used",
+    );
+
+    // Another key's proof; a proof for another URL, or method; a stale one; none.
+    let other = demo::dpop::DpopKey::generate().unwrap();
+    let now = app.clock.now();
+    refused(
+        &with_proof(Some(
+            other.proof("GET", &orders, Some(&token), now).unwrap(),
+        ))
+        .await,
+        "invalid_token",
+        "the access token is not bound to the DPoP proof's key",
+    );
+    let elsewhere = format!("{}/elsewhere", system.demo.service_b.url);
+    refused(
+        &with_proof(Some(
+            key.proof("GET", &elsewhere, Some(&token), now).unwrap(),
+        ))
+        .await,
+        "invalid_dpop_proof",
+        "the DPoP proof is for another URL",
+    );
+    refused(
+        &with_proof(Some(key.proof("POST", &orders, Some(&token), now).unwrap())).await,
+        "invalid_dpop_proof",
+        "the DPoP proof is for another method",
+    );
+    refused(
+        &with_proof(Some(
+            key.proof("GET", &orders, Some(&token), now - 120).unwrap(),
+        ))
+        .await,
+        "invalid_dpop_proof",
+        "the DPoP proof is too old or from the future",
+    );
+    refused(
+        &with_proof(Some(
+            key.proof("GET", &orders, Some("another-token"), now)
+                .unwrap(),
+        ))
+        .await,
+        "invalid_dpop_proof",
+        "the DPoP proof's ath is not this token's hash",
+    );
+    refused(
+        &with_proof(None).await,
+        "invalid_dpop_proof",
+        "send exactly one DPoP proof",
+    );
+
+    // Proofs that break the rules of RFC 9449 §4.3 in their header or signature.
+    let claims = json!({
+        "jti": b64(now.to_string()),
+        "htm": "GET",
+        "htu": orders,
+        "iat": now,
+        "ath": demo::dpop::ath(&token),
+    });
+    let dpop_header = json!({ "typ": "dpop+jwt", "alg": "ES256" });
+    let another_point = raw_proof(&dpop_header, &json!({}), &claims);
+    let another_jwk = jsonwebtoken::decode_header(&another_point)
+        .unwrap()
+        .jwk
+        .unwrap();
+    let another_jwk = serde_json::to_value(another_jwk).unwrap();
+    let unsigned = format!(
+        "{}.{}.",
+        b64(json!({ "typ": "dpop+jwt", "alg": "none", "jwk": another_jwk }).to_string()),
+        b64(claims.to_string())
+    );
+    for (proof, description) in [
+        (
+            raw_proof(
+                &json!({ "typ": "JWT", "alg": "ES256" }),
+                &json!({}),
+                &claims,
+            ),
+            "the DPoP proof's typ is not dpop+jwt",
+        ),
+        (
+            raw_proof(&dpop_header, &json!({ "d": b64("secret") }), &claims),
+            "the DPoP proof's jwk is a private key",
+        ),
+        (
+            raw_proof(
+                &dpop_header,
+                &json!({ "x": another_jwk["x"], "y": another_jwk["y"] }),
+                &claims,
+            ),
+            "the DPoP proof's signature or claims are invalid",
+        ),
+        (unsigned, "the DPoP proof's header is malformed"),
+    ] {
+        refused(
+            &with_proof(Some(proof)).await,
+            "invalid_dpop_proof",
+            description,
+        );
+    }
+
+    // An unbound token with the DPoP scheme is refused too: nothing binds it to the proof.
+    let plain = service_token(app, &system.cli, demo::ORDERS_SCOPE).await;
+    let proof = key.proof("GET", &orders, Some(&plain), now).unwrap();
+    let request = app
+        .http
+        .get(&orders)
+        .header("Authorization", format!("DPoP {plain}"))
+        .header("DPoP", proof);
+    refused(
+        &answer(request).await,
+        "invalid_token",
+        "the access token is not bound to the DPoP proof's key",
+    );
 }

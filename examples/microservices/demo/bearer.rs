@@ -1,4 +1,5 @@
-//! Bearer tokens on the way in (RFC 6750 §2.1) and the errors sent back (RFC 6750 §3).
+//! Bearer tokens on the way in (RFC 6750 §2.1; or DPoP's, RFC 9449 §7.1) and the errors sent back
+//! (RFC 6750 §3).
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -37,8 +38,25 @@ impl From<Rejected> for BearerError {
     }
 }
 
+/// An access token as a request presented it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// `Authorization: Bearer` (RFC 6750 §2.1).
+    Bearer(&'a str),
+    /// `Authorization: DPoP`, with a proof in the `DPoP` header (RFC 9449 §7.1).
+    Dpop(&'a str),
+}
+
 /// The bearer token of a request (RFC 6750 §2.1). A request with another scheme, or none, has none.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
+    match access_token(headers)? {
+        Presented::Bearer(token) => Ok(token),
+        Presented::Dpop(_) => Err(BearerError::Missing),
+    }
+}
+
+/// The access token of a request, with the `Bearer` or the `DPoP` scheme (the same token syntax).
+pub fn access_token(headers: &HeaderMap) -> Result<Presented<'_>, BearerError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(BearerError::Missing);
     };
@@ -46,19 +64,20 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, BearerError> {
     let Some((scheme, token)) = value.split_once(' ') else {
         return Err(BearerError::Missing);
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
         return Err(BearerError::Missing);
     }
     let token = token.trim();
-    // RFC 6750 §2.1 b64token.
+    // RFC 6750 §2.1 b64token (RFC 9449 §7.1 uses the same syntax).
     let well_formed = !token.is_empty()
         && token.bytes().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
         });
-    if well_formed {
-        Ok(token)
-    } else {
-        Err(BearerError::Malformed)
+    match (well_formed, dpop) {
+        (false, _) => Err(BearerError::Malformed),
+        (true, false) => Ok(Presented::Bearer(token)),
+        (true, true) => Ok(Presented::Dpop(token)),
     }
 }
 

@@ -8,6 +8,8 @@
 //! session and sends the browser to Latchkey's end-session endpoint. `/backchannel-logout` receives
 //! Latchkey's logout tokens (OIDC Back-Channel Logout 1.0): when a user's Latchkey session ends
 //! anywhere (signed out elsewhere, or by an administrator), the BFF's sessions of it end too.
+//! The tokens for the APIs marked for DPoP (Service B's) are bound to a key the BFF makes at start
+//! (RFC 9449): it sends a proof with each token request for them and with each call to them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::dpop::DpopKey;
 use super::gateway::{Gateway, Route, check, forward};
 use super::provider::{IdClaims, Provider};
 use super::services::TokenResponse;
@@ -51,6 +54,8 @@ pub struct Bff {
     secure_cookies: bool,
     pending: Mutex<HashMap<String, PendingLogin>>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// The DPoP key, and the APIs whose tokens are bound to it.
+    dpop: Option<(DpopKey, Vec<String>)>,
 }
 
 /// What `/callback` must check: the request this browser started.
@@ -68,9 +73,28 @@ struct Session {
     tokens: tokio::sync::Mutex<Tokens>,
 }
 
+/// An access token for one API.
+#[derive(Clone)]
+struct AccessToken {
+    token: String,
+    expires_at: i64,
+    /// Bound to the BFF's DPoP key (`token_type: DPoP`).
+    dpop: bool,
+}
+
+impl AccessToken {
+    fn from_response(response: &TokenResponse, now: i64) -> Self {
+        Self {
+            token: response.access_token.clone(),
+            expires_at: now + response.expires_in,
+            dpop: response.token_type.eq_ignore_ascii_case("dpop"),
+        }
+    }
+}
+
 struct Tokens {
-    /// One access token per API, by audience: the token and when it expires.
-    access: HashMap<String, (String, i64)>,
+    /// One access token per API, by audience.
+    access: HashMap<String, AccessToken>,
     refresh_token: Option<String>,
     id_token: String,
 }
@@ -92,6 +116,42 @@ impl Bff {
             secure_cookies: public_url.starts_with("https://"),
             pending: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
+            dpop: None,
+        }
+    }
+
+    /// Bind the tokens for the APIs `audiences` to `key` (RFC 9449).
+    pub fn with_dpop(self, key: DpopKey, audiences: Vec<String>) -> Self {
+        Self {
+            dpop: Some((key, audiences)),
+            ..self
+        }
+    }
+
+    /// The DPoP key, if the tokens for `audience` are bound to it.
+    fn dpop_key_for(&self, audience: &str) -> Option<&DpopKey> {
+        self.dpop
+            .as_ref()
+            .filter(|(_, audiences)| audiences.iter().any(|a| a == audience))
+            .map(|(key, _)| key)
+    }
+
+    /// The DPoP key, for a token bound to it.
+    fn dpop_key(&self) -> Option<&DpopKey> {
+        self.dpop.as_ref().map(|(key, _)| key)
+    }
+
+    /// A proof for a token request to Latchkey's token endpoint, when the tokens for `audience` are
+    /// bound to the DPoP key (RFC 9449 §5).
+    fn token_request_proof(&self, provider: &Provider, audience: &str) -> Option<String> {
+        let key = self.dpop_key_for(audience)?;
+        let endpoint = &provider.metadata.token_endpoint;
+        match key.proof("POST", endpoint, None, provider.now()) {
+            Ok(proof) => Some(proof),
+            Err(err) => {
+                tracing::warn!(error = %err, "no DPoP proof");
+                None
+            }
         }
     }
 
@@ -142,23 +202,22 @@ impl Bff {
         provider: &Provider,
         session: &Session,
         audience: &str,
-    ) -> Option<String> {
+    ) -> Option<AccessToken> {
         let mut tokens = session.tokens.lock().await;
         let now = provider.now();
         let held = tokens.access.get(audience).cloned();
-        if let Some((token, expires_at)) = &held
-            && expires_at - now > RENEW_BEFORE_SECONDS
+        if let Some(token) = &held
+            && token.expires_at - now > RENEW_BEFORE_SECONDS
         {
-            return Some(token.clone());
+            return held;
         }
-        let still_valid = held
-            .filter(|(_, expires_at)| *expires_at > now)
-            .map(|(token, _)| token);
+        let still_valid = held.filter(|token| token.expires_at > now);
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             return still_valid;
         };
+        let proof = self.token_request_proof(provider, audience);
         let refreshed: Result<TokenResponse, DemoError> = provider
-            .post_form(
+            .post_form_with_proof(
                 &provider.metadata.token_endpoint,
                 &self.credentials,
                 &[
@@ -166,14 +225,13 @@ impl Bff {
                     ("refresh_token", &refresh_token),
                     ("resource", audience),
                 ],
+                proof.as_deref(),
             )
             .await;
         match refreshed {
             Ok(response) => {
-                tokens.access.insert(
-                    audience.to_owned(),
-                    (response.access_token.clone(), now + response.expires_in),
-                );
+                let access = AccessToken::from_response(&response, now);
+                tokens.access.insert(audience.to_owned(), access.clone());
                 // The old refresh token is spent now; keep the new one (RFC 6749 §6).
                 if response.refresh_token.is_some() {
                     tokens.refresh_token = response.refresh_token;
@@ -181,7 +239,7 @@ impl Bff {
                 if let Some(id_token) = response.id_token {
                     tokens.id_token = id_token;
                 }
-                Some(response.access_token)
+                Some(access)
             }
             Err(err) => {
                 tracing::warn!(error = %err, "refresh failed");
@@ -500,13 +558,20 @@ async fn sign_in(
     if !first_api.is_empty() {
         form.push(("resource", first_api));
     }
+    let proof = bff.token_request_proof(provider, first_api);
     let tokens: TokenResponse = provider
-        .post_form(&provider.metadata.token_endpoint, &bff.credentials, &form)
+        .post_form_with_proof(
+            &provider.metadata.token_endpoint,
+            &bff.credentials,
+            &form,
+            proof.as_deref(),
+        )
         .await
         .map_err(|err| {
             tracing::warn!(error = %err, "code redemption failed");
             bad_gateway("the code could not be redeemed")
         })?;
+    let access = AccessToken::from_response(&tokens, now);
     let id_token = tokens
         .id_token
         .ok_or_else(|| bad_gateway("no ID token (is openid granted?)"))?;
@@ -523,10 +588,7 @@ async fn sign_in(
         user,
         started_at: now,
         tokens: tokio::sync::Mutex::new(Tokens {
-            access: HashMap::from([(
-                first_api.to_owned(),
-                (tokens.access_token, now + tokens.expires_in),
-            )]),
+            access: HashMap::from([(first_api.to_owned(), access)]),
             refresh_token: tokens.refresh_token,
             id_token,
         }),
@@ -613,8 +675,13 @@ pub async fn app_route(state: &Gateway, route: Route, request: Request) -> Respo
         state.bff.end_session(&id);
         return not_signed_in();
     };
-    match check(state, route, &token).await {
-        Ok(claims) => forward(state, route, request, &token, claims.as_ref()).await,
+    let dpop = if token.dpop {
+        state.bff.dpop_key()
+    } else {
+        None
+    };
+    match check(state, route, &token.token).await {
+        Ok(claims) => forward(state, route, request, &token.token, claims.as_ref(), dpop).await,
         Err(rejected) => {
             tracing::warn!(
                 why = rejected.description(),

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 
 use super::bearer::{BearerError, bearer_token};
 use super::bff::{self, Bff};
+use super::dpop::DpopKey;
 use super::provider::{AccessClaims, Provider, Rejected};
 use super::services::{CLIENT_ID_HEADER, ROLES_HEADER, SCOPE_HEADER, SUB_HEADER};
 use super::{ClientCredentials, DemoError, Running, Trust, serve};
@@ -46,6 +47,9 @@ pub struct Upstream {
     pub audience: String,
     /// Who checks its tokens.
     pub check: Check,
+    /// The BFF binds its tokens for this API to its DPoP key (RFC 9449), and proves it holds the
+    /// key on every call.
+    pub dpop: bool,
 }
 
 impl Upstream {
@@ -55,7 +59,13 @@ impl Upstream {
             url: url.to_owned(),
             audience: audience.to_owned(),
             check: Check::AtGateway,
+            dpop: false,
         }
+    }
+
+    /// The same, with the BFF's tokens for it bound to the BFF's DPoP key.
+    pub fn with_dpop(self) -> Self {
+        Self { dpop: true, ..self }
     }
 
     /// A service that introspects its (reference) tokens itself.
@@ -95,6 +105,16 @@ impl Upstreams {
             .map(|route| self.of(*route).audience.clone())
             .collect()
     }
+
+    /// The APIs whose BFF tokens are bound to its DPoP key.
+    pub fn dpop_audiences(&self) -> Vec<String> {
+        Route::ALL
+            .iter()
+            .map(|route| self.of(*route))
+            .filter(|upstream| upstream.dpop)
+            .map(|upstream| upstream.audience.clone())
+            .collect()
+    }
 }
 
 /// The gateway's configuration beyond [`Trust`].
@@ -104,6 +124,8 @@ pub struct GatewayConfig {
     /// The BFF's client: confidential, registered for `authorization_code` and `refresh_token` with the
     /// redirect URI `{public_url}/callback` and the post-logout redirect URI `{public_url}/logged-out`.
     pub bff: ClientCredentials,
+    /// The BFF's DPoP key, for the upstreams marked [`Upstream::dpop`].
+    pub bff_dpop: DpopKey,
     /// The scope the BFF asks for (its tokens are for the APIs behind the routes).
     pub bff_scope: String,
     /// The gateway's public base URL; defaults to `http://` + the listener's address.
@@ -162,7 +184,8 @@ pub async fn start_gateway(
             config.bff_scope,
             config.upstreams.audiences(),
             &public_url,
-        ),
+        )
+        .with_dpop(config.bff_dpop, config.upstreams.dpop_audiences()),
         provider,
         upstreams: config.upstreams,
     });
@@ -259,7 +282,7 @@ async fn bearer_route(state: &Gateway, route: Route, request: Request) -> Respon
         Err(err) => return err.into_response(),
     };
     match check(state, route, &token).await {
-        Ok(claims) => forward(state, route, request, &token, claims.as_ref()).await,
+        Ok(claims) => forward(state, route, request, &token, claims.as_ref(), None).await,
         Err(rejected) => BearerError::from(rejected).into_response(),
     }
 }
@@ -284,13 +307,15 @@ pub async fn check(
 
 /// Forward `request` to the service behind `route` with `token` and the identity the gateway verified
 /// (if it did). Only the headers listed here travel upstream, so a caller cannot forge the identity
-/// headers.
+/// headers. With `dpop`, the token is bound to that key: it goes with the `DPoP` scheme and a fresh
+/// proof for this request (RFC 9449 §7.1).
 pub async fn forward(
     state: &Gateway,
     route: Route,
     request: Request,
     token: &str,
     claims: Option<&AccessClaims>,
+    dpop: Option<&DpopKey>,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let upstream = &state.upstreams.of(route).url;
@@ -311,12 +336,26 @@ pub async fn forward(
     let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
-    let mut upstream_request = state
-        .provider
-        .http
-        .request(parts.method, url)
-        .bearer_auth(token)
-        .body(body);
+    let mut upstream_request = match dpop {
+        None => state
+            .provider
+            .http
+            .request(parts.method, url)
+            .bearer_auth(token),
+        Some(key) => {
+            let now = state.provider.now();
+            let Ok(proof) = key.proof(parts.method.as_str(), &url, Some(token), now) else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            state
+                .provider
+                .http
+                .request(parts.method, url)
+                .header(header::AUTHORIZATION, format!("DPoP {token}"))
+                .header("DPoP", proof)
+        }
+    }
+    .body(body);
     if let Some(claims) = claims {
         upstream_request = upstream_request
             .header(SUB_HEADER, &claims.sub)

@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::pki::Identity;
 use super::{ClientCredentials, DemoError, Trust};
 
 /// A cached JWKS older than this is refetched before use. Latchkey publishes its next key ahead of a
@@ -64,7 +65,16 @@ pub struct Provider {
 impl Provider {
     /// Fetch `{issuer}/.well-known/openid-configuration` and check it describes `trust.issuer`.
     pub async fn discover(trust: &Trust) -> Result<Arc<Self>, DemoError> {
-        let http = super::http_client()?;
+        Self::discover_as(trust, None).await
+    }
+
+    /// [`Self::discover`], for a component whose HTTP client presents the client certificate
+    /// `identity` to every server that asks for one (Latchkey with `--mtls-ca`, Service D).
+    pub async fn discover_as(
+        trust: &Trust,
+        identity: Option<&Identity>,
+    ) -> Result<Arc<Self>, DemoError> {
+        let http = super::http_client(trust, identity)?;
         let url = format!(
             "{}/.well-known/openid-configuration",
             trust.issuer.trim_end_matches('/')
@@ -208,8 +218,8 @@ impl Provider {
         Ok(claims)
     }
 
-    /// `POST` a form to a Latchkey endpoint with `client_secret_basic` authentication and read the JSON
-    /// answer. An OAuth error answer (RFC 6749 §5.2, a 4xx) becomes [`DemoError::Refused`].
+    /// `POST` a form to a Latchkey endpoint as the client `credentials` and read the JSON answer. An
+    /// OAuth error answer (RFC 6749 §5.2, a 4xx) becomes [`DemoError::Refused`].
     pub async fn post_form<T: DeserializeOwned>(
         &self,
         endpoint: &str,
@@ -219,26 +229,60 @@ impl Provider {
         Ok(self.post(endpoint, credentials, form).await?.json().await?)
     }
 
-    /// `POST` a form with `client_secret_basic` authentication; a non-2xx answer is an error.
+    /// [`Self::post_form`] with a DPoP proof (RFC 9449 §5), when there is one: the tokens in the
+    /// answer are then bound to the proof's key.
+    pub async fn post_form_with_proof<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        credentials: &ClientCredentials,
+        form: &[(&str, &str)],
+        dpop_proof: Option<&str>,
+    ) -> Result<T, DemoError> {
+        Ok(self
+            .post_with_proof(endpoint, credentials, form, dpop_proof)
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// `POST` a form as the client `credentials`; a non-2xx answer is an error.
     pub async fn post(
         &self,
         endpoint: &str,
         credentials: &ClientCredentials,
         form: &[(&str, &str)],
     ) -> Result<reqwest::Response, DemoError> {
-        // RFC 6749 §2.3.1: the id and secret are form-urlencoded before the Basic encoding.
-        let encode =
-            |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let response = self
-            .http
-            .post(endpoint)
-            .basic_auth(
-                encode(&credentials.client_id),
-                Some(encode(credentials.client_secret.expose_secret())),
-            )
-            .form(form)
-            .send()
-            .await?;
+        self.post_with_proof(endpoint, credentials, form, None)
+            .await
+    }
+
+    async fn post_with_proof(
+        &self,
+        endpoint: &str,
+        credentials: &ClientCredentials,
+        form: &[(&str, &str)],
+        dpop_proof: Option<&str>,
+    ) -> Result<reqwest::Response, DemoError> {
+        let mut request = self.http.post(endpoint);
+        let mut form = form.to_vec();
+        match &credentials.client_secret {
+            // RFC 6749 §2.3.1: the id and secret are form-urlencoded before the Basic encoding.
+            Some(secret) => {
+                let encode = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                request = request.basic_auth(
+                    encode(&credentials.client_id),
+                    Some(encode(secret.expose_secret())),
+                );
+            }
+            // RFC 8705 §2: the connection's certificate authenticates; the form names the client.
+            None => form.push(("client_id", &credentials.client_id)),
+        }
+        if let Some(proof) = dpop_proof {
+            request = request.header("DPoP", proof);
+        }
+        let response = request.form(&form).send().await?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -300,6 +344,20 @@ pub struct AccessClaims {
     /// earlier actors nested in it.
     #[serde(default)]
     pub act: Option<serde_json::Value>,
+    /// What the token is bound to (RFC 7800 `cnf`), if anything.
+    #[serde(default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim: the key or certificate its sender must prove it holds.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct Confirmation {
+    /// RFC 8705 §3.1: SHA-256 thumbprint of the client certificate.
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
+    /// RFC 9449 §6.1: RFC 7638 thumbprint of the DPoP key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl AccessClaims {

@@ -2,19 +2,23 @@
 //!
 //! - A trusts the gateway (it reads the identity the gateway verified, and requires
 //!   [`SHOP_SCOPE`](super::SHOP_SCOPE)) and calls D with its own token,
-//!   and, for a signed-in user, on the user's behalf with a token exchanged for D (RFC 8693).
+//!   and, for a signed-in user, on the user's behalf with a token exchanged for D (RFC 8693). Its
+//!   client certificate authenticates it to Latchkey (RFC 8705 `tls_client_auth`, no secret) and
+//!   to D, and its tokens are bound to it.
 //! - B verifies the JWT itself (its own API) and requires [`ORDERS_SCOPE`](super::ORDERS_SCOPE); writes
-//!   also need the role [`ORDERS_ADMIN_ROLE`](super::ORDERS_ADMIN_ROLE).
+//!   also need the role [`ORDERS_ADMIN_ROLE`](super::ORDERS_ADMIN_ROLE). A token bound to a DPoP
+//!   key (the BFF's) is accepted only with a proof of that key (RFC 9449 §7).
 //! - C's API issues reference tokens: C asks Latchkey's introspection endpoint (RFC 7662) on every
 //!   request, as its API's own client; revocation takes effect at once.
 //! - D is its own API: it accepts tokens for its audience only, either a service's client-credentials
 //!   token carrying [`INVENTORY_SCOPE`](super::INVENTORY_SCOPE) or a user's token exchanged by a
-//!   service (with `act`).
+//!   service (with `act`). It serves mutual TLS only, and a token only over a connection with the
+//!   certificate the token is bound to (RFC 8705 §3).
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,7 +26,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use super::bearer::{BearerError, bearer_token};
+use super::bearer::{BearerError, Presented, access_token, bearer_token};
+use super::dpop::{DpopError, DpopVerifier, Expected};
+use super::mtls::{PeerCertificate, serve_mtls};
+use super::pki::{DemoPki, Identity};
 use super::provider::{AccessClaims, Provider};
 use super::{
     ClientCredentials, DemoError, INVENTORY_SCOPE, ORDERS_ADMIN_ROLE, ORDERS_SCOPE,
@@ -74,15 +81,18 @@ const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// token of its own, obtained with client credentials for D's API (RFC 8707 `resource`) and cached
 /// until shortly before it expires. For a user's request it also calls D on the user's behalf: it
 /// exchanges the user's access token for one for D (RFC 8693), whose `sub` is the user and `act.sub`
-/// is A.
+/// is A. Its HTTP client presents `certificate` to Latchkey and to D: it authenticates A
+/// (`tls_client_auth`, RFC 8705 §2.1), and Latchkey binds A's tokens to it (§3), so D accepts them
+/// only over a connection with that certificate.
 pub async fn start_service_a(
     listener: TcpListener,
     trust: &Trust,
     credentials: ClientCredentials,
+    certificate: &Identity,
     service_d: &str,
     service_d_audience: &str,
 ) -> Result<Running, DemoError> {
-    let provider = Provider::discover(trust).await?;
+    let provider = Provider::discover_as(trust, Some(certificate)).await?;
     let state = Arc::new(ServiceA {
         token: ServiceToken::new(
             provider.clone(),
@@ -230,6 +240,9 @@ pub struct ServiceToken {
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
+    /// `Bearer`, or `DPoP` for a token bound to the request's DPoP key (RFC 9449 §5).
+    #[serde(default)]
+    pub token_type: String,
     /// Its lifetime in seconds.
     pub expires_in: i64,
     /// A refresh token, for the authorization code and refresh grants.
@@ -296,12 +309,16 @@ impl ServiceToken {
 struct ServiceB {
     provider: Arc<Provider>,
     audience: String,
+    /// B's own base URL: the `htu` of DPoP proofs names it (RFC 9449 §4.3).
+    url: String,
+    dpop: DpopVerifier,
 }
 
 /// Service B, behind `/service2`: verifies every JWT itself (defence in depth: it does not rely on the
 /// gateway), for its own API `audience`, and requires the `orders:read` scope; a write (`POST`) also
 /// requires the role `orders-admin` in the token's `roles` (a role of B's API, so only tokens for B
-/// carry it).
+/// carry it). A token bound to a DPoP key (`cnf.jkt`: the BFF binds its tokens for B) is accepted
+/// only with the `DPoP` scheme and a proof of that key for the request (RFC 9449 §7.1).
 pub async fn start_service_b(
     listener: TcpListener,
     trust: &Trust,
@@ -310,6 +327,8 @@ pub async fn start_service_b(
     let state = Arc::new(ServiceB {
         provider: Provider::discover(trust).await?,
         audience: audience.to_owned(),
+        url: format!("http://{}", listener.local_addr()?),
+        dpop: DpopVerifier::default(),
     });
     serve(
         listener,
@@ -317,25 +336,111 @@ pub async fn start_service_b(
     )
 }
 
-/// The token of a request to B, for B's API, with `orders:read`.
-async fn orders_reader(state: &ServiceB, headers: &HeaderMap) -> Result<AccessClaims, BearerError> {
-    let claims = state
+/// A refusal by B: RFC 6750's `Bearer` challenge, or RFC 9449's `DPoP` one for a DPoP request or a
+/// DPoP-bound token.
+enum Refusal {
+    Bearer(BearerError),
+    Dpop(DpopError),
+}
+
+impl From<BearerError> for Refusal {
+    fn from(err: BearerError) -> Self {
+        Self::Bearer(err)
+    }
+}
+
+impl From<DpopError> for Refusal {
+    fn from(err: DpopError) -> Self {
+        Self::Dpop(err)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Bearer(err) => err.into_response(),
+            Self::Dpop(err) => err.into_response(),
+        }
+    }
+}
+
+/// The token of a request to B, for B's API, with `orders:read`, presented as its binding requires.
+async fn orders_reader(
+    state: &ServiceB,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<AccessClaims, Refusal> {
+    let presented = access_token(headers)?;
+    let (token, dpop_scheme) = match presented {
+        Presented::Bearer(token) => (token, false),
+        Presented::Dpop(token) => (token, true),
+    };
+    let claims = match state
         .provider
-        .verify_access_token(bearer_token(headers)?, &state.audience)
-        .await?;
+        .verify_access_token(token, &state.audience)
+        .await
+    {
+        Ok(claims) => claims,
+        Err(rejected) if dpop_scheme => {
+            return Err(DpopError::InvalidToken(rejected.description()).into());
+        }
+        Err(rejected) => return Err(BearerError::from(rejected).into()),
+    };
+    let jkt = claims.cnf.as_ref().and_then(|cnf| cnf.jkt.as_deref());
+    match (dpop_scheme, jkt) {
+        (false, None) => {}
+        // RFC 9449 §7.2: a bound token is no bearer token.
+        (false, Some(_)) => {
+            return Err(DpopError::InvalidToken(
+                "this access token is DPoP-bound: send it with the DPoP scheme and a proof",
+            )
+            .into());
+        }
+        (true, None) => {
+            return Err(DpopError::InvalidToken(
+                "the access token is not bound to the DPoP proof's key",
+            )
+            .into());
+        }
+        (true, Some(jkt)) => {
+            // §4.3 check 1: exactly one proof.
+            let mut proofs = headers.get_all("dpop").iter();
+            let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+                return Err(DpopError::InvalidProof("send exactly one DPoP proof").into());
+            };
+            let proof = proof
+                .to_str()
+                .map_err(|_| DpopError::InvalidProof("the DPoP proof is not a JWT"))?;
+            let url = format!("{}{}", state.url, uri.path());
+            let expected = Expected {
+                method: method.as_str(),
+                url: &url,
+                access_token: token,
+                jkt,
+            };
+            state.dpop.verify(proof, &expected, state.provider.now())?;
+        }
+    }
     if !claims.has_scope(ORDERS_SCOPE) {
         return Err(BearerError::InsufficientScope {
             scope: ORDERS_SCOPE,
             description: "this resource requires the orders:read scope",
-        });
+        }
+        .into());
     }
     Ok(claims)
 }
 
 /// `POST` to B: an order written, for a caller with the role `orders-admin`. Without it, 403: the
 /// token is good but its holder may not write.
-async fn service_b_write(State(state): State<Arc<ServiceB>>, headers: HeaderMap) -> Response {
-    let claims = match orders_reader(&state, &headers).await {
+async fn service_b_write(
+    State(state): State<Arc<ServiceB>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let claims = match orders_reader(&state, &method, &uri, &headers).await {
         Ok(claims) => claims,
         Err(err) => return err.into_response(),
     };
@@ -352,19 +457,29 @@ async fn service_b_write(State(state): State<Arc<ServiceB>>, headers: HeaderMap)
     .into_response()
 }
 
-async fn service_b(State(state): State<Arc<ServiceB>>, headers: HeaderMap) -> Response {
-    let result = async {
-        let claims = orders_reader(&state, &headers).await?;
-        Ok::<_, BearerError>(Json(json!({
-            "service": "B",
-            "sub": claims.sub,
-            "client_id": claims.client_id,
-            "scope": claims.scope,
-            "exp": claims.exp,
-            "orders": [{ "id": 1042, "item": "brass latch", "quantity": 3 }],
-        })))
+async fn service_b(
+    State(state): State<Arc<ServiceB>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let claims = match orders_reader(&state, &method, &uri, &headers).await {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal.into_response(),
     };
-    result.await.into_response()
+    let mut body = json!({
+        "service": "B",
+        "sub": claims.sub,
+        "client_id": claims.client_id,
+        "scope": claims.scope,
+        "exp": claims.exp,
+        "orders": [{ "id": 1042, "item": "brass latch", "quantity": 3 }],
+    });
+    // What the token was bound to, if anything (the BFF's: its DPoP key).
+    if let Some(cnf) = claims.cnf {
+        body["cnf"] = json!(cnf);
+    }
+    Json(body).into_response()
 }
 
 // --- Service C ---------------------------------------------------------------------------------
@@ -478,31 +593,60 @@ struct ServiceD {
 /// for its `audience` (RFC 9068 §4): a service's client-credentials token (`sub` is the client)
 /// carrying `inventory:read`, or a user's token a service obtained by token exchange (RFC 8693: `sub`
 /// is the user, `act` the service). A user's token straight from the gateway is not for D's audience.
+/// D serves HTTPS with its certificate from `pki` and requires a client certificate of the demo CA
+/// (mutual TLS); it accepts only tokens bound to the certificate of the request's own connection
+/// (`cnf.x5t#S256`, RFC 8705 §3), so a token taken from A is useless without A's private key.
 pub async fn start_service_d(
     listener: TcpListener,
     trust: &Trust,
     audience: &str,
+    pki: &DemoPki,
 ) -> Result<Running, DemoError> {
     let provider = Provider::discover(trust).await?;
     let state = Arc::new(ServiceD {
         provider,
         audience: audience.to_owned(),
     });
-    serve(listener, routes(get(service_d), state))
+    serve_mtls(
+        listener,
+        &pki.service_d,
+        &pki.ca,
+        routes(get(service_d), state),
+    )
 }
 
-async fn service_d(State(state): State<Arc<ServiceD>>, headers: HeaderMap) -> Response {
+async fn service_d(
+    State(state): State<Arc<ServiceD>>,
+    ConnectInfo(peer): ConnectInfo<PeerCertificate>,
+    headers: HeaderMap,
+) -> Response {
     let result = async {
         let claims = state
             .provider
             .verify_access_token(bearer_token(&headers)?, &state.audience)
             .await?;
+        // RFC 8705 §3: the token must be bound to this connection's certificate.
+        let bound = claims.cnf.as_ref().and_then(|cnf| cnf.x5t_s256.as_deref());
+        match (bound, peer.thumbprint()) {
+            (None, _) => {
+                return Err(BearerError::InvalidToken(
+                    "only certificate-bound tokens are accepted here",
+                ));
+            }
+            (Some(bound), Some(presented)) if bound == presented => {}
+            (Some(_), _) => {
+                return Err(BearerError::InvalidToken(
+                    "the token is bound to another certificate than this connection's",
+                ));
+            }
+        }
         // On a user's behalf: the exchanged token names the service acting for the user.
         if let Some(act) = &claims.act {
             return Ok(Json(json!({
                 "service": "D",
                 "sub": claims.sub,
                 "act": act,
+                "cnf": claims.cnf,
                 "items": [{ "sku": "LATCH-7", "in_stock": 12 }],
             })));
         }
@@ -522,6 +666,7 @@ async fn service_d(State(state): State<Arc<ServiceD>>, headers: HeaderMap) -> Re
             "service": "D",
             "caller": claims.client_id,
             "caller_token_jti": claims.jti,
+            "cnf": claims.cnf,
             "items": [{ "sku": "LATCH-7", "in_stock": 12 }],
         })))
     };
