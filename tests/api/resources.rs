@@ -648,6 +648,13 @@ async fn an_rbac_api_grants_its_scopes_only_through_roles(backend: Backend) {
         "RFC 6749 §3.3: the response says what was granted"
     );
     cli(&["client", "add-role", "svc", "orders-writer", "--json"]);
+    // The client's roles are cached with its registration: the new one counts within
+    // --client-cache-ttl.
+    assert_eq!(
+        scope_of(app.client_credentials(&svc, Some(both)).await).await,
+        "orders:read"
+    );
+    app.clock.advance(10);
     assert_eq!(
         scope_of(app.client_credentials(&svc, Some(both)).await).await,
         both

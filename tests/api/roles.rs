@@ -273,6 +273,9 @@ async fn a_service_client_s_roles_are_in_its_client_credentials_token(backend: B
     )
     .await
     .unwrap();
+    // A client's roles are read with its registration, through the client cache: the role shows
+    // in its tokens within --client-cache-ttl.
+    app.clock.advance(10);
     let token = app.service_token(&service).await;
     let claims = payload(&token);
     assert_eq!(claims["roles"], json!(["billing"]));

@@ -91,9 +91,12 @@ pub async fn issue_to(
     let resources = resources_for(&catalog, client, &requested_resource, &scope)?;
     let target = target(&catalog, ctx.settings, &resources, &[])?;
     let scope = scope_for(&catalog, &target, &scope);
-    // The one extra read of this grant: the client's roles, current at issuance.
-    let authorization =
-        Authorization::of_client(ctx.store.find_client_roles(&client.client_id).await?);
+    // The client's roles, through the client cache: as current as the registration itself.
+    let roles = ctx
+        .clients
+        .roles(ctx.store, &client.client_id, ctx.now)
+        .await?;
+    let authorization = Authorization::of_client(roles.as_ref().clone());
     // Role-based scopes: only what the client's roles grant of an `--rbac` API.
     let scope = entitled_scope(&catalog, &scope, &authorization.roles)
         .map_err(|why| OAuthError::new(ErrorCode::InvalidScope, why))?;

@@ -162,7 +162,13 @@ pub async fn rotate(
     // RFC 9068 §2.2.3.1: roles and groups as they are now, not as when the grant began.
     let authorization = match &token.user_id {
         Some(user_id) => ctx.store.find_authorization(user_id).await?,
-        None => Authorization::of_client(ctx.store.find_client_roles(&token.client_id).await?),
+        None => Authorization::of_client(
+            ctx.clients
+                .roles(ctx.store, &token.client_id, ctx.now)
+                .await?
+                .as_ref()
+                .clone(),
+        ),
     };
     // Role-based scopes, by the roles held now.
     let token_scope = entitled_scope(&catalog, &token_scope, &authorization.roles)
