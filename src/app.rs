@@ -24,7 +24,7 @@ use crate::endpoints::admin::openapi;
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
     admin, authorize, consent, device, device_authorization, discovery, health, introspect, jwks,
-    login, logout, metrics, page, par, register, revoke, token, userinfo,
+    login, logout, metrics, page, par, register, revoke, second_factor, token, userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -71,6 +71,15 @@ pub fn router(state: AppState) -> Router {
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route(LOGIN_PATH, get(login::login_page).post(login::login_submit))
+        .route(
+            OTP_PATH,
+            get(second_factor::otp_page).post(second_factor::otp_submit),
+        )
+        .route(
+            OTP_SETUP_PATH,
+            get(second_factor::setup_page).post(second_factor::setup_submit),
+        )
+        .route(OTP_CONTINUE_PATH, post(second_factor::continue_submit))
         .route(
             CONSENT_PATH,
             get(consent::consent_page).post(consent::consent_submit),

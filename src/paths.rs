@@ -31,6 +31,12 @@ pub const USERINFO_PATH: &str = "/userinfo";
 pub const END_SESSION_PATH: &str = "/end_session";
 /// The sign-in page.
 pub const LOGIN_PATH: &str = "/login";
+/// The second-factor page: a TOTP code, or a recovery code, after the password.
+pub const OTP_PATH: &str = "/otp";
+/// TOTP enrolment: the secret as a QR code, confirmed by a first code.
+pub const OTP_SETUP_PATH: &str = "/otp-setup";
+/// After enrolment's recovery codes: carry on with the sign-in.
+pub const OTP_CONTINUE_PATH: &str = "/otp-continue";
 /// The consent page.
 pub const CONSENT_PATH: &str = "/consent";
 /// The pages' stylesheet.

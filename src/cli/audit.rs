@@ -26,7 +26,8 @@ pub struct ListArgs {
     client: Option<String>,
     /// Only events of this type: sign_in.succeeded, sign_in.failed, consent.given, consent.denied,
     /// grant.created, refresh_token.rotated, refresh_token.reused, authorization_code.replayed,
-    /// token.revoked, token.issued, admin.change, key.change, client.registration.
+    /// token.revoked, token.issued, admin.change, key.change, client.registration,
+    /// second_factor.enrolled.
     #[arg(long = "type")]
     event_type: Option<String>,
     /// Only events since then: an RFC 3339 time (2026-11-29T10:00:00Z) or a time ago (15m, 1h, 7d).

@@ -174,6 +174,17 @@ pub struct Config {
     )]
     pub require_par: bool,
 
+    /// Require two factors (a password and a TOTP code) for every sign-in that issues a code or
+    /// approves a device: a user without a second factor enrols one right after the password.
+    #[arg(
+        long,
+        env = "LATCHKEY_REQUIRE_MFA",
+        default_value_t = false,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub require_mfa: bool,
+
     /// Require a server nonce in every DPoP proof at `/token`, `/par` and `/userinfo` (RFC 9449 §8,
     /// §9): a proof without a current one is answered `use_dpop_nonce` with a `DPoP-Nonce` header.
     #[arg(
@@ -366,6 +377,7 @@ impl Config {
             client_cache_ttl: seconds(self.client_cache_ttl),
             audit_token_issuance: self.audit_token_issuance,
             require_par: self.require_par,
+            require_mfa: self.require_mfa,
             dpop_nonce: self.dpop_nonce,
             allow_http_jwks_uri: self.allow_http_jwks_uri,
             registration: self

@@ -152,6 +152,8 @@ pub struct Settings {
     pub audit_token_issuance: bool,
     /// Whether `/authorize` takes only pushed requests (RFC 9126 §5).
     pub require_par: bool,
+    /// Whether every sign-in needs two factors (`--require-mfa`).
+    pub require_mfa: bool,
     /// Whether DPoP proofs must carry a server nonce (RFC 9449 §8).
     pub dpop_nonce: bool,
     /// Whether a `jwks_uri` may be fetched over plain http.

@@ -35,11 +35,13 @@ pub enum EventType {
     /// A client registered itself (RFC 7591), or read, replaced or deleted its registration
     /// (RFC 7592): the detail's `action` says which.
     ClientRegistration,
+    /// A user enrolled a second factor (the detail's `factor` says which).
+    SecondFactorEnrolled,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::SignInSucceeded,
         Self::SignInFailed,
         Self::ConsentGiven,
@@ -53,6 +55,7 @@ impl EventType {
         Self::AdminChange,
         Self::KeyChange,
         Self::ClientRegistration,
+        Self::SecondFactorEnrolled,
     ];
 
     /// Its stored and printed name.
@@ -71,6 +74,7 @@ impl EventType {
             Self::AdminChange => "admin.change",
             Self::KeyChange => "key.change",
             Self::ClientRegistration => "client.registration",
+            Self::SecondFactorEnrolled => "second_factor.enrolled",
         }
     }
 

@@ -12,6 +12,7 @@ pub mod device;
 pub mod grant;
 pub mod group;
 pub mod logout;
+pub mod mfa;
 pub mod password;
 pub mod pkce;
 pub mod registration;

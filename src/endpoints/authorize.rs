@@ -18,7 +18,7 @@ use crate::error::AuthorizeError;
 use crate::oauth::authorize::{
     Outcome, PendingAuthorization, SignIn, error_location, resume, start,
 };
-use crate::paths::{AUTHORIZE_PATH, CONSENT_PATH, LOGIN_PATH};
+use crate::paths::{AUTHORIZE_PATH, CONSENT_PATH, LOGIN_PATH, OTP_PATH};
 use crate::state::AppState;
 
 /// `GET /authorize`.
@@ -110,6 +110,10 @@ async fn answer(
         Ok(Outcome::Login(pending)) => {
             session.set_pending(&pending).await?;
             return Ok(Redirect::to(&issuer.endpoint(LOGIN_PATH)).into_response());
+        }
+        Ok(Outcome::SecondFactor(pending)) => {
+            session.set_pending(&pending).await?;
+            return Ok(Redirect::to(&issuer.endpoint(OTP_PATH)).into_response());
         }
         Ok(Outcome::Consent(pending)) => {
             session.set_pending(&pending).await?;

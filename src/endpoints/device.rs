@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use super::authorize::signed_in;
 use super::page::{MessagePage, PageError, render};
 use super::session::BrowserSession;
+use crate::domain::authn::Acr;
 use crate::domain::device::DeviceAuthorization;
 use crate::domain::secret::{TokenHash, random_string};
 use crate::oauth::device::{Decided, LookUp, decide, look_up};
-use crate::paths::{DEVICE_PATH, LOGIN_PATH};
+use crate::paths::{DEVICE_PATH, LOGIN_PATH, OTP_PATH};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -154,9 +155,10 @@ async fn show(
     let Some((pending, request)) = entered(state, session).await? else {
         return entry(session, "", had_pending.then_some(EXPIRED)).await;
     };
-    let user = match session.signed_in().await? {
+    let signed_in = session.signed_in().await?;
+    let user = match &signed_in {
         Some(signed_in) => {
-            let user_id = crate::domain::user::UserId::from_stored(signed_in.user_id);
+            let user_id = crate::domain::user::UserId::from_stored(signed_in.user_id.clone());
             state
                 .store
                 .find_user(&user_id)
@@ -165,11 +167,17 @@ async fn show(
         }
         None => None,
     };
-    let Some(user) = user else {
+    let (Some(user), Some(signed_in)) = (user, signed_in) else {
         // The login page continues here; an older authorization request must not take over.
         session.clear_pending().await?;
         return Ok(to(state, LOGIN_PATH));
     };
+    // `--require-mfa`: a device is approved only from a two-factor sign-in; the second-factor page
+    // comes back here.
+    if state.settings.require_mfa && signed_in.authentication.acr() < Acr::Mfa {
+        session.clear_pending().await?;
+        return Ok(to(state, OTP_PATH));
+    }
     let now = state.clock.now();
     let client = state
         .clients
@@ -270,6 +278,9 @@ async fn decide_entered(
     let Some(user) = signed_in(session).await? else {
         return Ok(to(state, LOGIN_PATH));
     };
+    if state.settings.require_mfa && user.authentication.acr() < Acr::Mfa {
+        return Ok(to(state, OTP_PATH));
+    }
     let ctx = state.context(state.clock.now());
     let decided = decide(&ctx, &request, &user, allow).await?;
     session.clear_pending_device().await?;

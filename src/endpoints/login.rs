@@ -25,7 +25,7 @@ use crate::domain::user::normalize_username;
 use crate::metrics::SignInOutcome;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
 use crate::oauth::sign_in::{Refusal, check_credentials};
-use crate::paths::DEVICE_PATH;
+use crate::paths::{DEVICE_PATH, OTP_PATH};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -175,6 +175,10 @@ async fn sign_in(
         )
         .await?;
     let Some(pending) = session.pending::<PendingAuthorization>().await? else {
+        // `--require-mfa`: no sign-in is complete with a password alone.
+        if state.settings.require_mfa {
+            return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_PATH)).into_response());
+        }
         // RFC 8628 §3.3: a device code was entered before signing in; back to it.
         if session
             .pending_device::<serde_json::Value>()

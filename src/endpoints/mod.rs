@@ -17,6 +17,7 @@ pub mod page;
 pub mod par;
 pub mod register;
 pub mod revoke;
+pub mod second_factor;
 pub mod session;
 pub mod token;
 pub mod userinfo;

@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use crate::config::{ConfigError, KEY_SECRET_FILE, SecretSource, check_secret_strength};
 use crate::domain::client::{ClientId, SealedSecret};
 use crate::domain::secret::random_string;
+use crate::domain::user::UserId;
 
 /// The associated data of a sealed client secret: a prefix keeps it apart from a signing key whose
 /// kid happens to equal the client id.
@@ -57,6 +58,7 @@ pub struct SealError {
 }
 
 const SIGNING_KEY: &str = "signing key";
+const TOTP_SECRET: &str = "the TOTP secret of user";
 const CLIENT_SECRET: &str = "the secret of client";
 
 impl KeyEncryptionKey {
@@ -120,6 +122,24 @@ impl KeyEncryptionKey {
             sealed.as_bytes(),
         )
         .map(SecretSlice::from)
+    }
+
+    /// Seal a user's TOTP secret for storage, bound to the user id (associated data `totp:` + the
+    /// id), so a sealed secret copied onto another user's row does not open there.
+    pub fn seal_totp_secret(&self, user_id: &UserId, secret: &[u8]) -> Result<Vec<u8>, SealError> {
+        let aad = format!("totp:{user_id}");
+        self.seal_fresh(TOTP_SECRET, user_id.as_str(), aad.as_bytes(), secret)
+    }
+
+    /// Open a user's sealed TOTP secret.
+    pub fn open_totp_secret(
+        &self,
+        user_id: &UserId,
+        sealed: &[u8],
+    ) -> Result<SecretSlice<u8>, DecryptError> {
+        let aad = format!("totp:{user_id}");
+        self.open(TOTP_SECRET, user_id.as_str(), aad.as_bytes(), sealed)
+            .map(SecretSlice::from)
     }
 
     fn seal_fresh(

@@ -77,9 +77,9 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "acr", "amr",
             "name", "preferred_username", "updated_at", "email", "email_verified", "roles", "groups"
         ],
-        // OIDC Discovery §3: the levels ID and access tokens carry as `acr` (OIDC Core §2). Only a
-        // password sign-in exists so far, so only its level is offered.
-        "acr_values_supported": [crate::domain::authn::ACR_PWD],
+        // OIDC Discovery §3: the levels ID and access tokens carry as `acr` (OIDC Core §2), which
+        // `acr_values` may ask for: a password, and a password with a second factor.
+        "acr_values_supported": crate::domain::authn::Acr::ALL.map(crate::domain::authn::Acr::as_str),
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,

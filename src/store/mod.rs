@@ -137,6 +137,51 @@ pub trait Store: Send + Sync + 'static {
         params: &str,
         expires_at: i64,
     ) -> Result<(), StoreError>;
+    /// Begin a TOTP enrolment: keep `sealed_secret` as `user_id`'s unconfirmed factor, replacing an
+    /// unconfirmed one. `false` (and nothing written) when the user has a confirmed factor.
+    async fn begin_totp(
+        &self,
+        user_id: &UserId,
+        sealed_secret: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// The user's TOTP factor, confirmed or not.
+    async fn find_totp(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<crate::domain::mfa::TotpFactor>, StoreError>;
+    /// Accept a code of time step `step` for the user's confirmed factor: `false` unless `step` is
+    /// later than every step accepted before (RFC 6238 §5.2), even under concurrent requests.
+    async fn use_totp_step(&self, user_id: &UserId, step: i64) -> Result<bool, StoreError>;
+    /// Confirm the user's unconfirmed factor with a code of `step`, and replace their recovery codes
+    /// with `recovery_codes`, in one transaction: `false` (nothing written) if there was no
+    /// unconfirmed factor to confirm.
+    async fn confirm_totp(
+        &self,
+        user_id: &UserId,
+        step: i64,
+        recovery_codes: &[TokenHash],
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Replace the user's recovery codes with `recovery_codes` (digests), in one transaction.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &UserId,
+        recovery_codes: &[TokenHash],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Spend one of the user's recovery codes: `false` unless it was theirs and unused (single use,
+    /// even under concurrent requests).
+    async fn use_recovery_code(
+        &self,
+        user_id: &UserId,
+        code_hash: &TokenHash,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// How many of the user's recovery codes are left.
+    async fn count_recovery_codes(&self, user_id: &UserId) -> Result<i64, StoreError>;
+    /// Remove every second factor of the user (TOTP and recovery codes): whether there was one.
+    async fn reset_second_factors(&self, user_id: &UserId) -> Result<bool, StoreError>;
     /// Record a DPoP proof (RFC 9449 §11.1: the hash of its key's thumbprint and its `jti`), kept
     /// until `expires_at`: `false` when it was seen before (a replay), on this instance or another.
     async fn record_dpop_proof(

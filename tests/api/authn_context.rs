@@ -63,7 +63,10 @@ async fn a_password_sign_in_is_pwd_in_every_token_and_after_a_refresh(backend: B
     assert!(access.get("acr").is_none() && access.get("auth_time").is_none());
 
     let discovery = app.get_discovery().await;
-    assert_eq!(discovery["acr_values_supported"], json!([ACR_PWD]));
+    assert_eq!(
+        discovery["acr_values_supported"],
+        json!([ACR_PWD, "urn:latchkey:acr:mfa"])
+    );
     let claims = discovery["claims_supported"].as_array().unwrap();
     assert!(claims.contains(&json!("acr")) && claims.contains(&json!("amr")));
 }

@@ -32,6 +32,7 @@ mod jwks;
 mod key_rotation;
 mod logout;
 mod metrics;
+mod mfa;
 mod microservices;
 mod nginx;
 mod pages;

@@ -18,7 +18,7 @@ use super::{Context, active_user};
 use crate::audit;
 use crate::domain::api::Audience;
 use crate::domain::audit::{AuditEvent, EventType};
-use crate::domain::authn::Authentication;
+use crate::domain::authn::{Acr, Authentication};
 use crate::domain::client::{Client, ClientId, GrantType};
 use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, GrantId, GrantKind};
 use crate::domain::scope::ScopeSet;
@@ -73,6 +73,9 @@ pub struct PendingAuthorization {
     pub prompt: Prompt,
     /// `max_age` in seconds.
     pub max_age: Option<i64>,
+    /// OIDC Core §3.1.2.1 `acr_values`: the first level asked for that Latchkey defines.
+    #[serde(default)]
+    pub acr: Option<String>,
     /// `login_hint`, to prefill the username.
     pub login_hint: Option<String>,
     /// When the request arrived.
@@ -123,6 +126,8 @@ pub struct SignIn {
 pub enum Step {
     /// Show the login page.
     Login,
+    /// The user is signed in, but less strongly than the request needs: ask for the second factor.
+    SecondFactor,
     /// Show the consent page.
     Consent,
     /// Issue a code to this signed-in user.
@@ -134,6 +139,8 @@ pub enum Step {
 pub enum Outcome {
     /// Keep the request and show the login page.
     Login(PendingAuthorization),
+    /// Keep the request and ask the signed-in user for their second factor (or to enrol one).
+    SecondFactor(PendingAuthorization),
     /// Keep the request and show the consent page.
     Consent(PendingAuthorization),
     /// The request is finished: redirect to the client (RFC 6749 §4.1.2) with a code.
@@ -255,12 +262,29 @@ async fn pushed(
     validate(client, catalog, &params, None, ctx.now)
 }
 
+/// The level of sign-in a request needs: what it asked for with `acr_values`, and at least two
+/// factors where `--require-mfa` says so.
+pub fn required_acr(pending: &PendingAuthorization, require_mfa: bool) -> Acr {
+    let asked = pending
+        .acr
+        .as_deref()
+        .and_then(Acr::parse)
+        .unwrap_or(Acr::Pwd);
+    if require_mfa {
+        asked.max(Acr::Mfa)
+    } else {
+        asked
+    }
+}
+
 /// The pure decision: what does this pending request need next, given the browser's sign-in (of a
-/// user already known to be active), the scopes that user once allowed this client, and `now`?
+/// user already known to be active), the level of sign-in it needs, the scopes that user once
+/// allowed this client, and `now`?
 pub fn next_step(
     pending: &PendingAuthorization,
     client: &Client,
     signed_in: Option<&SignIn>,
+    required: Acr,
     remembered: Option<&ScopeSet>,
     now: i64,
 ) -> Result<Step, AuthorizeError> {
@@ -291,6 +315,17 @@ pub fn next_step(
         }
         return Ok(Step::Login);
     };
+    // RFC 9470 §3, OIDC Core §3.1.2.1: a sign-in weaker than needed is stepped up, asking only for
+    // what is missing; without a page to show, `interaction_required`.
+    if user.authentication.acr() < required {
+        if pending.prompt.none {
+            return Err(pending.fail(
+                ErrorCode::InteractionRequired,
+                "the user must sign in with a second factor",
+            ));
+        }
+        return Ok(Step::SecondFactor);
+    }
     let requested = ScopeSet::parse(&pending.scope).unwrap_or_default();
     let consent_needed = if pending.consented_by.as_deref() == Some(user.user_id.as_str()) {
         false
@@ -351,14 +386,17 @@ pub async fn resume(
             .and_then(|scope| ScopeSet::parse(&scope).ok()),
         _ => None,
     };
+    let required = required_acr(&pending, ctx.settings.require_mfa);
     match next_step(
         &pending,
         &client,
         signed_in.as_ref(),
+        required,
         remembered.as_ref(),
         ctx.now,
     )? {
         Step::Login => Ok(Outcome::Login(pending)),
+        Step::SecondFactor => Ok(Outcome::SecondFactor(pending)),
         Step::Consent => Ok(Outcome::Consent(pending)),
         Step::IssueCode => {
             let Some(user) = signed_in else {

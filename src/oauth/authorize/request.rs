@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::{MAX_ECHOED_LEN, PendingAuthorization, Prompt};
 use crate::catalog::Catalog;
+use crate::domain::authn::Acr;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::pkce::is_valid_s256_challenge;
 use crate::domain::scope::ScopeSet;
@@ -104,6 +105,7 @@ pub fn validate(
         dpop_jkt: None,
         prompt: Prompt::default(),
         max_age: None,
+        acr: None,
         login_hint: get("login_hint").map(str::to_owned),
         created_at: now,
         authenticated_as: None,
@@ -266,6 +268,22 @@ pub fn validate(
                 );
             }
         }
+    }
+    // OIDC Core §3.1.2.1 `acr_values`: the levels wanted, in order of preference. Latchkey aims at
+    // the first one it defines (a stronger sign-in satisfies it too); values it does not define
+    // are ignored, as the parameter is voluntary.
+    if let Some(values) = get("acr_values") {
+        if values.len() > MAX_ECHOED_LEN || has_control_characters(values) {
+            return fail(
+                &pending,
+                ErrorCode::InvalidRequest,
+                "acr_values is malformed",
+            );
+        }
+        pending.acr = values
+            .split(' ')
+            .find_map(Acr::parse)
+            .map(|acr| acr.as_str().to_owned());
     }
     // RFC 9449 §10: `dpop_jkt` binds the code to that DPoP key; it is a SHA-256 JWK thumbprint.
     if let Some(jkt) = get("dpop_jkt") {

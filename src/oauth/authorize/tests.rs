@@ -498,9 +498,147 @@ fn next_step_rules() {
         ),
     ];
     for (case, pending, client, signed_in, remembered, now, expected) in cases {
-        let result = next_step(&pending, &client, signed_in.as_ref(), remembered, now);
+        let required = required_acr(&pending, false);
+        let result = next_step(
+            &pending,
+            &client,
+            signed_in.as_ref(),
+            required,
+            remembered,
+            now,
+        );
         assert_eq!(step(&result), expected, "{case}");
     }
+}
+
+#[test]
+#[allow(clippy::type_complexity)] // a table: one row per rule
+fn a_sign_in_weaker_than_asked_is_stepped_up() {
+    use crate::domain::authn::{ACR_MFA, ACR_PWD, Method};
+    let openid = ScopeSet::parse("openid").unwrap();
+    let with_otp = SignIn {
+        authentication: Authentication::password().with(Method::Otp),
+        ..alice(NOW)
+    };
+    let mfa_first = format!("{ACR_MFA} {ACR_PWD}");
+    let unknown_first = format!("urn:example:gold {ACR_MFA}");
+    // (case, acr_values, prompt, --require-mfa, sign-in, expected step, expected acr asked)
+    let cases: [(&str, &str, &str, bool, SignIn, &str, Option<&str>); 9] = [
+        (
+            "no acr_values: a password will do",
+            "",
+            "",
+            false,
+            alice(NOW),
+            "IssueCode",
+            None,
+        ),
+        (
+            "asked for pwd",
+            ACR_PWD,
+            "",
+            false,
+            alice(NOW),
+            "IssueCode",
+            Some(ACR_PWD),
+        ),
+        (
+            "asked for mfa: the second factor",
+            ACR_MFA,
+            "",
+            false,
+            alice(NOW),
+            "SecondFactor",
+            Some(ACR_MFA),
+        ),
+        (
+            "the first value counts",
+            &mfa_first,
+            "",
+            false,
+            alice(NOW),
+            "SecondFactor",
+            Some(ACR_MFA),
+        ),
+        (
+            "unknown values are skipped",
+            &unknown_first,
+            "",
+            false,
+            alice(NOW),
+            "SecondFactor",
+            Some(ACR_MFA),
+        ),
+        (
+            "an mfa sign-in satisfies mfa",
+            ACR_MFA,
+            "",
+            false,
+            with_otp.clone(),
+            "IssueCode",
+            Some(ACR_MFA),
+        ),
+        (
+            "an mfa sign-in satisfies pwd",
+            ACR_PWD,
+            "",
+            false,
+            with_otp,
+            "IssueCode",
+            Some(ACR_PWD),
+        ),
+        (
+            "--require-mfa asks everyone",
+            "",
+            "",
+            true,
+            alice(NOW),
+            "SecondFactor",
+            None,
+        ),
+        (
+            "OIDC Core §3.1.2.6 prompt=none",
+            ACR_MFA,
+            "none",
+            false,
+            alice(NOW),
+            "interaction_required",
+            Some(ACR_MFA),
+        ),
+    ];
+    for (case, acr_values, prompt, require_mfa, signed_in, expected, asked) in cases {
+        let mut overrides = vec![];
+        if !acr_values.is_empty() {
+            overrides.push(("acr_values", acr_values));
+        }
+        if !prompt.is_empty() {
+            overrides.push(("prompt", prompt));
+        }
+        let pending = pending(&web(), &overrides);
+        assert_eq!(pending.acr.as_deref(), asked, "{case}");
+        let required = required_acr(&pending, require_mfa);
+        let result = next_step(
+            &pending,
+            &web(),
+            Some(&signed_in),
+            required,
+            Some(&openid),
+            NOW,
+        );
+        assert_eq!(step(&result), expected, "{case}");
+    }
+    let malformed = request(&[("acr_values", "a\u{1}b")]);
+    let refused = validate(&web(), &Catalog::default(), &malformed, None, NOW).map(|_| ());
+    assert!(
+        matches!(
+            refused,
+            Err(AuthorizeError::Redirect {
+                code: ErrorCode::InvalidRequest,
+                ..
+            })
+        ),
+        "control characters in acr_values"
+    );
 }
 
 #[test]

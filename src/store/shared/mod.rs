@@ -17,6 +17,7 @@ pub(super) mod catalog;
 pub(super) mod clients;
 pub(super) mod configuration;
 pub(super) mod devices;
+pub(super) mod factors;
 pub(super) mod grants;
 pub(super) mod keys;
 pub(super) mod logouts;
@@ -35,6 +36,7 @@ macro_rules! store_impl {
         crate::store::shared::keys::keys_impl!($pool);
         crate::store::shared::grants::grants_impl!($pool, $conn);
         crate::store::shared::devices::devices_impl!($pool);
+        crate::store::shared::factors::factors_impl!($pool, $conn);
         crate::store::shared::logouts::logouts_impl!($pool, $conn);
         crate::store::shared::attempts::attempts_impl!($pool);
         crate::store::shared::audit::audit_impl!($pool, $conn);
@@ -69,6 +71,70 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn begin_totp(
+                    &self,
+                    user_id: &UserId,
+                    sealed_secret: &[u8],
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    factors::begin_totp(&self.pool, user_id, sealed_secret, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_totp(
+                    &self,
+                    user_id: &UserId,
+                ) -> Result<Option<crate::domain::mfa::TotpFactor>, StoreError> {
+                    factors::find_totp(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn use_totp_step(&self, user_id: &UserId, step: i64) -> Result<bool, StoreError> {
+                    factors::use_totp_step(&self.pool, user_id, step).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn confirm_totp(
+                    &self,
+                    user_id: &UserId,
+                    step: i64,
+                    recovery_codes: &[TokenHash],
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    factors::confirm_totp(&self.pool, user_id, step, recovery_codes, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn replace_recovery_codes(
+                    &self,
+                    user_id: &UserId,
+                    recovery_codes: &[TokenHash],
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    factors::replace_recovery_codes(&self.pool, user_id, recovery_codes, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn use_recovery_code(
+                    &self,
+                    user_id: &UserId,
+                    code_hash: &TokenHash,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    factors::use_recovery_code(&self.pool, user_id, code_hash, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn count_recovery_codes(&self, user_id: &UserId) -> Result<i64, StoreError> {
+                    factors::count_recovery_codes(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn reset_second_factors(&self, user_id: &UserId) -> Result<bool, StoreError> {
+                    factors::reset_second_factors(&self.pool, user_id).await
+                }
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn ping(&self) -> Result<(), StoreError> {

@@ -1,0 +1,485 @@
+//! The second factor, after the password: `GET/POST /otp` asks a signed-in user for a TOTP code
+//! (RFC 6238) or a recovery code; `GET/POST /otp-setup` enrols a user who has no factor yet (a QR
+//! code and the secret as text, confirmed by a first code), then shows the recovery codes once;
+//! `POST /otp-continue` carries on with the sign-in.
+//!
+//! A code is reserved in the sign-in throttle before it is checked (the same counters as the
+//! password's), accepted once (RFC 6238 §5.2: a step later than the last one used, in one
+//! conditional UPDATE), and then the session is signed in again, under a new id, with both methods
+//! (RFC 8176 `pwd` `otp`: `urn:latchkey:acr:mfa`).
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::authorize::{client_of, respond};
+use super::page::{MessagePage, PageError, render};
+use super::session::{BrowserSession, SignedIn};
+use crate::audit;
+use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::authn::Method;
+use crate::domain::mfa::{
+    looks_like_recovery_code, new_recovery_codes, new_totp_secret, otpauth_uri, qr_svg,
+    recovery_code_hash, totp_secret_text, totp_step,
+};
+use crate::domain::user::{User, UserId};
+use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
+use crate::oauth::throttle::{self, Admission};
+use crate::paths::{DEVICE_PATH, LOGIN_PATH, OTP_PATH, OTP_SETUP_PATH};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "otp.html")]
+struct OtpPage<'a> {
+    client_name: Option<&'a str>,
+    error: Option<&'a str>,
+    csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "otp_setup.html")]
+struct OtpSetupPage<'a> {
+    error: Option<&'a str>,
+    csrf_token: &'a str,
+    /// The QR code, an `<svg>` element made here from the `otpauth://` URI.
+    qr_svg: &'a str,
+    secret: &'a str,
+    account: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct RecoveryCodesPage<'a> {
+    codes: &'a [String],
+    csrf_token: &'a str,
+}
+
+/// A code form.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf_token: Option<String>,
+    #[serde(default)]
+    code: String,
+}
+
+/// The CSRF-only form of "Continue".
+#[derive(Deserialize)]
+pub struct ContinueForm {
+    csrf_token: Option<String>,
+}
+
+/// How long an enrolment's secret is shown again on a reload before a new one is made.
+const ENROLMENT_TTL: i64 = 10 * 60;
+
+const WRONG: &str = "That code is not right, or was already used. Try the next one.";
+
+/// The signed-in user and their session, or the login page for a browser without one.
+async fn signed_in_user(
+    state: &AppState,
+    session: &BrowserSession,
+) -> Result<Result<(SignedIn, User), Response>, PageError> {
+    let to_login = || Redirect::to(&state.settings.issuer.endpoint(LOGIN_PATH)).into_response();
+    let Some(signed_in) = session.signed_in().await? else {
+        return Ok(Err(to_login()));
+    };
+    let user_id = UserId::from_stored(signed_in.user_id.clone());
+    match crate::oauth::active_user(state.store.as_ref(), &user_id).await? {
+        Some(user) => Ok(Ok((signed_in, user))),
+        None => Ok(Err(to_login())),
+    }
+}
+
+async fn show_otp(
+    state: &AppState,
+    session: &BrowserSession,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let pending: Option<PendingAuthorization> = session.pending().await?;
+    let client = match &pending {
+        Some(p) => client_of(state, p).await?,
+        None => None,
+    };
+    let page = OtpPage {
+        client_name: client.as_ref().map(|c| c.client_name.as_str()),
+        error,
+        csrf_token: &session.csrf_token().await?,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `GET /otp`: the code form, or enrolment for a user without a confirmed factor.
+pub async fn otp_page(State(state): State<AppState>, session: BrowserSession) -> Response {
+    otp_page_for(&state, &session)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn otp_page_for(state: &AppState, session: &BrowserSession) -> Result<Response, PageError> {
+    let (_, user) = match signed_in_user(state, session).await? {
+        Ok(found) => found,
+        Err(to_login) => return Ok(to_login),
+    };
+    let confirmed = state
+        .store
+        .find_totp(&user.user_id)
+        .await?
+        .is_some_and(|f| f.confirmed_at.is_some());
+    if !confirmed {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_SETUP_PATH)).into_response());
+    }
+    show_otp(state, session, None).await
+}
+
+/// `POST /otp`: check a TOTP code or a recovery code.
+pub async fn otp_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: BrowserSession,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    verify(&state, &session, peer, form)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The user's TOTP secret, unsealed.
+fn open_secret(
+    state: &AppState,
+    user_id: &UserId,
+    sealed: &[u8],
+) -> Result<secrecy::SecretSlice<u8>, PageError> {
+    state
+        .keys
+        .kek()
+        .open_totp_secret(user_id, sealed)
+        .map_err(|err| {
+            tracing::error!(error = %err, "a TOTP secret does not open");
+            PageError::internal()
+        })
+}
+
+/// 429 with `Retry-After` for a code refused by the throttle.
+fn too_many_attempts(wait: i64) -> PageError {
+    let minutes = (wait + 59) / 60;
+    PageError::too_many(
+        format!("Too many sign-in attempts. Try again in {minutes} minute(s)."),
+        u64::try_from(wait).unwrap_or(60),
+    )
+}
+
+async fn verify(
+    state: &AppState,
+    session: &BrowserSession,
+    peer: SocketAddr,
+    form: CodeForm,
+) -> Result<Response, PageError> {
+    session.check_csrf(form.csrf_token.as_deref()).await?;
+    let (signed_in, user) = match signed_in_user(state, session).await? {
+        Ok(found) => found,
+        Err(to_login) => return Ok(to_login),
+    };
+    let now = state.clock.now();
+    let Some(factor) = state
+        .store
+        .find_totp(&user.user_id)
+        .await?
+        .filter(|f| f.confirmed_at.is_some())
+    else {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_SETUP_PATH)).into_response());
+    };
+    // OWASP ASVS 2.2.1: the attempt is counted before the code is looked at, with the password's.
+    let attempt =
+        match throttle::admit(state.store.as_ref(), &user.username, peer.ip(), now).await? {
+            Admission::Admitted(attempt) => attempt,
+            Admission::Refused { retry_after } => return Err(too_many_attempts(retry_after)),
+        };
+    let accepted = if looks_like_recovery_code(&form.code) {
+        let used = state
+            .store
+            .use_recovery_code(&user.user_id, &recovery_code_hash(&form.code), now)
+            .await?;
+        used.then_some("recovery_code")
+    } else {
+        let secret = open_secret(state, &user.user_id, &factor.sealed_secret)?;
+        match totp_step(secret.expose_secret(), &form.code, now) {
+            Some(step) => state
+                .store
+                .use_totp_step(&user.user_id, step)
+                .await?
+                .then_some("totp"),
+            None => None,
+        }
+    };
+    let event = |event_type| {
+        AuditEvent::new(event_type, now, format!("user:{}", user.user_id))
+            .user(user.user_id.to_string())
+    };
+    let Some(how) = accepted else {
+        audit::record_or_log(
+            state.store.as_ref(),
+            event(EventType::SignInFailed).detail(json!({
+                "outcome": "wrong_second_factor",
+                "address": peer.ip().to_string(),
+            })),
+        )
+        .await;
+        return show_otp(state, session, Some(WRONG)).await;
+    };
+    if let Err(err) = attempt.succeeded(state.store.as_ref()).await {
+        tracing::warn!(error = %err, "could not give back a successful sign-in attempt");
+    }
+    audit::record_or_log(
+        state.store.as_ref(),
+        event(EventType::SignInSucceeded).detail(json!({
+            "outcome": "second_factor",
+            "factor": how,
+            "address": peer.ip().to_string(),
+        })),
+    )
+    .await;
+    complete(state, session, signed_in).await
+}
+
+/// The second factor is proven: sign the session in again, under a new id, with both methods
+/// (OIDC Core §2: `auth_time` is now, when the user last authenticated), and carry on.
+async fn complete(
+    state: &AppState,
+    session: &BrowserSession,
+    signed_in: SignedIn,
+) -> Result<Response, PageError> {
+    let auth_time = state.clock.now();
+    let authentication = signed_in.authentication.with(Method::Otp);
+    session
+        .sign_in(
+            SignedIn {
+                user_id: signed_in.user_id.clone(),
+                auth_time,
+                authentication: authentication.clone(),
+                sid: signed_in.sid.clone(),
+            },
+            state.settings.lifetimes.session,
+        )
+        .await?;
+    carry_on(
+        state,
+        session,
+        SignIn {
+            user_id: UserId::from_stored(signed_in.user_id),
+            auth_time,
+            authentication,
+            sid: signed_in.sid,
+        },
+    )
+    .await
+}
+
+/// Resume the authorization request waiting in the session, if any.
+async fn carry_on(
+    state: &AppState,
+    session: &BrowserSession,
+    signed_in: SignIn,
+) -> Result<Response, PageError> {
+    let Some(pending) = session.pending::<PendingAuthorization>().await? else {
+        // RFC 8628 §3.3: a device code was entered before signing in; back to it.
+        if session
+            .pending_device::<serde_json::Value>()
+            .await?
+            .is_some()
+        {
+            return Ok(Redirect::to(&state.settings.issuer.endpoint(DEVICE_PATH)).into_response());
+        }
+        return Ok(render(
+            StatusCode::OK,
+            &MessagePage {
+                title: "Signed in",
+                message: "You are signed in to Latchkey. You can close this page.",
+            },
+        ));
+    };
+    let outcome = resume(
+        &state.context(signed_in.auth_time),
+        pending,
+        Some(signed_in),
+    )
+    .await;
+    Ok(respond(state, session, outcome).await)
+}
+
+/// `GET /otp-setup`: a new secret for a signed-in user without a confirmed factor.
+pub async fn setup_page(State(state): State<AppState>, session: BrowserSession) -> Response {
+    show_setup(&state, &session)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn show_setup(state: &AppState, session: &BrowserSession) -> Result<Response, PageError> {
+    let (_, user) = match signed_in_user(state, session).await? {
+        Ok(found) => found,
+        Err(to_login) => return Ok(to_login),
+    };
+    let now = state.clock.now();
+    // A reload shows the secret being enrolled (the user may have scanned it already), for a while.
+    let enrolling = state
+        .store
+        .find_totp(&user.user_id)
+        .await?
+        .filter(|f| f.confirmed_at.is_none() && now - f.created_at < ENROLMENT_TTL);
+    if let Some(factor) = enrolling {
+        let secret = open_secret(state, &user.user_id, &factor.sealed_secret)?;
+        return setup_form(state, session, &user, secret.expose_secret(), None).await;
+    }
+    let secret = new_totp_secret();
+    let sealed = state
+        .keys
+        .kek()
+        .seal_totp_secret(&user.user_id, &secret)
+        .map_err(|err| {
+            tracing::error!(error = %err, "cannot seal a TOTP secret");
+            PageError::internal()
+        })?;
+    // A confirmed factor is never replaced here: the user goes to the code form instead.
+    if !state.store.begin_totp(&user.user_id, &sealed, now).await? {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_PATH)).into_response());
+    }
+    setup_form(state, session, &user, &secret, None).await
+}
+
+/// The enrolment page for `secret`: its QR code (the `otpauth://` URI, labelled with the issuer's
+/// host and the username) and its text, and the form for the first code.
+async fn setup_form(
+    state: &AppState,
+    session: &BrowserSession,
+    user: &User,
+    secret: &[u8],
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let label = url::Url::parse(state.settings.issuer.as_str())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "Latchkey".to_owned());
+    let uri = otpauth_uri(&label, &user.username, secret);
+    let qr = qr_svg(&uri).ok_or_else(PageError::internal)?;
+    let page = OtpSetupPage {
+        error,
+        csrf_token: &session.csrf_token().await?,
+        qr_svg: &qr,
+        secret: &totp_secret_text(secret),
+        account: &user.username,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /otp-setup`: the first code confirms the factor; the recovery codes are shown once.
+pub async fn setup_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: BrowserSession,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    confirm(&state, &session, peer, form)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn confirm(
+    state: &AppState,
+    session: &BrowserSession,
+    peer: SocketAddr,
+    form: CodeForm,
+) -> Result<Response, PageError> {
+    session.check_csrf(form.csrf_token.as_deref()).await?;
+    let (signed_in, user) = match signed_in_user(state, session).await? {
+        Ok(found) => found,
+        Err(to_login) => return Ok(to_login),
+    };
+    let now = state.clock.now();
+    let Some(factor) = state
+        .store
+        .find_totp(&user.user_id)
+        .await?
+        .filter(|f| f.confirmed_at.is_none())
+    else {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_PATH)).into_response());
+    };
+    let attempt =
+        match throttle::admit(state.store.as_ref(), &user.username, peer.ip(), now).await? {
+            Admission::Admitted(attempt) => attempt,
+            Admission::Refused { retry_after } => return Err(too_many_attempts(retry_after)),
+        };
+    let secret = open_secret(state, &user.user_id, &factor.sealed_secret)?;
+    let (codes, hashes) = new_recovery_codes();
+    let confirmed = match totp_step(secret.expose_secret(), &form.code, now) {
+        Some(step) => {
+            state
+                .store
+                .confirm_totp(&user.user_id, step, &hashes, now)
+                .await?
+        }
+        None => false,
+    };
+    if !confirmed {
+        // The same secret stays: the page shows it again rather than a new one.
+        return setup_form(state, session, &user, secret.expose_secret(), Some(WRONG)).await;
+    }
+    if let Err(err) = attempt.succeeded(state.store.as_ref()).await {
+        tracing::warn!(error = %err, "could not give back a successful sign-in attempt");
+    }
+    audit::record_or_log(
+        state.store.as_ref(),
+        AuditEvent::new(
+            EventType::SecondFactorEnrolled,
+            now,
+            format!("user:{}", user.user_id),
+        )
+        .user(user.user_id.to_string())
+        .detail(json!({ "factor": "totp", "address": peer.ip().to_string() })),
+    )
+    .await;
+    // The user just proved the factor: the session is now a two-factor one.
+    let auth_time = state.clock.now();
+    session
+        .sign_in(
+            SignedIn {
+                user_id: signed_in.user_id.clone(),
+                auth_time,
+                authentication: signed_in.authentication.with(Method::Otp),
+                sid: signed_in.sid.clone(),
+            },
+            state.settings.lifetimes.session,
+        )
+        .await?;
+    let page = RecoveryCodesPage {
+        codes: &codes,
+        csrf_token: &session.csrf_token().await?,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /otp-continue`: after the recovery codes, carry on with the sign-in.
+pub async fn continue_submit(
+    State(state): State<AppState>,
+    session: BrowserSession,
+    Form(form): Form<ContinueForm>,
+) -> Response {
+    continue_sign_in(&state, &session, form)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn continue_sign_in(
+    state: &AppState,
+    session: &BrowserSession,
+    form: ContinueForm,
+) -> Result<Response, PageError> {
+    session.check_csrf(form.csrf_token.as_deref()).await?;
+    let Some(signed_in) = super::authorize::signed_in(session).await? else {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(LOGIN_PATH)).into_response());
+    };
+    carry_on(state, session, signed_in).await
+}

@@ -1,0 +1,306 @@
+//! Second factors (TOTP, RFC 6238, and recovery codes) and step-up: `--require-mfa` takes a user
+//! without a factor through enrolment right after the password; `acr_values` asks a signed-in user
+//! only for the missing factor (RFC 9470 §3, OIDC Core §3.1.2.1); `prompt=none` with too weak a
+//! sign-in is `interaction_required`; a code is accepted once; wrong codes are throttled like
+//! passwords; a recovery code works once; the secret is sealed at rest. The tests play the
+//! authenticator app with the RFC 6238 algorithm (codes computed from the secret the page shows).
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, PASSWORD, TestApp, TestClient, TestDb, hidden_value, jwt_claims, query_param, text,
+};
+
+crate::backend_tests!(
+    require_mfa_enrols_a_user_without_a_factor_right_after_the_password,
+    acr_values_steps_up_a_password_session_asking_only_for_the_code,
+    a_code_is_accepted_once_and_wrong_codes_are_throttled,
+    a_recovery_code_signs_in_once,
+);
+
+const ACR_PWD: &str = "urn:latchkey:acr:pwd";
+const ACR_MFA: &str = "urn:latchkey:acr:mfa";
+
+/// The page a redirect leads to, on this server: its path, or the whole location elsewhere.
+fn path_of(app: &TestApp, response: &reqwest::Response) -> String {
+    let location = response.headers()["location"].to_str().unwrap();
+    location.strip_prefix(&app.address).map_or_else(
+        || location.to_owned(),
+        |p| p.split('?').next().unwrap().to_owned(),
+    )
+}
+
+/// The authenticator app: the code for `secret` (base32, as the page shows it) at the server's now.
+fn code(app: &TestApp, secret: &str) -> String {
+    let raw = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let now = latchkey::clock::Clock::now(&app.clock);
+    latchkey::domain::mfa::totp_code(raw.as_ref(), now).unwrap()
+}
+
+async fn post_code(app: &TestApp, path: &str, code: &str) -> reqwest::Response {
+    let csrf = app.csrf_of(path).await;
+    app.post_form(path, &[("csrf_token", &csrf), ("code", code)])
+        .await
+}
+
+/// Start an authorization for `client` with `extra` parameters; returns the first redirect and the
+/// PKCE verifier.
+async fn authorize(
+    app: &TestApp,
+    client: &TestClient,
+    extra: &[(&str, &str)],
+) -> (reqwest::Response, String) {
+    let (url, verifier) = app.authorize_url(client, "openid", extra);
+    let response = app.get_url(&url).await;
+    assert_eq!(response.status(), 303);
+    (response, verifier)
+}
+
+/// Redeem the code the client was sent to with; the ID token's and access token's claims.
+async fn tokens(
+    app: &TestApp,
+    client: &TestClient,
+    response: &reqwest::Response,
+    verifier: &str,
+) -> (Value, Value) {
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(
+        location.as_str().starts_with(&client.redirect_uri),
+        "not sent back to the client: {location}"
+    );
+    let code = query_param(&location, "code").expect("a code");
+    let redeemed = app.redeem_code(client, &code, verifier).await;
+    assert_eq!(redeemed.status(), 200);
+    let body: Value = redeemed.json().await.unwrap();
+    (
+        jwt_claims(&text(&body, "id_token")),
+        jwt_claims(&text(&body, "access_token")),
+    )
+}
+
+/// Enrol `username` (signed in with a password already) on the setup page; the secret, and the
+/// answer to "continue" after the recovery codes, and the codes.
+async fn enrol(app: &TestApp) -> (String, reqwest::Response, Vec<String>) {
+    let page = app.get("/otp-setup").await.text().await.unwrap();
+    assert!(page.contains("<svg"), "a QR code: {page}");
+    let secret = between(&page, r#"<code id="totp-secret">"#, "</code>");
+    let shown = post_code(app, "/otp-setup", &code(app, &secret)).await;
+    assert_eq!(shown.status(), 200);
+    let html = shown.text().await.unwrap();
+    let codes: Vec<String> = html
+        .split("<li><code>")
+        .skip(1)
+        .map(|rest| rest.split("</code>").next().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes: {html}");
+    let csrf = hidden_value(&html, "csrf_token");
+    let continued = app
+        .post_form("/otp-continue", &[("csrf_token", &csrf)])
+        .await;
+    (secret, continued, codes)
+}
+
+fn between(html: &str, start: &str, end: &str) -> String {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {html}"))
+        + start.len();
+    html[from..][..html[from..].find(end).unwrap()].to_owned()
+}
+
+async fn require_mfa_enrols_a_user_without_a_factor_right_after_the_password(backend: Backend) {
+    let app = TestApp::spawn_on(TestDb::new(&backend).await, &["--require-mfa"]).await;
+    let client = app.refreshing_client().await;
+    let alice = app.create_user("alice").await;
+
+    let (first, verifier) = authorize(&app, &client, &[]).await;
+    assert_eq!(path_of(&app, &first), "/login");
+    let after_password = app.post_login("alice", PASSWORD).await;
+    assert_eq!(after_password.status(), 303);
+    assert_eq!(path_of(&app, &after_password), "/otp");
+    let otp = app.get("/otp").await;
+    assert_eq!(otp.status(), 303, "no factor yet: enrolment");
+    assert_eq!(path_of(&app, &otp), "/otp-setup");
+
+    // A wrong first code keeps the same secret on the page.
+    let page = app.get("/otp-setup").await.text().await.unwrap();
+    let secret = between(&page, r#"<code id="totp-secret">"#, "</code>");
+    let wrong = post_code(&app, "/otp-setup", "000000").await;
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("not right"), "{html}");
+    assert_eq!(
+        between(&html, r#"<code id="totp-secret">"#, "</code>"),
+        secret
+    );
+    // The secret is sealed at rest, never stored as it is.
+    let stored = app
+        .state
+        .store
+        .find_totp(&alice.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = totp_rs::Secret::try_from_base32(&secret).unwrap();
+    assert!(stored.confirmed_at.is_none());
+    assert!(
+        !stored
+            .sealed_secret
+            .windows(raw.as_ref().len())
+            .any(|w| w == raw.as_ref())
+    );
+
+    // A reload shows the same secret (it may be scanned already); the enrolment goes on with it.
+    let (again, continued, _) = enrol(&app).await;
+    assert_eq!(again, secret);
+    assert_eq!(continued.status(), 303);
+    let (id, access) = tokens(&app, &client, &continued, &verifier).await;
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+    assert_eq!(id["acr"], ACR_MFA);
+    assert_eq!(access["acr"], ACR_MFA);
+    assert_eq!(
+        app.state
+            .store
+            .count_recovery_codes(&alice.user_id)
+            .await
+            .unwrap(),
+        10
+    );
+
+    // Once enrolled, the setup page does not replace the factor: it sends to the code form.
+    let again = app.get("/otp-setup").await;
+    assert_eq!(path_of(&app, &again), "/otp");
+    let discovery = app.get_discovery().await;
+    assert_eq!(discovery["acr_values_supported"], json!([ACR_PWD, ACR_MFA]));
+}
+
+async fn acr_values_steps_up_a_password_session_asking_only_for_the_code(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let client = app.refreshing_client().await;
+    app.create_user("alice").await;
+    // Alice enrols (any signed-in user may), then signs in again with her password only.
+    app.post_login("alice", PASSWORD).await;
+    let (secret, _, _) = enrol(&app).await;
+    let (first, verifier) = authorize(&app, &client, &[("prompt", "login")]).await;
+    assert_eq!(path_of(&app, &first), "/login");
+    let signed_in = app.post_login("alice", PASSWORD).await;
+    let (id, access) = tokens(&app, &client, &signed_in, &verifier).await;
+    assert_eq!(id["amr"], json!(["pwd"]), "no second factor unless asked");
+    assert_eq!(access["acr"], ACR_PWD);
+
+    // prompt=none cannot step up: interaction_required at the client.
+    let (silent, _) = authorize(
+        &app,
+        &client,
+        &[("prompt", "none"), ("acr_values", ACR_MFA)],
+    )
+    .await;
+    let location = url::Url::parse(silent.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("interaction_required")
+    );
+
+    // acr_values=mfa: straight to the code form, no password page.
+    app.clock.advance(31);
+    let (stepped, verifier) = authorize(&app, &client, &[("acr_values", ACR_MFA)]).await;
+    assert_eq!(path_of(&app, &stepped), "/otp");
+    let page = app.get("/otp").await.text().await.unwrap();
+    assert!(page.contains("Dashboard"), "names the client: {page}");
+    let done = post_code(&app, "/otp", &code(&app, &secret)).await;
+    assert_eq!(done.status(), 303);
+    let (id, access) = tokens(&app, &client, &done, &verifier).await;
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+    assert_eq!(id["acr"], ACR_MFA);
+    assert_eq!(access["acr"], ACR_MFA);
+    assert_eq!(
+        access["auth_time"],
+        latchkey::clock::Clock::now(&app.clock),
+        "the step-up is the latest authentication"
+    );
+    // The session is now a two-factor one: the next request for mfa is silent.
+    let (silent, verifier) = authorize(
+        &app,
+        &client,
+        &[("prompt", "none"), ("acr_values", ACR_MFA)],
+    )
+    .await;
+    let (id, _) = tokens(&app, &client, &silent, &verifier).await;
+    assert_eq!(id["acr"], ACR_MFA);
+}
+
+async fn a_code_is_accepted_once_and_wrong_codes_are_throttled(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let client = app.refreshing_client().await;
+    app.create_user("alice").await;
+    app.post_login("alice", PASSWORD).await;
+    let (secret, _, _) = enrol(&app).await;
+
+    // RFC 6238 §5.2: the code that confirmed the enrolment, or any of its step, is spent.
+    app.post_login("alice", PASSWORD).await;
+    authorize(&app, &client, &[("acr_values", ACR_MFA)]).await;
+    let replayed = post_code(&app, "/otp", &code(&app, &secret)).await;
+    assert_eq!(replayed.status(), 200);
+    assert!(replayed.text().await.unwrap().contains("already used"));
+    app.clock.advance(30);
+    let fresh = code(&app, &secret);
+    let accepted = post_code(&app, "/otp", &fresh).await;
+    assert_eq!(accepted.status(), 303, "the next step's code");
+
+    // Wrong codes count with the password's attempts: past the limit, even the right code waits.
+    app.clock.advance(30);
+    app.post_login("alice", PASSWORD).await;
+    authorize(&app, &client, &[("acr_values", ACR_MFA)]).await;
+    let limit = latchkey::oauth::throttle::MAX_ATTEMPTS_PER_USERNAME_AND_NETWORK;
+    for _ in 0..limit {
+        let wrong = post_code(&app, "/otp", "123456").await;
+        assert_eq!(wrong.status(), 200);
+    }
+    let throttled = post_code(&app, "/otp", &code(&app, &secret)).await;
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+}
+
+async fn a_recovery_code_signs_in_once(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let client = app.refreshing_client().await;
+    let alice = app.create_user("alice").await;
+    app.post_login("alice", PASSWORD).await;
+    let (_, _, codes) = enrol(&app).await;
+
+    app.post_login("alice", PASSWORD).await;
+    let (_, verifier) = authorize(&app, &client, &[("acr_values", ACR_MFA)]).await;
+    // Typed in lower case, without dashes: still the code.
+    let typed = codes[3].replace('-', "").to_lowercase();
+    let done = post_code(&app, "/otp", &typed).await;
+    assert_eq!(done.status(), 303);
+    let (id, _) = tokens(&app, &client, &done, &verifier).await;
+    assert_eq!(id["acr"], ACR_MFA);
+    assert_eq!(
+        app.state
+            .store
+            .count_recovery_codes(&alice.user_id)
+            .await
+            .unwrap(),
+        9
+    );
+
+    app.post_login("alice", PASSWORD).await;
+    authorize(&app, &client, &[("acr_values", ACR_MFA)]).await;
+    let again = post_code(&app, "/otp", &codes[3]).await;
+    assert_eq!(again.status(), 200, "a recovery code works once");
+    // The audit trail names the factor, never the code.
+    let events = app
+        .state
+        .store
+        .list_audit_events(&latchkey::domain::audit::AuditFilter {
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(text.contains("recovery_code") && text.contains("second_factor.enrolled"));
+    for code in &codes {
+        assert!(!text.contains(code.as_str()) && !text.contains(&code.replace('-', "")));
+    }
+}
