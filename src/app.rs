@@ -216,6 +216,7 @@ fn admin_api(issuer: &Issuer) -> (Router<AppState>, openapi::Document) {
         .routes(routes!(users::disable_user))
         .routes(routes!(users::enable_user))
         .routes(routes!(users::revoke_user_sessions))
+        .routes(routes!(users::reset_user_mfa))
         .routes(routes!(roles::add_user_role, roles::remove_user_role))
         .routes(routes!(apis::list_apis, apis::create_api))
         .routes(routes!(apis::show_api, apis::update_api, apis::delete_api))

@@ -61,6 +61,8 @@ pub const ADMIN_USER_PASSWORD_PATH: &str = "/admin/v1/users/{username}/password"
 pub const ADMIN_USER_DISABLE_PATH: &str = "/admin/v1/users/{username}/disable";
 /// Enable a user through the admin API.
 pub const ADMIN_USER_ENABLE_PATH: &str = "/admin/v1/users/{username}/enable";
+/// Remove a user's second factors through the admin API (`user mfa reset`).
+pub const ADMIN_USER_MFA_RESET_PATH: &str = "/admin/v1/users/{username}/mfa/reset";
 /// Sign a user out everywhere through the admin API (`user revoke-sessions`).
 pub const ADMIN_USER_REVOKE_SESSIONS_PATH: &str = "/admin/v1/users/{username}/revoke-sessions";
 /// The admin API's roles.

@@ -11,6 +11,40 @@ use crate::domain::grant::SignOut;
 use crate::domain::user::{User, UserId, check_email, normalize_username};
 use crate::store::{Store, StoreError};
 
+/// A user's second factors, as `user show` prints them: never a secret or a code.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SecondFactors {
+    /// Whether they have a confirmed authenticator app (TOTP).
+    pub totp: bool,
+    /// How many of their recovery codes are left unused.
+    pub recovery_codes: i64,
+}
+
+/// The second factors of `user_id`.
+pub async fn second_factors(
+    store: &dyn Store,
+    user_id: &UserId,
+) -> Result<SecondFactors, StoreError> {
+    let totp = store
+        .find_totp(user_id)
+        .await?
+        .is_some_and(|f| f.confirmed_at.is_some());
+    Ok(SecondFactors {
+        totp,
+        recovery_codes: store.count_recovery_codes(user_id).await?,
+    })
+}
+
+/// What `user mfa reset` answers: whether there was a second factor to remove.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = MfaReset)]
+pub struct MfaReset {
+    /// The user's username.
+    pub username: String,
+    /// Whether a factor (or an unconfirmed enrolment, or recovery codes) was removed.
+    pub removed: bool,
+}
+
 /// A user as the CLI prints it and the admin API answers: never the password hash.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = User)]

@@ -20,8 +20,9 @@ use crate::domain::password::hash_new_password;
 use crate::domain::role::RoleName;
 use crate::domain::user::{User, UserId, normalize_username};
 use crate::paths::{
-    ADMIN_USER_DISABLE_PATH, ADMIN_USER_ENABLE_PATH, ADMIN_USER_PASSWORD_PATH, ADMIN_USER_PATH,
-    ADMIN_USER_REVOKE_SESSIONS_PATH, ADMIN_USER_ROLE_PATH, ADMIN_USERS_PATH,
+    ADMIN_USER_DISABLE_PATH, ADMIN_USER_ENABLE_PATH, ADMIN_USER_MFA_RESET_PATH,
+    ADMIN_USER_PASSWORD_PATH, ADMIN_USER_PATH, ADMIN_USER_REVOKE_SESSIONS_PATH,
+    ADMIN_USER_ROLE_PATH, ADMIN_USERS_PATH,
 };
 
 /// User commands.
@@ -78,6 +79,22 @@ pub enum UserCommand {
         username: String,
         /// The role name.
         role: String,
+    },
+    /// A user's second factors.
+    Mfa {
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
+}
+
+/// `user mfa …`.
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Remove a user's second factors (authenticator app and recovery codes), for a user who lost
+    /// them: they enrol again at their next sign-in that needs two factors.
+    Reset {
+        /// The username.
+        username: String,
     },
 }
 
@@ -219,18 +236,67 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                         roles: strings(&authorization.roles),
                         direct_roles: strings(&authorization.direct_roles),
                         groups: authorization.groups.iter().map(|g| g.to_string()).collect(),
+                        second_factors: admin_user::second_factors(
+                            local.store.as_ref(),
+                            &user.user_id,
+                        )
+                        .await?,
                     }
                 }
                 Via::Server(server) => server.get(&user_path(ADMIN_USER_PATH, &username)?).await?,
             };
             ctx.print(&detail, || {
+                let factors = &detail.second_factors;
                 format!(
-                    "{}roles:    {}\ndirect:   {}\ngroups:   {}\n",
+                    "{}roles:    {}\ndirect:   {}\ngroups:   {}\nmfa:      {}\n",
                     describe(&detail.user),
                     list(&strs(&detail.roles)),
                     list(&strs(&detail.direct_roles)),
                     list(&strs(&detail.groups)),
+                    if factors.totp {
+                        format!(
+                            "authenticator app, {} recovery codes left",
+                            factors.recovery_codes
+                        )
+                    } else {
+                        "none".to_owned()
+                    },
                 )
+            });
+            Ok(())
+        }
+        UserCommand::Mfa {
+            command: MfaCommand::Reset { username },
+        } => {
+            let reset: admin_user::MfaReset = match &ctx.via {
+                Via::Local(local) => {
+                    let user = find(local, &username).await?;
+                    let removed = local.store.reset_second_factors(&user.user_id).await?;
+                    if removed {
+                        changed(
+                            local,
+                            &user,
+                            "mfa_reset",
+                            ("second_factors", "removed".into()),
+                        )
+                        .await?;
+                    }
+                    admin_user::MfaReset {
+                        username: user.username,
+                        removed,
+                    }
+                }
+                Via::Server(server) => {
+                    let path = user_path(ADMIN_USER_MFA_RESET_PATH, &username)?;
+                    server.call(Method::POST, &path, None).await?
+                }
+            };
+            ctx.print(&reset, || {
+                if reset.removed {
+                    format!("removed the second factors of {}", reset.username)
+                } else {
+                    format!("{} had no second factor", reset.username)
+                }
             });
             Ok(())
         }

@@ -110,6 +110,7 @@ pub struct UserWithRoles {
     pub roles: Vec<String>,
     pub direct_roles: Vec<String>,
     pub groups: Vec<String>,
+    pub second_factors: crate::admin::user::SecondFactors,
 }
 
 /// What signing a user out everywhere ended (`user set-password`, `disable`, `revoke-sessions`).

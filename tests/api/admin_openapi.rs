@@ -26,7 +26,7 @@ crate::backend_tests!(
 );
 
 /// Every admin route the server serves: method and path template.
-const ADMIN_ROUTES: [(&str, &str); 46] = [
+const ADMIN_ROUTES: [(&str, &str); 47] = [
     ("GET", "/admin/v1/clients"),
     ("POST", "/admin/v1/clients"),
     ("GET", "/admin/v1/clients/{client_id}"),
@@ -43,6 +43,7 @@ const ADMIN_ROUTES: [(&str, &str); 46] = [
     ("POST", "/admin/v1/users/{username}/disable"),
     ("POST", "/admin/v1/users/{username}/enable"),
     ("POST", "/admin/v1/users/{username}/revoke-sessions"),
+    ("POST", "/admin/v1/users/{username}/mfa/reset"),
     ("PUT", "/admin/v1/users/{username}/roles/{role}"),
     ("DELETE", "/admin/v1/users/{username}/roles/{role}"),
     ("GET", "/admin/v1/apis"),
@@ -507,7 +508,7 @@ async fn every_documented_not_found_is_what_a_missing_name_gets(backend: Backend
         assert_eq!(refusal["error"], "not_found", "{at}");
         checked += 1;
     }
-    assert_eq!(checked, 27, "every operation whose path names something");
+    assert_eq!(checked, 28, "every operation whose path names something");
 }
 
 async fn every_admin_answer_is_documented_and_shaped_as_its_schema_says(backend: Backend) {
@@ -630,6 +631,7 @@ async fn every_admin_answer_is_documented_and_shaped_as_its_schema_says(backend:
         ("POST /admin/v1/users/{username}/disable", None, 200),
         ("POST /admin/v1/users/{username}/enable", None, 200),
         ("POST /admin/v1/users/{username}/revoke-sessions", None, 200),
+        ("POST /admin/v1/users/{username}/mfa/reset", None, 200),
         (
             "POST /admin/v1/keys/rotate",
             Some(json!({ "alg": "ES256" })),

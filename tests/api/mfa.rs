@@ -7,8 +7,10 @@
 
 use serde_json::{Value, json};
 
+use crate::admin_api::{bootstrap, call, token};
 use crate::helpers::{
-    Backend, PASSWORD, TestApp, TestClient, TestDb, hidden_value, jwt_claims, query_param, text,
+    Backend, PASSWORD, TestApp, TestClient, TestDb, hidden_value, json_of, jwt_claims, query_param,
+    text,
 };
 
 crate::backend_tests!(
@@ -16,6 +18,7 @@ crate::backend_tests!(
     acr_values_steps_up_a_password_session_asking_only_for_the_code,
     a_code_is_accepted_once_and_wrong_codes_are_throttled,
     a_recovery_code_signs_in_once,
+    an_operator_sees_a_users_factors_and_resets_them_locally_and_through_the_admin_api,
 );
 
 const ACR_PWD: &str = "urn:latchkey:acr:pwd";
@@ -303,4 +306,89 @@ async fn a_recovery_code_signs_in_once(backend: Backend) {
     for code in &codes {
         assert!(!text.contains(code.as_str()) && !text.contains(&code.replace('-', "")));
     }
+}
+
+async fn an_operator_sees_a_users_factors_and_resets_them_locally_and_through_the_admin_api(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(&backend).await;
+    app.create_user("alice").await;
+    let shown = json_of(&app.db.cli(&["user", "show", "alice", "--json"], None));
+    assert_eq!(
+        shown["second_factors"],
+        json!({"totp": false, "recovery_codes": 0})
+    );
+    app.post_login("alice", PASSWORD).await;
+    enrol(&app).await;
+    let shown = json_of(&app.db.cli(&["user", "show", "alice", "--json"], None));
+    assert_eq!(
+        shown["second_factors"],
+        json!({"totp": true, "recovery_codes": 10})
+    );
+    let text_out = String::from_utf8(app.db.cli(&["user", "show", "alice"], None).stdout).unwrap();
+    assert!(
+        text_out.contains("mfa:      authenticator app, 10 recovery codes left"),
+        "{text_out}"
+    );
+
+    // `user mfa reset`: the factor and the codes go; the next sign-in needing two factors enrols.
+    let reset = json_of(
+        &app.db
+            .cli(&["user", "mfa", "reset", "alice", "--json"], None),
+    );
+    assert_eq!(reset, json!({"username": "alice", "removed": true}));
+    let again = json_of(
+        &app.db
+            .cli(&["user", "mfa", "reset", "alice", "--json"], None),
+    );
+    assert_eq!(again["removed"], false);
+    let otp = app.get("/otp").await;
+    assert_eq!(path_of(&app, &otp), "/otp-setup");
+
+    // The same through the admin API, and `user show`'s view there.
+    enrol(&app).await;
+    let (id, secret) = bootstrap(&app);
+    app.clock.advance(10);
+    let admin = token(&app, &id, &secret, "latchkey:admin").await;
+    let (status, _, detail) = call(
+        &app,
+        reqwest::Method::GET,
+        "/admin/v1/users/alice",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        detail["second_factors"],
+        json!({"totp": true, "recovery_codes": 10})
+    );
+    let path = "/admin/v1/users/alice/mfa/reset";
+    let (status, _, reset) = call(&app, reqwest::Method::POST, path, Some(&admin), None).await;
+    assert_eq!(
+        (status, &reset),
+        (200, &json!({"username": "alice", "removed": true}))
+    );
+    let (status, _, _) = call(&app, reqwest::Method::POST, path, None, None).await;
+    assert_eq!(status, 401, "only an admin client");
+    let shown = json_of(&app.db.cli(&["user", "show", "alice", "--json"], None));
+    assert_eq!(
+        shown["second_factors"],
+        json!({"totp": false, "recovery_codes": 0})
+    );
+    // Each reset is an admin change in the audit trail.
+    let events = app
+        .state
+        .store
+        .list_audit_events(&latchkey::domain::audit::AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let resets = events
+        .iter()
+        .filter(|e| serde_json::to_string(e).unwrap().contains("mfa_reset"))
+        .count();
+    assert_eq!(resets, 2);
 }

@@ -12,7 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Admin, body, change, refusal};
 use crate::admin::user::{
-    self as admin_user, NewUser, SignOutKind, UserView, revocations_kept_until,
+    self as admin_user, MfaReset, NewUser, SecondFactors, SignOutKind, UserView,
+    revocations_kept_until,
 };
 use crate::admin::{AdminError, find_user};
 use crate::audit;
@@ -22,8 +23,8 @@ use crate::domain::password::hash_new_password;
 use crate::domain::user::User;
 use crate::error::OAuthError;
 use crate::paths::{
-    ADMIN_USER_DISABLE_PATH, ADMIN_USER_ENABLE_PATH, ADMIN_USER_PASSWORD_PATH, ADMIN_USER_PATH,
-    ADMIN_USER_REVOKE_SESSIONS_PATH, ADMIN_USERS_PATH,
+    ADMIN_USER_DISABLE_PATH, ADMIN_USER_ENABLE_PATH, ADMIN_USER_MFA_RESET_PATH,
+    ADMIN_USER_PASSWORD_PATH, ADMIN_USER_PATH, ADMIN_USER_REVOKE_SESSIONS_PATH, ADMIN_USERS_PATH,
 };
 use crate::state::AppState;
 
@@ -188,6 +189,8 @@ pub struct UserDetail<'a> {
     direct_roles: Vec<&'a str>,
     /// Their groups.
     groups: Vec<&'a str>,
+    /// Their second factors.
+    second_factors: SecondFactors,
 }
 
 /// The names of `roles`.
@@ -216,11 +219,49 @@ pub async fn show_user(
         .find_authorization(&user.user_id)
         .await
         .map_err(|err| AdminError::from(err).into_response())?;
+    let second_factors = admin_user::second_factors(state.store.as_ref(), &user.user_id)
+        .await
+        .map_err(|err| AdminError::from(err).into_response())?;
     Ok(Json(UserDetail {
         user: UserView::from(&user),
         roles: role_names(&authorization.roles),
         direct_roles: role_names(&authorization.direct_roles),
         groups: authorization.groups.iter().map(|g| g.as_str()).collect(),
+        second_factors,
+    })
+    .into_response())
+}
+
+/// Remove a user's second factors.
+///
+/// As `user mfa reset`: their authenticator app, an enrolment in progress and their recovery codes
+/// go, so a user who lost them enrols again at their next sign-in that needs two factors. Their
+/// sessions stay (`revoke-sessions` ends them).
+#[utoipa::path(
+    post,
+    path = ADMIN_USER_MFA_RESET_PATH,
+    tag = "users",
+    params(UserPath),
+    responses((status = 200, description = "Whether there was a factor to remove.", body = MfaReset)),
+)]
+pub async fn reset_user_mfa(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(UserPath { username }): Path<UserPath>,
+) -> Result<Response, Response> {
+    let user = named(&state, &username).await?;
+    let removed = state
+        .store
+        .reset_second_factors(&user.user_id)
+        .await
+        .map_err(|err| AdminError::from(err).into_response())?;
+    if removed {
+        let event = user_change(&state, &admin, &user, "mfa_reset");
+        audit::record_or_log(state.store.as_ref(), event).await;
+    }
+    Ok(Json(MfaReset {
+        username: user.username.clone(),
+        removed,
     })
     .into_response())
 }
