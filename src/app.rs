@@ -223,7 +223,11 @@ fn admin_api(issuer: &Issuer) -> (Router<AppState>, openapi::Document) {
         .routes(routes!(scopes::list_scopes, scopes::create_scope))
         .routes(routes!(scopes::delete_scope))
         .routes(routes!(roles::list_roles, roles::create_role))
-        .routes(routes!(roles::show_role, roles::delete_role))
+        .routes(routes!(
+            roles::show_role,
+            roles::update_role,
+            roles::delete_role
+        ))
         .routes(routes!(groups::list_groups, groups::create_group))
         .routes(routes!(groups::show_group, groups::delete_group))
         .routes(routes!(

@@ -45,6 +45,19 @@ impl Catalog {
         }
     }
 
+    /// Whether any role needs two factors of its holders (so a sign-in need not read the user's
+    /// roles otherwise).
+    pub fn any_role_requires_mfa(&self) -> bool {
+        self.roles.iter().any(|r| r.require_mfa)
+    }
+
+    /// Whether the role `name` needs two factors of its holders (`role create --require-mfa`).
+    pub fn role_requires_mfa(&self, name: &str) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.require_mfa && r.name.as_str() == name)
+    }
+
     /// OIDC Discovery §3 `scopes_supported`: every scope not created `--hidden`.
     pub fn supported_scopes(&self) -> Vec<&str> {
         self.scopes

@@ -40,6 +40,8 @@ pub struct ClientView<'a> {
     require_par: bool,
     /// Every token request must carry a DPoP proof (RFC 9449 §5.2 `dpop_bound_access_tokens`).
     require_dpop: bool,
+    /// Sign-ins for it need two factors (`urn:latchkey:acr:mfa`).
+    require_mfa: bool,
     /// Its access tokens are bound to its certificate (RFC 8705 §3.4).
     tls_client_certificate_bound_access_tokens: bool,
     /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn` (a `tls_client_auth` client).
@@ -98,6 +100,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             introspect_any: c.introspect_any,
             require_par: c.require_par,
             require_dpop: c.require_dpop,
+            require_mfa: c.require_mfa,
             tls_client_certificate_bound_access_tokens: c.tls_bound_tokens,
             tls_client_auth_subject_dn: c.tls_subject.as_ref().and_then(|s| s.field("subject_dn")),
             tls_client_auth_san_dns: c.tls_subject.as_ref().and_then(|s| s.field("san_dns")),

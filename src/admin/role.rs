@@ -27,6 +27,17 @@ pub struct NewRole<'a> {
     pub api: Option<&'a str>,
     /// Scopes it grants (each a scope of an API; of its own API when it has one).
     pub scopes: &'a [String],
+    /// Its holders' sign-ins need two factors.
+    pub require_mfa: bool,
+}
+
+/// What `role update` changes; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct RoleUpdate<'a> {
+    /// A new description (`Some("")` removes it).
+    pub description: Option<&'a str>,
+    /// Whether its holders' sign-ins need two factors.
+    pub require_mfa: Option<bool>,
 }
 
 /// The scopes a role of `api` (or of no API) grants, each once: every one registered among `known`
@@ -73,6 +84,7 @@ pub async fn create(
         description,
         api,
         scopes,
+        require_mfa,
     } = new;
     let api = match api {
         Some(raw) => {
@@ -91,10 +103,7 @@ pub async fn create(
         }
         None => None,
     };
-    let description = description
-        .map(|text| plain_text(text, "the description", MAX_DESCRIPTION_LEN))
-        .transpose()
-        .map_err(AdminError::Invalid)?;
+    let description = description.map(checked_description).transpose()?;
     let known = store.list_scopes().await?;
     let granted = granted_scopes(scopes, &known, api.as_ref())?;
     let role = Role {
@@ -102,9 +111,36 @@ pub async fn create(
         description,
         api,
         scopes: granted,
+        require_mfa,
         created_at: now,
     };
     store.create_role(&role).await?;
+    Ok(role)
+}
+
+fn checked_description(text: &str) -> Result<String, AdminError> {
+    plain_text(text, "the description", MAX_DESCRIPTION_LEN).map_err(AdminError::Invalid)
+}
+
+/// Change the role `name`: its description and whether its holders need two factors; its API and
+/// scopes stay. The role as it now is.
+pub async fn update(
+    store: &dyn Store,
+    name: &RoleName,
+    change: RoleUpdate<'_>,
+) -> Result<Role, AdminError> {
+    let mut role = find(store, name).await?;
+    if let Some(text) = change.description {
+        role.description = (!text.is_empty())
+            .then(|| checked_description(text))
+            .transpose()?;
+    }
+    if let Some(flag) = change.require_mfa {
+        role.require_mfa = flag;
+    }
+    if !store.update_role(&role).await? {
+        return Err(AdminError::NotFound(format!("no role named '{name}'")));
+    }
     Ok(role)
 }
 
@@ -187,6 +223,8 @@ pub struct RoleView<'a> {
     api: Option<&'a str>,
     /// The scopes it grants (role-based scopes).
     scopes: &'a [String],
+    /// Its holders' sign-ins need two factors (`urn:latchkey:acr:mfa`).
+    require_mfa: bool,
     /// When it was created (seconds since the epoch).
     created_at: i64,
 }
@@ -198,6 +236,7 @@ impl<'a> From<&'a Role> for RoleView<'a> {
             description: role.description.as_deref(),
             api: role.api.as_ref().map(|a| a.as_str()),
             scopes: &role.scopes,
+            require_mfa: role.require_mfa,
             created_at: role.created_at,
         }
     }

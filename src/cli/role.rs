@@ -26,6 +26,21 @@ pub enum RoleCommand {
         /// A scope the role grants (repeatable), for APIs created `--rbac`.
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// Its holders' sign-ins need two factors (`urn:latchkey:acr:mfa`); a holder without a
+        /// second factor enrols one after the password.
+        #[arg(long)]
+        require_mfa: bool,
+    },
+    /// Change a role's description, or whether its holders need two factors.
+    Update {
+        /// The role name.
+        name: String,
+        /// A new description ("" removes it).
+        #[arg(long)]
+        description: Option<String>,
+        /// Its holders' sign-ins need two factors (true/false).
+        #[arg(long)]
+        require_mfa: Option<bool>,
     },
     /// List roles.
     List,
@@ -43,9 +58,10 @@ pub enum RoleCommand {
 
 fn describe(role: &view::RoleWithHolders) -> String {
     format!(
-        "name:        {}\ndescription: {}\ncreated:     {}\nusers:       {}\nclients:     {}\ngroups:      {}\n",
+        "name:        {}\ndescription: {}\nrequire_mfa: {}\ncreated:     {}\nusers:       {}\nclients:     {}\ngroups:      {}\n",
         role.role.name,
         or_dash(role.role.description.as_deref()),
+        role.role.require_mfa,
         format_rfc3339(role.role.created_at),
         list(&strs(&role.users)),
         list(&strs(&role.clients)),
@@ -80,6 +96,7 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
             description,
             api,
             scopes,
+            require_mfa,
         } => {
             let name = admin::parse_name(&name)?;
             let role: view::Role = match &ctx.via {
@@ -88,6 +105,7 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
                         description: description.as_deref(),
                         api: api.as_deref(),
                         scopes: &scopes,
+                        require_mfa,
                     };
                     let role =
                         admin::create(local.store.as_ref(), name, new, local.clock.now()).await?;
@@ -107,6 +125,7 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
                         "description": description,
                         "api": api,
                         "scopes": scopes,
+                        "require_mfa": require_mfa,
                     });
                     server
                         .call(Method::POST, ADMIN_ROLES_PATH, Some(&body))
@@ -114,6 +133,47 @@ pub async fn run(ctx: &Context, command: RoleCommand) -> Result<(), CliError> {
                 }
             };
             ctx.print(&role, || format!("created role {}", role.name));
+        }
+        RoleCommand::Update {
+            name,
+            description,
+            require_mfa,
+        } => {
+            let name = admin::parse_name(&name)?;
+            let role: view::Role = match &ctx.via {
+                Via::Local(local) => {
+                    let before = admin::find(local.store.as_ref(), &name).await?;
+                    let change = admin::RoleUpdate {
+                        description: description.as_deref(),
+                        require_mfa,
+                    };
+                    let role = admin::update(local.store.as_ref(), &name, change).await?;
+                    let view = RoleView::from(&role);
+                    local
+                        .record(
+                            local
+                                .change("role", "updated", role.name.as_str())
+                                .with(
+                                    "before",
+                                    serde_json::to_value(RoleView::from(&before))
+                                        .unwrap_or_default(),
+                                )
+                                .with("after", serde_json::to_value(&view).unwrap_or_default()),
+                        )
+                        .await?;
+                    shown(&view)?
+                }
+                Via::Server(server) => {
+                    let body = serde_json::json!({
+                        "description": description,
+                        "require_mfa": require_mfa,
+                    });
+                    server
+                        .call(Method::PATCH, &role_path(&name)?, Some(&body))
+                        .await?
+                }
+            };
+            ctx.print(&role, || format!("updated role {}", role.name));
         }
         RoleCommand::List => {
             let roles: Vec<view::Role> = match &ctx.via {

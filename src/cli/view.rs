@@ -33,6 +33,9 @@ pub struct Client {
     /// Only DPoP-bound tokens.
     #[serde(default)]
     pub require_dpop: bool,
+    /// Sign-ins need two factors.
+    #[serde(default)]
+    pub require_mfa: bool,
     /// Certificate-bound access tokens.
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
@@ -171,6 +174,8 @@ pub struct Role {
     pub description: Option<String>,
     pub api: Option<String>,
     pub scopes: Vec<String>,
+    #[serde(default)]
+    pub require_mfa: bool,
     pub created_at: i64,
 }
 
@@ -316,6 +321,7 @@ mod tests {
             description: Some("Manage orders".into()),
             api: Some(audience),
             scopes: vec!["orders:read".into()],
+            require_mfa: false,
             created_at: 3,
         };
         same::<Role>(&crate::admin::role::RoleView::from(&role));

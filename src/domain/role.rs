@@ -46,6 +46,8 @@ pub struct Role {
     pub api: Option<super::api::Audience>,
     /// The scopes it grants, for APIs created `--rbac`.
     pub scopes: Vec<String>,
+    /// Its holders' sign-ins need two factors (`urn:latchkey:acr:mfa`).
+    pub require_mfa: bool,
     /// Created (Unix seconds).
     pub created_at: i64,
 }

@@ -230,6 +230,7 @@ async fn roles_of_alice(h: &Harness, alice: &User) {
             api: None,
             scopes: Vec::new(),
             description: None,
+            require_mfa: false,
             created_at: NOW,
         };
         h.store.create_role(&role).await.unwrap();
@@ -304,6 +305,7 @@ async fn a_service_client_s_roles_are_in_its_own_token_and_groups_need_their_sco
         api: None,
         scopes: Vec::new(),
         description: None,
+        require_mfa: false,
         created_at: NOW,
     };
     h.store.create_role(&role).await.unwrap();

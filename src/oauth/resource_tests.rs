@@ -240,6 +240,7 @@ fn an_rbac_api_keeps_only_the_scopes_roles_grant() {
         description: None,
         api: api.map(|a| Audience::parse(a).unwrap()),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        require_mfa: false,
         created_at: 0,
     };
     catalog.roles = vec![

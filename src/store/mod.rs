@@ -311,6 +311,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Create a role; `Conflict` if it exists.
     async fn create_role(&self, role: &Role) -> Result<(), StoreError>;
+    /// Replace a role's description, API, `require_mfa` and granted scopes, in one transaction;
+    /// false if it does not exist.
+    async fn update_role(&self, role: &Role) -> Result<bool, StoreError>;
     /// Find a role by name.
     async fn find_role(&self, name: &RoleName) -> Result<Option<Role>, StoreError>;
     /// All roles, by name.

@@ -18,7 +18,7 @@ macro_rules! client_columns {
          grant_types, scopes, require_pkce, skip_consent, introspect_any, id_token_alg, created_at, updated_at, \
          application_type, resources, default_resource, api, may_exchange_for, require_par, jwks, jwks_uri, \
          backchannel_logout_uri, backchannel_logout_session_required, sealed_secret, require_dpop, \
-         tls_bound_tokens, tls_subject_kind, tls_subject_value"
+         tls_bound_tokens, tls_subject_kind, tls_subject_value, require_mfa"
     };
 }
 pub(crate) use client_columns;
@@ -63,6 +63,7 @@ pub(crate) struct ClientRow {
     require_par: bool,
     require_dpop: bool,
     tls_bound_tokens: bool,
+    require_mfa: bool,
     tls_subject_kind: Option<String>,
     tls_subject_value: Option<String>,
     jwks: Option<String>,
@@ -170,6 +171,7 @@ impl TryFrom<ClientRow> for Client {
             introspect_any: row.introspect_any,
             require_par: row.require_par,
             require_dpop: row.require_dpop,
+            require_mfa: row.require_mfa,
             tls_bound_tokens: row.tls_bound_tokens,
             tls_subject,
             jwks: row.jwks,

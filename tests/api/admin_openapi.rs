@@ -26,7 +26,7 @@ crate::backend_tests!(
 );
 
 /// Every admin route the server serves: method and path template.
-const ADMIN_ROUTES: [(&str, &str); 47] = [
+const ADMIN_ROUTES: [(&str, &str); 48] = [
     ("GET", "/admin/v1/clients"),
     ("POST", "/admin/v1/clients"),
     ("GET", "/admin/v1/clients/{client_id}"),
@@ -57,6 +57,7 @@ const ADMIN_ROUTES: [(&str, &str); 47] = [
     ("GET", "/admin/v1/roles"),
     ("POST", "/admin/v1/roles"),
     ("GET", "/admin/v1/roles/{name}"),
+    ("PATCH", "/admin/v1/roles/{name}"),
     ("DELETE", "/admin/v1/roles/{name}"),
     ("GET", "/admin/v1/groups"),
     ("POST", "/admin/v1/groups"),
@@ -508,7 +509,7 @@ async fn every_documented_not_found_is_what_a_missing_name_gets(backend: Backend
         assert_eq!(refusal["error"], "not_found", "{at}");
         checked += 1;
     }
-    assert_eq!(checked, 28, "every operation whose path names something");
+    assert_eq!(checked, 29, "every operation whose path names something");
 }
 
 async fn every_admin_answer_is_documented_and_shaped_as_its_schema_says(backend: Backend) {
@@ -618,6 +619,11 @@ async fn every_admin_answer_is_documented_and_shaped_as_its_schema_says(backend:
         (
             "PATCH /admin/v1/apis/{audience}",
             Some(json!({ "rbac": true })),
+            200,
+        ),
+        (
+            "PATCH /admin/v1/roles/{name}",
+            Some(json!({ "require_mfa": true })),
             200,
         ),
         ("GET /admin/v1/apis/{audience}", None, 200),

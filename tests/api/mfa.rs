@@ -19,6 +19,7 @@ crate::backend_tests!(
     a_code_is_accepted_once_and_wrong_codes_are_throttled,
     a_recovery_code_signs_in_once,
     an_operator_sees_a_users_factors_and_resets_them_locally_and_through_the_admin_api,
+    a_client_or_a_role_can_require_two_factors,
 );
 
 const ACR_PWD: &str = "urn:latchkey:acr:pwd";
@@ -391,4 +392,69 @@ async fn an_operator_sees_a_users_factors_and_resets_them_locally_and_through_th
         .filter(|e| serde_json::to_string(e).unwrap().contains("mfa_reset"))
         .count();
     assert_eq!(resets, 2);
+}
+
+async fn a_client_or_a_role_can_require_two_factors(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let cli = |args: &[&str]| json_of(&app.db.cli(args, None));
+    let strict = app
+        .register_client(latchkey::domain::client::ClientSpec {
+            client_name: "Payroll".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/payroll".into()],
+            grant_types: vec!["authorization_code".into()],
+            scope: "openid".into(),
+            auth_method: "client_secret_basic".into(),
+            skip_consent: true,
+            require_mfa: true,
+            ..Default::default()
+        })
+        .await;
+    let relaxed = app.refreshing_client().await;
+    app.create_user("alice").await;
+    app.create_user("bob").await;
+    let shown = cli(&["client", "show", &strict.client_id, "--json"]);
+    assert_eq!(shown["require_mfa"], true);
+
+    // The client's flag: alice's password is not enough for Payroll, and she enrols.
+    let (first, verifier) = authorize(&app, &strict, &[]).await;
+    assert_eq!(path_of(&app, &first), "/login");
+    let after_password = app.post_login("alice", PASSWORD).await;
+    assert_eq!(path_of(&app, &after_password), "/otp");
+    let (_, continued, _) = enrol(&app).await;
+    let (id, _) = tokens(&app, &strict, &continued, &verifier).await;
+    assert_eq!(id["acr"], ACR_MFA);
+
+    // The other client takes bob's password alone.
+    let (_, verifier) = authorize(&app, &relaxed, &[("prompt", "login")]).await;
+    let signed_in = app.post_login("bob", PASSWORD).await;
+    let (id, _) = tokens(&app, &relaxed, &signed_in, &verifier).await;
+    assert_eq!(id["acr"], ACR_PWD);
+
+    // A role's flag: once bob holds `admins`, every sign-in of his needs two factors.
+    let role = cli(&["role", "create", "admins", "--require-mfa", "--json"]);
+    assert_eq!(role["require_mfa"], true);
+    cli(&["user", "add-role", "bob", "admins", "--json"]);
+    app.clock.advance(10); // past the catalog cache
+    let (_, _) = authorize(&app, &relaxed, &[("prompt", "login")]).await;
+    let after_password = app.post_login("bob", PASSWORD).await;
+    assert_eq!(path_of(&app, &after_password), "/otp");
+    assert_eq!(path_of(&app, &app.get("/otp").await), "/otp-setup");
+
+    // `role update --require-mfa false`: the password is enough again.
+    let updated = cli(&[
+        "role",
+        "update",
+        "admins",
+        "--require-mfa",
+        "false",
+        "--json",
+    ]);
+    assert_eq!(updated["require_mfa"], false);
+    app.clock.advance(10);
+    let (_, verifier) = authorize(&app, &relaxed, &[("prompt", "login")]).await;
+    let signed_in = app.post_login("bob", PASSWORD).await;
+    let (id, _) = tokens(&app, &relaxed, &signed_in, &verifier).await;
+    assert_eq!(id["acr"], ACR_PWD);
+    let shown = cli(&["role", "show", "admins", "--json"]);
+    assert_eq!(shown["require_mfa"], false);
 }

@@ -31,6 +31,7 @@ async fn role(store: &dyn Store, raw: &str) -> RoleName {
         api: None,
         scopes: Vec::new(),
         description: Some(format!("The {raw} role")),
+        require_mfa: false,
         created_at: 1_000,
     };
     store.create_role(&role).await.unwrap();
@@ -58,6 +59,7 @@ async fn roles_round_trip_and_a_duplicate_is_a_conflict(backend: Backend) {
         api: None,
         scopes: Vec::new(),
         description: Some("Everything".into()),
+        require_mfa: false,
         created_at: 1_000,
     };
     let reader = Role {
@@ -65,6 +67,7 @@ async fn roles_round_trip_and_a_duplicate_is_a_conflict(backend: Backend) {
         api: None,
         scopes: Vec::new(),
         description: None,
+        require_mfa: false,
         created_at: 2_000,
     };
     store.create_role(&reader).await.unwrap();

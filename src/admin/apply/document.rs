@@ -105,6 +105,9 @@ pub struct RoleItem {
     /// The scopes it grants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// Its holders' sign-ins need two factors.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_mfa: bool,
 }
 
 /// A group: `group create NAME`, `group add-member`, `group add-role`.
@@ -159,6 +162,9 @@ pub struct ClientItem {
     /// Only DPoP-bound tokens (RFC 9449 §5.2).
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_dpop: bool,
+    /// Sign-ins need two factors.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_mfa: bool,
     /// Certificate-bound access tokens (RFC 8705 §3.4).
     #[serde(default, skip_serializing_if = "is_false")]
     pub tls_client_certificate_bound_access_tokens: bool,
@@ -280,6 +286,7 @@ pub(super) fn role_item(role: &Role) -> RoleItem {
         description: role.description.clone(),
         api: role.api.as_ref().map(|a| a.as_str().to_owned()),
         scopes,
+        require_mfa: role.require_mfa,
     }
 }
 
@@ -309,6 +316,7 @@ pub(super) fn client_item(client: &Client, roles: Vec<String>) -> ClientItem {
         introspect_any: client.introspect_any,
         require_par: client.require_par,
         require_dpop: client.require_dpop,
+        require_mfa: client.require_mfa,
         tls_client_certificate_bound_access_tokens: client.tls_bound_tokens,
         tls_client_auth_subject_dn: client
             .tls_subject

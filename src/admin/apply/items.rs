@@ -122,6 +122,7 @@ pub(super) fn role_of(
         description,
         api,
         scopes,
+        require_mfa: item.require_mfa,
         created_at: now,
     })
 }
@@ -149,6 +150,7 @@ pub(super) fn spec_of(item: &ClientItem) -> Result<ClientSpec, crate::domain::cl
         introspect_any: item.introspect_any,
         require_par: item.require_par,
         require_dpop: item.require_dpop,
+        require_mfa: item.require_mfa,
         tls_bound_tokens: item.tls_client_certificate_bound_access_tokens,
         tls_subject,
         jwks: item.jwks.as_ref().map(serde_json::Value::to_string),

@@ -47,6 +47,10 @@ pub struct CreateArgs {
     /// (RFC 9449 §5.2 `dpop_bound_access_tokens`).
     #[arg(long)]
     require_dpop: bool,
+    /// Every sign-in for this client needs two factors (a password and a TOTP code:
+    /// `urn:latchkey:acr:mfa`); a user without a second factor enrols one.
+    #[arg(long)]
+    require_mfa: bool,
     /// Bind the client's access tokens to the certificate it connects with (RFC 8705 §3): they
     /// carry `cnf.x5t#S256` and are useless without that certificate.
     #[arg(long)]
@@ -141,6 +145,9 @@ pub struct UpdateArgs {
     /// Only DPoP-bound tokens (true/false).
     #[arg(long)]
     require_dpop: Option<bool>,
+    /// Sign-ins need two factors (true/false).
+    #[arg(long)]
+    require_mfa: Option<bool>,
     /// Certificate-bound access tokens (true/false).
     #[arg(long)]
     tls_client_certificate_bound_access_tokens: Option<bool>,
@@ -212,6 +219,7 @@ pub(super) fn body(client_id: Option<&str>, spec: &ClientSpec) -> serde_json::Va
         "introspect_any": spec.introspect_any,
         "require_par": spec.require_par,
         "require_dpop": spec.require_dpop,
+        "require_mfa": spec.require_mfa,
         "tls_client_certificate_bound_access_tokens": spec.tls_bound_tokens,
         "tls_client_auth_subject_dn": spec.tls_subject.as_ref().filter(|(kind, _)| kind == "subject_dn").map(|(_, value)| value),
         "tls_client_auth_san_dns": spec.tls_subject.as_ref().filter(|(kind, _)| kind == "san_dns").map(|(_, value)| value),
@@ -253,6 +261,7 @@ pub(super) fn spec_of(c: &view::Client) -> ClientSpec {
         introspect_any: c.introspect_any,
         require_par: c.require_par,
         require_dpop: c.require_dpop,
+        require_mfa: c.require_mfa,
         tls_bound_tokens: c.tls_client_certificate_bound_access_tokens,
         tls_subject: crate::domain::client::TLS_SUBJECT_FIELDS
             .iter()
@@ -324,6 +333,9 @@ impl UpdateArgs {
         if let Some(flag) = self.require_dpop {
             spec.require_dpop = flag;
         }
+        if let Some(flag) = self.require_mfa {
+            spec.require_mfa = flag;
+        }
         if let Some(flag) = self.tls_client_certificate_bound_access_tokens {
             spec.tls_bound_tokens = flag;
         }
@@ -379,6 +391,7 @@ impl CreateArgs {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             require_dpop: self.require_dpop,
+            require_mfa: self.require_mfa,
             tls_bound_tokens: self.tls_client_certificate_bound_access_tokens,
             tls_subject: crate::domain::client::tls_subject_of([
                 self.tls_client_auth_subject_dn.as_deref(),

@@ -76,6 +76,7 @@ fn describe(c: &view::Client) -> String {
          redirect_uris:             {}\npost_logout_redirect_uris: {}\ngrant_types:               {}\n\
          scope:                     {}\nrequire_pkce:              {}\nskip_consent:              {}\n\
          introspect_any:            {}\nrequire_par:               {}\nrequire_dpop:              {}\n\
+         require_mfa:               {}\n\
          created:                   {}\n\
          updated:                   {}\n",
         c.client_id,
@@ -91,6 +92,7 @@ fn describe(c: &view::Client) -> String {
         c.introspect_any,
         c.require_par,
         c.require_dpop,
+        c.require_mfa,
         format_rfc3339(c.created_at),
         format_rfc3339(c.updated_at),
     )

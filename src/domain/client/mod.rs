@@ -104,6 +104,8 @@ pub struct Client {
     pub require_par: bool,
     /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request carries a DPoP proof.
     pub require_dpop: bool,
+    /// Every sign-in for it needs two factors (`urn:latchkey:acr:mfa`, RFC 9470 §3).
+    pub require_mfa: bool,
     /// RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`: its access tokens are bound to
     /// the certificate it connects with.
     pub tls_bound_tokens: bool,
@@ -161,6 +163,8 @@ pub struct ClientSpec {
     pub require_par: bool,
     /// Only DPoP-bound tokens (RFC 9449 §5.2).
     pub require_dpop: bool,
+    /// Sign-ins need two factors.
+    pub require_mfa: bool,
     /// Certificate-bound access tokens (RFC 8705 §3.4).
     pub tls_bound_tokens: bool,
     /// RFC 8705 §2.1.2: the one subject field given, (kind, raw value), kind one of
@@ -404,6 +408,7 @@ impl Client {
             introspect_any: spec.introspect_any,
             require_par: spec.require_par,
             require_dpop: spec.require_dpop,
+            require_mfa: spec.require_mfa,
             tls_bound_tokens: spec.tls_bound_tokens,
             tls_subject,
             jwks,
@@ -447,6 +452,7 @@ impl Client {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             require_dpop: self.require_dpop,
+            require_mfa: self.require_mfa,
             tls_bound_tokens: self.tls_bound_tokens,
             tls_subject: self
                 .tls_subject

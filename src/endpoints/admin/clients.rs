@@ -58,6 +58,9 @@ pub struct ClientInput {
     /// `--require-dpop`: every token request must carry a DPoP proof (RFC 9449 §5.2).
     #[serde(default)]
     require_dpop: bool,
+    /// `--require-mfa`: sign-ins for this client need two factors.
+    #[serde(default)]
+    require_mfa: bool,
     /// `--tls-client-certificate-bound-access-tokens` (RFC 8705 §3.4).
     #[serde(default)]
     tls_client_certificate_bound_access_tokens: bool,
@@ -165,6 +168,7 @@ impl ClientInput {
             introspect_any: self.introspect_any,
             require_par: self.require_par,
             require_dpop: self.require_dpop,
+            require_mfa: self.require_mfa,
             tls_bound_tokens: self.tls_client_certificate_bound_access_tokens,
             tls_subject,
             jwks: self.jwks.map(|set| set.to_string()),

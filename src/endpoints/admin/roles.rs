@@ -42,6 +42,22 @@ pub struct RoleInput {
     /// The scopes it grants: each a scope of an API (of its own API when it has one).
     #[serde(default)]
     scopes: Vec<String>,
+    /// Its holders' sign-ins need two factors (`urn:latchkey:acr:mfa`).
+    #[serde(default)]
+    require_mfa: bool,
+}
+
+/// What `role update` changes: each field left out stays as it is.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RoleChange)]
+pub struct RoleChangeInput {
+    /// A new description (`""` removes it).
+    #[serde(default)]
+    description: Option<String>,
+    /// Whether its holders' sign-ins need two factors.
+    #[serde(default)]
+    require_mfa: Option<bool>,
 }
 
 /// The role a path names.
@@ -145,6 +161,7 @@ pub async fn create_role(
         description: input.description.as_deref(),
         api: input.api.as_deref(),
         scopes: &input.scopes,
+        require_mfa: input.require_mfa,
     };
     let role = admin_role::create(state.store.as_ref(), name, new, state.clock.now())
         .await
@@ -184,6 +201,46 @@ pub async fn show_role(
         groups: holders.groups.iter().map(|g| g.as_str()).collect(),
     };
     Ok(Json(shown).into_response())
+}
+
+/// Change a role.
+///
+/// As `role update`: its description, or whether its holders need two factors; its API and scopes
+/// stay.
+#[utoipa::path(
+    patch,
+    path = ADMIN_ROLE_PATH,
+    tag = "roles",
+    params(RolePath),
+    request_body = RoleChangeInput,
+    responses((status = 200, description = "The role as it now is.", body = RoleView)),
+)]
+pub async fn update_role(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(RolePath { name }): Path<RolePath>,
+    input: Result<Json<RoleChangeInput>, JsonRejection>,
+) -> Answer {
+    let input = body(input).map_err(refused)?;
+    let name = admin_role::parse_name(&name).map_err(refused)?;
+    let before = admin_role::find(state.store.as_ref(), &name)
+        .await
+        .map_err(refused)?;
+    let wanted = admin_role::RoleUpdate {
+        description: input.description.as_deref(),
+        require_mfa: input.require_mfa,
+    };
+    let role = admin_role::update(state.store.as_ref(), &name, wanted)
+        .await
+        .map_err(refused)?;
+    let view = serde_json::to_value(RoleView::from(&role)).unwrap_or_default();
+    let event = change(&state, &admin.0, "role", "updated", role.name.as_str())
+        .with(
+            "before",
+            serde_json::to_value(RoleView::from(&before)).unwrap_or_default(),
+        )
+        .with("after", view.clone());
+    recorded(&state, event, Json(view).into_response()).await
 }
 
 /// Delete a role, and every link granting it.

@@ -386,7 +386,14 @@ pub async fn resume(
             .and_then(|scope| ScopeSet::parse(&scope).ok()),
         _ => None,
     };
-    let required = required_acr(&pending, ctx.settings.require_mfa);
+    // Two factors where the server, the client, or a role the user holds says so.
+    let require_mfa = ctx.settings.require_mfa
+        || client.require_mfa
+        || match &signed_in {
+            Some(user) => role_requires_mfa(ctx, &user.user_id).await?,
+            None => false,
+        };
+    let required = required_acr(&pending, require_mfa);
     match next_step(
         &pending,
         &client,
@@ -407,6 +414,20 @@ pub async fn resume(
                 .map(Outcome::Redirect)
         }
     }
+}
+
+/// Whether a role `user_id` holds (directly or through a group) needs two factors
+/// (`role create --require-mfa`).
+async fn role_requires_mfa(ctx: &Context<'_>, user_id: &UserId) -> Result<bool, AuthorizeError> {
+    let catalog = ctx.catalog.get(ctx.store, ctx.now).await?;
+    if !catalog.any_role_requires_mfa() {
+        return Ok(false);
+    }
+    let authorization = ctx.store.find_authorization(user_id).await?;
+    Ok(authorization
+        .roles
+        .iter()
+        .any(|role| catalog.role_requires_mfa(role.as_str())))
 }
 
 /// The user allowed (or denied) the pending request on the consent page.

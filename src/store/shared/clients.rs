@@ -22,7 +22,7 @@ macro_rules! clients_impl {
                 let done = sqlx::query(concat!(
                     "INSERT INTO clients (",
                     client_columns!(),
-                    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29 \
+                    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30 \
                      WHERE NOT EXISTS (SELECT 1 FROM users WHERE user_id = $1)"
                 ))
                 .bind(client.client_id.as_str())
@@ -54,6 +54,7 @@ macro_rules! clients_impl {
                 .bind(client.tls_bound_tokens)
                 .bind(client.tls_subject.as_ref().map(|s| s.kind()))
                 .bind(client.tls_subject.as_ref().map(|s| s.value()))
+                .bind(client.require_mfa)
                 .execute(&mut *conn)
                 .await
                 .map_err(conflict_as(|| {
@@ -111,7 +112,7 @@ macro_rules! clients_impl {
                      application_type = $13, resources = $14, default_resource = $15, api = $16, \
                      may_exchange_for = $17, require_par = $18, jwks = $19, jwks_uri = $20, \
                      backchannel_logout_uri = $21, backchannel_logout_session_required = $22, require_dpop = $23, tls_bound_tokens = $24, \
-                     tls_subject_kind = $25, tls_subject_value = $26, \
+                     tls_subject_kind = $25, tls_subject_value = $26, require_mfa = $27, \
                      sealed_secret = CASE WHEN $2 = 'client_secret_jwt' THEN sealed_secret END \
                      WHERE client_id = $12",
                 )
@@ -141,6 +142,7 @@ macro_rules! clients_impl {
                 .bind(client.tls_bound_tokens)
                 .bind(client.tls_subject.as_ref().map(|s| s.kind()))
                 .bind(client.tls_subject.as_ref().map(|s| s.value()))
+                .bind(client.require_mfa)
                 .execute(&mut *conn)
                 .await?;
                 Ok(done.rows_affected() == 1)

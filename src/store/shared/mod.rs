@@ -380,6 +380,11 @@ macro_rules! store_impl {
                     roles::create_role(&mut *self.pool.acquire().await?, role).await
                 }
 
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn update_role(&self, role: &Role) -> Result<bool, StoreError> {
+                    roles::update_role(&mut *self.pool.acquire().await?, role).await
+                }
+
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn find_role(&self, name: &RoleName) -> Result<Option<Role>, StoreError> {

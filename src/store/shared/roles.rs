@@ -22,12 +22,13 @@ macro_rules! roles_impl {
                 // The role and the scopes it grants, together.
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 sqlx::query(
-                    "INSERT INTO roles (name, description, created_at, api) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO roles (name, description, created_at, api, require_mfa) VALUES ($1, $2, $3, $4, $5)",
                 )
                     .bind(role.name.as_str())
                     .bind(role.description.as_deref())
                     .bind(role.created_at)
                     .bind(role.api.as_ref().map(Audience::as_str))
+                    .bind(role.require_mfa)
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict_as(|| format!("the role '{}' already exists", role.name)))?;
@@ -47,8 +48,8 @@ macro_rules! roles_impl {
                 pool: &$pool,
                 name: &RoleName,
             ) -> Result<Option<Role>, StoreError> {
-                let row: Option<(String, Option<String>, i64, Option<String>)> =
-                    sqlx::query_as("SELECT name, description, created_at, api FROM roles WHERE name = $1")
+                let row: Option<RoleRow> =
+                    sqlx::query_as("SELECT name, description, created_at, api, require_mfa FROM roles WHERE name = $1")
                         .bind(name.as_str())
                         .fetch_optional(pool)
                         .await?;
@@ -59,8 +60,8 @@ macro_rules! roles_impl {
 
             /// [`Store::list_roles`](crate::store::Store::list_roles).
             pub(crate) async fn list_roles(pool: &$pool) -> Result<Vec<Role>, StoreError> {
-                let rows: Vec<(String, Option<String>, i64, Option<String>)> =
-                    sqlx::query_as("SELECT name, description, created_at, api FROM roles ORDER BY name")
+                let rows: Vec<RoleRow> =
+                    sqlx::query_as("SELECT name, description, created_at, api, require_mfa FROM roles ORDER BY name")
                         .fetch_all(pool)
                         .await?;
                 let mut roles: Vec<Role> = rows.into_iter().map(role).collect();
@@ -68,14 +69,16 @@ macro_rules! roles_impl {
                 Ok(roles)
             }
 
-            fn role(
-                (name, description, created_at, api): (String, Option<String>, i64, Option<String>),
-            ) -> Role {
+            /// A `roles` row: name, description, created_at, api, require_mfa.
+            type RoleRow = (String, Option<String>, i64, Option<String>, bool);
+
+            fn role((name, description, created_at, api, require_mfa): RoleRow) -> Role {
                 Role {
                     name: RoleName::from_stored(name),
                     description,
                     api: api.map(Audience::from_stored),
                     scopes: Vec::new(),
+                    require_mfa,
                     created_at,
                 }
             }
@@ -101,10 +104,11 @@ macro_rules! roles_impl {
             /// [`Store::apply_configuration`](crate::store::Store::apply_configuration).
             pub(crate) async fn update_role(conn: &mut $conn, role: &Role) -> Result<bool, StoreError> {
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                let done = sqlx::query("UPDATE roles SET description = $1, api = $2 WHERE name = $3")
+                let done = sqlx::query("UPDATE roles SET description = $1, api = $2, require_mfa = $4 WHERE name = $3")
                     .bind(role.description.as_deref())
                     .bind(role.api.as_ref().map(Audience::as_str))
                     .bind(role.name.as_str())
+                    .bind(role.require_mfa)
                     .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() != 1 {
