@@ -461,6 +461,11 @@ pub async fn replace(
     let mut updated =
         client_of(ctx, existing.client_id.clone(), &spec, existing.created_at).await?;
     check_kind_kept(&existing, &updated).map_err(|e| metadata_error(e.to_string()))?;
+    // Restrictions only an operator sets (no registration metadata names them) stay: a client
+    // cannot lift its own requirement of two factors or of pushed requests (RFC 7592 §2.2 lets
+    // the server keep values it manages).
+    updated.require_mfa = existing.require_mfa;
+    updated.require_par = existing.require_par;
     updated.secret_hash = existing.secret_hash.clone();
     updated.sealed_secret = existing
         .sealed_secret

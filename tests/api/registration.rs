@@ -157,6 +157,20 @@ async fn a_client_registered_by_openidconnect_signs_a_user_in_and_manages_its_re
     );
     assert!(read.get("client_secret").is_none(), "shown once only");
     let access = text(&read, "registration_access_token");
+    // An operator requires two factors and pushed requests of this client; the client's own
+    // replacement cannot lift either.
+    app.db.cli(
+        &[
+            "client",
+            "update",
+            &client_id,
+            "--require-mfa",
+            "true",
+            "--require-par",
+            "true",
+        ],
+        None,
+    );
     // §2.2: replace.
     let mut replacement = web();
     replacement["client_id"] = json!(client_id);
@@ -173,6 +187,17 @@ async fn a_client_registered_by_openidconnect_signs_a_user_in_and_manages_its_re
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(replaced["client_name"], "Renamed app");
     assert_eq!(replaced["grant_types"], json!(["authorization_code"]));
+    let kept = app
+        .state
+        .store
+        .find_client(&latchkey::domain::client::ClientId::parse(&client_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        kept.require_mfa && kept.require_par,
+        "restrictions an operator set stay"
+    );
     let access = text(&replaced, "registration_access_token");
     // §2.3: delete.
     let (status, _, _) = call(&app, reqwest::Method::DELETE, &path, Some(&access), None).await;
