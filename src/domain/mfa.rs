@@ -53,6 +53,17 @@ pub fn totp_secret_text(secret: &[u8]) -> String {
     Secret::from(secret).to_base32()
 }
 
+/// The secret as a person reads it off the page: base32 in groups of four (apps ignore the spaces).
+pub fn totp_secret_grouped(secret: &[u8]) -> String {
+    let text = totp_secret_text(secret);
+    let groups: Vec<&str> = text
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    groups.join(" ")
+}
+
 /// The `otpauth://` URI authenticator apps read from the QR code (the Key Uri Format of Google
 /// Authenticator, which every app follows): the label `issuer:account`, the secret, and the
 /// parameters spelled out even where they are the defaults.

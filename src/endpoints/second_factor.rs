@@ -26,7 +26,7 @@ use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::authn::Method;
 use crate::domain::mfa::{
     looks_like_recovery_code, new_recovery_codes, new_totp_secret, otpauth_uri, qr_svg,
-    recovery_code_hash, totp_secret_text, totp_step,
+    recovery_code_hash, totp_secret_grouped, totp_step,
 };
 use crate::domain::user::{User, UserId};
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
@@ -369,7 +369,7 @@ async fn setup_form(
         error,
         csrf_token: &session.csrf_token().await?,
         qr_svg: &qr,
-        secret: &totp_secret_text(secret),
+        secret: &totp_secret_grouped(secret),
         account: &user.username,
     };
     Ok(render(StatusCode::OK, &page))

@@ -20,6 +20,8 @@ crate::backend_tests!(
     a_recovery_code_signs_in_once,
     an_operator_sees_a_users_factors_and_resets_them_locally_and_through_the_admin_api,
     a_client_or_a_role_can_require_two_factors,
+    a_person_enrols_and_uses_an_authenticator_app_in_chromium,
+    two_requests_with_the_same_recovery_code_spend_it_once,
 );
 
 const ACR_PWD: &str = "urn:latchkey:acr:pwd";
@@ -36,7 +38,7 @@ fn path_of(app: &TestApp, response: &reqwest::Response) -> String {
 
 /// The authenticator app: the code for `secret` (base32, as the page shows it) at the server's now.
 fn code(app: &TestApp, secret: &str) -> String {
-    let raw = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let raw = totp_rs::Secret::try_from_base32(secret.replace(' ', "")).unwrap();
     let now = latchkey::clock::Clock::now(&app.clock);
     latchkey::domain::mfa::totp_code(raw.as_ref(), now).unwrap()
 }
@@ -144,7 +146,7 @@ async fn require_mfa_enrols_a_user_without_a_factor_right_after_the_password(bac
         .await
         .unwrap()
         .unwrap();
-    let raw = totp_rs::Secret::try_from_base32(&secret).unwrap();
+    let raw = totp_rs::Secret::try_from_base32(secret.replace(' ', "")).unwrap();
     assert!(stored.confirmed_at.is_none());
     assert!(
         !stored
@@ -457,4 +459,114 @@ async fn a_client_or_a_role_can_require_two_factors(backend: Backend) {
     assert_eq!(id["acr"], ACR_PWD);
     let shown = cli(&["role", "show", "admins", "--json"]);
     assert_eq!(shown["require_mfa"], false);
+}
+
+/// The pages in a real browser: enrolment (the QR code, the secret, the first code), the recovery
+/// codes, then a step-up asking only for the code. Screenshots in `target/`.
+async fn a_person_enrols_and_uses_an_authenticator_app_in_chromium(backend: Backend) {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::browser::{Browser, RedirectCatcher};
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn_on(TestDb::new(&backend).await, &["--require-mfa"]).await;
+    let catcher = RedirectCatcher::start().await;
+    let client = app
+        .register_client(latchkey::domain::client::ClientSpec {
+            client_name: "Payroll".into(),
+            redirect_uris: vec![catcher.redirect_uri()],
+            scope: "openid".into(),
+            auth_method: "client_secret_basic".into(),
+            skip_consent: true,
+            ..Default::default()
+        })
+        .await;
+    app.create_user("alice").await;
+    let name = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres(_) => "postgres",
+    };
+    let shot = |page: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/{page}-page-{name}.png"))
+    };
+    let within = Duration::from_secs(10);
+    let (url, _) = app.authorize_url(&client, "openid", &[]);
+    browser.goto(&url).await;
+    browser.wait_for_url(|u| u.path() == "/login", within).await;
+    browser.fill("#username", "alice").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#sign-in").await;
+    browser
+        .wait_for_url(|u| u.path() == "/otp-setup", within)
+        .await;
+    let page = browser.page_source().await;
+    assert!(page.contains("<svg"), "the QR code is in the page");
+    let secret = between(&page, r#"<code id="totp-secret">"#, "</code>");
+    browser.screenshot(shot("otp-setup")).await;
+    browser.fill("#code", &code(&app, &secret)).await;
+    browser.click("#confirm").await;
+    browser
+        .wait_for_text("Save your recovery codes", within)
+        .await;
+    browser.screenshot(shot("recovery-codes")).await;
+    browser.click("#continue").await;
+    browser
+        .wait_for_url(|u| u.as_str().starts_with(catcher.base_url()), within)
+        .await;
+
+    // A new sign-in for this client asks for the password, then only the code.
+    app.clock.advance(30);
+    let (url, _) = app.authorize_url(&client, "openid", &[("prompt", "login")]);
+    browser.goto(&url).await;
+    browser.wait_for_url(|u| u.path() == "/login", within).await;
+    browser.fill("#username", "alice").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.click("#sign-in").await;
+    browser.wait_for_url(|u| u.path() == "/otp", within).await;
+    assert!(browser.page_source().await.contains("Payroll"));
+    browser.fill("#code", "000000").await;
+    browser.click("#verify").await;
+    browser.wait_for_text("not right", within).await;
+    browser.screenshot(shot("otp")).await;
+    browser.fill("#code", &code(&app, &secret)).await;
+    browser.click("#verify").await;
+    browser
+        .wait_for_url(|u| u.as_str().starts_with(catcher.base_url()), within)
+        .await;
+    browser.close().await;
+}
+
+/// RFC 6238 §5.2 and the single use of recovery codes hold under concurrent requests: of eight
+/// requests with the same recovery code at once, exactly one signs in.
+async fn two_requests_with_the_same_recovery_code_spend_it_once(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let alice = app.create_user("alice").await;
+    app.post_login("alice", PASSWORD).await;
+    let (_, _, codes) = enrol(&app).await;
+    let hash = latchkey::domain::mfa::recovery_code_hash(&codes[0]);
+    let now = latchkey::clock::Clock::now(&app.clock);
+    let attempts = (0..8).map(|_| {
+        let store = app.state.store.clone();
+        let (user, hash) = (alice.user_id.clone(), hash.clone());
+        tokio::spawn(async move { store.use_recovery_code(&user, &hash, now).await.unwrap() })
+    });
+    let mut spent = 0;
+    for attempt in attempts {
+        spent += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(spent, 1, "exactly one request spends the code");
+    // The same for a TOTP step: one of eight requests with the same step is accepted.
+    let step = now / latchkey::domain::mfa::TOTP_STEP + 1;
+    let attempts = (0..8).map(|_| {
+        let store = app.state.store.clone();
+        let user = alice.user_id.clone();
+        tokio::spawn(async move { store.use_totp_step(&user, step).await.unwrap() })
+    });
+    let mut accepted = 0;
+    for attempt in attempts {
+        accepted += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(accepted, 1, "exactly one request uses the step");
 }
