@@ -37,13 +37,13 @@ fn path_of(app: &TestApp, response: &reqwest::Response) -> String {
 }
 
 /// The authenticator app: the code for `secret` (base32, as the page shows it) at the server's now.
-fn code(app: &TestApp, secret: &str) -> String {
+pub(crate) fn code(app: &TestApp, secret: &str) -> String {
     let raw = totp_rs::Secret::try_from_base32(secret.replace(' ', "")).unwrap();
     let now = latchkey::clock::Clock::now(&app.clock);
     latchkey::domain::mfa::totp_code(raw.as_ref(), now).unwrap()
 }
 
-async fn post_code(app: &TestApp, path: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn post_code(app: &TestApp, path: &str, code: &str) -> reqwest::Response {
     let csrf = app.csrf_of(path).await;
     app.post_form(path, &[("csrf_token", &csrf), ("code", code)])
         .await
@@ -86,7 +86,7 @@ async fn tokens(
 
 /// Enrol `username` (signed in with a password already) on the setup page; the secret, and the
 /// answer to "continue" after the recovery codes, and the codes.
-async fn enrol(app: &TestApp) -> (String, reqwest::Response, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp) -> (String, reqwest::Response, Vec<String>) {
     let page = app.get("/otp-setup").await.text().await.unwrap();
     assert!(page.contains("<svg"), "a QR code: {page}");
     let secret = between(&page, r#"<code id="totp-secret">"#, "</code>");

@@ -18,7 +18,10 @@ use demo::pki::{Authority, DemoPki, Identity};
 #[path = "../../examples/microservices/demo.rs"]
 pub(crate) mod demo;
 
-crate::backend_tests!(every_pattern_of_the_microservices_demo_holds_against_latchkey,);
+crate::backend_tests!(
+    every_pattern_of_the_microservices_demo_holds_against_latchkey,
+    a_users_write_at_service_b_is_stepped_up_to_two_factors_through_the_bff,
+);
 
 /// Latchkey with the demo's APIs, scopes, role and clients, and the demo running in front of it.
 pub(crate) struct System {
@@ -1230,4 +1233,82 @@ async fn service_b_takes_a_dpop_bound_token_only_with_a_fresh_proof_of_its_key(s
         "invalid_token",
         "the access token is not bound to the DPoP proof's key",
     );
+}
+
+/// RFC 9470 step-up, end to end: alice (who holds `orders-admin` and has an authenticator app)
+/// signed in to the BFF with her password alone. Service B refuses her write with
+/// `insufficient_user_authentication` and `acr_values`; the BFF asks Latchkey for that level,
+/// Latchkey asks her only for the code (no password page), and the BFF sends the write again.
+async fn a_users_write_at_service_b_is_stepped_up_to_two_factors_through_the_bff(backend: Backend) {
+    use crate::mfa::{code, enrol, post_code};
+    let system = start_system(&backend).await;
+    let app = &system.app;
+    let gateway = system.gateway.as_str();
+    app.create_user("alice").await;
+    cli(app, &["user", "add-role", "alice", demo::ORDERS_ADMIN_ROLE]);
+    app.post_login("alice", crate::helpers::PASSWORD).await;
+    let (secret, _, _) = enrol(app).await;
+    // A password-only Latchkey session, and a BFF session from it.
+    app.post_login("alice", crate::helpers::PASSWORD).await;
+    app.clock.advance(10); // past the catalog cache (the role)
+    let login = app.get_url(&format!("{gateway}/login")).await;
+    let callback = app.sign_in_through(&location(&login), "alice").await;
+    assert_eq!(app.get_url(callback.as_str()).await.status(), 303);
+    let read = call(app, &format!("{gateway}/app/service2"), None).await;
+    assert_eq!(
+        read.status, 200,
+        "reading needs no second factor: {}",
+        read.body
+    );
+
+    // B itself, given the session's kind of token directly: the RFC 9470 challenge.
+    let weak = user_token(&system, demo::ORDERS_SCOPE, Some(&system.apis.service_b)).await;
+    assert_eq!(claims_of(&weak)["acr"], "urn:latchkey:acr:pwd");
+    let refused = answer(app.http.post(&system.demo.service_b.url).bearer_auth(&weak)).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(
+        refused.challenge.starts_with("Bearer ")
+            && refused
+                .challenge
+                .contains("error=\"insufficient_user_authentication\"")
+            && refused
+                .challenge
+                .contains("acr_values=\"urn:latchkey:acr:mfa\""),
+        "{}",
+        refused.challenge
+    );
+
+    // Through the BFF: the write sends the browser to Latchkey with acr_values, which asks for the
+    // code only.
+    app.clock.advance(30);
+    let write = app
+        .http
+        .post(format!("{gateway}/app/service2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 303);
+    let authorize = url::Url::parse(&location(&write)).unwrap();
+    assert_eq!(
+        query_param(&authorize, "acr_values").as_deref(),
+        Some("urn:latchkey:acr:mfa")
+    );
+    let at_latchkey = app.get_url(authorize.as_str()).await;
+    assert_eq!(at_latchkey.status(), 303);
+    assert!(
+        location(&at_latchkey).ends_with("/otp"),
+        "only the second factor is asked: {}",
+        location(&at_latchkey)
+    );
+    let coded = post_code(app, "/otp", &code(app, &secret)).await;
+    assert_eq!(coded.status(), 303);
+    let back = location(&coded);
+    assert!(back.starts_with(&format!("{gateway}/callback?")), "{back}");
+    // The BFF's callback sends the write again, now with a two-factor token, and answers it.
+    let done = app.get_url(&back).await;
+    let status = done.status();
+    let body: Value = done.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["written"], true);
+    assert_eq!(body["roles"], json!([demo::ORDERS_ADMIN_ROLE]));
 }

@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use aws_lc_rs::digest;
 use axum::Json;
 use axum::Router;
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -27,7 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::dpop::DpopKey;
-use super::gateway::{Gateway, Route, check, forward};
+use super::gateway::{Gateway, MAX_BODY_BYTES, Route, check, forward};
 use super::provider::{IdClaims, Provider};
 use super::services::TokenResponse;
 use super::{ClientCredentials, DemoError, RENEW_BEFORE_SECONDS};
@@ -58,12 +59,25 @@ pub struct Bff {
     dpop: Option<(DpopKey, Vec<String>)>,
 }
 
-/// What `/callback` must check: the request this browser started.
+/// What `/callback` must check: the request this browser started, and the request to try again once
+/// signed in when the sign-in was a step-up (RFC 9470).
 struct PendingLogin {
     state: String,
     nonce: String,
     code_verifier: String,
     started_at: i64,
+    retry: Option<Retry>,
+}
+
+/// A request to a service that was refused for too weak a sign-in, kept to be sent again after the
+/// step-up.
+struct Retry {
+    route: Route,
+    method: Method,
+    /// The path and query the browser asked for (`/app/service2…`).
+    target: String,
+    content_type: Option<HeaderValue>,
+    body: Bytes,
 }
 
 /// A signed-in browser.
@@ -275,6 +289,8 @@ const HOME_PAGE: &str = r#"<!doctype html>
 <li><a href="/app/service2">/app/service2</a> (Service B, requires orders:read)</li>
 <li><a href="/app/service3">/app/service3</a> (Service C, introspects every reference token)</li>
 </ul>
+<form method="post" action="/app/service2"><button type="submit">Write an order at Service B</button>
+(needs the role orders-admin and a sign-in with a second factor: you are asked for your code)</form>
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>
 </body></html>
 "#;
@@ -399,6 +415,12 @@ async fn backchannel_logout(
 
 /// `GET /login`: start the authorization code flow.
 async fn login(State(state): State<Arc<Gateway>>) -> Response {
+    start_login(&state, None, None)
+}
+
+/// Send the browser to Latchkey's authorization endpoint, with `acr_values` when a service asked for
+/// a stronger sign-in (RFC 9470 §4, OIDC Core §3.1.2.1), and `retry` to send again afterwards.
+fn start_login(state: &Gateway, acr_values: Option<&str>, retry: Option<Retry>) -> Response {
     let bff = &state.bff;
     let (Some(login_id), Some(csrf_state), Some(nonce), Some(code_verifier)) = (
         random_value(),
@@ -426,6 +448,7 @@ async fn login(State(state): State<Arc<Gateway>>) -> Response {
                 nonce: nonce.clone(),
                 code_verifier: code_verifier.clone(),
                 started_at: now,
+                retry,
             },
         );
     }
@@ -451,6 +474,9 @@ async fn login(State(state): State<Arc<Gateway>>) -> Response {
     // RFC 8707 §2: the APIs the grant covers; each token will be for one of them.
     for resource in &bff.resources {
         url.query_pairs_mut().append_pair("resource", resource);
+    }
+    if let Some(acr_values) = acr_values {
+        url.query_pairs_mut().append_pair("acr_values", acr_values);
     }
     (
         AppendHeaders([(
@@ -478,8 +504,8 @@ async fn callback(
     Query(response): Query<Callback>,
 ) -> Response {
     match sign_in(&state, &headers, response).await {
-        Ok(session_id) => (
-            AppendHeaders([
+        Ok((session_id, retry)) => {
+            let cookies = AppendHeaders([
                 (
                     header::SET_COOKIE,
                     state.bff.cookie(SESSION_COOKIE, &session_id, None),
@@ -488,12 +514,43 @@ async fn callback(
                     header::SET_COOKIE,
                     state.bff.cookie(LOGIN_COOKIE, "", Some(0)),
                 ),
-            ]),
-            Redirect::to("/"),
-        )
-            .into_response(),
+            ]);
+            // After a step-up, the request that needed it, with the new session's token.
+            let answer = match retry {
+                Some(retry) => send_again(&state, &session_id, retry).await,
+                None => Redirect::to("/").into_response(),
+            };
+            (cookies, answer).into_response()
+        }
         Err(refusal) => refusal.into_response(),
     }
+}
+
+/// Send a request refused for too weak a sign-in again, as the new session (once: a second refusal
+/// goes back to the browser as it is).
+async fn send_again(state: &Gateway, session_id: &str, retry: Retry) -> Response {
+    let Some(session) = state
+        .bff
+        .sessions
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(session_id)
+        .cloned()
+    else {
+        return not_signed_in();
+    };
+    let mut request = Request::new(Body::from(retry.body));
+    *request.method_mut() = retry.method;
+    match retry.target.parse() {
+        Ok(uri) => *request.uri_mut() = uri,
+        Err(_) => return not_signed_in(),
+    }
+    if let Some(content_type) = retry.content_type {
+        request
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+    }
+    call_service(state, retry.route, session_id, &session, request).await
 }
 
 /// Why a sign-in was refused: a JSON error answer.
@@ -525,7 +582,7 @@ async fn sign_in(
     state: &Gateway,
     headers: &HeaderMap,
     response: Callback,
-) -> Result<String, Refusal> {
+) -> Result<(String, Option<Retry>), Refusal> {
     let bff = &state.bff;
     let provider = &state.provider;
     let now = provider.now();
@@ -541,6 +598,7 @@ async fn sign_in(
             bad_request("no sign-in in progress in this browser; start again at /login")
         })?;
     let code = checked_code(&pending, response, &provider.metadata.issuer)?;
+    let retry = pending.retry;
     let bad_gateway =
         |description| Refusal::new(StatusCode::BAD_GATEWAY, "server_error", description);
     // RFC 8707 §2.2: the first access token is for the first API; the others come from the refresh token.
@@ -599,7 +657,7 @@ async fn sign_in(
         sessions.remove(old);
     }
     sessions.insert(session_id.clone(), session);
-    Ok(session_id)
+    Ok((session_id, retry))
 }
 
 /// The code of an authorization response that answers `pending` (RFC 6749 §4.1.2, §10.12; RFC 9207).
@@ -670,9 +728,72 @@ pub async fn app_route(state: &Gateway, route: Route, request: Request) -> Respo
     let Some((id, session)) = state.bff.session(request.headers(), provider.now()) else {
         return not_signed_in();
     };
+    // The body is kept, in case the service asks for a stronger sign-in and the request must be
+    // sent again afterwards.
+    let (parts, body) = request.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let retry = Retry {
+        route,
+        method: parts.method.clone(),
+        target: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
+        content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+        body: body.clone(),
+    };
+    let answer = call_service(
+        state,
+        route,
+        &id,
+        &session,
+        Request::from_parts(parts, Body::from(body)),
+    )
+    .await;
+    // RFC 9470 §4: the service wants a stronger sign-in; ask Latchkey for it (only the missing
+    // factor is asked), then send the request again.
+    match step_up_asked(&answer) {
+        Some(acr_values) => start_login(state, Some(&acr_values), Some(retry)),
+        None => answer,
+    }
+}
+
+/// The `acr_values` of an RFC 9470 `insufficient_user_authentication` challenge, if `answer` is one.
+fn step_up_asked(answer: &Response) -> Option<String> {
+    if answer.status() != StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    let challenge = answer
+        .headers()
+        .get(header::WWW_AUTHENTICATE)?
+        .to_str()
+        .ok()?;
+    if !challenge.contains("error=\"insufficient_user_authentication\"") {
+        return None;
+    }
+    let start = challenge.find("acr_values=\"")? + "acr_values=\"".len();
+    let values = &challenge[start..][..challenge[start..].find('"')?];
+    // Only what an `acr` URN is made of travels on to Latchkey.
+    values
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'-' | b'_' | b' '))
+        .then(|| values.to_owned())
+}
+
+/// The session's token for the route's API, checked and forwarded.
+async fn call_service(
+    state: &Gateway,
+    route: Route,
+    id: &str,
+    session: &Session,
+    request: Request,
+) -> Response {
+    let provider = &state.provider;
     let audience = &state.upstreams.of(route).audience;
-    let Some(token) = state.bff.access_token(provider, &session, audience).await else {
-        state.bff.end_session(&id);
+    let Some(token) = state.bff.access_token(provider, session, audience).await else {
+        state.bff.end_session(id);
         return not_signed_in();
     };
     let dpop = if token.dpop {
@@ -687,7 +808,7 @@ pub async fn app_route(state: &Gateway, route: Route, request: Request) -> Respo
                 why = rejected.description(),
                 "the session's access token was refused"
             );
-            state.bff.end_session(&id);
+            state.bff.end_session(id);
             not_signed_in()
         }
     }

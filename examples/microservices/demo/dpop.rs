@@ -33,7 +33,7 @@ const ALGS: [Algorithm; 4] = [
     Algorithm::PS256,
 ];
 /// [`ALGS`] as the challenge names them (§7.1).
-const ALGS_LIST: &str = "ES256 EdDSA RS256 PS256";
+pub(super) const ALGS_LIST: &str = "ES256 EdDSA RS256 PS256";
 /// A proof is accepted this long after its `iat` (§4.3 check 11; §11.1 on replay) …
 const MAX_AGE_SECONDS: i64 = 60;
 /// … and this far ahead of our clock.

@@ -26,7 +26,7 @@ use super::services::{CLIENT_ID_HEADER, ROLES_HEADER, SCOPE_HEADER, SUB_HEADER};
 use super::{ClientCredentials, DemoError, Running, Trust, serve};
 
 /// The largest request body forwarded.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// How the gateway checks the tokens of a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

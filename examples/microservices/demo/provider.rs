@@ -347,6 +347,10 @@ pub struct AccessClaims {
     /// What the token is bound to (RFC 7800 `cnf`), if anything.
     #[serde(default)]
     pub cnf: Option<Confirmation>,
+    /// How strongly the user signed in (OIDC Core §2 `acr`, RFC 9068 §2.2.1); `None` for a
+    /// service's own token, which stands for no sign-in.
+    #[serde(default)]
+    pub acr: Option<String>,
 }
 
 /// A token's confirmation claim: the key or certificate its sender must prove it holds.

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use super::bearer::{BearerError, Presented, access_token, bearer_token};
+use super::bearer::{BearerError, Presented, REALM, access_token, bearer_token};
 use super::dpop::{DpopError, DpopVerifier, Expected};
 use super::mtls::{PeerCertificate, serve_mtls};
 use super::pki::{DemoPki, Identity};
@@ -432,8 +432,41 @@ async fn orders_reader(
     Ok(claims)
 }
 
+/// The sign-in level B's writes need of a user (Latchkey's two-factor level).
+pub const WRITE_ACR: &str = "urn:latchkey:acr:mfa";
+
+/// RFC 9470 §3: 401 `insufficient_user_authentication`, with the `acr_values` the caller should ask
+/// Latchkey for, in the scheme the token came with (RFC 9449 §7.1 for DPoP, with its `algs`).
+fn step_up(dpop: bool) -> Response {
+    let description = "writing orders needs a sign-in with a second factor";
+    let (scheme, algs) = if dpop {
+        ("DPoP", format!(", algs=\"{}\"", super::dpop::ALGS_LIST))
+    } else {
+        ("Bearer", String::new())
+    };
+    let challenge = format!(
+        "{scheme} realm=\"{REALM}\"{algs}, error=\"insufficient_user_authentication\", \
+         error_description=\"{description}\", acr_values=\"{WRITE_ACR}\""
+    );
+    let body = json!({
+        "error": "insufficient_user_authentication",
+        "error_description": description,
+        "acr_values": WRITE_ACR,
+    });
+    let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    // Every value above is a constant: no quotes or control characters.
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
 /// `POST` to B: an order written, for a caller with the role `orders-admin`. Without it, 403: the
-/// token is good but its holder may not write.
+/// token is good but its holder may not write. A user's token must also come from a two-factor
+/// sign-in (RFC 9470): otherwise 401 `insufficient_user_authentication`, which the BFF answers by
+/// asking Latchkey for that level and trying again.
 async fn service_b_write(
     State(state): State<Arc<ServiceB>>,
     method: Method,
@@ -447,6 +480,14 @@ async fn service_b_write(
     if !claims.has_role(ORDERS_ADMIN_ROLE) {
         return BearerError::MissingRole("writing orders requires the role orders-admin")
             .into_response();
+    }
+    // RFC 9470: a write on a user's behalf needs a two-factor sign-in. A service's own token
+    // (no `acr`: no user signed in) is judged by its role alone.
+    if let Some(acr) = &claims.acr
+        && acr != WRITE_ACR
+    {
+        let dpop = matches!(access_token(&headers), Ok(Presented::Dpop(_)));
+        return step_up(dpop);
     }
     Json(json!({
         "service": "B",
