@@ -22,6 +22,7 @@ crate::backend_tests!(
     a_client_or_a_role_can_require_two_factors,
     a_person_enrols_and_uses_an_authenticator_app_in_chromium,
     two_requests_with_the_same_recovery_code_spend_it_once,
+    require_mfa_holds_for_approving_a_device_too,
 );
 
 const ACR_PWD: &str = "urn:latchkey:acr:pwd";
@@ -569,4 +570,74 @@ async fn two_requests_with_the_same_recovery_code_spend_it_once(backend: Backend
         accepted += usize::from(attempt.await.unwrap());
     }
     assert_eq!(accepted, 1, "exactly one request uses the step");
+}
+
+/// `--require-mfa` also guards the device page (RFC 8628 §3.3): a password alone does not approve a
+/// device; after the second factor the browser comes back to the device request.
+async fn require_mfa_holds_for_approving_a_device_too(backend: Backend) {
+    const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let app = TestApp::spawn_on(TestDb::new(&backend).await, &["--require-mfa"]).await;
+    let device = app
+        .register_client(latchkey::domain::client::ClientSpec {
+            client_name: "Living Room TV".into(),
+            grant_types: vec![DEVICE_GRANT.into()],
+            scope: "openid".into(),
+            auth_method: "none".into(),
+            ..Default::default()
+        })
+        .await;
+    app.create_user("alice").await;
+    let started = app
+        .post_client_form("/device_authorization", &device, &[("scope", "openid")])
+        .await;
+    let body: Value = started.json().await.unwrap();
+    let (device_code, user_code) = (text(&body, "device_code"), text(&body, "user_code"));
+    let csrf = hidden_value(
+        &app.get("/device").await.text().await.unwrap(),
+        "csrf_token",
+    );
+    let entered = app
+        .post_form(
+            "/device",
+            &[("csrf_token", &csrf), ("user_code", &user_code)],
+        )
+        .await;
+    assert_eq!(path_of(&app, &entered), "/device");
+    assert_eq!(path_of(&app, &app.get("/device").await), "/login");
+    let after_password = app.post_login("alice", PASSWORD).await;
+    assert_eq!(path_of(&app, &after_password), "/otp");
+    assert_eq!(
+        path_of(&app, &app.get("/device").await),
+        "/otp",
+        "no approval on a password alone"
+    );
+    let (_, continued, _) = enrol(&app).await;
+    assert_eq!(
+        path_of(&app, &continued),
+        "/device",
+        "back to the device request"
+    );
+    let html = app.get("/device").await.text().await.unwrap();
+    assert!(html.contains("Living Room TV"), "{html}");
+    let decided = app
+        .post_form(
+            "/device",
+            &[
+                ("csrf_token", &hidden_value(&html, "csrf_token")),
+                ("request_id", &hidden_value(&html, "request_id")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(decided.status(), 200);
+    let polled = app
+        .post_client_form(
+            "/token",
+            &device,
+            &[("grant_type", DEVICE_GRANT), ("device_code", &device_code)],
+        )
+        .await;
+    assert_eq!(polled.status(), 200);
+    let tokens: Value = polled.json().await.unwrap();
+    assert_eq!(jwt_claims(&text(&tokens, "id_token"))["acr"], ACR_MFA);
 }
