@@ -172,12 +172,6 @@ async fn show(
         session.clear_pending().await?;
         return Ok(to(state, LOGIN_PATH));
     };
-    // `--require-mfa`: a device is approved only from a two-factor sign-in; the second-factor page
-    // comes back here.
-    if state.settings.require_mfa && signed_in.authentication.acr() < Acr::Mfa {
-        session.clear_pending().await?;
-        return Ok(to(state, OTP_PATH));
-    }
     let now = state.clock.now();
     let client = state
         .clients
@@ -187,6 +181,12 @@ async fn show(
         session.clear_pending_device().await?;
         return entry(session, "", Some(EXPIRED)).await;
     };
+    // A device is approved only from a sign-in as strong as the server, the client or the user's
+    // roles require; the second-factor page comes back here.
+    if needs_second_factor(state, &client, &user.user_id, &signed_in.authentication).await? {
+        session.clear_pending().await?;
+        return Ok(to(state, OTP_PATH));
+    }
     let known = state.store.list_scopes().await?;
     let scopes = request
         .scope
@@ -278,7 +278,12 @@ async fn decide_entered(
     let Some(user) = signed_in(session).await? else {
         return Ok(to(state, LOGIN_PATH));
     };
-    if state.settings.require_mfa && user.authentication.acr() < Acr::Mfa {
+    let client = state
+        .clients
+        .find(state.store.as_ref(), &request.client_id, state.clock.now())
+        .await?
+        .ok_or_else(gone)?;
+    if needs_second_factor(state, &client, &user.user_id, &user.authentication).await? {
         return Ok(to(state, OTP_PATH));
     }
     let ctx = state.context(state.clock.now());
@@ -297,4 +302,18 @@ async fn decide_entered(
         Decided::NotEntitled(why) => return Err(PageError::bad_request("Not allowed", why)),
     };
     Ok(render(StatusCode::OK, &MessagePage { title, message }))
+}
+
+/// Whether a sign-in made with `authentication` is too weak to approve a device for `client`.
+async fn needs_second_factor(
+    state: &AppState,
+    client: &crate::domain::client::Client,
+    user_id: &crate::domain::user::UserId,
+    authentication: &crate::domain::authn::Authentication,
+) -> Result<bool, PageError> {
+    if authentication.acr() >= Acr::Mfa {
+        return Ok(false);
+    }
+    let ctx = state.context(state.clock.now());
+    Ok(crate::oauth::authorize::requires_two_factors(&ctx, client, user_id).await?)
 }

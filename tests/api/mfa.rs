@@ -23,6 +23,7 @@ crate::backend_tests!(
     a_person_enrols_and_uses_an_authenticator_app_in_chromium,
     two_requests_with_the_same_recovery_code_spend_it_once,
     require_mfa_holds_for_approving_a_device_too,
+    a_device_client_or_a_role_that_requires_two_factors_is_approved_only_with_them,
 );
 
 const ACR_PWD: &str = "urn:latchkey:acr:pwd";
@@ -640,4 +641,73 @@ async fn require_mfa_holds_for_approving_a_device_too(backend: Backend) {
     assert_eq!(polled.status(), 200);
     let tokens: Value = polled.json().await.unwrap();
     assert_eq!(jwt_claims(&text(&tokens, "id_token"))["acr"], ACR_MFA);
+}
+
+/// The client's and the roles' `--require-mfa` hold on the device page as at `/authorize`.
+async fn a_device_client_or_a_role_that_requires_two_factors_is_approved_only_with_them(
+    backend: Backend,
+) {
+    const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let app = TestApp::spawn(&backend).await;
+    let register = |require_mfa: bool| {
+        app.register_client(latchkey::domain::client::ClientSpec {
+            client_name: "Living Room TV".into(),
+            grant_types: vec![DEVICE_GRANT.into()],
+            scope: "openid".into(),
+            auth_method: "none".into(),
+            require_mfa,
+            ..Default::default()
+        })
+    };
+    let strict = register(true).await;
+    let relaxed = register(false).await;
+    app.create_user("alice").await;
+    app.post_login("alice", PASSWORD).await;
+    // Enter a device's code on the device page: where the browser is sent next.
+    let page_after_entering = |client: &TestClient| {
+        let app = &app;
+        let client = TestClient {
+            client_id: client.client_id.clone(),
+            secret: client.secret.clone(),
+            redirect_uri: client.redirect_uri.clone(),
+        };
+        async move {
+            let started = app
+                .post_client_form("/device_authorization", &client, &[("scope", "openid")])
+                .await;
+            let body: Value = started.json().await.unwrap();
+            // The session's CSRF token (the device page itself shows the last request now).
+            let csrf = app.csrf_of("/login").await;
+            app.post_form(
+                "/device",
+                &[
+                    ("csrf_token", &csrf),
+                    ("user_code", &text(&body, "user_code")),
+                ],
+            )
+            .await;
+            let page = app.get("/device").await;
+            if page.status() == 303 {
+                path_of(app, &page)
+            } else {
+                "approval".to_owned()
+            }
+        }
+    };
+    assert_eq!(page_after_entering(&strict).await, "/otp");
+    assert_eq!(page_after_entering(&relaxed).await, "approval");
+    json_of(&app.db.cli(
+        &["role", "create", "admins", "--require-mfa", "--json"],
+        None,
+    ));
+    json_of(
+        &app.db
+            .cli(&["user", "add-role", "alice", "admins", "--json"], None),
+    );
+    app.clock.advance(10); // past the catalog cache
+    assert_eq!(
+        page_after_entering(&relaxed).await,
+        "/otp",
+        "alice's role asks too"
+    );
 }

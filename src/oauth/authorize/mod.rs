@@ -386,13 +386,10 @@ pub async fn resume(
             .and_then(|scope| ScopeSet::parse(&scope).ok()),
         _ => None,
     };
-    // Two factors where the server, the client, or a role the user holds says so.
-    let require_mfa = ctx.settings.require_mfa
-        || client.require_mfa
-        || match &signed_in {
-            Some(user) => role_requires_mfa(ctx, &user.user_id).await?,
-            None => false,
-        };
+    let require_mfa = match &signed_in {
+        Some(user) => requires_two_factors(ctx, &client, &user.user_id).await?,
+        None => ctx.settings.require_mfa || client.require_mfa,
+    };
     let required = required_acr(&pending, require_mfa);
     match next_step(
         &pending,
@@ -416,9 +413,17 @@ pub async fn resume(
     }
 }
 
-/// Whether a role `user_id` holds (directly or through a group) needs two factors
-/// (`role create --require-mfa`).
-async fn role_requires_mfa(ctx: &Context<'_>, user_id: &UserId) -> Result<bool, AuthorizeError> {
+/// Whether `user_id`'s sign-in for `client` needs two factors: the server (`--require-mfa`), the
+/// client (`client create --require-mfa`) or a role the user holds, directly or through a group
+/// (`role create --require-mfa`), says so. The user's roles are read only when some role asks.
+pub async fn requires_two_factors(
+    ctx: &Context<'_>,
+    client: &Client,
+    user_id: &UserId,
+) -> Result<bool, crate::store::StoreError> {
+    if ctx.settings.require_mfa || client.require_mfa {
+        return Ok(true);
+    }
     let catalog = ctx.catalog.get(ctx.store, ctx.now).await?;
     if !catalog.any_role_requires_mfa() {
         return Ok(false);
