@@ -46,6 +46,7 @@ mod resources;
 mod roles;
 mod roles_cli;
 mod store;
+mod store_account;
 mod store_errors;
 mod store_grants;
 mod store_roles;
