@@ -23,8 +23,9 @@ use crate::config::Issuer;
 use crate::endpoints::admin::openapi;
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
-    admin, authorize, consent, device, device_authorization, discovery, health, introspect, jwks,
-    login, logout, metrics, page, par, register, revoke, second_factor, token, userinfo,
+    account, admin, authorize, consent, device, device_authorization, discovery, health,
+    introspect, jwks, login, logout, metrics, page, par, register, revoke, second_factor, token,
+    userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -80,6 +81,10 @@ pub fn router(state: AppState) -> Router {
             get(second_factor::setup_page).post(second_factor::setup_submit),
         )
         .route(OTP_CONTINUE_PATH, post(second_factor::continue_submit))
+        .route(
+            ACCOUNT_PATH,
+            get(account::account_page).post(account::account_submit),
+        )
         .route(
             CONSENT_PATH,
             get(consent::consent_page).post(consent::consent_submit),

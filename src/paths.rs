@@ -37,6 +37,8 @@ pub const OTP_PATH: &str = "/otp";
 pub const OTP_SETUP_PATH: &str = "/otp-setup";
 /// After enrolment's recovery codes: carry on with the sign-in.
 pub const OTP_CONTINUE_PATH: &str = "/otp-continue";
+/// The account page: a signed-in user's password, second factor, sessions and applications.
+pub const ACCOUNT_PATH: &str = "/account";
 /// The consent page.
 pub const CONSENT_PATH: &str = "/consent";
 /// The pages' stylesheet.

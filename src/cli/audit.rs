@@ -27,7 +27,8 @@ pub struct ListArgs {
     /// Only events of this type: sign_in.succeeded, sign_in.failed, consent.given, consent.denied,
     /// grant.created, refresh_token.rotated, refresh_token.reused, authorization_code.replayed,
     /// token.revoked, token.issued, admin.change, key.change, client.registration,
-    /// second_factor.enrolled.
+    /// second_factor.enrolled, account.password_changed, account.session_ended,
+    /// account.consent_revoked, account.second_factor_removed, account.recovery_codes_regenerated.
     #[arg(long = "type")]
     event_type: Option<String>,
     /// Only events since then: an RFC 3339 time (2026-11-29T10:00:00Z) or a time ago (15m, 1h, 7d).

@@ -37,11 +37,21 @@ pub enum EventType {
     ClientRegistration,
     /// A user enrolled a second factor (the detail's `factor` says which).
     SecondFactorEnrolled,
+    /// A user changed their password on the account page (they were signed out everywhere else).
+    AccountPasswordChanged,
+    /// A user ended one of their browser sessions on the account page.
+    AccountSessionEnded,
+    /// A user revoked their consent to a client on the account page, with its grants.
+    AccountConsentRevoked,
+    /// A user removed their second factor (and its recovery codes) on the account page.
+    AccountSecondFactorRemoved,
+    /// A user replaced their recovery codes on the account page.
+    AccountRecoveryCodesRegenerated,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 19] = [
         Self::SignInSucceeded,
         Self::SignInFailed,
         Self::ConsentGiven,
@@ -56,6 +66,11 @@ impl EventType {
         Self::KeyChange,
         Self::ClientRegistration,
         Self::SecondFactorEnrolled,
+        Self::AccountPasswordChanged,
+        Self::AccountSessionEnded,
+        Self::AccountConsentRevoked,
+        Self::AccountSecondFactorRemoved,
+        Self::AccountRecoveryCodesRegenerated,
     ];
 
     /// Its stored and printed name.
@@ -75,6 +90,11 @@ impl EventType {
             Self::KeyChange => "key.change",
             Self::ClientRegistration => "client.registration",
             Self::SecondFactorEnrolled => "second_factor.enrolled",
+            Self::AccountPasswordChanged => "account.password_changed",
+            Self::AccountSessionEnded => "account.session_ended",
+            Self::AccountConsentRevoked => "account.consent_revoked",
+            Self::AccountSecondFactorRemoved => "account.second_factor_removed",
+            Self::AccountRecoveryCodesRegenerated => "account.recovery_codes_regenerated",
         }
     }
 

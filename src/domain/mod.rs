@@ -1,5 +1,6 @@
 //! Plain protocol types and rules: no HTTP, no SQL, no clock reads.
 
+pub mod account;
 pub mod alg;
 pub mod api;
 pub mod attempt;

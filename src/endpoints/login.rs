@@ -25,7 +25,7 @@ use crate::domain::user::normalize_username;
 use crate::metrics::SignInOutcome;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
 use crate::oauth::sign_in::{Refusal, check_credentials};
-use crate::paths::{DEVICE_PATH, OTP_PATH};
+use crate::paths::{ACCOUNT_PATH, DEVICE_PATH, OTP_PATH};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -186,6 +186,10 @@ async fn sign_in(
             .is_some()
         {
             return Ok(Redirect::to(&state.settings.issuer.endpoint(DEVICE_PATH)).into_response());
+        }
+        // The account page sent the browser here.
+        if session.take_pending_account().await? {
+            return Ok(Redirect::to(&state.settings.issuer.endpoint(ACCOUNT_PATH)).into_response());
         }
         return Ok(render(
             StatusCode::OK,

@@ -1,5 +1,6 @@
 //! Everything that speaks HTTP: one file per endpoint.
 
+pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod consent;

@@ -31,7 +31,7 @@ use crate::domain::mfa::{
 use crate::domain::user::{User, UserId};
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
 use crate::oauth::throttle::{self, Admission};
-use crate::paths::{DEVICE_PATH, LOGIN_PATH, OTP_PATH, OTP_SETUP_PATH};
+use crate::paths::{ACCOUNT_PATH, DEVICE_PATH, LOGIN_PATH, OTP_PATH, OTP_SETUP_PATH};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -51,6 +51,8 @@ struct OtpSetupPage<'a> {
     qr_svg: &'a str,
     secret: &'a str,
     account: &'a str,
+    /// Started from the account page, not a sign-in.
+    from_account: bool,
 }
 
 #[derive(Template)]
@@ -294,6 +296,10 @@ async fn carry_on(
         {
             return Ok(Redirect::to(&state.settings.issuer.endpoint(DEVICE_PATH)).into_response());
         }
+        // The account page sent the browser here (to sign in, or to set up this factor).
+        if session.take_pending_account().await? {
+            return Ok(Redirect::to(&state.settings.issuer.endpoint(ACCOUNT_PATH)).into_response());
+        }
         return Ok(render(
             StatusCode::OK,
             &MessagePage {
@@ -371,6 +377,7 @@ async fn setup_form(
         qr_svg: &qr,
         secret: &totp_secret_grouped(secret),
         account: &user.username,
+        from_account: session.pending_account().await?,
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -7,10 +7,12 @@
 //! session nobody has signed in to never lives longer than [`ANONYMOUS_TTL`].
 
 use std::cell::Cell;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -21,6 +23,7 @@ use tower_sessions::{Expiry, Session};
 
 use super::page::PageError;
 use crate::clock::{Clock, SystemClock};
+use crate::domain::account::{SessionDevice, user_agent_text};
 use crate::domain::authn::Authentication;
 use crate::domain::secret::{TokenHash, random_string};
 use crate::domain::user::UserId;
@@ -51,6 +54,7 @@ struct Stored {
     id_hash: TokenHash,
     user_id: Option<UserId>,
     sid: Option<String>,
+    device: SessionDevice,
     data: Vec<u8>,
     expires_at: i64,
 }
@@ -72,9 +76,22 @@ impl StoreSessions {
             .data
             .get(SIGNED_IN)
             .and_then(|value| SignedIn::deserialize(value).ok());
-        let (user_id, sid) = match signed_in {
-            Some(s) => (Some(UserId::from_stored(s.user_id)), s.sid),
-            None => (None, None),
+        let from = record
+            .data
+            .get(SIGNED_IN_FROM)
+            .and_then(|value| SignedInFrom::deserialize(value).ok())
+            .unwrap_or_default();
+        let (user_id, sid, device) = match signed_in {
+            Some(s) => (
+                Some(UserId::from_stored(s.user_id)),
+                s.sid,
+                SessionDevice {
+                    signed_in_at: Some(s.auth_time),
+                    address: from.address,
+                    user_agent: from.user_agent,
+                },
+            ),
+            None => (None, None, SessionDevice::default()),
         };
         let mut expires_at = self.expires_at(record);
         if user_id.is_none() {
@@ -84,6 +101,7 @@ impl StoreSessions {
             id_hash: hash_id(&record.id),
             user_id,
             sid,
+            device,
             data: serde_json::to_vec(&record.data)
                 .map_err(|e| session_store::Error::Encode(e.to_string()))?,
             expires_at,
@@ -143,6 +161,7 @@ impl SessionStore for StoreSessions {
                     &stored.id_hash,
                     stored.user_id.as_ref(),
                     stored.sid.as_deref(),
+                    &stored.device,
                     &stored.data,
                     stored.expires_at,
                 )
@@ -163,6 +182,7 @@ impl SessionStore for StoreSessions {
                 &stored.id_hash,
                 stored.user_id.as_ref(),
                 stored.sid.as_deref(),
+                &stored.device,
                 &stored.data,
                 stored.expires_at,
             )
@@ -221,7 +241,19 @@ pub struct SignedIn {
     pub sid: Option<String>,
 }
 
+/// Where the request that signed a session in came from (kept in the session's data, copied beside
+/// it by [`StoreSessions`] so the account page can list it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+struct SignedInFrom {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user_agent: Option<String>,
+}
+
 const SIGNED_IN: &str = "signed_in";
+const SIGNED_IN_FROM: &str = "signed_in_from";
+const PENDING_ACCOUNT: &str = "pending_account";
 /// How long a session nobody has signed in to lives without activity. Anyone can create one (by
 /// opening the login page, or an authorization URL with a public client id), so it must not
 /// occupy the store for the whole `--session-ttl`; housekeeping deletes it soon after.
@@ -230,17 +262,31 @@ const CSRF: &str = "csrf";
 const PENDING: &str = "pending_authorization";
 const PENDING_DEVICE: &str = "pending_device";
 
-/// The browser session, with typed accessors under constant keys.
-pub struct BrowserSession(Session);
+/// The browser session, with typed accessors under constant keys, and where this request came from
+/// (recorded when it signs the session in).
+pub struct BrowserSession(Session, SignedInFrom);
 
 impl<S: Send + Sync> FromRequestParts<S> for BrowserSession {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Session::from_request_parts(parts, state)
+        let session = Session::from_request_parts(parts, state)
             .await
-            .map(Self)
-            .map_err(|_| PageError::internal())
+            .map_err(|_| PageError::internal())?;
+        // The TCP peer (or the client a trusted PROXY header names: `tls::peer` sets it), and the
+        // User-Agent made printable; neither is trusted for anything but showing it to the user.
+        let from = SignedInFrom {
+            address: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip().to_string()),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(user_agent_text),
+        };
+        Ok(Self(session, from))
     }
 }
 
@@ -279,6 +325,10 @@ impl BrowserSession {
             ))));
         self.0
             .insert(SIGNED_IN, user)
+            .await
+            .map_err(session_failed)?;
+        self.0
+            .insert(SIGNED_IN_FROM, &self.1)
             .await
             .map_err(session_failed)?;
         // A new CSRF token for the new session.
@@ -368,6 +418,35 @@ impl BrowserSession {
                 .map_err(session_failed)?;
         }
         Ok(())
+    }
+
+    /// Come back to the account page once signed in (with the second factor when it is required), or
+    /// once a factor started there is set up.
+    pub async fn set_pending_account(&self) -> Result<(), PageError> {
+        self.limit_if_anonymous().await?;
+        self.0
+            .insert(PENDING_ACCOUNT, true)
+            .await
+            .map_err(session_failed)
+    }
+
+    /// Whether the account page is waiting (kept).
+    pub async fn pending_account(&self) -> Result<bool, PageError> {
+        let pending: Option<bool> = self.0.get(PENDING_ACCOUNT).await.map_err(session_failed)?;
+        Ok(pending.unwrap_or(false))
+    }
+
+    /// Whether the account page is waiting, forgetting it: true once.
+    pub async fn take_pending_account(&self) -> Result<bool, PageError> {
+        // Read first: removing marks the session modified (a store write) even when absent.
+        let pending: Option<bool> = self.0.get(PENDING_ACCOUNT).await.map_err(session_failed)?;
+        if pending.is_some() {
+            self.0
+                .remove_value(PENDING_ACCOUNT)
+                .await
+                .map_err(session_failed)?;
+        }
+        Ok(pending.unwrap_or(false))
     }
 
     /// Forget the pending authorization request. (Removing marks the session modified, which costs a

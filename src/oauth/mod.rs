@@ -13,6 +13,7 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
+pub mod account;
 pub mod admin;
 pub mod authorize;
 pub mod backchannel_logout;

@@ -389,6 +389,7 @@ pub trait Store: Send + Sync + 'static {
         id_hash: &TokenHash,
         user_id: Option<&UserId>,
         sid: Option<&str>,
+        device: &crate::domain::account::SessionDevice,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError>;
@@ -399,9 +400,47 @@ pub trait Store: Send + Sync + 'static {
         id_hash: &TokenHash,
         user_id: Option<&UserId>,
         sid: Option<&str>,
+        device: &crate::domain::account::SessionDevice,
         data: &[u8],
         expires_at: i64,
     ) -> Result<bool, StoreError>;
+    /// The live browser sessions of `user_id` at `now`, newest sign-in first (the account page).
+    async fn list_user_sessions(
+        &self,
+        user_id: &UserId,
+        now: i64,
+    ) -> Result<Vec<crate::domain::account::UserSession>, StoreError>;
+    /// End the browser session `sid` of `user_id` in one transaction with `audit`: delete it, queue
+    /// a logout token for every client it signed in to (OIDC Back-Channel Logout §2.7), and revoke
+    /// the grants issued in it (recorded until `keep_until`). False (nothing changed) when the user
+    /// has no such session.
+    async fn end_user_session(
+        &self,
+        user_id: &UserId,
+        sid: &str,
+        now: i64,
+        keep_until: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
+    ) -> Result<bool, StoreError>;
+    /// The applications `user_id` has connected at `now`: the clients they consented to, and those
+    /// holding a live grant of theirs, by name.
+    async fn list_connected_apps(
+        &self,
+        user_id: &UserId,
+        now: i64,
+    ) -> Result<Vec<crate::domain::account::ConnectedApp>, StoreError>;
+    /// Revoke `user_id`'s consent to `client_id` in one transaction with `audit` (written only when
+    /// something was revoked): delete the consent, void the client's unredeemed codes for the user,
+    /// and revoke every grant of the user's to the client (RFC 7009 §2.1: with its refresh and
+    /// access tokens), recorded until `keep_until`.
+    async fn revoke_consent(
+        &self,
+        user_id: &UserId,
+        client_id: &ClientId,
+        now: i64,
+        keep_until: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
+    ) -> Result<crate::domain::account::ConsentRevocation, StoreError>;
     /// The browser session `sid` is ending (RP-initiated sign-out): queue a logout token for every
     /// client it signed in to that registered a `backchannel_logout_uri`, and forget its
     /// sign-ins, in one transaction. Answers how many were queued.

@@ -2,6 +2,7 @@
 //! `LATCHKEY_TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod account;
 mod accounts;
 mod admin_api;
 mod admin_openapi;
@@ -46,6 +47,7 @@ mod resources;
 mod roles;
 mod roles_cli;
 mod store;
+mod store_account;
 mod store_errors;
 mod store_grants;
 mod store_roles;

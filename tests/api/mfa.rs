@@ -108,7 +108,7 @@ pub(crate) async fn enrol(app: &TestApp) -> (String, reqwest::Response, Vec<Stri
     (secret, continued, codes)
 }
 
-fn between(html: &str, start: &str, end: &str) -> String {
+pub(crate) fn between(html: &str, start: &str, end: &str) -> String {
     let from = html
         .find(start)
         .unwrap_or_else(|| panic!("no {start} in {html}"))

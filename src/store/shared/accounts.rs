@@ -9,6 +9,7 @@ macro_rules! accounts_impl {
             //! Browser sessions (keyed by the SHA-256 of their id, linked to their signed-in user),
             //! and the user changes that sign a user out everywhere in one transaction.
 
+            use crate::domain::account::SessionDevice;
             use crate::domain::grant::SignOut;
             use crate::domain::secret::TokenHash;
             use crate::domain::user::UserId;
@@ -96,11 +97,13 @@ macro_rules! accounts_impl {
                 id_hash: &TokenHash,
                 user_id: Option<&UserId>,
                 sid: Option<&str>,
+                device: &SessionDevice,
                 data: &[u8],
                 expires_at: i64,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "INSERT INTO sessions (id_hash, user_id, data, expiry_date, sid) VALUES ($1, $2, $3, $4, $5) \
+                    "INSERT INTO sessions (id_hash, user_id, data, expiry_date, sid, signed_in_at, address, user_agent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (id_hash) DO NOTHING",
                 )
                 .bind(id_hash.0.as_slice())
@@ -108,6 +111,9 @@ macro_rules! accounts_impl {
                 .bind(data)
                 .bind(expires_at)
                 .bind(sid)
+                .bind(device.signed_in_at)
+                .bind(device.address.as_deref())
+                .bind(device.user_agent.as_deref())
                 .execute(pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -119,17 +125,22 @@ macro_rules! accounts_impl {
                 id_hash: &TokenHash,
                 user_id: Option<&UserId>,
                 sid: Option<&str>,
+                device: &SessionDevice,
                 data: &[u8],
                 expires_at: i64,
             ) -> Result<bool, StoreError> {
                 let done = sqlx::query(
-                    "UPDATE sessions SET user_id = $1, data = $2, expiry_date = $3, sid = $4 WHERE id_hash = $5",
+                    "UPDATE sessions SET user_id = $1, data = $2, expiry_date = $3, sid = $4, \
+                     signed_in_at = $6, address = $7, user_agent = $8 WHERE id_hash = $5",
                 )
                 .bind(user_id.map(UserId::as_str))
                 .bind(data)
                 .bind(expires_at)
                 .bind(sid)
                 .bind(id_hash.0.as_slice())
+                .bind(device.signed_in_at)
+                .bind(device.address.as_deref())
+                .bind(device.user_agent.as_deref())
                 .execute(pool)
                 .await?;
                 Ok(done.rows_affected() == 1)

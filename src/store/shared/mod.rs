@@ -10,6 +10,7 @@
 //! and reference tokens, revocations, housekeeping), [`keys`] (signing keys), [`logouts`] (the back-channel logout outbox), [`roles`] (roles and
 //! groups) and [`users`]. `store_impl!` generates them all and implements the trait by calling them.
 
+pub(super) mod account_page;
 pub(super) mod accounts;
 pub(super) mod attempts;
 pub(super) mod audit;
@@ -30,6 +31,7 @@ pub(super) mod users;
 macro_rules! store_impl {
     ($store:ty, $pool:ty, $conn:ty, $migrator:path, { $($own:tt)* }) => {
         crate::store::shared::accounts::accounts_impl!($pool, $conn);
+        crate::store::shared::account_page::account_page_impl!($pool, $conn);
         crate::store::shared::clients::clients_impl!($pool, $conn);
         crate::store::shared::users::users_impl!($pool, $conn);
         crate::store::shared::catalog::catalog_impl!($pool, $conn);
@@ -522,10 +524,11 @@ macro_rules! store_impl {
                     id_hash: &TokenHash,
                     user_id: Option<&UserId>,
                     sid: Option<&str>,
+                    device: &crate::domain::account::SessionDevice,
                     data: &[u8],
                     expires_at: i64,
                 ) -> Result<bool, StoreError> {
-                    accounts::create_session(&self.pool, id_hash, user_id, sid, data, expires_at).await
+                    accounts::create_session(&self.pool, id_hash, user_id, sid, device, data, expires_at).await
                 }
 
 
@@ -535,12 +538,55 @@ macro_rules! store_impl {
                     id_hash: &TokenHash,
                     user_id: Option<&UserId>,
                     sid: Option<&str>,
+                    device: &crate::domain::account::SessionDevice,
                     data: &[u8],
                     expires_at: i64,
                 ) -> Result<bool, StoreError> {
-                    accounts::save_session(&self.pool, id_hash, user_id, sid, data, expires_at).await
+                    accounts::save_session(&self.pool, id_hash, user_id, sid, device, data, expires_at).await
                 }
 
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_user_sessions(
+                    &self,
+                    user_id: &UserId,
+                    now: i64,
+                ) -> Result<Vec<crate::domain::account::UserSession>, StoreError> {
+                    account_page::list_user_sessions(&self.pool, user_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn end_user_session(
+                    &self,
+                    user_id: &UserId,
+                    sid: &str,
+                    now: i64,
+                    keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<bool, StoreError> {
+                    account_page::end_user_session(&self.pool, user_id, sid, now, keep_until, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_connected_apps(
+                    &self,
+                    user_id: &UserId,
+                    now: i64,
+                ) -> Result<Vec<crate::domain::account::ConnectedApp>, StoreError> {
+                    account_page::list_connected_apps(&self.pool, user_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn revoke_consent(
+                    &self,
+                    user_id: &UserId,
+                    client_id: &ClientId,
+                    now: i64,
+                    keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<crate::domain::account::ConsentRevocation, StoreError> {
+                    account_page::revoke_consent(&self.pool, user_id, client_id, now, keep_until, audit).await
+                }
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn end_session_sign_ins(&self, sid: &str, now: i64) -> Result<u64, StoreError> {
