@@ -271,15 +271,14 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
             let reset: admin_user::MfaReset = match &ctx.via {
                 Via::Local(local) => {
                     let user = find(local, &username).await?;
-                    let removed = local.store.reset_second_factors(&user.user_id).await?;
-                    if removed {
-                        changed(
-                            local,
-                            &user,
-                            "mfa_reset",
-                            ("second_factors", "removed".into()),
-                        )
+                    // The removal and its audit event commit together.
+                    let event = change_of(local, &user, "mfa_reset");
+                    let removed = local
+                        .store
+                        .reset_second_factors(&user.user_id, InTransaction::done(&event))
                         .await?;
+                    if removed {
+                        crate::audit::log(&event);
                     }
                     admin_user::MfaReset {
                         username: user.username,

@@ -22,7 +22,7 @@ use super::authorize::{client_of, respond};
 use super::page::{MessagePage, PageError, render};
 use super::session::{BrowserSession, SignedIn};
 use crate::audit;
-use crate::domain::audit::{AuditEvent, EventType};
+use crate::domain::audit::{AuditEvent, EventType, InTransaction};
 use crate::domain::authn::Method;
 use crate::domain::mfa::{
     looks_like_recovery_code, new_recovery_codes, new_totp_secret, otpauth_uri, qr_svg,
@@ -421,11 +421,25 @@ async fn confirm(
         };
     let secret = open_secret(state, &user.user_id, &factor.sealed_secret)?;
     let (codes, hashes) = new_recovery_codes();
+    // The enrolment and its audit event commit together.
+    let event = AuditEvent::new(
+        EventType::SecondFactorEnrolled,
+        now,
+        format!("user:{}", user.user_id),
+    )
+    .user(user.user_id.to_string())
+    .detail(json!({ "factor": "totp", "address": peer.ip().to_string() }));
     let confirmed = match totp_step(secret.expose_secret(), &form.code, now) {
         Some(step) => {
             state
                 .store
-                .confirm_totp(&user.user_id, step, &hashes, now)
+                .confirm_totp(
+                    &user.user_id,
+                    step,
+                    &hashes,
+                    now,
+                    InTransaction::done(&event),
+                )
                 .await?
         }
         None => false,
@@ -437,17 +451,7 @@ async fn confirm(
     if let Err(err) = attempt.succeeded(state.store.as_ref()).await {
         tracing::warn!(error = %err, "could not give back a successful sign-in attempt");
     }
-    audit::record_or_log(
-        state.store.as_ref(),
-        AuditEvent::new(
-            EventType::SecondFactorEnrolled,
-            now,
-            format!("user:{}", user.user_id),
-        )
-        .user(user.user_id.to_string())
-        .detail(json!({ "factor": "totp", "address": peer.ip().to_string() })),
-    )
-    .await;
+    audit::log(&event);
     // The user just proved the factor: the session is now a two-factor one.
     let auth_time = state.clock.now();
     session

@@ -162,13 +162,16 @@ pub trait Store: Send + Sync + 'static {
         step: i64,
         recovery_codes: &[TokenHash],
         now: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<bool, StoreError>;
-    /// Replace the user's recovery codes with `recovery_codes` (digests), in one transaction.
+    /// Replace the user's recovery codes with `recovery_codes` (digests), with its audit event, in
+    /// one transaction.
     async fn replace_recovery_codes(
         &self,
         user_id: &UserId,
         recovery_codes: &[TokenHash],
         now: i64,
+        audit: crate::domain::audit::InTransaction<'_>,
     ) -> Result<(), StoreError>;
     /// Spend one of the user's recovery codes: `false` unless it was theirs and unused (single use,
     /// even under concurrent requests).
@@ -180,8 +183,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// How many of the user's recovery codes are left.
     async fn count_recovery_codes(&self, user_id: &UserId) -> Result<i64, StoreError>;
-    /// Remove every second factor of the user (TOTP and recovery codes): whether there was one.
-    async fn reset_second_factors(&self, user_id: &UserId) -> Result<bool, StoreError>;
+    /// Remove every second factor of the user (TOTP and recovery codes), with its audit event, in
+    /// one transaction: whether there was one (nothing, not even the event, is written if not).
+    async fn reset_second_factors(
+        &self,
+        user_id: &UserId,
+        audit: crate::domain::audit::InTransaction<'_>,
+    ) -> Result<bool, StoreError>;
     /// Record a DPoP proof (RFC 9449 §11.1: the hash of its key's thumbprint and its `jti`), kept
     /// until `expires_at`: `false` when it was seen before (a replay), on this instance or another.
     async fn record_dpop_proof(

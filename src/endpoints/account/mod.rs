@@ -368,18 +368,19 @@ async fn remove_totp(request: &Request<'_>, password: String) -> Result<Response
         return Ok(refused);
     }
     let store = request.state.store.as_ref();
-    if !store.reset_second_factors(&request.user.user_id).await? {
+    // The removal and its audit event commit together.
+    let event = request
+        .event(EventType::AccountSecondFactorRemoved)
+        .detail(json!({ "factor": "totp", "address": request.address() }));
+    if !store
+        .reset_second_factors(&request.user.user_id, InTransaction::done(&event))
+        .await?
+    {
         return request
             .refused("There is no authenticator app to remove.")
             .await;
     }
-    audit::record_or_log(
-        store,
-        request
-            .event(EventType::AccountSecondFactorRemoved)
-            .detail(json!({ "factor": "totp", "address": request.address() })),
-    )
-    .await;
+    audit::log(&event);
     request
         .done("Your authenticator app and recovery codes are removed.")
         .await
@@ -399,16 +400,18 @@ async fn regenerate_codes(request: &Request<'_>, password: String) -> Result<Res
         return Ok(refused);
     }
     let (codes, hashes) = new_recovery_codes();
+    let event = request
+        .event(EventType::AccountRecoveryCodesRegenerated)
+        .detail(json!({ "count": codes.len(), "address": request.address() }));
     store
-        .replace_recovery_codes(&request.user.user_id, &hashes, request.state.clock.now())
+        .replace_recovery_codes(
+            &request.user.user_id,
+            &hashes,
+            request.state.clock.now(),
+            InTransaction::done(&event),
+        )
         .await?;
-    audit::record_or_log(
-        store,
-        request
-            .event(EventType::AccountRecoveryCodesRegenerated)
-            .detail(json!({ "count": codes.len(), "address": request.address() })),
-    )
-    .await;
+    audit::log(&event);
     Ok(view::recovery_codes(&codes))
 }
 

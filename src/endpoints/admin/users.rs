@@ -250,14 +250,15 @@ pub async fn reset_user_mfa(
     Path(UserPath { username }): Path<UserPath>,
 ) -> Result<Response, Response> {
     let user = named(&state, &username).await?;
+    // The removal and its audit event commit together.
+    let event = user_change(&state, &admin, &user, "mfa_reset");
     let removed = state
         .store
-        .reset_second_factors(&user.user_id)
+        .reset_second_factors(&user.user_id, InTransaction::done(&event))
         .await
         .map_err(|err| AdminError::from(err).into_response())?;
     if removed {
-        let event = user_change(&state, &admin, &user, "mfa_reset");
-        audit::record_or_log(state.store.as_ref(), event).await;
+        audit::log(&event);
     }
     Ok(Json(MfaReset {
         username: user.username.clone(),

@@ -91,6 +91,7 @@ macro_rules! factors_impl {
                 step: i64,
                 recovery_codes: &[TokenHash],
                 now: i64,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<bool, StoreError> {
                 let mut tx = pool.begin().await?;
                 let done = sqlx::query(
@@ -107,6 +108,7 @@ macro_rules! factors_impl {
                     return Ok(false);
                 }
                 replace_codes(&mut tx, user_id, recovery_codes, now).await?;
+                super::audit::insert_in(&mut tx, audit.done).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -141,9 +143,11 @@ macro_rules! factors_impl {
                 user_id: &UserId,
                 recovery_codes: &[TokenHash],
                 now: i64,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<(), StoreError> {
                 let mut tx = pool.begin().await?;
                 replace_codes(&mut tx, user_id, recovery_codes, now).await?;
+                super::audit::insert_in(&mut tx, audit.done).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -186,6 +190,7 @@ macro_rules! factors_impl {
             pub(crate) async fn reset_second_factors(
                 pool: &$pool,
                 user_id: &UserId,
+                audit: crate::domain::audit::InTransaction<'_>,
             ) -> Result<bool, StoreError> {
                 let mut tx = pool.begin().await?;
                 let totp = sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
@@ -196,8 +201,14 @@ macro_rules! factors_impl {
                     .bind(user_id.as_str())
                     .execute(&mut *tx)
                     .await?;
+                let removed = totp.rows_affected() + codes.rows_affected() > 0;
+                if !removed {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                super::audit::insert_in(&mut tx, audit.done).await?;
                 tx.commit().await?;
-                Ok(totp.rows_affected() + codes.rows_affected() > 0)
+                Ok(true)
             }
         }
     };

@@ -104,8 +104,9 @@ macro_rules! store_impl {
                     step: i64,
                     recovery_codes: &[TokenHash],
                     now: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
                 ) -> Result<bool, StoreError> {
-                    factors::confirm_totp(&self.pool, user_id, step, recovery_codes, now).await
+                    factors::confirm_totp(&self.pool, user_id, step, recovery_codes, now, audit).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -114,8 +115,9 @@ macro_rules! store_impl {
                     user_id: &UserId,
                     recovery_codes: &[TokenHash],
                     now: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
                 ) -> Result<(), StoreError> {
-                    factors::replace_recovery_codes(&self.pool, user_id, recovery_codes, now).await
+                    factors::replace_recovery_codes(&self.pool, user_id, recovery_codes, now, audit).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
@@ -134,8 +136,12 @@ macro_rules! store_impl {
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
-                async fn reset_second_factors(&self, user_id: &UserId) -> Result<bool, StoreError> {
-                    factors::reset_second_factors(&self.pool, user_id).await
+                async fn reset_second_factors(
+                    &self,
+                    user_id: &UserId,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<bool, StoreError> {
+                    factors::reset_second_factors(&self.pool, user_id, audit).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
