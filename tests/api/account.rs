@@ -24,6 +24,7 @@ crate::backend_tests!(
     other_sessions_are_listed_with_address_and_browser_and_can_be_ended,
     revoking_an_application_revokes_its_tokens_and_only_its_tokens,
     a_person_sees_their_account_page_in_chromium,
+    wrong_current_passwords_are_throttled_like_sign_ins,
 );
 
 const NEW_PASSWORD: &str = "violet kettle drums at midnight";
@@ -610,4 +611,26 @@ async fn a_person_sees_their_account_page_in_chromium(backend: Backend) {
         .screenshot(target.join(format!("account-page-mfa-{name}.png")))
         .await;
     browser.close().await;
+}
+
+/// OWASP ASVS 2.2.1: the account page's password checks are reserved in the sign-in throttle, so a
+/// stolen session cannot guess the password there either: past the limit even the right password
+/// gets the 429 page, and nothing changes.
+async fn wrong_current_passwords_are_throttled_like_sign_ins(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    app.create_user("alice").await;
+    app.post_login("alice", PASSWORD).await;
+    assert_eq!(app.get("/account").await.status(), 200);
+    let limit = latchkey::oauth::throttle::MAX_ATTEMPTS_PER_USERNAME_AND_NETWORK;
+    for _ in 0..limit {
+        let wrong = change_password(&app, "not my password", NEW_PASSWORD, NEW_PASSWORD).await;
+        assert_eq!(wrong.status(), 200);
+    }
+    let throttled = change_password(&app, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+    // The password did not change: the old one still signs in once the window has passed.
+    app.clock.advance(3600);
+    let again = app.post_login("alice", PASSWORD).await;
+    assert_eq!(again.status(), 200, "the old password still works");
 }
