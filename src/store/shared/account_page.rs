@@ -221,3 +221,60 @@ macro_rules! account_page_impl {
     };
 }
 pub(crate) use account_page_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_user_sessions(
+                    &self,
+                    user_id: &UserId,
+                    now: i64,
+                ) -> Result<Vec<crate::domain::account::UserSession>, StoreError> {
+                    account_page::list_user_sessions(&self.pool, user_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn end_user_session(
+                    &self,
+                    user_id: &UserId,
+                    sid: &str,
+                    now: i64,
+                    keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<bool, StoreError> {
+                    account_page::end_user_session(&self.pool, user_id, sid, now, keep_until, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_connected_apps(
+                    &self,
+                    user_id: &UserId,
+                    now: i64,
+                ) -> Result<Vec<crate::domain::account::ConnectedApp>, StoreError> {
+                    account_page::list_connected_apps(&self.pool, user_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn revoke_consent(
+                    &self,
+                    user_id: &UserId,
+                    client_id: &ClientId,
+                    now: i64,
+                    keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<crate::domain::account::ConsentRevocation, StoreError> {
+                    account_page::revoke_consent(&self.pool, user_id, client_id, now, keep_until, audit).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

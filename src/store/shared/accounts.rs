@@ -239,3 +239,97 @@ macro_rules! accounts_impl {
     };
 }
 pub(crate) use accounts_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn set_user_password(
+                    &self,
+                    user_id: &UserId,
+                    password_hash: &str,
+                    now: i64,
+                    keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<Option<SignOut>, StoreError> {
+                    accounts::set_user_password(&self.pool, user_id, password_hash, now, keep_until, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn disable_user(
+                    &self,
+                    user_id: &UserId,
+                    now: i64,
+                    keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<Option<SignOut>, StoreError> {
+                    accounts::disable_user(&self.pool, user_id, now, keep_until, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn enable_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
+                    accounts::enable_user(&self.pool, user_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn revoke_user_sessions(
+                    &self,
+                    user_id: &UserId,
+                    now: i64,
+                    keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<Option<SignOut>, StoreError> {
+                    accounts::revoke_user_sessions(&self.pool, user_id, now, keep_until, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_session(
+                    &self,
+                    id_hash: &TokenHash,
+                    user_id: Option<&UserId>,
+                    sid: Option<&str>,
+                    device: &crate::domain::account::SessionDevice,
+                    data: &[u8],
+                    expires_at: i64,
+                ) -> Result<bool, StoreError> {
+                    accounts::create_session(&self.pool, id_hash, user_id, sid, device, data, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn save_session(
+                    &self,
+                    id_hash: &TokenHash,
+                    user_id: Option<&UserId>,
+                    sid: Option<&str>,
+                    device: &crate::domain::account::SessionDevice,
+                    data: &[u8],
+                    expires_at: i64,
+                ) -> Result<bool, StoreError> {
+                    accounts::save_session(&self.pool, id_hash, user_id, sid, device, data, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn load_session(
+                    &self,
+                    id_hash: &TokenHash,
+                    now: i64,
+                ) -> Result<Option<Vec<u8>>, StoreError> {
+                    accounts::load_session(&self.pool, id_hash, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_session(&self, id_hash: &TokenHash) -> Result<(), StoreError> {
+                    accounts::delete_session(&self.pool, id_hash).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

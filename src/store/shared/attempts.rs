@@ -92,3 +92,41 @@ macro_rules! attempts_impl {
     };
 }
 pub(crate) use attempts_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn reserve_attempts(
+                    &self,
+                    counters: &[AttemptCounter],
+                    now: i64,
+                ) -> Result<Reservation, StoreError> {
+                    attempts::reserve(&self.pool, counters, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn refund_attempts(
+                    &self,
+                    keys: &[TokenHash],
+                    reserved_at: i64,
+                ) -> Result<(), StoreError> {
+                    attempts::refund(&self.pool, keys, reserved_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn clear_attempts(&self, keys: &[TokenHash]) -> Result<(), StoreError> {
+                    attempts::clear(&self.pool, keys).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

@@ -101,3 +101,36 @@ macro_rules! audit_impl {
     };
 }
 pub(crate) use audit_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn record_audit_events(&self, events: &[crate::domain::audit::AuditEvent]) -> Result<(), StoreError> {
+                    audit::record_audit_events(&self.pool, events).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_audit_events(
+                    &self,
+                    filter: &crate::domain::audit::AuditFilter,
+                ) -> Result<Vec<crate::domain::audit::AuditEvent>, StoreError> {
+                    audit::list_audit_events(&self.pool, filter).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_audit_events_before(&self, before: i64) -> Result<u64, StoreError> {
+                    audit::delete_audit_events_before(&self.pool, before).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

@@ -159,3 +159,62 @@ macro_rules! catalog_impl {
     };
 }
 pub(crate) use catalog_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_scope(&self, scope: &Scope) -> Result<(), StoreError> {
+                    catalog::create_scope(&mut *self.pool.acquire().await?, scope).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_scopes(&self) -> Result<Vec<Scope>, StoreError> {
+                    catalog::list_scopes(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_scope(&self, name: &str) -> Result<bool, StoreError> {
+                    catalog::delete_scope(&mut *self.pool.acquire().await?, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_api(&self, api: &Api) -> Result<(), StoreError> {
+                    catalog::create_api(&mut *self.pool.acquire().await?, api).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_apis(&self) -> Result<Vec<Api>, StoreError> {
+                    catalog::list_apis(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn update_api(&self, api: &Api) -> Result<bool, StoreError> {
+                    catalog::update_api(&mut *self.pool.acquire().await?, api).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_api(&self, audience: &Audience) -> Result<bool, StoreError> {
+                    catalog::delete_api(&mut *self.pool.acquire().await?, audience).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn set_scope_api(
+                    &self,
+                    name: &str,
+                    api: Option<&Audience>,
+                ) -> Result<bool, StoreError> {
+                    catalog::set_scope_api(&mut *self.pool.acquire().await?, name, api).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

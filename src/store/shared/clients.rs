@@ -183,3 +183,54 @@ macro_rules! clients_impl {
     };
 }
 pub(crate) use clients_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+                    clients::create_client(&mut *self.pool.acquire().await?, client).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
+                    clients::find_client(&self.pool, client_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+                    clients::list_clients(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
+                    clients::update_client(&mut *self.pool.acquire().await?, client).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn set_client_secret(
+                    &self,
+                    client_id: &ClientId,
+                    secret_hash: &TokenHash,
+                    sealed: Option<&SealedSecret>,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    clients::set_client_secret(&mut *self.pool.acquire().await?, client_id, secret_hash, sealed, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
+                    clients::delete_client(&mut *self.pool.acquire().await?, client_id).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

@@ -64,3 +64,27 @@ macro_rules! configuration_impl {
     };
 }
 pub(crate) use configuration_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn apply_configuration(
+                    &self,
+                    writes: &[crate::domain::configuration::Write],
+                    events: &[crate::domain::audit::AuditEvent],
+                ) -> Result<(), StoreError> {
+                    configuration::apply_configuration(&self.pool, writes, events).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

@@ -174,3 +174,66 @@ macro_rules! devices_impl {
     };
 }
 pub(crate) use devices_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_device_authorization(
+                    &self,
+                    request: &crate::domain::device::DeviceAuthorization,
+                ) -> Result<(), StoreError> {
+                    devices::create(&self.pool, request).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_device_authorization(
+                    &self,
+                    user_code_hash: &TokenHash,
+                    now: i64,
+                ) -> Result<Option<crate::domain::device::DeviceAuthorization>, StoreError> {
+                    devices::find_pending(&self.pool, user_code_hash, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn decide_device_authorization(
+                    &self,
+                    user_code_hash: &TokenHash,
+                    decision: &crate::domain::device::DeviceDecision,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    devices::decide(&self.pool, user_code_hash, decision, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn poll_device_authorization(
+                    &self,
+                    device_code_hash: &TokenHash,
+                    client_id: &ClientId,
+                    now: i64,
+                ) -> Result<Option<crate::domain::device::DevicePoll>, StoreError> {
+                    devices::poll(&self.pool, device_code_hash, client_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn redeem_device_authorization(
+                    &self,
+                    device_code_hash: &TokenHash,
+                    grant: &Grant,
+                    refresh_token: Option<&NewRefreshToken>,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<Redemption, StoreError> {
+                    devices::redeem(&self.pool, device_code_hash, grant, refresh_token, audit).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

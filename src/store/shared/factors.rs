@@ -214,3 +214,88 @@ macro_rules! factors_impl {
     };
 }
 pub(crate) use factors_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn begin_totp(
+                    &self,
+                    user_id: &UserId,
+                    sealed_secret: &[u8],
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    factors::begin_totp(&self.pool, user_id, sealed_secret, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_totp(
+                    &self,
+                    user_id: &UserId,
+                ) -> Result<Option<crate::domain::mfa::TotpFactor>, StoreError> {
+                    factors::find_totp(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn use_totp_step(&self, user_id: &UserId, step: i64) -> Result<bool, StoreError> {
+                    factors::use_totp_step(&self.pool, user_id, step).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn confirm_totp(
+                    &self,
+                    user_id: &UserId,
+                    step: i64,
+                    recovery_codes: &[TokenHash],
+                    now: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<bool, StoreError> {
+                    factors::confirm_totp(&self.pool, user_id, step, recovery_codes, now, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn replace_recovery_codes(
+                    &self,
+                    user_id: &UserId,
+                    recovery_codes: &[TokenHash],
+                    now: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<(), StoreError> {
+                    factors::replace_recovery_codes(&self.pool, user_id, recovery_codes, now, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn use_recovery_code(
+                    &self,
+                    user_id: &UserId,
+                    code_hash: &TokenHash,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    factors::use_recovery_code(&self.pool, user_id, code_hash, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn count_recovery_codes(&self, user_id: &UserId) -> Result<i64, StoreError> {
+                    factors::count_recovery_codes(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn reset_second_factors(
+                    &self,
+                    user_id: &UserId,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<bool, StoreError> {
+                    factors::reset_second_factors(&self.pool, user_id, audit).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

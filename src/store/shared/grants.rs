@@ -516,3 +516,150 @@ macro_rules! grants_impl {
     };
 }
 pub(crate) use grants_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_pushed_request(
+                    &self,
+                    request_hash: &TokenHash,
+                    client_id: &ClientId,
+                    params: &str,
+                    expires_at: i64,
+                ) -> Result<(), StoreError> {
+                    grants::create_pushed_request(&self.pool, request_hash, client_id, params, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn record_dpop_proof(
+                    &self,
+                    proof_hash: &TokenHash,
+                    expires_at: i64,
+                ) -> Result<bool, StoreError> {
+                    grants::record_dpop_proof(&self.pool, proof_hash, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn record_client_assertion(
+                    &self,
+                    client_id: &ClientId,
+                    jti_hash: &TokenHash,
+                    expires_at: i64,
+                ) -> Result<bool, StoreError> {
+                    grants::record_client_assertion(&self.pool, client_id, jti_hash, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn consume_pushed_request(
+                    &self,
+                    request_hash: &TokenHash,
+                    client_id: &ClientId,
+                    now: i64,
+                ) -> Result<Option<String>, StoreError> {
+                    grants::consume_pushed_request(&self.pool, request_hash, client_id, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_consent(
+                    &self,
+                    user_id: &UserId,
+                    client_id: &ClientId,
+                ) -> Result<Option<String>, StoreError> {
+                    grants::find_consent(&self.pool, user_id, client_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn save_consent(
+                    &self,
+                    user_id: &UserId,
+                    client_id: &ClientId,
+                    scope: &str,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    grants::save_consent(&self.pool, user_id, client_id, scope, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_authorization_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+                    grants::create_authorization_code(&self.pool, code).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_authorization_code(
+                    &self,
+                    code_hash: &TokenHash,
+                ) -> Result<Option<AuthorizationCode>, StoreError> {
+                    grants::find_authorization_code(&self.pool, code_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn redeem_authorization_code(
+                    &self,
+                    code_hash: &TokenHash,
+                    grant: &Grant,
+                    refresh_token: Option<&NewRefreshToken>,
+                    now: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<Redemption, StoreError> {
+                    grants::redeem_authorization_code(&self.pool, code_hash, grant, refresh_token, now, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn revoke_grant(
+                    &self,
+                    grant_id: &GrantId,
+                    now: i64,
+                    keep_until: i64,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<(), StoreError> {
+                    grants::revoke_grant(&self.pool, grant_id, now, keep_until, audit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError> {
+                    grants::is_revoked(&self.pool, jti, grant_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_refresh_token(
+                    &self,
+                    token_hash: &TokenHash,
+                ) -> Result<Option<RefreshTokenState>, StoreError> {
+                    grants::find_refresh_token(&self.pool, token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+                    grants::revoke_access_token(&self.pool, jti, expires_at).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn housekeep(&self, now: i64, spent_before: i64) -> Result<Housekeeping, StoreError> {
+                    grants::housekeep(&self.pool, now, spent_before).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_reference_token(&self, token: &ReferenceToken) -> Result<(), StoreError> {
+                    grants::create_reference_token(&self.pool, token).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_reference_token(
+                    &self,
+                    token_hash: &TokenHash,
+                ) -> Result<Option<ReferenceToken>, StoreError> {
+                    grants::find_reference_token(&self.pool, token_hash).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

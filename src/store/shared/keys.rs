@@ -189,3 +189,52 @@ macro_rules! keys_impl {
     };
 }
 pub(crate) use keys_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+                    keys::insert_signing_key(&self.pool, key).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+                    keys::list_signing_keys(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn rotate_signing_keys(
+                    &self,
+                    new_next: &SigningKeyRecord,
+                    now: i64,
+                    expected_active: Option<&str>,
+                ) -> Result<Option<String>, StoreError> {
+                    keys::rotate_signing_keys(&self.pool, new_next, now, expected_active).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_retired_signing_keys(&self, retired_before: i64) -> Result<u64, StoreError> {
+                    keys::delete_retired_signing_keys(&self.pool, retired_before).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn rewrap_sealed_secrets(
+                    &self,
+                    sealed: &[(String, Vec<u8>)],
+                    client_secrets: &[(ClientId, SealedSecret, SealedSecret)],
+                ) -> Result<(), StoreError> {
+                    keys::rewrap_sealed_secrets(&self.pool, sealed, client_secrets).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

@@ -149,3 +149,42 @@ macro_rules! logouts_impl {
     };
 }
 pub(crate) use logouts_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn end_session_sign_ins(&self, sid: &str, now: i64) -> Result<u64, StoreError> {
+                    logouts::end_session(&self.pool, sid, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn claim_logout_deliveries(
+                    &self,
+                    now: i64,
+                    lease_until: i64,
+                    limit: i64,
+                ) -> Result<Vec<crate::domain::logout::LogoutDelivery>, StoreError> {
+                    logouts::claim(&self.pool, now, lease_until, limit).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn finish_logout_delivery(
+                    &self,
+                    jti: &str,
+                    retry_at: Option<i64>,
+                ) -> Result<(), StoreError> {
+                    logouts::finish(&self.pool, jti, retry_at).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

@@ -176,3 +176,76 @@ macro_rules! registration_impl {
     };
 }
 pub(crate) use registration_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_registration_token(
+                    &self,
+                    token: &crate::domain::registration::RegistrationToken,
+                    token_hash: &TokenHash,
+                ) -> Result<(), StoreError> {
+                    registration::create_token(&self.pool, token, token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_registration_tokens(
+                    &self,
+                ) -> Result<Vec<crate::domain::registration::RegistrationToken>, StoreError> {
+                    registration::list_tokens(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_registration_token(
+                    &self,
+                    token_hash: &TokenHash,
+                ) -> Result<Option<crate::domain::registration::RegistrationToken>, StoreError> {
+                    registration::find_token(&self.pool, token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_registration_token(&self, token_id: &str) -> Result<bool, StoreError> {
+                    registration::delete_token(&self.pool, token_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn register_client(
+                    &self,
+                    client: &Client,
+                    access_token_hash: &TokenHash,
+                    initial: Option<&TokenHash>,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    registration::register_client(&self.pool, client, access_token_hash, initial, now).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_registration(
+                    &self,
+                    access_token_hash: &TokenHash,
+                ) -> Result<Option<ClientId>, StoreError> {
+                    registration::find_registration(&self.pool, access_token_hash).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn rotate_registration_access_token(
+                    &self,
+                    client_id: &ClientId,
+                    current: &TokenHash,
+                    next: &TokenHash,
+                ) -> Result<bool, StoreError> {
+                    registration::rotate_access_token(&self.pool, client_id, current, next).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

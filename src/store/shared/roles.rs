@@ -410,3 +410,98 @@ macro_rules! roles_impl {
     };
 }
 pub(crate) use roles_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_assignments(&self) -> Result<Vec<Assignment>, StoreError> {
+                    roles::list_assignments(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_role(&self, role: &Role) -> Result<(), StoreError> {
+                    roles::create_role(&mut *self.pool.acquire().await?, role).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn update_role(&self, role: &Role) -> Result<bool, StoreError> {
+                    roles::update_role(&mut *self.pool.acquire().await?, role).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_role(&self, name: &RoleName) -> Result<Option<Role>, StoreError> {
+                    roles::find_role(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+                    roles::list_roles(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
+                    roles::delete_role(&mut *self.pool.acquire().await?, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_role_holders(&self, name: &RoleName) -> Result<RoleHolders, StoreError> {
+                    roles::find_role_holders(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
+                    roles::create_group(&mut *self.pool.acquire().await?, group).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_group(&self, name: &GroupName) -> Result<Option<Group>, StoreError> {
+                    roles::find_group(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
+                    roles::list_groups(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_group(&self, name: &GroupName) -> Result<bool, StoreError> {
+                    roles::delete_group(&mut *self.pool.acquire().await?, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_group_contents(&self, name: &GroupName) -> Result<GroupContents, StoreError> {
+                    roles::find_group_contents(&self.pool, name).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn add_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
+                    roles::add_assignment(&mut *self.pool.acquire().await?, assignment).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn remove_assignment(&self, assignment: &Assignment) -> Result<bool, StoreError> {
+                    roles::remove_assignment(&mut *self.pool.acquire().await?, assignment).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_authorization(&self, user_id: &UserId) -> Result<Authorization, StoreError> {
+                    roles::find_authorization(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_client_roles(&self, client_id: &ClientId) -> Result<Vec<RoleName>, StoreError> {
+                    roles::find_client_roles(&self.pool, client_id).await
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;

@@ -128,3 +128,46 @@ macro_rules! users_impl {
     };
 }
 pub(crate) use users_impl;
+
+/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// has gathered; it goes on with the rest of the list.
+macro_rules! methods {
+    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
+        crate::store::shared::collect! {
+            $store;
+            [
+                $($methods)*
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+                    users::create_user(&mut *self.pool.acquire().await?, user).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_user(&self, user_id: &UserId) -> Result<Option<User>, StoreError> {
+                    users::find_user(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+                    users::find_user_by_username(&self.pool, username).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+                    users::list_users(&self.pool).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn delete_user(&self, user_id: &UserId, now: i64) -> Result<bool, StoreError> {
+                    let mut tx = self.pool.begin().await?;
+                    let deleted = users::delete_user(&mut tx, user_id, now).await?;
+                    tx.commit().await?;
+                    Ok(deleted)
+                }
+            ];
+            $($nouns)*
+        }
+    };
+}
+pub(crate) use methods;
