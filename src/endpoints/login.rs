@@ -93,15 +93,6 @@ pub async fn login_submit(
 
 const WRONG: &str = "Incorrect username or password.";
 
-/// 429 with `Retry-After` for a sign-in refused by the throttle.
-fn too_many_attempts(wait: i64) -> PageError {
-    let minutes = (wait + 59) / 60;
-    PageError::too_many(
-        format!("Too many sign-in attempts. Try again in {minutes} minute(s)."),
-        u64::try_from(wait).unwrap_or(60),
-    )
-}
-
 async fn sign_in(
     state: &AppState,
     session: &BrowserSession,
@@ -147,7 +138,9 @@ async fn sign_in(
     audit::record_or_log(state.store.as_ref(), event).await;
     let user = match checked {
         Ok(user) => user,
-        Err(Refusal::Throttled { retry_after }) => return Err(too_many_attempts(retry_after)),
+        Err(Refusal::Throttled { retry_after }) => {
+            return Err(PageError::too_many_sign_ins(retry_after));
+        }
         Err(Refusal::Busy) => return Err(PageError::unavailable()),
         Err(Refusal::WrongCredentials) => {
             return show(state, session, StatusCode::OK, &form.username, Some(WRONG)).await;
@@ -179,25 +172,7 @@ async fn sign_in(
         if state.settings.require_mfa {
             return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_PATH)).into_response());
         }
-        // RFC 8628 §3.3: a device code was entered before signing in; back to it.
-        if session
-            .pending_device::<serde_json::Value>()
-            .await?
-            .is_some()
-        {
-            return Ok(Redirect::to(&state.settings.issuer.endpoint(DEVICE_PATH)).into_response());
-        }
-        // The account page sent the browser here.
-        if session.take_pending_account().await? {
-            return Ok(Redirect::to(&state.settings.issuer.endpoint(ACCOUNT_PATH)).into_response());
-        }
-        return Ok(render(
-            StatusCode::OK,
-            &MessagePage {
-                title: "Signed in",
-                message: "You are signed in to Latchkey. You can close this page.",
-            },
-        ));
+        return continue_without_request(state, session).await;
     };
     let pending = pending.signed_in_as(user.user_id.as_str());
     let signed_in = SignIn {
@@ -208,4 +183,30 @@ async fn sign_in(
     };
     let outcome = resume(&state.context(auth_time), pending, Some(signed_in)).await;
     Ok(respond(state, session, outcome).await)
+}
+
+/// Where a completed sign-in with no authorization request waiting goes: back to a device code
+/// entered before it (RFC 8628 §3.3), back to the account page that asked for it, or the "Signed
+/// in" page.
+pub(super) async fn continue_without_request(
+    state: &AppState,
+    session: &BrowserSession,
+) -> Result<Response, PageError> {
+    if session
+        .pending_device::<serde_json::Value>()
+        .await?
+        .is_some()
+    {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(DEVICE_PATH)).into_response());
+    }
+    if session.take_pending_account().await? {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(ACCOUNT_PATH)).into_response());
+    }
+    Ok(render(
+        StatusCode::OK,
+        &MessagePage {
+            title: "Signed in",
+            message: "You are signed in to Latchkey. You can close this page.",
+        },
+    ))
 }

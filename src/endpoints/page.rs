@@ -109,6 +109,16 @@ impl PageError {
         }
     }
 
+    /// 429 with `Retry-After` for a sign-in, a second factor or a password check refused by the
+    /// sign-in throttle (`wait` seconds).
+    pub fn too_many_sign_ins(wait: i64) -> Self {
+        let minutes = (wait + 59) / 60;
+        Self::too_many(
+            format!("Too many sign-in attempts. Try again in {minutes} minute(s)."),
+            u64::try_from(wait).unwrap_or(60),
+        )
+    }
+
     /// 429: too many attempts.
     pub fn too_many(message: impl Into<String>, retry_after: u64) -> Self {
         Self {

@@ -14,24 +14,26 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::authorize::{client_of, respond};
-use super::page::{MessagePage, PageError, render};
+use super::page::{PageError, render};
 use super::session::{BrowserSession, SignedIn};
 use crate::audit;
 use crate::domain::audit::{AuditEvent, EventType, InTransaction};
 use crate::domain::authn::Method;
+use crate::domain::mfa::TotpFactor;
 use crate::domain::mfa::{
-    looks_like_recovery_code, new_recovery_codes, new_totp_secret, otpauth_uri, qr_svg,
-    recovery_code_hash, totp_secret_grouped, totp_step,
+    new_recovery_codes, new_totp_secret, otpauth_uri, qr_svg, totp_secret_grouped, totp_step,
 };
 use crate::domain::user::{User, UserId};
+use crate::keys::encryption::DecryptError;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
-use crate::oauth::throttle::{self, Admission};
-use crate::paths::{ACCOUNT_PATH, DEVICE_PATH, LOGIN_PATH, OTP_PATH, OTP_SETUP_PATH};
+use crate::oauth::second_factor::{self, CodeError, check_code};
+use crate::oauth::throttle::{self, Admission, Attempt};
+use crate::paths::{LOGIN_PATH, OTP_PATH, OTP_SETUP_PATH};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -151,28 +153,80 @@ pub async fn otp_submit(
 }
 
 /// The user's TOTP secret, unsealed.
-fn open_secret(
-    state: &AppState,
-    user_id: &UserId,
-    sealed: &[u8],
-) -> Result<secrecy::SecretSlice<u8>, PageError> {
-    state
-        .keys
-        .kek()
-        .open_totp_secret(user_id, sealed)
-        .map_err(|err| {
-            tracing::error!(error = %err, "a TOTP secret does not open");
-            PageError::internal()
-        })
+fn open_secret(state: &AppState, factor: &TotpFactor) -> Result<SecretSlice<u8>, PageError> {
+    second_factor::open_secret(&state.context(state.clock.now()), factor)
+        .map_err(|err| unsealable(&err))
 }
 
-/// 429 with `Retry-After` for a code refused by the throttle.
-fn too_many_attempts(wait: i64) -> PageError {
-    let minutes = (wait + 59) / 60;
-    PageError::too_many(
-        format!("Too many sign-in attempts. Try again in {minutes} minute(s)."),
-        u64::try_from(wait).unwrap_or(60),
-    )
+/// A TOTP secret that does not open (a changed key-encryption secret): logged, and the 500 page.
+fn unsealable(err: &DecryptError) -> PageError {
+    tracing::error!(error = %err, "a TOTP secret does not open");
+    PageError::internal()
+}
+
+/// Which factor a code form is for: the confirmed one (`/otp`), or the one being enrolled
+/// (`/otp-setup`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Confirmed,
+    Enrolling,
+}
+
+/// What a code form has before its code is looked at.
+struct CodeAttempt {
+    signed_in: SignedIn,
+    user: User,
+    factor: TotpFactor,
+    /// Reserved in the sign-in throttle.
+    attempt: Attempt,
+    now: i64,
+}
+
+/// The CSRF token checked, the signed-in user and their factor at `stage` found, and an attempt
+/// reserved in the throttle with the password's counters before the code is looked at (OWASP ASVS
+/// 2.2.1); or where the browser goes instead (the login page, or the other code form).
+async fn code_attempt(
+    state: &AppState,
+    session: &BrowserSession,
+    peer: SocketAddr,
+    form: &CodeForm,
+    stage: Stage,
+) -> Result<Result<CodeAttempt, Response>, PageError> {
+    session.check_csrf(form.csrf_token.as_deref()).await?;
+    let (signed_in, user) = match signed_in_user(state, session).await? {
+        Ok(found) => found,
+        Err(to_login) => return Ok(Err(to_login)),
+    };
+    let now = state.clock.now();
+    let found = state
+        .store
+        .find_totp(&user.user_id)
+        .await?
+        .filter(|f| f.confirmed_at.is_some() == (stage == Stage::Confirmed));
+    let Some(factor) = found else {
+        let elsewhere = match stage {
+            Stage::Confirmed => OTP_SETUP_PATH,
+            Stage::Enrolling => OTP_PATH,
+        };
+        return Ok(Err(Redirect::to(
+            &state.settings.issuer.endpoint(elsewhere),
+        )
+        .into_response()));
+    };
+    let attempt =
+        match throttle::admit(state.store.as_ref(), &user.username, peer.ip(), now).await? {
+            Admission::Admitted(attempt) => attempt,
+            Admission::Refused { retry_after } => {
+                return Err(PageError::too_many_sign_ins(retry_after));
+            }
+        };
+    Ok(Ok(CodeAttempt {
+        signed_in,
+        user,
+        factor,
+        attempt,
+        now,
+    }))
 }
 
 async fn verify(
@@ -181,42 +235,20 @@ async fn verify(
     peer: SocketAddr,
     form: CodeForm,
 ) -> Result<Response, PageError> {
-    session.check_csrf(form.csrf_token.as_deref()).await?;
-    let (signed_in, user) = match signed_in_user(state, session).await? {
-        Ok(found) => found,
-        Err(to_login) => return Ok(to_login),
+    let CodeAttempt {
+        signed_in,
+        user,
+        factor,
+        attempt,
+        now,
+    } = match code_attempt(state, session, peer, &form, Stage::Confirmed).await? {
+        Ok(ready) => ready,
+        Err(elsewhere) => return Ok(elsewhere),
     };
-    let now = state.clock.now();
-    let Some(factor) = state
-        .store
-        .find_totp(&user.user_id)
-        .await?
-        .filter(|f| f.confirmed_at.is_some())
-    else {
-        return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_SETUP_PATH)).into_response());
-    };
-    // OWASP ASVS 2.2.1: the attempt is counted before the code is looked at, with the password's.
-    let attempt =
-        match throttle::admit(state.store.as_ref(), &user.username, peer.ip(), now).await? {
-            Admission::Admitted(attempt) => attempt,
-            Admission::Refused { retry_after } => return Err(too_many_attempts(retry_after)),
-        };
-    let accepted = if looks_like_recovery_code(&form.code) {
-        let used = state
-            .store
-            .use_recovery_code(&user.user_id, &recovery_code_hash(&form.code), now)
-            .await?;
-        used.then_some("recovery_code")
-    } else {
-        let secret = open_secret(state, &user.user_id, &factor.sealed_secret)?;
-        match totp_step(secret.expose_secret(), &form.code, now) {
-            Some(step) => state
-                .store
-                .use_totp_step(&user.user_id, step)
-                .await?
-                .then_some("totp"),
-            None => None,
-        }
+    let accepted = match check_code(&state.context(now), &factor, &form.code).await {
+        Ok(accepted) => accepted,
+        Err(CodeError::Store(err)) => return Err(err.into()),
+        Err(CodeError::Sealed(err)) => return Err(unsealable(&err)),
     };
     let event = |event_type| {
         AuditEvent::new(event_type, now, format!("user:{}", user.user_id))
@@ -240,7 +272,7 @@ async fn verify(
         state.store.as_ref(),
         event(EventType::SignInSucceeded).detail(json!({
             "outcome": "second_factor",
-            "factor": how,
+            "factor": how.as_str(),
             "address": peer.ip().to_string(),
         })),
     )
@@ -288,25 +320,7 @@ async fn carry_on(
     signed_in: SignIn,
 ) -> Result<Response, PageError> {
     let Some(pending) = session.pending::<PendingAuthorization>().await? else {
-        // RFC 8628 §3.3: a device code was entered before signing in; back to it.
-        if session
-            .pending_device::<serde_json::Value>()
-            .await?
-            .is_some()
-        {
-            return Ok(Redirect::to(&state.settings.issuer.endpoint(DEVICE_PATH)).into_response());
-        }
-        // The account page sent the browser here (to sign in, or to set up this factor).
-        if session.take_pending_account().await? {
-            return Ok(Redirect::to(&state.settings.issuer.endpoint(ACCOUNT_PATH)).into_response());
-        }
-        return Ok(render(
-            StatusCode::OK,
-            &MessagePage {
-                title: "Signed in",
-                message: "You are signed in to Latchkey. You can close this page.",
-            },
-        ));
+        return super::login::continue_without_request(state, session).await;
     };
     let outcome = resume(
         &state.context(signed_in.auth_time),
@@ -337,7 +351,7 @@ async fn show_setup(state: &AppState, session: &BrowserSession) -> Result<Respon
         .await?
         .filter(|f| f.confirmed_at.is_none() && now - f.created_at < ENROLMENT_TTL);
     if let Some(factor) = enrolling {
-        let secret = open_secret(state, &user.user_id, &factor.sealed_secret)?;
+        let secret = open_secret(state, &factor)?;
         return setup_form(state, session, &user, secret.expose_secret(), None).await;
     }
     let secret = new_totp_secret();
@@ -400,26 +414,17 @@ async fn confirm(
     peer: SocketAddr,
     form: CodeForm,
 ) -> Result<Response, PageError> {
-    session.check_csrf(form.csrf_token.as_deref()).await?;
-    let (signed_in, user) = match signed_in_user(state, session).await? {
-        Ok(found) => found,
-        Err(to_login) => return Ok(to_login),
+    let CodeAttempt {
+        signed_in,
+        user,
+        factor,
+        attempt,
+        now,
+    } = match code_attempt(state, session, peer, &form, Stage::Enrolling).await? {
+        Ok(ready) => ready,
+        Err(elsewhere) => return Ok(elsewhere),
     };
-    let now = state.clock.now();
-    let Some(factor) = state
-        .store
-        .find_totp(&user.user_id)
-        .await?
-        .filter(|f| f.confirmed_at.is_none())
-    else {
-        return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_PATH)).into_response());
-    };
-    let attempt =
-        match throttle::admit(state.store.as_ref(), &user.username, peer.ip(), now).await? {
-            Admission::Admitted(attempt) => attempt,
-            Admission::Refused { retry_after } => return Err(too_many_attempts(retry_after)),
-        };
-    let secret = open_secret(state, &user.user_id, &factor.sealed_secret)?;
+    let secret = open_secret(state, &factor)?;
     let (codes, hashes) = new_recovery_codes();
     // The enrolment and its audit event commit together.
     let event = AuditEvent::new(

@@ -28,6 +28,7 @@ pub mod par;
 pub mod registration;
 pub mod resource;
 pub mod revoke;
+pub mod second_factor;
 pub mod sign_in;
 pub mod throttle;
 pub mod token;

@@ -202,7 +202,9 @@ impl Request<'_> {
 
     async fn refusal(&self, refusal: Refusal) -> Result<Response, PageError> {
         let outcome = match refusal {
-            Refusal::Throttled { retry_after } => return Err(too_many_attempts(retry_after)),
+            Refusal::Throttled { retry_after } => {
+                return Err(PageError::too_many_sign_ins(retry_after));
+            }
             Refusal::Busy => return Err(PageError::unavailable()),
             Refusal::WrongCredentials => "wrong_password",
             Refusal::Disabled => "disabled",
@@ -219,15 +221,6 @@ impl Request<'_> {
         .await;
         self.refused(WRONG_PASSWORD).await
     }
-}
-
-/// 429 with `Retry-After` for a password check refused by the throttle.
-fn too_many_attempts(wait: i64) -> PageError {
-    let minutes = (wait + 59) / 60;
-    PageError::too_many(
-        format!("Too many sign-in attempts. Try again in {minutes} minute(s)."),
-        u64::try_from(wait).unwrap_or(60),
-    )
 }
 
 async fn submit(

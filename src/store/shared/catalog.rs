@@ -160,11 +160,11 @@ macro_rules! catalog_impl {
 }
 pub(crate) use catalog_impl;
 
-/// The [`Store`](crate::store::Store) methods of this noun, added to those [`collect!`](super::collect)
+/// The [`Store`](crate::store::Store) methods of this noun, added to those `collect!`
 /// has gathered; it goes on with the rest of the list.
 macro_rules! methods {
-    ($store:ty; [$($methods:tt)*]; $($nouns:ident)*) => {
-        crate::store::shared::collect! {
+    ($store:ty; [$($methods:tt)*]; $($nouns:tt)*) => {
+        crate::store::shared::collect::collect! {
             $store;
             [
                 $($methods)*

@@ -10,8 +10,8 @@
 //! and reference tokens, revocations, housekeeping), [`keys`] (signing keys), [`logouts`] (the back-channel logout outbox), [`roles`] (roles and
 //! groups), [`users`], [`factors`] (second factors) and [`account_page`] (a user's sessions and
 //! applications). Each file also has the trait methods of its noun (its `methods!` macro), so the
-//! trait's implementation is split by noun too: `store_impl!` generates the modules and [`collect!`]
-//! gathers the methods into the one `impl Store`.
+//! trait's implementation is split by noun too: `store_impl!` generates the modules and `collect!`
+//! ([`collect`]) gathers the methods into the one `impl Store`.
 
 pub(super) mod account_page;
 pub(super) mod accounts;
@@ -19,6 +19,7 @@ pub(super) mod attempts;
 pub(super) mod audit;
 pub(super) mod catalog;
 pub(super) mod clients;
+pub(super) mod collect;
 pub(super) mod configuration;
 pub(super) mod devices;
 pub(super) mod factors;
@@ -49,7 +50,7 @@ macro_rules! store_impl {
         crate::store::shared::configuration::configuration_impl!($pool, $conn);
         crate::store::shared::registration::registration_impl!($pool, $conn);
 
-        crate::store::shared::collect! {
+        crate::store::shared::collect::collect! {
             $store;
             [
                 #[tracing::instrument(level = "error", skip_all)]
@@ -73,45 +74,22 @@ macro_rules! store_impl {
                 }
                 $($own)*
             ];
-            accounts account_page clients users catalog keys grants devices factors logouts attempts audit roles configuration registration
+            [crate::store::shared::accounts]
+            [crate::store::shared::account_page]
+            [crate::store::shared::clients]
+            [crate::store::shared::users]
+            [crate::store::shared::catalog]
+            [crate::store::shared::keys]
+            [crate::store::shared::grants]
+            [crate::store::shared::devices]
+            [crate::store::shared::factors]
+            [crate::store::shared::logouts]
+            [crate::store::shared::attempts]
+            [crate::store::shared::audit]
+            [crate::store::shared::roles]
+            [crate::store::shared::configuration]
+            [crate::store::shared::registration]
         }
     };
 }
 pub(crate) use store_impl;
-
-/// Implement [`Store`](crate::store::Store) for `$store` with the methods gathered so far, after
-/// each noun in the list has added its own: each noun's file has a `methods!` macro that appends its
-/// methods and hands the rest of the list back here. (One `#[async_trait]` impl must see every
-/// method written out, so the nouns pass their methods along instead of expanding in place.)
-macro_rules! collect {
-    ($store:ty; [$($methods:tt)*]; $noun:ident $($nouns:ident)*) => {
-        crate::store::shared::$noun::methods! { $store; [$($methods)*]; $($nouns)* }
-    };
-    ($store:ty; [$($methods:tt)*];) => {
-        const _: () = {
-            use async_trait::async_trait;
-
-            use crate::domain::attempt::{AttemptCounter, Reservation};
-            use crate::domain::client::{Client, ClientId, SealedSecret};
-            use crate::domain::grant::{
-                AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken, NewRefreshToken, Redemption,
-                RefreshTokenState, Rotation, SignOut,
-            };
-            use crate::domain::group::{Group, GroupName};
-            use crate::domain::role::{
-                Assignment, Authorization, GroupContents, Role, RoleHolders, RoleName,
-            };
-            use crate::domain::scope::Scope;
-            use crate::domain::secret::TokenHash;
-            use crate::domain::user::{User, UserId};
-            use crate::domain::api::{Api, Audience};
-            use crate::store::{SigningKeyRecord, Store, StoreError};
-
-            #[async_trait]
-            impl Store for $store {
-                $($methods)*
-            }
-        };
-    };
-}
-pub(crate) use collect;
