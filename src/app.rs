@@ -24,8 +24,8 @@ use crate::endpoints::admin::openapi;
 use crate::endpoints::session::{self, StoreSessions};
 use crate::endpoints::{
     account, admin, authorize, consent, device, device_authorization, discovery, health,
-    introspect, jwks, login, logout, metrics, page, par, register, revoke, second_factor, token,
-    userinfo,
+    introspect, jwks, login, logout, metrics, page, par, passkey, register, revoke, second_factor,
+    token, userinfo,
 };
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
 use crate::paths::*;
@@ -81,6 +81,13 @@ pub fn router(state: AppState) -> Router {
             get(second_factor::setup_page).post(second_factor::setup_submit),
         )
         .route(OTP_CONTINUE_PATH, post(second_factor::continue_submit))
+        .route(PASSKEY_OPTIONS_PATH, post(passkey::options))
+        .route(
+            PASSKEY_SETUP_PATH,
+            get(passkey::setup_page).post(passkey::setup_submit),
+        )
+        .route(OTP_PASSKEY_PATH, post(passkey::second_factor_submit))
+        .route(LOGIN_PASSKEY_PATH, post(passkey::sign_in_submit))
         .route(
             ACCOUNT_PATH,
             get(account::account_page).post(account::account_submit),
@@ -149,6 +156,7 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { admin_document.response() }),
         )
         .route(STYLESHEET_PATH, get(page::stylesheet))
+        .route(PASSKEY_SCRIPT_PATH, get(page::passkey_script))
         .route(HEALTHZ_PATH, get(health::healthz))
         .route(READYZ_PATH, get(health::readyz))
         .merge(pages);

@@ -187,7 +187,7 @@ pub struct Metrics {
 }
 
 /// The tables housekeeping deletes from, in the order of [`Metrics::housekeeping`]'s counts.
-const HOUSEKEEPING_TABLES: [&str; 16] = [
+const HOUSEKEEPING_TABLES: [&str; 17] = [
     "authorization_codes",
     "refresh_tokens",
     "revocations",
@@ -200,6 +200,7 @@ const HOUSEKEEPING_TABLES: [&str; 16] = [
     "device_authorizations",
     "registration_tokens",
     "dpop_proofs",
+    "passkey_ceremonies",
     "session_clients",
     "logout_deliveries",
     "signing_keys",
@@ -417,6 +418,7 @@ impl Metrics {
             done.device_authorizations,
             done.registration_tokens,
             done.dpop_proofs,
+            done.passkey_ceremonies,
             done.session_clients,
             done.logout_deliveries,
             done.signing_keys,

@@ -35,6 +35,16 @@ pub const LOGIN_PATH: &str = "/login";
 pub const OTP_PATH: &str = "/otp";
 /// TOTP enrolment: the secret as a QR code, confirmed by a first code.
 pub const OTP_SETUP_PATH: &str = "/otp-setup";
+/// Begin a passkey ceremony: its options as JSON, for the page's script.
+pub const PASSKEY_OPTIONS_PATH: &str = "/passkey/options";
+/// Register a passkey.
+pub const PASSKEY_SETUP_PATH: &str = "/passkey-setup";
+/// A passkey as the second factor.
+pub const OTP_PASSKEY_PATH: &str = "/otp/passkey";
+/// Sign in with a passkey alone.
+pub const LOGIN_PASSKEY_PATH: &str = "/login/passkey";
+/// The passkey script.
+pub const PASSKEY_SCRIPT_PATH: &str = "/static/passkey.js";
 /// After enrolment's recovery codes: carry on with the sign-in.
 pub const OTP_CONTINUE_PATH: &str = "/otp-continue";
 /// The account page: a signed-in user's password, second factor, sessions and applications.

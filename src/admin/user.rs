@@ -16,8 +16,18 @@ use crate::store::{Store, StoreError};
 pub struct SecondFactors {
     /// Whether they have a confirmed authenticator app (TOTP).
     pub totp: bool,
+    /// How many passkeys they have registered.
+    #[serde(default)]
+    pub passkeys: usize,
     /// How many of their recovery codes are left unused.
     pub recovery_codes: i64,
+}
+
+impl SecondFactors {
+    /// Whether they have any second factor at all.
+    pub fn any(&self) -> bool {
+        self.totp || self.passkeys > 0
+    }
 }
 
 /// The second factors of `user_id`.
@@ -31,6 +41,7 @@ pub async fn second_factors(
         .is_some_and(|f| f.confirmed_at.is_some());
     Ok(SecondFactors {
         totp,
+        passkeys: store.list_passkeys(user_id).await?.len(),
         recovery_codes: store.count_recovery_codes(user_id).await?,
     })
 }

@@ -287,8 +287,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             .await?;
             ctx.print(&done, || {
                 format!(
-                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} reference tokens, {} sign-in attempt counters, {} pushed authorization requests, {} client assertion ids, {} device authorization requests, {} expired registration tokens, {} DPoP proof ids, {} sign-ins of expired sessions, {} undelivered logout tokens, {} retired signing keys, {} audit events",
-                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.reference_tokens, done.sign_in_attempts, done.pushed_requests, done.client_assertions, done.device_authorizations, done.registration_tokens, done.dpop_proofs, done.session_clients, done.logout_deliveries, done.signing_keys, done.audit_events
+                    "deleted {} authorization codes, {} refresh tokens, {} revocation records, {} grants, {} sessions, {} reference tokens, {} sign-in attempt counters, {} pushed authorization requests, {} client assertion ids, {} device authorization requests, {} expired registration tokens, {} DPoP proof ids, {} unfinished passkey ceremonies, {} sign-ins of expired sessions, {} undelivered logout tokens, {} retired signing keys, {} audit events",
+                    done.authorization_codes, done.refresh_tokens, done.revocations, done.grants, done.sessions, done.reference_tokens, done.sign_in_attempts, done.pushed_requests, done.client_assertions, done.device_authorizations, done.registration_tokens, done.dpop_proofs, done.passkey_ceremonies, done.session_clients, done.logout_deliveries, done.signing_keys, done.audit_events
                 )
             });
             Ok(())

@@ -253,14 +253,7 @@ pub async fn run(ctx: &Context, command: UserCommand) -> Result<(), CliError> {
                     list(&strs(&detail.roles)),
                     list(&strs(&detail.direct_roles)),
                     list(&strs(&detail.groups)),
-                    if factors.totp {
-                        format!(
-                            "authenticator app, {} recovery codes left",
-                            factors.recovery_codes
-                        )
-                    } else {
-                        "none".to_owned()
-                    },
+                    describe_factors(factors),
                 )
             });
             Ok(())
@@ -545,4 +538,22 @@ fn report(ctx: &Context, flag: Option<(&str, bool)>, done: &view::SignedOut, wha
             done.username, done.sessions, done.grants, done.authorization_codes
         )
     });
+}
+
+/// `user show`'s `mfa:` line: the factors, and the recovery codes left.
+fn describe_factors(factors: &admin_user::SecondFactors) -> String {
+    if !factors.any() {
+        return "none".to_owned();
+    }
+    let mut parts = Vec::new();
+    if factors.totp {
+        parts.push("authenticator app".to_owned());
+    }
+    match factors.passkeys {
+        0 => {}
+        1 => parts.push("1 passkey".to_owned()),
+        n => parts.push(format!("{n} passkeys")),
+    }
+    parts.push(format!("{} recovery codes left", factors.recovery_codes));
+    parts.join(", ")
 }

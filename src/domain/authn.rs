@@ -11,6 +11,12 @@ pub enum Method {
     Pwd,
     /// `otp`: a one-time password (TOTP, RFC 6238, or a recovery code).
     Otp,
+    /// `hwk`: a passkey whose key cannot leave its authenticator (WebAuthn §6.1.3: not eligible
+    /// for backup), such as a security key.
+    Hwk,
+    /// `swk`: a passkey whose key may be copied off the device (backup eligible: a synced passkey
+    /// of a password manager or a platform account).
+    Swk,
 }
 
 impl Method {
@@ -19,6 +25,8 @@ impl Method {
         match self {
             Self::Pwd => "pwd",
             Self::Otp => "otp",
+            Self::Hwk => "hwk",
+            Self::Swk => "swk",
         }
     }
 
@@ -26,6 +34,8 @@ impl Method {
         match value {
             "pwd" => Some(Self::Pwd),
             "otp" => Some(Self::Otp),
+            "hwk" => Some(Self::Hwk),
+            "swk" => Some(Self::Swk),
             _ => None,
         }
     }
@@ -90,6 +100,13 @@ impl Authentication {
         }
     }
 
+    /// A passwordless sign-in with a passkey (`hwk` or `swk`), user verification required.
+    pub fn passkey(method: Method) -> Self {
+        Self {
+            methods: vec![method],
+        }
+    }
+
     /// This sign-in completed with `method` too.
     #[must_use]
     pub fn with(mut self, method: Method) -> Self {
@@ -114,9 +131,17 @@ impl Authentication {
         amr
     }
 
-    /// The level reached: two factors (a password and a one-time password) are `mfa`.
+    /// The level reached: two factors (a password and a one-time password or a passkey) are
+    /// `mfa`; so is a passkey alone, since Latchkey signs in with one only when the authenticator
+    /// verified the user (WebAuthn §6.2.3 user verification: a PIN or biometric unlocks the key),
+    /// something the user has and something they know or are.
     pub fn acr(&self) -> Acr {
-        if self.methods.len() >= 2 {
+        if self.methods.len() >= 2
+            || self
+                .methods
+                .iter()
+                .any(|m| matches!(m, Method::Hwk | Method::Swk))
+        {
             Acr::Mfa
         } else {
             Acr::Pwd
@@ -171,6 +196,16 @@ mod tests {
         assert_eq!(both.acr(), Acr::Mfa);
         assert_eq!(both.acr().as_str(), "urn:latchkey:acr:mfa");
         assert!(Acr::Pwd < Acr::Mfa);
+    }
+
+    #[test]
+    fn a_passkey_is_two_factors_alone_and_after_a_password() {
+        let passkey = Authentication::passkey(Method::Swk);
+        assert_eq!(passkey.amr(), ["swk", "mfa"]);
+        assert_eq!(passkey.acr(), Acr::Mfa);
+        let both = Authentication::password().with(Method::Hwk);
+        assert_eq!(both.amr(), ["pwd", "hwk", "mfa"]);
+        assert_eq!(Authentication::from_stored(Some("hwk")).acr(), Acr::Mfa);
     }
 
     #[test]

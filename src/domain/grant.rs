@@ -281,6 +281,8 @@ pub struct Housekeeping {
     pub registration_tokens: u64,
     /// DPoP proofs (RFC 9449 §11.1) past the window their `iat` could be accepted in.
     pub dpop_proofs: u64,
+    /// Passkey ceremonies begun and never finished (WebAuthn §7.1, §7.2), past their timeout.
+    pub passkey_ceremonies: u64,
     /// Sign-ins (session, client) of browser sessions that expired (OIDC Back-Channel Logout).
     pub session_clients: u64,
     /// Logout tokens undelivered a day after their session ended (the retries stop long before).

@@ -14,6 +14,7 @@ pub mod grant;
 pub mod group;
 pub mod logout;
 pub mod mfa;
+pub mod passkey;
 pub mod password;
 pub mod pkce;
 pub mod registration;

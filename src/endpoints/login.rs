@@ -19,11 +19,12 @@ use super::session::{BrowserSession, SignedIn};
 
 use crate::audit;
 use crate::domain::audit::{AuditEvent, EventType};
-use crate::domain::authn::Authentication;
+use crate::domain::authn::{Acr, Authentication};
 use crate::domain::secret::random_string;
-use crate::domain::user::normalize_username;
+use crate::domain::user::{User, normalize_username};
 use crate::metrics::SignInOutcome;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
+use crate::oauth::passkey::RelyingParty;
 use crate::oauth::sign_in::{Refusal, check_credentials};
 use crate::paths::{ACCOUNT_PATH, DEVICE_PATH, OTP_PATH};
 use crate::state::AppState;
@@ -35,9 +36,11 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     username: &'a str,
     csrf_token: &'a str,
+    /// "Sign in with a passkey" (the issuer's host is a domain).
+    passkeys: bool,
 }
 
-async fn show(
+pub(super) async fn show(
     state: &AppState,
     session: &BrowserSession,
     status: StatusCode,
@@ -58,6 +61,7 @@ async fn show(
         error,
         username: if username.is_empty() { hint } else { username },
         csrf_token: &session.csrf_token().await?,
+        passkeys: RelyingParty::of(state.settings.issuer.as_str()).is_some(),
     };
     Ok(render(status, &page))
 }
@@ -151,7 +155,18 @@ async fn sign_in(
         }
     };
     tracing::info!(user_id = %user.user_id, "user signed in");
-    // OIDC Core §2 auth_time: the moment the password was verified, not when the request arrived
+    start_session(state, session, user, Authentication::password()).await
+}
+
+/// A user proved who they are (`authentication`): sign the browser in under a new session id and
+/// `sid`, and carry on with the request waiting, if any.
+pub(super) async fn start_session(
+    state: &AppState,
+    session: &BrowserSession,
+    user: User,
+    authentication: Authentication,
+) -> Result<Response, PageError> {
+    // OIDC Core §2 auth_time: the moment the credential was verified, not when the request arrived
     // (argon2 may have queued for a while).
     let auth_time = state.clock.now();
     // OIDC Back-Channel Logout §2.1: a new session id for each sign-in, never the cookie value.
@@ -161,7 +176,7 @@ async fn sign_in(
             SignedIn {
                 user_id: user.user_id.to_string(),
                 auth_time,
-                authentication: Authentication::password(),
+                authentication: authentication.clone(),
                 sid: Some(sid.clone()),
             },
             state.settings.lifetimes.session,
@@ -169,7 +184,7 @@ async fn sign_in(
         .await?;
     let Some(pending) = session.pending::<PendingAuthorization>().await? else {
         // `--require-mfa`: no sign-in is complete with a password alone.
-        if state.settings.require_mfa {
+        if state.settings.require_mfa && authentication.acr() < Acr::Mfa {
             return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_PATH)).into_response());
         }
         return continue_without_request(state, session).await;
@@ -178,7 +193,7 @@ async fn sign_in(
     let signed_in = SignIn {
         user_id: user.user_id,
         auth_time,
-        authentication: Authentication::password(),
+        authentication,
         sid: Some(sid),
     };
     let outcome = resume(&state.context(auth_time), pending, Some(signed_in)).await;

@@ -16,6 +16,7 @@ pub mod logout;
 pub mod metrics;
 pub mod page;
 pub mod par;
+pub mod passkey;
 pub mod register;
 pub mod revoke;
 pub mod second_factor;

@@ -8,10 +8,11 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::store::StoreError;
 
-/// Pages load only our stylesheet; no scripts at all. No `form-action`: Chromium applies it to the
-/// redirect chain after a form post, which ends at the client's redirect URI.
-const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Pages load only our stylesheet and our one script (`static/passkey.js`, for the WebAuthn API),
+/// which may fetch only from us; no inline script or style. No `form-action`: Chromium applies it to
+/// the redirect chain after a form post, which ends at the client's redirect URI.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+     connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The stylesheet, compiled in.
 pub const STYLESHEET: &str = include_str!("../../static/style.css");
@@ -34,6 +35,27 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
         }
     }
+}
+
+/// The passkey script, compiled in.
+pub const PASSKEY_SCRIPT: &str = include_str!("../../static/passkey.js");
+
+/// `GET /static/passkey.js`.
+pub async fn passkey_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        PASSKEY_SCRIPT,
+    )
+        .into_response()
 }
 
 /// `GET /static/style.css`.

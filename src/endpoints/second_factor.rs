@@ -23,6 +23,7 @@ use super::page::{PageError, render};
 use super::session::{BrowserSession, SignedIn};
 use crate::audit;
 use crate::domain::audit::{AuditEvent, EventType, InTransaction};
+use crate::domain::authn::Acr;
 use crate::domain::authn::Method;
 use crate::domain::mfa::TotpFactor;
 use crate::domain::mfa::{
@@ -31,6 +32,7 @@ use crate::domain::mfa::{
 use crate::domain::user::{User, UserId};
 use crate::keys::encryption::DecryptError;
 use crate::oauth::authorize::{PendingAuthorization, SignIn, resume};
+use crate::oauth::passkey::{RelyingParty, has_second_factor};
 use crate::oauth::second_factor::{self, CodeError, check_code};
 use crate::oauth::throttle::{self, Admission, Attempt};
 use crate::paths::{LOGIN_PATH, OTP_PATH, OTP_SETUP_PATH};
@@ -42,6 +44,12 @@ struct OtpPage<'a> {
     client_name: Option<&'a str>,
     error: Option<&'a str>,
     csrf_token: &'a str,
+    /// A confirmed authenticator app.
+    totp: bool,
+    /// The code form: an app, or recovery codes left.
+    codes: bool,
+    /// The passkey button.
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -55,6 +63,8 @@ struct OtpSetupPage<'a> {
     account: &'a str,
     /// Started from the account page, not a sign-in.
     from_account: bool,
+    /// Passkeys can be used here (the issuer's host is a domain): offer one instead.
+    passkeys_available: bool,
 }
 
 #[derive(Template)]
@@ -84,7 +94,7 @@ const ENROLMENT_TTL: i64 = 10 * 60;
 const WRONG: &str = "That code is not right, or was already used. Try the next one.";
 
 /// The signed-in user and their session, or the login page for a browser without one.
-async fn signed_in_user(
+pub(super) async fn signed_in_user(
     state: &AppState,
     session: &BrowserSession,
 ) -> Result<Result<(SignedIn, User), Response>, PageError> {
@@ -99,9 +109,12 @@ async fn signed_in_user(
     }
 }
 
-async fn show_otp(
+/// The second-factor page for `user`: the code form (an authenticator app, or recovery codes
+/// left) and the passkey button, as they have them.
+pub(super) async fn show_otp(
     state: &AppState,
     session: &BrowserSession,
+    user: &UserId,
     error: Option<&str>,
 ) -> Result<Response, PageError> {
     let pending: Option<PendingAuthorization> = session.pending().await?;
@@ -109,12 +122,33 @@ async fn show_otp(
         Some(p) => client_of(state, p).await?,
         None => None,
     };
+    let factors = crate::admin::user::second_factors(state.store.as_ref(), user).await?;
+    let passkeys =
+        factors.passkeys > 0 && RelyingParty::of(state.settings.issuer.as_str()).is_some();
     let page = OtpPage {
         client_name: client.as_ref().map(|c| c.client_name.as_str()),
         error,
         csrf_token: &session.csrf_token().await?,
+        totp: factors.totp,
+        codes: factors.totp || factors.recovery_codes > 0 || !passkeys,
+        passkeys,
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// Whether `signed_in` may add a second factor for `user`: only a two-factor session may add
+/// another (a password alone must not be able to add a factor that then passes for the second),
+/// and anyone may add their first.
+pub(super) async fn may_enrol(
+    state: &AppState,
+    signed_in: &SignedIn,
+    user: &UserId,
+) -> Result<bool, PageError> {
+    if signed_in.authentication.acr() >= Acr::Mfa {
+        return Ok(true);
+    }
+    let ctx = state.context(state.clock.now());
+    Ok(!has_second_factor(&ctx, user).await?)
 }
 
 /// `GET /otp`: the code form, or enrolment for a user without a confirmed factor.
@@ -129,15 +163,11 @@ async fn otp_page_for(state: &AppState, session: &BrowserSession) -> Result<Resp
         Ok(found) => found,
         Err(to_login) => return Ok(to_login),
     };
-    let confirmed = state
-        .store
-        .find_totp(&user.user_id)
-        .await?
-        .is_some_and(|f| f.confirmed_at.is_some());
-    if !confirmed {
+    let ctx = state.context(state.clock.now());
+    if !has_second_factor(&ctx, &user.user_id).await? {
         return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_SETUP_PATH)).into_response());
     }
-    show_otp(state, session, None).await
+    show_otp(state, session, &user.user_id, None).await
 }
 
 /// `POST /otp`: check a TOTP code or a recovery code.
@@ -176,7 +206,9 @@ enum Stage {
 struct CodeAttempt {
     signed_in: SignedIn,
     user: User,
-    factor: TotpFactor,
+    /// The authenticator app: confirmed (`/otp`; none for a user with passkeys and recovery codes
+    /// only), or being enrolled (`/otp-setup`; always there).
+    factor: Option<TotpFactor>,
     /// Reserved in the sign-in throttle.
     attempt: Attempt,
     now: i64,
@@ -203,23 +235,25 @@ async fn code_attempt(
         .find_totp(&user.user_id)
         .await?
         .filter(|f| f.confirmed_at.is_some() == (stage == Stage::Confirmed));
-    let Some(factor) = found else {
-        let elsewhere = match stage {
-            Stage::Confirmed => OTP_SETUP_PATH,
-            Stage::Enrolling => OTP_PATH,
-        };
-        return Ok(Err(Redirect::to(
-            &state.settings.issuer.endpoint(elsewhere),
-        )
-        .into_response()));
+    let elsewhere = |path: &str| {
+        Ok(Err(
+            Redirect::to(&state.settings.issuer.endpoint(path)).into_response()
+        ))
     };
-    let attempt =
-        match throttle::admit(state.store.as_ref(), &user.username, peer.ip(), now).await? {
-            Admission::Admitted(attempt) => attempt,
-            Admission::Refused { retry_after } => {
-                return Err(PageError::too_many_sign_ins(retry_after));
+    match stage {
+        Stage::Confirmed => {
+            if found.is_none() && !has_second_factor(&state.context(now), &user.user_id).await? {
+                return elsewhere(OTP_SETUP_PATH);
             }
-        };
+        }
+        Stage::Enrolling => {
+            if found.is_none() || !may_enrol(state, &signed_in, &user.user_id).await? {
+                return elsewhere(OTP_PATH);
+            }
+        }
+    }
+    let attempt = admit(state, &user.username, peer, now).await?;
+    let factor = found;
     Ok(Ok(CodeAttempt {
         signed_in,
         user,
@@ -227,6 +261,20 @@ async fn code_attempt(
         attempt,
         now,
     }))
+}
+
+/// An attempt at a second factor, reserved in the sign-in throttle with the password's counters
+/// before it is checked (OWASP ASVS 2.2.1); or the 429 page.
+pub(super) async fn admit(
+    state: &AppState,
+    username: &str,
+    peer: SocketAddr,
+    now: i64,
+) -> Result<Attempt, PageError> {
+    match throttle::admit(state.store.as_ref(), username, peer.ip(), now).await? {
+        Admission::Admitted(attempt) => Ok(attempt),
+        Admission::Refused { retry_after } => Err(PageError::too_many_sign_ins(retry_after)),
+    }
 }
 
 async fn verify(
@@ -245,7 +293,14 @@ async fn verify(
         Ok(ready) => ready,
         Err(elsewhere) => return Ok(elsewhere),
     };
-    let accepted = match check_code(&state.context(now), &factor, &form.code).await {
+    let accepted = match check_code(
+        &state.context(now),
+        &user.user_id,
+        factor.as_ref(),
+        &form.code,
+    )
+    .await
+    {
         Ok(accepted) => accepted,
         Err(CodeError::Store(err)) => return Err(err.into()),
         Err(CodeError::Sealed(err)) => return Err(unsealable(&err)),
@@ -263,7 +318,7 @@ async fn verify(
             })),
         )
         .await;
-        return show_otp(state, session, Some(WRONG)).await;
+        return show_otp(state, session, &user.user_id, Some(WRONG)).await;
     };
     if let Err(err) = attempt.succeeded(state.store.as_ref()).await {
         tracing::warn!(error = %err, "could not give back a successful sign-in attempt");
@@ -277,18 +332,19 @@ async fn verify(
         })),
     )
     .await;
-    complete(state, session, signed_in).await
+    complete(state, session, signed_in, Method::Otp).await
 }
 
-/// The second factor is proven: sign the session in again, under a new id, with both methods
-/// (OIDC Core §2: `auth_time` is now, when the user last authenticated), and carry on.
-async fn complete(
+/// The second factor (`method`) is proven: sign the session in again, under a new id, with both
+/// methods (OIDC Core §2: `auth_time` is now, when the user last authenticated), and carry on.
+pub(super) async fn complete(
     state: &AppState,
     session: &BrowserSession,
     signed_in: SignedIn,
+    method: Method,
 ) -> Result<Response, PageError> {
     let auth_time = state.clock.now();
-    let authentication = signed_in.authentication.with(Method::Otp);
+    let authentication = signed_in.authentication.with(method);
     session
         .sign_in(
             SignedIn {
@@ -314,7 +370,7 @@ async fn complete(
 }
 
 /// Resume the authorization request waiting in the session, if any.
-async fn carry_on(
+pub(super) async fn carry_on(
     state: &AppState,
     session: &BrowserSession,
     signed_in: SignIn,
@@ -339,10 +395,14 @@ pub async fn setup_page(State(state): State<AppState>, session: BrowserSession) 
 }
 
 async fn show_setup(state: &AppState, session: &BrowserSession) -> Result<Response, PageError> {
-    let (_, user) = match signed_in_user(state, session).await? {
+    let (signed_in, user) = match signed_in_user(state, session).await? {
         Ok(found) => found,
         Err(to_login) => return Ok(to_login),
     };
+    // A user with a factor proves it before adding another.
+    if !may_enrol(state, &signed_in, &user.user_id).await? {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_PATH)).into_response());
+    }
     let now = state.clock.now();
     // A reload shows the secret being enrolled (the user may have scanned it already), for a while.
     let enrolling = state
@@ -392,6 +452,7 @@ async fn setup_form(
         secret: &totp_secret_grouped(secret),
         account: &user.username,
         from_account: session.pending_account().await?,
+        passkeys_available: RelyingParty::of(state.settings.issuer.as_str()).is_some(),
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -423,6 +484,9 @@ async fn confirm(
     } = match code_attempt(state, session, peer, &form, Stage::Enrolling).await? {
         Ok(ready) => ready,
         Err(elsewhere) => return Ok(elsewhere),
+    };
+    let Some(factor) = factor else {
+        return Ok(Redirect::to(&state.settings.issuer.endpoint(OTP_PATH)).into_response());
     };
     let secret = open_secret(state, &factor)?;
     let (codes, hashes) = new_recovery_codes();
@@ -470,8 +534,16 @@ async fn confirm(
             state.settings.lifetimes.session,
         )
         .await?;
+    recovery_codes_page(session, &codes).await
+}
+
+/// The new recovery codes, shown once, and "Continue".
+pub(super) async fn recovery_codes_page(
+    session: &BrowserSession,
+    codes: &[String],
+) -> Result<Response, PageError> {
     let page = RecoveryCodesPage {
-        codes: &codes,
+        codes,
         csrf_token: &session.csrf_token().await?,
     };
     Ok(render(StatusCode::OK, &page))

@@ -261,6 +261,7 @@ pub const ANONYMOUS_TTL: i64 = 15 * 60;
 const CSRF: &str = "csrf";
 const PENDING: &str = "pending_authorization";
 const PENDING_DEVICE: &str = "pending_device";
+const PASSKEY_CEREMONY: &str = "passkey_ceremony";
 
 /// The browser session, with typed accessors under constant keys, and where this request came from
 /// (recorded when it signs the session in).
@@ -447,6 +448,28 @@ impl BrowserSession {
                 .map_err(session_failed)?;
         }
         Ok(pending.unwrap_or(false))
+    }
+
+    /// Remember the passkey ceremony this browser began (its id; the store keeps its state), so
+    /// only this browser can finish it. A new one replaces it.
+    pub async fn set_passkey_ceremony(&self, ceremony_id: &str) -> Result<(), PageError> {
+        self.limit_if_anonymous().await?;
+        self.0
+            .insert(PASSKEY_CEREMONY, ceremony_id)
+            .await
+            .map_err(session_failed)
+    }
+
+    /// The passkey ceremony this browser began, forgetting it: once.
+    pub async fn take_passkey_ceremony(&self) -> Result<Option<String>, PageError> {
+        let id: Option<String> = self.0.get(PASSKEY_CEREMONY).await.map_err(session_failed)?;
+        if id.is_some() {
+            self.0
+                .remove_value(PASSKEY_CEREMONY)
+                .await
+                .map_err(session_failed)?;
+        }
+        Ok(id)
     }
 
     /// Forget the pending authorization request. (Removing marks the session modified, which costs a

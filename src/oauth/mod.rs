@@ -25,6 +25,7 @@ pub mod introspect;
 pub mod metadata;
 pub mod mtls;
 pub mod par;
+pub mod passkey;
 pub mod registration;
 pub mod resource;
 pub mod revoke;

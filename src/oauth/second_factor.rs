@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 
 use super::Context;
 use crate::domain::mfa::{TotpFactor, looks_like_recovery_code, recovery_code_hash, totp_step};
+use crate::domain::user::UserId;
 use crate::keys::encryption::DecryptError;
 use crate::store::StoreError;
 
@@ -50,14 +51,15 @@ pub fn open_secret(
         .open_totp_secret(&factor.user_id, &factor.sealed_secret)
 }
 
-/// Check `code` against the user's confirmed `factor` at `ctx.now`: which factor accepted it, or
-/// `None` for a wrong code, an already used one, or a recovery code that is not theirs.
+/// Check `code` of `user_id` against their confirmed `factor` (none for a user with passkeys and
+/// recovery codes only) at `ctx.now`: which factor accepted it, or `None` for a wrong code, an
+/// already used one, or a recovery code that is not theirs.
 pub async fn check_code(
     ctx: &Context<'_>,
-    factor: &TotpFactor,
+    user_id: &UserId,
+    factor: Option<&TotpFactor>,
     code: &str,
 ) -> Result<Option<Accepted>, CodeError> {
-    let user_id = &factor.user_id;
     if looks_like_recovery_code(code) {
         let spent = ctx
             .store
@@ -65,6 +67,9 @@ pub async fn check_code(
             .await?;
         return Ok(spent.then_some(Accepted::RecoveryCode));
     }
+    let Some(factor) = factor else {
+        return Ok(None);
+    };
     let secret = open_secret(ctx, factor)?;
     let Some(step) = totp_step(secret.expose_secret(), code, ctx.now) else {
         return Ok(None);

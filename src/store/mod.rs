@@ -183,9 +183,75 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// How many of the user's recovery codes are left.
     async fn count_recovery_codes(&self, user_id: &UserId) -> Result<i64, StoreError>;
-    /// Remove every second factor of the user (TOTP and recovery codes), with its audit event, in
+    /// Remove every second factor of the user (TOTP, recovery codes and passkeys), with its audit event, in
     /// one transaction: whether there was one (nothing, not even the event, is written if not).
     async fn reset_second_factors(
+        &self,
+        user_id: &UserId,
+        audit: crate::domain::audit::InTransaction<'_>,
+    ) -> Result<bool, StoreError>;
+    /// The user's WebAuthn user handle: the one they have, or else `candidate`, kept as theirs
+    /// (one upsert, so concurrent registrations agree on one handle).
+    async fn passkey_user_handle(
+        &self,
+        user_id: &UserId,
+        candidate: &[u8],
+    ) -> Result<Vec<u8>, StoreError>;
+    /// Keep a newly registered passkey with its audit event and, when `recovery_codes` is given (the
+    /// user's first second factor), replace the user's recovery codes with them, in one
+    /// transaction: `false` (nothing written) if the credential id is registered already.
+    async fn add_passkey(
+        &self,
+        passkey: &crate::domain::passkey::Passkey,
+        recovery_codes: Option<&[TokenHash]>,
+        audit: crate::domain::audit::InTransaction<'_>,
+    ) -> Result<bool, StoreError>;
+    /// The user's passkeys, oldest first.
+    async fn list_passkeys(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Vec<crate::domain::passkey::Passkey>, StoreError>;
+    /// The passkey with `credential_id`, and its user's handle.
+    async fn find_passkey(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<(crate::domain::passkey::Passkey, Vec<u8>)>, StoreError>;
+    /// Record a use of a passkey: its new `dynamic_state` (signature counter, flags), only if the
+    /// stored one is still `seen` (one conditional UPDATE: of two concurrent uses that read the
+    /// same counter, one passes).
+    async fn use_passkey(
+        &self,
+        credential_id: &[u8],
+        seen: &[u8],
+        dynamic_state: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Remove one of the user's passkeys with its audit event, and their recovery codes when no
+    /// second factor is left, in one transaction: whether it was theirs (nothing, not even the
+    /// event, is written if not).
+    async fn remove_passkey(
+        &self,
+        user_id: &UserId,
+        credential_id: &[u8],
+        audit: crate::domain::audit::InTransaction<'_>,
+    ) -> Result<bool, StoreError>;
+    /// Keep a begun passkey ceremony under the digest of its id.
+    async fn begin_passkey_ceremony(
+        &self,
+        ceremony_hash: &TokenHash,
+        ceremony: &crate::domain::passkey::Ceremony,
+    ) -> Result<(), StoreError>;
+    /// Take a begun ceremony out of the store (single use, even under concurrent requests and
+    /// across instances): `None` if unknown, already taken, or expired at `now`.
+    async fn take_passkey_ceremony(
+        &self,
+        ceremony_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<crate::domain::passkey::Ceremony>, StoreError>;
+    /// Remove the user's authenticator app (TOTP), and their recovery codes unless a passkey is
+    /// left, with its audit event, in one transaction: whether there was an app (nothing, not even
+    /// the event, is written if not).
+    async fn remove_totp(
         &self,
         user_id: &UserId,
         audit: crate::domain::audit::InTransaction<'_>,

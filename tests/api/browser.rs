@@ -208,6 +208,52 @@ impl Browser {
         self.client.source().await.unwrap()
     }
 
+    /// Add a WebDriver virtual authenticator (WebAuthn Level 3 §11.3) to this browser: a CTAP2
+    /// platform authenticator that keeps discoverable credentials and verifies the user (as a
+    /// fingerprint would) without asking anyone. Its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let added = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: "authenticator".into(),
+                method: Method::POST,
+                body: Some(serde_json::json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "automaticPresenceSimulation": true,
+                })),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("adding a virtual authenticator: {e}"));
+        added.as_str().expect("an authenticator id").to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds (WebAuthn Level 3 §11.8).
+    pub async fn virtual_credentials(&self, id: &str) -> Vec<serde_json::Value> {
+        let held = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: format!("authenticator/{id}/credentials"),
+                method: Method::GET,
+                body: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("reading the virtual authenticator's credentials: {e}"));
+        held.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Run `script` (asynchronous WebDriver script: it calls `arguments[arguments.length - 1]`
+    /// with its result) in the page, with `args`.
+    pub async fn run_async(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+        self.client
+            .execute_async(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("running a script: {e}"))
+    }
+
     /// End the WebDriver session cleanly (closing Chromium), then stop chromedriver.
     pub async fn close(self) {
         let _ = self.client.close().await;
@@ -504,4 +550,27 @@ async fn a_browser_types_into_a_login_form_clicks_sign_in_and_lands_on_the_redir
     assert!(browser.page_source().await.contains("signed in"));
     assert_eq!(catcher.requests(), ["/callback?code=abc&state=xyz"]);
     browser.close().await;
+}
+
+/// A command of the WebAuthn WebDriver extension (WebAuthn Level 3 §11), which fantoccini has no
+/// method for: `{method} /session/{id}/webauthn/{path}`.
+#[derive(Debug)]
+struct WebAuthnCommand {
+    path: String,
+    method: Method,
+    body: Option<serde_json::Value>,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/webauthn/{}", self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &Url) -> (Method, Option<String>) {
+        (
+            self.method.clone(),
+            self.body.as_ref().map(serde_json::Value::to_string),
+        )
+    }
 }

@@ -13,6 +13,9 @@ use latchkey::state::AppState;
 use latchkey::store::{self, Store};
 use sqlx::Connection;
 
+/// The `path` `TestApp::start_full` takes to mean "on `localhost`, not `127.0.0.1`".
+const LOCALHOST: &str = "localhost";
+
 /// The key-encryption secret every test instance uses.
 pub const TEST_SECRET: &str = "test-key-encryption-secret-0123456789abcdef";
 
@@ -265,6 +268,12 @@ impl TestApp {
         Self::start_full(db, extra, issuer, path, None).await
     }
 
+    /// Start a server whose issuer (and `address`) is `http://localhost:PORT`: a host name, as
+    /// passkeys need (WebAuthn: an IP address cannot be an RP ID).
+    pub async fn spawn_on_localhost(db: TestDb, extra: &[&str]) -> Self {
+        Self::start_full(db, extra, None, LOCALHOST, None).await
+    }
+
     async fn start_full(
         db: TestDb,
         extra: &[&str],
@@ -282,7 +291,14 @@ impl TestApp {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let scheme = if https.is_some() { "https" } else { "http" };
-        let address = format!("{scheme}://{}{path}", listener.local_addr().unwrap());
+        let address = if path == LOCALHOST {
+            format!(
+                "{scheme}://localhost:{}",
+                listener.local_addr().unwrap().port()
+            )
+        } else {
+            format!("{scheme}://{}{path}", listener.local_addr().unwrap())
+        };
         let clock = FixedClock::starting_now();
         let state = AppState::build(
             db.settings(issuer.unwrap_or(&address), extra),

@@ -321,14 +321,14 @@ async fn an_operator_sees_a_users_factors_and_resets_them_locally_and_through_th
     let shown = json_of(&app.db.cli(&["user", "show", "alice", "--json"], None));
     assert_eq!(
         shown["second_factors"],
-        json!({"totp": false, "recovery_codes": 0})
+        json!({"totp": false, "passkeys": 0, "recovery_codes": 0})
     );
     app.post_login("alice", PASSWORD).await;
     enrol(&app).await;
     let shown = json_of(&app.db.cli(&["user", "show", "alice", "--json"], None));
     assert_eq!(
         shown["second_factors"],
-        json!({"totp": true, "recovery_codes": 10})
+        json!({"totp": true, "passkeys": 0, "recovery_codes": 10})
     );
     let text_out = String::from_utf8(app.db.cli(&["user", "show", "alice"], None).stdout).unwrap();
     assert!(
@@ -366,7 +366,7 @@ async fn an_operator_sees_a_users_factors_and_resets_them_locally_and_through_th
     assert_eq!(status, 200);
     assert_eq!(
         detail["second_factors"],
-        json!({"totp": true, "recovery_codes": 10})
+        json!({"totp": true, "passkeys": 0, "recovery_codes": 10})
     );
     let path = "/admin/v1/users/alice/mfa/reset";
     let (status, _, reset) = call(&app, reqwest::Method::POST, path, Some(&admin), None).await;
@@ -379,7 +379,7 @@ async fn an_operator_sees_a_users_factors_and_resets_them_locally_and_through_th
     let shown = json_of(&app.db.cli(&["user", "show", "alice", "--json"], None));
     assert_eq!(
         shown["second_factors"],
-        json!({"totp": false, "recovery_codes": 0})
+        json!({"totp": false, "passkeys": 0, "recovery_codes": 0})
     );
     // Each reset is an admin change in the audit trail.
     let events = app

@@ -1,5 +1,5 @@
 //! `GET/POST /account`: the signed-in user's own page. They change their password, set up or remove
-//! their authenticator app, replace their recovery codes, see where they are signed in and end any
+//! their authenticator app, add or remove passkeys, replace their recovery codes, see where they are signed in and end any
 //! other session, and see the applications they have connected and revoke one.
 //!
 //! Every form posts to `/account` with an `action` and the session's CSRF token (checked first). A
@@ -31,8 +31,10 @@ use crate::domain::secret::random_string;
 use crate::domain::user::{User, UserId};
 use crate::oauth::account::{NewPassword, PasswordChange, change_password, confirm_password};
 use crate::oauth::sign_in::Refusal;
-use crate::paths::{LOGIN_PATH, OTP_PATH, OTP_SETUP_PATH};
+use crate::paths::{LOGIN_PATH, OTP_PATH, OTP_SETUP_PATH, PASSKEY_SETUP_PATH};
 use crate::state::AppState;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use view::Banner;
 
 /// What a form on the account page asks for.
@@ -45,6 +47,10 @@ pub enum Action {
     SetUpTotp,
     /// Remove the authenticator app and its recovery codes.
     RemoveTotp,
+    /// Go to passkey registration, and come back here.
+    AddPasskey,
+    /// Remove one passkey.
+    RemovePasskey,
     /// Replace the recovery codes.
     RegenerateRecoveryCodes,
     /// End another browser session.
@@ -66,6 +72,8 @@ pub struct AccountForm {
     new_password_again: String,
     sid: Option<String>,
     client_id: Option<String>,
+    /// A passkey's credential id, base64url.
+    passkey: Option<String>,
 }
 
 const WRONG_PASSWORD: &str = "Your current password is not right.";
@@ -245,6 +253,11 @@ async fn submit(
         Some(Action::ChangePassword) => change(&request, form).await,
         Some(Action::SetUpTotp) => set_up_totp(&request).await,
         Some(Action::RemoveTotp) => remove_totp(&request, form.current_password).await,
+        Some(Action::AddPasskey) => add_passkey(&request).await,
+        Some(Action::RemovePasskey) => {
+            let passkey = form.passkey.unwrap_or_default();
+            remove_passkey(&request, &passkey, form.current_password).await
+        }
         Some(Action::RegenerateRecoveryCodes) => {
             regenerate_codes(&request, form.current_password).await
         }
@@ -352,10 +365,11 @@ async fn set_up_totp(request: &Request<'_>) -> Result<Response, PageError> {
 /// session lacks (ASVS 4.0.3 §3.7.1). A two-factor session stays what it was; the next sign-in is
 /// by password alone.
 async fn remove_totp(request: &Request<'_>, password: String) -> Result<Response, PageError> {
-    if request.state.settings.require_mfa {
-        return request
-            .refused("This server requires a second factor for everyone: it cannot be removed.")
-            .await;
+    let factors =
+        crate::admin::user::second_factors(request.state.store.as_ref(), &request.user.user_id)
+            .await?;
+    if request.state.settings.require_mfa && factors.passkeys == 0 {
+        return request.refused(LAST_FACTOR).await;
     }
     if let Some(refused) = request.confirm(password).await? {
         return Ok(refused);
@@ -366,7 +380,7 @@ async fn remove_totp(request: &Request<'_>, password: String) -> Result<Response
         .event(EventType::AccountSecondFactorRemoved)
         .detail(json!({ "factor": "totp", "address": request.address() }));
     if !store
-        .reset_second_factors(&request.user.user_id, InTransaction::done(&event))
+        .remove_totp(&request.user.user_id, InTransaction::done(&event))
         .await?
     {
         return request
@@ -379,14 +393,63 @@ async fn remove_totp(request: &Request<'_>, password: String) -> Result<Response
         .await
 }
 
+/// This server needs a second factor of everyone: the last one cannot go.
+const LAST_FACTOR: &str =
+    "This server requires a second factor for everyone: add another before removing this one.";
+
+/// Go to passkey registration (a two-factor session, or a user without a factor, may add one),
+/// and come back here.
+async fn add_passkey(request: &Request<'_>) -> Result<Response, PageError> {
+    request.session.set_pending_account().await?;
+    Ok(Redirect::to(&request.state.settings.issuer.endpoint(PASSKEY_SETUP_PATH)).into_response())
+}
+
+/// Remove one passkey, with the current password (as for the authenticator app: the passkey may
+/// be lost). The recovery codes go with the last factor.
+async fn remove_passkey(
+    request: &Request<'_>,
+    passkey: &str,
+    password: String,
+) -> Result<Response, PageError> {
+    let store = request.state.store.as_ref();
+    let user_id = &request.user.user_id;
+    let Ok(credential_id) = URL_SAFE_NO_PAD.decode(passkey) else {
+        return request.refused("There is no such passkey.").await;
+    };
+    let factors = crate::admin::user::second_factors(store, user_id).await?;
+    if request.state.settings.require_mfa && !factors.totp && factors.passkeys <= 1 {
+        return request.refused(LAST_FACTOR).await;
+    }
+    if let Some(refused) = request.confirm(password).await? {
+        return Ok(refused);
+    }
+    let name = store
+        .list_passkeys(user_id)
+        .await?
+        .into_iter()
+        .find(|p| p.credential_id == credential_id)
+        .map(|p| p.name);
+    let event = request
+        .event(EventType::AccountSecondFactorRemoved)
+        .detail(json!({ "factor": "passkey", "name": name, "address": request.address() }));
+    if !store
+        .remove_passkey(user_id, &credential_id, InTransaction::done(&event))
+        .await?
+    {
+        return request.refused("There is no such passkey.").await;
+    }
+    audit::log(&event);
+    request.done("The passkey is removed.").await
+}
+
 /// Replace the recovery codes (the old ones stop working), with the current password; the new ones
 /// are shown once.
 async fn regenerate_codes(request: &Request<'_>, password: String) -> Result<Response, PageError> {
     let store = request.state.store.as_ref();
     let factors = crate::admin::user::second_factors(store, &request.user.user_id).await?;
-    if !factors.totp {
+    if !factors.any() {
         return request
-            .refused("Recovery codes stand in for an authenticator app: set one up first.")
+            .refused("Recovery codes stand in for a second factor: set one up first.")
             .await;
     }
     if let Some(refused) = request.confirm(password).await? {

@@ -4,6 +4,8 @@
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::account::{ConnectedApp, UserSession, device_name};
 use crate::domain::user::User;
@@ -21,9 +23,14 @@ struct AccountPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     totp: bool,
-    /// `--require-mfa`: the factor may be replaced by an operator's reset, not removed here.
-    totp_required: bool,
     recovery_codes: i64,
+    /// Recovery codes stand in for any second factor.
+    any_factor: bool,
+    passkeys: Vec<PasskeyView>,
+    /// The issuer's host is a domain, so passkeys can be added.
+    passkeys_available: bool,
+    /// `--require-mfa`, and this is the user's only factor: it cannot be removed.
+    last_factor: bool,
     sessions: Vec<SessionView>,
     apps: Vec<AppView>,
 }
@@ -39,6 +46,15 @@ struct SessionView {
     device: String,
     /// The whole User-Agent, under the device's name.
     user_agent: Option<String>,
+}
+
+/// One row of "Passkeys".
+struct PasskeyView {
+    /// The credential id, base64url: what "Remove" posts.
+    id: String,
+    name: String,
+    added: String,
+    last_used: Option<String>,
 }
 
 /// One row of "Connected applications".
@@ -132,6 +148,19 @@ pub async fn show(
         .collect();
     // This session first, then the others, newest sign-in first.
     sessions.sort_by_key(|s| !s.current);
+    let passkeys: Vec<PasskeyView> = state
+        .store
+        .list_passkeys(&user.user_id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyView {
+            id: URL_SAFE_NO_PAD.encode(&p.credential_id),
+            name: p.name,
+            added: utc(p.created_at),
+            last_used: p.last_used_at.map(utc),
+        })
+        .collect();
+    let factor_count = usize::from(factors.totp) + passkeys.len();
     let apps = state
         .store
         .list_connected_apps(&user.user_id, now)
@@ -147,8 +176,12 @@ pub async fn show(
         notice: banner.notice,
         error: banner.error,
         totp: factors.totp,
-        totp_required: state.settings.require_mfa,
         recovery_codes: factors.recovery_codes,
+        any_factor: factors.any(),
+        passkeys,
+        passkeys_available: crate::oauth::passkey::RelyingParty::of(state.settings.issuer.as_str())
+            .is_some(),
+        last_factor: state.settings.require_mfa && factor_count <= 1,
         sessions,
         apps,
     };

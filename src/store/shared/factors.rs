@@ -113,7 +113,7 @@ macro_rules! factors_impl {
                 Ok(true)
             }
 
-            async fn replace_codes(
+            pub(crate) async fn replace_codes(
                 tx: &mut $conn,
                 user_id: &UserId,
                 recovery_codes: &[TokenHash],
@@ -186,6 +186,45 @@ macro_rules! factors_impl {
                 Ok(count)
             }
 
+            /// [`Store::remove_totp`](crate::store::Store::remove_totp).
+            pub(crate) async fn remove_totp(
+                pool: &$pool,
+                user_id: &UserId,
+                audit: crate::domain::audit::InTransaction<'_>,
+            ) -> Result<bool, StoreError> {
+                let mut tx = pool.begin().await?;
+                let totp = sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
+                    .bind(user_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if totp.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                drop_orphan_codes(&mut tx, user_id).await?;
+                super::audit::insert_in(&mut tx, audit.done).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            /// Recovery codes recover a second factor: with none left (no confirmed app, no
+            /// passkey), they go too.
+            pub(crate) async fn drop_orphan_codes(
+                tx: &mut $conn,
+                user_id: &UserId,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "DELETE FROM recovery_codes WHERE user_id = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1) \
+                     AND NOT EXISTS (SELECT 1 FROM user_totp WHERE user_id = $1 \
+                                     AND confirmed_at IS NOT NULL)",
+                )
+                .bind(user_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            }
+
             /// [`Store::reset_second_factors`](crate::store::Store::reset_second_factors).
             pub(crate) async fn reset_second_factors(
                 pool: &$pool,
@@ -201,7 +240,12 @@ macro_rules! factors_impl {
                     .bind(user_id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                let removed = totp.rows_affected() + codes.rows_affected() > 0;
+                let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+                    .bind(user_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let removed =
+                    totp.rows_affected() + codes.rows_affected() + passkeys.rows_affected() > 0;
                 if !removed {
                     tx.rollback().await?;
                     return Ok(false);
@@ -283,6 +327,15 @@ macro_rules! methods {
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn count_recovery_codes(&self, user_id: &UserId) -> Result<i64, StoreError> {
                     factors::count_recovery_codes(&self.pool, user_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn remove_totp(
+                    &self,
+                    user_id: &UserId,
+                    audit: crate::domain::audit::InTransaction<'_>,
+                ) -> Result<bool, StoreError> {
+                    factors::remove_totp(&self.pool, user_id, audit).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]

@@ -376,6 +376,12 @@ macro_rules! grants_impl {
                     )
                     .await?,
                     dpop_proofs: run("DELETE FROM dpop_proofs WHERE expires_at <= $1", now, None).await?,
+                    passkey_ceremonies: run(
+                        "DELETE FROM passkey_ceremonies WHERE expires_at <= $1",
+                        now,
+                        None,
+                    )
+                    .await?,
                     // Sign-ins of sessions that ended without a sign-out (expired): nobody is told.
                     session_clients: run(
                         "DELETE FROM session_clients WHERE NOT EXISTS (SELECT 1 FROM sessions s \

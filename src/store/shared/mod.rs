@@ -8,7 +8,7 @@
 //! [`accounts`] (passwords, account state, browser sessions), [`attempts`] (the sign-in throttle's
 //! counters), [`catalog`] (scopes and APIs), [`clients`], [`devices`] (device authorization requests), [`grants`] (consent, codes, grants, refresh
 //! and reference tokens, revocations, housekeeping), [`keys`] (signing keys), [`logouts`] (the back-channel logout outbox), [`roles`] (roles and
-//! groups), [`users`], [`factors`] (second factors) and [`account_page`] (a user's sessions and
+//! groups), [`users`], [`factors`] (second factors), [`passkeys`] and [`account_page`] (a user's sessions and
 //! applications). Each file also has the trait methods of its noun (its `methods!` macro), so the
 //! trait's implementation is split by noun too: `store_impl!` generates the modules and `collect!`
 //! ([`collect`]) gathers the methods into the one `impl Store`.
@@ -26,6 +26,7 @@ pub(super) mod factors;
 pub(super) mod grants;
 pub(super) mod keys;
 pub(super) mod logouts;
+pub(super) mod passkeys;
 pub(super) mod registration;
 pub(super) mod roles;
 pub(super) mod users;
@@ -43,6 +44,7 @@ macro_rules! store_impl {
         crate::store::shared::grants::grants_impl!($pool, $conn);
         crate::store::shared::devices::devices_impl!($pool);
         crate::store::shared::factors::factors_impl!($pool, $conn);
+        crate::store::shared::passkeys::passkeys_impl!($pool, $conn);
         crate::store::shared::logouts::logouts_impl!($pool, $conn);
         crate::store::shared::attempts::attempts_impl!($pool);
         crate::store::shared::audit::audit_impl!($pool, $conn);
@@ -83,6 +85,7 @@ macro_rules! store_impl {
             [crate::store::shared::grants]
             [crate::store::shared::devices]
             [crate::store::shared::factors]
+            [crate::store::shared::passkeys]
             [crate::store::shared::logouts]
             [crate::store::shared::attempts]
             [crate::store::shared::audit]
