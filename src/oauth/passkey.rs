@@ -434,3 +434,37 @@ fn credential<'a>(
     let dynamic_state = DynamicState::decode(dynamic).map_err(refused)?;
     AuthenticatedCredential::new(id, handle, static_state, dynamic_state).map_err(refused)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webauthn_rp::response::AuthenticatorAttachment;
+
+    fn state(backup: Backup) -> DynamicState {
+        DynamicState {
+            user_verified: true,
+            backup,
+            sign_count: 0,
+            authenticator_attachment: AuthenticatorAttachment::None,
+        }
+    }
+
+    #[test]
+    fn a_synced_passkey_is_swk_and_a_device_bound_one_hwk() {
+        assert_eq!(method_of(state(Backup::NotEligible)), Method::Hwk);
+        assert_eq!(method_of(state(Backup::Eligible)), Method::Swk);
+        assert_eq!(method_of(state(Backup::Exists)), Method::Swk);
+    }
+
+    #[test]
+    fn the_rp_is_the_issuers_host_and_there_is_none_on_an_ip_address() {
+        let rp = RelyingParty::of("https://id.example.com/tenant").unwrap();
+        assert_eq!(rp.origin, "https://id.example.com");
+        assert!(matches!(rp.rp_id, RpId::Domain(ref d) if d.as_ref() == "id.example.com"));
+        let local = RelyingParty::of("http://localhost:8080").unwrap();
+        assert_eq!(local.origin, "http://localhost:8080");
+        assert!(RelyingParty::of("http://127.0.0.1:8080").is_none());
+        assert!(RelyingParty::of("http://[::1]:8080").is_none());
+        assert!(RelyingParty::of("not a url").is_none());
+    }
+}
