@@ -403,6 +403,41 @@ async fn the_passkey_endpoints_refuse_what_they_must(backend: Backend) {
     let setup = app.get("/passkey-setup").await;
     assert_eq!(setup.status(), 303, "to the code first");
 
+    // Wrong passkey answers as the second factor count like wrong codes: reserved in the sign-in
+    // throttle before they are looked at, so past the limit the answer is 429 whatever it holds.
+    let store = app.state.store.clone();
+    let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
+    let enrolled = latchkey::domain::audit::AuditEvent::new(
+        latchkey::domain::audit::EventType::SecondFactorEnrolled,
+        0,
+        "test",
+    );
+    let fake = latchkey::domain::passkey::Passkey {
+        credential_id: b"a-credential-id-of-32-bytes-long".to_vec(),
+        user_id: alice.user_id.clone(),
+        name: "Key".into(),
+        static_state: vec![0; 8],
+        dynamic_state: vec![0; 7],
+        transports: 0,
+        created_at: 0,
+        last_used_at: None,
+    };
+    let done = latchkey::domain::audit::InTransaction::done(&enrolled);
+    assert!(store.add_passkey(&fake, None, done).await.unwrap());
+    let csrf = app.csrf_of("/otp").await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        assert_eq!(options("second_factor", csrf.clone()).await.status(), 200);
+        let answered = app
+            .post_form(
+                "/otp/passkey",
+                &[("csrf_token", csrf.as_str()), ("credential", "{}")],
+            )
+            .await;
+        statuses.push(answered.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429], "{statuses:?}");
+
     // On an IP address there are no passkeys: no button, and no ceremony.
     let on_ip = TestApp::spawn(&backend).await;
     let html = on_ip.get("/login").await.text().await.unwrap();
