@@ -7,6 +7,7 @@ use super::Context;
 use super::introspect::{access_token_claims, still_live, verified_bearer};
 use crate::domain::claims::{RoleClaims, StandardClaims};
 use crate::domain::claims_request::ClaimsRequest;
+use crate::domain::client::ClientId;
 use crate::domain::grant::REFERENCE_TOKEN_PREFIX;
 use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
@@ -165,7 +166,12 @@ async fn claims_for(
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the user is no longer active"))?;
     // OIDC Core §5.5: the claims the client asked for one by one for UserInfo, kept with the grant.
-    let requested = ctx.store.find_requested_claims(&grant).await?;
+    // Only for the client that asked: a token exchanged for another client (RFC 8693) keeps the
+    // grant id, and gets what its scopes release.
+    let requested = match (&claims.act, ClientId::parse(&claims.client_id)) {
+        (None, Ok(client_id)) => ctx.store.find_requested_claims(&grant, &client_id).await?,
+        _ => None,
+    };
     let requested = requested
         .as_ref()
         .map(ClaimsRequest::userinfo_claims)

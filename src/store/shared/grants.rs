@@ -282,10 +282,13 @@ macro_rules! grants_impl {
             pub(crate) async fn find_requested_claims(
                 pool: &$pool,
                 grant_id: &GrantId,
+                client_id: &ClientId,
             ) -> Result<Option<ClaimsRequest>, StoreError> {
-                let row: Option<(Option<String>,)> =
-                    sqlx::query_as("SELECT claims FROM grants WHERE grant_id = $1")
+                let row: Option<(Option<String>,)> = sqlx::query_as(
+                    "SELECT claims FROM grants WHERE grant_id = $1 AND client_id = $2",
+                )
                         .bind(grant_id.as_str())
+                        .bind(client_id.as_str())
                         .fetch_optional(pool)
                         .await?;
                 ClaimsRequest::from_stored(row.and_then(|(claims,)| claims).as_deref()).map_err(|_| {
@@ -650,8 +653,9 @@ macro_rules! methods {
                 async fn find_requested_claims(
                     &self,
                     grant_id: &GrantId,
+                    client_id: &ClientId,
                 ) -> Result<Option<crate::domain::claims_request::ClaimsRequest>, StoreError> {
-                    grants::find_requested_claims(&self.pool, grant_id).await
+                    grants::find_requested_claims(&self.pool, grant_id, client_id).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
