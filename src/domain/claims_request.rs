@@ -44,6 +44,9 @@ pub fn describe(claim: &str) -> &'static str {
 /// OIDC Core §5.5.1.1 `acr`: a claim request that sets a requirement rather than asks for a value.
 const ACR: &str = "acr";
 
+/// OIDC Core §5.5.1 `sub`: asked for with a value, it names the only user the ID token may be for.
+const SUB: &str = "sub";
+
 /// OIDC Core §5.5.1: how one claim is requested. `value` is kept as a one-value `values`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimRequest {
@@ -150,11 +153,17 @@ fn parse_member(
         // Every request is checked, so a malformed one is refused whatever its name.
         let request = parse_claim(member, name, request)?;
         // OIDC Core §5.5: claims not understood MUST be ignored.
-        if name == ACR || scope_of(name).is_some() {
+        if is_requirement(name) || scope_of(name).is_some() {
             kept.insert(name.clone(), request);
         }
     }
     Ok(kept)
+}
+
+/// Whether `name` is a claim whose request is a requirement on the sign-in (`acr`, `sub`) rather
+/// than a claim to release.
+fn is_requirement(name: &str) -> bool {
+    name == ACR || name == SUB
 }
 
 /// OIDC Core §5.4: the scope that releases `claim`, for a claim Latchkey releases on request.
@@ -214,10 +223,10 @@ impl ClaimsRequest {
 
     /// Keep only the user claims whose scope `allowed` says the client may be given (its
     /// registered scopes): the parameter never releases more than the client could ask for with
-    /// scopes. `acr` stays.
+    /// scopes. `acr` and `sub` stay.
     pub fn retain_allowed(&mut self, allowed: impl Fn(&str) -> bool) {
         let keep = |name: &String, _: &mut ClaimRequest| {
-            name == ACR || scope_of(name).is_some_and(&allowed)
+            is_requirement(name) || scope_of(name).is_some_and(&allowed)
         };
         self.id_token.retain(keep);
         self.userinfo.retain(keep);
@@ -264,6 +273,14 @@ impl ClaimsRequest {
             required = required.max(level);
         }
         Ok(required)
+    }
+
+    /// OIDC Core §5.5.1: `sub` asked for in the ID token with `value` or `values` names the only
+    /// users the answer may be for ("MUST NOT reply with an ID Token or Access Token for a
+    /// different user"); `None` when it names none.
+    pub fn required_subjects(&self) -> Option<Vec<&str>> {
+        let request = self.id_token.get(SUB).filter(|r| !r.values.is_empty())?;
+        Some(request.values.iter().filter_map(Value::as_str).collect())
     }
 
     /// As stored with codes and grants: compact JSON.
@@ -470,6 +487,17 @@ mod tests {
         assert_eq!(scope_of("email_verified"), Some("email"));
         assert_eq!(scope_of("sub"), None);
         assert_eq!(parsed.scopes(), ["email", "profile"]);
+        assert_eq!(parsed.required_subjects(), None);
+        let sub = ClaimsRequest::parse(
+            r#"{"id_token":{"sub":{"value":"u1"}},"userinfo":{"sub":{"value":"u2"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            sub.required_subjects(),
+            Some(vec!["u1"]),
+            "§5.5.1: the ID token's"
+        );
+        assert!(sub.released_claims().is_empty(), "sub is always there");
         let mut only_email = parsed.clone();
         only_email.retain_allowed(|scope| scope == "email");
         assert_eq!(only_email.released_claims(), ["email"]);

@@ -2,7 +2,8 @@
 //! token or at UserInfo, beyond what the scopes release, and stay there through the code exchange
 //! and refreshes; malformed values are `invalid_request`; it works through PAR; the consent page
 //! lists the claims; an essential `acr` (§5.5.1.1) steps a password session up to the second factor,
-//! is `interaction_required` with `prompt=none`, and fails when it names no level Latchkey defines.
+//! is `interaction_required` with `prompt=none`, and fails when it names no level Latchkey defines;
+//! `sub` with a value (§5.5.1) allows only that user.
 
 use serde_json::{Value, json};
 
@@ -17,6 +18,7 @@ crate::backend_tests!(
     an_essential_acr_steps_a_password_session_up_asking_only_for_the_code,
     an_essential_acr_naming_only_unknown_levels_is_refused,
     discovery_says_the_claims_parameter_is_supported,
+    a_sub_asked_for_with_a_value_allows_only_that_user,
 );
 
 const ACR_MFA: &str = "urn:latchkey:acr:mfa";
@@ -329,4 +331,45 @@ async fn discovery_says_the_claims_parameter_is_supported(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     let discovery = app.get_discovery().await;
     assert_eq!(discovery["claims_parameter_supported"], true);
+}
+
+async fn a_sub_asked_for_with_a_value_allows_only_that_user(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let client = app.refreshing_client().await;
+    let alice = app.create_user("alice").await;
+    let bob = app.create_user("bob").await;
+    app.post_login("alice", PASSWORD).await;
+    let sub = |user: &latchkey::domain::user::User| {
+        json!({"id_token": {"sub": {"value": user.user_id.as_str()}}}).to_string()
+    };
+
+    // Alice is signed in; a request for Bob never answers for her.
+    let for_bob = sub(&bob);
+    let (url, _) = app.authorize_url(
+        &client,
+        "openid",
+        &[("claims", &for_bob), ("prompt", "none")],
+    );
+    assert_eq!(error_of(&app.get_url(&url).await).0, "login_required");
+    let (url, _) = app.authorize_url(&client, "openid", &[("claims", &for_bob)]);
+    let asked = app.get_url(&url).await;
+    assert_eq!(path_of(&app, &asked), "/login", "sign in as Bob");
+    // Alice signs in again instead: refused, never a token for her.
+    let came = app.post_login("alice", PASSWORD).await;
+    assert_eq!(error_of(&came).0, "access_denied");
+
+    // A request for Alice is answered for her.
+    let for_alice = sub(&alice);
+    let (url, verifier) = app.authorize_url(
+        &client,
+        "openid",
+        &[("claims", &for_alice), ("prompt", "none")],
+    );
+    let answered = app.get_url(&url).await;
+    let location = url::Url::parse(answered.headers()["location"].to_str().unwrap()).unwrap();
+    let tokens = redeem(&app, &client, &location, &verifier).await;
+    assert_eq!(
+        jwt_claims(&text(&tokens, "id_token"))["sub"],
+        alice.user_id.as_str()
+    );
 }

@@ -333,6 +333,28 @@ pub fn next_step(
         }
         return Ok(Step::Login);
     };
+    // OIDC Core §5.5.1: `sub` asked for with a value allows only that user. Someone else signed in
+    // is asked to sign in as them; someone else who just signed in for this request is refused.
+    if let Some(subjects) = pending
+        .claims
+        .as_ref()
+        .and_then(ClaimsRequest::required_subjects)
+        && !subjects.contains(&user.user_id.as_str())
+    {
+        if pending.authenticated_as.as_deref() == Some(user.user_id.as_str()) {
+            return Err(pending.fail(
+                ErrorCode::AccessDenied,
+                "the user who signed in is not the one the sub claim request names",
+            ));
+        }
+        if pending.prompt.none {
+            return Err(pending.fail(
+                ErrorCode::LoginRequired,
+                "the signed-in user is not the one the sub claim request names",
+            ));
+        }
+        return Ok(Step::Login);
+    }
     // RFC 9470 §3, OIDC Core §3.1.2.1: a sign-in weaker than needed is stepped up, asking only for
     // what is missing; without a page to show, `interaction_required`.
     if user.authentication.acr() < required {

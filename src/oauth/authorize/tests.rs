@@ -813,6 +813,42 @@ fn the_claims_parameter_sets_the_level_and_needs_consent() {
         });
         assert_eq!(step(&result), expected, "{case}");
     }
+    // OIDC Core §5.5.1: `sub` with a value allows only that user.
+    let sub = |value: &str| format!(r#"{{"id_token":{{"sub":{{"value":"{value}"}}}}}}"#);
+    let for_alice = pending(&web(), &[("claims", &sub("alice"))]);
+    let for_bob = pending(&web(), &[("claims", &sub("bob"))]);
+    let silent_for_bob = pending(&web(), &[("claims", &sub("bob")), ("prompt", "none")]);
+    let bob_asked_alice_came = for_bob.clone().signed_in_as("alice");
+    // (case, pending, expected)
+    let subjects = [
+        (
+            "§5.5.1 sub names the signed-in user",
+            &for_alice,
+            "IssueCode",
+        ),
+        ("§5.5.1 sub names someone else: sign in", &for_bob, "Login"),
+        (
+            "§5.5.1 ... without a page, login_required",
+            &silent_for_bob,
+            "login_required",
+        ),
+        (
+            "§5.5.1 ... and after signing in as someone else still, access_denied",
+            &bob_asked_alice_came,
+            "access_denied",
+        ),
+    ];
+    for (case, pending, expected) in subjects {
+        let result = next_step(
+            pending,
+            &web(),
+            Some(&alice(NOW)),
+            Acr::Pwd,
+            Some(&openid),
+            NOW,
+        );
+        assert_eq!(step(&result), expected, "{case}");
+    }
     // The web client may be given `profile`, not `email`: only `name` is kept.
     let kept = pending(
         &web(),
