@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::authorize::{client_of, no_pending_request, respond, signed_in};
 use super::page::{PageError, render};
 use super::session::BrowserSession;
-use crate::domain::claims_request::{ClaimsRequest, REQUESTABLE, describe, scope_of};
+use crate::domain::claims_request::{ClaimsRequest, describe, scope_of};
 use crate::domain::scope::ScopeSet;
 use crate::oauth::authorize::{PendingAuthorization, decide_consent, resume};
 use crate::state::AppState;
@@ -21,7 +21,7 @@ use crate::state::AppState;
 struct ConsentPage<'a> {
     client_name: &'a str,
     scopes: Vec<(String, String)>,
-    claims: Vec<(&'static str, &'static str)>,
+    claims: Vec<(String, &'static str)>,
     username: &'a str,
     csrf_token: &'a str,
     request_id: &'a str,
@@ -70,8 +70,7 @@ async fn show(state: &AppState, session: &BrowserSession) -> Result<Response, Pa
         .iter()
         .flat_map(ClaimsRequest::released_claims)
         .filter(|claim| scope_of(claim).is_none_or(|scope| !requested.contains(scope)))
-        .filter_map(|claim| REQUESTABLE.iter().find(|(name, _)| *name == claim))
-        .map(|(name, _)| (*name, describe(name)))
+        .map(|claim| (claim.to_owned(), describe(claim)))
         .collect();
     let page = ConsentPage {
         client_name: &client.client_name,
