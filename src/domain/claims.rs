@@ -101,15 +101,31 @@ pub struct StandardClaims {
 impl StandardClaims {
     /// OIDC Core §5.4: `profile` releases name and username, `email` the address.
     pub fn for_scopes(user: &User, scope: &ScopeSet) -> Self {
+        Self::released(user, scope, &[])
+    }
+
+    /// OIDC Core §5.4, §5.5: the claims the scopes release, and those `requested` one by one with
+    /// the `claims` parameter; each only when the user has it.
+    pub fn released(user: &User, scope: &ScopeSet, requested: &[&str]) -> Self {
+        let wants =
+            |claim: &str, by_scope: &str| scope.contains(by_scope) || requested.contains(&claim);
         let mut claims = Self::default();
-        if scope.contains("profile") {
+        if wants("name", "profile") {
             claims.name = user.name.clone();
+        }
+        if wants("preferred_username", "profile") {
             claims.preferred_username = Some(user.username.clone());
+        }
+        if wants("updated_at", "profile") {
             claims.updated_at = Some(user.updated_at);
         }
-        if scope.contains("email") && user.email.is_some() {
-            claims.email = user.email.clone();
-            claims.email_verified = Some(user.email_verified);
+        if user.email.is_some() {
+            if wants("email", "email") {
+                claims.email = user.email.clone();
+            }
+            if wants("email_verified", "email") {
+                claims.email_verified = Some(user.email_verified);
+            }
         }
         claims
     }
@@ -144,13 +160,20 @@ impl RoleClaims {
     /// An ID token's or UserInfo's (released to the client): `roles` with the `roles` scope,
     /// `groups` with the `groups` scope.
     pub fn for_scopes(authorization: &Authorization, scope: &ScopeSet) -> Self {
+        Self::released(authorization, scope, &[])
+    }
+
+    /// An ID token's or UserInfo's, also with the claims `requested` one by one with the `claims`
+    /// parameter (OIDC Core §5.5).
+    pub fn released(authorization: &Authorization, scope: &ScopeSet, requested: &[&str]) -> Self {
+        let wants = |claim: &str| scope.contains(claim) || requested.contains(&claim);
         Self {
-            roles: if scope.contains("roles") {
+            roles: if wants("roles") {
                 names(&authorization.roles)
             } else {
                 Vec::new()
             },
-            groups: if scope.contains("groups") {
+            groups: if wants("groups") {
                 names(&authorization.groups)
             } else {
                 Vec::new()
@@ -158,9 +181,12 @@ impl RoleClaims {
         }
     }
 
-    /// Whether the scope releases any of these claims to the client (so they are worth reading).
-    pub fn released_by(scope: &ScopeSet) -> bool {
-        scope.contains("roles") || scope.contains("groups")
+    /// Whether the scope, or the claims requested one by one, release any of these claims to the
+    /// client (so they are worth reading).
+    pub fn released_by(scope: &ScopeSet, requested: &[&str]) -> bool {
+        ["roles", "groups"]
+            .iter()
+            .any(|claim| scope.contains(claim) || requested.contains(claim))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::api::Audience;
 use super::authn::Authentication;
+use super::claims_request::ClaimsRequest;
 use super::client::ClientId;
 use super::scope::ScopeSet;
 use super::secret::TokenHash;
@@ -101,6 +102,8 @@ pub struct AuthorizationCode {
     pub auth_time: i64,
     /// How the user authenticated (RFC 8176 `amr`).
     pub authentication: Authentication,
+    /// OIDC Core §5.5: the claims the client asked for one by one (`claims`), if any.
+    pub requested_claims: Option<ClaimsRequest>,
     /// The browser session it was issued in (OIDC Back-Channel Logout §2.1 `sid`); `None` for a
     /// session from before `sid`s existed.
     pub sid: Option<String>,
@@ -131,6 +134,9 @@ pub struct Grant {
     pub auth_time: Option<i64>,
     /// How the user authenticated (RFC 8176 `amr`), for user grants.
     pub authentication: Option<Authentication>,
+    /// OIDC Core §5.5: the claims the client asked for one by one (`claims`), kept for refreshed
+    /// ID tokens and UserInfo.
+    pub requested_claims: Option<ClaimsRequest>,
     /// The browser session the user signed in with (OIDC Back-Channel Logout §2.1 `sid`), if any.
     pub sid: Option<String>,
     /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to (its thumbprint).
@@ -189,6 +195,9 @@ pub struct RefreshTokenState {
     pub auth_time: Option<i64>,
     /// How the user authenticated (RFC 8176 `amr`), for user grants.
     pub authentication: Option<Authentication>,
+    /// OIDC Core §5.5: the claims the client asked for one by one (`claims`), kept for refreshed
+    /// ID tokens and UserInfo.
+    pub requested_claims: Option<ClaimsRequest>,
     /// Its grant's browser session (`sid`), if any.
     pub sid: Option<String>,
     /// The DPoP key it is bound to (RFC 9449 §5), if any.

@@ -7,6 +7,7 @@ pub mod attempt;
 pub mod audit;
 pub mod authn;
 pub mod claims;
+pub mod claims_request;
 pub mod client;
 pub mod configuration;
 pub mod device;

@@ -1,5 +1,6 @@
-//! `GET/POST /consent`: the user allows or denies the client the requested scopes (remembered per
-//! user and client; first-party clients never show it; native public clients always do).
+//! `GET/POST /consent`: the user allows or denies the client the requested scopes and the claims
+//! it asked for one by one (remembered per user and client, as the scopes that release them;
+//! first-party clients never show it; native public clients always do).
 
 use askama::Template;
 use axum::extract::{Form, State};
@@ -10,6 +11,7 @@ use serde::Deserialize;
 use super::authorize::{client_of, no_pending_request, respond, signed_in};
 use super::page::{PageError, render};
 use super::session::BrowserSession;
+use crate::domain::claims_request::{ClaimsRequest, describe, scope_of};
 use crate::domain::scope::ScopeSet;
 use crate::oauth::authorize::{PendingAuthorization, decide_consent, resume};
 use crate::state::AppState;
@@ -19,6 +21,7 @@ use crate::state::AppState;
 struct ConsentPage<'a> {
     client_name: &'a str,
     scopes: Vec<(String, String)>,
+    claims: Vec<(String, &'static str)>,
     username: &'a str,
     csrf_token: &'a str,
     request_id: &'a str,
@@ -60,9 +63,19 @@ async fn show(state: &AppState, session: &BrowserSession) -> Result<Response, Pa
             (name.to_owned(), description)
         })
         .collect();
+    // OIDC Core §5.5: claims asked for one by one are shown too, unless a requested scope
+    // already releases them, so the user sees everything that would be released.
+    let claims = pending
+        .claims
+        .iter()
+        .flat_map(ClaimsRequest::released_claims)
+        .filter(|claim| scope_of(claim).is_none_or(|scope| !requested.contains(scope)))
+        .map(|claim| (claim.to_owned(), describe(claim)))
+        .collect();
     let page = ConsentPage {
         client_name: &client.client_name,
         scopes,
+        claims,
         username: &user.username,
         csrf_token: &session.csrf_token().await?,
         request_id: &pending.id,

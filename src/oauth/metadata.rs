@@ -86,7 +86,8 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         // OIDC Core §6.2 request_uri by reference (a URL the server fetches) is not supported; the
         // request_uri of a pushed request (RFC 9126 §4) is.
         "request_uri_parameter_supported": false,
-        "claims_parameter_supported": false,
+        // OIDC Core §5.5: the `claims` request parameter, at /authorize and /par.
+        "claims_parameter_supported": true,
         // OIDC Back-Channel Logout §2.1: logout tokens carry `sid` (and `sub`), and ID tokens `sid`.
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,

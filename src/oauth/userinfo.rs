@@ -1,10 +1,13 @@
-//! The UserInfo endpoint's decision (OIDC Core §5.3): the user's claims, by the access token's scopes.
+//! The UserInfo endpoint's decision (OIDC Core §5.3): the user's claims, by the access token's scopes
+//! and the claims its grant asked for one by one (§5.5 `claims`, its `userinfo` member).
 
 use serde::Serialize;
 
 use super::Context;
 use super::introspect::{access_token_claims, still_live, verified_bearer};
 use crate::domain::claims::{RoleClaims, StandardClaims};
+use crate::domain::claims_request::ClaimsRequest;
+use crate::domain::client::ClientId;
 use crate::domain::grant::REFERENCE_TOKEN_PREFIX;
 use crate::domain::role::Authorization;
 use crate::domain::scope::ScopeSet;
@@ -162,15 +165,26 @@ async fn claims_for(
     let user = active_user(ctx.store, &UserId::from_stored(claims.sub.clone()))
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the user is no longer active"))?;
-    // Read only when the scope releases them: most UserInfo calls cost no extra query.
-    let authorization = if RoleClaims::released_by(&scope) {
+    // OIDC Core §5.5: the claims the client asked for one by one for UserInfo, kept with the grant.
+    // Only for the client that asked: a token exchanged for another client (RFC 8693) keeps the
+    // grant id, and gets what its scopes release.
+    let requested = match (&claims.act, ClientId::parse(&claims.client_id)) {
+        (None, Ok(client_id)) => ctx.store.find_requested_claims(&grant, &client_id).await?,
+        _ => None,
+    };
+    let requested = requested
+        .as_ref()
+        .map(ClaimsRequest::userinfo_claims)
+        .unwrap_or_default();
+    // Read only when the scope or the request releases them.
+    let authorization = if RoleClaims::released_by(&scope, &requested) {
         ctx.store.find_authorization(&user.user_id).await?
     } else {
         Authorization::default()
     };
     Ok(UserInfo {
         sub: user.user_id.to_string(),
-        claims: StandardClaims::for_scopes(&user, &scope),
-        authorization: RoleClaims::for_scopes(&authorization, &scope),
+        claims: StandardClaims::released(&user, &scope, &requested),
+        authorization: RoleClaims::released(&authorization, &scope, &requested),
     })
 }

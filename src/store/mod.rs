@@ -611,6 +611,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
     async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError>;
+    /// OIDC Core §5.5: the claims `client_id` asked for one by one when it was given the grant;
+    /// `None` when it asked for none, the grant is gone, or it is another client's.
+    async fn find_requested_claims(
+        &self,
+        grant_id: &GrantId,
+        client_id: &ClientId,
+    ) -> Result<Option<crate::domain::claims_request::ClaimsRequest>, StoreError>;
 
     /// Store a reference (opaque) access token.
     async fn create_reference_token(&self, token: &ReferenceToken) -> Result<(), StoreError>;

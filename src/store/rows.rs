@@ -2,6 +2,7 @@
 
 use crate::domain::api::{Api, Audience};
 use crate::domain::authn::Authentication;
+use crate::domain::claims_request::ClaimsRequest;
 use crate::domain::client::{Client, ClientId, RedirectUri, SealedSecret};
 use crate::domain::device::{DeviceAuthorization, DeviceStatus};
 use crate::domain::grant::{AuthorizationCode, GrantId, RefreshTokenState};
@@ -291,7 +292,7 @@ where
 macro_rules! code_columns {
     () => {
         "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
-         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources, sid, dpop_jkt, amr"
+         auth_time, created_at, expires_at, consumed_at, redirect_uri_sent, resources, sid, dpop_jkt, amr, claims"
     };
 }
 pub(crate) use code_columns;
@@ -315,6 +316,7 @@ pub(crate) struct CodeRow {
     sid: Option<String>,
     dpop_jkt: Option<String>,
     amr: Option<String>,
+    claims: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthorizationCode {
@@ -322,7 +324,10 @@ impl TryFrom<CodeRow> for AuthorizationCode {
 
     fn try_from(row: CodeRow) -> Result<Self, StoreError> {
         let resources = audiences_of(&row.resources, "resources", &row.grant_id)?;
+        let requested_claims = ClaimsRequest::from_stored(row.claims.as_deref())
+            .map_err(|_| corrupt("claims", &row.grant_id))?;
         Ok(AuthorizationCode {
+            requested_claims,
             code_hash: TokenHash::from_slice(&row.code_hash)
                 .ok_or_else(|| corrupt("code hash", &row.grant_id))?,
             scope: ScopeSet::parse(&row.scope).map_err(|_| corrupt("scope", &row.grant_id))?,
@@ -362,6 +367,7 @@ pub(crate) struct RefreshRow {
     dpop_jkt: Option<String>,
     cert_thumbprint: Option<String>,
     amr: Option<String>,
+    claims: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenState {
@@ -369,6 +375,8 @@ impl TryFrom<RefreshRow> for RefreshTokenState {
 
     fn try_from(row: RefreshRow) -> Result<Self, StoreError> {
         Ok(RefreshTokenState {
+            requested_claims: ClaimsRequest::from_stored(row.claims.as_deref())
+                .map_err(|_| corrupt("claims", &row.grant_id))?,
             scope: ScopeSet::parse(&row.scope).map_err(|_| corrupt("scope", &row.grant_id))?,
             resources: audiences_of(&row.resources, "resources", &row.grant_id)?,
             grant_id: GrantId::from_stored(row.grant_id),

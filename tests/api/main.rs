@@ -15,6 +15,7 @@ mod authorize;
 mod backchannel_logout;
 mod browser;
 mod certificate_bound;
+mod claims_param;
 mod cli;
 mod client_credentials;
 mod client_secret_jwt;

@@ -29,6 +29,7 @@ crate::backend_tests!(
     of_twenty_concurrent_uses_of_a_pushed_request_exactly_one_gets_it,
     of_twenty_concurrent_uses_of_an_assertion_jti_exactly_one_is_first,
     a_logout_delivery_is_queued_with_the_sign_out_and_claimed_once,
+    requested_claims_are_kept_with_the_code_and_the_grant_for_its_client,
 );
 
 const GRANT: &str = "gr_contract";
@@ -102,6 +103,7 @@ impl Fixture {
             code_challenge: None,
             auth_time: 5,
             authentication: latchkey::domain::authn::Authentication::password(),
+            requested_claims: None,
             created_at: 10,
             expires_at: 70,
             consumed_at: None,
@@ -120,6 +122,7 @@ impl Fixture {
             resources: Vec::new(),
             auth_time: Some(5),
             authentication: Some(latchkey::domain::authn::Authentication::password()),
+            requested_claims: None,
             created_at: 20,
             expires_at: 10_000,
             revoked_at: None,
@@ -754,4 +757,80 @@ async fn a_logout_delivery_is_queued_with_the_sign_out_and_claimed_once(backend:
             .unwrap()
             .is_empty()
     );
+}
+
+async fn requested_claims_are_kept_with_the_code_and_the_grant_for_its_client(backend: Backend) {
+    use latchkey::domain::claims_request::ClaimsRequest;
+    let f = fixture(&backend).await;
+    let requested = ClaimsRequest::parse(
+        r#"{"id_token":{"email":{"essential":true}},"userinfo":{"email_verified":null}}"#,
+    )
+    .unwrap();
+    let code = AuthorizationCode {
+        requested_claims: Some(requested.clone()),
+        ..f.code("claims-code")
+    };
+    f.store.create_authorization_code(&code).await.unwrap();
+    let found = f
+        .store
+        .find_authorization_code(&TokenHash::of("claims-code"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.requested_claims.as_ref(), Some(&requested));
+    let grant = Grant {
+        requested_claims: Some(requested.clone()),
+        ..f.grant()
+    };
+    f.store
+        .redeem_authorization_code(
+            &TokenHash::of("claims-code"),
+            &grant,
+            Some(&refresh("claims-rt", 20)),
+            20,
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        f.token("claims-rt").await.requested_claims.as_ref(),
+        Some(&requested),
+        "kept for refreshed ID tokens"
+    );
+    assert_eq!(
+        f.store
+            .find_requested_claims(&gid(GRANT), &f.client.client_id)
+            .await
+            .unwrap(),
+        Some(requested),
+        "kept for UserInfo"
+    );
+    // Another client's token (after a token exchange) never sees them; nor does an unknown grant.
+    let other = ClientId::parse("other").unwrap();
+    assert_eq!(
+        f.store
+            .find_requested_claims(&gid(GRANT), &other)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        f.store
+            .find_requested_claims(&gid("gr_unknown"), &f.client.client_id)
+            .await
+            .unwrap(),
+        None
+    );
+    // A code and a grant without any.
+    f.store
+        .create_authorization_code(&f.code("plain-code"))
+        .await
+        .unwrap();
+    let plain = f
+        .store
+        .find_authorization_code(&TokenHash::of("plain-code"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.requested_claims, None);
 }

@@ -19,6 +19,7 @@ use crate::audit;
 use crate::domain::api::Audience;
 use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::authn::{Acr, Authentication};
+use crate::domain::claims_request::ClaimsRequest;
 use crate::domain::client::{Client, ClientId, GrantType};
 use crate::domain::grant::{AuthorizationCode, CODE_PREFIX, GrantId, GrantKind};
 use crate::domain::scope::ScopeSet;
@@ -76,6 +77,10 @@ pub struct PendingAuthorization {
     /// OIDC Core §3.1.2.1 `acr_values`: the first level asked for that Latchkey defines.
     #[serde(default)]
     pub acr: Option<String>,
+    /// OIDC Core §5.5 `claims`: the claims asked for one by one (only those Latchkey understands
+    /// and the client may be given); its `acr` requests are already folded into [`Self::acr`].
+    #[serde(default)]
+    pub claims: Option<ClaimsRequest>,
     /// `login_hint`, to prefill the username.
     pub login_hint: Option<String>,
     /// When the request arrived.
@@ -96,6 +101,19 @@ impl PendingAuthorization {
         }
         self.authenticated_as = Some(user_id.to_owned());
         self
+    }
+
+    /// What consenting to this request covers: its scopes, and the scopes of the claims it asks
+    /// for one by one (OIDC Core §5.5), so a remembered consent counts for them and consent to
+    /// them is remembered.
+    pub fn consent_scope(&self) -> ScopeSet {
+        let requested = ScopeSet::parse(&self.scope).unwrap_or_default();
+        let by_claims = self.claims.iter().flat_map(ClaimsRequest::scopes);
+        requested
+            .iter()
+            .map(str::to_owned)
+            .chain(by_claims.map(str::to_owned))
+            .collect()
     }
 
     fn fail(&self, code: ErrorCode, description: impl Into<String>) -> AuthorizeError {
@@ -315,6 +333,28 @@ pub fn next_step(
         }
         return Ok(Step::Login);
     };
+    // OIDC Core §5.5.1: `sub` asked for with a value allows only that user. Someone else signed in
+    // is asked to sign in as them; someone else who just signed in for this request is refused.
+    if let Some(subjects) = pending
+        .claims
+        .as_ref()
+        .and_then(ClaimsRequest::required_subjects)
+        && !subjects.contains(&user.user_id.as_str())
+    {
+        if pending.authenticated_as.as_deref() == Some(user.user_id.as_str()) {
+            return Err(pending.fail(
+                ErrorCode::AccessDenied,
+                "the user who signed in is not the one the sub claim request names",
+            ));
+        }
+        if pending.prompt.none {
+            return Err(pending.fail(
+                ErrorCode::LoginRequired,
+                "the signed-in user is not the one the sub claim request names",
+            ));
+        }
+        return Ok(Step::Login);
+    }
     // RFC 9470 §3, OIDC Core §3.1.2.1: a sign-in weaker than needed is stepped up, asking only for
     // what is missing; without a page to show, `interaction_required`.
     if user.authentication.acr() < required {
@@ -326,7 +366,8 @@ pub fn next_step(
         }
         return Ok(Step::SecondFactor);
     }
-    let requested = ScopeSet::parse(&pending.scope).unwrap_or_default();
+    // OIDC Core §5.5: claims asked for one by one need consent as their scopes would.
+    let requested = pending.consent_scope();
     let consent_needed = if pending.consented_by.as_deref() == Some(user.user_id.as_str()) {
         false
     } else if client.is_native_public() {
@@ -467,9 +508,10 @@ pub async fn decide_consent(
         .await?
         .and_then(|scope| ScopeSet::parse(&scope).ok())
         .unwrap_or_default();
+    let asked = pending.consent_scope();
     let granted: ScopeSet = remembered
         .iter()
-        .chain(pending.scope.split(' ').filter(|s| !s.is_empty()))
+        .chain(asked.iter())
         .map(str::to_owned)
         .collect();
     ctx.store
@@ -521,6 +563,7 @@ async fn issue_code(
             authentication: user.authentication.clone(),
             sid: user.sid.clone(),
             dpop_jkt: pending.dpop_jkt.clone(),
+            requested_claims: pending.claims.clone(),
             created_at: ctx.now,
             expires_at: ctx.now + ctx.settings.lifetimes.authorization_code,
             consumed_at: None,

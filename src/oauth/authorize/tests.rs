@@ -668,3 +668,226 @@ fn errors_are_redirected_with_state_and_iss() {
     );
     assert_eq!(error_location(&AuthorizeError::NothingPending, "x"), None);
 }
+
+#[test]
+#[allow(clippy::type_complexity)] // a table: one row per rule
+fn the_claims_parameter_sets_the_level_and_needs_consent() {
+    use crate::domain::authn::{ACR_MFA, ACR_PWD, Method};
+    let with_otp = SignIn {
+        authentication: Authentication::password().with(Method::Otp),
+        ..alice(NOW)
+    };
+    let essential = |values: &str| {
+        format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":[{values}]}}}}}}"#)
+    };
+    let (mfa, pwd) = (format!("\"{ACR_MFA}\""), format!("\"{ACR_PWD}\""));
+    let openid = ScopeSet::parse("openid").unwrap();
+    let openid_profile = ScopeSet::parse("openid profile").unwrap();
+    // (case, claims, acr_values, prompt, sign-in, remembered, expected step or error)
+    let cases: Vec<(&str, String, &str, &str, SignIn, &ScopeSet, &str)> = vec![
+        (
+            "OIDC Core §5.5.1.1 essential acr mfa: the second factor",
+            essential(&mfa),
+            "",
+            "",
+            alice(NOW),
+            &openid,
+            "SecondFactor",
+        ),
+        (
+            "§5.5.1.1 essential acr mfa, met",
+            essential(&mfa),
+            "",
+            "",
+            with_otp.clone(),
+            &openid,
+            "IssueCode",
+        ),
+        (
+            "§5.5.1.1 essential acr mfa with prompt=none",
+            essential(&mfa),
+            "",
+            "none",
+            alice(NOW),
+            &openid,
+            "interaction_required",
+        ),
+        (
+            "§5.5.1.1 essential acr naming only unknown levels fails",
+            essential("\"urn:example:gold\""),
+            "",
+            "",
+            with_otp.clone(),
+            &openid,
+            "access_denied",
+        ),
+        (
+            "§5.5.1.1 voluntary acr naming only unknown levels is ignored",
+            r#"{"id_token":{"acr":{"values":["urn:example:gold"]}}}"#.into(),
+            "",
+            "",
+            alice(NOW),
+            &openid,
+            "IssueCode",
+        ),
+        (
+            "claims and acr_values: the stronger counts",
+            essential(&pwd),
+            ACR_MFA,
+            "",
+            alice(NOW),
+            &openid,
+            "SecondFactor",
+        ),
+        (
+            "claims and acr_values: the stronger counts, either way",
+            essential(&mfa),
+            ACR_PWD,
+            "",
+            alice(NOW),
+            &openid,
+            "SecondFactor",
+        ),
+        (
+            "§5.5 a claim of a scope not consented to needs consent",
+            r#"{"id_token":{"name":null}}"#.into(),
+            "",
+            "",
+            alice(NOW),
+            &openid,
+            "Consent",
+        ),
+        (
+            "§5.5 ... and prompt=none is consent_required",
+            r#"{"userinfo":{"name":null}}"#.into(),
+            "",
+            "none",
+            alice(NOW),
+            &openid,
+            "consent_required",
+        ),
+        (
+            "§5.5 a claim whose scope was consented to needs no new consent",
+            r#"{"id_token":{"name":null}}"#.into(),
+            "",
+            "",
+            alice(NOW),
+            &openid_profile,
+            "IssueCode",
+        ),
+        (
+            "§5.5 a claim of a scope the client may not have is dropped, so needs no consent",
+            r#"{"id_token":{"email":{"essential":true}}}"#.into(),
+            "",
+            "",
+            alice(NOW),
+            &openid,
+            "IssueCode",
+        ),
+        (
+            "§5.5 claims not understood need nothing",
+            r#"{"id_token":{"birthdate":null}}"#.into(),
+            "",
+            "",
+            alice(NOW),
+            &openid,
+            "IssueCode",
+        ),
+    ];
+    for (case, claims, acr_values, prompt, signed_in, remembered, expected) in cases {
+        let mut params = request(&[("claims", &claims)]);
+        for (name, value) in [("acr_values", acr_values), ("prompt", prompt)] {
+            if !value.is_empty() {
+                params.insert(name.into(), value.into());
+            }
+        }
+        let result = validate(&web(), &Catalog::default(), &params, None, NOW).and_then(|p| {
+            next_step(
+                &p,
+                &web(),
+                Some(&signed_in),
+                required_acr(&p, false),
+                Some(remembered),
+                NOW,
+            )
+        });
+        assert_eq!(step(&result), expected, "{case}");
+    }
+    // OIDC Core §5.5.1: `sub` with a value allows only that user.
+    let sub = |value: &str| format!(r#"{{"id_token":{{"sub":{{"value":"{value}"}}}}}}"#);
+    let for_alice = pending(&web(), &[("claims", &sub("alice"))]);
+    let for_bob = pending(&web(), &[("claims", &sub("bob"))]);
+    let silent_for_bob = pending(&web(), &[("claims", &sub("bob")), ("prompt", "none")]);
+    let bob_asked_alice_came = for_bob.clone().signed_in_as("alice");
+    // (case, pending, expected)
+    let subjects = [
+        (
+            "§5.5.1 sub names the signed-in user",
+            &for_alice,
+            "IssueCode",
+        ),
+        ("§5.5.1 sub names someone else: sign in", &for_bob, "Login"),
+        (
+            "§5.5.1 ... without a page, login_required",
+            &silent_for_bob,
+            "login_required",
+        ),
+        (
+            "§5.5.1 ... and after signing in as someone else still, access_denied",
+            &bob_asked_alice_came,
+            "access_denied",
+        ),
+    ];
+    for (case, pending, expected) in subjects {
+        let result = next_step(
+            pending,
+            &web(),
+            Some(&alice(NOW)),
+            Acr::Pwd,
+            Some(&openid),
+            NOW,
+        );
+        assert_eq!(step(&result), expected, "{case}");
+    }
+    // The web client may be given `profile`, not `email`: only `name` is kept.
+    let kept = pending(
+        &web(),
+        &[(
+            "claims",
+            r#"{"id_token":{"name":null,"email":null},"userinfo":{"x":null}}"#,
+        )],
+    );
+    let claims = kept.claims.clone().unwrap();
+    assert_eq!(claims.released_claims(), ["name"]);
+    assert_eq!(kept.consent_scope().to_string(), "openid profile");
+    // Nothing understood and nothing kept: no claims at all.
+    assert_eq!(
+        pending(&web(), &[("claims", r#"{"userinfo":{"x":null}}"#)]).claims,
+        None
+    );
+    for malformed in [
+        "nope",
+        "[]",
+        r#"{"id_token":1}"#,
+        r#"{"id_token":{"a":{"values":1}}}"#,
+    ] {
+        let refused = validate(
+            &web(),
+            &Catalog::default(),
+            &request(&[("claims", malformed)]),
+            None,
+            NOW,
+        )
+        .map(|_| ());
+        assert!(
+            matches!(
+                refused,
+                Err(AuthorizeError::Redirect {
+                    code: ErrorCode::InvalidRequest,
+                    ..
+                })
+            ),
+            "OIDC Core §5.5 malformed claims {malformed}: {refused:?}"
+        );
+    }
+}

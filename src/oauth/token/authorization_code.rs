@@ -120,6 +120,7 @@ pub async fn redeem(
         resources: record.resources.clone(),
         auth_time: Some(record.auth_time),
         authentication: Some(record.authentication.clone()),
+        requested_claims: record.requested_claims.clone(),
         sid: record.sid.clone(),
         // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
         dpop_jkt: binding.refresh_dpop_jkt(client),
@@ -174,6 +175,7 @@ pub async fn redeem(
             authentication: Some(&record.authentication),
             inherited_acr: None,
             sid: record.sid.as_deref(),
+            requested_claims: record.requested_claims.as_ref(),
             authorization: &authorization,
             id_token_for: Some((&user, record.nonce.as_deref())),
             refresh_token,
@@ -254,6 +256,7 @@ mod tests {
             code_challenge: Some(CHALLENGE.into()),
             auth_time: NOW,
             authentication: crate::domain::authn::Authentication::password(),
+            requested_claims: None,
             created_at: NOW,
             expires_at: NOW + 60,
             consumed_at: None,

@@ -112,6 +112,7 @@ pub async fn issue_to(
             authentication: None,
             inherited_acr: None,
             sid: None,
+            requested_claims: None,
             authorization: &authorization,
             id_token_for: None,
             refresh_token: None,

@@ -102,6 +102,7 @@ pub async fn redeem(
         resources: request.resources.clone(),
         auth_time: Some(auth_time),
         authentication: request.authentication.clone(),
+        requested_claims: None,
         // The device is not a browser session of the user's: nothing to end with one.
         sid: None,
         // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
@@ -155,6 +156,7 @@ pub async fn redeem(
             authentication: request.authentication.as_ref(),
             inherited_acr: None,
             sid: None,
+            requested_claims: None,
             authorization: &authorization,
             // OIDC Core §3.1.3.6 via RFC 8628 §3.5: an ID token when `openid` was asked; there is
             // no nonce in a device request.

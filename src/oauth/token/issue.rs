@@ -11,6 +11,7 @@ use crate::domain::claims::{
     AccessTokenClaims, Actor, Confirmation, IdTokenClaims, JTI_PREFIX, RoleClaims, StandardClaims,
     at_hash,
 };
+use crate::domain::claims_request::ClaimsRequest;
 use crate::domain::client::Client;
 use crate::domain::grant::GrantId;
 use crate::domain::grant::{REFERENCE_TOKEN_PREFIX, ReferenceToken};
@@ -81,6 +82,9 @@ pub struct Issuance<'a> {
     pub inherited_acr: Option<Acr>,
     /// The browser session the user signed in with (the ID token's `sid`), if any.
     pub sid: Option<&'a str>,
+    /// OIDC Core §5.5: the claims the client asked for one by one; those for the ID token are
+    /// added to what its scopes release.
+    pub requested_claims: Option<&'a ClaimsRequest>,
     /// The subject's roles and groups, read for this issuance (so changes show in the next token).
     pub authorization: &'a Authorization,
     /// The user and nonce, when an ID token may be issued (only if `openid` is in scope).
@@ -175,6 +179,10 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
         .client
         .id_token_alg
         .unwrap_or(settings.id_token_alg);
+    let for_id_token = issuance
+        .requested_claims
+        .map(ClaimsRequest::id_token_claims)
+        .unwrap_or_default();
     let id_token = match issuance.id_token_for {
         Some((user, nonce)) if issuance.scope.contains("openid") => Some(sign_id_token(
             ctx.keys,
@@ -194,8 +202,12 @@ pub async fn issue(ctx: &Context<'_>, issuance: Issuance<'_>) -> Result<TokenRes
                 at_hash: Some(at_hash(&access_token, id_alg.as_str())),
                 azp: client_id.to_owned(),
                 sid: issuance.sid.map(str::to_owned),
-                standard: StandardClaims::for_scopes(user, issuance.scope),
-                authorization: RoleClaims::for_scopes(issuance.authorization, issuance.scope),
+                standard: StandardClaims::released(user, issuance.scope, &for_id_token),
+                authorization: RoleClaims::released(
+                    issuance.authorization,
+                    issuance.scope,
+                    &for_id_token,
+                ),
             },
         )?),
         _ => None,

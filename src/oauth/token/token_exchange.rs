@@ -179,6 +179,7 @@ pub async fn exchange(
             // RFC 8693 §2.1: the new token stands for the same user's authentication.
             inherited_acr: subject.acr.as_deref().and_then(Acr::parse),
             sid: None,
+            requested_claims: None,
             authorization: &authorization,
             id_token_for: None,
             refresh_token: None,

@@ -10,6 +10,7 @@ macro_rules! grants_impl {
             //! Grants and the tokens they produce (RFC 6749 §4.1, §6; RFC 7009; RFC 9700 §4.14).
 
             use crate::domain::authn::Authentication;
+            use crate::domain::claims_request::ClaimsRequest;
             use crate::domain::client::ClientId;
             use crate::domain::grant::{
                 AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken,
@@ -122,7 +123,7 @@ macro_rules! grants_impl {
                 sqlx::query(concat!(
                     "INSERT INTO authorization_codes (",
                     code_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14, $15, $16)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14, $15, $16, $17)"
                 ))
                 .bind(code.code_hash.0.as_slice())
                 .bind(code.grant_id.as_str())
@@ -140,6 +141,7 @@ macro_rules! grants_impl {
                 .bind(code.sid.as_deref())
                 .bind(code.dpop_jkt.as_deref())
                 .bind(code.authentication.to_stored())
+                .bind(code.requested_claims.as_ref().map(ClaimsRequest::to_stored))
                 .execute(pool)
                 .await?;
                 Ok(())
@@ -199,7 +201,8 @@ macro_rules! grants_impl {
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at, expires_at, \
-                     revoked_at, resources, sid, dpop_jkt, cert_thumbprint, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12)",
+                     revoked_at, resources, sid, dpop_jkt, cert_thumbprint, amr, claims) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(grant.grant_id.as_str())
                 .bind(grant.client_id.as_str())
@@ -213,6 +216,7 @@ macro_rules! grants_impl {
                 .bind(grant.dpop_jkt.as_deref())
                 .bind(grant.cert_thumbprint.as_deref())
                 .bind(grant.authentication.as_ref().map(Authentication::to_stored))
+                .bind(grant.requested_claims.as_ref().map(ClaimsRequest::to_stored))
                 .execute(&mut *tx)
                 .await?;
                 // Back-Channel Logout §2.1: the session's user signed in to this client, so it is told
@@ -274,6 +278,24 @@ macro_rules! grants_impl {
                 Ok(count > 0)
             }
 
+            /// [`Store::find_requested_claims`](crate::store::Store::find_requested_claims).
+            pub(crate) async fn find_requested_claims(
+                pool: &$pool,
+                grant_id: &GrantId,
+                client_id: &ClientId,
+            ) -> Result<Option<ClaimsRequest>, StoreError> {
+                let row: Option<(Option<String>,)> = sqlx::query_as(
+                    "SELECT claims FROM grants WHERE grant_id = $1 AND client_id = $2",
+                )
+                        .bind(grant_id.as_str())
+                        .bind(client_id.as_str())
+                        .fetch_optional(pool)
+                        .await?;
+                ClaimsRequest::from_stored(row.and_then(|(claims,)| claims).as_deref()).map_err(|_| {
+                    StoreError::Corrupt(format!("claims of grant {grant_id}"))
+                })
+            }
+
             /// [`Store::find_refresh_token`](crate::store::Store::find_refresh_token).
             pub(crate) async fn find_refresh_token(
                 pool: &$pool,
@@ -281,7 +303,7 @@ macro_rules! grants_impl {
             ) -> Result<Option<RefreshTokenState>, StoreError> {
                 let row: Option<RefreshRow> = sqlx::query_as(
                     "SELECT r.grant_id, g.client_id, g.user_id, r.scope, g.auth_time, r.created_at, r.expires_at, \
-                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid, g.dpop_jkt, g.cert_thumbprint, g.amr FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
+                     r.rotated_at, g.revoked_at, g.created_at AS grant_created_at, g.resources, g.sid, g.dpop_jkt, g.cert_thumbprint, g.amr, g.claims FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id \
                      WHERE r.token_hash = $1",
                 )
                 .bind(token_hash.0.as_slice())
@@ -631,6 +653,15 @@ macro_rules! methods {
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError> {
                     grants::is_revoked(&self.pool, jti, grant_id).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn find_requested_claims(
+                    &self,
+                    grant_id: &GrantId,
+                    client_id: &ClientId,
+                ) -> Result<Option<crate::domain::claims_request::ClaimsRequest>, StoreError> {
+                    grants::find_requested_claims(&self.pool, grant_id, client_id).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
