@@ -448,4 +448,27 @@ mod tests {
         cache.prune_if_due(2_500);
         assert_eq!(cache.len(), 1);
     }
+
+    #[tokio::test]
+    async fn a_cache_whose_last_catch_up_is_older_than_the_bound_answers_from_the_store() {
+        let store = crate::store::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let mut cache = RevocationCache::filled(store.as_ref(), 1_000)
+            .await
+            .unwrap();
+        // Written after the last catch-up (a notice lost, the catch-up failing): memory does not
+        // know it, and must not be trusted once its copy is older than the bound.
+        store.revoke_access_token("jti-1", 2_000).await.unwrap();
+        cache.stale_after_nanos = 0;
+        let grant = GrantId::from_stored("g".into());
+        assert!(
+            cache
+                .is_revoked(store.as_ref(), "jti-1", &grant)
+                .await
+                .unwrap()
+        );
+        assert_eq!(cache.fallbacks(), 1);
+        assert_eq!(cache.len(), 0, "asked, not cached");
+        assert!(cache.age().is_some());
+    }
 }

@@ -10,6 +10,7 @@ crate::backend_tests!(
     a_reused_refresh_token_stops_the_grants_access_tokens_at_another_instance,
     an_instance_started_after_revocations_knows_them_from_the_start,
     a_revocation_whose_notice_never_comes_is_caught_up_within_a_second,
+    an_instance_whose_notice_connection_is_cut_still_learns_within_a_second,
     the_cache_size_and_age_are_in_the_metrics,
 );
 
@@ -173,6 +174,49 @@ async fn a_revocation_whose_notice_never_comes_is_caught_up_within_a_second(back
         app.state.revocations.len(),
         held + 1,
         "it is in the instance's memory"
+    );
+}
+
+async fn an_instance_whose_notice_connection_is_cut_still_learns_within_a_second(backend: Backend) {
+    let first = TestApp::spawn(&backend).await;
+    let second = first.spawn_sibling().await;
+    let service = first
+        .service_client(&["orders:read"], "client_secret_basic")
+        .await;
+    let token = first.service_token(&service).await;
+    assert_eq!(second.introspect(&service, &token).await["active"], true);
+    if let Backend::Postgres(_) = backend {
+        // Cut every instance's LISTEN connection (as a database restart or a proxy would), once
+        // both are listening.
+        use sqlx::Connection;
+        let mut sql = sqlx::PgConnection::connect(&first.db.url).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut cut_so_far = 0;
+        loop {
+            let (cut,): (i64,) = sqlx::query_as(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            )
+            .fetch_one(&mut sql)
+            .await
+            .unwrap();
+            cut_so_far += cut;
+            if cut_so_far >= 2 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "listeners never connected"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    assert_eq!(first.revoke(&service, &token).await.status(), 200);
+    assert_eq!(
+        second.introspect_until_inactive(&service, &token).await,
+        serde_json::json!({ "active": false }),
+        "learnt within {REVOCATION_PROPAGATION:?} without the notice"
     );
 }
 
