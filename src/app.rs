@@ -340,6 +340,10 @@ pub async fn serve_on(listener: crate::tls::Listener, state: AppState) -> std::i
         state.metrics.clone(),
         state.settings.clone(),
     );
+    let revocations = state
+        .revocations
+        .clone()
+        .spawn(state.store.clone(), state.clock.clone());
     let issuance_log = state.issuance_log.clone();
     let proxy = state.settings.transport.proxy.clone();
     let result = crate::tls::serve(listener, router(state), proxy, shutdown_signal()).await;
@@ -350,6 +354,7 @@ pub async fn serve_on(listener: crate::tls::Listener, state: AppState) -> std::i
     refresh.abort();
     housekeeping.abort();
     deliverer.abort();
+    revocations.abort();
     result
 }
 

@@ -21,6 +21,7 @@ pub mod password_pool;
 pub mod paths;
 pub mod periodic;
 pub mod remote_jwks;
+pub mod revocation_cache;
 pub mod state;
 pub mod store;
 pub mod tls;

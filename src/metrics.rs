@@ -164,6 +164,12 @@ pub struct Snapshot {
     pub key_ages: Vec<(SigningAlg, i64)>,
     /// Audit events of token issuance dropped because the writer's queue was full.
     pub audit_dropped: u64,
+    /// Revoked `jti`s and grant ids held by the revocation cache.
+    pub revocation_cache_entries: usize,
+    /// Seconds since the revocation cache's last successful catch-up started (`None`: never).
+    pub revocation_cache_age: Option<f64>,
+    /// Revocation checks answered by the store because the cache was stale.
+    pub revocation_cache_fallbacks: u64,
 }
 
 /// Every metric of one server.
@@ -181,6 +187,9 @@ pub struct Metrics {
     store_errors: Family<KindLabels, Counter>,
     key_age: Family<AlgLabels, Gauge>,
     audit_dropped: Counter,
+    revocation_entries: Gauge,
+    revocation_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    revocation_fallbacks: Counter,
     /// Route templates seen, kept for the life of the process so that counting a request allocates
     /// nothing. The set is the route table's (plus [`UNMATCHED_ROUTE`]), so it stays small.
     routes: RwLock<HashSet<&'static str>>,
@@ -286,6 +295,25 @@ impl Metrics {
             "Token-issuance audit events dropped because the batch writer's queue was full",
             audit_dropped.clone(),
         );
+        let revocation_entries = Gauge::default();
+        registry.register(
+            "revocation_cache_entries",
+            "Revoked access-token jtis and grant ids held in memory by this instance",
+            revocation_entries.clone(),
+        );
+        let revocation_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "revocation_cache_age_seconds",
+            "Seconds since the last successful revocation catch-up started (past 1 s, revocation \
+             checks go to the store)",
+            revocation_age.clone(),
+        );
+        let revocation_fallbacks = Counter::default();
+        registry.register(
+            "revocation_cache_fallbacks",
+            "Revocation checks answered by the store because the in-memory copy was stale",
+            revocation_fallbacks.clone(),
+        );
         // Every outcome and table from the start, at zero, so dashboards and rate() see them before
         // the first event.
         for outcome in SignInOutcome::ALL {
@@ -318,6 +346,9 @@ impl Metrics {
             store_errors,
             key_age,
             audit_dropped,
+            revocation_entries,
+            revocation_age,
+            revocation_fallbacks,
             routes: RwLock::new(HashSet::from([UNMATCHED_ROUTE])),
         }
     }
@@ -455,6 +486,14 @@ impl Metrics {
         self.audit_dropped
             .inner()
             .store(snapshot.audit_dropped, Ordering::Relaxed);
+        self.revocation_entries
+            .set(i64::try_from(snapshot.revocation_cache_entries).unwrap_or(i64::MAX));
+        // Never caught up: reported as infinitely old, which any staleness alert catches.
+        self.revocation_age
+            .set(snapshot.revocation_cache_age.unwrap_or(f64::INFINITY));
+        self.revocation_fallbacks
+            .inner()
+            .store(snapshot.revocation_cache_fallbacks, Ordering::Relaxed);
         for (alg, age) in &snapshot.key_ages {
             self.key_age
                 .get_or_create(&AlgLabels { alg: alg.as_str() })

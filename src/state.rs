@@ -11,6 +11,7 @@ use crate::domain::alg::SigningAlg;
 use crate::keys::{KeyEncryptionKey, KeyError, KeyRing};
 use crate::metrics::Metrics;
 use crate::password_pool::PasswordSlots;
+use crate::revocation_cache::RevocationCache;
 use crate::store::{self, Store, StoreError};
 
 /// Everything a handler may need, cheap to clone.
@@ -40,6 +41,9 @@ pub struct AppState {
     pub logouts: Arc<crate::logout_delivery::Outbox>,
     /// The CA certificates of `--mtls-ca`, which client certificates may chain to (RFC 8705 §2.1).
     pub client_ca: Option<Arc<crate::tls::TrustRoots>>,
+    /// Revoked access tokens and grants, kept current from the store (README "How revocation
+    /// propagates").
+    pub revocations: Arc<RevocationCache>,
 }
 
 impl AppState {
@@ -55,6 +59,7 @@ impl AppState {
             issuance_log: self.issuance_log.as_ref(),
             remote_jwks: &self.remote_jwks,
             client_ca: self.client_ca.as_deref(),
+            revocations: &self.revocations,
             now,
         }
     }
@@ -108,6 +113,8 @@ impl AppState {
             }
         }
         keys.refresh(store.as_ref(), clock.now()).await?;
+        // Every revocation that still matters, before the first request is served.
+        let revocations = Arc::new(RevocationCache::filled(store.as_ref(), clock.now()).await?);
         let client_cache_ttl = settings.client_cache_ttl;
         let issuance_log = settings
             .audit_token_issuance
@@ -128,6 +135,7 @@ impl AppState {
             remote_jwks,
             logouts: Arc::default(),
             client_ca,
+            revocations,
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),

@@ -260,6 +260,36 @@ pub struct ReferenceToken {
     pub expires_at: i64,
 }
 
+/// One revocation record: an access token's `jti` or a grant id, revoked; it matters until
+/// `expires_at`, when every token it covers has expired (RFC 7009 §2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The `jti` or grant id.
+    pub id: String,
+    /// When the last token it covers expires.
+    pub expires_at: i64,
+}
+
+/// Where a reader of the revocation records goes on from: every record written before it has been
+/// seen. Backends fill it their own way (`migrations/*/0030_revocation_sequence.sql`); callers only
+/// hand it back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RevocationCursor(pub i64);
+
+impl RevocationCursor {
+    /// Before every record: the first read sees them all.
+    pub const START: Self = Self(0);
+}
+
+/// The revocation records written since a cursor, and the cursor to read from next time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationBatch {
+    /// The records (unexpired), each at most once.
+    pub revoked: Vec<Revocation>,
+    /// Where the next read starts: records in this batch may be seen again, never missed.
+    pub next: RevocationCursor,
+}
+
 /// RFC 9126 §2.2: the URN namespace of the request URIs of pushed authorization requests.
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 

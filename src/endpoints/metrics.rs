@@ -8,7 +8,8 @@ use crate::metrics::{CONTENT_TYPE, Snapshot};
 use crate::state::AppState;
 
 /// The counters as they stand, and the gauges read now: the argon2 queue, the store's pool, the
-/// store's error totals and the age of each active signing key.
+/// store's error totals, the age of each active signing key, and the revocation cache's size and
+/// age.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let now = state.clock.now();
     let snapshot = Snapshot {
@@ -25,6 +26,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .issuance_log
             .as_ref()
             .map_or(0, crate::audit::BatchedLog::dropped),
+        revocation_cache_entries: state.revocations.len(),
+        revocation_cache_age: state.revocations.age().map(|age| age.as_secs_f64()),
+        revocation_cache_fallbacks: state.revocations.fallbacks(),
     };
     (
         [

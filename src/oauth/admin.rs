@@ -3,7 +3,7 @@
 //! server's own), unexpired, unrevoked, and whose client is still registered.
 
 use super::Context;
-use super::introspect::{still_live, verified_bearer};
+use super::introspect::{RevocationCheck, still_live, verified_bearer};
 use crate::domain::client::ClientId;
 use crate::domain::grant::REFERENCE_TOKEN_PREFIX;
 use crate::domain::scope::ScopeSet;
@@ -35,7 +35,7 @@ pub async fn admin_caller(ctx: &Context<'_>, token: &str) -> Result<ClientId, OA
             "the admin API takes an admin client's own token, not a user's",
         ));
     }
-    still_live(ctx, &claims).await?;
+    still_live(ctx, token, &claims, RevocationCheck::Store).await?;
     if !ScopeSet::parse(&claims.scope)
         .unwrap_or_default()
         .contains(ADMIN_SCOPE)

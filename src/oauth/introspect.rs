@@ -87,17 +87,30 @@ pub fn verified_bearer(
     })
 }
 
+/// Where "has this access token been revoked?" is answered (RFC 7009 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationCheck {
+    /// A JWT's from the revocation cache, without a store round trip while it is current (a
+    /// revocation made on another instance counts within a second); a reference token's from the
+    /// store, which was just read for the token anyway. Introspection and UserInfo.
+    Cached,
+    /// From the store, always: where a token is traded for power (a new token by RFC 8693
+    /// exchange, the admin API), so that a token revoked a moment ago on another instance is never
+    /// turned into a fresh token its revocation does not cover.
+    Store,
+}
+
 /// The rest of "this access token still works" once its signature and expiry hold: not revoked
-/// (itself or its grant), and its client still registered; else `invalid_token`.
+/// (itself or its grant, asked as `check` says), and its client still registered; else
+/// `invalid_token`. `token` is the token as presented (a JWT, or a reference token whose stored
+/// claims `claims` are).
 pub async fn still_live(
     ctx: &Context<'_>,
+    token: &str,
     claims: &crate::domain::claims::AccessTokenClaims,
+    check: RevocationCheck,
 ) -> Result<(), OAuthError> {
-    if ctx
-        .store
-        .is_revoked(&claims.jti, &claims.grant_id())
-        .await?
-    {
+    if is_revoked(ctx, token, &claims.jti, &claims.grant_id(), check).await? {
         return Err(OAuthError::invalid_token(
             "the access token has been revoked",
         ));
@@ -108,6 +121,22 @@ pub async fn still_live(
         ));
     }
     Ok(())
+}
+
+/// RFC 7009 §2.1: whether the access token `token` (`jti`, of grant `grant_id`) has been revoked,
+/// itself or with its grant, asked where `check` says.
+async fn is_revoked(
+    ctx: &Context<'_>,
+    token: &str,
+    jti: &str,
+    grant_id: &crate::domain::grant::GrantId,
+    check: RevocationCheck,
+) -> Result<bool, StoreError> {
+    if check == RevocationCheck::Store || token.starts_with(REFERENCE_TOKEN_PREFIX) {
+        ctx.store.is_revoked(jti, grant_id).await
+    } else {
+        ctx.revocations.is_revoked(ctx.store, jti, grant_id).await
+    }
 }
 
 /// The client a token was issued to, if it is still registered: a deleted client's tokens stop
@@ -128,10 +157,12 @@ pub async fn client_still_registered(
 
 /// An access token is still good: signed by us, unexpired, not revoked (by `jti` or grant), its
 /// client registered, and — for a user's token — its user active. RFC 9068 §5: the grant id tells a
-/// user's token from a client's own, never the shape of `sub`.
+/// user's token from a client's own, never the shape of `sub`. The revocation is asked as `check`
+/// says.
 pub async fn live_access_token(
     ctx: &Context<'_>,
     token: &str,
+    check: RevocationCheck,
 ) -> Result<Option<(AccessTokenClaims, Option<User>)>, StoreError> {
     let Some(claims) = access_token_claims(ctx, token).await? else {
         return Ok(None);
@@ -140,7 +171,7 @@ pub async fn live_access_token(
     let Some(kind) = grant.kind() else {
         return Ok(None);
     };
-    if ctx.store.is_revoked(&claims.jti, &grant).await?
+    if is_revoked(ctx, token, &claims.jti, &grant, check).await?
         || !client_still_registered(ctx, &claims.client_id).await?
     {
         return Ok(None);
@@ -162,7 +193,7 @@ async fn access_token(
     caller: &Client,
     token: &str,
 ) -> Result<Option<Value>, OAuthError> {
-    let Some((claims, user)) = live_access_token(ctx, token).await? else {
+    let Some((claims, user)) = live_access_token(ctx, token, RevocationCheck::Cached).await? else {
         return Ok(None);
     };
     if !may_see(caller, &claims.client_id, Some(&claims.aud)) {

@@ -60,6 +60,8 @@ pub struct Context<'a> {
     pub remote_jwks: &'a crate::remote_jwks::RemoteJwks,
     /// The CAs `tls_client_auth` certificates must chain to (`--mtls-ca`), if any.
     pub client_ca: Option<&'a crate::tls::TrustRoots>,
+    /// The revocations in memory: "is this JWT revoked?" without a store round trip.
+    pub revocations: &'a crate::revocation_cache::RevocationCache,
     /// The time of this request.
     pub now: UnixTime,
 }

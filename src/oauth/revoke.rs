@@ -65,6 +65,7 @@ async fn revoke_refresh_token(
             InTransaction::done(&event),
         )
         .await?;
+    ctx.revocations.record(stored.grant_id.as_str(), keep_until);
     tracing::info!(grant_id = %stored.grant_id, "grant revoked by its client");
     audit::log(&event);
     Ok(())
@@ -108,6 +109,7 @@ async fn revoke_reference_token(
         ctx.store
             .revoke_access_token(&stored.jti, stored.expires_at)
             .await?;
+        ctx.revocations.record(&stored.jti, stored.expires_at);
         let event = revoked(
             ctx,
             client,
@@ -135,6 +137,7 @@ async fn revoke_access_token(
         ctx.store
             .revoke_access_token(&claims.jti, claims.exp)
             .await?;
+        ctx.revocations.record(&claims.jti, claims.exp);
         let event = revoked(
             ctx,
             client,

@@ -40,6 +40,8 @@ pub struct Harness {
     pub metrics: crate::metrics::Metrics,
     /// `jwks_uri` fetches.
     pub remote_jwks: crate::remote_jwks::RemoteJwks,
+    /// Revocations in memory: never caught up here, so every answer comes from the store.
+    pub revocations: crate::revocation_cache::RevocationCache,
     /// The time of the next request.
     pub now: i64,
 }
@@ -80,6 +82,7 @@ impl Harness {
             catalog: CatalogCache::new(0),
             metrics: crate::metrics::Metrics::new(),
             remote_jwks: crate::remote_jwks::RemoteJwks::new(false).unwrap(),
+            revocations: crate::revocation_cache::RevocationCache::new(),
             now: NOW,
         }
     }
@@ -96,6 +99,7 @@ impl Harness {
             issuance_log: None,
             remote_jwks: &self.remote_jwks,
             client_ca: None,
+            revocations: &self.revocations,
             now: self.now,
         }
     }

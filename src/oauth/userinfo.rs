@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::Context;
-use super::introspect::{access_token_claims, still_live, verified_bearer};
+use super::introspect::{RevocationCheck, access_token_claims, still_live, verified_bearer};
 use crate::domain::claims::{RoleClaims, StandardClaims};
 use crate::domain::claims_request::ClaimsRequest;
 use crate::domain::client::ClientId;
@@ -119,7 +119,7 @@ pub async fn userinfo(ctx: &Context<'_>, presented: Presented<'_>) -> Result<Use
     let bound_certificate = claims.cnf.as_ref().and_then(|cnf| cnf.x5t_s256.as_deref());
     crate::oauth::mtls::check_certificate(bound_certificate, presented.certificate)
         .map_err(dpop_error)?;
-    let result = claims_for(ctx, &claims).await;
+    let result = claims_for(ctx, token, &claims).await;
     result.map_err(dpop_error)
 }
 
@@ -142,6 +142,7 @@ async fn userinfo_claims(
 /// The UserInfo answer for a checked token's `claims`.
 async fn claims_for(
     ctx: &Context<'_>,
+    token: &str,
     claims: &crate::domain::claims::AccessTokenClaims,
 ) -> Result<UserInfo, OAuthError> {
     // RFC 9068 §5: a client's own (client-credentials) token never passes for a user's, whatever
@@ -152,7 +153,7 @@ async fn claims_for(
             "the access token was not issued for a user",
         ));
     }
-    still_live(ctx, claims).await?;
+    still_live(ctx, token, claims, RevocationCheck::Cached).await?;
     let scope = ScopeSet::parse(&claims.scope).unwrap_or_default();
     // OIDC Core §5.3: the UserInfo endpoint serves tokens granted with `openid`.
     if !scope.contains("openid") {

@@ -13,7 +13,7 @@ use crate::domain::attempt::{AttemptCounter, Reservation};
 use crate::domain::client::{Client, ClientId, SealedSecret};
 use crate::domain::grant::{
     AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption, ReferenceToken,
-    RefreshTokenState, Rotation, SignOut,
+    RefreshTokenState, RevocationBatch, RevocationCursor, Rotation, SignOut,
 };
 use crate::domain::group::{Group, GroupName};
 use crate::domain::role::{Assignment, Authorization, GroupContents, Role, RoleHolders, RoleName};
@@ -33,6 +33,14 @@ pub use error::{Class, Operation, StoreError, classify, error_totals};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Wakes when revocations were recorded elsewhere ([`Store::listen_for_revocations`]).
+#[async_trait]
+pub trait RevocationListener: Send {
+    /// Wait for the next notice. Notices sent while the connection was lost are gone: an error
+    /// says so, and the next call reconnects.
+    async fn wait(&mut self) -> Result<(), StoreError>;
+}
 
 /// The life-cycle state of a signing key (`next → active → retired`, DESIGN.md "Keys").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -611,6 +619,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
     async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError>;
+    /// The revocation records (of `jti`s and grant ids, all that [`Store::is_revoked`] consults)
+    /// written at or after `since` and unexpired at `now`, and where to read from next time: the
+    /// revocation cache's fill at start-up ([`RevocationCursor::START`]) and its catch-up. A record
+    /// whose writer has not committed yet is never skipped: it comes in a later batch.
+    async fn revocations_since(
+        &self,
+        since: RevocationCursor,
+        now: i64,
+    ) -> Result<RevocationBatch, StoreError>;
+    /// PostgreSQL: a connection that wakes when another instance (or a CLI) records a revocation
+    /// (`LISTEN latchkey_revocations`). `None` where there is nothing to listen to (SQLite: one
+    /// process serves it, and the catch-up alone keeps a CLI's revocations current).
+    async fn listen_for_revocations(
+        &self,
+    ) -> Result<Option<Box<dyn RevocationListener>>, StoreError>;
     /// OIDC Core §5.5: the claims `client_id` asked for one by one when it was given the grant;
     /// `None` when it asked for none, the grant is gone, or it is another client's.
     async fn find_requested_claims(

@@ -31,7 +31,62 @@ impl PostgresStore {
     }
 }
 
+/// The channel revocations are announced on (`migrations/postgres/0030_revocation_sequence.sql`).
+const REVOCATION_CHANNEL: &str = "latchkey_revocations";
+
+/// `LISTEN latchkey_revocations` on a connection of its own, outside the pool (which it would
+/// otherwise hold for good: with `--database-max-connections 1`, the only one).
+struct RevocationNotices(sqlx::postgres::PgListener);
+
+#[async_trait::async_trait]
+impl super::RevocationListener for RevocationNotices {
+    async fn wait(&mut self) -> Result<(), StoreError> {
+        // `None`: the connection was lost and has been remade; notices sent meanwhile are gone, so
+        // the caller must catch up as if one had come.
+        self.0.try_recv().await?;
+        Ok(())
+    }
+}
+
 store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
+    #[tracing::instrument(level = "error", skip_all)]
+    async fn revocations_since(
+        &self,
+        since: RevocationCursor,
+        now: i64,
+    ) -> Result<RevocationBatch, StoreError> {
+        // Each record is stamped with its writer's transaction id. The oldest transaction still
+        // open now bounds what can still appear: every older one has ended, so its records are
+        // visible to the read below; a record of one still open is stamped at or above it and is
+        // read next time. (Taken before the read: a writer that commits in between is read twice,
+        // never missed.)
+        let (next,): (i64,) =
+            sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                .fetch_one(&self.pool)
+                .await?;
+        let revoked = grants::revocations_stamped_since(&self.pool, since.0, now).await?;
+        Ok(RevocationBatch {
+            revoked,
+            next: RevocationCursor(next.max(since.0)),
+        })
+    }
+
+    #[tracing::instrument(level = "error", skip_all)]
+    async fn listen_for_revocations(
+        &self,
+    ) -> Result<Option<Box<dyn super::RevocationListener>>, StoreError> {
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with((*self.pool.connect_options()).clone())
+            .await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
+        listener.listen(REVOCATION_CHANNEL).await?;
+        Ok(Some(Box::new(RevocationNotices(listener))))
+    }
+
     #[tracing::instrument(level = "error", skip_all)]
     async fn rotate_refresh_token(
         &self,

@@ -37,6 +37,31 @@ store_impl!(
     MIGRATOR,
     {
         #[tracing::instrument(level = "error", skip_all)]
+        async fn revocations_since(
+            &self,
+            since: RevocationCursor,
+            now: i64,
+        ) -> Result<RevocationBatch, StoreError> {
+            // One writer at a time: stamps are committed in order, so every record stamped at or
+            // below the last committed number is visible to the read below. (Read first: a
+            // writer that commits in between is read twice, never missed.)
+            let (last,): (i64,) = sqlx::query_as("SELECT last FROM revocation_sequence")
+                .fetch_one(&self.pool)
+                .await?;
+            let revoked = grants::revocations_stamped_since(&self.pool, since.0, now).await?;
+            Ok(RevocationBatch {
+                revoked,
+                next: RevocationCursor(last.saturating_add(1).max(since.0)),
+            })
+        }
+
+        async fn listen_for_revocations(
+            &self,
+        ) -> Result<Option<Box<dyn super::RevocationListener>>, StoreError> {
+            Ok(None)
+        }
+
+        #[tracing::instrument(level = "error", skip_all)]
         async fn rotate_refresh_token(
             &self,
             presented: &TokenHash,

@@ -391,6 +391,10 @@ pub fn failure_of(output: &Output) -> String {
     stderr
 }
 
+/// How soon a revocation made elsewhere is honoured by every instance (README "How revocation
+/// propagates").
+pub const REVOCATION_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -729,6 +733,26 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
+    }
+
+    /// `POST /introspect` as `caller` until the token is inactive, for at most
+    /// [`REVOCATION_PROPAGATION`] after the call (and once more after it): a revocation made
+    /// elsewhere (another instance, a CLI, the store directly) reaches this instance within it.
+    /// The last answer.
+    pub async fn introspect_until_inactive(
+        &self,
+        caller: &TestClient,
+        token: &str,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + REVOCATION_PROPAGATION;
+        loop {
+            let past_deadline = std::time::Instant::now() >= deadline;
+            let body = self.introspect(caller, token).await;
+            if body["active"] == false || past_deadline {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// `POST /revoke` as `caller`.

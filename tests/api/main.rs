@@ -46,6 +46,7 @@ mod refresh;
 mod registration;
 mod remote_cli;
 mod resources;
+mod revocation_cache;
 mod roles;
 mod roles_cli;
 mod store;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use latchkey::domain::audit::{AuditEvent, AuditFilter, EventType, InTransaction};
 use latchkey::domain::client::{Client, ClientId, ClientSpec};
 use latchkey::domain::grant::{
-    AuthorizationCode, Grant, GrantId, NewRefreshToken, Redemption, RefreshTokenState, Rotation,
+    AuthorizationCode, Grant, GrantId, NewRefreshToken, Redemption, RefreshTokenState,
+    RevocationBatch, RevocationCursor, Rotation,
 };
 use latchkey::domain::scope::ScopeSet;
 use latchkey::domain::secret::TokenHash;
@@ -23,6 +24,8 @@ crate::backend_tests!(
     refresh_rotation_has_four_outcomes,
     twenty_concurrent_rotations_leave_exactly_one_live_token,
     revocations_cover_one_token_or_a_whole_grant,
+    revocations_are_read_again_from_a_cursor_with_every_later_write,
+    a_revocation_committed_after_a_later_one_is_not_skipped,
     consents_are_remembered_and_replaced,
     lookups_lists_secrets_and_scopes_round_trip,
     apis_round_trip_and_one_with_scopes_is_not_deleted,
@@ -411,6 +414,85 @@ async fn revocations_cover_one_token_or_a_whole_grant(backend: Backend) {
         .unwrap();
     assert!(f.store.is_revoked("at_2", &gid(GRANT)).await.unwrap());
     assert!(f.token("rt0").await.grant_revoked);
+}
+
+/// The records of a batch, by id.
+fn records(batch: &RevocationBatch) -> std::collections::BTreeMap<String, i64> {
+    batch
+        .revoked
+        .iter()
+        .map(|r| (r.id.clone(), r.expires_at))
+        .collect()
+}
+
+async fn revocations_are_read_again_from_a_cursor_with_every_later_write(backend: Backend) {
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    store.revoke_access_token("at_1", 600).await.unwrap();
+    store.revoke_access_token("at_gone", 100).await.unwrap();
+    // From the start: everything unexpired at `now`.
+    let fill = store
+        .revocations_since(RevocationCursor::START, 200)
+        .await
+        .unwrap();
+    assert_eq!(records(&fill), [("at_1".to_owned(), 600)].into());
+    assert!(fill.next > RevocationCursor::START);
+
+    // From the cursor: what was written since (a record may come again, never go missing).
+    store
+        .revoke_grant(&gid("gr_x"), 200, 10_000, Default::default())
+        .await
+        .unwrap();
+    let later = store.revocations_since(fill.next, 200).await.unwrap();
+    assert_eq!(records(&later).get("gr_x"), Some(&10_000));
+    assert!(later.next >= fill.next);
+
+    // A longer record of the same grant (a user signed out everywhere) comes again, extended.
+    store
+        .revoke_grant(&gid("gr_x"), 300, 20_000, Default::default())
+        .await
+        .unwrap();
+    let extended = store.revocations_since(later.next, 300).await.unwrap();
+    assert_eq!(records(&extended).get("gr_x"), Some(&20_000));
+
+    // Housekeeping deletes expired records; the cursor goes on regardless.
+    store.housekeep(700, 0).await.unwrap();
+    store.revoke_access_token("at_2", 900).await.unwrap();
+    let after_gc = store.revocations_since(extended.next, 700).await.unwrap();
+    assert_eq!(records(&after_gc).get("at_2"), Some(&900));
+    assert!(!records(&after_gc).contains_key("at_1"));
+}
+
+async fn a_revocation_committed_after_a_later_one_is_not_skipped(backend: Backend) {
+    // SQLite has one writer at a time: a later write cannot commit first.
+    let Backend::Postgres(_) = backend else {
+        return;
+    };
+    use sqlx::Connection;
+    let db = TestDb::new(&backend).await;
+    let store = db.store().await;
+    let start = store
+        .revocations_since(RevocationCursor::START, 0)
+        .await
+        .unwrap()
+        .next;
+    // A slow writer stamps its record first and commits last.
+    let mut slow = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut tx = slow.begin().await.unwrap();
+    sqlx::query("INSERT INTO revocations (id, expires_at) VALUES ('slow', 1000)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    store.revoke_access_token("fast", 1000).await.unwrap();
+    let first = store.revocations_since(start, 0).await.unwrap();
+    assert!(records(&first).contains_key("fast"));
+    assert!(!records(&first).contains_key("slow"), "not committed yet");
+    tx.commit().await.unwrap();
+    let second = store.revocations_since(first.next, 0).await.unwrap();
+    assert!(
+        records(&second).contains_key("slow"),
+        "committed after a later write was read: still found from the cursor"
+    );
 }
 
 async fn consents_are_remembered_and_replaced(backend: Backend) {

@@ -312,6 +312,11 @@ async fn change(request: &Request<'_>, form: AccountForm) -> Result<Response, Pa
     }
     // Logout tokens for the clients of the sessions that ended (OIDC Back-Channel Logout §2.7).
     state.logouts.wake();
+    // This instance answers for the revoked grants from the next request on.
+    state
+        .revocations
+        .caught_up_after_write(state.store.as_ref(), now)
+        .await;
     // Every session ended in the store, this one too: it goes on under a new id and a new `sid`
     // (the old one's clients were just told it ended), with the same authentication.
     request
@@ -498,6 +503,11 @@ async fn end_session(request: &Request<'_>, sid: String) -> Result<Response, Pag
         return request.refused("That session has ended already.").await;
     }
     request.state.logouts.wake();
+    request
+        .state
+        .revocations
+        .caught_up_after_write(request.state.store.as_ref(), now)
+        .await;
     request.done("The session is ended.").await
 }
 
@@ -526,6 +536,11 @@ async fn revoke_app(request: &Request<'_>, client_id: String) -> Result<Response
     if !revoked.consent && revoked.grants == 0 {
         return request.refused("That application is not connected.").await;
     }
+    request
+        .state
+        .revocations
+        .caught_up_after_write(request.state.store.as_ref(), now)
+        .await;
     request
         .done("The application's access is revoked. It must ask again to use your account.")
         .await

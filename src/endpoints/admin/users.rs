@@ -349,6 +349,11 @@ pub async fn set_user_password(
         .await;
     // Logout tokens for the clients of the sessions that ended (OIDC Back-Channel Logout).
     state.logouts.wake();
+    // This instance answers for the revoked grants from the next request on.
+    state
+        .revocations
+        .caught_up_after_write(state.store.as_ref(), now)
+        .await;
     Ok(signed_out_answer(&user, &event, done))
 }
 
@@ -398,16 +403,21 @@ async fn sign_out(
 ) -> Result<Response, Response> {
     let user = named(state, username).await?;
     let event = user_change(state, admin, &user, kind.action());
+    let now = state.clock.now();
     let done = admin_user::sign_out(
         state.store.as_ref(),
         &user.user_id,
         kind,
-        state.clock.now(),
+        now,
         state.settings.lifetimes.revocation_retention(),
         InTransaction::done(&event),
     )
     .await;
     state.logouts.wake();
+    state
+        .revocations
+        .caught_up_after_write(state.store.as_ref(), now)
+        .await;
     Ok(signed_out_answer(&user, &event, done))
 }
 

@@ -210,6 +210,7 @@ async fn revoke_replayed(
             InTransaction::done(&replayed),
         )
         .await?;
+    ctx.revocations.record(grant_id.as_str(), keep_until);
     audit::log(&replayed);
     Ok(())
 }

@@ -151,6 +151,7 @@ pub async fn rotate(
     match rotation {
         Rotation::Rotated | Rotation::Reissued => audit::log(&rotated),
         Rotation::Reused => {
+            ctx.revocations.record(grant_id.as_str(), keep_until);
             tracing::warn!(%grant_id, "spent refresh token presented again; grant revoked");
             audit::log(&reused);
             return Err(OAuthError::invalid_grant(

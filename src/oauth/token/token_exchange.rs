@@ -17,7 +17,7 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::user::UserId;
 use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::Context;
-use crate::oauth::introspect::live_access_token;
+use crate::oauth::introspect::{RevocationCheck, live_access_token};
 use crate::oauth::resource::{InvalidTarget, target};
 
 /// RFC 8693 §3: the token type of an OAuth access token.
@@ -64,7 +64,7 @@ pub async fn exchange(
             "subject_token_type must be {ACCESS_TOKEN_TYPE}"
         )));
     }
-    let (subject, _) = live_access_token(ctx, request.subject_token)
+    let (subject, _) = live_access_token(ctx, request.subject_token, RevocationCheck::Store)
         .await?
         .ok_or_else(|| invalid("subject_token"))?;
     // A user's token: a service's own token is not exchanged on anyone's behalf.
@@ -75,9 +75,10 @@ pub async fn exchange(
     }
     let acting = match (request.actor_token, request.actor_token_type) {
         (Some(token), Some(ACCESS_TOKEN_TYPE)) => {
-            let (actor, _): (AccessTokenClaims, _) = live_access_token(ctx, token)
-                .await?
-                .ok_or_else(|| invalid("actor_token"))?;
+            let (actor, _): (AccessTokenClaims, _) =
+                live_access_token(ctx, token, RevocationCheck::Store)
+                    .await?
+                    .ok_or_else(|| invalid("actor_token"))?;
             actor.sub
         }
         (Some(_), Some(_)) => {

@@ -278,6 +278,27 @@ macro_rules! grants_impl {
                 Ok(count > 0)
             }
 
+            /// The unexpired revocation records stamped (`seq`) at or after `since`: the shared half
+            /// of [`Store::revocations_since`](crate::store::Store::revocations_since); each backend
+            /// finds where the next read starts its own way.
+            pub(crate) async fn revocations_stamped_since(
+                pool: &$pool,
+                since: i64,
+                now: i64,
+            ) -> Result<Vec<crate::domain::grant::Revocation>, StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT id, expires_at FROM revocations WHERE seq >= $1 AND expires_at > $2",
+                )
+                .bind(since)
+                .bind(now)
+                .fetch_all(pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, expires_at)| crate::domain::grant::Revocation { id, expires_at })
+                    .collect())
+            }
+
             /// [`Store::find_requested_claims`](crate::store::Store::find_requested_claims).
             pub(crate) async fn find_requested_claims(
                 pool: &$pool,
