@@ -42,6 +42,7 @@ mod par;
 mod passkeys;
 mod passwords;
 mod private_key_jwt;
+mod query_plans;
 mod refresh;
 mod registration;
 mod remote_cli;
