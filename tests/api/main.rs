@@ -53,6 +53,7 @@ mod store;
 mod store_account;
 mod store_errors;
 mod store_grants;
+mod store_housekeeping;
 mod store_passkeys;
 mod store_roles;
 mod throttle;

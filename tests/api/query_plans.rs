@@ -64,8 +64,8 @@ const KNOWN_SCANS: &[(&str, &str)] = &[(
     // means visiting every row (an anti-join): a row carries no time of its own to index, and a
     // sign-in's session may have been replaced (a new id at sign-in) rather than expired. Fixing
     // it needs a schema change (an expiry on `session_clients`, kept with its session's); until
-    // then it is one scan per housekeeping pass, never on a request's path.
-    "DELETE FROM session_clients WHERE NOT EXISTS",
+    // then it is a scan per housekeeping batch, never on a request's path.
+    "DELETE FROM session_clients WHERE (sid, client_id) IN",
     "anti-join over session_clients (housekeeping only)",
 )];
 
