@@ -20,7 +20,7 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::helpers::{Backend, TestApp, TestClient, TestDb, query_param, text};
+use crate::helpers::{Backend, PASSWORD, TestApp, TestClient, TestDb, query_param, text};
 
 crate::backend_tests!(every_hot_query_uses_an_index);
 
@@ -108,6 +108,7 @@ async fn check_plans(backend: Backend) {
         "sign_in_attempts",
         "device_authorizations",
         "pushed_requests",
+        "user_totp",
     ] {
         assert!(
             statements.iter().any(|s| s.contains(table)),
@@ -133,14 +134,15 @@ async fn check_plans(backend: Backend) {
     );
 }
 
-/// Sign-ins, every token grant, introspection, revocation, userinfo, PAR, the device grant and a
-/// housekeeping pass, as clients and browsers do them.
+/// Sign-ins, every token grant, introspection, revocation, userinfo, PAR, the device grant, a
+/// TOTP second factor and a housekeeping pass, as clients and browsers do them.
 async fn drive_hot_paths(app: &TestApp, clients: &Clients) {
     let Clients {
         service,
         web,
         dashboard,
         device,
+        totp_secret,
     } = clients;
     // client_credentials, then introspection of its token.
     let service_token = app.service_token(service).await;
@@ -227,6 +229,17 @@ async fn drive_hot_paths(app: &TestApp, clients: &Clients) {
         .await;
     assert_eq!(poll.status(), 400);
 
+    // The second factor: a password sign-in stepped up with a TOTP code (`acr_values`).
+    app.clock.advance(30);
+    app.post_login("alice", PASSWORD).await;
+    let (url, _) = app.authorize_url(web, "openid", &[("acr_values", "urn:latchkey:acr:mfa")]);
+    assert_eq!(app.get_url(&url).await.status(), 303);
+    let code = crate::mfa::code(app, totp_secret);
+    assert_eq!(
+        crate::mfa::post_code(app, "/otp", &code).await.status(),
+        303
+    );
+
     // A housekeeping pass, as the background task runs it.
     latchkey::housekeeping::run_once(
         app.state.store.as_ref(),
@@ -237,17 +250,20 @@ async fn drive_hot_paths(app: &TestApp, clients: &Clients) {
     .unwrap();
 }
 
-/// The clients the flows use, registered (with the user `alice`) before the capture: setting up is
-/// not a hot path.
+/// The clients the flows use, and the user `alice`'s TOTP secret, set up before the capture:
+/// registering clients and enrolling a factor are not hot paths.
 struct Clients {
     service: TestClient,
     web: TestClient,
     dashboard: TestClient,
     device: TestClient,
+    totp_secret: String,
 }
 
 async fn set_up(app: &TestApp) -> Clients {
     app.create_user("alice").await;
+    app.post_login("alice", PASSWORD).await;
+    let (totp_secret, _, _) = crate::mfa::enrol(app).await;
     Clients {
         service: app
             .service_client(&["orders:read"], "client_secret_basic")
@@ -255,6 +271,7 @@ async fn set_up(app: &TestApp) -> Clients {
         web: app.web_client().await,
         dashboard: app.refreshing_client().await,
         device: device_client(app).await,
+        totp_secret,
     }
 }
 
