@@ -293,6 +293,10 @@ pub struct RevocationBatch {
 /// RFC 9126 §2.2: the URN namespace of the request URIs of pushed authorization requests.
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
+/// How many rows one housekeeping statement deletes at most: a pass deletes a table's expired rows in
+/// batches of this many, each its own short statement, so requests are never stalled behind it.
+pub const HOUSEKEEPING_BATCH: u64 = 1000;
+
 /// What a housekeeping pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Housekeeping {

@@ -91,11 +91,8 @@ macro_rules! audit_impl {
                 pool: &$pool,
                 before: i64,
             ) -> Result<u64, StoreError> {
-                Ok(sqlx::query("DELETE FROM audit_events WHERE at < $1")
-                    .bind(before)
-                    .execute(pool)
-                    .await?
-                    .rows_affected())
+                // In batches, like the rest of housekeeping: the audit trail is the largest table.
+                Ok(super::batches::delete_in_batches(pool, "audit_events", "id", "at < $1", before).await?)
             }
         }
     };

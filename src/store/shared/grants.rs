@@ -75,7 +75,7 @@ macro_rules! grants_impl {
             /// Unredeemed codes go when they expire; a consumed code stays while
             /// its grant lives, so a replay
             /// still finds it and revokes what it produced (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
-            const CODES_PAST_REPLAY_DETECTION: &str = "DELETE FROM authorization_codes WHERE expires_at <= $1 \
+            const CODES_PAST_REPLAY_DETECTION: &str = "expires_at <= $1 \
                  AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = authorization_codes.grant_id)";
 
             /// [`Store::find_consent`](crate::store::Store::find_consent).
@@ -349,94 +349,80 @@ macro_rules! grants_impl {
                 Ok(())
             }
 
-            /// [`Store::housekeep`](crate::store::Store::housekeep).
+            /// [`Store::housekeep`](crate::store::Store::housekeep), table by table in batches
+            /// ([`delete_in_batches`](super::batches::delete_in_batches)).
             pub(crate) async fn housekeep(
                 pool: &$pool,
                 now: i64,
                 spent_before: i64,
             ) -> Result<Housekeeping, StoreError> {
-                let run = |sql: &'static str, first: i64, second: Option<i64>| {
-                    let pool = pool.clone();
-                    async move {
-                        let mut query = sqlx::query(sql).bind(first);
-                        if let Some(second) = second {
-                            query = query.bind(second);
-                        }
-                        query.execute(&pool).await.map(|done| done.rows_affected())
-                    }
+                use super::batches::delete_in_batches;
+                let expired = |table: &'static str, key: &'static str| {
+                    delete_in_batches(pool, table, key, "expires_at <= $1", now)
                 };
                 Ok(Housekeeping {
-                    authorization_codes: run(CODES_PAST_REPLAY_DETECTION, now, None).await?,
-                    refresh_tokens: run(
-                        "DELETE FROM refresh_tokens WHERE expires_at <= $1 OR (rotated_at IS NOT NULL AND rotated_at < $2)",
+                    authorization_codes: delete_in_batches(
+                        pool,
+                        "authorization_codes",
+                        "code_hash",
+                        CODES_PAST_REPLAY_DETECTION,
                         now,
-                        Some(spent_before),
                     )
                     .await?,
-                    revocations: run("DELETE FROM revocations WHERE expires_at <= $1", now, None).await?,
-                    grants: run(
-                        "DELETE FROM grants WHERE expires_at <= $1 \
+                    // Two conditions, each served by its own index (an OR of the two is a scan);
+                    // a token both expired and spent is deleted (and counted) by the first.
+                    refresh_tokens: expired("refresh_tokens", "token_hash").await?
+                        + delete_in_batches(
+                            pool,
+                            "refresh_tokens",
+                            "token_hash",
+                            "rotated_at IS NOT NULL AND rotated_at < $1",
+                            spent_before,
+                        )
+                        .await?,
+                    revocations: expired("revocations", "id").await?,
+                    grants: delete_in_batches(
+                        pool,
+                        "grants",
+                        "grant_id",
+                        "expires_at <= $1 \
                          AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.grant_id)",
                         now,
-                        None,
                     )
                     .await?,
-                    sessions: run("DELETE FROM sessions WHERE expiry_date <= $1", now, None).await?,
-                    reference_tokens: run(
-                        "DELETE FROM reference_tokens WHERE expires_at <= $1",
+                    sessions: delete_in_batches(pool, "sessions", "id_hash", "expiry_date <= $1", now)
+                        .await?,
+                    reference_tokens: expired("reference_tokens", "token_hash").await?,
+                    sign_in_attempts: expired("sign_in_attempts", "counter_key").await?,
+                    pushed_requests: expired("pushed_requests", "request_hash").await?,
+                    client_assertions: expired("client_assertions", "client_id, jti_hash").await?,
+                    registration_tokens: delete_in_batches(
+                        pool,
+                        "registration_tokens",
+                        "token_id",
+                        "expires_at IS NOT NULL AND expires_at <= $1",
                         now,
-                        None,
                     )
                     .await?,
-                    sign_in_attempts: run(
-                        "DELETE FROM sign_in_attempts WHERE expires_at <= $1",
-                        now,
-                        None,
-                    )
-                    .await?,
-                    pushed_requests: run(
-                        "DELETE FROM pushed_requests WHERE expires_at <= $1",
-                        now,
-                        None,
-                    )
-                    .await?,
-                    client_assertions: run(
-                        "DELETE FROM client_assertions WHERE expires_at <= $1",
-                        now,
-                        None,
-                    )
-                    .await?,
-                    registration_tokens: run(
-                        "DELETE FROM registration_tokens WHERE expires_at IS NOT NULL AND expires_at <= $1",
-                        now,
-                        None,
-                    )
-                    .await?,
-                    device_authorizations: run(
-                        "DELETE FROM device_authorizations WHERE expires_at <= $1",
-                        now,
-                        None,
-                    )
-                    .await?,
-                    dpop_proofs: run("DELETE FROM dpop_proofs WHERE expires_at <= $1", now, None).await?,
-                    passkey_ceremonies: run(
-                        "DELETE FROM passkey_ceremonies WHERE expires_at <= $1",
-                        now,
-                        None,
-                    )
-                    .await?,
+                    device_authorizations: expired("device_authorizations", "device_code_hash").await?,
+                    dpop_proofs: expired("dpop_proofs", "proof_hash").await?,
+                    passkey_ceremonies: expired("passkey_ceremonies", "ceremony_hash").await?,
                     // Sign-ins of sessions that ended without a sign-out (expired): nobody is told.
-                    session_clients: run(
-                        "DELETE FROM session_clients WHERE NOT EXISTS (SELECT 1 FROM sessions s \
+                    session_clients: delete_in_batches(
+                        pool,
+                        "session_clients",
+                        "sid, client_id",
+                        "NOT EXISTS (SELECT 1 FROM sessions s \
                          WHERE s.sid = session_clients.sid AND s.expiry_date > $1)",
                         now,
-                        None,
                     )
                     .await?,
-                    logout_deliveries: run(
-                        "DELETE FROM logout_deliveries WHERE created_at <= $1",
+                    logout_deliveries: delete_in_batches(
+                        pool,
+                        "logout_deliveries",
+                        "jti",
+                        "created_at <= $1",
                         now.saturating_sub(crate::domain::logout::DELIVERY_RETENTION),
-                        None,
                     )
                     .await?,
                     // Signing keys and audit events follow their policies: `housekeeping::run_once`.

@@ -6,7 +6,7 @@
 //!
 //! Each noun has its file, a macro generating one module of plain functions over the backend's pool:
 //! [`accounts`] (passwords, account state, browser sessions), [`attempts`] (the sign-in throttle's
-//! counters), [`catalog`] (scopes and APIs), [`clients`], [`devices`] (device authorization requests), [`grants`] (consent, codes, grants, refresh
+//! counters), [`batches`] (housekeeping's DELETEs in bounded batches), [`catalog`] (scopes and APIs), [`clients`], [`devices`] (device authorization requests), [`grants`] (consent, codes, grants, refresh
 //! and reference tokens, revocations, housekeeping), [`keys`] (signing keys), [`logouts`] (the back-channel logout outbox), [`roles`] (roles and
 //! groups), [`users`], [`factors`] (second factors), [`passkeys`] and [`account_page`] (a user's sessions and
 //! applications). Each file also has the trait methods of its noun (its `methods!` macro), so the
@@ -17,6 +17,7 @@ pub(super) mod account_page;
 pub(super) mod accounts;
 pub(super) mod attempts;
 pub(super) mod audit;
+pub(super) mod batches;
 pub(super) mod catalog;
 pub(super) mod clients;
 pub(super) mod collect;
@@ -41,6 +42,7 @@ macro_rules! store_impl {
         crate::store::shared::users::users_impl!($pool, $conn);
         crate::store::shared::catalog::catalog_impl!($pool, $conn);
         crate::store::shared::keys::keys_impl!($pool);
+        crate::store::shared::batches::batches_impl!($pool);
         crate::store::shared::grants::grants_impl!($pool, $conn);
         crate::store::shared::devices::devices_impl!($pool);
         crate::store::shared::factors::factors_impl!($pool, $conn);
