@@ -60,14 +60,20 @@ store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
         // visible to the read below; a record of one still open is stamped at or above it and is
         // read next time. (Taken before the read: a writer that commits in between is read twice,
         // never missed.)
-        let (next,): (i64,) =
-            sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                .fetch_one(&self.pool)
-                .await?;
-        let revoked = grants::revocations_stamped_since(&self.pool, since.0, now).await?;
+        // Every transaction that committed before this snapshot has an id below its `xmax`; one
+        // that commits later is at or above `xmin` and is read next time, so the read stops at `xmax`.
+        let (next, until): (i64, i64) = sqlx::query_as(
+            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint \
+             FROM pg_current_snapshot() AS s",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let next = next.max(since.0);
+        let revoked =
+            grants::revocations_stamped_since(&self.pool, since.0, until.max(next), now).await?;
         Ok(RevocationBatch {
             revoked,
-            next: RevocationCursor(next.max(since.0)),
+            next: RevocationCursor(next),
         })
     }
 

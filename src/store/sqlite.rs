@@ -48,10 +48,11 @@ store_impl!(
             let (last,): (i64,) = sqlx::query_as("SELECT last FROM revocation_sequence")
                 .fetch_one(&self.pool)
                 .await?;
-            let revoked = grants::revocations_stamped_since(&self.pool, since.0, now).await?;
+            let next = last.saturating_add(1).max(since.0);
+            let revoked = grants::revocations_stamped_since(&self.pool, since.0, next, now).await?;
             Ok(RevocationBatch {
                 revoked,
-                next: RevocationCursor(last.saturating_add(1).max(since.0)),
+                next: RevocationCursor(next),
             })
         }
 

@@ -281,15 +281,22 @@ macro_rules! grants_impl {
             /// The unexpired revocation records stamped (`seq`) at or after `since`: the shared half
             /// of [`Store::revocations_since`](crate::store::Store::revocations_since); each backend
             /// finds where the next read starts its own way.
+            ///
+            /// Bounded above by `until` (the cursor the batch hands on: what is stamped at or above
+            /// it is read next time), so the read is a window of the `seq` index whatever the
+            /// planner guesses of one open-ended range.
             pub(crate) async fn revocations_stamped_since(
                 pool: &$pool,
                 since: i64,
+                until: i64,
                 now: i64,
             ) -> Result<Vec<crate::domain::grant::Revocation>, StoreError> {
                 let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT id, expires_at FROM revocations WHERE seq >= $1 AND expires_at > $2",
+                    "SELECT id, expires_at FROM revocations \
+                     WHERE seq >= $1 AND seq < $2 AND expires_at > $3",
                 )
                 .bind(since)
+                .bind(until)
                 .bind(now)
                 .fetch_all(pool)
                 .await?;
