@@ -72,12 +72,46 @@ macro_rules! backend_tests {
                 async fn $name() {
                     $crate::helpers::install_crypto_provider();
                     if let Some(backend) = $crate::helpers::Backend::postgres() {
-                        super::$name(backend).await
+                        $crate::helpers::dropping_databases(&backend, super::$name(backend.clone()))
+                            .await
                     }
                 }
             )*
         }
     };
+}
+
+tokio::task_local! {
+    /// The PostgreSQL databases the running test created, dropped when it passes.
+    static CREATED: std::cell::RefCell<Vec<String>>;
+}
+
+/// Run a PostgreSQL test, then drop the databases it created (a full run would otherwise leave
+/// some 300 of them, gigabytes, on the server). A failed test keeps them, to look at; so does every
+/// test with `LATCHKEY_TEST_KEEP_DATABASES` set (`.ci/run`, whose cluster is thrown away whole:
+/// the drops cost its run about a minute).
+pub async fn dropping_databases(backend: &Backend, test: impl std::future::Future<Output = ()>) {
+    if std::env::var_os("LATCHKEY_TEST_KEEP_DATABASES").is_some() {
+        return test.await;
+    }
+    let created = CREATED
+        .scope(std::cell::RefCell::default(), async {
+            test.await;
+            CREATED.with(|created| created.take())
+        })
+        .await;
+    let Backend::Postgres(base) = backend else {
+        return;
+    };
+    let Ok(mut admin) = sqlx::PgConnection::connect(base).await else {
+        return;
+    };
+    for name in created {
+        // The test's servers may still hold connections: FORCE ends them (PostgreSQL 13+).
+        let _ = sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+            .execute(&mut admin)
+            .await;
+    }
 }
 
 /// A fresh, empty database for one test.
@@ -111,6 +145,8 @@ impl TestDb {
                     .execute(&mut admin)
                     .await
                     .unwrap();
+                // Outside a test's scope (a task it spawned), the database is simply left.
+                let _ = CREATED.try_with(|created| created.borrow_mut().push(name.clone()));
                 let mut url = url::Url::parse(base).unwrap();
                 url.set_path(&format!("/{name}"));
                 Self {
