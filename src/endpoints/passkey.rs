@@ -25,8 +25,9 @@ use super::login;
 use super::page::{PageError, render};
 use super::second_factor::{
     admit, carry_on, complete, may_enrol, recovery_codes_page, show_otp, signed_in_user,
+    with_factor,
 };
-use super::session::{BrowserSession, SignedIn};
+use super::session::BrowserSession;
 use crate::audit;
 use crate::domain::audit::{AuditEvent, EventType};
 use crate::domain::authn::Authentication;
@@ -263,24 +264,10 @@ async fn register(
     };
     audit::log(&event);
     // Creating it proved the user holds it: the session is now a two-factor one.
-    let auth_time = state.clock.now();
-    session
-        .sign_in(
-            SignedIn {
-                user_id: signed_in.user_id.clone(),
-                auth_time,
-                authentication: signed_in.authentication.with(registered.method),
-                sid: signed_in.sid.clone(),
-            },
-            state.settings.lifetimes.session,
-        )
-        .await?;
+    let signed_in = with_factor(state, session, signed_in, registered.method).await?;
     if let Some(codes) = registered.recovery_codes {
         return recovery_codes_page(session, &codes).await;
     }
-    let Some(signed_in) = super::authorize::signed_in(session).await? else {
-        return Err(PageError::internal());
-    };
     carry_on(state, session, signed_in).await
 }
 

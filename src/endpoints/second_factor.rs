@@ -335,14 +335,27 @@ async fn verify(
     complete(state, session, signed_in, Method::Otp).await
 }
 
-/// The second factor (`method`) is proven: sign the session in again, under a new id, with both
-/// methods (OIDC Core §2: `auth_time` is now, when the user last authenticated), and carry on.
+/// The second factor (`method`) is proven: sign the session in again, and carry on.
 pub(super) async fn complete(
     state: &AppState,
     session: &BrowserSession,
     signed_in: SignedIn,
     method: Method,
 ) -> Result<Response, PageError> {
+    let signed_in = with_factor(state, session, signed_in, method).await?;
+    carry_on(state, session, signed_in).await
+}
+
+/// The user just proved `method` too (a code, a passkey, or a factor just enrolled): sign the
+/// session in again under a new id (no session fixation), with its `sid` kept and the method added
+/// (OIDC Core §2: `auth_time` is now, when the user last authenticated). The sign-in, for the
+/// request waiting.
+pub(super) async fn with_factor(
+    state: &AppState,
+    session: &BrowserSession,
+    signed_in: SignedIn,
+    method: Method,
+) -> Result<SignIn, PageError> {
     let auth_time = state.clock.now();
     let authentication = signed_in.authentication.with(method);
     session
@@ -356,17 +369,12 @@ pub(super) async fn complete(
             state.settings.lifetimes.session,
         )
         .await?;
-    carry_on(
-        state,
-        session,
-        SignIn {
-            user_id: UserId::from_stored(signed_in.user_id),
-            auth_time,
-            authentication,
-            sid: signed_in.sid,
-        },
-    )
-    .await
+    Ok(SignIn {
+        user_id: UserId::from_stored(signed_in.user_id),
+        auth_time,
+        authentication,
+        sid: signed_in.sid,
+    })
 }
 
 /// Resume the authorization request waiting in the session, if any.
@@ -522,18 +530,7 @@ async fn confirm(
     }
     audit::log(&event);
     // The user just proved the factor: the session is now a two-factor one.
-    let auth_time = state.clock.now();
-    session
-        .sign_in(
-            SignedIn {
-                user_id: signed_in.user_id.clone(),
-                auth_time,
-                authentication: signed_in.authentication.with(Method::Otp),
-                sid: signed_in.sid.clone(),
-            },
-            state.settings.lifetimes.session,
-        )
-        .await?;
+    with_factor(state, session, signed_in, Method::Otp).await?;
     recovery_codes_page(session, &codes).await
 }
 
