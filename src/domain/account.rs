@@ -2,6 +2,27 @@
 //! when each signed in) and the applications they have connected. Plain values: never a session id,
 //! a token or a secret.
 
+use crate::domain::secret::TokenHash;
+use crate::domain::user::UserId;
+
+/// A browser session as the store writes it: the SHA-256 of its id (never the id itself), its
+/// signed-in user and `sid`, where it signed in from, its values, and when it expires.
+#[derive(Clone, Copy)]
+pub struct SessionRecord<'a> {
+    /// The SHA-256 of the session's id.
+    pub id_hash: &'a TokenHash,
+    /// The signed-in user, if anyone has signed in.
+    pub user_id: Option<&'a UserId>,
+    /// The sign-in's `sid` (OIDC Back-Channel Logout §2.1).
+    pub sid: Option<&'a str>,
+    /// Where it signed in from.
+    pub device: &'a SessionDevice,
+    /// Its values, serialised.
+    pub data: &'a [u8],
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+}
+
 /// Where a browser session signed in from, recorded at sign-in and kept beside the session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionDevice {

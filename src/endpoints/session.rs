@@ -6,7 +6,7 @@
 //! record is linked to its signed-in user (so all of a user's sessions can be ended at once), and a
 //! session nobody has signed in to never lives longer than [`ANONYMOUS_TTL`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,17 +16,23 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use tower_cookies::Cookies;
+use tower_sessions::cookie::{Cookie, SameSite};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, Session};
 
 use super::page::PageError;
 use crate::clock::{Clock, SystemClock};
-use crate::domain::account::{SessionDevice, user_agent_text};
+use crate::domain::account::{SessionDevice, SessionRecord, user_agent_text};
 use crate::domain::authn::Authentication;
 use crate::domain::secret::{TokenHash, random_string};
 use crate::domain::user::UserId;
+use crate::keys::KeyRing;
+use crate::state::AppState;
 use crate::store::Store;
 
 /// tower-sessions' store interface over [`Store`]; expiry is judged by the injected clock.
@@ -57,6 +63,20 @@ struct Stored {
     device: SessionDevice,
     data: Vec<u8>,
     expires_at: i64,
+}
+
+impl Stored {
+    /// What the store writes.
+    fn record(&self) -> SessionRecord<'_> {
+        SessionRecord {
+            id_hash: &self.id_hash,
+            user_id: self.user_id.as_ref(),
+            sid: self.sid.as_deref(),
+            device: &self.device,
+            data: &self.data,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 impl StoreSessions {
@@ -118,15 +138,26 @@ fn backend(err: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
 }
 
+/// What the store adapter keeps for the request being served (scoped by
+/// [`unavailable_when_save_fails`], around tower-sessions' layer and the handler).
+#[derive(Default)]
+struct RequestSession {
+    /// The store failed to save the session.
+    save_failed: Cell<bool>,
+    /// [`BrowserSession::sign_in`] is renewing the id: the next delete is the old id's.
+    renewing: Cell<bool>,
+    /// The old id's hash, kept (not deleted) until the record is written under its new id.
+    renewed_from: RefCell<Option<TokenHash>>,
+}
+
 tokio::task_local! {
-    /// Set when the store fails to save the current request's session; read by [`unavailable_when_save_fails`].
-    static SAVE_FAILED: Cell<bool>;
+    static REQUEST: RequestSession;
 }
 
 /// A failed write of the session: noted for [`unavailable_when_save_fails`], then passed on.
 fn save_failed(err: impl std::fmt::Display) -> session_store::Error {
     // Outside the middleware (no scope) there is no one to tell; the error still propagates.
-    let _ = SAVE_FAILED.try_with(|failed| failed.set(true));
+    let _ = REQUEST.try_with(|request| request.save_failed.set(true));
     backend(err)
 }
 
@@ -137,10 +168,10 @@ fn save_failed(err: impl std::fmt::Display) -> session_store::Error {
 /// with a bare 500 it builds itself. Its save runs inside this middleware's future (no task is
 /// spawned in between), so the store adapter can report the failure through a task-local flag.
 pub async fn unavailable_when_save_fails(request: Request, next: Next) -> Response {
-    SAVE_FAILED
-        .scope(Cell::new(false), async move {
+    REQUEST
+        .scope(RequestSession::default(), async move {
             let response = next.run(request).await;
-            if SAVE_FAILED.with(Cell::get) {
+            if REQUEST.with(|request| request.save_failed.get()) {
                 PageError::unavailable().into_response()
             } else {
                 response
@@ -152,19 +183,34 @@ pub async fn unavailable_when_save_fails(request: Request, next: Next) -> Respon
 #[async_trait]
 impl SessionStore for StoreSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // The id renewed at sign-in: the old record moves to the new id in one UPDATE.
+        let renewed_from = REQUEST
+            .try_with(|request| request.renewed_from.borrow_mut().take())
+            .ok()
+            .flatten();
+        if let Some(from) = renewed_from {
+            let stored = self.stored(record)?;
+            let renamed = self
+                .store
+                .rename_session(&from, &stored.record())
+                .await
+                .map_err(save_failed)?;
+            if renamed {
+                return Ok(());
+            }
+            // Ended meanwhile by another request, or the new id is taken (a 2^-128 chance): the
+            // old id must not live on either way, and the session is created below as before.
+            self.store
+                .delete_session(&from)
+                .await
+                .map_err(save_failed)?;
+        }
         // A fresh random id until one is free: ids never collide silently.
         loop {
             let stored = self.stored(record)?;
             let created = self
                 .store
-                .create_session(
-                    &stored.id_hash,
-                    stored.user_id.as_ref(),
-                    stored.sid.as_deref(),
-                    &stored.device,
-                    &stored.data,
-                    stored.expires_at,
-                )
+                .create_session(&stored.record())
                 .await
                 .map_err(save_failed)?;
             if created {
@@ -178,14 +224,7 @@ impl SessionStore for StoreSessions {
         let stored = self.stored(record)?;
         let saved = self
             .store
-            .save_session(
-                &stored.id_hash,
-                stored.user_id.as_ref(),
-                stored.sid.as_deref(),
-                &stored.device,
-                &stored.data,
-                stored.expires_at,
-            )
+            .save_session(&stored.record())
             .await
             .map_err(save_failed)?;
         if !saved {
@@ -217,6 +256,21 @@ impl SessionStore for StoreSessions {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        // tower-sessions renews an id by deleting the old record at once and creating the new one
+        // when the response is saved: at sign-in the old id is kept for `create` to rename instead,
+        // so the renewal is one statement (and a failed request leaves the session as it was).
+        let kept = REQUEST
+            .try_with(|request| {
+                let renewing = request.renewing.replace(false);
+                if renewing {
+                    *request.renewed_from.borrow_mut() = Some(hash_id(id));
+                }
+                renewing
+            })
+            .unwrap_or(false);
+        if kept {
+            return Ok(());
+        }
         self.store
             .delete_session(&hash_id(id))
             .await
@@ -258,19 +312,72 @@ const PENDING_ACCOUNT: &str = "pending_account";
 /// opening the login page, or an authorization URL with a public client id), so it must not
 /// occupy the store for the whole `--session-ttl`; housekeeping deletes it soon after.
 pub const ANONYMOUS_TTL: i64 = 15 * 60;
-const CSRF: &str = "csrf";
 const PENDING: &str = "pending_authorization";
 const PENDING_DEVICE: &str = "pending_device";
 const PASSKEY_CEREMONY: &str = "passkey_ceremony";
 
-/// The browser session, with typed accessors under constant keys, and where this request came from
-/// (recorded when it signs the session in).
-pub struct BrowserSession(Session, SignedInFrom);
+/// The browser's CSRF cookie: a random value the pages' forms are bound to (see [`PageCsrf`]).
+const CSRF_COOKIE: &str = "latchkey_csrf";
 
-impl<S: Send + Sync> FromRequestParts<S> for BrowserSession {
+/// The pages' CSRF protection, a signed double-submit token (OWASP CSRF Prevention Cheat Sheet,
+/// "Signed Double-Submit Cookie"): the browser holds a random value in the [`CSRF_COOKIE`] cookie
+/// (HttpOnly, SameSite=Lax, this issuer's path), and every form carries the HMAC-SHA256 of that
+/// value and of the signed-in session's `sid`, under a key derived from the key-encryption secret.
+/// A cross-site form can neither read the cookie nor sign a value it planted, and the token changes
+/// with every sign-in. Showing a form writes nothing to the store, so the login page costs no
+/// session, and any instance accepts a form another rendered.
+struct PageCsrf {
+    cookies: Cookies,
+    keys: Arc<KeyRing>,
+    /// The cookie's `Secure` attribute (an `https` issuer).
+    secure: bool,
+    /// The cookie's path: the issuer's.
+    path: String,
+}
+
+impl PageCsrf {
+    /// The browser's CSRF value, if it sent a well-formed one (or this response sets one).
+    fn value(&self) -> Option<String> {
+        let value = self.cookies.get(CSRF_COOKIE)?.value().to_owned();
+        let well_formed = value.len() == 43
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then_some(value)
+    }
+
+    /// The browser's CSRF value, set now if it has none.
+    fn value_or_set(&self) -> String {
+        if let Some(value) = self.value() {
+            return value;
+        }
+        let value = random_string(32);
+        let mut cookie = Cookie::new(CSRF_COOKIE, value.clone());
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_secure(self.secure);
+        cookie.set_path(self.path.clone());
+        self.cookies.add(cookie);
+        value
+    }
+
+    /// The form token of `value` for a session signed in as `sid` (empty before sign-in).
+    fn token(&self, value: &str, sid: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.keys.kek().csrf_tag(value, sid))
+    }
+}
+
+/// The browser session, with typed accessors under constant keys, where this request came from
+/// (recorded when it signs the session in), and the pages' CSRF protection.
+pub struct BrowserSession(Session, SignedInFrom, PageCsrf);
+
+impl FromRequestParts<AppState> for BrowserSession {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| PageError::internal())?;
@@ -287,7 +394,24 @@ impl<S: Send + Sync> FromRequestParts<S> for BrowserSession {
                 .and_then(|v| v.to_str().ok())
                 .and_then(user_agent_text),
         };
-        Ok(Self(session, from))
+        // tower-sessions' layer puts the request's cookie jar here; its changes go out with the
+        // response.
+        let cookies = parts
+            .extensions
+            .get::<Cookies>()
+            .cloned()
+            .ok_or_else(PageError::internal)?;
+        let issuer = &state.settings.issuer;
+        let csrf = PageCsrf {
+            cookies,
+            keys: state.keys.clone(),
+            secure: issuer.is_https(),
+            path: match issuer.path() {
+                "" => "/".to_owned(),
+                path => path.to_owned(),
+            },
+        };
+        Ok(Self(session, from, csrf))
     }
 }
 
@@ -316,9 +440,18 @@ impl BrowserSession {
     }
 
     /// Record a successful sign-in under a NEW session id (no session fixation), keeping the
-    /// pending authorization request.
+    /// pending authorization request. A stored session is renamed in one UPDATE (see
+    /// [`StoreSessions`]); a browser with none gets a new one.
     pub async fn sign_in(&self, user: SignedIn, session_ttl: i64) -> Result<(), PageError> {
-        self.0.cycle_id().await.map_err(session_failed)?;
+        // Reading the record first tells whether the cookie names a stored session.
+        self.signed_in().await?;
+        if self.0.id().is_some() {
+            let _ = REQUEST.try_with(|request| request.renewing.set(true));
+            let cycled = self.0.cycle_id().await;
+            // Whatever happened, no later delete in this request is taken for the renewal.
+            let _ = REQUEST.try_with(|request| request.renewing.set(false));
+            cycled.map_err(session_failed)?;
+        }
         // Signed in: the full `--session-ttl` (anonymous sessions get ANONYMOUS_TTL).
         self.0
             .set_expiry(Some(Expiry::OnInactivity(time::Duration::seconds(
@@ -332,8 +465,7 @@ impl BrowserSession {
             .insert(SIGNED_IN_FROM, &self.1)
             .await
             .map_err(session_failed)?;
-        // A new CSRF token for the new session.
-        self.0.remove_value(CSRF).await.map_err(session_failed)?;
+        // The pages' CSRF tokens change with it: they are bound to the new `sid`.
         Ok(())
     }
 
@@ -342,26 +474,32 @@ impl BrowserSession {
         self.0.flush().await.map_err(session_failed)
     }
 
-    /// The session's CSRF token, created on first use.
-    pub async fn csrf_token(&self) -> Result<String, PageError> {
-        if let Some(token) = self.0.get::<String>(CSRF).await.map_err(session_failed)? {
-            return Ok(token);
-        }
-        let token = random_string(32);
-        self.limit_if_anonymous().await?;
-        self.0.insert(CSRF, &token).await.map_err(session_failed)?;
-        Ok(token)
+    /// What the CSRF token is bound to: the signed-in session's `sid`, empty before sign-in.
+    async fn csrf_binding(&self) -> Result<String, PageError> {
+        Ok(self
+            .signed_in()
+            .await?
+            .and_then(|signed_in| signed_in.sid)
+            .unwrap_or_default())
     }
 
-    /// Check a form's CSRF token against the session's, in constant time.
+    /// The CSRF token of this browser's forms (see [`PageCsrf`]): nothing is written to the store.
+    pub async fn csrf_token(&self) -> Result<String, PageError> {
+        let value = self.2.value_or_set();
+        Ok(self.2.token(&value, &self.csrf_binding().await?))
+    }
+
+    /// Check a form's CSRF token against this browser's cookie and session, in constant time.
     pub async fn check_csrf(&self, presented: Option<&str>) -> Result<(), PageError> {
-        let expected: Option<String> = self.0.get(CSRF).await.map_err(session_failed)?;
-        let ok = match (expected, presented) {
-            (Some(expected), Some(presented)) => aws_lc_rs::constant_time::verify_slices_are_equal(
-                expected.as_bytes(),
-                presented.as_bytes(),
-            )
-            .is_ok(),
+        let ok = match (self.2.value(), presented) {
+            (Some(value), Some(presented)) => {
+                let expected = self.2.token(&value, &self.csrf_binding().await?);
+                aws_lc_rs::constant_time::verify_slices_are_equal(
+                    expected.as_bytes(),
+                    presented.as_bytes(),
+                )
+                .is_ok()
+            }
             _ => false,
         };
         if ok {

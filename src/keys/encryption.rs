@@ -28,6 +28,9 @@ pub struct KeyEncryptionKey {
     /// HMAC-SHA256 key of DPoP server nonces (RFC 9449 §8): derived from the same secret, so every
     /// instance makes and accepts the same nonces without sharing state.
     nonce_key: hmac::Key,
+    /// HMAC-SHA256 key of the pages' CSRF tokens (signed double-submit): derived from the same
+    /// secret, so any instance accepts a form another rendered.
+    csrf_key: hmac::Key,
 }
 
 impl std::fmt::Debug for KeyEncryptionKey {
@@ -68,9 +71,11 @@ impl KeyEncryptionKey {
             .extract(secret.expose_secret().as_bytes());
         let okm = prk.expand(&[b"aes-256-gcm"], &AES_256_GCM)?;
         let nonce_key = hmac::Key::from(prk.expand(&[b"dpop-nonce"], hmac::HMAC_SHA256)?);
+        let csrf_key = hmac::Key::from(prk.expand(&[b"page-csrf"], hmac::HMAC_SHA256)?);
         Ok(Self {
             key: LessSafeKey::new(UnboundKey::from(okm)),
             nonce_key,
+            csrf_key,
         })
     }
 
@@ -79,6 +84,18 @@ impl KeyEncryptionKey {
         hmac::sign(&self.nonce_key, &window.to_be_bytes())
             .as_ref()
             .to_vec()
+    }
+
+    /// The MAC of a page's CSRF token: the browser's CSRF cookie and what the token is bound to (the
+    /// signed-in session's `sid`, empty before sign-in), each prefixed by its length so no two
+    /// pairs sign the same bytes.
+    pub fn csrf_tag(&self, cookie: &str, binding: &str) -> Vec<u8> {
+        let mut context = hmac::Context::with_key(&self.csrf_key);
+        for part in [cookie, binding] {
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part.as_bytes());
+        }
+        context.sign().as_ref().to_vec()
     }
 
     /// Seal `plaintext`, binding it to `kid` (as associated data): `nonce || ciphertext || tag`.

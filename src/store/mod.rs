@@ -468,23 +468,21 @@ pub trait Store: Send + Sync + 'static {
     /// user, if any; false (nothing written) if the id is taken.
     async fn create_session(
         &self,
-        id_hash: &TokenHash,
-        user_id: Option<&UserId>,
-        sid: Option<&str>,
-        device: &crate::domain::account::SessionDevice,
-        data: &[u8],
-        expires_at: i64,
+        session: &crate::domain::account::SessionRecord<'_>,
     ) -> Result<bool, StoreError>;
     /// Replace an existing browser session; false (nothing written) if it no longer exists, so a
     /// session ended meanwhile (signed out, or its user's sessions revoked) is never brought back.
     async fn save_session(
         &self,
-        id_hash: &TokenHash,
-        user_id: Option<&UserId>,
-        sid: Option<&str>,
-        device: &crate::domain::account::SessionDevice,
-        data: &[u8],
-        expires_at: i64,
+        session: &crate::domain::account::SessionRecord<'_>,
+    ) -> Result<bool, StoreError>;
+    /// Move the browser session stored under `from` to `session`'s new id and replace it, in one
+    /// statement: the id renewal at sign-in (no session fixation). False (nothing written) if the
+    /// session under `from` no longer exists or the new id is taken.
+    async fn rename_session(
+        &self,
+        from: &TokenHash,
+        session: &crate::domain::account::SessionRecord<'_>,
     ) -> Result<bool, StoreError>;
     /// The live browser sessions of `user_id` at `now`, newest sign-in first (the account page).
     async fn list_user_sessions(

@@ -204,8 +204,17 @@ async fn everything_stored(db: &TestDb) -> String {
 async fn session_ids_are_stored_only_as_hashes(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     app.create_user("jane").await;
+    // An authorization request waits in an anonymous session while the user signs in.
+    let client = app.web_client().await;
+    let started = app
+        .get_url(&app.authorize_url(&client, "openid", &[]).0)
+        .await;
+    let anonymous = session_cookie(&started)
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
     let page = app.get("/login").await;
-    let anonymous = session_cookie(&page).split_once('=').unwrap().1.to_owned();
     let csrf = crate::helpers::hidden_value(&page.text().await.unwrap(), "csrf_token");
     let response = app
         .post_form(
@@ -282,9 +291,15 @@ async fn an_anonymous_session_saved_again_still_expires_within_the_anonymous_ttl
 
 async fn a_session_that_cannot_be_saved_gets_the_503_page(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
+    let client = app.web_client().await;
     // Only session writes fail: the table they go to is gone.
     sql_execute(&app.db, "ALTER TABLE sessions RENAME TO sessions_elsewhere").await;
-    let response = app.get("/login").await;
+    // The login form itself needs no session (its CSRF token is a signed cookie).
+    assert_eq!(app.get("/login").await.status(), 200);
+    // An authorization request waiting for sign-in must be kept in one.
+    let response = app
+        .get_url(&app.authorize_url(&client, "openid", &[]).0)
+        .await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     assert!(

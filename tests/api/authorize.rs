@@ -29,8 +29,13 @@ async fn anonymous_sessions_expire_soon_and_signed_in_ones_last(backend: Backend
     use latchkey::domain::secret::TokenHash;
     let app = TestApp::spawn(&backend).await;
     app.create_user("jane").await;
+    // An authorization request waits in an anonymous session while the user signs in.
+    let client = app.web_client().await;
+    let started = app
+        .get_url(&app.authorize_url(&client, "openid", &[]).0)
+        .await;
+    let anonymous = session_id(&started);
     let page = app.get("/login").await;
-    let anonymous = session_id(&page);
     let now = app.clock.now();
     let store = &app.state.store;
     assert!(
@@ -300,12 +305,16 @@ async fn a_signed_in_user_is_not_asked_again_unless_prompt_login(backend: Backen
 async fn login_renews_the_session_id_and_sets_safe_cookie_flags(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     app.create_user("ivy").await;
-    let page = app.get("/login").await;
-    let before = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let client = app.web_client().await;
+    let started = app
+        .get_url(&app.authorize_url(&client, "openid", &[]).0)
+        .await;
+    let before = crate::helpers::set_cookie(&started, "latchkey_session");
     assert!(
         before.contains("HttpOnly") && before.contains("SameSite=Lax"),
         "{before}"
     );
+    let page = app.get("/login").await;
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"<form method="post""#) && html.contains(r#"name="csrf_token""#));
     let csrf = crate::helpers::hidden_value(&html, "csrf_token");
@@ -319,10 +328,7 @@ async fn login_renews_the_session_id_and_sets_safe_cookie_flags(backend: Backend
             ],
         )
         .await;
-    let after = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let after = crate::helpers::set_cookie(&response, "latchkey_session");
     let id = |cookie: &str| cookie.split(';').next().unwrap().to_owned();
     assert_ne!(id(&before), id(&after), "no session fixation");
 }

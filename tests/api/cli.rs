@@ -24,14 +24,14 @@ async fn gc_reports_what_it_deleted(backend: Backend) {
     let db = TestDb::new(&backend).await;
     let store = db.store().await;
     store
-        .create_session(
-            &TokenHash::of("expired"),
-            None,
-            None,
-            &Default::default(),
-            b"{}",
-            1,
-        )
+        .create_session(&latchkey::domain::account::SessionRecord {
+            id_hash: &TokenHash::of("expired"),
+            user_id: None,
+            sid: None,
+            device: &Default::default(),
+            data: b"{}",
+            expires_at: 1,
+        })
         .await
         .unwrap();
     let out = json_of(&db.cli(&["gc", "--json"], None));

@@ -186,16 +186,21 @@ async fn a_sign_in_started_on_one_instance_completes_on_another(backend: Backend
     let response = first.get_url(&url).await;
     assert_eq!(response.status(), 303);
     let cookie = session_cookie(&response);
-    let csrf_page = second
+    let login_page = second
         .http
         .get(format!("{}/login", second.address))
         .header("cookie", &cookie)
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    // The pages' CSRF cookie, which this browser keeps beside its session cookie.
+    let csrf_cookie = crate::helpers::set_cookie(&login_page, "latchkey_csrf")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cookie = format!("{cookie}; {csrf_cookie}");
+    let csrf_page = login_page.text().await.unwrap();
     assert!(
         csrf_page.contains("Web App"),
         "the second instance sees the pending request"
@@ -215,7 +220,11 @@ async fn a_sign_in_started_on_one_instance_completes_on_another(backend: Backend
         .unwrap();
     assert_eq!(response.status(), 303);
     let new_cookie = session_cookie(&response);
-    assert_ne!(new_cookie, cookie, "the session id is renewed at sign-in");
+    assert!(
+        !cookie.contains(&new_cookie),
+        "the session id is renewed at sign-in"
+    );
+    let new_cookie = format!("{new_cookie}; {csrf_cookie}");
     let consent = second
         .http
         .get(format!("{}/consent", second.address))

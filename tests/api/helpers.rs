@@ -903,8 +903,22 @@ impl TestApp {
     }
 }
 
-/// The `name=value` of a response's `Set-Cookie` (the session cookie).
+/// The `name=value` of the session cookie a response sets.
 pub fn session_cookie(response: &reqwest::Response) -> String {
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
+    set_cookie(response, "latchkey_session")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The whole `Set-Cookie` header of a response for the cookie `name`.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|value| value.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie set: {:?}", response.headers()))
 }

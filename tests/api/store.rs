@@ -481,25 +481,25 @@ async fn housekeeping_deletes_only_what_can_no_longer_matter(backend: Backend) {
     store.revoke_access_token("at_old", 150).await.unwrap();
     store.revoke_access_token("at_live", 900).await.unwrap();
     store
-        .create_session(
-            &TokenHash::of("s-old"),
-            None,
-            None,
-            &Default::default(),
-            b"{}",
-            150,
-        )
+        .create_session(&latchkey::domain::account::SessionRecord {
+            id_hash: &TokenHash::of("s-old"),
+            user_id: None,
+            sid: None,
+            device: &Default::default(),
+            data: b"{}",
+            expires_at: 150,
+        })
         .await
         .unwrap();
     store
-        .create_session(
-            &TokenHash::of("s-live"),
-            None,
-            None,
-            &Default::default(),
-            b"{}",
-            900,
-        )
+        .create_session(&latchkey::domain::account::SessionRecord {
+            id_hash: &TokenHash::of("s-live"),
+            user_id: None,
+            sid: None,
+            device: &Default::default(),
+            data: b"{}",
+            expires_at: 900,
+        })
         .await
         .unwrap();
 
@@ -627,7 +627,14 @@ async fn signing_a_user_out_ends_their_sessions_codes_and_grants_and_nobody_else
     ] {
         assert!(
             store
-                .create_session(&session(name), owner, None, &Default::default(), b"{}", 900)
+                .create_session(&latchkey::domain::account::SessionRecord {
+                    id_hash: &session(name),
+                    user_id: owner,
+                    sid: None,
+                    device: &Default::default(),
+                    data: b"{}",
+                    expires_at: 900
+                })
                 .await
                 .unwrap()
         );
@@ -728,27 +735,41 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     let id = TokenHash::of("s1");
     assert!(
         store
-            .create_session(&id, None, None, &Default::default(), b"{}", 100)
+            .create_session(&latchkey::domain::account::SessionRecord {
+                id_hash: &id,
+                user_id: None,
+                sid: None,
+                device: &Default::default(),
+                data: b"{}",
+                expires_at: 100
+            })
             .await
             .unwrap()
     );
     assert!(
         !store
-            .create_session(&id, None, None, &Default::default(), b"{}", 100)
+            .create_session(&latchkey::domain::account::SessionRecord {
+                id_hash: &id,
+                user_id: None,
+                sid: None,
+                device: &Default::default(),
+                data: b"{}",
+                expires_at: 100
+            })
             .await
             .unwrap(),
         "taken"
     );
     assert!(
         store
-            .save_session(
-                &id,
-                Some(&alice.user_id),
-                None,
-                &Default::default(),
-                b"{\"a\":1}",
-                900
-            )
+            .save_session(&latchkey::domain::account::SessionRecord {
+                id_hash: &id,
+                user_id: Some(&alice.user_id),
+                sid: None,
+                device: &Default::default(),
+                data: b"{\"a\":1}",
+                expires_at: 900
+            })
             .await
             .unwrap()
     );
@@ -763,14 +784,14 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     store.delete_session(&id).await.unwrap();
     assert!(
         !store
-            .save_session(
-                &id,
-                Some(&alice.user_id),
-                None,
-                &Default::default(),
-                b"{}",
-                900
-            )
+            .save_session(&latchkey::domain::account::SessionRecord {
+                id_hash: &id,
+                user_id: Some(&alice.user_id),
+                sid: None,
+                device: &Default::default(),
+                data: b"{}",
+                expires_at: 900
+            })
             .await
             .unwrap(),
         "a deleted session stays deleted"
@@ -779,14 +800,14 @@ async fn a_session_is_found_by_its_hash_and_a_saved_session_is_never_brought_bac
     // Deleting a user deletes their sessions.
     let other = TokenHash::of("s2");
     store
-        .create_session(
-            &other,
-            Some(&alice.user_id),
-            None,
-            &Default::default(),
-            b"{}",
-            900,
-        )
+        .create_session(&latchkey::domain::account::SessionRecord {
+            id_hash: &other,
+            user_id: Some(&alice.user_id),
+            sid: None,
+            device: &Default::default(),
+            data: b"{}",
+            expires_at: 900,
+        })
         .await
         .unwrap();
     assert!(store.delete_user(&alice.user_id, 0).await.unwrap());

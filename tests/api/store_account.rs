@@ -95,27 +95,27 @@ async fn a_users_sessions_are_listed_with_their_device_and_only_theirs_can_be_en
         ("b-laptop", &bob, "sid-b1", 10, 900),
     ] {
         store
-            .create_session(
-                &TokenHash::of(id),
-                Some(&owner.user_id),
-                Some(sid),
-                &device(signed_in_at, "192.0.2.1"),
-                b"{}",
+            .create_session(&latchkey::domain::account::SessionRecord {
+                id_hash: &TokenHash::of(id),
+                user_id: Some(&owner.user_id),
+                sid: Some(sid),
+                device: &device(signed_in_at, "192.0.2.1"),
+                data: b"{}",
                 expires_at,
-            )
+            })
             .await
             .unwrap();
     }
     // A save keeps the device columns up to date.
     store
-        .save_session(
-            &TokenHash::of("a-phone"),
-            Some(&alice.user_id),
-            Some("sid-a2"),
-            &device(20, "2001:db8::2"),
-            b"{}",
-            900,
-        )
+        .save_session(&latchkey::domain::account::SessionRecord {
+            id_hash: &TokenHash::of("a-phone"),
+            user_id: Some(&alice.user_id),
+            sid: Some("sid-a2"),
+            device: &device(20, "2001:db8::2"),
+            data: b"{}",
+            expires_at: 900,
+        })
         .await
         .unwrap();
     grant(store.as_ref(), &client, &alice, "a1", Some("sid-a1")).await;

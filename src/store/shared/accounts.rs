@@ -9,7 +9,7 @@ macro_rules! accounts_impl {
             //! Browser sessions (keyed by the SHA-256 of their id, linked to their signed-in user),
             //! and the user changes that sign a user out everywhere in one transaction.
 
-            use crate::domain::account::SessionDevice;
+            use crate::domain::account::SessionRecord;
             use crate::domain::grant::SignOut;
             use crate::domain::secret::TokenHash;
             use crate::domain::user::UserId;
@@ -91,29 +91,37 @@ macro_rules! accounts_impl {
                 Ok(Some(signed_out))
             }
 
+            /// The database the backend's connection talks to.
+            type Db = <$conn as sqlx::Connection>::Database;
+
+            /// `sql` with `session`'s columns bound as `$1` (the id's hash) to `$8`, in the order
+            /// of `sessions`' columns below; further parameters follow from `$9`.
+            fn bind_session<'q>(
+                sql: &'q str,
+                session: &SessionRecord<'q>,
+            ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>> {
+                sqlx::query(sql)
+                    .bind(session.id_hash.0.as_slice())
+                    .bind(session.user_id.map(UserId::as_str))
+                    .bind(session.data)
+                    .bind(session.expires_at)
+                    .bind(session.sid)
+                    .bind(session.device.signed_in_at)
+                    .bind(session.device.address.as_deref())
+                    .bind(session.device.user_agent.as_deref())
+            }
+
             /// [`Store::create_session`](crate::store::Store::create_session).
             pub(crate) async fn create_session(
                 pool: &$pool,
-                id_hash: &TokenHash,
-                user_id: Option<&UserId>,
-                sid: Option<&str>,
-                device: &SessionDevice,
-                data: &[u8],
-                expires_at: i64,
+                session: &SessionRecord<'_>,
             ) -> Result<bool, StoreError> {
-                let done = sqlx::query(
+                let done = bind_session(
                     "INSERT INTO sessions (id_hash, user_id, data, expiry_date, sid, signed_in_at, address, user_agent) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (id_hash) DO NOTHING",
+                    session,
                 )
-                .bind(id_hash.0.as_slice())
-                .bind(user_id.map(UserId::as_str))
-                .bind(data)
-                .bind(expires_at)
-                .bind(sid)
-                .bind(device.signed_in_at)
-                .bind(device.address.as_deref())
-                .bind(device.user_agent.as_deref())
                 .execute(pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -122,25 +130,31 @@ macro_rules! accounts_impl {
             /// [`Store::save_session`](crate::store::Store::save_session).
             pub(crate) async fn save_session(
                 pool: &$pool,
-                id_hash: &TokenHash,
-                user_id: Option<&UserId>,
-                sid: Option<&str>,
-                device: &SessionDevice,
-                data: &[u8],
-                expires_at: i64,
+                session: &SessionRecord<'_>,
             ) -> Result<bool, StoreError> {
-                let done = sqlx::query(
-                    "UPDATE sessions SET user_id = $1, data = $2, expiry_date = $3, sid = $4, \
-                     signed_in_at = $6, address = $7, user_agent = $8 WHERE id_hash = $5",
+                let done = bind_session(
+                    "UPDATE sessions SET user_id = $2, data = $3, expiry_date = $4, sid = $5, \
+                     signed_in_at = $6, address = $7, user_agent = $8 WHERE id_hash = $1",
+                    session,
                 )
-                .bind(user_id.map(UserId::as_str))
-                .bind(data)
-                .bind(expires_at)
-                .bind(sid)
-                .bind(id_hash.0.as_slice())
-                .bind(device.signed_in_at)
-                .bind(device.address.as_deref())
-                .bind(device.user_agent.as_deref())
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// [`Store::rename_session`](crate::store::Store::rename_session).
+            pub(crate) async fn rename_session(
+                pool: &$pool,
+                from: &TokenHash,
+                session: &SessionRecord<'_>,
+            ) -> Result<bool, StoreError> {
+                let done = bind_session(
+                    "UPDATE sessions SET id_hash = $1, user_id = $2, data = $3, expiry_date = $4, \
+                     sid = $5, signed_in_at = $6, address = $7, user_agent = $8 \
+                     WHERE id_hash = $9 AND NOT EXISTS (SELECT 1 FROM sessions WHERE id_hash = $1)",
+                    session,
+                )
+                .bind(from.0.as_slice())
                 .execute(pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -291,27 +305,26 @@ macro_rules! methods {
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn create_session(
                     &self,
-                    id_hash: &TokenHash,
-                    user_id: Option<&UserId>,
-                    sid: Option<&str>,
-                    device: &crate::domain::account::SessionDevice,
-                    data: &[u8],
-                    expires_at: i64,
+                    session: &crate::domain::account::SessionRecord<'_>,
                 ) -> Result<bool, StoreError> {
-                    accounts::create_session(&self.pool, id_hash, user_id, sid, device, data, expires_at).await
+                    accounts::create_session(&self.pool, session).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
                 async fn save_session(
                     &self,
-                    id_hash: &TokenHash,
-                    user_id: Option<&UserId>,
-                    sid: Option<&str>,
-                    device: &crate::domain::account::SessionDevice,
-                    data: &[u8],
-                    expires_at: i64,
+                    session: &crate::domain::account::SessionRecord<'_>,
                 ) -> Result<bool, StoreError> {
-                    accounts::save_session(&self.pool, id_hash, user_id, sid, device, data, expires_at).await
+                    accounts::save_session(&self.pool, session).await
+                }
+
+                #[tracing::instrument(level = "error", skip_all)]
+                async fn rename_session(
+                    &self,
+                    from: &TokenHash,
+                    session: &crate::domain::account::SessionRecord<'_>,
+                ) -> Result<bool, StoreError> {
+                    accounts::rename_session(&self.pool, from, session).await
                 }
 
                 #[tracing::instrument(level = "error", skip_all)]
