@@ -10,6 +10,8 @@ mod phases;
 mod protection;
 mod report;
 mod server;
+mod soak;
+mod soak_report;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,6 +55,13 @@ struct Args {
     /// Where the Markdown and JSON results go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// Run only the soak, this long (`10m`, `90s`) on each backend: a paced mix with short lifetimes,
+    /// row counts sampled (`soak.md`, `soak.json`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    soak: Option<Duration>,
+    /// Between the soak's samples.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    soak_sample: Duration,
 }
 
 const PASSWORD: &str = "bench password 0123456789";
@@ -552,12 +561,15 @@ fn main() -> Result<()> {
             args.binary.display()
         )
     })?;
-    eprintln!("measuring in-process ceilings…");
-    let ceilings = ceiling::measure();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if let Some(duration) = args.soak {
+        return runtime.block_on(soak::run_all(&args, duration, args.soak_sample));
+    }
+    eprintln!("measuring in-process ceilings…");
+    let ceilings = ceiling::measure();
     let mut backends = vec![
         runtime
             .block_on(bench_backend(&args, "sqlite", None))
