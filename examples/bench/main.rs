@@ -5,6 +5,7 @@
 //! Run it with `bench/run.sh` (which builds the release binary and, when it can, a PostgreSQL).
 
 mod ceiling;
+mod cluster;
 mod load;
 mod phases;
 mod protection;
@@ -62,6 +63,10 @@ struct Args {
     /// Between the soak's samples.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     soak_sample: Duration,
+    /// With 2: run only the two-instance measurements, two servers over one PostgreSQL
+    /// (`instances.md`, `instances.json`; needs PostgreSQL).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    instances: u8,
 }
 
 const PASSWORD: &str = "bench password 0123456789";
@@ -567,6 +572,9 @@ fn main() -> Result<()> {
         .build()?;
     if let Some(duration) = args.soak {
         return runtime.block_on(soak::run_all(&args, duration, args.soak_sample));
+    }
+    if args.instances == 2 {
+        return runtime.block_on(cluster::run(&args));
     }
     eprintln!("measuring in-process ceilings…");
     let ceilings = ceiling::measure();
