@@ -181,6 +181,16 @@ impl Server {
     }
 }
 
+/// A server left behind by an error (a `?` in the middle of a phase) is killed rather than left running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A fresh database for one backend run: a SQLite file in `dir`, or a new database on the server at
 /// `postgres_url`.
 pub async fn fresh_database(dir: &Path, postgres_url: Option<&str>) -> Result<String> {
