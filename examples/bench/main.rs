@@ -12,7 +12,6 @@ mod protection;
 mod report;
 mod server;
 mod soak;
-mod soak_report;
 
 use std::path::PathBuf;
 use std::time::Duration;
