@@ -5,11 +5,13 @@
 //! Run it with `bench/run.sh` (which builds the release binary and, when it can, a PostgreSQL).
 
 mod ceiling;
+mod cluster;
 mod load;
 mod phases;
 mod protection;
 mod report;
 mod server;
+mod soak;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,6 +55,17 @@ struct Args {
     /// Where the Markdown and JSON results go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// Run only the soak, this long (`10m`, `90s`) on each backend: a paced mix with short lifetimes,
+    /// row counts sampled (`soak.md`, `soak.json`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    soak: Option<Duration>,
+    /// Between the soak's samples.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    soak_sample: Duration,
+    /// With 2: run only the two-instance measurements, two servers over one PostgreSQL
+    /// (`instances.md`, `instances.json`; needs PostgreSQL).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    instances: u8,
 }
 
 const PASSWORD: &str = "bench password 0123456789";
@@ -552,12 +565,18 @@ fn main() -> Result<()> {
             args.binary.display()
         )
     })?;
-    eprintln!("measuring in-process ceilings…");
-    let ceilings = ceiling::measure();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if let Some(duration) = args.soak {
+        return runtime.block_on(soak::run_all(&args, duration, args.soak_sample));
+    }
+    if args.instances == 2 {
+        return runtime.block_on(cluster::run(&args));
+    }
+    eprintln!("measuring in-process ceilings…");
+    let ceilings = ceiling::measure();
     let mut backends = vec![
         runtime
             .block_on(bench_backend(&args, "sqlite", None))

@@ -102,12 +102,18 @@ impl Server {
         };
         let base = format!("{scheme}://127.0.0.1:{port}");
         let tls_env = pki.map(Pki::server_env).unwrap_or_default();
+        // The issuer is this server's own URL unless `extra_env` names one: instances sharing a
+        // database must share an issuer, or one would not accept the other's tokens.
+        let issuer = extra_env
+            .iter()
+            .find(|(key, _)| *key == "LATCHKEY_ISSUER")
+            .map_or(base.as_str(), |(_, value)| value);
         let began = Instant::now();
         let child = setup
             .command(extra_env)
             .envs(tls_env)
             .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
-            .env("LATCHKEY_ISSUER", &base)
+            .env("LATCHKEY_ISSUER", issuer)
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -172,6 +178,16 @@ impl Server {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A server left behind by an error (a `?` in the middle of a phase) is killed rather than left running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
