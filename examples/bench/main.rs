@@ -9,9 +9,12 @@ mod load;
 mod phases;
 mod protection;
 mod report;
+mod scale;
+mod scale_report;
+mod seed;
 mod server;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -50,6 +53,17 @@ struct Args {
     /// client_credentials_es256_mtls, client_credentials_eddsa, client_credentials_rs256_audited).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
+    /// Scale mode: at each `--scale-steps` multiple m, seed each backend's store with N·m users,
+    /// N·m/10 clients, 10·N·m grants and refresh tokens, N·m revocations and sessions, roles and
+    /// audit events, check it through the server, and run the phases; writes scale.md and scale.json.
+    #[arg(long, value_name = "N")]
+    scale: Option<u64>,
+    /// The store sizes of the scale mode, as multiples of `--scale`.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+    scale_steps: Vec<u64>,
+    /// In scale mode, the most users SQLite is seeded with: larger sizes run on PostgreSQL only.
+    #[arg(long, value_name = "USERS")]
+    scale_max_sqlite: Option<u64>,
     /// Where the Markdown and JSON results go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
@@ -276,29 +290,55 @@ fn register(setup: &Setup) -> Result<Clients> {
     })
 }
 
+/// A fresh database in `dir` (or on `postgres_url`), started once (schema and keys, timed into
+/// `result.first_start_ms`) and registered.
+async fn prepare(
+    args: &Args,
+    dir: &Path,
+    postgres_url: Option<&str>,
+    result: &mut BackendResult,
+) -> Result<(Setup, Clients)> {
+    let setup = Setup {
+        binary: args.binary.clone(),
+        database_url: server::fresh_database(dir, postgres_url).await?,
+        dir: dir.to_path_buf(),
+        secret: SECRET.to_owned(),
+    };
+    // First start creates the schema and keys; the measured start finds them present.
+    let first = Server::start(&setup, &[]).await?;
+    result.first_start_ms = first.start_to_ready.as_secs_f64() * 1000.0;
+    first.stop();
+    let clients = register(&setup)?;
+    Ok((setup, clients))
+}
+
 async fn bench_backend(
     args: &Args,
     name: &str,
     postgres_url: Option<&str>,
 ) -> Result<BackendResult> {
     let dir = tempfile::tempdir()?;
-    let setup = Setup {
-        binary: args.binary.clone(),
-        database_url: server::fresh_database(dir.path(), postgres_url).await?,
-        dir: dir.path().to_path_buf(),
-        secret: SECRET.to_owned(),
-    };
+    let mut result = BackendResult::new(name);
+    let (setup, clients) = prepare(args, dir.path(), postgres_url, &mut result).await?;
+    run_phases(args, &setup, clients, &mut result).await?;
+    Ok(result)
+}
+
+/// Every phase `--only` asks for, each on a server started for it against `setup`'s store, into
+/// `result` (with the first server's start → ready, its idle and every server's peak RSS).
+async fn run_phases(
+    args: &Args,
+    setup: &Setup,
+    clients: Clients,
+    result: &mut BackendResult,
+) -> Result<()> {
+    let name = result.backend.clone();
+    let dir = setup.dir.as_path();
     let shape = Shape {
         workers: args.workers,
         warmup: Duration::from_secs(args.warmup),
         duration: Duration::from_secs(args.seconds),
     };
-    let mut result = BackendResult::new(name);
-
-    // First start creates the schema and keys; the measured start finds them present.
-    let first = Server::start(&setup, &[]).await?;
-    result.first_start_ms = first.start_to_ready.as_secs_f64() * 1000.0;
-    first.stop();
     let Clients {
         service,
         gateway,
@@ -307,9 +347,9 @@ async fn bench_backend(
         opaque_service,
         opaque_api,
         mtls_service,
-    } = register(&setup)?;
+    } = clients;
 
-    let server = Server::start(&setup, &[]).await?;
+    let server = Server::start(setup, &[]).await?;
     result.start_to_ready_ms = server.start_to_ready.as_secs_f64() * 1000.0;
     tokio::time::sleep(Duration::from_millis(500)).await;
     result.idle_rss_mib = server.rss_mib();
@@ -396,7 +436,7 @@ async fn bench_backend(
         result.phases.insert("code_flows".into(), m);
     }
     if wanted("sign_ins") {
-        sign_in_storm(args, &base, &service, shape, &mut result, &phase, &server).await?;
+        sign_in_storm(args, &base, &service, shape, result, &phase, &server).await?;
     }
     result.peak_rss_mib = server.peak_rss_mib();
     server.stop();
@@ -409,7 +449,7 @@ async fn bench_backend(
         if !wanted(key) && !dpop {
             continue;
         }
-        let server = Server::start(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
+        let server = Server::start(setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
         if wanted(key) {
             let m = phases::client_credentials(&server.base, &service, shape, None).await?;
             phase(&format!("client_credentials {alg}"), &m, server.rss_mib());
@@ -430,9 +470,9 @@ async fn bench_backend(
         server.stop();
     }
     if wanted("client_credentials_es256_tls") || wanted("client_credentials_es256_mtls") {
-        let pki = protection::Pki::create(dir.path())?;
+        let pki = protection::Pki::create(dir)?;
         let server =
-            Server::start_https(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", "ES256")], &pki).await?;
+            Server::start_https(setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", "ES256")], &pki).await?;
         if wanted("client_credentials_es256_tls") {
             let caller = phases::Caller::basic(&service);
             let m = phases::token_requests(pki.client(false)?, &server.base, &caller, shape, None)
@@ -472,7 +512,7 @@ async fn bench_backend(
     }
     // The cost of auditing every token: the events go to the database in batches, off the request path.
     if wanted("client_credentials_rs256_audited") {
-        let server = Server::start(&setup, &[("LATCHKEY_AUDIT_TOKEN_ISSUANCE", "true")]).await?;
+        let server = Server::start(setup, &[("LATCHKEY_AUDIT_TOKEN_ISSUANCE", "true")]).await?;
         let m = phases::client_credentials(&server.base, &service, shape, None).await?;
         phase(
             "client_credentials RS256, every token audited",
@@ -485,7 +525,7 @@ async fn bench_backend(
         result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
         server.stop();
     }
-    Ok(result)
+    Ok(())
 }
 
 /// DPoP-bound `client_credentials` tokens: a fresh proof signed by the client with every request, its
@@ -552,6 +592,9 @@ fn main() -> Result<()> {
             args.binary.display()
         )
     })?;
+    if let Some(users) = args.scale {
+        return scale::run(&args, users);
+    }
     eprintln!("measuring in-process ceilings…");
     let ceilings = ceiling::measure();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -241,7 +241,7 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 }
 
 /// Sign in once through the login form with a cookie-keeping client; true on success.
-async fn sign_in(http: &reqwest::Client, base: &str, username: &str, password: &str) -> bool {
+pub async fn sign_in(http: &reqwest::Client, base: &str, username: &str, password: &str) -> bool {
     let Ok(page) = http.get(format!("{base}/login")).send().await else {
         return false;
     };
