@@ -70,17 +70,13 @@ async fn scale_backend(
         }
         eprintln!("[{name}] {size} users ({multiple}×)");
         let dir = tempfile::tempdir()?;
-        let mut result = BackendResult::new(name);
-        let step = scale_step(args, dir.path(), postgres_url, size, &mut result).await;
+        let step = scale_step(args, name, dir.path(), postgres_url, multiple, size).await;
         // Whatever happened, the database goes: a million users take gigabytes.
         if let Some(server_url) = postgres_url {
             seed::drop_database(server_url, &crate::server::database_name()).await?;
         }
         drop(dir);
-        let mut step = step.with_context(|| format!("{size} users"))?;
-        step.multiple = multiple;
-        step.result = result;
-        steps.push(step);
+        steps.push(step.with_context(|| format!("{size} users"))?);
     }
     Ok(ScaleBackend {
         backend: name.to_owned(),
@@ -91,13 +87,14 @@ async fn scale_backend(
 /// One size: prepare, seed, check through the server, measure every phase.
 async fn scale_step(
     args: &Args,
+    name: &str,
     dir: &Path,
     postgres_url: Option<&str>,
+    multiple: u64,
     users: u64,
-    result: &mut BackendResult,
 ) -> Result<ScaleStep> {
-    let name = result.backend.clone();
-    let (setup, clients) = crate::prepare(args, dir, postgres_url, result).await?;
+    let mut result = BackendResult::new(name);
+    let (setup, clients) = crate::prepare(args, dir, postgres_url, &mut result).await?;
 
     // An access token to be revoked by its `jti` among the seeded revocations.
     let server = Server::start(&setup, &[]).await?;
@@ -145,16 +142,16 @@ async fn scale_step(
     checked.context("the seeded store does not work through the server")?;
     eprintln!("[{name}] seeded rows checked through the server");
 
-    crate::run_phases(args, &setup, clients, result).await?;
+    crate::run_phases(args, &setup, clients, &mut result).await?;
     Ok(ScaleStep {
-        multiple: 0,
+        multiple,
         plan,
         seed_seconds,
         rows,
         disk_mib,
         seeded_start_ms,
         seeded_idle_rss_mib,
-        result: BackendResult::new(&name),
+        result,
     })
 }
 
