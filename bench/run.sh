@@ -4,6 +4,7 @@
 #   bench/run.sh                 SQLite, and PostgreSQL if it can be started here
 #   bench/run.sh --sqlite-only   SQLite only
 #   LATCHKEY_BENCH_POSTGRES_URL=postgres://… bench/run.sh   use that PostgreSQL server instead
+#   bench/run.sh --scale 10000   every phase on stores of 10k, 100k and 1M users (README "Store size")
 # Extra flags go to the driver (see `target/release/examples/bench --help`): --seconds, --workers, …
 set -euo pipefail
 cd "$(dirname "$0")/.."

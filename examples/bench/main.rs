@@ -8,12 +8,16 @@ mod ceiling;
 mod cluster;
 mod load;
 mod phases;
+mod profile;
 mod protection;
 mod report;
+mod scale;
+mod scale_report;
+mod seed;
 mod server;
 mod soak;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -52,9 +56,24 @@ struct Args {
     /// client_credentials_es256_mtls, client_credentials_eddsa, client_credentials_rs256_audited).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
+    /// Scale mode: at each `--scale-steps` multiple m, seed each backend's store with N·m users,
+    /// N·m/10 clients, 10·N·m grants and refresh tokens, N·m revocations and sessions, roles and
+    /// audit events, check it through the server, and run the phases; writes scale.md and scale.json.
+    #[arg(long, value_name = "N")]
+    scale: Option<u64>,
+    /// The store sizes of the scale mode, as multiples of `--scale`.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+    scale_steps: Vec<u64>,
+    /// In scale mode, the most users SQLite is seeded with: larger sizes run on PostgreSQL only.
+    #[arg(long, value_name = "USERS")]
+    scale_max_sqlite: Option<u64>,
     /// Where the Markdown and JSON results go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// Record where the CPU goes during each phase (`perf record` of the whole machine) and
+    /// summarise it in `profiles.md`: each process's share, and the server's hottest functions.
+    #[arg(long)]
+    profile: bool,
     /// Run only the soak, this long (`10m`, `90s`) on each backend: a paced mix with short lifetimes,
     /// row counts sampled (`soak.md`, `soak.json`).
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -289,29 +308,55 @@ fn register(setup: &Setup) -> Result<Clients> {
     })
 }
 
+/// A fresh database in `dir` (or on `postgres_url`), started once (schema and keys, timed into
+/// `result.first_start_ms`) and registered.
+async fn prepare(
+    args: &Args,
+    dir: &Path,
+    postgres_url: Option<&str>,
+    result: &mut BackendResult,
+) -> Result<(Setup, Clients)> {
+    let setup = Setup {
+        binary: args.binary.clone(),
+        database_url: server::fresh_database(dir, postgres_url).await?,
+        dir: dir.to_path_buf(),
+        secret: SECRET.to_owned(),
+    };
+    // First start creates the schema and keys; the measured start finds them present.
+    let first = Server::start(&setup, &[]).await?;
+    result.first_start_ms = first.start_to_ready.as_secs_f64() * 1000.0;
+    first.stop();
+    let clients = register(&setup)?;
+    Ok((setup, clients))
+}
+
 async fn bench_backend(
     args: &Args,
     name: &str,
     postgres_url: Option<&str>,
 ) -> Result<BackendResult> {
     let dir = tempfile::tempdir()?;
-    let setup = Setup {
-        binary: args.binary.clone(),
-        database_url: server::fresh_database(dir.path(), postgres_url).await?,
-        dir: dir.path().to_path_buf(),
-        secret: SECRET.to_owned(),
-    };
+    let mut result = BackendResult::new(name);
+    let (setup, clients) = prepare(args, dir.path(), postgres_url, &mut result).await?;
+    run_phases(args, &setup, clients, &mut result).await?;
+    Ok(result)
+}
+
+/// Every phase `--only` asks for, each on a server started for it against `setup`'s store, into
+/// `result` (with the first server's start → ready, its idle and every server's peak RSS).
+async fn run_phases(
+    args: &Args,
+    setup: &Setup,
+    clients: Clients,
+    result: &mut BackendResult,
+) -> Result<()> {
+    let name = result.backend.clone();
+    let dir = setup.dir.as_path();
     let shape = Shape {
         workers: args.workers,
         warmup: Duration::from_secs(args.warmup),
         duration: Duration::from_secs(args.seconds),
     };
-    let mut result = BackendResult::new(name);
-
-    // First start creates the schema and keys; the measured start finds them present.
-    let first = Server::start(&setup, &[]).await?;
-    result.first_start_ms = first.start_to_ready.as_secs_f64() * 1000.0;
-    first.stop();
     let Clients {
         service,
         gateway,
@@ -320,9 +365,9 @@ async fn bench_backend(
         opaque_service,
         opaque_api,
         mtls_service,
-    } = register(&setup)?;
+    } = clients;
 
-    let server = Server::start(&setup, &[]).await?;
+    let server = Server::start(setup, &[]).await?;
     result.start_to_ready_ms = server.start_to_ready.as_secs_f64() * 1000.0;
     tokio::time::sleep(Duration::from_millis(500)).await;
     result.idle_rss_mib = server.rss_mib();
@@ -332,11 +377,17 @@ async fn bench_backend(
     );
 
     let base = server.base.clone();
-    let phase = |label: &str, measured: &Measured, rss: f64| {
+    // With --profile, a recording runs from one phase's end to the next one's: each phase's own.
+    let profiler = profile::Profiler::new(args.profile, dir)?;
+    let phase = |label: &str, measured: &Measured, server: &Server| {
         eprintln!(
-            "[{name}] {label}: {:.0}/s p99 {:.2} ms ({} failed), RSS {rss:.1} MiB",
-            measured.per_second, measured.p99_ms, measured.failed
-        )
+            "[{name}] {label}: {:.0}/s p99 {:.2} ms ({} failed), RSS {:.1} MiB",
+            measured.per_second,
+            measured.p99_ms,
+            measured.failed,
+            server.rss_mib()
+        );
+        profiler.phase_done(label, server.pid());
     };
     let wanted = |key: &str| {
         args.only
@@ -349,14 +400,14 @@ async fn bench_backend(
     ] {
         if wanted(key) {
             let m = phases::get(&base, path, shape).await?;
-            phase(key, &m, server.rss_mib());
+            phase(key, &m, &server);
             result.phases.insert(key.into(), m);
         }
     }
     let mut max_rs256 = 0.0;
     if wanted("client_credentials_rs256") || wanted("client_credentials_rs256_half_load") {
         let m = phases::client_credentials(&base, &service, shape, None).await?;
-        phase("client_credentials RS256", &m, server.rss_mib());
+        phase("client_credentials RS256", &m, &server);
         max_rs256 = m.per_second;
         result.phases.insert("client_credentials_rs256".into(), m);
     }
@@ -365,11 +416,7 @@ async fn bench_backend(
     if max_rs256 > 0.0 && wanted("client_credentials_rs256_half_load") {
         let per_worker = Duration::from_secs_f64(shape.workers as f64 / (max_rs256 / 2.0));
         let m = phases::client_credentials(&base, &service, shape, Some(per_worker)).await?;
-        phase(
-            "client_credentials RS256 at half load",
-            &m,
-            server.rss_mib(),
-        );
+        phase("client_credentials RS256 at half load", &m, &server);
         result
             .phases
             .insert("client_credentials_rs256_half_load".into(), m);
@@ -378,18 +425,14 @@ async fn bench_backend(
     if wanted("introspection") {
         let token = phases::one_token(&base, &service).await?;
         let m = phases::introspection(&base, &gateway, &token, shape).await?;
-        phase("introspection", &m, server.rss_mib());
+        phase("introspection", &m, &server);
         result.phases.insert("introspection".into(), m);
     }
     if wanted("client_credentials_rbac_es256") {
         let token = phases::one_token(&base, &rbac_service).await?;
         phases::expect_claims(&token, RBAC_API, RBAC_ROLES)?;
         let m = phases::client_credentials(&base, &rbac_service, shape, None).await?;
-        phase(
-            "client_credentials, 5 roles, --rbac ES256 API",
-            &m,
-            server.rss_mib(),
-        );
+        phase("client_credentials, 5 roles, --rbac ES256 API", &m, &server);
         result
             .phases
             .insert("client_credentials_rbac_es256".into(), m);
@@ -400,16 +443,16 @@ async fn bench_backend(
             return Err(anyhow!("{OPAQUE_API}'s token is not a reference token"));
         }
         let m = phases::introspection(&base, &opaque_api, &token, shape).await?;
-        phase("reference-token introspection", &m, server.rss_mib());
+        phase("reference-token introspection", &m, &server);
         result.phases.insert("introspection_reference".into(), m);
     }
     if wanted("code_flows") {
         let m = phases::code_flows(&base, &web, REDIRECT_URI, "bench", PASSWORD, shape).await?;
-        phase("authorization-code flows", &m, server.rss_mib());
+        phase("authorization-code flows", &m, &server);
         result.phases.insert("code_flows".into(), m);
     }
     if wanted("sign_ins") {
-        sign_in_storm(args, &base, &service, shape, &mut result, &phase, &server).await?;
+        sign_in_storm(args, &base, &service, shape, result, &phase, &server).await?;
     }
     result.peak_rss_mib = server.peak_rss_mib();
     server.stop();
@@ -422,19 +465,15 @@ async fn bench_backend(
         if !wanted(key) && !dpop {
             continue;
         }
-        let server = Server::start(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
+        let server = Server::start(setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", alg)]).await?;
         if wanted(key) {
             let m = phases::client_credentials(&server.base, &service, shape, None).await?;
-            phase(&format!("client_credentials {alg}"), &m, server.rss_mib());
+            phase(&format!("client_credentials {alg}"), &m, &server);
             result.phases.insert(key.into(), m);
         }
         if dpop {
             let m = dpop_phase(&server.base, &service, shape).await?;
-            phase(
-                "client_credentials ES256 with a DPoP proof",
-                &m,
-                server.rss_mib(),
-            );
+            phase("client_credentials ES256 with a DPoP proof", &m, &server);
             result
                 .phases
                 .insert("client_credentials_es256_dpop".into(), m);
@@ -443,14 +482,14 @@ async fn bench_backend(
         server.stop();
     }
     if wanted("client_credentials_es256_tls") || wanted("client_credentials_es256_mtls") {
-        let pki = protection::Pki::create(dir.path())?;
+        let pki = protection::Pki::create(dir)?;
         let server =
-            Server::start_https(&setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", "ES256")], &pki).await?;
+            Server::start_https(setup, &[("LATCHKEY_ACCESS_TOKEN_ALG", "ES256")], &pki).await?;
         if wanted("client_credentials_es256_tls") {
             let caller = phases::Caller::basic(&service);
             let m = phases::token_requests(pki.client(false)?, &server.base, &caller, shape, None)
                 .await?;
-            phase("client_credentials ES256 over TLS", &m, server.rss_mib());
+            phase("client_credentials ES256 over TLS", &m, &server);
             result
                 .phases
                 .insert("client_credentials_es256_tls".into(), m);
@@ -474,7 +513,7 @@ async fn bench_backend(
             phase(
                 "client_credentials ES256, tls_client_auth, certificate-bound",
                 &m,
-                server.rss_mib(),
+                &server,
             );
             result
                 .phases
@@ -485,20 +524,17 @@ async fn bench_backend(
     }
     // The cost of auditing every token: the events go to the database in batches, off the request path.
     if wanted("client_credentials_rs256_audited") {
-        let server = Server::start(&setup, &[("LATCHKEY_AUDIT_TOKEN_ISSUANCE", "true")]).await?;
+        let server = Server::start(setup, &[("LATCHKEY_AUDIT_TOKEN_ISSUANCE", "true")]).await?;
         let m = phases::client_credentials(&server.base, &service, shape, None).await?;
-        phase(
-            "client_credentials RS256, every token audited",
-            &m,
-            server.rss_mib(),
-        );
+        phase("client_credentials RS256, every token audited", &m, &server);
         result
             .phases
             .insert("client_credentials_rs256_audited".into(), m);
         result.peak_rss_mib = result.peak_rss_mib.max(server.peak_rss_mib());
         server.stop();
     }
-    Ok(result)
+    result.profiles = profiler.finish();
+    Ok(())
 }
 
 /// DPoP-bound `client_credentials` tokens: a fresh proof signed by the client with every request, its
@@ -528,7 +564,7 @@ async fn sign_in_storm(
     service: &Credentials,
     shape: Shape,
     result: &mut BackendResult,
-    phase: &impl Fn(&str, &Measured, f64),
+    phase: &impl Fn(&str, &Measured, &Server),
     server: &Server,
 ) -> Result<()> {
     let storm_shape = Shape {
@@ -544,8 +580,8 @@ async fn sign_in_storm(
         phases::client_credentials(base, service, probe_shape, Some(Duration::from_millis(20))),
     );
     let (storm, probe) = (storm?, probe?);
-    phase("password sign-ins", &storm, server.rss_mib());
-    phase("token probe during the storm", &probe, server.rss_mib());
+    phase("password sign-ins", &storm, server);
+    phase("token probe during the storm", &probe, server);
     result.phases.insert("sign_ins".into(), storm);
     result
         .phases
@@ -565,6 +601,9 @@ fn main() -> Result<()> {
             args.binary.display()
         )
     })?;
+    if let Some(users) = args.scale {
+        return scale::run(&args, users);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -602,5 +641,17 @@ fn main() -> Result<()> {
         "wrote {0}/latest.md and {0}/latest.json",
         args.out.display()
     );
+    if args.profile {
+        let profiles: Vec<_> = report
+            .backends
+            .iter()
+            .flat_map(|b| b.profiles.iter().map(|p| (b.backend.clone(), p.clone())))
+            .collect();
+        std::fs::write(
+            args.out.join("profiles.md"),
+            profile::markdown(&report.machine, &profiles),
+        )?;
+        eprintln!("wrote {}/profiles.md", args.out.display());
+    }
     Ok(())
 }

@@ -21,6 +21,9 @@ pub struct BackendResult {
     pub peak_rss_mib: f64,
     /// Each phase.
     pub phases: BTreeMap<String, Measured>,
+    /// Where the CPU went in each phase (`--profile`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<crate::profile::PhaseProfile>,
 }
 
 impl BackendResult {
@@ -33,6 +36,7 @@ impl BackendResult {
             idle_rss_mib: 0.0,
             peak_rss_mib: 0.0,
             phases: BTreeMap::new(),
+            profiles: Vec::new(),
         }
     }
 }

@@ -151,6 +151,11 @@ impl Server {
             .ok_or_else(|| anyhow!("no {field} in /proc status"))
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Resident memory now, MiB.
     pub fn rss_mib(&self) -> f64 {
         self.status_field("VmRSS:")
@@ -191,6 +196,11 @@ impl Drop for Server {
     }
 }
 
+/// The name of this run's PostgreSQL database.
+pub fn database_name() -> String {
+    format!("lk_bench_{}", std::process::id())
+}
+
 /// A fresh database for one backend run: a SQLite file in `dir`, or a new database on the server at
 /// `postgres_url`.
 pub async fn fresh_database(dir: &Path, postgres_url: Option<&str>) -> Result<String> {
@@ -198,7 +208,7 @@ pub async fn fresh_database(dir: &Path, postgres_url: Option<&str>) -> Result<St
         None => Ok(format!("sqlite://{}", dir.join("latchkey.db").display())),
         Some(base) => {
             use sqlx::Connection;
-            let name = format!("lk_bench_{}", std::process::id());
+            let name = database_name();
             let mut admin = sqlx::PgConnection::connect(base).await?;
             sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}""#))
                 .execute(&mut admin)
