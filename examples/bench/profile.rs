@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -104,7 +105,12 @@ const MIN_SAMPLES: u64 = 200;
 pub struct Recording {
     child: Child,
     data: PathBuf,
+    started: Instant,
 }
+
+/// perf handles SIGINT only once it has set itself up: a signal sent sooner is lost and perf
+/// records on. So a recording lives at least this long, and the signal is repeated until it ends.
+const SETTLE: Duration = Duration::from_millis(300);
 
 impl Recording {
     /// Start sampling every CPU into `dir/<name>.perf.data`.
@@ -118,16 +124,34 @@ impl Recording {
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start perf record")?;
-        Ok(Self { child, data })
+        Ok(Self {
+            child,
+            data,
+            started: Instant::now(),
+        })
     }
 
     /// Stop sampling (SIGINT, so perf writes its file out) and summarise it: `server` is the
     /// Latchkey process's id.
     pub fn finish(mut self, phase: &str, server: u32) -> Result<PhaseProfile> {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        self.child.wait()?;
+        std::thread::sleep(SETTLE.saturating_sub(self.started.elapsed()));
+        let mut stopped = false;
+        for _ in 0..50 {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_millis(100));
+            if self.child.try_wait()?.is_some() {
+                stopped = true;
+                break;
+            }
+        }
+        if !stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_file(&self.data);
+            bail!("perf record did not stop on SIGINT");
+        }
         let profile = summarise(&self.data, phase, server);
         let _ = std::fs::remove_file(&self.data);
         profile
