@@ -57,11 +57,7 @@ pub fn router(state: AppState) -> Router {
             .with_same_site(SameSite::Lax)
             .with_secure(https)
             // The cookie goes only to this issuer's paths, not to other tenants on the same host.
-            .with_path(if prefix.is_empty() {
-                "/".to_owned()
-            } else {
-                prefix.clone()
-            })
+            .with_path(state.settings.issuer.cookie_path())
             .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
                 state.settings.lifetimes.session,
             )));

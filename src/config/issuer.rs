@@ -101,6 +101,15 @@ impl Issuer {
             .trim_end_matches('/')
     }
 
+    /// The `Path` of the cookies Latchkey sets: the issuer's path, `/` for an issuer without one,
+    /// so they go only to this issuer's routes, not to other tenants on the same host.
+    pub fn cookie_path(&self) -> String {
+        match self.path() {
+            "" => "/".to_owned(),
+            path => path.to_owned(),
+        }
+    }
+
     /// Whether the issuer is served over TLS (cookies get `Secure`, HSTS is sent): decided from the
     /// parsed scheme, so `HTTPS://` counts.
     pub fn is_https(&self) -> bool {
