@@ -158,11 +158,7 @@ async fn sign_in_renews_the_session_id_in_one_update(backend: Backend) {
         assert!(location(&callback).starts_with(&client.redirect_uri));
 
         // A browser with no session at all gets one, with one INSERT.
-        let fresh = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
+        let fresh = browser();
         let page = fresh
             .get(format!("{}/login", app.address))
             .send()
