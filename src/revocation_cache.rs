@@ -5,9 +5,10 @@
 //! access token's `jti` or a revoked grant's id (refresh-token reuse, a replayed code, `/revoke` of
 //! a refresh token, a session ended or consent withdrawn on the account page, a password change, a
 //! user disabled or signed out everywhere), with the time the last token it covers expires. It is
-//! filled from the store at start-up, and kept current by a catch-up query that reads only the
-//! records written since the last one (every [`CATCH_UP_INTERVAL`], and at once when PostgreSQL
-//! announces a revocation); a revocation made on this instance is put in at once.
+//! filled from the store by its first catch-up, once the server runs (until then the store
+//! answers), and kept current by catch-ups that read only the records written since the last one
+//! (every [`CATCH_UP_INTERVAL`], and at once when PostgreSQL announces a revocation); a revocation
+//! made on this instance is put in at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -36,28 +37,48 @@ const PRUNE_EVERY: i64 = 30;
 /// How long the listener waits before connecting again after losing its connection.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
-/// Revoked `jti`s and grant ids, each with when the last token it covers expires.
+/// An id as the cache holds it: the first 128 bits of its SHA-256. A million revocations then
+/// take about 40 MB rather than three times that as strings (the scale benchmark, issue 15), and
+/// two ids that differ never share a key in practice (a 2^-128 chance per pair; ids are made by
+/// this server, not chosen by a caller, and a collision could only make a token read as revoked).
+type IdKey = [u8; 16];
+
+fn key_of(id: &str) -> IdKey {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_bytes());
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest.as_ref()[..16]);
+    key
+}
+
+/// How many parts the ids are kept in, each behind its own lock: pruning a million entries locks
+/// one part at a time (a sixteenth of the pause), and concurrent checks rarely meet.
+const SHARDS: usize = 16;
+
+/// Revoked `jti`s and grant ids (one part of them), each with when the last token it covers
+/// expires.
 #[derive(Debug, Default)]
 pub struct RevokedIds {
-    entries: HashMap<Box<str>, UnixTime>,
+    entries: HashMap<IdKey, UnixTime>,
 }
 
 impl RevokedIds {
     /// Record `id` as revoked until `expires_at`; a longer record already held is kept (as the
     /// store keeps the later expiry).
     pub fn insert(&mut self, id: &str, expires_at: UnixTime) {
-        match self.entries.get_mut(id) {
-            Some(held) => *held = (*held).max(expires_at),
-            None => {
-                self.entries.insert(id.into(), expires_at);
-            }
-        }
+        self.insert_key(key_of(id), expires_at);
+    }
+
+    fn insert_key(&mut self, key: IdKey, expires_at: UnixTime) {
+        self.entries
+            .entry(key)
+            .and_modify(|held| *held = (*held).max(expires_at))
+            .or_insert(expires_at);
     }
 
     /// Whether `id` is revoked. An entry counts until it is pruned, as a record in the store counts
     /// until housekeeping deletes it.
     pub fn contains(&self, id: &str) -> bool {
-        self.entries.contains_key(id)
+        self.entries.contains_key(&key_of(id))
     }
 
     /// Drop the entries whose tokens have all expired at `now` (the condition housekeeping deletes
@@ -82,7 +103,8 @@ impl RevokedIds {
 /// The instance's copy of the revocation records, and how current it is.
 #[derive(Debug)]
 pub struct RevocationCache {
-    ids: RwLock<RevokedIds>,
+    /// The ids, in [`SHARDS`] parts chosen by the first byte of their key.
+    shards: [RwLock<RevokedIds>; SHARDS],
     /// Where the next catch-up reads from. Its lock makes catch-ups run one at a time, and lets
     /// [`Self::caught_up_after_write`] know that no catch-up older than its write is still running.
     cursor: Mutex<RevocationCursor>,
@@ -114,7 +136,7 @@ impl RevocationCache {
     /// store.
     pub fn new() -> Self {
         Self {
-            ids: RwLock::default(),
+            shards: Default::default(),
             cursor: Mutex::new(RevocationCursor::START),
             origin: Instant::now(),
             fresh_since: AtomicU64::new(0),
@@ -124,14 +146,6 @@ impl RevocationCache {
             wake: Notify::new(),
             stale_after_nanos: u64::try_from(STALE_AFTER.as_nanos()).unwrap_or(u64::MAX),
         }
-    }
-
-    /// The cache of every revocation record in `store` at `now` (the fill at start-up).
-    pub async fn filled(store: &dyn Store, now: UnixTime) -> Result<Self, StoreError> {
-        let cache = Self::new();
-        cache.catch_up(store, now).await?;
-        cache.last_pruned.store(now, Ordering::Relaxed);
-        Ok(cache)
     }
 
     /// RFC 7662 §2.2, RFC 7009 §2.1: whether the access token `jti` of grant `grant_id` has been
@@ -144,8 +158,7 @@ impl RevocationCache {
         grant_id: &GrantId,
     ) -> Result<bool, StoreError> {
         if self.is_current() {
-            let ids = self.ids.read().unwrap_or_else(PoisonError::into_inner);
-            return Ok(ids.contains(jti) || ids.contains(grant_id.as_str()));
+            return Ok(self.contains(jti) || self.contains(grant_id.as_str()));
         }
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
         store.is_revoked(jti, grant_id).await
@@ -154,10 +167,24 @@ impl RevocationCache {
     /// A revocation this instance has just recorded in the store (`jti` or grant id, until
     /// `expires_at`): known here at once, without waiting for the catch-up.
     pub fn record(&self, id: &str, expires_at: UnixTime) {
-        self.ids
+        let key = key_of(id);
+        self.shard(&key)
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, expires_at);
+            .insert_key(key, expires_at);
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        let key = key_of(id);
+        self.shard(&key)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entries
+            .contains_key(&key)
+    }
+
+    fn shard(&self, key: &IdKey) -> &RwLock<RevokedIds> {
+        &self.shards[usize::from(key[0]) % SHARDS]
     }
 
     /// This instance has just committed revocations whose ids it does not hold (a user's or a
@@ -199,14 +226,12 @@ impl RevocationCache {
         now: UnixTime,
     ) -> Result<(), StoreError> {
         let started = self.instant_now();
-        let batch = store.revocations_since(*cursor, now).await?;
-        if !batch.revoked.is_empty() {
-            let mut ids = self.ids.write().unwrap_or_else(PoisonError::into_inner);
-            for revocation in &batch.revoked {
-                ids.insert(&revocation.id, revocation.expires_at);
-            }
-        }
-        *cursor = batch.next;
+        // Each record goes in as it is read (the first read may bring a million).
+        *cursor = store
+            .revocations_since(*cursor, now, &mut |id, expires_at| {
+                self.record(id, expires_at)
+            })
+            .await?;
         self.fresh_since.store(started, Ordering::SeqCst);
         self.last_success.store(started, Ordering::Relaxed);
         Ok(())
@@ -219,11 +244,17 @@ impl RevocationCache {
             return;
         }
         self.last_pruned.store(now, Ordering::Relaxed);
-        let pruned = self
-            .ids
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .prune(now);
+        // One part at a time: a check waits for at most one part's pruning.
+        let pruned: usize = self
+            .shards
+            .iter()
+            .map(|shard| {
+                shard
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .prune(now)
+            })
+            .sum();
         if pruned > 0 {
             tracing::debug!(pruned, "dropped revocations whose tokens have all expired");
         }
@@ -231,10 +262,10 @@ impl RevocationCache {
 
     /// How many revoked ids are held (`latchkey_revocation_cache_entries`).
     pub fn len(&self) -> usize {
-        self.ids
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.shards
+            .iter()
+            .map(|shard| shard.read().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
     }
 
     /// Whether none is held.
@@ -349,6 +380,16 @@ impl Drop for AbortOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl RevocationCache {
+        /// A cache after its first catch-up at `now`.
+        async fn filled(store: &dyn Store, now: UnixTime) -> Result<Self, StoreError> {
+            let cache = Self::new();
+            cache.catch_up(store, now).await?;
+            cache.last_pruned.store(now, Ordering::Relaxed);
+            Ok(cache)
+        }
+    }
 
     #[test]
     fn an_id_is_revoked_once_inserted_and_until_pruned_after_its_expiry() {

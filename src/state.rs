@@ -113,8 +113,10 @@ impl AppState {
             }
         }
         keys.refresh(store.as_ref(), clock.now()).await?;
-        // Every revocation that still matters, before the first request is served.
-        let revocations = Arc::new(RevocationCache::filled(store.as_ref(), clock.now()).await?);
+        // Filled by its first catch-up, in the background once serving: until then every answer
+        // comes from the store, so a store holding a million revocations does not hold up the
+        // start (they took 1–3 s to read in the scale benchmark).
+        let revocations = Arc::new(RevocationCache::new());
         let client_cache_ttl = settings.client_cache_ttl;
         let issuance_log = settings
             .audit_token_issuance

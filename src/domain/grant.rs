@@ -260,16 +260,6 @@ pub struct ReferenceToken {
     pub expires_at: i64,
 }
 
-/// One revocation record: an access token's `jti` or a grant id, revoked; it matters until
-/// `expires_at`, when every token it covers has expired (RFC 7009 §2.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revocation {
-    /// The `jti` or grant id.
-    pub id: String,
-    /// When the last token it covers expires.
-    pub expires_at: i64,
-}
-
 /// Where a reader of the revocation records goes on from: every record written before it has been
 /// seen. Backends fill it their own way (`migrations/*/0030_revocation_sequence.sql`); callers only
 /// hand it back.
@@ -281,14 +271,10 @@ impl RevocationCursor {
     pub const START: Self = Self(0);
 }
 
-/// The revocation records written since a cursor, and the cursor to read from next time.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RevocationBatch {
-    /// The records (unexpired), each at most once.
-    pub revoked: Vec<Revocation>,
-    /// Where the next read starts: records in this batch may be seen again, never missed.
-    pub next: RevocationCursor,
-}
+/// Receives the revocation records a reader streams, one at a time: an access token's `jti` or a
+/// grant id, revoked, and when the last token it covers expires (RFC 7009 §2.1). A million of them
+/// are never held as one list (the revocation cache's fill, issue 15).
+pub type RevocationSink<'a> = &'a mut (dyn FnMut(&str, i64) + Send);
 
 /// RFC 9126 §2.2: the URN namespace of the request URIs of pushed authorization requests.
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";

@@ -13,7 +13,7 @@ use crate::domain::attempt::{AttemptCounter, Reservation};
 use crate::domain::client::{Client, ClientId, SealedSecret};
 use crate::domain::grant::{
     AuthorizationCode, Grant, GrantId, Housekeeping, NewRefreshToken, Redemption, ReferenceToken,
-    RefreshTokenState, RevocationBatch, RevocationCursor, Rotation, SignOut,
+    RefreshTokenState, RevocationCursor, RevocationSink, Rotation, SignOut,
 };
 use crate::domain::group::{Group, GroupName};
 use crate::domain::role::{Assignment, Authorization, GroupContents, Role, RoleHolders, RoleName};
@@ -618,14 +618,16 @@ pub trait Store: Send + Sync + 'static {
     /// Whether any of `ids` (an access token's `jti`, its grant id) has been revoked.
     async fn is_revoked(&self, jti: &str, grant_id: &GrantId) -> Result<bool, StoreError>;
     /// The revocation records (of `jti`s and grant ids, all that [`Store::is_revoked`] consults)
-    /// written at or after `since` and unexpired at `now`, and where to read from next time: the
-    /// revocation cache's fill at start-up ([`RevocationCursor::START`]) and its catch-up. A record
-    /// whose writer has not committed yet is never skipped: it comes in a later batch.
+    /// written at or after `since` and unexpired at `now`, handed to `each` as they are read; and
+    /// where to read from next time (a record may be read again from there, never missed): the
+    /// revocation cache's fill ([`RevocationCursor::START`]) and its catch-up. A record whose
+    /// writer has not committed yet is never skipped: it comes in a later read.
     async fn revocations_since(
         &self,
         since: RevocationCursor,
         now: i64,
-    ) -> Result<RevocationBatch, StoreError>;
+        each: RevocationSink<'_>,
+    ) -> Result<RevocationCursor, StoreError>;
     /// PostgreSQL: a connection that wakes when another instance (or a CLI) records a revocation
     /// (`LISTEN latchkey_revocations`). `None` where there is nothing to listen to (SQLite: one
     /// process serves it, and the catch-up alone keeps a CLI's revocations current).

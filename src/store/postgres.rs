@@ -54,7 +54,8 @@ store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
         &self,
         since: RevocationCursor,
         now: i64,
-    ) -> Result<RevocationBatch, StoreError> {
+        each: RevocationSink<'_>,
+    ) -> Result<RevocationCursor, StoreError> {
         // Each record is stamped with its writer's transaction id. The oldest transaction still
         // open now bounds what can still appear: every older one has ended, so its records are
         // visible to the read below; a record of one still open is stamped at or above it and is
@@ -69,12 +70,8 @@ store_impl!(PostgresStore, sqlx::PgPool, sqlx::PgConnection, MIGRATOR, {
         .fetch_one(&self.pool)
         .await?;
         let next = next.max(since.0);
-        let revoked =
-            grants::revocations_stamped_since(&self.pool, since.0, until.max(next), now).await?;
-        Ok(RevocationBatch {
-            revoked,
-            next: RevocationCursor(next),
-        })
+        grants::revocations_stamped_since(&self.pool, since.0, until.max(next), now, each).await?;
+        Ok(RevocationCursor(next))
     }
 
     #[tracing::instrument(level = "error", skip_all)]

@@ -41,7 +41,8 @@ store_impl!(
             &self,
             since: RevocationCursor,
             now: i64,
-        ) -> Result<RevocationBatch, StoreError> {
+            each: RevocationSink<'_>,
+        ) -> Result<RevocationCursor, StoreError> {
             // One writer at a time: stamps are committed in order, so every record stamped at or
             // below the last committed number is visible to the read below. (Read first: a
             // writer that commits in between is read twice, never missed.)
@@ -49,11 +50,8 @@ store_impl!(
                 .fetch_one(&self.pool)
                 .await?;
             let next = last.saturating_add(1).max(since.0);
-            let revoked = grants::revocations_stamped_since(&self.pool, since.0, next, now).await?;
-            Ok(RevocationBatch {
-                revoked,
-                next: RevocationCursor(next),
-            })
+            grants::revocations_stamped_since(&self.pool, since.0, next, now, each).await?;
+            Ok(RevocationCursor(next))
         }
 
         async fn listen_for_revocations(

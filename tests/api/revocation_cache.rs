@@ -122,14 +122,10 @@ async fn an_instance_started_after_revocations_knows_them_from_the_start(backend
         200
     );
 
-    // A new instance (a restart, or one more behind the load balancer) fills its memory from the
-    // store before it serves: both revocations are known to its very first answers.
+    // A new instance (a restart, or one more behind the load balancer) serves at once and reads
+    // the records in the background; until it has them, the store answers. Either way both
+    // revocations hold from its very first answers.
     let restarted = first.spawn_sibling().await;
-    assert_eq!(
-        restarted.state.revocations.len(),
-        2,
-        "the token's jti and the grant"
-    );
     assert_eq!(
         restarted.introspect(&service, &token).await,
         serde_json::json!({ "active": false })
@@ -139,6 +135,25 @@ async fn an_instance_started_after_revocations_knows_them_from_the_start(backend
         serde_json::json!({ "active": false })
     );
     assert_eq!(restarted.userinfo_status(&access).await, 401);
+
+    // Then its memory holds them (the token's jti and the grant), and answers come from there.
+    let cache = &restarted.state.revocations;
+    let deadline = std::time::Instant::now() + REVOCATION_PROPAGATION;
+    while cache.len() < 2 || cache.age().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "filled within {REVOCATION_PROPAGATION:?}: {} held",
+            cache.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(cache.len(), 2, "the token's jti and the grant");
+    let fallbacks = cache.fallbacks();
+    assert_eq!(
+        restarted.introspect(&client, &access).await,
+        serde_json::json!({ "active": false })
+    );
+    assert_eq!(cache.fallbacks(), fallbacks, "answered from memory");
 }
 
 async fn a_revocation_whose_notice_never_comes_is_caught_up_within_a_second(backend: Backend) {

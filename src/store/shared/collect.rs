@@ -17,7 +17,7 @@ macro_rules! collect {
             use crate::domain::client::{Client, ClientId, SealedSecret};
             use crate::domain::grant::{
                 AuthorizationCode, Grant, GrantId, Housekeeping, ReferenceToken, NewRefreshToken, Redemption,
-                RefreshTokenState, RevocationBatch, RevocationCursor, Rotation, SignOut,
+                RefreshTokenState, RevocationCursor, RevocationSink, Rotation, SignOut,
             };
             use crate::domain::group::{Group, GroupName};
             use crate::domain::role::{

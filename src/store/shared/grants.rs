@@ -290,20 +290,22 @@ macro_rules! grants_impl {
                 since: i64,
                 until: i64,
                 now: i64,
-            ) -> Result<Vec<crate::domain::grant::Revocation>, StoreError> {
-                let rows: Vec<(String, i64)> = sqlx::query_as(
+                each: crate::domain::grant::RevocationSink<'_>,
+            ) -> Result<(), StoreError> {
+                use futures_util::TryStreamExt as _;
+                // Streamed: each row is handed on as it arrives, never collected.
+                let mut rows = sqlx::query_as::<_, (String, i64)>(
                     "SELECT id, expires_at FROM revocations \
                      WHERE seq >= $1 AND seq < $2 AND expires_at > $3",
                 )
                 .bind(since)
                 .bind(until)
                 .bind(now)
-                .fetch_all(pool)
-                .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, expires_at)| crate::domain::grant::Revocation { id, expires_at })
-                    .collect())
+                .fetch(pool);
+                while let Some((id, expires_at)) = rows.try_next().await? {
+                    each(&id, expires_at);
+                }
+                Ok(())
             }
 
             /// [`Store::find_requested_claims`](crate::store::Store::find_requested_claims).
