@@ -14,9 +14,21 @@ use crate::password_pool::PasswordSlots;
 use crate::revocation_cache::RevocationCache;
 use crate::store::{self, Store, StoreError};
 
-/// Everything a handler may need, cheap to clone.
+/// Everything a handler may need: one reference-counted [`Shared`], so a clone (axum makes several
+/// per request) touches one counter, not one per part that every core would contend for.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     /// The store.
     pub store: Arc<dyn Store>,
     /// The signing and verification keys.
@@ -44,9 +56,11 @@ pub struct AppState {
     /// Revoked access tokens and grants, kept current from the store (README "How revocation
     /// propagates").
     pub revocations: Arc<RevocationCache>,
+    /// The discovery document, serialised once per catalog.
+    pub metadata: crate::oauth::metadata::MetadataCache,
 }
 
-impl AppState {
+impl Shared {
     /// The protocol layer's view of this request: `now` is the request's one reading of the clock.
     pub fn context(&self, now: crate::clock::UnixTime) -> crate::oauth::Context<'_> {
         crate::oauth::Context {
@@ -125,7 +139,7 @@ impl AppState {
             crate::remote_jwks::RemoteJwks::new(settings.allow_http_jwks_uri)
                 .map_err(StartError::Http)?,
         );
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             store,
             keys,
             settings: Arc::new(settings),
@@ -141,7 +155,8 @@ impl AppState {
             passwords: Arc::new(PasswordSlots::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),
-        })
+            metadata: crate::oauth::metadata::MetadataCache::default(),
+        })))
     }
 }
 

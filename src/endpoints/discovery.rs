@@ -6,11 +6,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::OAuthError;
-use crate::oauth::metadata::document;
 use crate::state::AppState;
 
 /// Serve the metadata, cacheable for a few minutes and readable cross-origin by browser apps. The
-/// document is built from the settings and the (cached) catalog of scopes.
+/// document is built from the settings and the (cached) catalog of scopes, once per catalog.
 pub async fn metadata(State(state): State<AppState>) -> Response {
     let catalog = match state
         .catalog
@@ -35,7 +34,16 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
                 HeaderValue::from_static("*"),
             ),
         ],
-        document(&state.settings, &catalog),
+        axum::body::Bytes::from_owner(ArcText(state.metadata.document(&state.settings, catalog))),
     )
         .into_response()
+}
+
+/// A shared document as a response body, without copying it.
+struct ArcText(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for ArcText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }

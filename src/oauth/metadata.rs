@@ -1,4 +1,7 @@
-//! The provider metadata (OIDC Discovery 1.0 §3, RFC 8414 §2): built once from the settings.
+//! The provider metadata (OIDC Discovery 1.0 §3, RFC 8414 §2): built from the settings and the
+//! catalog of scopes, once per catalog ([`MetadataCache`]).
+
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde_json::{Value, json};
 
@@ -9,6 +12,35 @@ use crate::paths::{
     AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, END_SESSION_PATH, INTROSPECT_PATH, JWKS_PATH,
     PAR_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH, USERINFO_PATH,
 };
+
+/// The serialised [`document`] of the catalog it was built from: discovery is read by every
+/// gateway and client library, and building it (about a hundred JSON values) cost more than the
+/// rest of the request. The settings never change while serving; a new catalog (the catalog cache
+/// reads the store again every `--client-cache-ttl`) builds it again.
+#[derive(Debug, Default)]
+pub struct MetadataCache {
+    current: RwLock<Option<(Arc<Catalog>, Arc<str>)>>,
+}
+
+impl MetadataCache {
+    /// The document for `settings` and `catalog`, from the cache when it was built from this very
+    /// catalog.
+    pub fn document(&self, settings: &Settings, catalog: Arc<Catalog>) -> Arc<str> {
+        if let Some((built_from, json)) = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            && Arc::ptr_eq(built_from, &catalog)
+        {
+            return Arc::clone(json);
+        }
+        let json: Arc<str> = document(settings, &catalog).into();
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+            Some((catalog, Arc::clone(&json)));
+        json
+    }
+}
 
 /// The provider metadata (OIDC Discovery §3, RFC 8414 §2): only what this server really does.
 pub fn document(settings: &Settings, catalog: &Catalog) -> String {
@@ -112,4 +144,35 @@ pub fn document(settings: &Settings, catalog: &Catalog) -> String {
         );
     }
     metadata.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::testing::Harness;
+
+    #[tokio::test]
+    async fn the_document_is_built_once_per_catalog() {
+        let h = Harness::new(&[]).await;
+        let cache = MetadataCache::default();
+        let catalog = Arc::new(Catalog::default());
+        let first = cache.document(&h.settings, Arc::clone(&catalog));
+        assert_eq!(*first, *document(&h.settings, &catalog));
+        let again = cache.document(&h.settings, Arc::clone(&catalog));
+        assert!(Arc::ptr_eq(&first, &again), "served from the cache");
+        // A catalog read again (the catalog cache's TTL passed) builds it again, with its scopes.
+        let mut changed = Catalog::default();
+        changed.scopes.push(crate::domain::scope::Scope {
+            name: "orders:read".into(),
+            description: String::new(),
+            builtin: false,
+            api: None,
+            hidden: false,
+            created_at: 0,
+        });
+        let rebuilt = cache.document(&h.settings, Arc::new(changed));
+        assert!(!Arc::ptr_eq(&first, &rebuilt));
+        assert!(rebuilt.contains("orders:read"), "{rebuilt}");
+        assert!(!first.contains("orders:read"));
+    }
 }
