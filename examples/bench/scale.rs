@@ -166,7 +166,12 @@ async fn revocation_cache_filled(base: &str) -> Result<Duration> {
     let http = reqwest::Client::new();
     let began = Instant::now();
     loop {
-        let metrics = http.get(format!("{base}/metrics")).send().await?.text().await?;
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
         let age = metrics
             .lines()
             .find_map(|line| line.strip_prefix("latchkey_revocation_cache_age_seconds "))
