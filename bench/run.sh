@@ -5,15 +5,27 @@
 #   bench/run.sh --sqlite-only   SQLite only
 #   LATCHKEY_BENCH_POSTGRES_URL=postgres://… bench/run.sh   use that PostgreSQL server instead
 #   bench/run.sh --scale 10000   every phase on stores of 10k, 100k and 1M users (README "Store size")
+#   bench/run.sh --versus-node   node-oidc-provider beside Latchkey (needs Node.js and npm; the first run
+#                                installs bench/node's pinned oidc-provider with npm ci)
 # Extra flags go to the driver (see `target/release/examples/bench --help`): --seconds, --workers, …
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sqlite_only=false
+versus_node=false
 args=()
 for arg in "$@"; do
   if [ "$arg" = "--sqlite-only" ]; then sqlite_only=true; else args+=("$arg"); fi
+  if [ "$arg" = "--versus-node" ]; then versus_node=true; fi
 done
+
+if [ "$versus_node" = true ] && [ ! -d bench/node/node_modules ]; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "--versus-node needs Node.js (20 or later) and npm on the PATH" >&2
+    exit 1
+  fi
+  (cd bench/node && npm ci --no-audit --no-fund)
+fi
 
 cargo build --release --bin latchkey --example bench
 

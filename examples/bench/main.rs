@@ -17,6 +17,7 @@ mod scale_report;
 mod seed;
 mod server;
 mod soak;
+mod versus_node;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -87,6 +88,14 @@ struct Args {
     /// (`instances.md`, `instances.json`; needs PostgreSQL).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     instances: u8,
+    /// Run only the comparison with node-oidc-provider (`--node-provider`, one Node process):
+    /// client_credentials and introspection on it and on Latchkey, interleaved, on each backend
+    /// (`versus-node.md`, `versus-node.json`; needs Node.js and `npm ci` in its folder).
+    #[arg(long)]
+    versus_node: bool,
+    /// The node-oidc-provider script `--versus-node` runs with `node`.
+    #[arg(long, default_value = "bench/node/provider.mjs")]
+    node_provider: PathBuf,
 }
 
 const PASSWORD: &str = "bench password 0123456789";
@@ -397,6 +406,9 @@ fn main() -> Result<()> {
     }
     if args.instances == 2 {
         return runtime.block_on(cluster::run(&args));
+    }
+    if args.versus_node {
+        return runtime.block_on(versus_node::run(&args));
     }
     eprintln!("measuring in-process ceilings…");
     let ceilings = ceiling::measure();

@@ -56,7 +56,8 @@ pub struct Report {
     pub backends: Vec<BackendResult>,
 }
 
-fn machine() -> String {
+/// The CPU, its count and the memory of this machine, for the head of a report.
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

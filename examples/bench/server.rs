@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::protection::Pki;
 
@@ -74,7 +74,8 @@ pub struct Server {
     pub start_to_ready: Duration,
 }
 
-fn free_port() -> Result<u16> {
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
@@ -142,15 +143,6 @@ impl Server {
         }
     }
 
-    fn status_field(&self, field: &str) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| anyhow!("no {field} in /proc status"))
-    }
-
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -158,32 +150,54 @@ impl Server {
 
     /// Resident memory now, MiB.
     pub fn rss_mib(&self) -> f64 {
-        self.status_field("VmRSS:")
-            .map_or(f64::NAN, |kib| kib as f64 / 1024.0)
+        status_mib(self.child.id(), "VmRSS:")
     }
 
     /// The most resident memory the process has had, MiB.
     pub fn peak_rss_mib(&self) -> f64 {
-        self.status_field("VmHWM:")
-            .map_or(f64::NAN, |kib| kib as f64 / 1024.0)
+        status_mib(self.child.id(), "VmHWM:")
     }
 
     /// Stop the server (SIGTERM, then SIGKILL if it lingers).
     pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
     }
+}
+
+/// A `/proc/PID/status` memory field (`VmRSS:`, `VmHWM:`) of process `pid`, MiB; NaN if unreadable.
+pub fn status_mib(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(field))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map_or(f64::NAN, |kib| kib as f64 / 1024.0)
+}
+
+/// Stop `child` (SIGTERM, then SIGKILL if it lingers past 5 s) and reap it.
+pub fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A server left behind by an error (a `?` in the middle of a phase) is killed rather than left running.
