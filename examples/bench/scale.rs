@@ -125,8 +125,7 @@ async fn scale_step(
     // fills from every row in the background.
     let server = Server::start(&setup, &[]).await?;
     let seeded_start_ms = server.start_to_ready.as_secs_f64() * 1000.0;
-    let seeded_cache_filled_ms =
-        seeded_start_ms + revocation_cache_filled(&server.base).await?.as_secs_f64() * 1000.0;
+    let seeded_cache_filled_ms = server.revocations_read_ms();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let seeded_idle_rss_mib = server.rss_mib();
     eprintln!(
@@ -158,32 +157,6 @@ async fn scale_step(
         seeded_idle_rss_mib,
         result,
     })
-}
-
-/// How long after `/readyz` first answered the server's revocation cache finished its first
-/// read (its `latchkey_revocation_cache_age_seconds` is no longer `+Inf`), polled every 10 ms.
-async fn revocation_cache_filled(base: &str) -> Result<Duration> {
-    let http = reqwest::Client::new();
-    let began = Instant::now();
-    loop {
-        let metrics = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let age = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("latchkey_revocation_cache_age_seconds "))
-            .ok_or_else(|| anyhow!("no revocation cache age at /metrics"))?;
-        if age.trim() != "+Inf" {
-            return Ok(began.elapsed());
-        }
-        if began.elapsed() > Duration::from_secs(60) {
-            bail!("the revocation cache was not filled within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Seeded refresh tokens whose plaintext the check knows.
