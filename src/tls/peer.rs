@@ -4,30 +4,72 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 
 use super::listener::Peer;
 use super::proxy::{is_trusted_proxy, parse_forwarded_certificate};
 use super::{ClientCertificate, Via};
 use crate::config::ProxySettings;
 
-/// Insert `ConnectInfo<SocketAddr>` and, when there is one, the [`ClientCertificate`]; the proxy
-/// header itself never reaches a handler.
-pub(crate) async fn attach_client_certificate(
-    State(proxy): State<Arc<Option<ProxySettings>>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The layer that gives every request its peer address and, when there is one, its client
+/// certificate (see [`AttachPeer`]).
+#[derive(Clone)]
+pub(crate) struct AttachPeerLayer(pub(crate) Arc<Option<ProxySettings>>);
+
+impl<S> tower::Layer<S> for AttachPeerLayer {
+    type Service = AttachPeer<S>;
+
+    fn layer(&self, inner: S) -> AttachPeer<S> {
+        AttachPeer {
+            inner,
+            proxy: Arc::clone(&self.0),
+        }
+    }
+}
+
+/// Inserts `ConnectInfo<SocketAddr>` and, when there is one, the [`ClientCertificate`]; the proxy
+/// header itself never reaches a handler. Written out rather than with axum's `from_fn`, which
+/// clones the route and boxes it and its future at every request: this does its work before
+/// calling the route and hands back the route's own future. Every request of every endpoint
+/// passes here; in side-by-side runs of the benchmark it made plain ES256 token requests about 3%
+/// faster than the `from_fn` version, within the machine's noise.
+#[derive(Clone)]
+pub(crate) struct AttachPeer<S> {
+    inner: S,
+    proxy: Arc<Option<ProxySettings>>,
+}
+
+impl<S> tower::Service<Request> for AttachPeer<S>
+where
+    S: tower::Service<Request>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        attach(self.proxy.as_ref().as_ref(), &mut request);
+        self.inner.call(request)
+    }
+}
+
+/// What [`AttachPeer`] does to one request.
+fn attach(proxy: Option<&ProxySettings>, request: &mut Request) {
     let peer = request
         .extensions()
         .get::<ConnectInfo<Peer>>()
         .map(|ConnectInfo(peer)| peer.clone());
     if let Some(peer) = peer {
-        let certificate = client_certificate(&peer, proxy.as_ref().as_ref(), request.headers());
-        if let Some(proxy) = proxy.as_ref() {
+        let certificate = client_certificate(&peer, proxy, request.headers());
+        if let Some(proxy) = proxy {
             request.headers_mut().remove(&proxy.header);
         }
         let extensions = request.extensions_mut();
@@ -36,7 +78,6 @@ pub(crate) async fn attach_client_certificate(
             extensions.insert(certificate);
         }
     }
-    next.run(request).await
 }
 
 /// The request's client certificate. From a trusted proxy only its header counts: a certificate in

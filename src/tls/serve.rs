@@ -22,10 +22,7 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let router = router.layer(axum::middleware::from_fn_with_state(
-        Arc::new(proxy),
-        super::peer::attach_client_certificate,
-    ));
+    let router = router.layer(super::peer::AttachPeerLayer(Arc::new(proxy)));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<Peer>(),
