@@ -39,12 +39,7 @@ pub struct Propagation {
 impl Propagation {
     fn of(mut ms: Vec<f64>, failed: usize, polls: usize) -> Self {
         ms.sort_by(f64::total_cmp);
-        let rank = |p: f64| {
-            if ms.is_empty() {
-                return 0.0;
-            }
-            ms[((p / 100.0) * (ms.len() as f64 - 1.0)).round() as usize]
-        };
+        let rank = |p: f64| crate::load::nearest_rank(&ms, p).unwrap_or(0.0);
         Self {
             seen: ms.len(),
             failed,
@@ -283,11 +278,7 @@ fn markdown(result: &ClusterResult) -> String {
         );
         for (suffix, label) in [("_a", "A"), ("_b", "B"), ("", "A + B")] {
             if let Some(m) = result.two_instances.get(&format!("{key}{suffix}")) {
-                let failed = if m.failed > 0 {
-                    format!(" ({} failed)", m.failed)
-                } else {
-                    String::new()
-                };
+                let failed = m.failed_note();
                 let _ = writeln!(
                     out,
                     "| {key} | {label}{failed} | {:.0} | {:.2} | {:.2} | {:.0}% |",

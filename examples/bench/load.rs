@@ -26,12 +26,27 @@ pub struct Measured {
     pub max_ms: f64,
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+impl Measured {
+    /// ` (N failed)` after a figure, or nothing when every operation succeeded.
+    pub fn failed_note(&self) -> String {
+        if self.failed > 0 {
+            format!(" ({} failed)", self.failed)
+        } else {
+            String::new()
+        }
     }
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    f64::from(sorted[rank.min(sorted.len() - 1)]) / 1000.0
+}
+
+/// The value at percentile `p` of `sorted` (nearest rank), if there is any value.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    let last = sorted.len().checked_sub(1)?;
+    let rank = ((p / 100.0) * last as f64).round() as usize;
+    Some(sorted[rank.min(last)])
+}
+
+/// Percentile `p` of latencies in microseconds, in milliseconds (0 when there are none).
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    nearest_rank(sorted, p).map_or(0.0, |us| f64::from(us) / 1000.0)
 }
 
 /// Merge per-worker results into one measurement.

@@ -234,11 +234,7 @@ impl Report {
                     };
                     format!("{:.0}%{of}", 100.0 * m.per_second / c)
                 });
-                let failed = if m.failed > 0 {
-                    format!(" ({} failed)", m.failed)
-                } else {
-                    String::new()
-                };
+                let failed = m.failed_note();
                 let _ = writeln!(
                     out,
                     "| {} | {label}{failed} | {:.0} | {:.2} | {:.2} | {ratio} | {target} |",

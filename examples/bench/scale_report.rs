@@ -203,11 +203,7 @@ impl ScaleReport {
                 let mut line = format!("| {} | {key} |", backend.backend);
                 for &multiple in &self.multiples {
                     let cell = at(multiple).map_or("—".into(), |m| {
-                        let failed = if m.failed > 0 {
-                            format!(" ({} failed)", m.failed)
-                        } else {
-                            String::new()
-                        };
+                        let failed = m.failed_note();
                         format!("{:.0}{failed}", m.per_second)
                     });
                     let _ = write!(line, " {cell} |");

@@ -80,12 +80,7 @@ impl Latency {
             }
         }
         ms.sort_by(f64::total_cmp);
-        let rank = |p: f64| {
-            if ms.is_empty() {
-                return 0.0;
-            }
-            ms[((p / 100.0) * (ms.len() as f64 - 1.0)).round() as usize]
-        };
+        let rank = |p: f64| crate::load::nearest_rank(&ms, p).unwrap_or(0.0);
         Self {
             ok: ms.len(),
             failed,

@@ -159,15 +159,6 @@ pub struct VersusNode {
     pub backends: Vec<Pairing>,
 }
 
-/// ` (N failed)` after a figure, or nothing.
-fn failed(m: &Measured) -> String {
-    if m.failed > 0 {
-        format!(" ({} failed)", m.failed)
-    } else {
-        String::new()
-    }
-}
-
 /// The target column: met, or which part was not, or why it was not judged.
 fn verdict(c: &Comparison) -> String {
     match c.met {
@@ -246,12 +237,12 @@ pub fn markdown(result: &VersusNode) -> String {
                 "| {} | {label} | {:.0}{} | {:.2} / {:.2} | {:.2} | {:.0}{} | {:.2} / {:.2} | {:.2} | {:.2}× | {} | {} |",
                 pairing.backend,
                 l.per_second,
-                failed(l),
+                l.failed_note(),
                 l.p50_ms,
                 l.p99_ms,
                 c.latchkey.cpu_cores,
                 n.per_second,
-                failed(n),
+                n.failed_note(),
                 n.p50_ms,
                 n.p99_ms,
                 c.node.cpu_cores,
