@@ -159,20 +159,9 @@ async fn sign_in_renews_the_session_id_in_one_update(backend: Backend) {
 
         // A browser with no session at all gets one, with one INSERT.
         let fresh = browser();
-        let page = fresh
-            .get(format!("{}/login", app.address))
-            .send()
-            .await
-            .unwrap();
-        let csrf = hidden_value(&page.text().await.unwrap(), "csrf_token");
+        let csrf = form_token(&fresh, &app.address).await;
         let statements = capture(async {
-            let signed_in = fresh
-                .post(format!("{}/login", app.address))
-                .form(&[
-                    ("csrf_token", csrf.as_str()),
-                    ("username", "bea"),
-                    ("password", PASSWORD),
-                ])
+            let signed_in = post_login(&fresh, &app.address, &csrf, "bea")
                 .send()
                 .await
                 .unwrap();
@@ -202,32 +191,39 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// `POST {base}/login` from `http` as `username` with the form token `csrf`.
+fn post_login(
+    http: &reqwest::Client,
+    base: &str,
+    csrf: &str,
+    username: &str,
+) -> reqwest::RequestBuilder {
+    http.post(format!("{base}/login")).form(&[
+        ("csrf_token", csrf),
+        ("username", username),
+        ("password", PASSWORD),
+    ])
+}
+
+/// The form token of `{base}/login` as `http` is shown it.
+async fn form_token(http: &reqwest::Client, base: &str) -> String {
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    hidden_value(&page.text().await.unwrap(), "csrf_token")
+}
+
 async fn a_csrf_token_holds_only_with_its_own_cookie_and_session(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     app.create_user("cy").await;
-    let login = |http: reqwest::Client, csrf: String| {
-        let address = app.address.clone();
-        async move {
-            http.post(format!("{address}/login"))
-                .form(&[
-                    ("csrf_token", csrf.as_str()),
-                    ("username", "cy"),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+    let base = app.address.as_str();
+    let login = |http: reqwest::Client, csrf: String| async move {
+        post_login(&http, base, &csrf, "cy")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     };
-    let form_of = |http: reqwest::Client| {
-        let address = app.address.clone();
-        async move {
-            let page = http.get(format!("{address}/login")).send().await.unwrap();
-            hidden_value(&page.text().await.unwrap(), "csrf_token")
-        }
-    };
+    let form_of = |http: reqwest::Client| async move { form_token(&http, base).await };
     let (alice, mallory) = (browser(), browser());
     let first = alice
         .get(format!("{}/login", app.address))
@@ -262,14 +258,8 @@ async fn a_csrf_token_holds_only_with_its_own_cookie_and_session(backend: Backen
     // refused, and so is a token made for another browser's value.
     let planted = "p".repeat(43);
     for token in [planted.clone(), alice_token.clone()] {
-        let status = reqwest::Client::new()
-            .post(format!("{}/login", app.address))
+        let status = post_login(&reqwest::Client::new(), base, &token, "cy")
             .header("cookie", format!("latchkey_csrf={planted}"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("username", "cy"),
-                ("password", PASSWORD),
-            ])
             .send()
             .await
             .unwrap()
@@ -278,13 +268,7 @@ async fn a_csrf_token_holds_only_with_its_own_cookie_and_session(backend: Backen
     }
     // Alice's own: accepted by another instance of the same issuer (cookies ignore the port).
     let sibling = app.spawn_sibling().await;
-    let status = alice
-        .post(format!("{}/login", sibling.address))
-        .form(&[
-            ("csrf_token", alice_token.as_str()),
-            ("username", "cy"),
-            ("password", PASSWORD),
-        ])
+    let status = post_login(&alice, &sibling.address, &alice_token, "cy")
         .send()
         .await
         .unwrap()
